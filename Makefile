@@ -1,0 +1,108 @@
+# crier: build, run, test.
+#
+#   make deps    install missing Debian packages (as root, via apt-get)
+#   make         build crierd, crierctl and every plugin into build/
+#   make run     deps + build + start crierd in the foreground on conf.d/
+#   make test    deps + sanitizer build (ASan+UBSan) + every test
+#   make bench   deps + optimized build + load benchmark
+#   make fuzz    libFuzzer targets, each for FUZZ_SECONDS
+#   make format  clang-format in place;  make format-check  fails on drift
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+BUILD   ?= build
+OPT     ?= -O2 -g
+SAN     ?=
+CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+             -Iinclude -Icore $(OPT) $(SAN) $(CFLAGS)
+LDLIBS_CORE = -lzmq -ljansson -lcurl -lmicrohttpd -lsqlite3 -ldl -lpthread -lm
+PLUGIN_CFLAGS = -fPIC -fvisibility=hidden
+PLUGIN_LDLIBS = -ljansson
+
+# Debian packages: build, then what the tests drive.
+DEPS_BUILD = gcc make pkg-config libzmq3-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev
+DEPS_TEST  = python3 curl prometheus-alertmanager clang-format
+DEPS_BENCH = wrk
+
+CORE_SRC   = $(filter-out core/main.c,$(wildcard core/*.c))
+CORE_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC))
+PLUGINS    = $(notdir $(wildcard plugins/*))
+PLUGIN_SO  = $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
+HEADERS    = $(wildcard include/crier/*.h core/*.h)
+
+.PHONY: all deps run test test-unit test-integration bench fuzz format format-check clean install check-config
+
+all: $(BUILD)/crierd $(BUILD)/crierctl $(PLUGIN_SO)
+
+deps:
+	@sh tests/deps.sh $(DEPS_BUILD) $(DEPS_TEST)
+
+$(BUILD)/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+$(BUILD)/libcrier.a: $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/crierd: $(BUILD)/core/main.o $(BUILD)/libcrier.a
+	$(CC) $(CFLAGS_ALL) -rdynamic -o $@ $^ $(LDLIBS_CORE)
+
+$(BUILD)/crierctl: $(BUILD)/crierctl/crierctl.o $(BUILD)/libcrier.a
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_CORE)
+
+# One shared object per plugins/<name>/ folder, from every .c in it.
+.SECONDEXPANSION:
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) include/crier/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libcrier.a $(LDLIBS_CORE)
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./$(BUILD)/crierd --config conf.d
+
+check-config: all
+	./$(BUILD)/crierd --config conf.d --check-config
+
+# Tests run against a sanitizer build in build-san/.
+SAN_FLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+test: deps
+	@$(MAKE) --no-print-directory format-check
+	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1 -g" SAN="$(SAN_FLAGS)" all unit-bins
+	@CRIER_BUILD=build-san sh tests/run.sh
+
+unit-bins: $(UNIT_BIN)
+
+bench: deps
+	@sh tests/deps.sh $(DEPS_BENCH)
+	@$(MAKE) --no-print-directory all
+	@CRIER_BUILD=$(BUILD) python3 tests/bench/bench.py
+
+FUZZ_SECONDS ?= 30
+fuzz:
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
+	  SAN="-fsanitize=fuzzer-no-link,address,undefined" $(BUILD)/../build-fuzz/libcrier.a
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+format:
+	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/fuzz/*.c)
+
+format-check:
+	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/fuzz/*.c) \
+	  && echo "format-check: ok"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/crier $(DESTDIR)$(PREFIX)/lib/crier/plugins
+	install -m 755 $(BUILD)/crierd $(BUILD)/crierctl $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 include/crier/plugin.h $(DESTDIR)$(PREFIX)/include/crier/
+	install -m 755 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/crier/plugins/
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,62 @@
+/*
+ * The normalized alert: what every source is turned into before the core
+ * sees it. It is a jansson object:
+ *
+ *   {
+ *     "source":      "alertmanager" | "uptimerobot" | "generic" | <producer name>,
+ *     "key":         string, unique per source (Alertmanager fingerprint,
+ *                    "uptimerobot/<monitorID>", or the generic alert's "key"),
+ *     "status":      "firing" | "resolved",
+ *     "labels":      { string: string },
+ *     "annotations": { string: string },
+ *     "starts_at":   integer unix ms (0 = unknown),
+ *     "ends_at":     integer unix ms (0 = unset),
+ *     "link":        string ("" when none)
+ *   }
+ */
+#ifndef CRIER_ALERT_H
+#define CRIER_ALERT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bounds on what one request may carry; requests over them get 400. */
+typedef struct alert_limits {
+	size_t max_alerts;      /* alerts per request */
+	size_t max_labels;      /* labels (and, separately, annotations) per alert */
+	size_t max_name_len;    /* bytes in a label name */
+	size_t max_value_len;   /* bytes in a label or annotation value */
+	int max_depth;          /* JSON nesting depth */
+} alert_limits;
+
+extern const alert_limits alert_limits_default; /* 1000, 64, 128, 16384, 16 */
+
+/*
+ * Build a normalized alert. labels and annotations are stolen (may be NULL
+ * for {}); strings are copied. Returns a new reference, or NULL on OOM.
+ */
+json_t *alert_new(const char *source, const char *key, const char *status, json_t *labels, json_t *annotations,
+                  int64_t starts_at, int64_t ends_at, const char *link);
+
+/*
+ * Check that obj is an object of string values within lim. what names the
+ * field in error messages ("labels", "annotations"). Returns 0, or -1 with a
+ * message in err such as: alerts[2].labels: value of "instance" is not a string.
+ */
+int alert_check_kv(const json_t *obj, const alert_limits *lim, const char *where, const char *what, char *err,
+                   size_t errlen);
+
+/*
+ * Scan raw JSON text for nesting deeper than max_depth without parsing it
+ * (jansson would recurse first). Returns 0 when within, -1 otherwise.
+ */
+int alert_check_depth(const char *text, size_t len, int max_depth);
+
+/* Severity rank: critical 5, major/error/high 4, warning/minor/medium 3,
+ * info/low 2, none/unknown/NULL 1. Case-insensitive. */
+int alert_severity_rank(const char *severity);
+/* The canonical name for a rank ("critical", "major", "warning", "info", "none"). */
+const char *alert_severity_name(int rank);
+
+#endif

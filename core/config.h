@@ -1,0 +1,97 @@
+/*
+ * Configuration: conf.d/*.json merged, checked and turned into a config
+ * struct. Every error names the file, the key path and what is wrong.
+ * Secrets ("${ENV}", "file:/path") are resolved here and never printed.
+ */
+#ifndef CRIER_CONFIG_H
+#define CRIER_CONFIG_H
+
+#include "alert.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum config_source { CONFIG_SRC_ALERTMANAGER = 0, CONFIG_SRC_UPTIMEROBOT, CONFIG_SRC_GENERIC, CONFIG_SRC_N } config_source;
+
+/* Credentials for one ingest source. NULL fields are unset; when all are
+ * NULL the source accepts loopback clients only. All strings owned by the config. */
+typedef struct config_auth {
+	char *token;    /* Bearer header or ?token= */
+	char *username; /* basic auth */
+	char *password;
+} config_auth;
+
+typedef struct config_delivery {
+	int max_attempts;
+	int64_t max_age_ms;
+	int64_t backoff_initial_ms;
+	int64_t backoff_max_ms;
+} config_delivery;
+
+typedef struct config_instance {
+	char *name;        /* "plugin/instance" */
+	char *plugin;      /* "webhook" */
+	char *config_json; /* the instance object without "delivery", as JSON text */
+	config_delivery delivery;
+} config_instance;
+
+typedef struct config_route {
+	char *name;
+	json_t *events;   /* array of strings, NULL = every event */
+	int min_severity; /* alert_severity_rank, 0 = any */
+	json_t *labels;   /* object name -> value, NULL = any */
+	json_t *to;       /* array of instance names */
+} config_route;
+
+typedef struct config {
+	char *dir; /* the folder read */
+
+	/* daemon */
+	char *state_dir;    /* absolute */
+	char *plugin_dir;   /* absolute */
+	char *control_path; /* absolute path of the ipc socket file */
+
+	/* http */
+	char *listen_host;
+	int listen_port;
+	size_t max_body_bytes;
+	int ack_timeout_ms;
+
+	/* zmq */
+	char *zmq_ingest; /* endpoint or NULL */
+
+	/* store */
+	int store_sync_full; /* 0 normal, 1 full */
+	int batch_max;
+
+	/* incidents */
+	json_t *group_by; /* array of label names */
+	int64_t hold_ms;
+
+	config_delivery delivery; /* defaults */
+
+	/* ingest */
+	config_auth auth[CONFIG_SRC_N];
+	json_t *ur_services; /* object monitorID -> service, never NULL */
+	char *ur_severity;
+	alert_limits limits;
+
+	config_route *routes;
+	size_t n_routes;
+	config_instance *instances;
+	size_t n_instances;
+} config;
+
+/* Load and check the folder. Returns a new config, or NULL with err set
+ * (e.g. "conf.d/routes.json: routes[0].to[1]: unknown instance \"slack/ops\""). */
+config *config_load(const char *dir, char *err, size_t errlen);
+void config_free(config *c);
+
+/* Name of a source, "alertmanager" ... */
+const char *config_source_name(config_source s);
+
+/* The instance named name, or NULL. */
+const config_instance *config_find_instance(const config *c, const char *name);
+
+#endif

@@ -1,0 +1,24 @@
+/* Time parsing and formatting. All times inside crier are unix milliseconds (int64). */
+#ifndef CRIER_TIMEFMT_H
+#define CRIER_TIMEFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall clock now, unix ms. */
+int64_t timefmt_now_ms(void);
+
+/* Monotonic clock, ms (for timeouts and latency). */
+int64_t timefmt_mono_ms(void);
+
+/*
+ * Parse RFC 3339 ("2024-05-14T09:12:31.804Z", "2018-03-07T06:33:21.873077559-05:00").
+ * Go's zero time "0001-01-01T00:00:00Z" parses to 0 (meaning "unset").
+ * Returns 0 and sets *out_ms, or -1 when s is not RFC 3339.
+ */
+int timefmt_parse_rfc3339(const char *s, int64_t *out_ms);
+
+/* Format ms as "2026-11-21T12:01:00.969Z" (UTC) into buf (>= 32 bytes). */
+const char *timefmt_format(int64_t ms, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,180 @@
+/*
+ * crier plugin ABI.
+ *
+ * A plugin is a shared object that exports one symbol, crier_plugin_negotiate().
+ * crierd calls it with the range of ABI versions it speaks; the plugin picks
+ * one and returns a const table of function pointers built for that version
+ * (or NULL when it speaks none of them). The host then checks the version the
+ * plugin chose and the mandatory entries, and refuses the file otherwise.
+ *
+ * Everything a plugin needs from the daemon comes through the host table
+ * (crier_host_api): logging, time, the delivery being handled, per-incident
+ * state, an HTTP client. Plugins never link against core internals.
+ *
+ * Threading: each plugin *instance* lives on its own host thread. All calls
+ * for one instance (init, deliver, destroy) happen on that thread, one at a
+ * time, so an instance needs no locks of its own. Different instances of the
+ * same plugin run concurrently: keep no mutable globals.
+ *
+ * Ownership words used below:
+ *   borrowed - valid only for the duration of the call; do not free, copy it
+ *              if you need it later.
+ *   copied   - the callee copies what you pass; you keep ownership.
+ *   new      - the caller owns the result and frees it as documented.
+ */
+#ifndef CRIER_PLUGIN_H
+#define CRIER_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ABI versions this header describes. A host offers [min, max]. */
+#define CRIER_ABI_VERSION 1
+
+/* Opaque handles. A plugin only ever holds pointers to these. */
+typedef struct crier_host crier_host;         /* one per instance, owned by the host */
+typedef struct crier_delivery crier_delivery; /* one per deliver() call, owned by the host */
+typedef struct crier_instance crier_instance; /* defined by the plugin, owned by the plugin */
+
+/* What a delivery came to. */
+typedef enum crier_result {
+	CRIER_OK = 0,    /* delivered; the core marks it done */
+	CRIER_RETRY = 1, /* try again later; the core owns backoff (see retry_after) */
+	CRIER_FAIL = 2   /* permanent failure; the core marks it dead at once */
+} crier_result;
+
+typedef enum crier_log_level {
+	CRIER_LOG_DEBUG = 0,
+	CRIER_LOG_INFO = 1,
+	CRIER_LOG_WARN = 2,
+	CRIER_LOG_ERROR = 3
+} crier_log_level;
+
+/* One HTTP header, "Name: value". */
+typedef struct crier_http_header {
+	const char *name;  /* borrowed */
+	const char *value; /* borrowed */
+} crier_http_header;
+
+typedef struct crier_http_request {
+	const char *method;               /* borrowed; "POST" when NULL */
+	const char *url;                  /* borrowed; never logged by the host */
+	const crier_http_header *headers; /* borrowed array of n_headers */
+	size_t n_headers;
+	const char *body; /* borrowed; may be NULL */
+	size_t body_len;
+	long timeout_ms; /* whole request; 10000 when 0 */
+} crier_http_request;
+
+typedef struct crier_http_response {
+	long status;            /* HTTP status, 0 when no answer came (see error) */
+	char *body;             /* new, NUL-terminated, at most 64 KiB; free with http_response_free */
+	size_t body_len;
+	int64_t retry_after_ms; /* absolute unix ms from a Retry-After header, 0 if none */
+	char error[256];        /* transport error text when status == 0 */
+} crier_http_response;
+
+/*
+ * The host table. Handed to init(); valid for the instance's whole life.
+ * Entries are only ever appended: a plugin built for version N finds every
+ * entry of version N where it expects it.
+ */
+typedef struct crier_host_api {
+	unsigned abi_version; /* the version the host agreed to */
+
+	/* Log one line on the daemon's log, tagged with the instance name.
+	 * msg is copied. Never pass secrets. */
+	void (*log)(crier_host *host, crier_log_level level, const char *msg);
+
+	/* Wall clock, unix milliseconds. */
+	int64_t (*now_ms)(void);
+
+	/* "plugin/instance", e.g. "webhook/ops". Borrowed, lives as long as host. */
+	const char *(*instance_name)(const crier_host *host);
+
+	/* The daemon's state directory (absolute path). Borrowed, lives as long as host. */
+	const char *(*state_dir)(const crier_host *host);
+
+	/* The event being delivered, as a JSON document (see docs/events.md).
+	 * Borrowed, valid during deliver(). */
+	const char *(*delivery_json)(const crier_delivery *d);
+
+	/* Stable idempotency key of this (event, instance) pair: the same on
+	 * every retry and across restarts. Borrowed, valid during deliver(). */
+	const char *(*delivery_key)(const crier_delivery *d);
+
+	/* 1 on the first attempt, 2 on the first retry, ... */
+	unsigned (*delivery_attempt)(const crier_delivery *d);
+
+	/* The per-incident state this instance stored with set_state() for the
+	 * incident of this delivery, or NULL. Borrowed, valid during deliver(). */
+	const char *(*delivery_state)(const crier_delivery *d);
+
+	/* Store a small per-incident state (at most 4 KiB, e.g. a Slack thread
+	 * ts); handed back with the next delivery for the same incident. The
+	 * string is copied. Kept only when deliver() returns CRIER_OK. */
+	int (*set_state)(crier_delivery *d, const char *state);
+
+	/* With CRIER_RETRY: do not try again before unix ms not_before (from a
+	 * Retry-After header, say). The core still applies its own backoff. */
+	void (*retry_after)(crier_delivery *d, int64_t not_before_ms);
+
+	/* Say why a delivery did not succeed (shown by crierctl). Copied. */
+	void (*set_error)(crier_delivery *d, const char *reason);
+
+	/* Perform an HTTP request with libcurl on the instance's own connection
+	 * (kept alive between calls). Returns 0 when an HTTP answer came (any
+	 * status), -1 on transport failure (resp->error says why). resp is
+	 * filled in both cases and must be released with http_response_free. */
+	int (*http_request)(crier_host *host, const crier_http_request *req, crier_http_response *resp);
+	void (*http_response_free)(crier_http_response *resp);
+} crier_host_api;
+
+/*
+ * The plugin table. Returned by crier_plugin_negotiate(); must be static
+ * const data of the plugin (the host never frees it).
+ */
+typedef struct crier_plugin {
+	unsigned abi_version;    /* the version the plugin chose from the offered range */
+	const char *name;        /* e.g. "webhook"; must match the folder/config name */
+	const char *description; /* one line, for crierctl and logs */
+
+	/*
+	 * Create an instance from its configuration object (JSON text, borrowed).
+	 * Reject unknown keys and bad values: write a message naming the key into
+	 * err (errlen bytes, always NUL-terminated) and return -1. Must not do
+	 * network I/O or write files: --check-config calls init then destroy.
+	 * On success store the new instance in *out (owned by the plugin until
+	 * destroy) and return 0. Mandatory.
+	 */
+	int (*init)(const crier_host_api *api, crier_host *host, const char *config_json, crier_instance **out,
+	            char *err, size_t errlen);
+
+	/* Deliver one event. Mandatory. */
+	crier_result (*deliver)(crier_instance *inst, crier_delivery *d);
+
+	/* Free the instance. Mandatory. */
+	void (*destroy)(crier_instance *inst);
+} crier_plugin;
+
+/*
+ * The one exported symbol. The host offers [host_min, host_max]; return the
+ * table for the highest version you support in that range, or NULL.
+ */
+typedef const crier_plugin *(*crier_plugin_negotiate_fn)(unsigned host_min, unsigned host_max);
+#define CRIER_PLUGIN_SYMBOL "crier_plugin_negotiate"
+
+#if defined(__GNUC__)
+#define CRIER_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define CRIER_PLUGIN_EXPORT
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* CRIER_PLUGIN_H */

@@ -1,0 +1,15 @@
+#!/bin/sh
+# Install the Debian packages named on the command line that are not installed yet.
+# Used by `make deps`; needs root (or sudo) only when something is missing.
+missing=""
+for p in "$@"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+echo "deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null || { echo "deps: apt-get update failed" >&2; exit 1; }
+$SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null || { echo "deps: apt-get install failed for:$missing" >&2; exit 1; }
+echo "deps: done"
