@@ -1,5 +1,5 @@
 /*
- * Configuration: conf.d/*.json merged, checked and turned into a config
+ * Configuration: the .json files of conf.d merged, checked and turned into a config
  * struct. Every error names the file, the key path and what is wrong.
  * Secrets ("${ENV}", "file:/path") are resolved here and never printed.
  */
@@ -12,7 +12,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum config_source { CONFIG_SRC_ALERTMANAGER = 0, CONFIG_SRC_UPTIMEROBOT, CONFIG_SRC_GENERIC, CONFIG_SRC_N } config_source;
+typedef enum config_source {
+	CONFIG_SRC_ALERTMANAGER = 0,
+	CONFIG_SRC_UPTIMEROBOT,
+	CONFIG_SRC_GENERIC,
+	CONFIG_SRC_N
+} config_source;
 
 /* Credentials for one ingest source. NULL fields are unset; when all are
  * NULL the source accepts loopback clients only. All strings owned by the config. */

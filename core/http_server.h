@@ -19,6 +19,9 @@ typedef struct http_server http_server;
 /* Bind cfg's listen address and serve. cfg and c are borrowed until stop. */
 http_server *http_server_start(const config *cfg, core *c, char *err, size_t errlen);
 
+/* The TCP port actually bound (useful when cfg asked for port 0), or -1. */
+int http_server_port(const http_server *s);
+
 /* Use a new configuration (auth, limits, Uptime Robot services) from now on.
  * The listen address is not changed (crierd logs that a restart is needed). */
 void http_server_reload(http_server *s, const config *cfg);

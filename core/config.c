@@ -1,0 +1,1343 @@
+/*
+ * Configuration loading: read the .json files of conf.d in name order, merge their
+ * top-level keys, check every core section strictly and turn it into a
+ * config struct. The first problem found is reported as
+ * "<file>: <key.path>: <what is wrong>"; values that may be secrets are
+ * never copied into a message.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define KEYPATH_LEN 512
+/* Secret files are tokens and passwords, not documents. */
+#define SECRET_FILE_MAX 65536
+
+enum {
+	TOP_DAEMON,
+	TOP_HTTP,
+	TOP_ZMQ,
+	TOP_STORE,
+	TOP_INCIDENTS,
+	TOP_DELIVERY,
+	TOP_INGEST,
+	TOP_ROUTES,
+	TOP_PLUGINS,
+	TOP_N
+};
+
+static const char *const top_keys[] = {"daemon",   "http",   "zmq",    "store",   "incidents",
+                                       "delivery", "ingest", "routes", "plugins", NULL};
+static const char *const daemon_keys[] = {"state_dir", "plugin_dir", "control", NULL};
+static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", NULL};
+static const char *const zmq_keys[] = {"ingest", NULL};
+static const char *const store_keys[] = {"synchronous", "batch_max", NULL};
+static const char *const incidents_keys[] = {"group_by", "hold_seconds", NULL};
+static const char *const delivery_keys[] = {"max_attempts", "max_age_seconds", "backoff_initial_ms", "backoff_max_ms",
+                                            NULL};
+static const char *const ingest_keys[] = {"alertmanager", "uptimerobot", "generic", NULL};
+static const char *const source_keys[] = {"auth", NULL};
+static const char *const uptimerobot_keys[] = {"auth", "services", "severity", NULL};
+static const char *const auth_keys[] = {"token", "username", "password", NULL};
+static const char *const route_keys[] = {"name", "events", "min_severity", "labels", "to", NULL};
+static const char *const plugin_keys[] = {"instances", NULL};
+static const char *const event_types[] = {"opened",          "alert_joined",  "alert_resolved",
+                                          "severity_raised", "state_changed", "acknowledged",
+                                          "update",          "resolved",      NULL};
+static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
+
+static const char *const source_names[CONFIG_SRC_N] = {"alertmanager", "uptimerobot", "generic"};
+
+typedef struct loader {
+	const char *dir;
+	char **files; /* "dir/name" of every file read, owned */
+	size_t n_files;
+	json_t *top[TOP_N];          /* merged sections, owned references */
+	const char *top_file[TOP_N]; /* the file each section came from, borrowed from files */
+	json_t *plugins;             /* merged plugins: name -> plugin object, owned */
+	json_t *plugin_file;         /* name -> integer index into files, owned */
+	char *err;
+	size_t errlen;
+} loader;
+
+static int fail(loader *l, const char *file, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int fail(loader *l, const char *file, const char *path, const char *fmt, ...)
+{
+	int n;
+	va_list ap;
+
+	if (!l->err || l->errlen == 0)
+		return -1;
+	if (path && *path)
+		n = snprintf(l->err, l->errlen, "%s: %s: ", file, path);
+	else
+		n = snprintf(l->err, l->errlen, "%s: ", file);
+	if (n < 0 || (size_t)n >= l->errlen)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(l->err + n, l->errlen - (size_t)n, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int fail_oom(loader *l)
+{
+	return fail(l, l->dir, NULL, "out of memory");
+}
+
+static const char *type_name(const json_t *v)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		return "an object";
+	case JSON_ARRAY:
+		return "an array";
+	case JSON_STRING:
+		return "a string";
+	case JSON_INTEGER:
+		return "an integer";
+	case JSON_REAL:
+		return "a number with a fraction";
+	case JSON_TRUE:
+	case JSON_FALSE:
+		return "a boolean";
+	case JSON_NULL:
+		return "null";
+	}
+	return "something else";
+}
+
+static int in_list(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
+	return 0;
+}
+
+static void join_list(char *buf, size_t n, const char *const *list)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (; *list && used < n; list++) {
+		int w = snprintf(buf + used, n - used, "%s%s", used ? ", " : "", *list);
+		if (w < 0)
+			return;
+		used += (size_t)w;
+	}
+}
+
+/* A key path cut short still names where the problem is; mark the cut so it is not mistaken for a key. */
+static const char *mark_cut(char *buf, size_t n, int written)
+{
+	if ((written < 0 || (size_t)written >= n) && n > 4)
+		memcpy(buf + n - 4, "...", 4);
+	return buf;
+}
+
+static const char *key_path(char *buf, size_t n, const char *base, const char *key)
+{
+	if (base && *base)
+		return mark_cut(buf, n, snprintf(buf, n, "%s.%s", base, key));
+	return mark_cut(buf, n, snprintf(buf, n, "%s", key));
+}
+
+static const char *index_path(char *buf, size_t n, const char *base, size_t i)
+{
+	return mark_cut(buf, n, snprintf(buf, n, "%s[%zu]", base, i));
+}
+
+static int check_keys(loader *l, const char *file, const char *path, json_t *obj, const char *const *known)
+{
+	const char *key;
+	json_t *v;
+	char list[256];
+
+	json_object_foreach(obj, key, v)
+	{
+		if (!in_list(key, known)) {
+			join_list(list, sizeof list, known);
+			return fail(l, file, path, "unknown key \"%s\" (known: %s)", key, list);
+		}
+	}
+	return 0;
+}
+
+static int check_name(const char *s)
+{
+	if (!*s)
+		return 0;
+	for (; *s; s++)
+		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+/*
+ * Typed lookups of obj[key]. Each returns 0 when the key is absent (out left
+ * alone), 1 when present and valid, -1 with the error set.
+ */
+static int opt_object(loader *l, const char *file, const char *base, json_t *obj, const char *key, json_t **out)
+{
+	char p[KEYPATH_LEN];
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_object(v))
+		return fail(l, file, key_path(p, sizeof p, base, key), "expected an object, got %s", type_name(v));
+	*out = v;
+	return 1;
+}
+
+static int opt_string(loader *l, const char *file, const char *base, json_t *obj, const char *key, const char **out)
+{
+	char p[KEYPATH_LEN];
+	json_t *v = json_object_get(obj, key);
+
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return fail(l, file, key_path(p, sizeof p, base, key), "expected a string, got %s", type_name(v));
+	if (json_string_length(v) == 0)
+		return fail(l, file, key_path(p, sizeof p, base, key), "must not be empty");
+	*out = json_string_value(v);
+	return 1;
+}
+
+static int opt_int(loader *l, const char *file, const char *base, json_t *obj, const char *key, long long min,
+                   long long max, long long *out)
+{
+	char p[KEYPATH_LEN];
+	json_t *v = json_object_get(obj, key);
+	long long x;
+
+	if (!v)
+		return 0;
+	if (!json_is_integer(v))
+		return fail(l, file, key_path(p, sizeof p, base, key), "expected an integer, got %s", type_name(v));
+	x = json_integer_value(v);
+	if (x < min || x > max)
+		return fail(l, file, key_path(p, sizeof p, base, key), "must be between %lld and %lld, got %lld", min,
+		            max, x);
+	*out = x;
+	return 1;
+}
+
+/* Seconds may carry a fraction ("hold_seconds": 0.5), which tests and demos use. */
+static int opt_seconds_ms(loader *l, const char *file, const char *base, json_t *obj, const char *key, double min,
+                          double max, int64_t *out_ms)
+{
+	char p[KEYPATH_LEN];
+	json_t *v = json_object_get(obj, key);
+	double x;
+
+	if (!v)
+		return 0;
+	if (!json_is_number(v))
+		return fail(l, file, key_path(p, sizeof p, base, key), "expected a number of seconds, got %s",
+		            type_name(v));
+	x = json_number_value(v);
+	if (x < min || x > max)
+		return fail(l, file, key_path(p, sizeof p, base, key), "must be between %g and %g seconds, got %g", min,
+		            max, x);
+	*out_ms = (int64_t)(x * 1000.0 + 0.5);
+	return 1;
+}
+
+static int opt_severity(loader *l, const char *file, const char *base, json_t *obj, const char *key, const char **out)
+{
+	char p[KEYPATH_LEN], list[128];
+	const char *s = NULL;
+	int r = opt_string(l, file, base, obj, key, &s);
+
+	if (r <= 0)
+		return r;
+	if (!in_list(s, severities)) {
+		join_list(list, sizeof list, severities);
+		return fail(l, file, key_path(p, sizeof p, base, key), "unknown severity \"%s\" (known: %s)", s, list);
+	}
+	*out = s;
+	return 1;
+}
+
+/* ---- secrets ---- */
+
+static int is_env_name(const char *s, size_t len)
+{
+	if (len == 0 || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	for (size_t i = 1; i < len; i++)
+		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
+			return 0;
+	return 1;
+}
+
+static int read_secret_file(loader *l, const char *file, const char *path, const char *fpath, char **out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t n;
+	int fd, rc = -1;
+
+	fd = open(fpath, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return fail(l, file, path, "cannot read secret file \"%s\": %s", fpath, strerror(errno));
+	buf = malloc(SECRET_FILE_MAX + 1);
+	if (!buf) {
+		fail_oom(l);
+		goto out;
+	}
+	for (;;) {
+		n = read(fd, buf + len, SECRET_FILE_MAX + 1 - len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			fail(l, file, path, "cannot read secret file \"%s\": %s", fpath, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len > SECRET_FILE_MAX) {
+			fail(l, file, path, "secret file \"%s\" is larger than %d bytes", fpath, SECRET_FILE_MAX);
+			goto out;
+		}
+	}
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		len--;
+	buf[len] = '\0';
+	if (memchr(buf, '\0', len)) {
+		fail(l, file, path, "secret file \"%s\" contains a NUL byte", fpath);
+		goto out;
+	}
+	*out = buf;
+	buf = NULL;
+	rc = 0;
+out:
+	if (buf) {
+		explicit_bzero(buf, SECRET_FILE_MAX + 1);
+		free(buf);
+	}
+	close(fd);
+	return rc;
+}
+
+/*
+ * Resolve one value that may be a secret: "${NAME}" from the environment,
+ * "file:/path" from a file, anything else literally. *out is new.
+ */
+static int secret_resolve(loader *l, const char *file, const char *path, const char *in, char **out)
+{
+	size_t len = strlen(in);
+
+	*out = NULL;
+	if (len >= 2 && in[0] == '$' && in[1] == '{') {
+		const char *v;
+		char name[256];
+
+		if (in[len - 1] != '}' || !is_env_name(in + 2, len - 3) || len - 3 >= sizeof name)
+			return fail(
+			    l, file, path,
+			    "malformed variable reference (expected \"${NAME}\", NAME made of letters, digits and _)");
+		memcpy(name, in + 2, len - 3);
+		name[len - 3] = '\0';
+		v = getenv(name);
+		if (!v)
+			return fail(l, file, path, "environment variable %s is not set", name);
+		*out = strdup(v);
+	} else if (strncmp(in, "file:", 5) == 0) {
+		if (!in[5])
+			return fail(l, file, path, "\"file:\" needs a path after it");
+		return read_secret_file(l, file, path, in + 5, out);
+	} else {
+		*out = strdup(in);
+	}
+	if (!*out)
+		return fail_oom(l);
+	return 0;
+}
+
+static void secret_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Replace every string inside v (recursively) by its resolved secret. */
+static int resolve_tree(loader *l, const char *file, const char *path, json_t *v)
+{
+	char p[KEYPATH_LEN];
+
+	if (json_is_object(v)) {
+		for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+			const char *key = json_object_iter_key(it);
+			json_t *child = json_object_iter_value(it);
+
+			key_path(p, sizeof p, path, key);
+			if (json_is_string(child)) {
+				char *s = NULL;
+				json_t *ns;
+
+				if (secret_resolve(l, file, p, json_string_value(child), &s) < 0)
+					return -1;
+				ns = json_string(s);
+				secret_free(s);
+				if (!ns)
+					return fail(l, file, p, "the secret's value is not valid UTF-8 text");
+				if (json_object_iter_set_new(v, it, ns) < 0)
+					return fail_oom(l);
+			} else if (resolve_tree(l, file, p, child) < 0) {
+				return -1;
+			}
+		}
+	} else if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			json_t *child = json_array_get(v, i);
+
+			index_path(p, sizeof p, path, i);
+			if (json_is_string(child)) {
+				char *s = NULL;
+				json_t *ns;
+
+				if (secret_resolve(l, file, p, json_string_value(child), &s) < 0)
+					return -1;
+				ns = json_string(s);
+				secret_free(s);
+				if (!ns)
+					return fail(l, file, p, "the secret's value is not valid UTF-8 text");
+				if (json_array_set_new(v, i, ns) < 0)
+					return fail_oom(l);
+			} else if (resolve_tree(l, file, p, child) < 0) {
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ---- paths ---- */
+
+/* Absolute, textually tidied path (no "//", "/./" or trailing "/"); the target need not exist. */
+static char *abs_path(const char *p)
+{
+	char *cwd = NULL, *raw = NULL, *out = NULL, *save = NULL, *seg;
+	size_t used = 0, cap;
+
+	if (p[0] != '/') {
+		cwd = getcwd(NULL, 0);
+		if (!cwd)
+			return NULL;
+		if (asprintf(&raw, "%s/%s", cwd, p) < 0)
+			raw = NULL;
+	} else {
+		raw = strdup(p);
+	}
+	if (!raw)
+		goto out;
+	cap = strlen(raw) + 2;
+	out = malloc(cap);
+	if (!out)
+		goto out;
+	for (seg = strtok_r(raw, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		if (strcmp(seg, ".") == 0)
+			continue;
+		used += (size_t)snprintf(out + used, cap - used, "/%s", seg);
+	}
+	if (used == 0)
+		strcpy(out, "/");
+out:
+	free(cwd);
+	free(raw);
+	return out;
+}
+
+/* ---- reading and merging files ---- */
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int list_files(loader *l)
+{
+	DIR *d;
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int rc = -1;
+	size_t dlen = strlen(l->dir);
+	const char *sep = (dlen > 0 && l->dir[dlen - 1] == '/') ? "" : "/";
+
+	d = opendir(l->dir);
+	if (!d)
+		return fail(l, l->dir, NULL, "cannot open the configuration folder: %s", strerror(errno));
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+		char *full;
+		struct stat st;
+
+		/* Hidden files are editor leftovers, not configuration. */
+		if (e->d_name[0] == '.' || len < 6 || strcmp(e->d_name + len - 5, ".json") != 0)
+			continue;
+		if (asprintf(&full, "%s%s%s", l->dir, sep, e->d_name) < 0) {
+			fail_oom(l);
+			goto out;
+		}
+		/* Folders (conf.d/examples/) are never read, even when named *.json. */
+		if (stat(full, &st) < 0 || !S_ISREG(st.st_mode)) {
+			free(full);
+			continue;
+		}
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8;
+			char **nn = realloc(names, ncap * sizeof *nn);
+			if (!nn) {
+				free(full);
+				fail_oom(l);
+				goto out;
+			}
+			names = nn;
+			cap = ncap;
+		}
+		names[n++] = full;
+	}
+	if (n == 0) {
+		fail(l, l->dir, NULL, "no *.json files in %s", l->dir);
+		goto out;
+	}
+	qsort(names, n, sizeof *names, name_cmp);
+	l->files = names;
+	l->n_files = n;
+	names = NULL;
+	rc = 0;
+out:
+	if (names) {
+		for (size_t i = 0; i < n; i++)
+			free(names[i]);
+		free(names);
+	}
+	closedir(d);
+	return rc;
+}
+
+/*
+ * jansson quotes the token it stopped at; when that token is a string it may
+ * be an inline secret, so only punctuation is kept as context.
+ */
+static void scrub_parse_error(const char *text, char *out, size_t n)
+{
+	const char *near = strstr(text, " near '");
+
+	if (!near) {
+		snprintf(out, n, "%s", text);
+		return;
+	}
+	const char *tok = near + 7;
+	size_t toklen = strlen(tok);
+	if (toklen == 2 && tok[1] == '\'' && ispunct((unsigned char)tok[0]) && tok[0] != '"')
+		snprintf(out, n, "%s", text);
+	else if (tok[0] == '"')
+		snprintf(out, n, "%.*s near a string", (int)(near - text), text);
+	else
+		snprintf(out, n, "%.*s", (int)(near - text), text);
+}
+
+static int read_json_file(loader *l, const char *file, json_t **out)
+{
+	FILE *f;
+	char *buf = NULL;
+	size_t cap = 0, len = 0;
+	json_error_t jerr;
+	int rc = -1;
+
+	f = fopen(file, "rb");
+	if (!f)
+		return fail(l, file, NULL, "cannot read: %s", strerror(errno));
+	for (;;) {
+		size_t got;
+
+		if (len == cap) {
+			size_t ncap = cap ? cap * 2 : 4096;
+			char *nb = realloc(buf, ncap);
+			if (!nb) {
+				fail_oom(l);
+				goto out;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		got = fread(buf + len, 1, cap - len, f);
+		len += got;
+		if (got == 0) {
+			if (ferror(f)) {
+				fail(l, file, NULL, "cannot read: %s", strerror(errno));
+				goto out;
+			}
+			break;
+		}
+	}
+	*out = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!*out) {
+		char text[JSON_ERROR_TEXT_LENGTH];
+
+		scrub_parse_error(jerr.text, text, sizeof text);
+		if (jerr.line > 0)
+			fail(l, file, NULL, "line %d column %d: %s", jerr.line, jerr.column, text);
+		else
+			fail(l, file, NULL, "%s", text);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (buf) {
+		/* The text may hold inline secrets. */
+		explicit_bzero(buf, cap);
+		free(buf);
+	}
+	fclose(f);
+	return rc;
+}
+
+static int merge_file(loader *l, size_t fi, json_t *doc)
+{
+	const char *file = l->files[fi];
+	const char *key;
+	json_t *v;
+	char list[256], p[KEYPATH_LEN];
+
+	if (!json_is_object(doc))
+		return fail(l, file, NULL, "expected a JSON object at the top level, got %s", type_name(doc));
+	json_object_foreach(doc, key, v)
+	{
+		int t;
+
+		for (t = 0; t < TOP_N; t++)
+			if (strcmp(key, top_keys[t]) == 0)
+				break;
+		if (t == TOP_N) {
+			join_list(list, sizeof list, top_keys);
+			return fail(l, file, NULL, "unknown top-level key \"%s\" (known: %s)", key, list);
+		}
+		if (t == TOP_PLUGINS) {
+			const char *pname;
+			json_t *pv;
+
+			if (!json_is_object(v))
+				return fail(l, file, "plugins", "expected an object, got %s", type_name(v));
+			json_object_foreach(v, pname, pv)
+			{
+				json_t *prev = json_object_get(l->plugin_file, pname);
+
+				if (prev)
+					return fail(l, file, key_path(p, sizeof p, "plugins", pname),
+					            "plugin \"%s\" is already configured in %s", pname,
+					            l->files[json_integer_value(prev)]);
+				if (json_object_set(l->plugins, pname, pv) < 0 ||
+				    json_object_set_new(l->plugin_file, pname, json_integer((json_int_t)fi)) < 0)
+					return fail_oom(l);
+			}
+			continue;
+		}
+		if (l->top[t])
+			return fail(l, file, key, "already set in %s (a top-level key may appear in only one file)",
+			            l->top_file[t]);
+		l->top[t] = json_incref(v);
+		l->top_file[t] = file;
+	}
+	return 0;
+}
+
+/* The section's value after a type check, or NULL when absent (*rc = 0) or wrong (*rc = -1). */
+static json_t *section(loader *l, int t, int want_array, int *rc)
+{
+	json_t *v = l->top[t];
+
+	*rc = 0;
+	if (!v)
+		return NULL;
+	if (want_array ? !json_is_array(v) : !json_is_object(v)) {
+		*rc = fail(l, l->top_file[t], top_keys[t], "expected %s, got %s", want_array ? "an array" : "an object",
+		           type_name(v));
+		return NULL;
+	}
+	return v;
+}
+
+/* ---- sections ---- */
+
+static int parse_daemon(loader *l, config *c)
+{
+	int rc;
+	json_t *d = section(l, TOP_DAEMON, 0, &rc);
+	const char *file = l->top_file[TOP_DAEMON] ? l->top_file[TOP_DAEMON] : l->dir;
+	const char *state = "var", *plugins = "build/plugins", *control = "crierd.ctl", *env;
+	const char *state_key = "daemon.state_dir", *plugin_key = "daemon.plugin_dir";
+	size_t max_sun = sizeof(((struct sockaddr_un *)0)->sun_path);
+
+	if (rc < 0)
+		return -1;
+	if (d) {
+		if (check_keys(l, file, "daemon", d, daemon_keys) < 0 ||
+		    opt_string(l, file, "daemon", d, "state_dir", &state) < 0 ||
+		    opt_string(l, file, "daemon", d, "plugin_dir", &plugins) < 0 ||
+		    opt_string(l, file, "daemon", d, "control", &control) < 0)
+			return -1;
+	}
+	env = getenv("CRIER_STATE_DIR");
+	if (env && *env) {
+		state = env;
+		state_key = "daemon.state_dir (from CRIER_STATE_DIR)";
+	}
+	env = getenv("CRIER_PLUGIN_DIR");
+	if (env && *env) {
+		plugins = env;
+		plugin_key = "daemon.plugin_dir (from CRIER_PLUGIN_DIR)";
+	}
+	c->state_dir = abs_path(state);
+	if (!c->state_dir)
+		return fail(l, file, state_key, "cannot make an absolute path: %s", strerror(errno));
+	c->plugin_dir = abs_path(plugins);
+	if (!c->plugin_dir)
+		return fail(l, file, plugin_key, "cannot make an absolute path: %s", strerror(errno));
+	if (control[0] == '/') {
+		c->control_path = strdup(control);
+	} else if (asprintf(&c->control_path, "%s%s%s", c->state_dir, strcmp(c->state_dir, "/") ? "/" : "", control) <
+	           0) {
+		c->control_path = NULL;
+	}
+	if (!c->control_path)
+		return fail_oom(l);
+	/* zmq_bind on ipc:// fails with a bare ENAMETOOLONG past sun_path; say it here instead. */
+	if (strlen(c->control_path) >= max_sun)
+		return fail(l, file, "daemon.control",
+		            "socket path \"%s\" is %zu bytes long; ipc paths must be shorter than %zu bytes (choose a "
+		            "shorter state_dir)",
+		            c->control_path, strlen(c->control_path), max_sun);
+	return 0;
+}
+
+static int parse_listen(const char *s, char **host, int *port)
+{
+	const char *colon = strrchr(s, ':'), *h = s, *p;
+	size_t hlen;
+	long v = 0;
+
+	if (!colon || colon == s)
+		return -1;
+	hlen = (size_t)(colon - s);
+	if (s[0] == '[') {
+		/* "[::1]:9095" */
+		if (hlen < 3 || s[hlen - 1] != ']')
+			return -1;
+		h = s + 1;
+		hlen -= 2;
+	} else if (memchr(s, ':', hlen)) {
+		return -1; /* a bare IPv6 address is ambiguous */
+	}
+	p = colon + 1;
+	if (!*p || strlen(p) > 5)
+		return -1;
+	for (const char *q = p; *q; q++) {
+		if (!isdigit((unsigned char)*q))
+			return -1;
+		v = v * 10 + (*q - '0');
+	}
+	if (v < 1 || v > 65535)
+		return -1;
+	*host = strndup(h, hlen);
+	*port = (int)v;
+	return *host ? 0 : -2;
+}
+
+static int parse_http(loader *l, config *c)
+{
+	int rc;
+	json_t *h = section(l, TOP_HTTP, 0, &rc);
+	const char *file = l->top_file[TOP_HTTP];
+	const char *listen = "127.0.0.1:9095";
+	long long body = 1048576, ack = 10000;
+
+	if (rc < 0)
+		return -1;
+	if (h) {
+		if (check_keys(l, file, "http", h, http_keys) < 0 ||
+		    opt_string(l, file, "http", h, "listen", &listen) < 0 ||
+		    opt_int(l, file, "http", h, "max_body_bytes", 1, 1LL << 30, &body) < 0 ||
+		    opt_int(l, file, "http", h, "ack_timeout_ms", 1, 3600000, &ack) < 0)
+			return -1;
+	}
+	rc = parse_listen(listen, &c->listen_host, &c->listen_port);
+	if (rc == -2)
+		return fail_oom(l);
+	if (rc < 0)
+		return fail(l, file, "http.listen", "expected \"host:port\", got \"%s\"", listen);
+	c->max_body_bytes = (size_t)body;
+	c->ack_timeout_ms = (int)ack;
+	return 0;
+}
+
+static int parse_zmq(loader *l, config *c)
+{
+	int rc;
+	json_t *z = section(l, TOP_ZMQ, 0, &rc), *v;
+	const char *file = l->top_file[TOP_ZMQ];
+	const char *ep;
+
+	if (rc < 0)
+		return -1;
+	if (!z)
+		return 0;
+	if (check_keys(l, file, "zmq", z, zmq_keys) < 0)
+		return -1;
+	v = json_object_get(z, "ingest");
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return fail(l, file, "zmq.ingest", "expected a string or null, got %s", type_name(v));
+	ep = json_string_value(v);
+	if ((strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0) || !ep[6])
+		return fail(l, file, "zmq.ingest",
+		            "expected a \"tcp://host:port\" or \"ipc:///path\" endpoint, got \"%s\"", ep);
+	c->zmq_ingest = strdup(ep);
+	return c->zmq_ingest ? 0 : fail_oom(l);
+}
+
+static int parse_store(loader *l, config *c)
+{
+	int rc;
+	json_t *s = section(l, TOP_STORE, 0, &rc);
+	const char *file = l->top_file[TOP_STORE];
+	const char *sync = "normal";
+	long long batch = 512;
+
+	if (rc < 0)
+		return -1;
+	if (s) {
+		if (check_keys(l, file, "store", s, store_keys) < 0 ||
+		    opt_string(l, file, "store", s, "synchronous", &sync) < 0 ||
+		    opt_int(l, file, "store", s, "batch_max", 1, 100000, &batch) < 0)
+			return -1;
+	}
+	if (strcmp(sync, "normal") == 0)
+		c->store_sync_full = 0;
+	else if (strcmp(sync, "full") == 0)
+		c->store_sync_full = 1;
+	else
+		return fail(l, file, "store.synchronous", "expected \"normal\" or \"full\", got \"%s\"", sync);
+	c->batch_max = (int)batch;
+	return 0;
+}
+
+static int parse_incidents(loader *l, config *c)
+{
+	int rc;
+	json_t *s = section(l, TOP_INCIDENTS, 0, &rc), *g = NULL;
+	const char *file = l->top_file[TOP_INCIDENTS];
+	char p[KEYPATH_LEN];
+
+	if (rc < 0)
+		return -1;
+	c->hold_ms = 300000;
+	if (s) {
+		if (check_keys(l, file, "incidents", s, incidents_keys) < 0 ||
+		    opt_seconds_ms(l, file, "incidents", s, "hold_seconds", 0, 604800, &c->hold_ms) < 0)
+			return -1;
+		g = json_object_get(s, "group_by");
+	}
+	if (!g) {
+		c->group_by = json_pack("[s]", "service");
+		return c->group_by ? 0 : fail_oom(l);
+	}
+	if (!json_is_array(g))
+		return fail(l, file, "incidents.group_by", "expected an array of label names, got %s", type_name(g));
+	if (json_array_size(g) == 0)
+		return fail(l, file, "incidents.group_by",
+		            "expected at least one label name (alerts with none of them are grouped by alertname)");
+	for (size_t i = 0; i < json_array_size(g); i++) {
+		json_t *v = json_array_get(g, i);
+
+		index_path(p, sizeof p, "incidents.group_by", i);
+		if (!json_is_string(v))
+			return fail(l, file, p, "expected a label name, got %s", type_name(v));
+		if (json_string_length(v) == 0)
+			return fail(l, file, p, "must not be empty");
+		for (size_t j = 0; j < i; j++)
+			if (json_equal(v, json_array_get(g, j)))
+				return fail(l, file, p, "label \"%s\" is listed twice", json_string_value(v));
+	}
+	c->group_by = json_deep_copy(g);
+	return c->group_by ? 0 : fail_oom(l);
+}
+
+/* Start from *base and apply the keys of obj (which may be NULL). */
+static int parse_delivery(loader *l, const char *file, const char *path, json_t *obj, const config_delivery *base,
+                          config_delivery *out)
+{
+	long long attempts = base->max_attempts, initial = base->backoff_initial_ms, max = base->backoff_max_ms;
+	char p[KEYPATH_LEN];
+	int r;
+
+	*out = *base;
+	if (!obj)
+		return 0;
+	if (check_keys(l, file, path, obj, delivery_keys) < 0 ||
+	    opt_int(l, file, path, obj, "max_attempts", 1, 1000, &attempts) < 0 ||
+	    opt_seconds_ms(l, file, path, obj, "max_age_seconds", 1, 31536000, &out->max_age_ms) < 0 ||
+	    opt_int(l, file, path, obj, "backoff_initial_ms", 1, 86400000, &initial) < 0 ||
+	    (r = opt_int(l, file, path, obj, "backoff_max_ms", 1, 86400000, &max)) < 0)
+		return -1;
+	if (max < initial)
+		return fail(l, file, key_path(p, sizeof p, path, r ? "backoff_max_ms" : "backoff_initial_ms"),
+		            "backoff_max_ms (%lld) must be at least backoff_initial_ms (%lld)", max, initial);
+	out->max_attempts = (int)attempts;
+	out->backoff_initial_ms = initial;
+	out->backoff_max_ms = max;
+	return 0;
+}
+
+static int parse_global_delivery(loader *l, config *c)
+{
+	static const config_delivery defaults = {12, 86400000, 1000, 300000};
+	int rc;
+	json_t *d = section(l, TOP_DELIVERY, 0, &rc);
+
+	if (rc < 0)
+		return -1;
+	return parse_delivery(l, l->top_file[TOP_DELIVERY], "delivery", d, &defaults, &c->delivery);
+}
+
+static int parse_auth(loader *l, const char *file, const char *path, json_t *a, config_auth *out)
+{
+	static const char *const keys[] = {"token", "username", "password"};
+	char *vals[3] = {NULL, NULL, NULL};
+	char p[KEYPATH_LEN];
+	int rc = -1;
+
+	if (check_keys(l, file, path, a, auth_keys) < 0)
+		return -1;
+	if (json_object_size(a) == 0)
+		return fail(l, file, path, "expected \"token\", or \"username\" and \"password\", or both");
+	for (int i = 0; i < 3; i++) {
+		json_t *v = json_object_get(a, keys[i]);
+
+		if (!v)
+			continue;
+		key_path(p, sizeof p, path, keys[i]);
+		if (!json_is_string(v)) {
+			fail(l, file, p, "expected a string, got %s", type_name(v));
+			goto out;
+		}
+		if (secret_resolve(l, file, p, json_string_value(v), &vals[i]) < 0)
+			goto out;
+		if (!vals[i][0]) {
+			fail(l, file, p, "must not be empty");
+			goto out;
+		}
+	}
+	if (!vals[1] != !vals[2]) {
+		fail(l, file, path, "\"username\" and \"password\" go together: set both or neither");
+		goto out;
+	}
+	out->token = vals[0];
+	out->username = vals[1];
+	out->password = vals[2];
+	vals[0] = vals[1] = vals[2] = NULL;
+	rc = 0;
+out:
+	for (int i = 0; i < 3; i++)
+		secret_free(vals[i]);
+	return rc;
+}
+
+static int parse_ingest(loader *l, config *c)
+{
+	int rc;
+	json_t *in = section(l, TOP_INGEST, 0, &rc), *services = NULL;
+	const char *file = l->top_file[TOP_INGEST];
+	const char *severity = "critical";
+	char p[KEYPATH_LEN], sp[KEYPATH_LEN];
+
+	if (rc < 0)
+		return -1;
+	if (in) {
+		if (check_keys(l, file, "ingest", in, ingest_keys) < 0)
+			return -1;
+		for (int s = 0; s < CONFIG_SRC_N; s++) {
+			json_t *src = NULL, *auth = NULL;
+
+			key_path(p, sizeof p, "ingest", source_names[s]);
+			if (opt_object(l, file, "ingest", in, source_names[s], &src) < 0)
+				return -1;
+			if (!src)
+				continue;
+			if (check_keys(l, file, p, src, s == CONFIG_SRC_UPTIMEROBOT ? uptimerobot_keys : source_keys) <
+			        0 ||
+			    opt_object(l, file, p, src, "auth", &auth) < 0)
+				return -1;
+			if (auth && parse_auth(l, file, key_path(sp, sizeof sp, p, "auth"), auth, &c->auth[s]) < 0)
+				return -1;
+			if (s == CONFIG_SRC_UPTIMEROBOT) {
+				if (opt_object(l, file, p, src, "services", &services) < 0 ||
+				    opt_severity(l, file, p, src, "severity", &severity) < 0)
+					return -1;
+			}
+		}
+	}
+	if (services) {
+		const char *id;
+		json_t *v;
+
+		json_object_foreach(services, id, v)
+		{
+			key_path(p, sizeof p, "ingest.uptimerobot.services", id);
+			if (!*id)
+				return fail(l, file, "ingest.uptimerobot.services", "a monitor ID must not be empty");
+			if (!json_is_string(v))
+				return fail(l, file, p, "expected a service name, got %s", type_name(v));
+			if (json_string_length(v) == 0)
+				return fail(l, file, p, "must not be empty");
+		}
+		c->ur_services = json_deep_copy(services);
+	} else {
+		c->ur_services = json_object();
+	}
+	c->ur_severity = strdup(severity);
+	if (!c->ur_services || !c->ur_severity)
+		return fail_oom(l);
+	return 0;
+}
+
+static int add_instance(loader *l, config *c, const char *file, const char *pname, const char *iname, json_t *iv)
+{
+	char base[KEYPATH_LEN], dp[KEYPATH_LEN];
+	json_t *copy = NULL, *dobj;
+	config_instance *ci, *ni;
+	int rc = -1;
+
+	snprintf(base, sizeof base, "plugins.%s.instances.%s", pname, iname);
+	if (!check_name(iname))
+		return fail(l, file, base, "instance name must match [a-z0-9_-]+");
+	if (!json_is_object(iv))
+		return fail(l, file, base, "expected an object, got %s", type_name(iv));
+	/* Instances are few; growing one at a time keeps no capacity field in the config. */
+	ni = realloc(c->instances, (c->n_instances + 1) * sizeof *ni);
+	if (!ni)
+		return fail_oom(l);
+	c->instances = ni;
+	ci = &c->instances[c->n_instances];
+	memset(ci, 0, sizeof *ci);
+	/* Counted now so that config_free releases whatever is filled in below. */
+	c->n_instances++;
+
+	copy = json_deep_copy(iv);
+	if (!copy || asprintf(&ci->name, "%s/%s", pname, iname) < 0) {
+		ci->name = NULL;
+		fail_oom(l);
+		goto out;
+	}
+	ci->plugin = strdup(pname);
+	if (!ci->plugin) {
+		fail_oom(l);
+		goto out;
+	}
+	dobj = json_object_get(copy, "delivery");
+	if (dobj && !json_is_object(dobj)) {
+		fail(l, file, key_path(dp, sizeof dp, base, "delivery"), "expected an object, got %s", type_name(dobj));
+		goto out;
+	}
+	if (parse_delivery(l, file, key_path(dp, sizeof dp, base, "delivery"), dobj, &c->delivery, &ci->delivery) < 0)
+		goto out;
+	json_object_del(copy, "delivery");
+	if (resolve_tree(l, file, base, copy) < 0)
+		goto out;
+	ci->config_json = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!ci->config_json) {
+		fail_oom(l);
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(copy);
+	return rc;
+}
+
+static int parse_plugins(loader *l, config *c)
+{
+	const char *pname;
+	json_t *pv;
+	char base[KEYPATH_LEN];
+
+	json_object_foreach(l->plugins, pname, pv)
+	{
+		const char *file = l->files[json_integer_value(json_object_get(l->plugin_file, pname))];
+		json_t *insts = NULL;
+		const char *iname;
+		json_t *iv;
+
+		key_path(base, sizeof base, "plugins", pname);
+		if (!check_name(pname))
+			return fail(l, file, base, "plugin name must match [a-z0-9_-]+");
+		if (!json_is_object(pv))
+			return fail(l, file, base, "expected an object, got %s", type_name(pv));
+		if (check_keys(l, file, base, pv, plugin_keys) < 0 ||
+		    opt_object(l, file, base, pv, "instances", &insts) < 0)
+			return -1;
+		if (!insts)
+			return fail(l, file, base, "missing \"instances\" (an object: instance name -> settings)");
+		json_object_foreach(insts, iname, iv)
+		{
+			if (add_instance(l, c, file, pname, iname, iv) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int parse_route(loader *l, config *c, const char *file, size_t idx, json_t *r, config_route *out)
+{
+	char base[KEYPATH_LEN], p[KEYPATH_LEN], list[256];
+	const char *name = NULL, *sev = NULL;
+	json_t *events, *labels = NULL, *to;
+
+	index_path(base, sizeof base, "routes", idx);
+	if (!json_is_object(r))
+		return fail(l, file, base, "expected an object, got %s", type_name(r));
+	if (check_keys(l, file, base, r, route_keys) < 0 || opt_string(l, file, base, r, "name", &name) < 0 ||
+	    opt_severity(l, file, base, r, "min_severity", &sev) < 0 ||
+	    opt_object(l, file, base, r, "labels", &labels) < 0)
+		return -1;
+	out->name = name ? strdup(name) : strdup(base);
+	if (!out->name)
+		return fail_oom(l);
+	out->min_severity = sev ? alert_severity_rank(sev) : 0;
+
+	events = json_object_get(r, "events");
+	if (events) {
+		int star = 0;
+
+		key_path(p, sizeof p, base, "events");
+		if (!json_is_array(events))
+			return fail(l, file, p, "expected an array of event types, got %s", type_name(events));
+		if (json_array_size(events) == 0)
+			return fail(l, file, p, "expected at least one event type, or [\"*\"] for all");
+		for (size_t i = 0; i < json_array_size(events); i++) {
+			json_t *e = json_array_get(events, i);
+
+			index_path(p, sizeof p, key_path(list, sizeof list, base, "events"), i);
+			if (!json_is_string(e))
+				return fail(l, file, p, "expected an event type, got %s", type_name(e));
+			if (strcmp(json_string_value(e), "*") == 0) {
+				star = 1;
+				continue;
+			}
+			if (!in_list(json_string_value(e), event_types)) {
+				join_list(list, sizeof list, event_types);
+				return fail(l, file, p, "unknown event type \"%s\" (known: %s, or \"*\")",
+				            json_string_value(e), list);
+			}
+		}
+		if (!star) {
+			out->events = json_deep_copy(events);
+			if (!out->events)
+				return fail_oom(l);
+		}
+	}
+
+	if (labels && json_object_size(labels) > 0) {
+		const char *k;
+		json_t *v;
+
+		json_object_foreach(labels, k, v)
+		{
+			key_path(p, sizeof p, key_path(list, sizeof list, base, "labels"), k);
+			if (!*k)
+				return fail(l, file, key_path(p, sizeof p, base, "labels"),
+				            "a label name must not be empty");
+			if (!json_is_string(v))
+				return fail(l, file, p, "expected a string, got %s", type_name(v));
+		}
+		out->labels = json_deep_copy(labels);
+		if (!out->labels)
+			return fail_oom(l);
+	}
+
+	to = json_object_get(r, "to");
+	key_path(p, sizeof p, base, "to");
+	if (!to)
+		return fail(l, file, base, "missing required key \"to\" (instance names, \"plugin/instance\")");
+	if (!json_is_array(to))
+		return fail(l, file, p, "expected an array of instance names, got %s", type_name(to));
+	if (json_array_size(to) == 0)
+		return fail(l, file, p, "expected at least one instance name");
+	for (size_t i = 0; i < json_array_size(to); i++) {
+		json_t *t = json_array_get(to, i);
+		char ip[KEYPATH_LEN];
+
+		index_path(ip, sizeof ip, p, i);
+		if (!json_is_string(t))
+			return fail(l, file, ip, "expected an instance name, got %s", type_name(t));
+		if (!config_find_instance(c, json_string_value(t))) {
+			char known[512];
+			size_t used = 0;
+
+			known[0] = '\0';
+			for (size_t k = 0; k < c->n_instances && used < sizeof known; k++) {
+				int w = snprintf(known + used, sizeof known - used, "%s%s", k ? ", " : "",
+				                 c->instances[k].name);
+				if (w < 0)
+					break;
+				used += (size_t)w;
+			}
+			return fail(l, file, ip, "unknown instance \"%s\" (configured: %s)", json_string_value(t),
+			            c->n_instances ? known : "none");
+		}
+	}
+	out->to = json_deep_copy(to);
+	return out->to ? 0 : fail_oom(l);
+}
+
+static int parse_routes(loader *l, config *c)
+{
+	int rc;
+	json_t *r = section(l, TOP_ROUTES, 1, &rc);
+
+	if (rc < 0)
+		return -1;
+	if (!r || json_array_size(r) == 0)
+		return 0;
+	c->routes = calloc(json_array_size(r), sizeof *c->routes);
+	if (!c->routes)
+		return fail_oom(l);
+	for (size_t i = 0; i < json_array_size(r); i++) {
+		/* Counted first so that config_free releases a half-built route. */
+		c->n_routes++;
+		if (parse_route(l, c, l->top_file[TOP_ROUTES], i, json_array_get(r, i), &c->routes[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+config *config_load(const char *dir, char *err, size_t errlen)
+{
+	loader l;
+	config *c = NULL;
+	int ok = 0;
+
+	memset(&l, 0, sizeof l);
+	l.dir = dir;
+	l.err = err;
+	l.errlen = errlen;
+	if (err && errlen)
+		err[0] = '\0';
+	l.plugins = json_object();
+	l.plugin_file = json_object();
+	c = calloc(1, sizeof *c);
+	if (!l.plugins || !l.plugin_file || !c) {
+		fail_oom(&l);
+		goto out;
+	}
+	c->dir = strdup(dir);
+	if (!c->dir) {
+		fail_oom(&l);
+		goto out;
+	}
+	c->limits = alert_limits_default;
+	if (list_files(&l) < 0)
+		goto out;
+	for (size_t i = 0; i < l.n_files; i++) {
+		json_t *doc = NULL;
+		int rc;
+
+		if (read_json_file(&l, l.files[i], &doc) < 0)
+			goto out;
+		rc = merge_file(&l, i, doc);
+		json_decref(doc);
+		if (rc < 0)
+			goto out;
+	}
+	if (parse_daemon(&l, c) < 0 || parse_http(&l, c) < 0 || parse_zmq(&l, c) < 0 || parse_store(&l, c) < 0 ||
+	    parse_incidents(&l, c) < 0 || parse_global_delivery(&l, c) < 0 || parse_ingest(&l, c) < 0 ||
+	    parse_plugins(&l, c) < 0 || parse_routes(&l, c) < 0)
+		goto out;
+	ok = 1;
+out:
+	for (int t = 0; t < TOP_N; t++)
+		json_decref(l.top[t]);
+	json_decref(l.plugins);
+	json_decref(l.plugin_file);
+	for (size_t i = 0; i < l.n_files; i++)
+		free(l.files[i]);
+	free(l.files);
+	if (!ok) {
+		config_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void config_free(config *c)
+{
+	if (!c)
+		return;
+	free(c->dir);
+	free(c->state_dir);
+	free(c->plugin_dir);
+	free(c->control_path);
+	free(c->listen_host);
+	free(c->zmq_ingest);
+	json_decref(c->group_by);
+	for (int s = 0; s < CONFIG_SRC_N; s++) {
+		secret_free(c->auth[s].token);
+		secret_free(c->auth[s].username);
+		secret_free(c->auth[s].password);
+	}
+	json_decref(c->ur_services);
+	free(c->ur_severity);
+	for (size_t i = 0; i < c->n_routes; i++) {
+		free(c->routes[i].name);
+		json_decref(c->routes[i].events);
+		json_decref(c->routes[i].labels);
+		json_decref(c->routes[i].to);
+	}
+	free(c->routes);
+	for (size_t i = 0; i < c->n_instances; i++) {
+		free(c->instances[i].name);
+		free(c->instances[i].plugin);
+		secret_free(c->instances[i].config_json);
+	}
+	free(c->instances);
+	free(c);
+}
+
+const char *config_source_name(config_source s)
+{
+	if ((int)s < 0 || s >= CONFIG_SRC_N)
+		return "unknown";
+	return source_names[s];
+}
+
+const config_instance *config_find_instance(const config *c, const char *name)
+{
+	if (!c || !name)
+		return NULL;
+	for (size_t i = 0; i < c->n_instances; i++)
+		if (strcmp(c->instances[i].name, name) == 0)
+			return &c->instances[i];
+	return NULL;
+}

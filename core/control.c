@@ -1,0 +1,184 @@
+#include "control.h"
+
+#include "alert.h"
+#include "log.h"
+#include "timefmt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CRIER_VERSION "0.1.0"
+
+static char *reply_error(const char *fmt, const char *arg)
+{
+	char msg[512];
+	snprintf(msg, sizeof(msg), fmt, arg);
+	json_t *r = json_pack("{sb ss}", "ok", 0, "error", msg);
+	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
+	return txt;
+}
+
+/* Stored times are unix ms; people and tools read RFC 3339. */
+static void humanize(json_t *v)
+{
+	static const char *const time_keys[] = {"opened_at", "updated_at", "resolved_at", "created_at",
+	                                        "next_at",   "time",       "starts_at",   "ends_at"};
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *e;
+		json_array_foreach(v, i, e) humanize(e);
+		return;
+	}
+	if (!json_is_object(v))
+		return;
+	for (size_t i = 0; i < sizeof(time_keys) / sizeof(time_keys[0]); i++) {
+		json_t *t = json_object_get(v, time_keys[i]);
+		if (json_is_integer(t)) {
+			char buf[40];
+			json_int_t ms = json_integer_value(t);
+			json_object_set_new(v, time_keys[i], ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null());
+		}
+	}
+	json_t *sev = json_object_get(v, "severity");
+	if (json_is_integer(sev))
+		json_object_set_new(v, "severity", json_string(alert_severity_name((int)json_integer_value(sev))));
+	json_t *human = json_object_get(v, "human");
+	if (json_is_integer(human))
+		json_object_set_new(v, "human", json_boolean(json_integer_value(human)));
+}
+
+static int64_t get_id(const json_t *req, const char *name)
+{
+	json_t *v = json_object_get(req, name);
+	return json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
+}
+
+static const char *get_str(const json_t *req, const char *name)
+{
+	return json_string_value(json_object_get(req, name));
+}
+
+static char *human_action(control_ctx *ctx, const json_t *req, const char *action, int64_t now)
+{
+	int64_t id = get_id(req, "id");
+	if (id <= 0)
+		return reply_error("%s needs a positive incident \"id\"", action);
+	const char *actor = get_str(req, "actor");
+	char err[256] = "";
+	if (store_begin(ctx->st) < 0)
+		return reply_error("store unavailable: %s", store_error(ctx->st));
+	int64_t ev = incidents_human(ctx->inc, id, action, get_str(req, "state"), get_str(req, "message"),
+	                             actor && *actor ? actor : "operator", now, err, sizeof(err));
+	if (ev < 0 || store_commit(ctx->st) < 0) {
+		store_rollback(ctx->st);
+		if (ev >= 0 || ev == -1) {
+			/* memory may be ahead of the store now: rebuild it */
+			incidents_reload(ctx->inc);
+			return reply_error("store failed: %s", store_error(ctx->st));
+		}
+		return reply_error("%s", err);
+	}
+	outbox_wake(ctx->ob, NULL);
+	log_info("incident changed by a person", " incident=%lld action=%s", (long long)id, action);
+	json_t *r = json_pack("{sb sI}", "ok", 1, "event", (json_int_t)ev);
+	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
+	return txt;
+}
+
+char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t now)
+{
+	json_error_t jerr;
+	json_t *req = json_loadb(req_txt, len, 0, &jerr);
+	json_t *r = NULL;
+	char *txt = NULL;
+	if (!json_is_object(req)) {
+		json_decref(req);
+		return reply_error("request is not a JSON object: %s", jerr.text);
+	}
+	const char *cmd = get_str(req, "cmd");
+	if (!cmd) {
+		txt = reply_error("%s", "request has no \"cmd\"");
+		goto out;
+	}
+	if (strcmp(cmd, "ack") == 0 || strcmp(cmd, "update") == 0 || strcmp(cmd, "resolve") == 0) {
+		txt = human_action(ctx, req, cmd, now);
+		goto out;
+	}
+	if (strcmp(cmd, "status") == 0) {
+		int64_t pending = 0, dead = 0;
+		store_outbox_counts(ctx->st, &pending, &dead);
+		json_t *inst = json_array();
+		for (size_t i = 0; inst && i < ctx->cfg->n_instances; i++)
+			json_array_append_new(inst, json_pack("{ss ss}", "name", ctx->cfg->instances[i].name, "plugin",
+			                                      ctx->cfg->instances[i].plugin));
+		r = json_pack("{sb ss sI sI sI sI sI so}", "ok", 1, "version", CRIER_VERSION, "uptime_s",
+		              (json_int_t)((now - ctx->started_ms) / 1000), "incidents_open",
+		              (json_int_t)incidents_open_count(ctx->inc), "alerts_tracked",
+		              (json_int_t)incidents_alert_count(ctx->inc), "outbox_pending", (json_int_t)pending,
+		              "outbox_dead", (json_int_t)dead, "instances", inst ? inst : json_array());
+	} else if (strcmp(cmd, "incidents") == 0) {
+		json_t *list = store_incidents_json(ctx->st, json_is_true(json_object_get(req, "all")));
+		if (list) {
+			humanize(list);
+			r = json_pack("{sb so}", "ok", 1, "incidents", list);
+		}
+	} else if (strcmp(cmd, "show") == 0) {
+		int64_t id = get_id(req, "id");
+		json_t *inc = store_incident_json(ctx->st, id);
+		if (!inc) {
+			char ids[32];
+			snprintf(ids, sizeof(ids), "%lld", (long long)id);
+			txt = reply_error("no incident %s", ids);
+			goto out;
+		}
+		json_t *alerts = store_alerts_json(ctx->st, id);
+		json_t *events = store_events_json(ctx->st, id);
+		humanize(inc);
+		humanize(alerts);
+		humanize(events);
+		r = json_pack("{sb so so so}", "ok", 1, "incident", inc, "alerts", alerts ? alerts : json_array(),
+		              "events", events ? events : json_array());
+	} else if (strcmp(cmd, "deliveries") == 0) {
+		json_t *list =
+			store_deliveries_json(ctx->st, json_is_true(json_object_get(req, "dead")), get_id(req, "incident"));
+		if (list) {
+			humanize(list);
+			r = json_pack("{sb so}", "ok", 1, "deliveries", list);
+		}
+	} else if (strcmp(cmd, "retry") == 0) {
+		int64_t id = get_id(req, "id");
+		char inst[256];
+		int rc = store_outbox_requeue(ctx->st, id, now, inst, sizeof(inst));
+		if (rc <= 0) {
+			char ids[32];
+			snprintf(ids, sizeof(ids), "%lld", (long long)id);
+			txt = rc == 0 ? reply_error("no undelivered delivery %s", ids)
+			              : reply_error("store failed: %s", store_error(ctx->st));
+			goto out;
+		}
+		outbox_wake(ctx->ob, inst);
+		json_t *d = store_delivery_json(ctx->st, id);
+		if (d) {
+			humanize(d);
+			r = json_pack("{sb so}", "ok", 1, "delivery", d);
+		}
+		log_info("delivery requeued by a person", " delivery=%lld instance=%s", (long long)id, inst);
+	} else {
+		txt = reply_error("unknown command \"%.32s\" (known: status, incidents, show, ack, update, resolve, "
+		                  "deliveries, retry)",
+		                  cmd);
+		goto out;
+	}
+	if (!r) {
+		txt = reply_error("%s", store_error(ctx->st));
+		goto out;
+	}
+	txt = json_dumps(r, JSON_COMPACT);
+out:
+	json_decref(r);
+	json_decref(req);
+	return txt;
+}

@@ -1,0 +1,656 @@
+/*
+ * The core thread. It alone touches the store, the incident index and the
+ * outbox, so none of them needs a lock. Everything else reaches it over
+ * ZeroMQ:
+ *
+ *   inproc://crier-ingest   ROUTER  HTTP handlers (REQ, one per request in
+ *                                   flight, pooled) send a json_t* of
+ *                                   normalized alerts; the pointer moves
+ *                                   ownership, no serialization.
+ *   zmq.ingest (optional)   ROUTER  other producers send generic alert JSON.
+ *   <state>/crierd.ctl      REP     crierctl (docs/control.md).
+ *   inproc://crier-cmd      PAIR    main thread: reload, stop.
+ *   inproc://crier-host-N   PAIR    one per plugin instance (plugin_host.c).
+ *
+ * Group commit: each wake-up drains every ingest message waiting (up to
+ * store.batch_max), applies them all in one transaction, commits once, and
+ * only then answers each sender. Under load many requests share one commit.
+ */
+#include "core.h"
+
+#include "control.h"
+#include "incident.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "outbox.h"
+#include "route.h"
+#include "store.h"
+#include "timefmt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#define INGEST_ENDPOINT "inproc://crier-ingest"
+#define CMD_ENDPOINT "inproc://crier-cmd"
+#define MAX_HOSTS 256
+#define STOP_GRACE_MS 10000
+
+struct core {
+	void *zctx;
+	const config *cfg;
+	store *st;
+	incidents *inc;
+	outbox *ob;
+	control_ctx ctl_ctx;
+
+	void *ingest; /* ROUTER */
+	void *ext;    /* ROUTER or NULL */
+	void *ctl;    /* REP */
+	void *cmd;    /* PAIR, core side */
+	void *cmd_main; /* PAIR, main side (used by the main thread only) */
+	int lock_fd;
+	char *ctl_path;
+
+	pthread_t thread;
+	int thread_started;
+	atomic_int ready;
+	int stopping;
+
+	pthread_mutex_t pool_mu; /* REQ sockets for core_submit */
+	void **pool;
+	size_t n_pool, cap_pool;
+};
+
+/* ---- routing: the incident engine's emit callback ---------------------------- */
+
+static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
+                      const json_t *labels, int64_t now)
+{
+	core *c = ctx;
+	const char *to[64];
+	size_t n = route_targets(c->cfg, type, severity, labels, to, 64);
+	for (size_t i = 0; i < n; i++) {
+		if (!config_find_instance(c->cfg, to[i]))
+			continue;
+		if (store_outbox_add(c->st, event_id, incident_id, to[i], now) < 0)
+			return -1;
+		outbox_wake(c->ob, to[i]);
+	}
+	metrics_events(1);
+	return 0;
+}
+
+/* ---- ingest batches -------------------------------------------------------------- */
+
+typedef struct ingest_msg {
+	void *sock;
+	zmq_msg_t id;
+	int delim; /* the peer is a REQ socket: answer with an empty delimiter */
+	json_t *alerts;
+	char reply[256];
+} ingest_msg;
+
+static int send_reply(ingest_msg *p)
+{
+	zmq_msg_t msg;
+	if (zmq_msg_send(&p->id, p->sock, ZMQ_SNDMORE) < 0)
+		return -1;
+	if (p->delim && zmq_send(p->sock, "", 0, ZMQ_SNDMORE) < 0)
+		return -1;
+	zmq_msg_init_size(&msg, strlen(p->reply));
+	memcpy(zmq_msg_data(&msg), p->reply, strlen(p->reply));
+	return zmq_msg_send(&msg, p->sock, 0) < 0 ? -1 : 0;
+}
+
+/* Read one message from a ROUTER without blocking. 1 got one, 0 none, -1 error. */
+static int recv_one(core *c, void *sock, ingest_msg *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->sock = sock;
+	zmq_msg_init(&p->id);
+	if (zmq_msg_recv(&p->id, sock, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&p->id);
+		return errno == EAGAIN ? 0 : -1;
+	}
+	zmq_msg_t body;
+	zmq_msg_init(&body);
+	int more = zmq_msg_more(&p->id);
+	if (more && zmq_msg_recv(&body, sock, 0) >= 0 && zmq_msg_size(&body) == 0 && zmq_msg_more(&body)) {
+		p->delim = 1;
+		zmq_msg_close(&body);
+		zmq_msg_init(&body);
+		zmq_msg_recv(&body, sock, 0);
+	}
+	/* swallow any unexpected extra frames */
+	while (zmq_msg_more(&body)) {
+		zmq_msg_t extra;
+		zmq_msg_init(&extra);
+		zmq_msg_recv(&extra, sock, 0);
+		int m = zmq_msg_more(&extra);
+		zmq_msg_close(&extra);
+		if (!m)
+			break;
+	}
+	if (sock == c->ingest) {
+		if (zmq_msg_size(&body) == sizeof(json_t *))
+			memcpy(&p->alerts, zmq_msg_data(&body), sizeof(json_t *));
+		else
+			snprintf(p->reply, sizeof(p->reply), "ERR 400 malformed internal message");
+	} else {
+		char err[200];
+		ingest_status st = ingest_generic(zmq_msg_data(&body), zmq_msg_size(&body), &c->cfg->limits,
+		                                  &p->alerts, err, sizeof(err));
+		if (st == INGEST_BAD)
+			snprintf(p->reply, sizeof(p->reply), "ERR 400 %s", err);
+		else if (st == INGEST_IGNORED)
+			snprintf(p->reply, sizeof(p->reply), "OK 0 ignored: %s", err);
+		else
+			metrics_alerts(CONFIG_SRC_GENERIC, (unsigned)json_array_size(p->alerts));
+	}
+	zmq_msg_close(&body);
+	return 1;
+}
+
+static void handle_batch(core *c)
+{
+	size_t max = c->cfg->batch_max > 0 ? (size_t)c->cfg->batch_max : 512;
+	ingest_msg *batch = calloc(max, sizeof(*batch));
+	if (!batch)
+		return; /* the messages stay queued; next wake-up tries again */
+	size_t n = 0;
+	void *socks[2] = {c->ingest, c->ext};
+	for (int s = 0; s < 2; s++) {
+		while (socks[s] && n < max) {
+			int r = recv_one(c, socks[s], &batch[n]);
+			if (r <= 0)
+				break;
+			n++;
+		}
+	}
+	int64_t now = timefmt_now_ms();
+	int ok = store_begin(c->st) == 0;
+	unsigned dups = 0;
+	for (size_t i = 0; ok && i < n; i++) {
+		if (!batch[i].alerts)
+			continue;
+		int changed = 0;
+		size_t j;
+		json_t *a;
+		json_array_foreach(batch[i].alerts, j, a)
+		{
+			int r = incidents_apply(c->inc, a, now);
+			if (r < 0) {
+				ok = 0;
+				break;
+			}
+			changed += r;
+			dups += r == 0;
+		}
+		snprintf(batch[i].reply, sizeof(batch[i].reply), "OK %d", changed);
+	}
+	if (ok && store_commit(c->st) == 0) {
+		metrics_duplicates(dups);
+	} else {
+		char why[200];
+		snprintf(why, sizeof(why), "%s", store_error(c->st));
+		store_rollback(c->st);
+		log_error("store commit failed; the batch is refused and will be retried by its senders",
+		          " error=\"%s\" messages=%zu", why, n);
+		if (incidents_reload(c->inc) < 0)
+			log_error("cannot reload incidents from the store", NULL);
+		outbox_wake(c->ob, NULL);
+		for (size_t i = 0; i < n; i++)
+			if (batch[i].alerts)
+				snprintf(batch[i].reply, sizeof(batch[i].reply), "ERR 503 store unavailable");
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (send_reply(&batch[i]) < 0)
+			log_warn("could not answer an ingest request", " error=\"%s\"", zmq_strerror(zmq_errno()));
+		zmq_msg_close(&batch[i].id);
+		json_decref(batch[i].alerts);
+	}
+	free(batch);
+}
+
+/* ---- control and commands ---------------------------------------------------------- */
+
+static void handle_control(core *c)
+{
+	zmq_msg_t req;
+	zmq_msg_init(&req);
+	if (zmq_msg_recv(&req, c->ctl, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&req);
+		return;
+	}
+	/* REP needs exactly one reply per request, even for junk. */
+	while (zmq_msg_more(&req)) {
+		zmq_msg_close(&req);
+		zmq_msg_init(&req);
+		zmq_msg_recv(&req, c->ctl, 0);
+	}
+	c->ctl_ctx.cfg = c->cfg;
+	char *reply = control_handle(&c->ctl_ctx, zmq_msg_data(&req), zmq_msg_size(&req), timefmt_now_ms());
+	const char *r = reply ? reply : "{\"ok\":false,\"error\":\"out of memory\"}";
+	zmq_send(c->ctl, r, strlen(r), 0);
+	free(reply);
+	zmq_msg_close(&req);
+}
+
+static void reply_cmd(core *c, const char *txt)
+{
+	zmq_send(c->cmd, txt, strlen(txt), 0);
+}
+
+static void handle_cmd(core *c)
+{
+	char buf[1 + sizeof(void *)];
+	int n = zmq_recv(c->cmd, buf, sizeof(buf), ZMQ_DONTWAIT);
+	if (n < 1)
+		return;
+	if (buf[0] == 'S') {
+		c->stopping = 1;
+		return;
+	}
+	if (buf[0] == 'R' && n == (int)sizeof(buf)) {
+		const config *next;
+		memcpy(&next, buf + 1, sizeof(next));
+		char err[512];
+		const config *prev = c->cfg;
+		c->cfg = next;
+		if (outbox_configure(c->ob, next, err, sizeof(err)) < 0) {
+			char err2[512];
+			c->cfg = prev;
+			if (outbox_configure(c->ob, prev, err2, sizeof(err2)) < 0)
+				log_error("cannot restore the previous channels", " error=\"%s\"", err2);
+			char reply[600];
+			snprintf(reply, sizeof(reply), "ERR %s", err);
+			reply_cmd(c, reply);
+			return;
+		}
+		incidents_set_config(c->inc, next);
+		reply_cmd(c, "OK");
+	}
+}
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+static void update_gauges(core *c)
+{
+	int64_t pending = 0, dead = 0;
+	if (store_outbox_counts(c->st, &pending, &dead) == 0)
+		metrics_set_outbox(pending, dead);
+	metrics_set_incidents_open((int64_t)incidents_open_count(c->inc));
+}
+
+static void run_timers(core *c, int64_t now, int64_t *next)
+{
+	if (store_begin(c->st) < 0) {
+		*next = now + 1000;
+		return;
+	}
+	int n = incidents_tick(c->inc, now, next);
+	if (n < 0 || store_commit(c->st) < 0) {
+		store_rollback(c->st);
+		incidents_reload(c->inc);
+		log_error("cannot resolve incidents whose hold expired", " error=\"%s\"", store_error(c->st));
+		*next = now + 1000;
+	}
+}
+
+static void *core_main(void *arg)
+{
+	core *c = arg;
+	zmq_pollitem_t items[4 + MAX_HOSTS];
+	void *hosts[MAX_HOSTS];
+	int64_t next_timer = 0, next_outbox = 0, next_gauges = 0, stop_deadline = 0;
+	atomic_store(&c->ready, 1);
+	metrics_set_ready(1);
+	for (;;) {
+		int64_t now = timefmt_now_ms();
+		if (c->stopping) {
+			if (!stop_deadline) {
+				stop_deadline = now + STOP_GRACE_MS;
+				log_info("stopping: finishing deliveries in flight", " inflight=%zu", outbox_inflight(c->ob));
+			}
+			if (outbox_inflight(c->ob) == 0 || now >= stop_deadline)
+				break;
+		}
+		int64_t wake = next_timer < next_outbox ? next_timer : next_outbox;
+		if (next_gauges < wake)
+			wake = next_gauges;
+		long timeout = wake <= now ? 0 : (wake - now > 1000 ? 1000 : (long)(wake - now));
+		size_t n = 0;
+		items[n++] = (zmq_pollitem_t){.socket = c->ingest, .events = ZMQ_POLLIN};
+		items[n++] = (zmq_pollitem_t){.socket = c->ctl, .events = ZMQ_POLLIN};
+		items[n++] = (zmq_pollitem_t){.socket = c->cmd, .events = ZMQ_POLLIN};
+		size_t ext_i = n;
+		if (c->ext)
+			items[n++] = (zmq_pollitem_t){.socket = c->ext, .events = ZMQ_POLLIN};
+		size_t host_base = n;
+		size_t nh = outbox_sockets(c->ob, hosts, MAX_HOSTS);
+		for (size_t i = 0; i < nh; i++)
+			items[n++] = (zmq_pollitem_t){.socket = hosts[i], .events = ZMQ_POLLIN};
+		if (zmq_poll(items, (int)n, timeout) < 0) {
+			if (zmq_errno() == ETERM)
+				break;
+			continue;
+		}
+		now = timefmt_now_ms();
+		if ((items[0].revents & ZMQ_POLLIN) || (c->ext && (items[ext_i].revents & ZMQ_POLLIN)))
+			handle_batch(c);
+		for (size_t i = 0; i < nh; i++)
+			if (items[host_base + i].revents & ZMQ_POLLIN)
+				outbox_on_result(c->ob, i, now);
+		if (items[1].revents & ZMQ_POLLIN)
+			handle_control(c);
+		if (items[2].revents & ZMQ_POLLIN)
+			handle_cmd(c);
+		if (now >= next_timer)
+			run_timers(c, now, &next_timer);
+		if (!c->stopping)
+			outbox_dispatch(c->ob, now, &next_outbox);
+		else
+			next_outbox = now + 100;
+		if (now >= next_gauges) {
+			update_gauges(c);
+			next_gauges = now + 1000;
+		}
+	}
+	/* Answer what is still queued so no sender waits for nothing. */
+	handle_batch(c);
+	atomic_store(&c->ready, 0);
+	metrics_set_ready(0);
+	reply_cmd(c, "OK");
+	return NULL;
+}
+
+/* ---- start / stop ------------------------------------------------------------------- */
+
+static int mkdir_p(const char *path)
+{
+	char buf[4096];
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		return -1;
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0750) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return (mkdir(buf, 0750) < 0 && errno != EEXIST) ? -1 : 0;
+}
+
+/* One crierd per state directory: two writers would fight over the store. */
+static int lock_state_dir(core *c, const char *dir, char *err, size_t errlen)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/crierd.lock", dir);
+	c->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (c->lock_fd < 0) {
+		snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (flock(c->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		char pid[32] = "";
+		ssize_t r = pread(c->lock_fd, pid, sizeof(pid) - 1, 0);
+		pid[r > 0 ? r : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		snprintf(err, errlen, "another crierd (pid %s) is using the state directory %s", pid[0] ? pid : "?",
+		         dir);
+		return -1;
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(c->lock_fd, 0) < 0 || pwrite(c->lock_fd, pid, (size_t)len, 0) < 0)
+		log_warn("cannot write the pid into the lock file", " path=%s", path);
+	return 0;
+}
+
+static void *bind_socket(void *zctx, int type, const char *endpoint, char *err, size_t errlen)
+{
+	void *s = zmq_socket(zctx, type);
+	int linger = 0;
+	if (!s) {
+		snprintf(err, errlen, "cannot create a socket for %s: %s", endpoint, zmq_strerror(zmq_errno()));
+		return NULL;
+	}
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_bind(s, endpoint) < 0) {
+		snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
+		zmq_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void close_sockets(core *c)
+{
+	void **all[] = {&c->ingest, &c->ext, &c->ctl, &c->cmd, &c->cmd_main};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (*all[i])
+			zmq_close(*all[i]);
+		*all[i] = NULL;
+	}
+	for (size_t i = 0; i < c->n_pool; i++)
+		zmq_close(c->pool[i]);
+	c->n_pool = 0;
+}
+
+static void core_free(core *c)
+{
+	outbox_free(c->ob);
+	incidents_free(c->inc);
+	close_sockets(c);
+	store_close(c->st);
+	if (c->ctl_path)
+		unlink(c->ctl_path);
+	free(c->ctl_path);
+	if (c->lock_fd > 0)
+		close(c->lock_fd);
+	free(c->pool);
+	pthread_mutex_destroy(&c->pool_mu);
+	free(c);
+}
+
+core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
+{
+	core *c = calloc(1, sizeof(*c));
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	pthread_mutex_init(&c->pool_mu, NULL);
+	c->zctx = zctx;
+	c->cfg = cfg;
+	c->lock_fd = -1;
+	char path[4096];
+	if (mkdir_p(cfg->state_dir) < 0) {
+		snprintf(err, errlen, "cannot create the state directory %s: %s", cfg->state_dir, strerror(errno));
+		goto fail;
+	}
+	if (lock_state_dir(c, cfg->state_dir, err, errlen) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/crier.db", cfg->state_dir);
+	c->st = store_open(path, cfg->store_sync_full, err, errlen);
+	if (!c->st)
+		goto fail;
+	c->ob = outbox_new(c->st, zctx);
+	if (!c->ob) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	c->inc = incidents_new(c->st, cfg, core_route, c, err, errlen);
+	if (!c->inc)
+		goto fail;
+	if (outbox_configure(c->ob, cfg, err, errlen) < 0)
+		goto fail;
+	if (!(c->ingest = bind_socket(zctx, ZMQ_ROUTER, INGEST_ENDPOINT, err, errlen)))
+		goto fail;
+	if (cfg->zmq_ingest && !(c->ext = bind_socket(zctx, ZMQ_ROUTER, cfg->zmq_ingest, err, errlen)))
+		goto fail;
+	/* The control socket: only our user may connect (mode 0600). */
+	unlink(cfg->control_path);
+	char ep[4200];
+	snprintf(ep, sizeof(ep), "ipc://%s", cfg->control_path);
+	mode_t old = umask(0077);
+	c->ctl = bind_socket(zctx, ZMQ_REP, ep, err, errlen);
+	umask(old);
+	if (!c->ctl)
+		goto fail;
+	c->ctl_path = strdup(cfg->control_path);
+	if (!c->ctl_path || chmod(cfg->control_path, 0600) < 0) {
+		snprintf(err, errlen, "cannot set mode 0600 on %s", cfg->control_path);
+		goto fail;
+	}
+	if (!(c->cmd = bind_socket(zctx, ZMQ_PAIR, CMD_ENDPOINT, err, errlen)))
+		goto fail;
+	c->cmd_main = zmq_socket(zctx, ZMQ_PAIR);
+	if (!c->cmd_main || zmq_connect(c->cmd_main, CMD_ENDPOINT) < 0) {
+		snprintf(err, errlen, "cannot connect the command socket");
+		goto fail;
+	}
+	c->ctl_ctx = (control_ctx){.st = c->st, .inc = c->inc, .ob = c->ob, .cfg = cfg, .started_ms = timefmt_now_ms()};
+	if (pthread_create(&c->thread, NULL, core_main, c) != 0) {
+		snprintf(err, errlen, "cannot start the core thread");
+		goto fail;
+	}
+	c->thread_started = 1;
+	return c;
+fail:
+	core_free(c);
+	return NULL;
+}
+
+int core_ready(const core *c)
+{
+	return atomic_load(&((core *)c)->ready);
+}
+
+/* ---- front doors for other threads -------------------------------------------------- */
+
+static void *pool_take(core *c)
+{
+	void *s = NULL;
+	pthread_mutex_lock(&c->pool_mu);
+	if (c->n_pool)
+		s = c->pool[--c->n_pool];
+	pthread_mutex_unlock(&c->pool_mu);
+	if (s)
+		return s;
+	s = zmq_socket(c->zctx, ZMQ_REQ);
+	if (!s)
+		return NULL;
+	int linger = 0;
+	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (zmq_connect(s, INGEST_ENDPOINT) < 0) {
+		zmq_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+static void pool_give(core *c, void *s)
+{
+	pthread_mutex_lock(&c->pool_mu);
+	if (c->n_pool == c->cap_pool) {
+		size_t cap = c->cap_pool ? c->cap_pool * 2 : 16;
+		void **grown = realloc(c->pool, cap * sizeof(*grown));
+		if (!grown) {
+			pthread_mutex_unlock(&c->pool_mu);
+			zmq_close(s);
+			return;
+		}
+		c->pool = grown;
+		c->cap_pool = cap;
+	}
+	c->pool[c->n_pool++] = s;
+	pthread_mutex_unlock(&c->pool_mu);
+}
+
+int core_submit(core *c, json_t *alerts, int timeout_ms, int *changed, char *err, size_t errlen)
+{
+	void *s = pool_take(c);
+	if (!s) {
+		json_decref(alerts);
+		snprintf(err, errlen, "cannot reach the core: %s", zmq_strerror(zmq_errno()));
+		return -2;
+	}
+	if (zmq_send(s, &alerts, sizeof(alerts), 0) < 0) {
+		json_decref(alerts);
+		zmq_close(s);
+		snprintf(err, errlen, "cannot reach the core: %s", zmq_strerror(zmq_errno()));
+		return -2;
+	}
+	/* From here the core owns alerts. */
+	zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
+	int rc = zmq_poll(&item, 1, timeout_ms);
+	if (rc <= 0) {
+		/* A REQ socket without its answer is unusable: drop it. */
+		zmq_close(s);
+		snprintf(err, errlen, "the store did not confirm within %d ms", timeout_ms);
+		return -2;
+	}
+	char reply[256];
+	int n = zmq_recv(s, reply, sizeof(reply) - 1, 0);
+	if (n < 0) {
+		zmq_close(s);
+		snprintf(err, errlen, "no answer from the core");
+		return -2;
+	}
+	pool_give(c, s);
+	reply[n < (int)sizeof(reply) ? n : (int)sizeof(reply) - 1] = '\0';
+	if (strncmp(reply, "OK", 2) == 0) {
+		if (changed)
+			*changed = atoi(reply + 2);
+		return 0;
+	}
+	snprintf(err, errlen, "%s", reply + (strncmp(reply, "ERR 503 ", 8) == 0 ? 8 : 0));
+	return -1;
+}
+
+int core_reload(core *c, const config *cfg, char *err, size_t errlen)
+{
+	char msg[1 + sizeof(void *)];
+	msg[0] = 'R';
+	memcpy(msg + 1, &cfg, sizeof(cfg));
+	if (zmq_send(c->cmd_main, msg, sizeof(msg), 0) < 0) {
+		snprintf(err, errlen, "cannot reach the core");
+		return -1;
+	}
+	char reply[600];
+	int n = zmq_recv(c->cmd_main, reply, sizeof(reply) - 1, 0);
+	if (n < 0) {
+		snprintf(err, errlen, "no answer from the core");
+		return -1;
+	}
+	reply[n < (int)sizeof(reply) ? n : (int)sizeof(reply) - 1] = '\0';
+	if (strcmp(reply, "OK") == 0)
+		return 0;
+	snprintf(err, errlen, "%s", reply + 4);
+	return -1;
+}
+
+void core_stop(core *c)
+{
+	if (!c)
+		return;
+	if (c->thread_started) {
+		zmq_send(c->cmd_main, "S", 1, 0);
+		char reply[8];
+		zmq_recv(c->cmd_main, reply, sizeof(reply), 0);
+		pthread_join(c->thread, NULL);
+	}
+	core_free(c);
+}

@@ -1,0 +1,65 @@
+/*
+ * Outbound HTTP with libcurl: what the host table's http_request and
+ * http_response_free do for a plugin instance (see include/crier/plugin.h).
+ *
+ * One CURL easy handle per plugin instance, created on first use and kept
+ * between calls so the connection stays alive. A handle is not thread-safe:
+ * only the instance's own host thread may use it (the plugin ABI already
+ * guarantees one call at a time per instance).
+ *
+ * Only http:// and https:// are allowed, redirects are never followed, and
+ * no text produced here ever holds the request URL (it may carry a secret
+ * token in its path or query); the host name may appear in error texts.
+ */
+#ifndef CRIER_HTTP_CLIENT_H
+#define CRIER_HTTP_CLIENT_H
+
+#include <crier/plugin.h>
+
+#include <stdint.h>
+
+/* Most bytes of a response body kept; the rest is read and dropped. */
+#define HTTP_CLIENT_BODY_MAX 65536
+
+/* Initialize libcurl for the whole process. Call once from main() before
+ * any thread starts. 0, or -1 when libcurl could not initialize. */
+int http_client_global_init(void);
+
+/* Release what http_client_global_init took. Call once at exit, after every
+ * handle is closed. */
+void http_client_global_cleanup(void);
+
+/*
+ * Perform req on *handle (a CURL easy handle owned by the caller, created
+ * here when *handle is NULL; release it with http_client_close). req and
+ * everything it points to are borrowed for the call.
+ *
+ * resp is always fully reset and filled:
+ *   - returns 0 when an HTTP answer came (any status): resp->status is set,
+ *     resp->body is new (never NULL, NUL-terminated, at most
+ *     HTTP_CLIENT_BODY_MAX bytes), resp->retry_after_ms holds the parsed
+ *     Retry-After (absolute unix ms) or 0;
+ *   - returns -1 on transport failure (or a bad request such as a header
+ *     holding CR/LF, or a scheme other than http/https): resp->status is 0,
+ *     resp->body is NULL and resp->error says why, without the URL.
+ * In both cases release resp with http_client_response_free.
+ */
+int http_client_request(void **handle, const crier_http_request *req, crier_http_response *resp);
+
+/* Free the easy handle in *handle (may be NULL) and set *handle to NULL. */
+void http_client_close(void **handle);
+
+/* Free resp->body and reset it to NULL; safe to call twice. */
+void http_client_response_free(crier_http_response *resp);
+
+/*
+ * Parse a Retry-After header value (RFC 9110 10.2.3): delta-seconds, or an
+ * HTTP-date in IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"), RFC 850
+ * ("Sunday, 06-Nov-94 08:49:37 GMT") or asctime ("Sun Nov  6 08:49:37 1994")
+ * form. value is borrowed; surrounding whitespace is ignored. now_ms (unix ms)
+ * anchors delta-seconds and two-digit years. Returns absolute unix ms, or 0
+ * when value is NULL, empty, negative or unparseable.
+ */
+int64_t http_client_parse_retry_after(const char *value, int64_t now_ms);
+
+#endif

@@ -1,0 +1,830 @@
+/*
+ * The webhook server. libmicrohttpd runs one thread per connection, so a
+ * handler may block in core_submit() until the store has committed; the
+ * connection limit bounds how many can wait at once.
+ *
+ * A request passes, in order: route (404), method (405), credentials
+ * (401/403), declared length (413), streamed length (413), source parser
+ * (400/202), core commit (503/200). Every answer is JSON except the health
+ * and metrics endpoints.
+ */
+#include "http_server.h"
+
+#include "auth.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+
+#include <microhttpd.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define HTTP_CONNECTION_LIMIT 512
+#define HTTP_CONNECTION_TIMEOUT_S 30
+#define HTTP_ERR_MAX 512
+#define HTTP_PEER_MAX 64
+
+#define HTTP_MSG_CREDENTIALS "missing or wrong credentials"
+#define HTTP_MSG_LOOPBACK "no credentials configured for this source; only loopback clients are accepted"
+#define HTTP_MSG_STORE "store unavailable, retry"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	core *core; /* borrowed */
+	/* Guards cfg: handlers read under the read lock, reload swaps under
+	 * the write lock, so no handler sees a config after it is replaced. */
+	pthread_rwlock_t lock;
+	const config *cfg; /* borrowed */
+	int port;
+};
+
+typedef enum http_route {
+	HTTP_ROUTE_ALERTMANAGER,
+	HTTP_ROUTE_UPTIMEROBOT,
+	HTTP_ROUTE_GENERIC,
+	HTTP_ROUTE_HEALTHZ,
+	HTTP_ROUTE_READYZ,
+	HTTP_ROUTE_METRICS,
+} http_route;
+
+typedef struct http_route_def {
+	const char *path;
+	http_route route;
+	config_source src; /* for ingest routes */
+	int ingest;
+	int get, post; /* methods allowed; GET implies HEAD for the probes */
+	const char *allow;
+} http_route_def;
+
+static const http_route_def http_routes[] = {
+    {"/api/v1/alertmanager", HTTP_ROUTE_ALERTMANAGER, CONFIG_SRC_ALERTMANAGER, 1, 0, 1, "POST"},
+    {"/api/v1/uptimerobot", HTTP_ROUTE_UPTIMEROBOT, CONFIG_SRC_UPTIMEROBOT, 1, 1, 1, "GET, POST"},
+    {"/api/v1/alerts", HTTP_ROUTE_GENERIC, CONFIG_SRC_GENERIC, 1, 0, 1, "POST"},
+    {"/healthz", HTTP_ROUTE_HEALTHZ, CONFIG_SRC_N, 0, 1, 0, "GET, HEAD"},
+    {"/readyz", HTTP_ROUTE_READYZ, CONFIG_SRC_N, 0, 1, 0, "GET, HEAD"},
+    {"/metrics", HTTP_ROUTE_METRICS, CONFIG_SRC_N, 0, 1, 0, "GET, HEAD"},
+};
+
+/* Per-request state, kept in MHD's con_cls from the first call to the
+ * completion callback. */
+typedef struct http_request {
+	const http_route_def *route;
+	int answered; /* a response is queued; drop whatever else arrives */
+	size_t max_body;
+	int ack_timeout_ms;
+	char *body; /* owned; NUL-terminated, len bytes */
+	size_t len, cap;
+	size_t received; /* every body byte seen, buffered or not */
+	int too_large;
+	int oom;
+	char peer[HTTP_PEER_MAX];
+} http_request;
+
+/* Extra headers for one answer. */
+typedef struct http_extra {
+	const char *allow;
+	int challenge;       /* add WWW-Authenticate: Bearer */
+	int challenge_basic; /* and Basic */
+} http_extra;
+
+/* ---- answers ---------------------------------------------------------- */
+
+static enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status, const char *ctype, char *body,
+                                  size_t len, const http_extra *extra)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+
+	/* MHD frees body with free() once sent (MHD_RESPMEM_MUST_FREE). */
+	resp = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES)
+		goto fail;
+	if (extra && extra->allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, extra->allow) != MHD_YES)
+		goto fail;
+	if (extra && extra->challenge &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"crier\"") != MHD_YES)
+		goto fail;
+	if (extra && extra->challenge_basic &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"crier\"") != MHD_YES)
+		goto fail;
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	if (ret == MHD_YES)
+		metrics_request((int)status);
+	return ret;
+fail:
+	MHD_destroy_response(resp);
+	return MHD_NO;
+}
+
+static enum MHD_Result http_text(struct MHD_Connection *conn, unsigned status, const char *ctype, const char *text)
+{
+	char *body = strdup(text);
+
+	if (!body)
+		return MHD_NO;
+	return http_queue(conn, status, ctype, body, strlen(body), NULL);
+}
+
+/* Queue obj (stolen) as the JSON answer. */
+static enum MHD_Result http_json(struct MHD_Connection *conn, unsigned status, json_t *obj, const http_extra *extra)
+{
+	char *body;
+
+	if (!obj)
+		return MHD_NO;
+	body = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	if (!body)
+		return MHD_NO;
+	return http_queue(conn, status, "application/json", body, strlen(body), extra);
+}
+
+/* A JSON string of msg; parser messages may quote a cut-off slice of the
+ * input, so bytes jansson refuses as UTF-8 become '?'. */
+static json_t *http_jstring(const char *msg)
+{
+	json_t *j = json_string(msg ? msg : "");
+	char *copy;
+
+	if (j || !msg)
+		return j;
+	copy = strdup(msg);
+	if (!copy)
+		return NULL;
+	for (char *p = copy; *p; p++)
+		if ((unsigned char)*p >= 0x80)
+			*p = '?';
+	j = json_string(copy);
+	free(copy);
+	return j;
+}
+
+static enum MHD_Result http_error(struct MHD_Connection *conn, unsigned status, const char *msg,
+                                  const http_extra *extra)
+{
+	json_t *obj = json_object();
+	json_t *m = http_jstring(msg);
+
+	if (!obj || !m || json_object_set_new(obj, "status", json_string("error")) != 0 ||
+	    json_object_set_new(obj, "error", m) != 0) {
+		if (!obj || json_object_get(obj, "error") != m)
+			json_decref(m);
+		json_decref(obj);
+		return MHD_NO;
+	}
+	return http_json(conn, status, obj, extra);
+}
+
+/* ---- configuration snapshot -------------------------------------------- */
+
+static void http_rdlock(http_server *s)
+{
+	/* Only fails on misuse (EDEADLK, EAGAIN for too many readers); a
+	 * reader count overflow cannot happen with 512 connections. */
+	int rc = pthread_rwlock_rdlock(&s->lock);
+
+	(void)rc;
+}
+
+static void http_unlock(http_server *s)
+{
+	pthread_rwlock_unlock(&s->lock);
+}
+
+/* ---- first call: route, method, auth, declared length ------------------- */
+
+static const http_route_def *http_find_route(const char *url)
+{
+	for (size_t i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++)
+		if (strcmp(url, http_routes[i].path) == 0)
+			return &http_routes[i];
+	return NULL;
+}
+
+static int http_method_ok(const http_route_def *r, const char *method)
+{
+	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0)
+		return r->get;
+	if (strcmp(method, MHD_HTTP_METHOD_HEAD) == 0)
+		return r->get && !r->ingest;
+	if (strcmp(method, MHD_HTTP_METHOD_POST) == 0)
+		return r->post;
+	return 0;
+}
+
+static const struct sockaddr *http_peer_addr(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	return ci ? ci->client_addr : NULL;
+}
+
+/* Strict decimal Content-Length; -1 when absent or not a number (MHD itself
+ * refuses malformed ones, and streaming is counted anyway). */
+static int http_content_length(struct MHD_Connection *conn, uint64_t *out)
+{
+	const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	uint64_t n = 0;
+
+	if (!v || !*v)
+		return -1;
+	for (; *v; v++) {
+		if (*v < '0' || *v > '9')
+			return -1;
+		if (n > (UINT64_MAX - 9) / 10)
+			n = UINT64_MAX; /* saturate: certainly too large */
+		else
+			n = n * 10 + (uint64_t)(*v - '0');
+	}
+	*out = n;
+	return 0;
+}
+
+static enum MHD_Result http_health(http_server *s, struct MHD_Connection *conn, const http_route_def *r)
+{
+	size_t len = 0;
+	char *text;
+
+	switch (r->route) {
+	case HTTP_ROUTE_HEALTHZ:
+		return http_text(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "ok\n");
+	case HTTP_ROUTE_READYZ:
+		if (core_ready(s->core))
+			return http_text(conn, MHD_HTTP_OK, "text/plain; charset=utf-8", "ready\n");
+		return http_text(conn, MHD_HTTP_SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", "starting\n");
+	case HTTP_ROUTE_METRICS:
+		text = metrics_render(&len);
+		if (!text)
+			return http_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8",
+			                 "out of memory\n");
+		return http_queue(conn, MHD_HTTP_OK, "text/plain; version=0.0.4", text, len, NULL);
+	default:
+		break;
+	}
+	return MHD_NO;
+}
+
+static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
+                                  void **con_cls)
+{
+	const http_route_def *r = http_find_route(url);
+	http_request *req;
+	const char *why = NULL;
+	auth_result ar;
+	int basic = 0;
+	uint64_t clen;
+	char qpath[128];
+
+	req = calloc(1, sizeof(*req));
+	if (!req)
+		return MHD_NO;
+	*con_cls = req;
+	req->route = r;
+	auth_peer_name(http_peer_addr(conn), req->peer, sizeof(req->peer));
+
+	if (!r) {
+		req->answered = 1;
+		/* Scanners probe paths all day: not worth a warning. The path
+		 * is MHD's, without the query string. */
+		log_debug("no such path", " path=%s peer=%s", log_quote(qpath, sizeof(qpath), url), req->peer);
+		return http_error(conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
+	}
+	if (!http_method_ok(r, method)) {
+		http_extra ex = {.allow = r->allow};
+		char qm[32];
+
+		req->answered = 1;
+		if (r->ingest) {
+			metrics_rejected(r->src, "method");
+			log_warn("request rejected", " source=%s peer=%s reason=method method=%s",
+			         config_source_name(r->src), req->peer, log_quote(qm, sizeof(qm), method));
+		}
+		return http_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", &ex);
+	}
+	if (!r->ingest) {
+		req->answered = 1;
+		return http_health(s, conn, r);
+	}
+
+	/* The secrets stay inside the read lock; only the verdict and the two
+	 * scalars this request needs leave it. */
+	http_rdlock(s);
+	ar = auth_check(&s->cfg->auth[r->src],
+	                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+	                MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"), http_peer_addr(conn),
+	                &why);
+	basic = s->cfg->auth[r->src].username && s->cfg->auth[r->src].username[0];
+	req->max_body = s->cfg->max_body_bytes;
+	req->ack_timeout_ms = s->cfg->ack_timeout_ms;
+	http_unlock(s);
+
+	if (ar != AUTH_OK) {
+		req->answered = 1;
+		metrics_rejected(r->src, "auth");
+		log_warn("request rejected", " source=%s peer=%s reason=auth detail=\"%s\"", config_source_name(r->src),
+		         req->peer, why ? why : "denied");
+		if (ar == AUTH_LOOPBACK_ONLY)
+			return http_error(conn, MHD_HTTP_FORBIDDEN, HTTP_MSG_LOOPBACK, NULL);
+		http_extra ex = {.challenge = 1, .challenge_basic = basic};
+		return http_error(conn, MHD_HTTP_UNAUTHORIZED, HTTP_MSG_CREDENTIALS, &ex);
+	}
+	if (http_content_length(conn, &clen) == 0) {
+		if (clen > req->max_body) {
+			char msg[96];
+
+			req->answered = 1;
+			metrics_rejected(r->src, "too_large");
+			log_warn("request rejected", " source=%s peer=%s reason=too_large content_length=%" PRIu64,
+			         config_source_name(r->src), req->peer, clen);
+			snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", req->max_body);
+			return http_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
+		}
+		/* Known size: one allocation instead of doublings. */
+		req->body = malloc((size_t)clen + 1);
+		if (req->body)
+			req->cap = (size_t)clen + 1;
+	}
+	return MHD_YES;
+}
+
+/* ---- body chunks -------------------------------------------------------- */
+
+static void http_absorb(http_request *req, const char *data, size_t size)
+{
+	size_t need, cap;
+	char *grown;
+
+	req->received = size > SIZE_MAX - req->received ? SIZE_MAX : req->received + size;
+	if (req->answered || req->too_large || req->oom)
+		return;
+	if (req->received > req->max_body) {
+		/* Keep reading (so the client gets its 413) but stop buffering. */
+		req->too_large = 1;
+		free(req->body);
+		req->body = NULL;
+		req->len = req->cap = 0;
+		return;
+	}
+	need = req->len + size + 1;
+	if (need > req->cap) {
+		cap = req->cap ? req->cap : 4096;
+		while (cap < need)
+			cap *= 2;
+		if (cap > req->max_body + 1)
+			cap = req->max_body + 1;
+		grown = realloc(req->body, cap);
+		if (!grown) {
+			req->oom = 1;
+			free(req->body);
+			req->body = NULL;
+			req->len = req->cap = 0;
+			return;
+		}
+		req->body = grown;
+		req->cap = cap;
+	}
+	memcpy(req->body + req->len, data, size);
+	req->len += size;
+	req->body[req->len] = '\0';
+}
+
+/* ---- last call: parse, submit, answer ----------------------------------- */
+
+/* Content-Type names mime (case-insensitive, parameters ignored). */
+static int http_ctype_is(const char *ctype, const char *mime)
+{
+	size_t n = strlen(mime);
+
+	if (!ctype)
+		return 0;
+	while (*ctype == ' ' || *ctype == '\t')
+		ctype++;
+	return strncasecmp(ctype, mime, n) == 0 &&
+	       (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ' || ctype[n] == '\t');
+}
+
+typedef struct http_merge {
+	json_t *fields;
+	int bad;
+} http_merge;
+
+static enum MHD_Result http_merge_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	http_merge *m = cls;
+	json_t *v;
+
+	(void)kind;
+	/* The credential is not an alert field and must not travel on. */
+	if (!key || strcmp(key, "token") == 0)
+		return MHD_YES;
+	/* Body fields win over the query string. */
+	if (json_object_get(m->fields, key))
+		return MHD_YES;
+	v = json_string(value ? value : "");
+	if (!v || json_object_set_new(m->fields, key, v) != 0) {
+		m->bad = 1;
+		return MHD_NO;
+	}
+	return MHD_YES;
+}
+
+/* Uptime Robot variables from the body (JSON or form) and the query string. */
+static ingest_status http_ur_fields(struct MHD_Connection *conn, const http_request *req, const alert_limits *lim,
+                                    json_t **out, char *err, size_t errlen)
+{
+	const char *ctype = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *body = req->body ? req->body : "";
+	json_t *fields = NULL;
+	ingest_status st = INGEST_OK;
+	http_merge m = {0};
+	size_t i = 0;
+
+	while (i < req->len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
+		i++;
+	if (i < req->len) {
+		if (http_ctype_is(ctype, "application/json") || body[i] == '{')
+			st = ingest_uptimerobot_json(body, req->len, lim, &fields, err, errlen);
+		else if (!ctype || http_ctype_is(ctype, "application/x-www-form-urlencoded"))
+			st = ingest_form_decode(body, req->len, &fields, err, errlen);
+		/* Any other body is not Uptime Robot's; the query string may
+		 * still carry the variables. */
+		if (st != INGEST_OK)
+			return st;
+	}
+	if (!fields)
+		fields = json_object();
+	if (!fields || !json_is_object(fields)) {
+		json_decref(fields);
+		snprintf(err, errlen, "out of memory");
+		return INGEST_BAD;
+	}
+	json_object_del(fields, "token");
+	m.fields = fields;
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, http_merge_arg, &m);
+	if (m.bad) {
+		json_decref(fields);
+		snprintf(err, errlen, "query string: a parameter is not valid UTF-8");
+		return INGEST_BAD;
+	}
+	*out = fields;
+	return INGEST_OK;
+}
+
+static ingest_status http_parse(http_server *s, struct MHD_Connection *conn, const http_request *req,
+                                json_t **alerts, char *err, size_t errlen)
+{
+	const char *body = req->body ? req->body : "";
+	const config *cfg;
+	ingest_status st = INGEST_BAD;
+	json_t *fields = NULL;
+
+	/* Parsers are quick and pure; holding the read lock across them keeps
+	 * the limits and Uptime Robot services alive without copying. */
+	http_rdlock(s);
+	cfg = s->cfg;
+	switch (req->route->route) {
+	case HTTP_ROUTE_ALERTMANAGER:
+		st = ingest_alertmanager(body, req->len, &cfg->limits, alerts, err, errlen);
+		break;
+	case HTTP_ROUTE_GENERIC:
+		st = ingest_generic(body, req->len, &cfg->limits, alerts, err, errlen);
+		break;
+	case HTTP_ROUTE_UPTIMEROBOT: {
+		ingest_uptimerobot_conf urc = {.services = cfg->ur_services, .severity = cfg->ur_severity};
+
+		st = http_ur_fields(conn, req, &cfg->limits, &fields, err, errlen);
+		if (st == INGEST_OK)
+			st = ingest_uptimerobot(fields, &urc, alerts, err, errlen);
+		json_decref(fields);
+		break;
+	}
+	default:
+		snprintf(err, errlen, "no parser for this path");
+		break;
+	}
+	http_unlock(s);
+	return st;
+}
+
+static enum MHD_Result http_finish(http_server *s, struct MHD_Connection *conn, http_request *req)
+{
+	const http_route_def *r = req->route;
+	const char *src = config_source_name(r->src);
+	char err[HTTP_ERR_MAX] = "";
+	char qerr[HTTP_ERR_MAX + 64];
+	json_t *alerts = NULL, *obj;
+	ingest_status st;
+	size_t n;
+	int changed = 0, rc;
+
+	if (req->answered)
+		return MHD_YES;
+	req->answered = 1;
+	if (req->too_large) {
+		char msg[96];
+
+		metrics_rejected(r->src, "too_large");
+		log_warn("request rejected", " source=%s peer=%s reason=too_large received=%zu", src, req->peer,
+		         req->received);
+		snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", req->max_body);
+		return http_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
+	}
+	if (req->oom) {
+		log_error("out of memory buffering a request", " source=%s peer=%s", src, req->peer);
+		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
+	}
+
+	st = http_parse(s, conn, req, &alerts, err, sizeof(err));
+	if (st == INGEST_BAD) {
+		metrics_rejected(r->src, "bad_request");
+		log_warn("request rejected", " source=%s peer=%s reason=bad_request detail=%s", src, req->peer,
+		         log_quote(qerr, sizeof(qerr), err));
+		return http_error(conn, MHD_HTTP_BAD_REQUEST, err[0] ? err : "bad request", NULL);
+	}
+	if (st == INGEST_IGNORED) {
+		json_decref(alerts);
+		log_info("request ignored", " source=%s peer=%s detail=%s", src, req->peer,
+		         log_quote(qerr, sizeof(qerr), err));
+		obj = json_object();
+		if (!obj || json_object_set_new(obj, "status", json_string("ignored")) != 0 ||
+		    json_object_set_new(obj, "reason", http_jstring(err[0] ? err : "nothing to act on")) != 0) {
+			json_decref(obj);
+			return MHD_NO;
+		}
+		return http_json(conn, MHD_HTTP_ACCEPTED, obj, NULL);
+	}
+	if (!json_is_array(alerts)) {
+		json_decref(alerts);
+		log_error("parser returned no alert array", " source=%s", src);
+		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", NULL);
+	}
+	n = json_array_size(alerts);
+	if (n == 0) {
+		/* Nothing to commit: no reason to wait on the store. */
+		json_decref(alerts);
+		rc = 0;
+	} else {
+		/* core_submit steals alerts whatever it returns. */
+		rc = core_submit(s->core, alerts, req->ack_timeout_ms, &changed, err, sizeof(err));
+	}
+	if (rc != 0) {
+		metrics_rejected(r->src, "store");
+		log_warn("request not committed", " source=%s peer=%s reason=store alerts=%zu detail=%s", src,
+		         req->peer, n, log_quote(qerr, sizeof(qerr), err[0] ? err : (rc == -2 ? "timeout" : "failed")));
+		return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, HTTP_MSG_STORE, NULL);
+	}
+	metrics_alerts(r->src, (unsigned)n);
+	log_debug("request accepted", " source=%s peer=%s alerts=%zu changed=%d", src, req->peer, n, changed);
+	obj = json_pack("{s:s,s:I,s:i}", "status", "ok", "alerts", (json_int_t)n, "changed", changed);
+	return http_json(conn, MHD_HTTP_OK, obj, NULL);
+}
+
+/* ---- MHD callbacks ------------------------------------------------------ */
+
+static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                                   const char *version, const char *upload_data, size_t *upload_data_size,
+                                   void **con_cls)
+{
+	http_server *s = cls;
+	http_request *req = *con_cls;
+
+	(void)version;
+	if (!req)
+		return http_begin(s, conn, url, method, con_cls);
+	if (*upload_data_size > 0) {
+		http_absorb(req, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return http_finish(s, conn, req);
+}
+
+static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
+{
+	http_request *req = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!req)
+		return;
+	free(req->body);
+	free(req);
+	*con_cls = NULL;
+}
+
+/* Overwrite what follows each marker (up to a blank, '&' or quote) so a
+ * credential in an MHD message never reaches the log. */
+static void http_redact(char *msg)
+{
+	static const char *const markers[] = {"token=", "bearer ", "basic ", "authorization:"};
+
+	for (size_t m = 0; m < sizeof(markers) / sizeof(markers[0]); m++) {
+		size_t ml = strlen(markers[m]);
+
+		for (char *p = strcasestr(msg, markers[m]); p; p = strcasestr(p, markers[m])) {
+			p += ml;
+			while (*p == ' ')
+				p++;
+			while (*p && *p != ' ' && *p != '&' && *p != '"' && *p != '\'' && *p != '\n')
+				*p++ = 'x';
+		}
+	}
+}
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
+
+static void http_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512], q[600];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	http_redact(msg);
+	log_warn("libmicrohttpd", " detail=%s", log_quote(q, sizeof(q), msg));
+}
+
+/* ---- listen socket ------------------------------------------------------ */
+
+static void http_display_addr(const char *host, int port, char *buf, size_t size)
+{
+	if (host && strchr(host, ':'))
+		snprintf(buf, size, "[%s]:%d", host, port);
+	else
+		snprintf(buf, size, "%s:%d", host && *host ? host : "*", port);
+}
+
+/*
+ * Own the bind so a failure names its cause (MHD only logs it), and so
+ * "localhost" and IPv6 literals resolve the usual way. Returns the listening
+ * socket or -1 with err set.
+ */
+static int http_listen(const char *host_in, int port, int *bound_port, char *err, size_t errlen)
+{
+	struct addrinfo hints, *res = NULL;
+	char host[256], portstr[16], shown[300];
+	int fd = -1, saved = 0, rc, one = 1;
+	size_t hl;
+
+	host[0] = '\0';
+	if (host_in)
+		snprintf(host, sizeof(host), "%s", host_in);
+	/* Accept "[::1]" as well as "::1". */
+	hl = strlen(host);
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	http_display_addr(host, port, shown, sizeof(shown));
+	if (port < 0 || port > 65535) {
+		snprintf(err, errlen, "cannot listen on %s: port out of range", shown);
+		return -1;
+	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	rc = getaddrinfo(host[0] ? host : NULL, portstr, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", shown, gai_strerror(rc));
+		return -1;
+	}
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+		if (fd < 0) {
+			saved = errno;
+			continue;
+		}
+		/* A restart must not wait for TIME_WAIT connections to expire. */
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, SOMAXCONN) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", shown, strerror(saved ? saved : EADDRNOTAVAIL));
+		return -1;
+	}
+	{
+		struct sockaddr_storage ss;
+		socklen_t sl = sizeof(ss);
+
+		*bound_port = port;
+		if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
+			if (ss.ss_family == AF_INET)
+				*bound_port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+			else if (ss.ss_family == AF_INET6)
+				*bound_port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+		}
+	}
+	return fd;
+}
+
+/* ---- public ------------------------------------------------------------- */
+
+http_server *http_server_start(const config *cfg, core *c, char *err, size_t errlen)
+{
+	http_server *s = NULL;
+	pthread_rwlockattr_t attr;
+	int fd = -1, lock_ok = 0;
+
+	if (!cfg) {
+		snprintf(err, errlen, "http server: no configuration");
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "http server: out of memory");
+		return NULL;
+	}
+	s->core = c;
+	s->cfg = cfg;
+	if (pthread_rwlockattr_init(&attr) != 0) {
+		snprintf(err, errlen, "http server: cannot create a lock");
+		goto fail;
+	}
+	/* A steady stream of requests must not starve a reload. */
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	lock_ok = pthread_rwlock_init(&s->lock, &attr) == 0;
+	pthread_rwlockattr_destroy(&attr);
+	if (!lock_ok) {
+		snprintf(err, errlen, "http server: cannot create a lock");
+		goto fail;
+	}
+	fd = http_listen(cfg->listen_host, cfg->listen_port, &s->port, err, errlen);
+	if (fd < 0)
+		goto fail;
+	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
+	                                 MHD_USE_ITC | MHD_USE_ERROR_LOG,
+	                             0, NULL, NULL, http_handle, s, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
+	                             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+	                             (unsigned int)HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
+	                             (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+	                             http_completed, s, MHD_OPTION_END);
+	if (!s->daemon) {
+		char shown[300];
+
+		/* MHD closes the socket on some failure paths and not on
+		 * others; leaking it on this fatal path beats closing a
+		 * descriptor another thread may have reused. */
+		http_display_addr(cfg->listen_host, cfg->listen_port, shown, sizeof(shown));
+		snprintf(err, errlen, "cannot serve on %s: libmicrohttpd failed to start (see the log)", shown);
+		goto fail;
+	}
+	return s;
+fail:
+	if (lock_ok)
+		pthread_rwlock_destroy(&s->lock);
+	free(s);
+	return NULL;
+}
+
+int http_server_port(const http_server *s)
+{
+	return s ? s->port : -1;
+}
+
+void http_server_reload(http_server *s, const config *cfg)
+{
+	if (!s || !cfg)
+		return;
+	pthread_rwlock_wrlock(&s->lock);
+	s->cfg = cfg;
+	pthread_rwlock_unlock(&s->lock);
+}
+
+void http_server_stop(http_server *s)
+{
+	if (!s)
+		return;
+	/* Joins every connection thread, so requests in progress finish; it
+	 * also closes the listening socket. */
+	MHD_stop_daemon(s->daemon);
+	pthread_rwlock_destroy(&s->lock);
+	free(s);
+}

@@ -1,0 +1,643 @@
+/*
+ * Incident engine. See incident.h for the rules; docs/incidents.md for the
+ * operator's view. Every change goes to the store in the caller's
+ * transaction and becomes an event whose document (docs/events.md) is
+ * written once, so a plugin later sees the incident as it was then.
+ */
+#include "incident.h"
+
+#include "alert.h"
+#include "hmap.h"
+#include "log.h"
+#include "timefmt.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct incident {
+	int64_t id;
+	char *key;
+	char *title;
+	const char *state; /* one of the static state names below */
+	int severity;
+	int human;
+	json_t *labels;
+	int64_t opened_at, updated_at, resolved_at, hold_until;
+	int firing; /* alerts currently firing in it */
+} incident;
+
+/* What we remember of an alert to tell a duplicate from a change. */
+typedef struct alert_entry {
+	int firing;
+	int64_t starts_at;
+	int64_t incident_id; /* 0 = none */
+} alert_entry;
+
+struct incidents {
+	store *st;
+	const config *cfg;
+	incidents_emit_fn emit;
+	void *emit_ctx;
+	hmap *alerts;  /* "source\x1fkey" -> alert_entry */
+	hmap *by_key;  /* group key -> open incident */
+	hmap *by_id;   /* decimal id -> open incident */
+	int64_t last_event; /* id of the newest event recorded */
+};
+
+static const char ST_INVESTIGATING[] = "investigating";
+static const char ST_IDENTIFIED[] = "identified";
+static const char ST_MONITORING[] = "monitoring";
+static const char ST_RESOLVED[] = "resolved";
+
+static const char *state_canonical(const char *s)
+{
+	static const char *const all[] = {ST_INVESTIGATING, ST_IDENTIFIED, ST_MONITORING, ST_RESOLVED};
+	for (size_t i = 0; s && i < sizeof(all) / sizeof(all[0]); i++)
+		if (strcmp(s, all[i]) == 0)
+			return all[i];
+	return NULL;
+}
+
+static void incident_free(incident *inc)
+{
+	if (!inc)
+		return;
+	free(inc->key);
+	free(inc->title);
+	json_decref(inc->labels);
+	free(inc);
+}
+
+static void id_key(int64_t id, char *buf, size_t size)
+{
+	snprintf(buf, size, "%" PRId64, id);
+}
+
+static incident *find_by_id(incidents *m, int64_t id)
+{
+	char k[24];
+	id_key(id, k, sizeof(k));
+	return hmap_get(m->by_id, k);
+}
+
+static int index_incident(incidents *m, incident *inc)
+{
+	char k[24];
+	id_key(inc->id, k, sizeof(k));
+	if (hmap_put(m->by_key, inc->key, inc) < 0)
+		return -1;
+	if (hmap_put(m->by_id, k, inc) < 0) {
+		hmap_del(m->by_key, inc->key);
+		return -1;
+	}
+	return 0;
+}
+
+static void unindex_incident(incidents *m, incident *inc)
+{
+	char k[24];
+	id_key(inc->id, k, sizeof(k));
+	hmap_del(m->by_id, k);
+	if (hmap_get(m->by_key, inc->key) == inc)
+		hmap_del(m->by_key, inc->key);
+}
+
+static int alert_map_key(const json_t *a, char *buf, size_t size)
+{
+	const char *src = json_string_value(json_object_get(a, "source"));
+	const char *key = json_string_value(json_object_get(a, "key"));
+	if (!src || !key)
+		return -1;
+	int n = snprintf(buf, size, "%s\x1f%s", src, key);
+	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+}
+
+/* ---- loading ------------------------------------------------------------ */
+
+static int load_incident(const store_incident *row, void *ctx)
+{
+	incidents *m = ctx;
+	incident *inc = calloc(1, sizeof(*inc));
+	if (!inc)
+		return -1;
+	inc->id = row->id;
+	inc->key = strdup(row->key);
+	inc->title = strdup(row->title);
+	inc->state = state_canonical(row->state);
+	inc->severity = row->severity;
+	inc->human = row->human;
+	inc->labels = row->labels ? json_deep_copy(row->labels) : json_object();
+	inc->opened_at = row->opened_at;
+	inc->updated_at = row->updated_at;
+	inc->resolved_at = row->resolved_at;
+	inc->hold_until = row->hold_until;
+	if (!inc->key || !inc->title || !inc->labels || !inc->state || index_incident(m, inc) < 0) {
+		incident_free(inc);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_alert(const char *source, const char *key, int firing, int64_t starts_at, int64_t incident_id,
+                      void *ctx)
+{
+	incidents *m = ctx;
+	char mk[1024];
+	int n = snprintf(mk, sizeof(mk), "%s\x1f%s", source, key);
+	if (n < 0 || (size_t)n >= sizeof(mk))
+		return 0; /* cannot be produced by ingest limits; skip */
+	alert_entry *e = malloc(sizeof(*e));
+	if (!e)
+		return -1;
+	incident *inc = incident_id ? find_by_id(m, incident_id) : NULL;
+	*e = (alert_entry){.firing = firing, .starts_at = starts_at, .incident_id = inc ? incident_id : 0};
+	if (firing && inc)
+		inc->firing++;
+	if (!firing && !inc) {
+		free(e);
+		return 0;
+	}
+	if (hmap_put(m->alerts, mk, e) < 0) {
+		free(e);
+		return -1;
+	}
+	return 0;
+}
+
+static void free_value(const char *key, void *value, void *ctx)
+{
+	(void)key;
+	(void)ctx;
+	free(value);
+}
+
+static void free_incident_value(const char *key, void *value, void *ctx)
+{
+	(void)key;
+	(void)ctx;
+	incident_free(value);
+}
+
+static void drop_index(incidents *m)
+{
+	if (m->alerts)
+		hmap_each(m->alerts, free_value, NULL);
+	if (m->by_id)
+		hmap_each(m->by_id, free_incident_value, NULL);
+	hmap_free(m->alerts);
+	hmap_free(m->by_key);
+	hmap_free(m->by_id);
+	m->alerts = m->by_key = m->by_id = NULL;
+}
+
+int incidents_reload(incidents *m)
+{
+	drop_index(m);
+	m->alerts = hmap_new();
+	m->by_key = hmap_new();
+	m->by_id = hmap_new();
+	if (!m->alerts || !m->by_key || !m->by_id)
+		return -1;
+	if (store_incident_load(m->st, load_incident, m) < 0 || store_alert_load(m->st, load_alert, m) < 0)
+		return -1;
+	return 0;
+}
+
+incidents *incidents_new(store *s, const config *cfg, incidents_emit_fn emit, void *ctx, char *err, size_t errlen)
+{
+	incidents *m = calloc(1, sizeof(*m));
+	if (!m) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	m->st = s;
+	m->cfg = cfg;
+	m->emit = emit;
+	m->emit_ctx = ctx;
+	if (incidents_reload(m) < 0) {
+		snprintf(err, errlen, "cannot load incidents from the store: %s", store_error(s));
+		incidents_free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void incidents_free(incidents *m)
+{
+	if (!m)
+		return;
+	drop_index(m);
+	free(m);
+}
+
+void incidents_set_config(incidents *m, const config *cfg)
+{
+	m->cfg = cfg;
+}
+
+size_t incidents_open_count(const incidents *m)
+{
+	return hmap_size(m->by_id);
+}
+
+size_t incidents_alert_count(const incidents *m)
+{
+	return hmap_size(m->alerts);
+}
+
+/* ---- persistence and events --------------------------------------------- */
+
+static int save_incident(incidents *m, incident *inc)
+{
+	store_incident row = {
+		.id = inc->id,
+		.key = inc->key,
+		.title = inc->title,
+		.state = inc->state,
+		.severity = inc->severity,
+		.human = inc->human,
+		.labels = inc->labels,
+		.opened_at = inc->opened_at,
+		.updated_at = inc->updated_at,
+		.resolved_at = inc->resolved_at,
+		.hold_until = inc->hold_until,
+	};
+	if (store_incident_put(m->st, &row) < 0)
+		return -1;
+	inc->id = row.id;
+	return 0;
+}
+
+static json_t *time_json(int64_t ms)
+{
+	char buf[40];
+	return ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null();
+}
+
+static json_t *incident_doc(const incident *inc)
+{
+	return json_pack("{sI ss ss ss ss sO so so so si sb}", "id", (json_int_t)inc->id, "key", inc->key, "title",
+	                 inc->title, "state", inc->state, "severity", alert_severity_name(inc->severity), "labels",
+	                 inc->labels, "opened_at", time_json(inc->opened_at), "updated_at", time_json(inc->updated_at),
+	                 "resolved_at", time_json(inc->resolved_at), "alerts_firing", inc->firing, "human",
+	                 inc->human);
+}
+
+static json_t *alert_doc(const json_t *a)
+{
+	return json_pack("{sO sO sO sO sO so so sO}", "source", json_object_get(a, "source"), "key",
+	                 json_object_get(a, "key"), "status", json_object_get(a, "status"), "labels",
+	                 json_object_get(a, "labels"), "annotations", json_object_get(a, "annotations"), "starts_at",
+	                 time_json(json_integer_value(json_object_get(a, "starts_at"))), "ends_at",
+	                 time_json(json_integer_value(json_object_get(a, "ends_at"))), "link",
+	                 json_object_get(a, "link") ? json_object_get(a, "link") : json_string(""));
+}
+
+typedef struct previous {
+	const char *state; /* NULL = not part of this event */
+	int severity;
+} previous;
+
+/*
+ * Record an event and hand it to the router. The stored document lacks "id"
+ * and "idempotency_key": both are spliced in at delivery (one insert, no
+ * update), see outbox.c.
+ */
+static int emit(incidents *m, incident *inc, const char *type, const char *actor, const char *message,
+                const json_t *alert, const previous *prev, int64_t now)
+{
+	int ret = -1;
+	json_t *doc = NULL;
+	char *txt = NULL;
+	int64_t ev = store_event_add(m->st, inc->id, type, now, actor, message);
+	if (ev < 0)
+		goto out;
+	m->last_event = ev;
+	doc = json_pack("{ss so ss ss so}", "type", type, "time", time_json(now), "actor", actor ? actor : "",
+	                "message", message ? message : "", "incident", incident_doc(inc));
+	if (!doc)
+		goto out;
+	if (alert && json_object_set_new(doc, "alert", alert_doc(alert)) < 0)
+		goto out;
+	if (prev && json_object_set_new(doc, "previous",
+	                                json_pack("{ss ss}", "state", prev->state ? prev->state : inc->state,
+	                                          "severity", alert_severity_name(prev->severity))) < 0)
+		goto out;
+	txt = json_dumps(doc, JSON_COMPACT);
+	if (!txt || store_event_set_doc(m->st, ev, txt) < 0)
+		goto out;
+	if (m->emit(m->emit_ctx, ev, inc->id, type, inc->severity, inc->labels, now) < 0)
+		goto out;
+	ret = 0;
+out:
+	free(txt);
+	json_decref(doc);
+	return ret;
+}
+
+static int set_state(incidents *m, incident *inc, const char *state, const char *actor, const char *message,
+                     int64_t now)
+{
+	if (inc->state == state)
+		return 0;
+	previous prev = {.state = inc->state, .severity = inc->severity};
+	inc->state = state;
+	inc->updated_at = now;
+	return emit(m, inc, "state_changed", actor, message, NULL, &prev, now);
+}
+
+/* ---- alerts --------------------------------------------------------------- */
+
+/* The group key from the configured label names, e.g. "service=api". */
+static int group_key(const config *cfg, const json_t *labels, char *buf, size_t size, json_t *group_labels)
+{
+	size_t off = 0, i;
+	json_t *name;
+	buf[0] = '\0';
+	json_array_foreach(cfg->group_by, i, name)
+	{
+		const char *n = json_string_value(name);
+		const char *v = json_string_value(json_object_get(labels, n));
+		if (!v)
+			continue;
+		int w = snprintf(buf + off, size - off, "%s%s=%s", off ? "," : "", n, v);
+		if (w < 0 || (size_t)w >= size - off)
+			return -1;
+		off += (size_t)w;
+		if (json_object_set_new(group_labels, n, json_string(v)) < 0)
+			return -1;
+	}
+	if (off)
+		return 0;
+	/* None of the grouping labels: one incident per alert name. */
+	const char *an = json_string_value(json_object_get(labels, "alertname"));
+	int w = snprintf(buf, size, "alertname=%s", an ? an : "unnamed");
+	if (w < 0 || (size_t)w >= size)
+		return -1;
+	return json_object_set_new(group_labels, "alertname", json_string(an ? an : "unnamed"));
+}
+
+static const char *alert_title(const json_t *a, const char *fallback)
+{
+	const char *t = json_string_value(json_object_get(json_object_get(a, "annotations"), "summary"));
+	if (!t || !*t)
+		t = json_string_value(json_object_get(json_object_get(a, "labels"), "alertname"));
+	return (t && *t) ? t : fallback;
+}
+
+static const char *alert_severity(const json_t *a)
+{
+	return json_string_value(json_object_get(json_object_get(a, "labels"), "severity"));
+}
+
+static incident *open_incident(incidents *m, const char *gk, json_t *group_labels, const json_t *a, int64_t now)
+{
+	incident *inc = calloc(1, sizeof(*inc));
+	if (!inc)
+		return NULL;
+	inc->key = strdup(gk);
+	inc->title = strdup(alert_title(a, gk));
+	inc->state = ST_INVESTIGATING;
+	inc->severity = alert_severity_rank(alert_severity(a));
+	inc->labels = json_incref(group_labels);
+	int64_t starts = json_integer_value(json_object_get(a, "starts_at"));
+	inc->opened_at = (starts > 0 && starts <= now) ? starts : now;
+	inc->updated_at = now;
+	if (!inc->key || !inc->title || save_incident(m, inc) < 0 || index_incident(m, inc) < 0) {
+		incident_free(inc);
+		return NULL;
+	}
+	return inc;
+}
+
+static const char *alert_actor(const json_t *a)
+{
+	const char *s = json_string_value(json_object_get(a, "source"));
+	return s ? s : "alert";
+}
+
+static const char *alert_message(const json_t *a)
+{
+	const char *s = json_string_value(json_object_get(json_object_get(a, "annotations"), "summary"));
+	return s ? s : "";
+}
+
+/* The alert starts firing (new, or again after it resolved). */
+static int alert_fires(incidents *m, const json_t *a, alert_entry *e, const char *mk, int64_t now)
+{
+	char gk[1024];
+	json_t *group_labels = json_object();
+	int ret = -1;
+	int created = 0;
+	if (!group_labels || group_key(m->cfg, json_object_get(a, "labels"), gk, sizeof(gk), group_labels) < 0)
+		goto out;
+	incident *inc = hmap_get(m->by_key, gk);
+	int opened = 0;
+	if (!inc) {
+		inc = open_incident(m, gk, group_labels, a, now);
+		if (!inc)
+			goto out;
+		opened = 1;
+	}
+	if (!e) {
+		e = calloc(1, sizeof(*e));
+		if (!e || hmap_put(m->alerts, mk, e) < 0) {
+			free(e);
+			goto out;
+		}
+		created = 1;
+	}
+	e->firing = 1;
+	e->starts_at = json_integer_value(json_object_get(a, "starts_at"));
+	e->incident_id = inc->id;
+	inc->firing++;
+	inc->updated_at = now;
+	if (store_alert_put(m->st, a, inc->id, now) < 0)
+		goto out;
+	if (opened) {
+		if (emit(m, inc, "opened", alert_actor(a), alert_message(a), a, NULL, now) < 0)
+			goto out;
+	} else {
+		if (emit(m, inc, "alert_joined", alert_actor(a), alert_message(a), a, NULL, now) < 0)
+			goto out;
+		/* A re-fire during the hold continues the incident. */
+		inc->hold_until = 0;
+		if (inc->state == ST_MONITORING && !inc->human &&
+		    set_state(m, inc, ST_INVESTIGATING, "crier", "an alert fired again during monitoring", now) < 0)
+			goto out;
+		int rank = alert_severity_rank(alert_severity(a));
+		if (rank > inc->severity) {
+			previous prev = {.state = NULL, .severity = inc->severity};
+			inc->severity = rank;
+			if (emit(m, inc, "severity_raised", alert_actor(a), alert_message(a), a, &prev, now) < 0)
+				goto out;
+		}
+	}
+	if (save_incident(m, inc) < 0)
+		goto out;
+	ret = 1;
+out:
+	(void)created; /* on failure the caller rolls back and reloads the whole index */
+	json_decref(group_labels);
+	return ret;
+}
+
+/* A firing alert resolves. */
+static int alert_resolves(incidents *m, const json_t *a, alert_entry *e, const char *mk, int64_t now)
+{
+	incident *inc = e->incident_id ? find_by_id(m, e->incident_id) : NULL;
+	e->firing = 0;
+	if (store_alert_put(m->st, a, e->incident_id, now) < 0)
+		return -1;
+	if (!inc) {
+		/* Its incident was closed by a person already: nothing to tell. */
+		free(hmap_del(m->alerts, mk));
+		return 1;
+	}
+	inc->firing--;
+	inc->updated_at = now;
+	if (emit(m, inc, "alert_resolved", alert_actor(a), alert_message(a), a, NULL, now) < 0)
+		return -1;
+	if (inc->firing == 0) {
+		if (!inc->human || inc->state == ST_MONITORING) {
+			inc->hold_until = now + m->cfg->hold_ms;
+			if (set_state(m, inc, ST_MONITORING, "crier", "all alerts resolved; monitoring", now) < 0)
+				return -1;
+		}
+	}
+	return save_incident(m, inc) < 0 ? -1 : 1;
+}
+
+int incidents_apply(incidents *m, const json_t *a, int64_t now)
+{
+	char mk[1024];
+	if (alert_map_key(a, mk, sizeof(mk)) < 0)
+		return 0;
+	const char *status = json_string_value(json_object_get(a, "status"));
+	int firing = status && strcmp(status, "firing") == 0;
+	int64_t starts = json_integer_value(json_object_get(a, "starts_at"));
+	alert_entry *e = hmap_get(m->alerts, mk);
+
+	if (!e) {
+		if (!firing)
+			return 0; /* resolved, and we never saw it fire: nothing to tell */
+		return alert_fires(m, a, NULL, mk, now);
+	}
+	incident *inc = e->incident_id ? find_by_id(m, e->incident_id) : NULL;
+	if (firing && e->firing) {
+		/* Same occurrence (Alertmanager re-sends whole groups; HA pairs send
+		 * twice). A new startsAt after its incident closed is a new one. */
+		if (inc || starts == 0 || starts == e->starts_at)
+			return 0;
+		if (inc == NULL)
+			e->firing = 0;
+		return alert_fires(m, a, e, mk, now);
+	}
+	if (!firing && !e->firing)
+		return 0;
+	if (firing)
+		return alert_fires(m, a, e, mk, now);
+	return alert_resolves(m, a, e, mk, now);
+}
+
+/* ---- timers ---------------------------------------------------------------- */
+
+typedef struct tick_ctx {
+	int64_t now, next;
+	incident *due[64];
+	size_t n_due;
+} tick_ctx;
+
+static void tick_visit(const char *key, void *value, void *ctx)
+{
+	(void)key;
+	tick_ctx *t = ctx;
+	incident *inc = value;
+	if (inc->state != ST_MONITORING || inc->firing > 0 || !inc->hold_until)
+		return;
+	if (inc->hold_until <= t->now) {
+		if (t->n_due < sizeof(t->due) / sizeof(t->due[0]))
+			t->due[t->n_due++] = inc;
+		else
+			t->next = t->now; /* more than fit: come back at once */
+	} else if (inc->hold_until < t->next) {
+		t->next = inc->hold_until;
+	}
+}
+
+static int close_incident(incidents *m, incident *inc, const char *actor, const char *message, int64_t now)
+{
+	inc->state = ST_RESOLVED;
+	inc->resolved_at = now;
+	inc->updated_at = now;
+	inc->hold_until = 0;
+	if (save_incident(m, inc) < 0 || emit(m, inc, "resolved", actor, message, NULL, NULL, now) < 0)
+		return -1;
+	unindex_incident(m, inc);
+	incident_free(inc);
+	return 0;
+}
+
+int incidents_tick(incidents *m, int64_t now, int64_t *next_ms)
+{
+	tick_ctx t = {.now = now, .next = INT64_MAX};
+	hmap_each(m->by_id, tick_visit, &t);
+	for (size_t i = 0; i < t.n_due; i++)
+		if (close_incident(m, t.due[i], "crier", "resolved: no alert fired during the monitoring hold", now) <
+		    0)
+			return -1;
+	*next_ms = t.next;
+	return (int)t.n_due;
+}
+
+/* ---- people ------------------------------------------------------------------ */
+
+int64_t incidents_human(incidents *m, int64_t id, const char *action, const char *state, const char *message,
+                        const char *actor, int64_t now, char *err, size_t errlen)
+{
+	incident *inc = find_by_id(m, id);
+	if (!inc) {
+		snprintf(err, errlen, "no open incident %" PRId64, id);
+		return -2;
+	}
+	const char *want = NULL;
+	if (state && *state) {
+		want = state_canonical(state);
+		if (!want) {
+			snprintf(err, errlen, "unknown state \"%.32s\" (use investigating, identified, monitoring or resolved)",
+			         state);
+			return -3;
+		}
+	}
+	if (strcmp(action, "ack") == 0) {
+		if (inc->state == ST_INVESTIGATING)
+			inc->state = ST_IDENTIFIED;
+		inc->updated_at = now;
+		if (save_incident(m, inc) < 0 || emit(m, inc, "acknowledged", actor, message, NULL, NULL, now) < 0)
+			return -1;
+	} else if (strcmp(action, "resolve") == 0 || want == ST_RESOLVED) {
+		inc->human = 1;
+		if (close_incident(m, inc, actor, message ? message : "resolved by a person", now) < 0)
+			return -1;
+	} else if (strcmp(action, "update") == 0) {
+		if (!message || !*message) {
+			snprintf(err, errlen, "an update needs a message");
+			return -3;
+		}
+		previous prev = {.state = inc->state, .severity = inc->severity};
+		if (want) {
+			inc->state = want;
+			inc->human = 1;
+			inc->hold_until = (want == ST_MONITORING && inc->firing == 0) ? now + m->cfg->hold_ms : 0;
+		}
+		inc->updated_at = now;
+		if (save_incident(m, inc) < 0 || emit(m, inc, "update", actor, message, NULL, want ? &prev : NULL, now) < 0)
+			return -1;
+	} else {
+		snprintf(err, errlen, "unknown action \"%.16s\"", action);
+		return -3;
+	}
+	return m->last_event;
+}

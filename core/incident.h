@@ -1,0 +1,54 @@
+/*
+ * Incidents: dedup of alerts, grouping into incidents, the lifecycle
+ * investigating -> identified -> monitoring -> resolved, and the timeline.
+ * Runs on the core thread inside the core's transaction; keeps an in-memory
+ * index (alerts by key, open incidents by group key and id) so a duplicate
+ * costs a hash lookup and no store access.
+ *
+ * Rules (docs/incidents.md):
+ * - An alert changes something only when its status flips, or it fires anew
+ *   (new startsAt) after its incident closed. Everything else is a duplicate.
+ * - When the last alert of an incident resolves it enters `monitoring` for
+ *   the hold time; a re-fire within it continues the incident.
+ * - Once a person sets the state (update --state / resolve) automation no
+ *   longer moves it, except that `monitoring` still resolves after the hold.
+ */
+#ifndef CRIER_INCIDENT_H
+#define CRIER_INCIDENT_H
+
+#include "config.h"
+#include "store.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+typedef struct incidents incidents;
+
+/* Called for every new event, inside the transaction that created it, so the
+ * core can route it into the outbox atomically. Return -1 to fail the batch. */
+typedef int (*incidents_emit_fn)(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
+                                 const json_t *incident_labels, int64_t now);
+
+/* Load the open state from the store. s and cfg are borrowed. */
+incidents *incidents_new(store *s, const config *cfg, incidents_emit_fn emit, void *ctx, char *err, size_t errlen);
+void incidents_free(incidents *m);
+void incidents_set_config(incidents *m, const config *cfg);
+/* Drop the in-memory index and load it again (after a failed transaction). */
+int incidents_reload(incidents *m);
+
+/* Apply one normalized alert (borrowed). 1 changed, 0 duplicate, -1 store error. */
+int incidents_apply(incidents *m, const json_t *alert, int64_t now);
+
+/* Resolve incidents whose monitoring hold has expired. Returns how many
+ * changed or -1; *next_ms gets the next deadline (INT64_MAX when none). */
+int incidents_tick(incidents *m, int64_t now, int64_t *next_ms);
+
+/* A person acts. action: "ack", "update", "resolve". Returns the new event id;
+ * -1 store error, -2 no such open incident, -3 bad request (err says why). */
+int64_t incidents_human(incidents *m, int64_t id, const char *action, const char *state, const char *message,
+                        const char *actor, int64_t now, char *err, size_t errlen);
+
+size_t incidents_open_count(const incidents *m);
+size_t incidents_alert_count(const incidents *m);
+
+#endif

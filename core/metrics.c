@@ -1,0 +1,383 @@
+/* Process-wide counters and gauges, rendered in Prometheus text format 0.0.4. */
+#include "metrics.h"
+
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* HTTP status codes 100..599 each get a counter; a fixed array keeps the
+ * request path lock-free. */
+#define METRICS_CODE_MIN 100
+#define METRICS_CODE_N 500
+
+/* Instances come from the configuration, so they are few; the cap only
+ * guards memory against a caller passing unbounded names. */
+#define METRICS_MAX_INSTANCES 256
+
+static const char *const metrics_reason_names[] = {"auth", "bad_request", "too_large", "method", "store", "other"};
+#define METRICS_REASON_N (sizeof(metrics_reason_names) / sizeof(metrics_reason_names[0]))
+
+static const char *const metrics_result_names[METRICS_RESULT_N] = {"ok", "retry", "fail", "dead"};
+
+/* Upper bounds in seconds; the last bucket is +Inf. Printed from the strings
+ * so the le labels are exact. */
+static const double metrics_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60};
+static const char *const metrics_bound_names[] = {"0.001", "0.005", "0.01", "0.05", "0.1", "0.5",
+                                                  "1",     "5",     "10",   "60",   "+Inf"};
+#define METRICS_BOUNDS_N (sizeof(metrics_bounds) / sizeof(metrics_bounds[0]))
+#define METRICS_BUCKETS_N (METRICS_BOUNDS_N + 1)
+
+typedef struct metrics_instance {
+	char *name; /* owned */
+	atomic_uint_fast64_t results[METRICS_RESULT_N];
+	atomic_uint_fast64_t buckets[METRICS_BUCKETS_N]; /* not cumulative; summed when rendered */
+	atomic_uint_fast64_t sum_us;                     /* latency sum, microseconds */
+} metrics_instance;
+
+static atomic_uint_fast64_t metrics_codes[METRICS_CODE_N];
+static atomic_uint_fast64_t metrics_alerts_n[CONFIG_SRC_N];
+static atomic_uint_fast64_t metrics_rejected_n[CONFIG_SRC_N][METRICS_REASON_N];
+static atomic_uint_fast64_t metrics_duplicates_n;
+static atomic_uint_fast64_t metrics_events_n;
+static atomic_int_fast64_t metrics_incidents_open;
+static atomic_int_fast64_t metrics_outbox_pending;
+static atomic_int_fast64_t metrics_outbox_dead;
+static atomic_int metrics_ready;
+
+/* The table only grows; entries are never freed, so a pointer found under the
+ * lock stays valid after it is released and counters are bumped lock-free. */
+static pthread_mutex_t metrics_lock = PTHREAD_MUTEX_INITIALIZER;
+static metrics_instance **metrics_instances;
+static size_t metrics_n_instances, metrics_cap_instances;
+/* Where results go when the table is full or out of memory. Real instance
+ * names hold a '/', so this one never collides. */
+static char metrics_overflow_name[] = "other";
+static metrics_instance metrics_overflow = {.name = metrics_overflow_name};
+
+void metrics_request(int status)
+{
+	if (status >= METRICS_CODE_MIN && status < METRICS_CODE_MIN + METRICS_CODE_N)
+		atomic_fetch_add_explicit(&metrics_codes[status - METRICS_CODE_MIN], 1, memory_order_relaxed);
+}
+
+void metrics_alerts(config_source src, unsigned n)
+{
+	if ((unsigned)src < CONFIG_SRC_N)
+		atomic_fetch_add_explicit(&metrics_alerts_n[src], n, memory_order_relaxed);
+}
+
+void metrics_rejected(config_source src, const char *why)
+{
+	size_t r = METRICS_REASON_N - 1;
+
+	if ((unsigned)src >= CONFIG_SRC_N)
+		return;
+	for (size_t i = 0; why && i < METRICS_REASON_N; i++) {
+		if (strcmp(why, metrics_reason_names[i]) == 0) {
+			r = i;
+			break;
+		}
+	}
+	atomic_fetch_add_explicit(&metrics_rejected_n[src][r], 1, memory_order_relaxed);
+}
+
+void metrics_duplicates(unsigned n)
+{
+	atomic_fetch_add_explicit(&metrics_duplicates_n, n, memory_order_relaxed);
+}
+
+void metrics_events(unsigned n)
+{
+	atomic_fetch_add_explicit(&metrics_events_n, n, memory_order_relaxed);
+}
+
+void metrics_set_incidents_open(int64_t n)
+{
+	atomic_store_explicit(&metrics_incidents_open, n, memory_order_relaxed);
+}
+
+void metrics_set_outbox(int64_t pending, int64_t dead)
+{
+	atomic_store_explicit(&metrics_outbox_pending, pending, memory_order_relaxed);
+	atomic_store_explicit(&metrics_outbox_dead, dead, memory_order_relaxed);
+}
+
+void metrics_set_ready(int ready)
+{
+	atomic_store_explicit(&metrics_ready, ready ? 1 : 0, memory_order_relaxed);
+}
+
+static metrics_instance *metrics_instance_get(const char *name)
+{
+	metrics_instance *mi = NULL;
+
+	if (!name)
+		return &metrics_overflow;
+	pthread_mutex_lock(&metrics_lock);
+	for (size_t i = 0; i < metrics_n_instances; i++) {
+		if (strcmp(metrics_instances[i]->name, name) == 0) {
+			mi = metrics_instances[i];
+			goto out;
+		}
+	}
+	if (metrics_n_instances >= METRICS_MAX_INSTANCES)
+		goto out;
+	if (metrics_n_instances == metrics_cap_instances) {
+		size_t cap = metrics_cap_instances ? metrics_cap_instances * 2 : 8;
+		metrics_instance **grown = realloc(metrics_instances, cap * sizeof(*grown));
+
+		if (!grown)
+			goto out;
+		metrics_instances = grown;
+		metrics_cap_instances = cap;
+	}
+	mi = calloc(1, sizeof(*mi));
+	if (!mi)
+		goto out;
+	mi->name = strdup(name);
+	if (!mi->name) {
+		free(mi);
+		mi = NULL;
+		goto out;
+	}
+	metrics_instances[metrics_n_instances++] = mi;
+out:
+	pthread_mutex_unlock(&metrics_lock);
+	return mi ? mi : &metrics_overflow;
+}
+
+void metrics_delivery(const char *instance, metrics_result r, double latency_ms)
+{
+	metrics_instance *mi;
+	size_t b = METRICS_BOUNDS_N;
+	double s;
+
+	if ((unsigned)r >= METRICS_RESULT_N)
+		return;
+	mi = metrics_instance_get(instance);
+	atomic_fetch_add_explicit(&mi->results[r], 1, memory_order_relaxed);
+	/* The histogram measures how long an event takes to reach its channel,
+	 * so only successful deliveries are observed; retries and failures
+	 * are counted above. */
+	if (r != METRICS_OK)
+		return;
+	/* A clock step can make the latency negative (or NaN from a caller bug). */
+	if (!(latency_ms >= 0))
+		latency_ms = 0;
+	if (latency_ms > 1e12)
+		latency_ms = 1e12;
+	s = latency_ms / 1000.0;
+	for (size_t i = 0; i < METRICS_BOUNDS_N; i++) {
+		if (s <= metrics_bounds[i]) {
+			b = i;
+			break;
+		}
+	}
+	atomic_fetch_add_explicit(&mi->buckets[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&mi->sum_us, (uint_fast64_t)(latency_ms * 1000.0 + 0.5), memory_order_relaxed);
+}
+
+/* A growing output buffer; the first failed allocation sticks. */
+typedef struct metrics_buf {
+	char *p;
+	size_t len, cap;
+	int oom;
+} metrics_buf;
+
+static int metrics_reserve(metrics_buf *b, size_t extra)
+{
+	size_t cap;
+	char *grown;
+
+	if (b->oom)
+		return -1;
+	if (b->len + extra + 1 <= b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + extra + 1)
+		cap *= 2;
+	grown = realloc(b->p, cap);
+	if (!grown) {
+		b->oom = 1;
+		return -1;
+	}
+	b->p = grown;
+	b->cap = cap;
+	return 0;
+}
+
+static void metrics_printf(metrics_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void metrics_printf(metrics_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = 1;
+		return;
+	}
+	if (metrics_reserve(b, (size_t)n) != 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+/* A label value per the text format: backslash, double quote and line feed
+ * are escaped; everything else is copied as is. */
+static void metrics_label(metrics_buf *b, const char *s)
+{
+	for (; s && *s; s++) {
+		const char *esc = NULL;
+
+		if (*s == '\\')
+			esc = "\\\\";
+		else if (*s == '"')
+			esc = "\\\"";
+		else if (*s == '\n')
+			esc = "\\n";
+		if (metrics_reserve(b, 2) != 0)
+			return;
+		if (esc) {
+			memcpy(b->p + b->len, esc, 2);
+			b->len += 2;
+		} else {
+			b->p[b->len++] = *s;
+		}
+	}
+	if (!b->oom)
+		b->p[b->len] = '\0';
+}
+
+static void metrics_family(metrics_buf *b, const char *name, const char *type, const char *help)
+{
+	metrics_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static uint64_t metrics_get(atomic_uint_fast64_t *v)
+{
+	return (uint64_t)atomic_load_explicit(v, memory_order_relaxed);
+}
+
+static void metrics_render_instance(metrics_buf *b, metrics_instance *mi, int histogram)
+{
+	uint64_t cum = 0;
+
+	if (!histogram) {
+		for (size_t r = 0; r < METRICS_RESULT_N; r++) {
+			metrics_printf(b, "crier_deliveries_total{instance=\"");
+			metrics_label(b, mi->name);
+			metrics_printf(b, "\",result=\"%s\"} %" PRIu64 "\n", metrics_result_names[r],
+			               metrics_get(&mi->results[r]));
+		}
+		return;
+	}
+	for (size_t i = 0; i < METRICS_BUCKETS_N; i++) {
+		cum += metrics_get(&mi->buckets[i]);
+		metrics_printf(b, "crier_delivery_latency_seconds_bucket{instance=\"");
+		metrics_label(b, mi->name);
+		metrics_printf(b, "\",le=\"%s\"} %" PRIu64 "\n", metrics_bound_names[i], cum);
+	}
+	metrics_printf(b, "crier_delivery_latency_seconds_sum{instance=\"");
+	metrics_label(b, mi->name);
+	metrics_printf(b, "\"} %.6f\n", (double)metrics_get(&mi->sum_us) / 1e6);
+	/* The count is the +Inf bucket, so the two always agree. */
+	metrics_printf(b, "crier_delivery_latency_seconds_count{instance=\"");
+	metrics_label(b, mi->name);
+	metrics_printf(b, "\"} %" PRIu64 "\n", cum);
+}
+
+static int metrics_overflow_used(void)
+{
+	for (size_t r = 0; r < METRICS_RESULT_N; r++)
+		if (metrics_get(&metrics_overflow.results[r]))
+			return 1;
+	return 0;
+}
+
+static void metrics_render_instances(metrics_buf *b, int histogram)
+{
+	pthread_mutex_lock(&metrics_lock);
+	for (size_t i = 0; i < metrics_n_instances; i++)
+		metrics_render_instance(b, metrics_instances[i], histogram);
+	pthread_mutex_unlock(&metrics_lock);
+	if (metrics_overflow_used())
+		metrics_render_instance(b, &metrics_overflow, histogram);
+}
+
+char *metrics_render(size_t *len)
+{
+	metrics_buf b = {0};
+
+	metrics_family(&b, "crier_http_requests_total", "counter", "HTTP requests answered, by status code.");
+	for (int i = 0; i < METRICS_CODE_N; i++) {
+		uint64_t v = metrics_get(&metrics_codes[i]);
+
+		if (v)
+			metrics_printf(&b, "crier_http_requests_total{code=\"%d\"} %" PRIu64 "\n",
+			               i + METRICS_CODE_MIN, v);
+	}
+
+	metrics_family(&b, "crier_alerts_received_total", "counter", "Alerts accepted and committed, by source.");
+	for (int s = 0; s < CONFIG_SRC_N; s++) {
+		metrics_printf(&b, "crier_alerts_received_total{source=\"");
+		metrics_label(&b, config_source_name((config_source)s));
+		metrics_printf(&b, "\"} %" PRIu64 "\n", metrics_get(&metrics_alerts_n[s]));
+	}
+
+	metrics_family(&b, "crier_requests_rejected_total", "counter",
+	               "Ingest requests refused, by source and reason.");
+	for (int s = 0; s < CONFIG_SRC_N; s++) {
+		for (size_t r = 0; r < METRICS_REASON_N; r++) {
+			metrics_printf(&b, "crier_requests_rejected_total{source=\"");
+			metrics_label(&b, config_source_name((config_source)s));
+			metrics_printf(&b, "\",reason=\"%s\"} %" PRIu64 "\n", metrics_reason_names[r],
+			               metrics_get(&metrics_rejected_n[s][r]));
+		}
+	}
+
+	metrics_family(&b, "crier_alerts_duplicate_total", "counter", "Alerts received again that changed nothing.");
+	metrics_printf(&b, "crier_alerts_duplicate_total %" PRIu64 "\n", metrics_get(&metrics_duplicates_n));
+
+	metrics_family(&b, "crier_events_total", "counter", "Incident events recorded.");
+	metrics_printf(&b, "crier_events_total %" PRIu64 "\n", metrics_get(&metrics_events_n));
+
+	metrics_family(&b, "crier_incidents_open", "gauge", "Incidents not yet resolved.");
+	metrics_printf(&b, "crier_incidents_open %" PRId64 "\n",
+	               (int64_t)atomic_load_explicit(&metrics_incidents_open, memory_order_relaxed));
+
+	metrics_family(&b, "crier_outbox_pending", "gauge", "Deliveries waiting to be sent or retried.");
+	metrics_printf(&b, "crier_outbox_pending %" PRId64 "\n",
+	               (int64_t)atomic_load_explicit(&metrics_outbox_pending, memory_order_relaxed));
+
+	metrics_family(&b, "crier_outbox_dead", "gauge", "Deliveries that gave up (dead letters).");
+	metrics_printf(&b, "crier_outbox_dead %" PRId64 "\n",
+	               (int64_t)atomic_load_explicit(&metrics_outbox_dead, memory_order_relaxed));
+
+	metrics_family(&b, "crier_deliveries_total", "counter", "Delivery results, by channel instance and result.");
+	metrics_render_instances(&b, 0);
+
+	metrics_family(&b, "crier_delivery_latency_seconds", "histogram",
+	               "Time from event creation to successful delivery, by channel instance.");
+	metrics_render_instances(&b, 1);
+
+	metrics_family(&b, "crier_ready", "gauge", "1 once the daemon is serving.");
+	metrics_printf(&b, "crier_ready %d\n", atomic_load_explicit(&metrics_ready, memory_order_relaxed));
+
+	if (b.oom || !b.p) {
+		free(b.p);
+		return NULL;
+	}
+	if (len)
+		*len = b.len;
+	return b.p;
+}

@@ -1,0 +1,376 @@
+#include "outbox.h"
+
+#include "log.h"
+#include "metrics.h"
+#include "plugin_host.h"
+#include "plugin_loader.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct channel {
+	char *name;
+	char *plugin;
+	char *config_json; /* to tell a changed instance on reload */
+	config_delivery delivery;
+	plugin_host *host;
+	int busy;
+	int64_t wake_at; /* 0 = look now; INT64_MAX = nothing pending */
+	int stale;       /* removed or changed: stop once idle */
+	/* the delivery in flight */
+	int64_t id, created_at;
+	int attempts;
+	int64_t incident_id;
+} channel;
+
+struct outbox {
+	store *st;
+	void *zctx;
+	plugin_lib **libs;
+	size_t n_libs;
+	channel **ch;
+	size_t n_ch;
+	config_instance *instances; /* copies, owned, referenced by hosts */
+	size_t n_instances;
+	const char *state_dir;
+	unsigned rnd;
+};
+
+outbox *outbox_new(store *s, void *zctx)
+{
+	outbox *o = calloc(1, sizeof(*o));
+	if (!o)
+		return NULL;
+	o->st = s;
+	o->zctx = zctx;
+	o->rnd = 0x9e3779b9u;
+	return o;
+}
+
+static plugin_lib *lib_get(outbox *o, const char *dir, const char *name, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < o->n_libs; i++)
+		if (strcmp(o->libs[i]->name, name) == 0)
+			return o->libs[i];
+	plugin_lib **grown = realloc(o->libs, (o->n_libs + 1) * sizeof(*grown));
+	if (!grown) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	o->libs = grown;
+	plugin_lib *lib = plugin_loader_open(dir, name, err, errlen);
+	if (!lib)
+		return NULL;
+	o->libs[o->n_libs++] = lib;
+	return lib;
+}
+
+static void channel_free(channel *c)
+{
+	if (!c)
+		return;
+	plugin_host_stop(c->host);
+	free(c->name);
+	free(c->plugin);
+	free(c->config_json);
+	free(c);
+}
+
+static channel *channel_find(outbox *o, const char *name)
+{
+	for (size_t i = 0; i < o->n_ch; i++)
+		if (!o->ch[i]->stale && strcmp(o->ch[i]->name, name) == 0)
+			return o->ch[i];
+	return NULL;
+}
+
+/* Hosts keep a pointer to their config_instance: keep our own copies. */
+static void free_instances(config_instance *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].name);
+		free(v[i].plugin);
+		free(v[i].config_json);
+	}
+	free(v);
+}
+
+static channel *channel_new(outbox *o, const config *cfg, const config_instance *ic, char *err, size_t errlen)
+{
+	plugin_lib *lib = lib_get(o, cfg->plugin_dir, ic->plugin, err, errlen);
+	if (!lib)
+		return NULL;
+	channel *c = calloc(1, sizeof(*c));
+	if (!c || !(c->name = strdup(ic->name)) || !(c->plugin = strdup(ic->plugin)) ||
+	    !(c->config_json = strdup(ic->config_json))) {
+		channel_free(c);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->delivery = ic->delivery;
+	c->host = plugin_host_start(o->zctx, lib, ic, cfg->state_dir, err, errlen);
+	if (!c->host) {
+		channel_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Stop channels marked stale that are idle; keep the rest. */
+static void reap(outbox *o)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < o->n_ch; i++) {
+		channel *c = o->ch[i];
+		if (c->stale && !c->busy) {
+			log_info("channel stopped", " instance=%s", c->name);
+			channel_free(c);
+		} else {
+			o->ch[w++] = c;
+		}
+	}
+	o->n_ch = w;
+}
+
+int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
+{
+	/* Copy the instance configs first: new hosts point into the copies. */
+	config_instance *copies = calloc(cfg->n_instances ? cfg->n_instances : 1, sizeof(*copies));
+	if (!copies) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < cfg->n_instances; i++) {
+		copies[i] = cfg->instances[i];
+		copies[i].name = strdup(cfg->instances[i].name);
+		copies[i].plugin = strdup(cfg->instances[i].plugin);
+		copies[i].config_json = strdup(cfg->instances[i].config_json);
+		if (!copies[i].name || !copies[i].plugin || !copies[i].config_json) {
+			free_instances(copies, i + 1);
+			snprintf(err, errlen, "out of memory");
+			return -1;
+		}
+	}
+	/* Mark what changed or went away; it stops once its delivery is back. */
+	for (size_t i = 0; i < o->n_ch; i++) {
+		channel *c = o->ch[i];
+		const config_instance *ic = config_find_instance(cfg, c->name);
+		if (!ic || strcmp(ic->plugin, c->plugin) != 0 || strcmp(ic->config_json, c->config_json) != 0)
+			c->stale = 1;
+		else
+			c->delivery = ic->delivery;
+	}
+	channel **grown = realloc(o->ch, (o->n_ch + cfg->n_instances + 1) * sizeof(*grown));
+	if (!grown) {
+		free_instances(copies, cfg->n_instances);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	o->ch = grown;
+	for (size_t i = 0; i < cfg->n_instances; i++) {
+		if (channel_find(o, copies[i].name))
+			continue;
+		channel *c = channel_new(o, cfg, &copies[i], err, errlen);
+		if (!c) {
+			/* Leave the copies alive: running hosts may point into them. */
+			free_instances(copies, cfg->n_instances);
+			return -1;
+		}
+		c->wake_at = 0;
+		o->ch[o->n_ch++] = c;
+		log_info("channel started", " instance=%s plugin=%s", c->name, c->plugin);
+	}
+	/* Hosts of kept channels point at the previous copies' entries; re-point is
+	 * not needed because plugin_host only reads ic during start. */
+	free_instances(o->instances, o->n_instances);
+	o->instances = copies;
+	o->n_instances = cfg->n_instances;
+	o->state_dir = cfg->state_dir;
+	reap(o);
+	return 0;
+}
+
+void outbox_free(outbox *o)
+{
+	if (!o)
+		return;
+	for (size_t i = 0; i < o->n_ch; i++)
+		channel_free(o->ch[i]);
+	free(o->ch);
+	for (size_t i = 0; i < o->n_libs; i++)
+		plugin_loader_close(o->libs[i]);
+	free(o->libs);
+	free_instances(o->instances, o->n_instances);
+	free(o);
+}
+
+void outbox_wake(outbox *o, const char *instance)
+{
+	for (size_t i = 0; i < o->n_ch; i++)
+		if (!instance || strcmp(o->ch[i]->name, instance) == 0)
+			o->ch[i]->wake_at = 0;
+}
+
+int64_t outbox_backoff(const config_delivery *d, int attempts, double rnd)
+{
+	int64_t step = d->backoff_initial_ms;
+	for (int i = 1; i < attempts && step < d->backoff_max_ms; i++)
+		step *= 2;
+	if (step > d->backoff_max_ms)
+		step = d->backoff_max_ms;
+	/* "Equal jitter": half fixed, half random, so retries from many
+	 * deliveries spread out but never come sooner than half the step. */
+	return step / 2 + (int64_t)((double)(step - step / 2) * rnd);
+}
+
+static double next_rnd(outbox *o)
+{
+	/* xorshift32: plenty for jitter, no shared state with other threads. */
+	o->rnd ^= o->rnd << 13;
+	o->rnd ^= o->rnd >> 17;
+	o->rnd ^= o->rnd << 5;
+	return (double)(o->rnd >> 8) / (double)(1u << 24);
+}
+
+/* Prepend "id" and "idempotency_key" to the stored document. */
+static char *delivery_doc(const store_delivery *d, const char *key)
+{
+	char *out = NULL;
+	const char *rest = d->doc[0] == '{' ? d->doc + 1 : d->doc;
+	if (asprintf(&out, "{\"id\":%" PRId64 ",\"idempotency_key\":\"%s\",%s", d->event_id, key, rest) < 0)
+		return NULL;
+	return out;
+}
+
+static int dispatch_one(outbox *o, channel *c, int64_t now, int64_t *next_ms)
+{
+	store_delivery d;
+	int rc = store_outbox_next(o->st, c->name, &d);
+	if (rc < 0) {
+		log_error("cannot read the outbox", " instance=%s error=\"%s\"", c->name, store_error(o->st));
+		c->wake_at = now + 1000;
+		return -1;
+	}
+	if (rc == 0) {
+		c->wake_at = INT64_MAX;
+		return 0;
+	}
+	if (d.next_at > now) {
+		c->wake_at = d.next_at;
+		if (d.next_at < *next_ms)
+			*next_ms = d.next_at;
+		store_delivery_free(&d);
+		return 0;
+	}
+	char key[256];
+	snprintf(key, sizeof(key), "crier-%" PRId64 "-%s", d.event_id, c->name);
+	char *doc = delivery_doc(&d, key);
+	int ret = -1;
+	if (!doc || plugin_host_send(c->host, d.id, (unsigned)d.attempts + 1, key, doc, d.state) < 0) {
+		log_error("cannot hand a delivery to its plugin host", " instance=%s delivery=%" PRId64, c->name, d.id);
+		c->wake_at = now + 1000;
+		goto out;
+	}
+	c->busy = 1;
+	c->id = d.id;
+	c->attempts = d.attempts + 1;
+	c->created_at = d.created_at;
+	c->incident_id = d.incident_id;
+	ret = 1;
+out:
+	free(doc);
+	store_delivery_free(&d);
+	return ret;
+}
+
+int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms)
+{
+	*next_ms = INT64_MAX;
+	reap(o);
+	for (size_t i = 0; i < o->n_ch; i++) {
+		channel *c = o->ch[i];
+		if (c->busy || c->stale)
+			continue;
+		if (c->wake_at > now) {
+			if (c->wake_at < *next_ms)
+				*next_ms = c->wake_at;
+			continue;
+		}
+		dispatch_one(o, c, now, next_ms);
+	}
+	return 0;
+}
+
+size_t outbox_sockets(outbox *o, void **socks, size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < o->n_ch && n < max; i++)
+		socks[n++] = plugin_host_socket(o->ch[i]->host);
+	return n;
+}
+
+size_t outbox_inflight(const outbox *o)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < o->n_ch; i++)
+		n += o->ch[i]->busy != 0;
+	return n;
+}
+
+int outbox_on_result(outbox *o, size_t i, int64_t now)
+{
+	if (i >= o->n_ch)
+		return -1;
+	channel *c = o->ch[i];
+	plugin_result r;
+	if (plugin_host_recv(c->host, &r) < 0) {
+		log_error("unreadable answer from a plugin host", " instance=%s", c->name);
+		return -1;
+	}
+	if (!c->busy || r.id != c->id) {
+		log_error("answer for a delivery not in flight", " instance=%s delivery=%" PRId64, c->name, r.id);
+		plugin_result_free(&r);
+		return -1;
+	}
+	c->busy = 0;
+	c->wake_at = 0;
+	double latency = (double)(now - c->created_at);
+	char q[600];
+	int rc = 0;
+	const char *why = r.error ? r.error : "";
+	if (r.result == CRIER_OK) {
+		rc = store_outbox_done(o->st, r.id, c->attempts, now);
+		if (rc == 0 && r.has_state)
+			rc = store_state_set(o->st, c->incident_id, c->name, r.state ? r.state : "");
+		metrics_delivery(c->name, METRICS_OK, latency);
+		log_debug("delivered", " instance=%s delivery=%" PRId64 " attempt=%d", c->name, r.id, c->attempts);
+	} else {
+		int too_many = c->attempts >= c->delivery.max_attempts;
+		int too_old = now - c->created_at >= c->delivery.max_age_ms;
+		if (r.result == CRIER_FAIL || too_many || too_old) {
+			const char *reason = r.result == CRIER_FAIL ? "permanent failure"
+			                     : too_many             ? "attempts exhausted"
+			                                            : "too old";
+			rc = store_outbox_dead(o->st, r.id, c->attempts, why, now);
+			metrics_delivery(c->name, r.result == CRIER_FAIL ? METRICS_FAIL : METRICS_RETRY, latency);
+			metrics_delivery(c->name, METRICS_DEAD, latency);
+			log_warn("delivery is dead", " instance=%s delivery=%" PRId64 " attempts=%d reason=\"%s\" error=%s",
+			         c->name, r.id, c->attempts, reason, log_quote(q, sizeof(q), why));
+		} else {
+			int64_t next = now + outbox_backoff(&c->delivery, c->attempts, next_rnd(o));
+			if (r.not_before > next)
+				next = r.not_before;
+			rc = store_outbox_retry(o->st, r.id, c->attempts, next, why, now);
+			metrics_delivery(c->name, METRICS_RETRY, latency);
+			log_info("delivery will be retried", " instance=%s delivery=%" PRId64 " attempt=%d in_ms=%" PRId64
+			         " error=%s", c->name, r.id, c->attempts, next - now, log_quote(q, sizeof(q), why));
+		}
+	}
+	if (rc < 0)
+		log_error("cannot record a delivery result", " instance=%s delivery=%" PRId64 " error=\"%s\"", c->name,
+		          r.id, store_error(o->st));
+	plugin_result_free(&r);
+	return rc; /* a stale channel is reaped by the next dispatch, not here: callers index the sockets */
+}

@@ -1,0 +1,46 @@
+/*
+ * The outbox: turns pending deliveries into plugin calls and results into
+ * store updates. Owns the plugin libraries and one host per configured
+ * instance. Core thread only.
+ *
+ * One delivery is in flight per instance at a time, so deliveries for one
+ * incident reach a channel in event order; an incident whose earlier
+ * delivery is waiting for a retry holds back its later ones, never other
+ * incidents'. Backoff: min(backoff_max, backoff_initial * 2^(attempt-1)),
+ * then jittered to 50-100% of that, and never before a Retry-After.
+ */
+#ifndef CRIER_OUTBOX_H
+#define CRIER_OUTBOX_H
+
+#include "config.h"
+#include "store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct outbox outbox;
+
+outbox *outbox_new(store *s, void *zctx);
+/* Make the running hosts match cfg (borrowed until the next call): start new
+ * instances, stop removed or changed ones (after their delivery in flight). */
+int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen);
+void outbox_free(outbox *o);
+
+/* New rows exist for instance (or for all when NULL): look again. */
+void outbox_wake(outbox *o, const char *instance);
+
+/* Send every delivery that is due. *next_ms gets the earliest future due time. */
+int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms);
+
+/* The host sockets to poll, in a stable order until the next configure. */
+size_t outbox_sockets(outbox *o, void **socks, size_t max);
+/* Socket i is readable: take its result. */
+int outbox_on_result(outbox *o, size_t i, int64_t now);
+
+/* Deliveries in flight now. */
+size_t outbox_inflight(const outbox *o);
+
+/* The delay before attempt+1 (exposed for tests): rnd in [0, 1). */
+int64_t outbox_backoff(const config_delivery *d, int attempts, double rnd);
+
+#endif

@@ -1,0 +1,420 @@
+/*
+ * Plugin host: the host table (crier_host_api) and the thread loop.
+ *
+ * Wire format on the PAIR socket (all frames in one multipart message):
+ *   core -> host  "D" | id(int64) attempt(uint32) has_state(uint8) | key | doc | state
+ *                 "Q"                                  (destroy and exit)
+ *   host -> core  "R" | id(int64) result(int32) not_before(int64) has_state(uint8) | error | state
+ *                 "I" | error text (empty = init succeeded)
+ *                 "Q"                                  (exited)
+ * Multipart frames carry the strings as they are: no escaping, no parsing.
+ */
+#include "plugin_host.h"
+
+#include "http_client.h"
+#include "log.h"
+#include "timefmt.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define STATE_MAX 4096
+
+struct crier_host {
+	char *name;
+	char *state_dir;
+	void *curl; /* the instance's keep-alive connection, see http_client.c */
+};
+
+struct crier_delivery {
+	const char *doc, *key, *state;
+	unsigned attempt;
+	char *new_state;
+	int has_new_state;
+	int64_t not_before;
+	char error[512];
+};
+
+struct plugin_host {
+	crier_host host;
+	plugin_lib *lib;
+	const config_instance *ic;
+	void *core_sock; /* core side */
+	void *zctx;
+	char endpoint[64];
+	pthread_t thread;
+	int started;
+	char init_err[512];
+};
+
+/* ---- the host table ------------------------------------------------------ */
+
+static void api_log(crier_host *h, crier_log_level level, const char *msg)
+{
+	char q[1024];
+	log_write((log_level)level, msg ? msg : "", " instance=%s", log_quote(q, sizeof(q), h->name));
+}
+
+static int64_t api_now_ms(void)
+{
+	return timefmt_now_ms();
+}
+
+static const char *api_instance_name(const crier_host *h)
+{
+	return h->name;
+}
+
+static const char *api_state_dir(const crier_host *h)
+{
+	return h->state_dir;
+}
+
+static const char *api_delivery_json(const crier_delivery *d)
+{
+	return d->doc;
+}
+
+static const char *api_delivery_key(const crier_delivery *d)
+{
+	return d->key;
+}
+
+static unsigned api_delivery_attempt(const crier_delivery *d)
+{
+	return d->attempt;
+}
+
+static const char *api_delivery_state(const crier_delivery *d)
+{
+	return d->state;
+}
+
+static int api_set_state(crier_delivery *d, const char *state)
+{
+	if (state && strlen(state) > STATE_MAX)
+		return -1;
+	char *copy = state ? strdup(state) : NULL;
+	if (state && !copy)
+		return -1;
+	free(d->new_state);
+	d->new_state = copy;
+	d->has_new_state = 1;
+	return 0;
+}
+
+static void api_retry_after(crier_delivery *d, int64_t not_before_ms)
+{
+	d->not_before = not_before_ms;
+}
+
+static void api_set_error(crier_delivery *d, const char *reason)
+{
+	snprintf(d->error, sizeof(d->error), "%s", reason ? reason : "");
+}
+
+static int api_http_request(crier_host *h, const crier_http_request *req, crier_http_response *resp)
+{
+	return http_client_request(&h->curl, req, resp);
+}
+
+static const crier_host_api host_api = {
+	.abi_version = CRIER_ABI_VERSION,
+	.log = api_log,
+	.now_ms = api_now_ms,
+	.instance_name = api_instance_name,
+	.state_dir = api_state_dir,
+	.delivery_json = api_delivery_json,
+	.delivery_key = api_delivery_key,
+	.delivery_attempt = api_delivery_attempt,
+	.delivery_state = api_delivery_state,
+	.set_state = api_set_state,
+	.retry_after = api_retry_after,
+	.set_error = api_set_error,
+	.http_request = api_http_request,
+	.http_response_free = http_client_response_free,
+};
+
+/* ---- framing helpers ------------------------------------------------------- */
+
+static int send_frame(void *sock, const void *data, size_t len, int more)
+{
+	return zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
+}
+
+/* Receive the rest of a multipart message into up to n frames (new, NUL-terminated). */
+static int recv_frames(void *sock, char **frames, size_t *lens, size_t n, size_t *got)
+{
+	*got = 0;
+	int more = 1;
+	while (more) {
+		zmq_msg_t msg;
+		zmq_msg_init(&msg);
+		if (zmq_msg_recv(&msg, sock, 0) < 0) {
+			zmq_msg_close(&msg);
+			return -1;
+		}
+		more = zmq_msg_more(&msg);
+		if (*got < n) {
+			size_t len = zmq_msg_size(&msg);
+			char *copy = malloc(len + 1);
+			if (!copy) {
+				zmq_msg_close(&msg);
+				return -1;
+			}
+			memcpy(copy, zmq_msg_data(&msg), len);
+			copy[len] = '\0';
+			frames[*got] = copy;
+			lens[*got] = len;
+			(*got)++;
+		}
+		zmq_msg_close(&msg);
+	}
+	return 0;
+}
+
+static void free_frames(char **frames, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(frames[i]);
+}
+
+typedef struct __attribute__((packed)) delivery_head {
+	int64_t id;
+	uint32_t attempt;
+	uint8_t has_state;
+} delivery_head;
+
+typedef struct __attribute__((packed)) result_head {
+	int64_t id;
+	int32_t result;
+	int64_t not_before;
+	uint8_t has_state;
+} result_head;
+
+/* ---- the thread -------------------------------------------------------------- */
+
+static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **f, size_t *lens, size_t n)
+{
+	if (n < 5 || lens[1] != sizeof(delivery_head))
+		return -1;
+	delivery_head dh;
+	memcpy(&dh, f[1], sizeof(dh));
+	crier_delivery d = {.doc = f[3], .key = f[2], .state = dh.has_state ? f[4] : NULL, .attempt = dh.attempt};
+	crier_result r = h->lib->api->deliver(inst, &d);
+	if (r != CRIER_OK && r != CRIER_RETRY && r != CRIER_FAIL) {
+		snprintf(d.error, sizeof(d.error), "plugin returned an unknown result %d", (int)r);
+		r = CRIER_FAIL;
+	}
+	result_head rh = {.id = dh.id,
+	                  .result = (int32_t)r,
+	                  .not_before = d.not_before,
+	                  .has_state = (uint8_t)(d.has_new_state && r == CRIER_OK)};
+	const char *st = d.new_state ? d.new_state : "";
+	int rc = (send_frame(sock, "R", 1, 1) < 0 || send_frame(sock, &rh, sizeof(rh), 1) < 0 ||
+	          send_frame(sock, d.error, strlen(d.error), 1) < 0 || send_frame(sock, st, strlen(st), 0) < 0)
+	                 ? -1
+	                 : 0;
+	free(d.new_state);
+	return rc;
+}
+
+static void *host_main(void *arg)
+{
+	plugin_host *h = arg;
+	crier_instance *inst = NULL;
+	void *sock = zmq_socket(h->zctx, ZMQ_PAIR);
+	if (!sock || zmq_connect(sock, h->endpoint) < 0) {
+		log_error("plugin host cannot connect to the core", " instance=%s error=\"%s\"", h->host.name,
+		          zmq_strerror(zmq_errno()));
+		if (sock)
+			zmq_close(sock);
+		return NULL;
+	}
+	char err[512] = "";
+	if (h->lib->api->init(&host_api, &h->host, h->ic->config_json, &inst, err, sizeof(err)) < 0 || !inst) {
+		if (!err[0])
+			snprintf(err, sizeof(err), "init failed");
+		send_frame(sock, "I", 1, 1);
+		send_frame(sock, err, strlen(err), 0);
+		zmq_close(sock);
+		return NULL;
+	}
+	send_frame(sock, "I", 1, 1);
+	send_frame(sock, "", 0, 0);
+	for (;;) {
+		char *f[5] = {0};
+		size_t lens[5], n = 0;
+		if (recv_frames(sock, f, lens, 5, &n) < 0) {
+			if (zmq_errno() == EINTR)
+				continue;
+			break;
+		}
+		int quit = n > 0 && f[0][0] == 'Q';
+		if (!quit && n > 0 && f[0][0] == 'D' && deliver_one(h, inst, sock, f, lens, n) < 0)
+			log_error("plugin host could not answer a delivery", " instance=%s", h->host.name);
+		free_frames(f, n);
+		if (quit)
+			break;
+	}
+	h->lib->api->destroy(inst);
+	http_client_close(&h->host.curl);
+	send_frame(sock, "Q", 1, 0);
+	zmq_close(sock);
+	return NULL;
+}
+
+plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir,
+                               char *err, size_t errlen)
+{
+	static atomic_uint seq;
+	plugin_host *h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	h->lib = lib;
+	h->ic = ic;
+	h->zctx = zctx;
+	h->host.name = strdup(ic->name);
+	h->host.state_dir = strdup(state_dir);
+	snprintf(h->endpoint, sizeof(h->endpoint), "inproc://crier-host-%u", atomic_fetch_add(&seq, 1));
+	if (!h->host.name || !h->host.state_dir) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	h->core_sock = zmq_socket(zctx, ZMQ_PAIR);
+	if (!h->core_sock || zmq_bind(h->core_sock, h->endpoint) < 0) {
+		snprintf(err, errlen, "%s: cannot bind %s: %s", ic->name, h->endpoint, zmq_strerror(zmq_errno()));
+		goto fail;
+	}
+	if (pthread_create(&h->thread, NULL, host_main, h) != 0) {
+		snprintf(err, errlen, "%s: cannot start the host thread", ic->name);
+		goto fail;
+	}
+	h->started = 1;
+	char *f[2] = {0};
+	size_t lens[2], n = 0;
+	if (recv_frames(h->core_sock, f, lens, 2, &n) < 0 || n != 2 || f[0][0] != 'I') {
+		free_frames(f, n);
+		snprintf(err, errlen, "%s: host thread did not start", ic->name);
+		goto fail;
+	}
+	if (lens[1] > 0) {
+		snprintf(err, errlen, "%s: %s", ic->name, f[1]);
+		free_frames(f, n);
+		goto fail;
+	}
+	free_frames(f, n);
+	return h;
+fail:
+	if (h->started) {
+		/* init failed: the thread has already exited */
+		pthread_join(h->thread, NULL);
+		h->started = 0;
+	}
+	if (h->core_sock)
+		zmq_close(h->core_sock);
+	free(h->host.name);
+	free(h->host.state_dir);
+	free(h);
+	return NULL;
+}
+
+void *plugin_host_socket(plugin_host *h)
+{
+	return h->core_sock;
+}
+
+const char *plugin_host_name(const plugin_host *h)
+{
+	return h->host.name;
+}
+
+int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc,
+                     const char *state)
+{
+	delivery_head dh = {.id = id, .attempt = attempt, .has_state = state != NULL};
+	const char *st = state ? state : "";
+	if (send_frame(h->core_sock, "D", 1, 1) < 0 || send_frame(h->core_sock, &dh, sizeof(dh), 1) < 0 ||
+	    send_frame(h->core_sock, key, strlen(key), 1) < 0 || send_frame(h->core_sock, doc, strlen(doc), 1) < 0 ||
+	    send_frame(h->core_sock, st, strlen(st), 0) < 0)
+		return -1;
+	return 0;
+}
+
+int plugin_host_recv(plugin_host *h, plugin_result *r)
+{
+	char *f[4] = {0};
+	size_t lens[4], n = 0;
+	memset(r, 0, sizeof(*r));
+	if (recv_frames(h->core_sock, f, lens, 4, &n) < 0)
+		return -1;
+	if (n != 4 || f[0][0] != 'R' || lens[1] != sizeof(result_head)) {
+		free_frames(f, n);
+		return -1;
+	}
+	result_head rh;
+	memcpy(&rh, f[1], sizeof(rh));
+	r->id = rh.id;
+	r->result = (crier_result)rh.result;
+	r->not_before = rh.not_before;
+	r->has_state = rh.has_state;
+	r->error = lens[2] ? f[2] : NULL;
+	r->state = rh.has_state ? f[3] : NULL;
+	if (!r->error)
+		free(f[2]);
+	if (!r->state)
+		free(f[3]);
+	free(f[0]);
+	free(f[1]);
+	return 0;
+}
+
+void plugin_result_free(plugin_result *r)
+{
+	free(r->error);
+	free(r->state);
+	r->error = r->state = NULL;
+}
+
+void plugin_host_stop(plugin_host *h)
+{
+	if (!h)
+		return;
+	if (send_frame(h->core_sock, "Q", 1, 0) == 0) {
+		/* Drain until the thread says it exited (a late result may come first). */
+		for (;;) {
+			char *f[1] = {0};
+			size_t lens[1], n = 0;
+			if (recv_frames(h->core_sock, f, lens, 1, &n) < 0)
+				break;
+			int done = n > 0 && f[0][0] == 'Q';
+			free_frames(f, n);
+			if (done)
+				break;
+		}
+	}
+	pthread_join(h->thread, NULL);
+	zmq_close(h->core_sock);
+	free(h->host.name);
+	free(h->host.state_dir);
+	free(h);
+}
+
+int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err, size_t errlen)
+{
+	crier_host host = {.name = ic->name, .state_dir = (char *)state_dir, .curl = NULL};
+	crier_instance *inst = NULL;
+	char why[512] = "";
+	if (lib->api->init(&host_api, &host, ic->config_json, &inst, why, sizeof(why)) < 0 || !inst) {
+		snprintf(err, errlen, "%s", why[0] ? why : "init failed");
+		return -1;
+	}
+	lib->api->destroy(inst);
+	return 0;
+}

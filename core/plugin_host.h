@@ -1,0 +1,51 @@
+/*
+ * A plugin host runs one plugin instance on its own thread and talks to
+ * the core only through a ZeroMQ PAIR socket: a delivery in, a result out.
+ * Because the protocol is plain messages, the same loop could run in a
+ * child process over ipc:// (not built yet: threads only).
+ */
+#ifndef CRIER_PLUGIN_HOST_H
+#define CRIER_PLUGIN_HOST_H
+
+#include "config.h"
+#include "crier/plugin.h"
+#include "plugin_loader.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct plugin_host plugin_host;
+
+/* Start the thread and wait until the instance's init() answered.
+ * lib and ic are borrowed for the host's life. */
+plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir,
+                               char *err, size_t errlen);
+
+/* The core's end of the PAIR socket, to poll for results. */
+void *plugin_host_socket(plugin_host *h);
+const char *plugin_host_name(const plugin_host *h);
+
+/* Send one delivery (strings are copied into the message; state may be NULL). */
+int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc,
+                     const char *state);
+
+typedef struct plugin_result {
+	int64_t id;
+	crier_result result;
+	int64_t not_before; /* unix ms, 0 = none */
+	char *error;        /* new or NULL */
+	char *state;        /* new or NULL; set only when has_state */
+	int has_state;
+} plugin_result;
+
+/* Receive one result (call when the socket is readable). 0 / -1. */
+int plugin_host_recv(plugin_host *h, plugin_result *r);
+void plugin_result_free(plugin_result *r);
+
+/* Ask the thread to destroy the instance and exit; join; free. */
+void plugin_host_stop(plugin_host *h);
+
+/* --check-config: init then destroy the instance on the calling thread. */
+int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err, size_t errlen);
+
+#endif

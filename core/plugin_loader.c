@@ -1,0 +1,76 @@
+#include "plugin_loader.h"
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+plugin_lib *plugin_loader_open(const char *dir, const char *name, char *err, size_t errlen)
+{
+	plugin_lib *lib = calloc(1, sizeof(*lib));
+	if (!lib) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	lib->name = strdup(name);
+	if (!lib->name || asprintf(&lib->path, "%s/%s.so", dir, name) < 0) {
+		lib->path = NULL;
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (access(lib->path, R_OK) != 0) {
+		snprintf(err, errlen, "plugin \"%s\": %s not found (plugin_dir is %s; build it with make)", name,
+		         lib->path, dir);
+		goto fail;
+	}
+	dlerror();
+	lib->dl = dlopen(lib->path, RTLD_NOW | RTLD_LOCAL);
+	if (!lib->dl) {
+		const char *why = dlerror();
+		snprintf(err, errlen, "%s: cannot load: %s", lib->path, why ? why : "unknown dlopen error");
+		goto fail;
+	}
+	crier_plugin_negotiate_fn negotiate;
+	*(void **)&negotiate = dlsym(lib->dl, CRIER_PLUGIN_SYMBOL);
+	if (!negotiate) {
+		snprintf(err, errlen, "%s: not a crier plugin (no %s symbol)", lib->path, CRIER_PLUGIN_SYMBOL);
+		goto fail;
+	}
+	lib->api = negotiate(PLUGIN_LOADER_ABI_MIN, PLUGIN_LOADER_ABI_MAX);
+	if (!lib->api) {
+		snprintf(err, errlen, "%s: speaks none of the ABI versions %d..%d this crierd offers", lib->path,
+		         PLUGIN_LOADER_ABI_MIN, PLUGIN_LOADER_ABI_MAX);
+		goto fail;
+	}
+	if (lib->api->abi_version < PLUGIN_LOADER_ABI_MIN || lib->api->abi_version > PLUGIN_LOADER_ABI_MAX) {
+		snprintf(err, errlen, "%s: chose ABI version %u, outside the offered %d..%d", lib->path,
+		         lib->api->abi_version, PLUGIN_LOADER_ABI_MIN, PLUGIN_LOADER_ABI_MAX);
+		goto fail;
+	}
+	const char *missing = !lib->api->init ? "init" : !lib->api->deliver ? "deliver" : !lib->api->destroy ? "destroy" : NULL;
+	if (missing) {
+		snprintf(err, errlen, "%s: mandatory function %s is NULL", lib->path, missing);
+		goto fail;
+	}
+	if (!lib->api->name || strcmp(lib->api->name, name) != 0) {
+		snprintf(err, errlen, "%s: calls itself \"%s\", expected \"%s\"", lib->path,
+		         lib->api->name ? lib->api->name : "(null)", name);
+		goto fail;
+	}
+	return lib;
+fail:
+	plugin_loader_close(lib);
+	return NULL;
+}
+
+void plugin_loader_close(plugin_lib *lib)
+{
+	if (!lib)
+		return;
+	if (lib->dl)
+		dlclose(lib->dl);
+	free(lib->name);
+	free(lib->path);
+	free(lib);
+}

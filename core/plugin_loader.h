@@ -1,0 +1,29 @@
+/* Loading plugin shared objects and negotiating the ABI (include/crier/plugin.h). */
+#ifndef CRIER_PLUGIN_LOADER_H
+#define CRIER_PLUGIN_LOADER_H
+
+#include "crier/plugin.h"
+
+#include <stddef.h>
+
+/* ABI versions this build of crierd offers. */
+#define PLUGIN_LOADER_ABI_MIN 1
+#define PLUGIN_LOADER_ABI_MAX 1
+
+typedef struct plugin_lib {
+	char *name;              /* owned */
+	char *path;              /* owned */
+	void *dl;                /* dlopen handle */
+	const crier_plugin *api; /* borrowed from the shared object */
+} plugin_lib;
+
+/*
+ * dlopen <dir>/<name>.so with RTLD_NOW | RTLD_LOCAL and negotiate. Refuses
+ * (NULL, err naming the file) a missing file, unresolved symbols, a missing
+ * crier_plugin_negotiate, no common ABI version, a version outside the
+ * offered range, a NULL mandatory function or a name that does not match.
+ */
+plugin_lib *plugin_loader_open(const char *dir, const char *name, char *err, size_t errlen);
+void plugin_loader_close(plugin_lib *lib);
+
+#endif

@@ -1,0 +1,58 @@
+#include "route.h"
+
+#include <string.h>
+
+static int route_matches(const config_route *r, const char *type, int severity, const json_t *labels)
+{
+	if (r->events) {
+		int hit = 0;
+		size_t i;
+		json_t *v;
+		json_array_foreach(r->events, i, v)
+		{
+			const char *e = json_string_value(v);
+			if (e && (strcmp(e, "*") == 0 || strcmp(e, type) == 0)) {
+				hit = 1;
+				break;
+			}
+		}
+		if (!hit)
+			return 0;
+	}
+	if (r->min_severity && severity < r->min_severity)
+		return 0;
+	if (r->labels) {
+		const char *k;
+		json_t *want;
+		json_object_foreach((json_t *)r->labels, k, want)
+		{
+			const char *have = json_string_value(json_object_get(labels, k));
+			if (!have || strcmp(have, json_string_value(want)) != 0)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+size_t route_targets(const config *cfg, const char *type, int severity, const json_t *labels, const char **out,
+                     size_t max)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < cfg->n_routes; i++) {
+		const config_route *r = &cfg->routes[i];
+		if (!route_matches(r, type, severity, labels))
+			continue;
+		size_t j;
+		json_t *v;
+		json_array_foreach(r->to, j, v)
+		{
+			const char *name = json_string_value(v);
+			int seen = 0;
+			for (size_t k = 0; k < n && !seen; k++)
+				seen = strcmp(out[k], name) == 0;
+			if (!seen && n < max)
+				out[n++] = name;
+		}
+	}
+	return n;
+}

@@ -1,0 +1,594 @@
+/*
+ * SQLite store. WAL mode so readers never block the writer and a commit is
+ * one append to the log; synchronous=NORMAL survives a crash of crierd
+ * (the WAL is in the OS page cache), FULL also survives power loss.
+ * Every statement is prepared once at open.
+ */
+#include "store.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SCHEMA_VERSION "1"
+
+static const char schema_sql[] =
+	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);"
+	"CREATE TABLE IF NOT EXISTS alerts(source TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,"
+	" labels TEXT NOT NULL, annotations TEXT NOT NULL, starts_at INTEGER, ends_at INTEGER, link TEXT,"
+	" incident_id INTEGER, updated_at INTEGER, PRIMARY KEY(source, key)) WITHOUT ROWID;"
+	"CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);"
+	"CREATE TABLE IF NOT EXISTS incidents(id INTEGER PRIMARY KEY, key TEXT NOT NULL, title TEXT NOT NULL,"
+	" state TEXT NOT NULL, severity INTEGER NOT NULL, human INTEGER NOT NULL, labels TEXT NOT NULL,"
+	" opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER);"
+	"CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);"
+	"CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, type TEXT NOT NULL,"
+	" time INTEGER NOT NULL, actor TEXT, message TEXT, doc TEXT);"
+	"CREATE INDEX IF NOT EXISTS events_incident ON events(incident_id);"
+	"CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"
+	" incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"
+	" attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+	" updated_at INTEGER, last_error TEXT);"
+	"CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(instance, state, next_at);"
+	"CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, state, id);"
+	"CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state) WHERE state <> 2;"
+	"CREATE TABLE IF NOT EXISTS plugin_state(incident_id INTEGER NOT NULL, instance TEXT NOT NULL,"
+	" state TEXT NOT NULL, PRIMARY KEY(incident_id, instance)) WITHOUT ROWID;"
+	"INSERT OR IGNORE INTO meta(k, v) VALUES('schema', '" SCHEMA_VERSION "');";
+
+enum {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_ALERT_PUT,
+	ST_ALERT_LOAD,
+	ST_INC_INSERT,
+	ST_INC_UPDATE,
+	ST_INC_LOAD,
+	ST_EVENT_ADD,
+	ST_EVENT_DOC,
+	ST_OUTBOX_ADD,
+	ST_OUTBOX_NEXT,
+	ST_OUTBOX_DONE,
+	ST_OUTBOX_RETRY,
+	ST_OUTBOX_DEAD,
+	ST_OUTBOX_REQUEUE,
+	ST_OUTBOX_COUNTS,
+	ST_STATE_GET,
+	ST_STATE_SET,
+	ST_N
+};
+
+static const char *const stmt_sql[ST_N] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_ALERT_PUT] = "INSERT OR REPLACE INTO alerts(source, key, status, labels, annotations, starts_at, ends_at,"
+			 " link, incident_id, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_ALERT_LOAD] = "SELECT a.source, a.key, a.status = 'firing', a.starts_at, COALESCE(a.incident_id, 0)"
+			  " FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id"
+			  " WHERE a.status = 'firing' OR (i.id IS NOT NULL AND i.state <> 'resolved')",
+	[ST_INC_INSERT] = "INSERT INTO incidents(key, title, state, severity, human, labels, opened_at, updated_at,"
+			  " resolved_at, hold_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	[ST_INC_UPDATE] = "UPDATE incidents SET key = ?1, title = ?2, state = ?3, severity = ?4, human = ?5,"
+			  " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10"
+			  " WHERE id = ?11",
+	[ST_INC_LOAD] = "SELECT id, key, title, state, severity, human, labels, opened_at, updated_at,"
+			" COALESCE(resolved_at, 0), COALESCE(hold_until, 0) FROM incidents WHERE state <> 'resolved'",
+	[ST_EVENT_ADD] = "INSERT INTO events(incident_id, type, time, actor, message) VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_EVENT_DOC] = "UPDATE events SET doc = ?2 WHERE id = ?1",
+	[ST_OUTBOX_ADD] = "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
+			  " updated_at) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4)",
+	[ST_OUTBOX_NEXT] = "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state"
+			   " FROM outbox o JOIN events e ON e.id = o.event_id"
+			   " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
+			   " WHERE o.instance = ?1 AND o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p"
+			   "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id)"
+			   " ORDER BY o.next_at, o.id LIMIT 1",
+	[ST_OUTBOX_DONE] = "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1",
+	[ST_OUTBOX_RETRY] = "UPDATE outbox SET state = 0, attempts = ?2, next_at = ?3, last_error = ?4, updated_at = ?5"
+			    " WHERE id = ?1",
+	[ST_OUTBOX_DEAD] = "UPDATE outbox SET state = 3, attempts = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
+	[ST_OUTBOX_REQUEUE] = "UPDATE outbox SET state = 0, next_at = ?2, updated_at = ?2 WHERE id = ?1 AND state <> 2"
+			      " RETURNING instance",
+	[ST_OUTBOX_COUNTS] = "SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 3), 0) FROM outbox"
+			     " WHERE state <> 2",
+	[ST_STATE_GET] = "SELECT state FROM plugin_state WHERE incident_id = ?1 AND instance = ?2",
+	[ST_STATE_SET] = "INSERT OR REPLACE INTO plugin_state(incident_id, instance, state) VALUES(?1, ?2, ?3)",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_N];
+};
+
+store *store_open(const char *path, int sync_full, char *err, size_t errlen)
+{
+	store *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
+	    SQLITE_OK) {
+		snprintf(err, errlen, "cannot open store %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		goto fail;
+	}
+	char pragmas[256];
+	snprintf(pragmas, sizeof(pragmas),
+	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA busy_timeout=5000;"
+	         " PRAGMA wal_autocheckpoint=4000; PRAGMA cache_size=-16000;",
+	         sync_full ? "FULL" : "NORMAL");
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
+	    sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
+		snprintf(err, errlen, "cannot set up store %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
+		sqlite3_free(msg);
+		goto fail;
+	}
+	for (int i = 0; i < ST_N; i++) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+			snprintf(err, errlen, "cannot prepare statement %d: %s", i, sqlite3_errmsg(s->db));
+			goto fail;
+		}
+	}
+	return s;
+fail:
+	store_close(s);
+	return NULL;
+}
+
+void store_close(store *s)
+{
+	if (!s)
+		return;
+	for (int i = 0; i < ST_N; i++)
+		sqlite3_finalize(s->st[i]);
+	sqlite3_close(s->db);
+	free(s);
+}
+
+const char *store_error(store *s)
+{
+	return sqlite3_errmsg(s->db);
+}
+
+/* Run a statement that returns no rows; reset it whatever happens. */
+static int step_done(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return (rc == SQLITE_DONE || rc == SQLITE_ROW) ? 0 : -1;
+}
+
+int store_begin(store *s)
+{
+	return step_done(s->st[ST_BEGIN]);
+}
+
+int store_commit(store *s)
+{
+	return step_done(s->st[ST_COMMIT]);
+}
+
+void store_rollback(store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		step_done(s->st[ST_ROLLBACK]);
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Bind a JSON value as compact text; NULL value binds "{}". */
+static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
+{
+	if (!v) {
+		sqlite3_bind_text(st, i, "{}", 2, SQLITE_STATIC);
+		return 0;
+	}
+	char *txt = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!txt)
+		return -1;
+	sqlite3_bind_text(st, i, txt, -1, free);
+	return 0;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+	return v ? v : "";
+}
+
+int store_alert_put(store *s, const json_t *alert, int64_t incident_id, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_ALERT_PUT];
+	bind_text(st, 1, jstr(alert, "source"));
+	bind_text(st, 2, jstr(alert, "key"));
+	bind_text(st, 3, jstr(alert, "status"));
+	if (bind_json(st, 4, json_object_get(alert, "labels")) < 0 ||
+	    bind_json(st, 5, json_object_get(alert, "annotations")) < 0) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(alert, "starts_at")));
+	sqlite3_bind_int64(st, 7, json_integer_value(json_object_get(alert, "ends_at")));
+	bind_text(st, 8, jstr(alert, "link"));
+	if (incident_id)
+		sqlite3_bind_int64(st, 9, incident_id);
+	else
+		sqlite3_bind_null(st, 9);
+	sqlite3_bind_int64(st, 10, now);
+	return step_done(st);
+}
+
+int store_alert_load(store *s,
+                     int (*fn)(const char *source, const char *key, int firing, int64_t starts_at, int64_t incident_id,
+                               void *ctx),
+                     void *ctx)
+{
+	sqlite3_stmt *st = s->st[ST_ALERT_LOAD];
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		if (fn((const char *)sqlite3_column_text(st, 0), (const char *)sqlite3_column_text(st, 1),
+		       sqlite3_column_int(st, 2), sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4), ctx) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = -1;
+	sqlite3_reset(st);
+	return ret;
+}
+
+static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
+{
+	if (ms)
+		sqlite3_bind_int64(st, i, ms);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+int store_incident_put(store *s, store_incident *row)
+{
+	sqlite3_stmt *st = s->st[row->id ? ST_INC_UPDATE : ST_INC_INSERT];
+	bind_text(st, 1, row->key);
+	bind_text(st, 2, row->title);
+	bind_text(st, 3, row->state);
+	sqlite3_bind_int(st, 4, row->severity);
+	sqlite3_bind_int(st, 5, row->human);
+	if (bind_json(st, 6, row->labels) < 0) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	bind_time(st, 7, row->opened_at);
+	bind_time(st, 8, row->updated_at);
+	bind_time(st, 9, row->resolved_at);
+	bind_time(st, 10, row->hold_until);
+	if (row->id)
+		sqlite3_bind_int64(st, 11, row->id);
+	if (step_done(st) < 0)
+		return -1;
+	if (!row->id)
+		row->id = sqlite3_last_insert_rowid(s->db);
+	return 0;
+}
+
+int store_incident_load(store *s, int (*fn)(const store_incident *row, void *ctx), void *ctx)
+{
+	sqlite3_stmt *st = s->st[ST_INC_LOAD];
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *labels = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
+		store_incident row = {
+			.id = sqlite3_column_int64(st, 0),
+			.key = (const char *)sqlite3_column_text(st, 1),
+			.title = (const char *)sqlite3_column_text(st, 2),
+			.state = (const char *)sqlite3_column_text(st, 3),
+			.severity = sqlite3_column_int(st, 4),
+			.human = sqlite3_column_int(st, 5),
+			.labels = labels,
+			.opened_at = sqlite3_column_int64(st, 7),
+			.updated_at = sqlite3_column_int64(st, 8),
+			.resolved_at = sqlite3_column_int64(st, 9),
+			.hold_until = sqlite3_column_int64(st, 10),
+		};
+		int r = fn(&row, ctx);
+		json_decref(labels);
+		if (r < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = -1;
+	sqlite3_reset(st);
+	return ret;
+}
+
+int64_t store_event_add(store *s, int64_t incident_id, const char *type, int64_t time, const char *actor,
+                        const char *message)
+{
+	sqlite3_stmt *st = s->st[ST_EVENT_ADD];
+	sqlite3_bind_int64(st, 1, incident_id);
+	bind_text(st, 2, type);
+	sqlite3_bind_int64(st, 3, time);
+	bind_text(st, 4, actor);
+	bind_text(st, 5, message);
+	if (step_done(st) < 0)
+		return -1;
+	return sqlite3_last_insert_rowid(s->db);
+}
+
+int store_event_set_doc(store *s, int64_t event_id, const char *doc)
+{
+	sqlite3_stmt *st = s->st[ST_EVENT_DOC];
+	sqlite3_bind_int64(st, 1, event_id);
+	bind_text(st, 2, doc);
+	return step_done(st);
+}
+
+int store_outbox_add(store *s, int64_t event_id, int64_t incident_id, const char *instance, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_ADD];
+	sqlite3_bind_int64(st, 1, event_id);
+	sqlite3_bind_int64(st, 2, incident_id);
+	bind_text(st, 3, instance);
+	sqlite3_bind_int64(st, 4, now);
+	return step_done(st);
+}
+
+static char *col_dup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? strdup((const char *)t) : NULL;
+}
+
+int store_outbox_next(store *s, const char *instance, store_delivery *d)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_NEXT];
+	memset(d, 0, sizeof(*d));
+	bind_text(st, 1, instance);
+	int rc = sqlite3_step(st), ret;
+	if (rc == SQLITE_ROW) {
+		d->id = sqlite3_column_int64(st, 0);
+		d->event_id = sqlite3_column_int64(st, 1);
+		d->incident_id = sqlite3_column_int64(st, 2);
+		d->attempts = sqlite3_column_int(st, 3);
+		d->next_at = sqlite3_column_int64(st, 4);
+		d->created_at = sqlite3_column_int64(st, 5);
+		d->doc = col_dup(st, 6);
+		d->state = col_dup(st, 7);
+		ret = (d->doc && (d->state || sqlite3_column_type(st, 7) == SQLITE_NULL)) ? 1 : -1;
+		if (ret < 0)
+			store_delivery_free(d);
+	} else {
+		ret = rc == SQLITE_DONE ? 0 : -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+void store_delivery_free(store_delivery *d)
+{
+	free(d->doc);
+	free(d->state);
+	d->doc = d->state = NULL;
+}
+
+int store_outbox_done(store *s, int64_t id, int attempts, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_DONE];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, attempts);
+	sqlite3_bind_int64(st, 3, now);
+	return step_done(st);
+}
+
+int store_outbox_retry(store *s, int64_t id, int attempts, int64_t next_at, const char *error, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_RETRY];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, attempts);
+	sqlite3_bind_int64(st, 3, next_at);
+	bind_text(st, 4, error);
+	sqlite3_bind_int64(st, 5, now);
+	return step_done(st);
+}
+
+int store_outbox_dead(store *s, int64_t id, int attempts, const char *error, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_DEAD];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int(st, 2, attempts);
+	bind_text(st, 3, error);
+	sqlite3_bind_int64(st, 4, now);
+	return step_done(st);
+}
+
+int store_outbox_requeue(store *s, int64_t id, int64_t now, char *instance, size_t instance_len)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_REQUEUE];
+	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 2, now);
+	int rc = sqlite3_step(st), ret;
+	if (rc == SQLITE_ROW) {
+		snprintf(instance, instance_len, "%s", (const char *)sqlite3_column_text(st, 0));
+		ret = 1;
+		rc = sqlite3_step(st); /* finish the RETURNING statement */
+	} else {
+		ret = rc == SQLITE_DONE ? 0 : -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+int store_outbox_counts(store *s, int64_t *pending, int64_t *dead)
+{
+	sqlite3_stmt *st = s->st[ST_OUTBOX_COUNTS];
+	int ret = -1;
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		*pending = sqlite3_column_int64(st, 0);
+		*dead = sqlite3_column_int64(st, 1);
+		ret = 0;
+	}
+	sqlite3_reset(st);
+	return ret;
+}
+
+char *store_state_get(store *s, int64_t incident_id, const char *instance)
+{
+	sqlite3_stmt *st = s->st[ST_STATE_GET];
+	sqlite3_bind_int64(st, 1, incident_id);
+	bind_text(st, 2, instance);
+	char *v = NULL;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = col_dup(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return v;
+}
+
+int store_state_set(store *s, int64_t incident_id, const char *instance, const char *state)
+{
+	sqlite3_stmt *st = s->st[ST_STATE_SET];
+	sqlite3_bind_int64(st, 1, incident_id);
+	bind_text(st, 2, instance);
+	bind_text(st, 3, state);
+	return step_done(st);
+}
+
+/* ---- read side: ad-hoc queries for the control socket ------------------ */
+
+/* Convert a column into JSON: integers, text (JSON text when asked), NULL. */
+static json_t *col_json(sqlite3_stmt *st, int i, int as_json)
+{
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_INTEGER:
+		return json_integer(sqlite3_column_int64(st, i));
+	case SQLITE_NULL:
+		return json_null();
+	default: {
+		const char *t = (const char *)sqlite3_column_text(st, i);
+		if (as_json) {
+			json_t *v = json_loads(t, JSON_DECODE_ANY, NULL);
+			if (v)
+				return v;
+		}
+		return json_string(t);
+	}
+	}
+}
+
+/*
+ * Run sql with up to two integer parameters and return an array of objects
+ * whose keys are the column names. Columns named in json_cols hold JSON text.
+ */
+static json_t *query_rows(store *s, const char *sql, int nparams, int64_t p1, int64_t p2, const char *json_cols)
+{
+	sqlite3_stmt *st = NULL;
+	json_t *rows = json_array();
+	if (!rows || sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		goto fail;
+	if (nparams >= 1)
+		sqlite3_bind_int64(st, 1, p1);
+	if (nparams >= 2)
+		sqlite3_bind_int64(st, 2, p2);
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		json_t *row = json_object();
+		if (!row || json_array_append_new(rows, row) < 0)
+			goto fail;
+		for (int i = 0; i < sqlite3_column_count(st); i++) {
+			const char *name = sqlite3_column_name(st, i);
+			int as_json = json_cols && strstr(json_cols, name) != NULL;
+			json_t *v = col_json(st, i, as_json);
+			if (!v || json_object_set_new(row, name, v) < 0)
+				goto fail;
+		}
+	}
+	if (rc != SQLITE_DONE)
+		goto fail;
+	sqlite3_finalize(st);
+	return rows;
+fail:
+	sqlite3_finalize(st);
+	json_decref(rows);
+	return NULL;
+}
+
+#define INCIDENT_COLS                                                                                                  \
+	"i.id, i.key, i.title, i.state, i.severity, i.human, i.labels, i.opened_at, i.updated_at, i.resolved_at,"     \
+	" (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing') AS alerts_firing"
+
+json_t *store_incidents_json(store *s, int all)
+{
+	return query_rows(s,
+	                  all ? "SELECT " INCIDENT_COLS " FROM incidents i ORDER BY i.id DESC LIMIT 1000"
+	                      : "SELECT " INCIDENT_COLS " FROM incidents i WHERE i.state <> 'resolved' ORDER BY i.id DESC",
+	                  0, 0, 0, "labels");
+}
+
+json_t *store_incident_json(store *s, int64_t id)
+{
+	json_t *rows = query_rows(s, "SELECT " INCIDENT_COLS " FROM incidents i WHERE i.id = ?1", 1, id, 0, "labels");
+	json_t *one = rows ? json_incref(json_array_get(rows, 0)) : NULL;
+	json_decref(rows);
+	return one;
+}
+
+json_t *store_alerts_json(store *s, int64_t incident_id)
+{
+	return query_rows(s,
+	                  "SELECT source, key, status, labels, annotations, starts_at, ends_at, link, updated_at"
+	                  " FROM alerts WHERE incident_id = ?1 ORDER BY starts_at",
+	                  1, incident_id, 0, "labels annotations");
+}
+
+json_t *store_events_json(store *s, int64_t incident_id)
+{
+	return query_rows(s,
+	                  "SELECT id, incident_id, type, time, actor, message FROM events WHERE incident_id = ?1"
+	                  " ORDER BY id",
+	                  1, incident_id, 0, NULL);
+}
+
+#define DELIVERY_COLS                                                                                                  \
+	"id, event_id, incident_id, instance, CASE state WHEN 0 THEN 'pending' WHEN 2 THEN 'delivered'"               \
+	" ELSE 'dead' END AS state, attempts, next_at, created_at, updated_at, last_error,"                            \
+	" 'crier-' || event_id || '-' || instance AS idempotency_key"
+
+json_t *store_deliveries_json(store *s, int dead_only, int64_t incident_id)
+{
+	if (incident_id)
+		return query_rows(s,
+		                  dead_only ? "SELECT " DELIVERY_COLS " FROM outbox WHERE state = 3 AND incident_id = ?1"
+		                              " ORDER BY id DESC LIMIT 500"
+		                            : "SELECT " DELIVERY_COLS " FROM outbox WHERE incident_id = ?1"
+		                              " ORDER BY id DESC LIMIT 500",
+		                  1, incident_id, 0, NULL);
+	return query_rows(s,
+	                  dead_only ? "SELECT " DELIVERY_COLS " FROM outbox WHERE state = 3 ORDER BY id DESC LIMIT 500"
+	                            : "SELECT " DELIVERY_COLS " FROM outbox ORDER BY id DESC LIMIT 500",
+	                  0, 0, 0, NULL);
+}
+
+json_t *store_delivery_json(store *s, int64_t id)
+{
+	json_t *rows = query_rows(s, "SELECT " DELIVERY_COLS " FROM outbox WHERE id = ?1", 1, id, 0, NULL);
+	json_t *one = rows ? json_incref(json_array_get(rows, 0)) : NULL;
+	json_decref(rows);
+	return one;
+}

@@ -1,0 +1,102 @@
+/*
+ * The store: SQLite in WAL mode, the only persistent state. All SQL lives
+ * here. Used by the core thread only (one writer, no locks); the core groups
+ * many changes into one transaction (store_begin/store_commit).
+ *
+ * Times are unix ms. JSON columns hold compact JSON text.
+ */
+#ifndef CRIER_STORE_H
+#define CRIER_STORE_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct store store;
+
+/* Delivery states as stored. In flight is known only in memory: a crash
+ * leaves the row pending, and it is sent again with the same key. */
+enum { STORE_PENDING = 0, STORE_DELIVERED = 2, STORE_DEAD = 3 };
+
+/* Open (creating and migrating as needed) the database at path. */
+store *store_open(const char *path, int sync_full, char *err, size_t errlen);
+void store_close(store *s);
+/* Last error text of the database (borrowed). */
+const char *store_error(store *s);
+
+int store_begin(store *s);
+int store_commit(store *s);
+void store_rollback(store *s);
+
+/* --- alerts ----------------------------------------------------------- */
+/* Insert or replace the normalized alert (borrowed) with its incident (0 = none). */
+int store_alert_put(store *s, const json_t *alert, int64_t incident_id, int64_t now);
+/* Call fn for every alert that is firing or belongs to an incident that is not
+ * resolved: (source, key, firing, starts_at, incident_id). */
+int store_alert_load(store *s,
+                     int (*fn)(const char *source, const char *key, int firing, int64_t starts_at, int64_t incident_id,
+                               void *ctx),
+                     void *ctx);
+
+/* --- incidents -------------------------------------------------------- */
+typedef struct store_incident {
+	int64_t id;
+	const char *key;   /* borrowed */
+	const char *title; /* borrowed */
+	const char *state; /* borrowed */
+	int severity;
+	int human;
+	const json_t *labels; /* borrowed */
+	int64_t opened_at, updated_at, resolved_at, hold_until;
+} store_incident;
+
+/* Insert (row->id == 0; sets it) or update. */
+int store_incident_put(store *s, store_incident *row);
+/* Call fn with every incident not resolved. Pointers in row are borrowed for the call. */
+int store_incident_load(store *s, int (*fn)(const store_incident *row, void *ctx), void *ctx);
+
+/* --- events ----------------------------------------------------------- */
+/* Insert an event; doc is the full document handed to plugins (borrowed).
+ * Returns the new id or -1. */
+int64_t store_event_add(store *s, int64_t incident_id, const char *type, int64_t time, const char *actor,
+                        const char *message);
+/* Attach the plugin document to an event (written once the id is known). */
+int store_event_set_doc(store *s, int64_t event_id, const char *doc);
+
+/* --- outbox ----------------------------------------------------------- */
+int store_outbox_add(store *s, int64_t event_id, int64_t incident_id, const char *instance, int64_t now);
+
+typedef struct store_delivery {
+	int64_t id, event_id, incident_id, created_at, next_at;
+	int attempts;
+	char *doc;   /* new (free) */
+	char *state; /* new (free), the plugin's per-incident state or NULL */
+} store_delivery;
+
+/*
+ * The next delivery for instance: the oldest pending one whose incident has
+ * no earlier pending delivery to the same instance (per-incident order).
+ * Returns 1 and fills d (even if d->next_at is in the future), 0 if none, -1.
+ */
+int store_outbox_next(store *s, const char *instance, store_delivery *d);
+void store_delivery_free(store_delivery *d);
+int store_outbox_done(store *s, int64_t id, int attempts, int64_t now);
+int store_outbox_retry(store *s, int64_t id, int attempts, int64_t next_at, const char *error, int64_t now);
+int store_outbox_dead(store *s, int64_t id, int attempts, const char *error, int64_t now);
+/* Requeue a delivery (crierctl retry): pending now, attempts kept. 1 done, 0 no such id, -1. */
+int store_outbox_requeue(store *s, int64_t id, int64_t now, char *instance, size_t instance_len);
+int store_outbox_counts(store *s, int64_t *pending, int64_t *dead);
+
+/* Per-incident plugin state. get: new string or NULL. */
+char *store_state_get(store *s, int64_t incident_id, const char *instance);
+int store_state_set(store *s, int64_t incident_id, const char *instance, const char *state);
+
+/* --- read side for the control socket (new JSON) ------------------------ */
+json_t *store_incidents_json(store *s, int all);
+json_t *store_incident_json(store *s, int64_t id); /* NULL when absent */
+json_t *store_alerts_json(store *s, int64_t incident_id);
+json_t *store_events_json(store *s, int64_t incident_id);
+json_t *store_deliveries_json(store *s, int dead_only, int64_t incident_id);
+json_t *store_delivery_json(store *s, int64_t id);
+
+#endif

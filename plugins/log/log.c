@@ -1,0 +1,304 @@
+/*
+ * The "log" plugin: appends every event it receives, as one JSON line, to a
+ * file under the daemon's state directory. Useful as an audit trail, for
+ * tests, and as the smallest example of the plugin ABI.
+ */
+#include <crier/plugin.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define DEFAULT_PATH "events.jsonl"
+
+struct crier_instance {
+	const crier_host_api *api; /* borrowed from the host, lives as long as the instance */
+	crier_host *host;          /* borrowed, same */
+	char *path;                /* new: the configured path, for messages */
+	char *full_path;           /* new: absolute or state_dir-relative resolved */
+	int do_fsync;
+	int fd;   /* -1 until the first delivery */
+	int torn; /* a failed write may have left half a line behind */
+};
+
+static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static int parse_config(const char *config_json, char **path, int *do_fsync, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *root, *v;
+	const char *key;
+	int ret = -1;
+
+	*path = NULL;
+	*do_fsync = 0;
+	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
+	if (!root)
+		/* Not jerr.text: it quotes the text near the error, which may be a secret. */
+		return fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
+		            jerr.column);
+	if (!json_is_object(root)) {
+		fail(err, errlen, "configuration must be a JSON object");
+		goto out;
+	}
+	json_object_foreach(root, key, v)
+	{
+		if (strcmp(key, "path") == 0) {
+			const char *s = json_string_value(v);
+			if (!s || !*s) {
+				fail(err, errlen, "\"path\" must be a non-empty string");
+				goto out;
+			}
+			if (s[strlen(s) - 1] == '/') {
+				fail(err, errlen, "\"path\" must name a file, not a folder");
+				goto out;
+			}
+		} else if (strcmp(key, "fsync") == 0) {
+			if (!json_is_boolean(v)) {
+				fail(err, errlen, "\"fsync\" must be true or false");
+				goto out;
+			}
+			*do_fsync = json_is_true(v);
+		} else {
+			fail(err, errlen, "unknown key \"%s\"; known keys: path, fsync", key);
+			goto out;
+		}
+	}
+	v = json_object_get(root, "path");
+	*path = strdup(v ? json_string_value(v) : DEFAULT_PATH);
+	if (!*path) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	ret = 0;
+out:
+	json_decref(root);
+	return ret;
+}
+
+static int log_init(const crier_host_api *api, crier_host *host, const char *config_json, crier_instance **out,
+                    char *err, size_t errlen)
+{
+	crier_instance *inst = NULL;
+	const char *state_dir;
+	int rc;
+
+	*out = NULL;
+	if (!api || !api->state_dir || !api->delivery_json || !api->set_error)
+		return fail(err, errlen, "the host table lacks entries this plugin needs");
+	inst = calloc(1, sizeof(*inst));
+	if (!inst)
+		return fail(err, errlen, "out of memory");
+	inst->api = api;
+	inst->host = host;
+	inst->fd = -1;
+	if (parse_config(config_json, &inst->path, &inst->do_fsync, err, errlen) != 0)
+		goto fail;
+	state_dir = api->state_dir(host);
+	if (inst->path[0] == '/')
+		rc = asprintf(&inst->full_path, "%s", inst->path);
+	else if (!state_dir || !*state_dir)
+		rc = asprintf(&inst->full_path, "%s", inst->path);
+	else
+		rc = asprintf(&inst->full_path, "%s/%s", state_dir, inst->path);
+	if (rc < 0) {
+		inst->full_path = NULL;
+		fail(err, errlen, "out of memory");
+		goto fail;
+	}
+	/* No file is touched here: --check-config runs init and destroy. */
+	*out = inst;
+	return 0;
+fail:
+	free(inst->path);
+	free(inst);
+	return -1;
+}
+
+/* mkdir -p of the folders above path, so "audit/events.jsonl" works. */
+static int make_parents(const char *path)
+{
+	char *copy = strdup(path);
+	int ret = -1;
+
+	if (!copy)
+		return -1;
+	for (char *p = copy + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(copy, 0750) != 0 && errno != EEXIST)
+			goto out;
+		*p = '/';
+	}
+	ret = 0;
+out:
+	free(copy);
+	return ret;
+}
+
+/* Make a newly created file's directory entry durable too. */
+static void fsync_parent(const char *path)
+{
+	char *copy = strdup(path);
+	char *slash;
+	int dfd;
+
+	if (!copy)
+		return;
+	slash = strrchr(copy, '/');
+	if (slash == copy)
+		slash[1] = '\0';
+	else if (slash)
+		*slash = '\0';
+	dfd = open(slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd >= 0) {
+		(void)fsync(dfd);
+		close(dfd);
+	}
+	free(copy);
+}
+
+static int open_file(crier_instance *inst, crier_delivery *d)
+{
+	char msg[512];
+	int created = 1;
+
+	if (make_parents(inst->full_path) != 0) {
+		snprintf(msg, sizeof(msg), "cannot create the folder of %s: %s", inst->path, strerror(errno));
+		inst->api->set_error(d, msg);
+		return -1;
+	}
+	/* O_APPEND: each line lands at the end in one write(2), even when
+	 * several instances share the file. */
+	inst->fd = open(inst->full_path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (inst->fd < 0 && errno == EEXIST) {
+		created = 0;
+		inst->fd = open(inst->full_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	}
+	if (inst->fd < 0) {
+		snprintf(msg, sizeof(msg), "cannot open %s: %s", inst->path, strerror(errno));
+		inst->api->set_error(d, msg);
+		return -1;
+	}
+	if (created && inst->do_fsync)
+		fsync_parent(inst->full_path);
+	if (inst->api->log) {
+		snprintf(msg, sizeof(msg), "appending events to %s", inst->path);
+		inst->api->log(inst->host, CRIER_LOG_INFO, msg);
+	}
+	return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static crier_result log_deliver(crier_instance *inst, crier_delivery *d)
+{
+	const char *json = inst->api->delivery_json(d);
+	char msg[512];
+	char *line;
+	size_t len, off = 0;
+	crier_result res = CRIER_RETRY;
+
+	if (!json) {
+		inst->api->set_error(d, "the host gave no event JSON");
+		return CRIER_FAIL;
+	}
+	if (inst->fd < 0 && open_file(inst, d) != 0)
+		return CRIER_RETRY;
+
+	len = strlen(json);
+	line = malloc(len + 2);
+	if (!line) {
+		inst->api->set_error(d, "out of memory");
+		return CRIER_RETRY;
+	}
+	/* After a torn write, end the fragment first so this event's line
+	 * stays whole and parseable. */
+	if (inst->torn)
+		line[off++] = '\n';
+	/* Valid JSON holds raw CR/LF only as whitespace between tokens, so
+	 * blanking them keeps the document and makes it one line. */
+	for (size_t i = 0; i < len; i++)
+		line[off++] = (json[i] == '\n' || json[i] == '\r') ? ' ' : json[i];
+	line[off++] = '\n';
+
+	if (write_all(inst->fd, line, off) != 0) {
+		snprintf(msg, sizeof(msg), "cannot write %s: %s", inst->path, strerror(errno));
+		inst->api->set_error(d, msg);
+		inst->torn = 1;
+		/* Reopen next time: the file may have been moved or its disk fixed. */
+		close(inst->fd);
+		inst->fd = -1;
+		goto out;
+	}
+	inst->torn = 0;
+	if (inst->do_fsync && fsync(inst->fd) != 0) {
+		snprintf(msg, sizeof(msg), "cannot fsync %s: %s", inst->path, strerror(errno));
+		inst->api->set_error(d, msg);
+		goto out;
+	}
+	res = CRIER_OK;
+out:
+	free(line);
+	return res;
+}
+
+static void log_destroy(crier_instance *inst)
+{
+	if (!inst)
+		return;
+	if (inst->fd >= 0)
+		close(inst->fd);
+	free(inst->path);
+	free(inst->full_path);
+	free(inst);
+}
+
+static const crier_plugin log_plugin = {
+    .abi_version = CRIER_ABI_VERSION,
+    .name = "log",
+    .description = "append every event as one JSON line to a file under the state directory",
+    .init = log_init,
+    .deliver = log_deliver,
+    .destroy = log_destroy,
+};
+
+CRIER_PLUGIN_EXPORT const crier_plugin *crier_plugin_negotiate(unsigned host_min, unsigned host_max)
+{
+	if (host_min <= CRIER_ABI_VERSION && CRIER_ABI_VERSION <= host_max)
+		return &log_plugin;
+	return NULL;
+}
