@@ -25,7 +25,7 @@ DEPS_TEST  = python3 curl prometheus-alertmanager clang-format
 DEPS_BENCH = wrk
 
 CORE_SRC   = $(filter-out core/main.c,$(wildcard core/*.c))
-CORE_OBJ   = $(patsubst %.c,$(BUILD)/%.o,$(CORE_SRC))
+CORE_OBJ   = $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC))
 PLUGINS    = $(notdir $(wildcard plugins/*))
 PLUGIN_SO  = $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
@@ -40,7 +40,7 @@ all: $(BUILD)/crierd $(BUILD)/crierctl $(PLUGIN_SO)
 deps:
 	@sh tests/deps.sh $(DEPS_BUILD) $(DEPS_TEST)
 
-$(BUILD)/%.o: %.c $(HEADERS)
+$(BUILD)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
@@ -48,10 +48,10 @@ $(BUILD)/libcrier.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/crierd: $(BUILD)/core/main.o $(BUILD)/libcrier.a
+$(BUILD)/crierd: $(BUILD)/obj/core/main.o $(BUILD)/libcrier.a
 	$(CC) $(CFLAGS_ALL) -rdynamic -o $@ $^ $(LDLIBS_CORE)
 
-$(BUILD)/crierctl: $(BUILD)/crierctl/crierctl.o $(BUILD)/libcrier.a
+$(BUILD)/crierctl: $(BUILD)/obj/crierctl/crierctl.o $(BUILD)/libcrier.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_CORE)
 
 # One shared object per plugins/<name>/ folder, from every .c in it.

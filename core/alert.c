@@ -28,8 +28,7 @@ json_t *alert_new(const char *source, const char *key, const char *status, json_
 	if (!a)
 		goto fail;
 	/* json_object_set_new() consumes its value even when it fails. */
-	if (json_object_set_new(a, "source", json_string(source)) ||
-	    json_object_set_new(a, "key", json_string(key)) ||
+	if (json_object_set_new(a, "source", json_string(source)) || json_object_set_new(a, "key", json_string(key)) ||
 	    json_object_set_new(a, "status", json_string(status)))
 		goto fail;
 	if (json_object_set_new(a, "labels", labels)) {
@@ -162,8 +161,8 @@ int alert_severity_rank(const char *severity)
 		const char *name;
 		int rank;
 	} names[] = {
-	    {"critical", 5}, {"major", 4}, {"error", 4},  {"high", 4}, {"warning", 3},
-	    {"minor", 3},    {"medium", 3}, {"info", 2}, {"low", 2},
+	    {"critical", 5}, {"major", 4},  {"error", 4}, {"high", 4}, {"warning", 3},
+	    {"minor", 3},    {"medium", 3}, {"info", 2},  {"low", 2},
 	};
 
 	if (!severity)

@@ -35,6 +35,9 @@
 #define HTTP_CONNECTION_TIMEOUT_S 30
 #define HTTP_ERR_MAX 512
 #define HTTP_PEER_MAX 64
+/* Bytes past max_body read and dropped before an oversized request's
+ * connection is closed instead of answered. */
+#define HTTP_DRAIN_BYTES ((size_t)4 << 20)
 
 #define HTTP_MSG_CREDENTIALS "missing or wrong credentials"
 #define HTTP_MSG_LOOPBACK "no credentials configured for this source; only loopback clients are accepted"
@@ -366,21 +369,36 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 
 /* ---- body chunks -------------------------------------------------------- */
 
-static void http_absorb(http_request *req, const char *data, size_t size)
+/* Returns 0 to go on reading, -1 to drop the connection. */
+static int http_absorb(http_request *req, const char *data, size_t size)
 {
 	size_t need, cap;
 	char *grown;
 
 	req->received = size > SIZE_MAX - req->received ? SIZE_MAX : req->received + size;
-	if (req->answered || req->too_large || req->oom)
-		return;
+	if (req->too_large) {
+		/* MHD cannot answer before the body is complete, so an honest
+		 * oversized body is drained to give its sender a 413; an
+		 * endless one is cut off. */
+		if (req->received - req->max_body > HTTP_DRAIN_BYTES) {
+			metrics_rejected(req->route->src, "too_large");
+			log_warn("request rejected", " source=%s peer=%s reason=too_large received=%zu action=disconnect",
+			         config_source_name(req->route->src), req->peer, req->received);
+			return -1;
+		}
+		return 0;
+	}
+	if (req->answered)
+		return req->received > HTTP_DRAIN_BYTES ? -1 : 0;
+	if (req->oom)
+		return 0;
 	if (req->received > req->max_body) {
-		/* Keep reading (so the client gets its 413) but stop buffering. */
+		/* Stop buffering at once; only the count goes on. */
 		req->too_large = 1;
 		free(req->body);
 		req->body = NULL;
 		req->len = req->cap = 0;
-		return;
+		return 0;
 	}
 	need = req->len + size + 1;
 	if (need > req->cap) {
@@ -395,7 +413,7 @@ static void http_absorb(http_request *req, const char *data, size_t size)
 			free(req->body);
 			req->body = NULL;
 			req->len = req->cap = 0;
-			return;
+			return 0;
 		}
 		req->body = grown;
 		req->cap = cap;
@@ -403,6 +421,7 @@ static void http_absorb(http_request *req, const char *data, size_t size)
 	memcpy(req->body + req->len, data, size);
 	req->len += size;
 	req->body[req->len] = '\0';
+	return 0;
 }
 
 /* ---- last call: parse, submit, answer ----------------------------------- */
@@ -609,7 +628,8 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 	if (!req)
 		return http_begin(s, conn, url, method, con_cls);
 	if (*upload_data_size > 0) {
-		http_absorb(req, upload_data, *upload_data_size);
+		if (http_absorb(req, upload_data, *upload_data_size) != 0)
+			return MHD_NO;
 		*upload_data_size = 0;
 		return MHD_YES;
 	}

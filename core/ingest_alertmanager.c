@@ -10,7 +10,7 @@
 #include <string.h>
 
 #define FNV64_OFFSET 0xcbf29ce484222325ULL
-#define FNV64_PRIME 0x100000001b3ULL
+#define FNV64_PRIME  0x100000001b3ULL
 
 static uint64_t fnv1a_add(uint64_t h, const char *s, size_t n)
 {
@@ -128,7 +128,8 @@ static json_t *am_alert(const json_t *a, const alert_limits *lim, const char *wh
 	if (annotations && !json_is_null(annotations) &&
 	    alert_check_kv(annotations, lim, where, "annotations", err, errlen))
 		return NULL;
-	if (am_time(a, "startsAt", where, &starts_at, err, errlen) || am_time(a, "endsAt", where, &ends_at, err, errlen))
+	if (am_time(a, "startsAt", where, &starts_at, err, errlen) ||
+	    am_time(a, "endsAt", where, &ends_at, err, errlen))
 		return NULL;
 	if (ingest_util_opt_string(a, "generatorURL", where, &link, err, errlen))
 		return NULL;

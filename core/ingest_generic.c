@@ -7,7 +7,7 @@
 #include <string.h>
 
 /* Keys name one alert of a producer; longer than this is a mistake. */
-#define GENERIC_MAX_KEY 256
+#define GENERIC_MAX_KEY    256
 #define GENERIC_MAX_SOURCE 64
 
 static const char *const generic_keys[] = {"key",       "status",  "labels", "annotations",
@@ -67,7 +67,8 @@ static int gen_time(const json_t *a, const char *name, const char *where, int64_
 	if (ingest_util_opt_string(a, name, where, &s, err, errlen))
 		return -1;
 	if (s && timefmt_parse_rfc3339(s, ms) != 0) {
-		ingest_util_err(err, errlen, "%s: \"%s\" is not an RFC 3339 time", gen_path(path, sizeof(path), where, name),
+		ingest_util_err(err, errlen, "%s: \"%s\" is not an RFC 3339 time",
+		                gen_path(path, sizeof(path), where, name),
 		                ingest_util_echo(echo, sizeof(echo), s, strlen(s)));
 		return -1;
 	}

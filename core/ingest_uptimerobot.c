@@ -137,7 +137,8 @@ ingest_status ingest_uptimerobot(const json_t *fields, const ingest_uptimerobot_
 	} else {
 		/* Some integrations reuse alertType for other notices (paused, ...):
 		 * acknowledge them without opening anything. */
-		ingest_util_err(err, errlen, "alertType \"%s\" is not 1 (down), 2 (up) or 3 (certificate expiry); ignored",
+		ingest_util_err(err, errlen,
+		                "alertType \"%s\" is not 1 (down), 2 (up) or 3 (certificate expiry); ignored",
 		                ingest_util_echo(echo, sizeof(echo), type, strlen(type)));
 		rc = INGEST_IGNORED;
 		goto out;
@@ -239,8 +240,8 @@ out:
 	return rc;
 }
 
-ingest_status ingest_uptimerobot_json(const char *body, size_t len, const alert_limits *lim, json_t **fields,
-                                      char *err, size_t errlen)
+ingest_status ingest_uptimerobot_json(const char *body, size_t len, const alert_limits *lim, json_t **fields, char *err,
+                                      size_t errlen)
 {
 	ingest_status rc = INGEST_BAD;
 	json_t *doc = NULL, *obj = NULL, *v;

@@ -13,7 +13,7 @@
 
 /* Lines this long fit on the stack; longer ones are built on the heap. */
 #define LOG_LINE_STACK 2048
-#define LOG_MSG_MAX 1024
+#define LOG_MSG_MAX    1024
 
 static atomic_int log_level_cur = LOG_INFO;
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;

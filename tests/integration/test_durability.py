@@ -28,6 +28,8 @@ class Durability(DaemonCase):
                     }
                 }
             },
+            # Enough attempts that nothing dies of old age during the test.
+            "delivery.json": {"delivery": {"max_attempts": 1000, "backoff_initial_ms": 200, "backoff_max_ms": 1000}},
             "routes.json": {
                 "routes": [
                     {"name": "everything", "to": ["log/events"]},

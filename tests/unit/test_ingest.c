@@ -303,8 +303,8 @@ static void test_am_bad(void)
 	*p = '\0';
 	CHECK(am(big, &out, err, sizeof(err)) == INGEST_BAD);
 	CHECK_ERR_HAS(err, "nested deeper than 16");
-	CHECK(am("{\"alerts\":[{\"status\":\"firing\",\"labels\":{},\"x\":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}]}", &out, err,
-	         sizeof(err)) == INGEST_BAD);
+	CHECK(am("{\"alerts\":[{\"status\":\"firing\",\"labels\":{},\"x\":[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]}]}", &out,
+	         err, sizeof(err)) == INGEST_BAD);
 	CHECK_ERR_HAS(err, "nested deeper");
 
 	/* 70 labels on the fourth alert. */
@@ -662,8 +662,8 @@ static void test_ur_variants(void)
 	json_decref(out);
 
 	/* A value that merely contains stars or a dollar is real. */
-	CHECK(ur_json("{\"alertType\":\"1\",\"monitorID\":\"5\",\"monitorFriendlyName\":\"*big* $5 shop\"}", NULL,
-	              &out, err, sizeof(err)) == INGEST_OK);
+	CHECK(ur_json("{\"alertType\":\"1\",\"monitorID\":\"5\",\"monitorFriendlyName\":\"*big* $5 shop\"}", NULL, &out,
+	              err, sizeof(err)) == INGEST_OK);
 	CHECK_STR(label(json_array_get(out, 0), "monitor"), "*big* $5 shop");
 	json_decref(out);
 
@@ -988,7 +988,8 @@ static void test_alert(void)
 
 	CHECK(alert_severity_rank("critical") == 5);
 	CHECK(alert_severity_rank("CRITICAL") == 5);
-	CHECK(alert_severity_rank("major") == 4 && alert_severity_rank("Error") == 4 && alert_severity_rank("high") == 4);
+	CHECK(alert_severity_rank("major") == 4 && alert_severity_rank("Error") == 4 &&
+	      alert_severity_rank("high") == 4);
 	CHECK(alert_severity_rank("warning") == 3 && alert_severity_rank("minor") == 3 &&
 	      alert_severity_rank("medium") == 3);
 	CHECK(alert_severity_rank("info") == 2 && alert_severity_rank("low") == 2);

@@ -1,0 +1,798 @@
+/*
+ * Unit test for core/http_server.c, driven over real HTTP with libcurl.
+ *
+ * The core is faked here (core_submit / core_ready) so the test needs no
+ * store or plugins: it records what it was handed and answers what the test
+ * asks for. Everything else is real: auth, metrics, the ingest parsers, log.
+ * Everything crierd logs during the test goes to a temporary file (fd 2 is
+ * redirected) so the test can prove no secret ever reached a log line.
+ */
+#include "check.h"
+#include "http_server.h"
+#include "log.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define AM_TOKEN "am-secret-token-XYZ"
+#define UR_TOKEN "ur-secret-token-QRS"
+#define WRONG_TOKEN "wrong-token-value-JKL"
+#define AM_USER "amuser"
+#define AM_PASS "am-basic-pass-UVW"
+#define MAX_BODY 4096
+
+/* ---- the fake core ------------------------------------------------------ */
+
+static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
+static int fake_calls;
+static int fake_rc;        /* what core_submit returns */
+static int fake_delay_ms;  /* how long it blocks */
+static int fake_ready;     /* what core_ready says */
+static json_t *fake_last;  /* copy of the last alerts handed over */
+static int fake_last_timeout;
+static int fake_token; /* its address stands in for the core */
+
+int core_submit(core *c, json_t *alerts, int timeout_ms, int *changed, char *err, size_t errlen)
+{
+	int rc, delay;
+
+	pthread_mutex_lock(&fake_lock);
+	fake_calls++;
+	json_decref(fake_last);
+	fake_last = json_deep_copy(alerts);
+	fake_last_timeout = timeout_ms;
+	rc = c == (core *)&fake_token ? fake_rc : -1;
+	delay = fake_delay_ms;
+	pthread_mutex_unlock(&fake_lock);
+	if (delay > 0) {
+		struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
+
+		nanosleep(&ts, NULL);
+	}
+	if (rc == 0 && changed)
+		*changed = (int)json_array_size(alerts);
+	if (rc != 0)
+		snprintf(err, errlen, rc == -2 ? "timed out" : "disk I/O error");
+	json_decref(alerts);
+	return rc;
+}
+
+int core_ready(const core *c)
+{
+	int r;
+
+	pthread_mutex_lock(&fake_lock);
+	r = c == (const core *)&fake_token && fake_ready;
+	pthread_mutex_unlock(&fake_lock);
+	return r;
+}
+
+static int calls(void)
+{
+	int n;
+
+	pthread_mutex_lock(&fake_lock);
+	n = fake_calls;
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
+static void fake_set(int rc, int delay_ms, int ready)
+{
+	pthread_mutex_lock(&fake_lock);
+	fake_rc = rc;
+	fake_delay_ms = delay_ms;
+	fake_ready = ready;
+	pthread_mutex_unlock(&fake_lock);
+}
+
+/* A string field of the last alert handed to the core, at index i. */
+static const char *last_field(size_t i, const char *key)
+{
+	const char *v;
+
+	pthread_mutex_lock(&fake_lock);
+	v = json_string_value(json_object_get(json_array_get(fake_last, i), key));
+	pthread_mutex_unlock(&fake_lock);
+	return v;
+}
+
+static size_t last_count(void)
+{
+	size_t n;
+
+	pthread_mutex_lock(&fake_lock);
+	n = json_array_size(fake_last);
+	pthread_mutex_unlock(&fake_lock);
+	return n;
+}
+
+/* ---- the client --------------------------------------------------------- */
+
+static int port;
+
+typedef struct resp {
+	long code;
+	char body[65536];
+	size_t len;
+	char headers[8192];
+	size_t hlen;
+} resp;
+
+static size_t on_body(char *p, size_t size, size_t n, void *ud)
+{
+	resp *r = ud;
+	size_t len = size * n, room = sizeof(r->body) - 1 - r->len;
+
+	if (len > room)
+		len = room;
+	memcpy(r->body + r->len, p, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+	resp *r = ud;
+	size_t len = size * n, room = sizeof(r->headers) - 1 - r->hlen;
+
+	if (len > room)
+		len = room;
+	memcpy(r->headers + r->hlen, p, len);
+	r->hlen += len;
+	r->headers[r->hlen] = '\0';
+	return size * n;
+}
+
+/* A streamed body: total bytes of fill, handed out piece bytes at a time. */
+typedef struct stream {
+	const char *data; /* when set, sent instead of fill */
+	size_t total, sent, piece;
+} stream;
+
+static size_t on_read(char *buf, size_t size, size_t n, void *ud)
+{
+	stream *s = ud;
+	size_t want = size * n, left = s->total - s->sent;
+
+	if (want > s->piece)
+		want = s->piece;
+	if (want > left)
+		want = left;
+	if (s->data)
+		memcpy(buf, s->data + s->sent, want);
+	else
+		memset(buf, 'x', want);
+	s->sent += want;
+	return want;
+}
+
+typedef struct req {
+	const char *method; /* NULL: GET, or POST when body/stream is set */
+	const char *path;
+	const char *ctype;
+	const char *auth; /* full Authorization header value */
+	const char *userpwd;
+	const char *body;
+	stream *chunked;
+} req;
+
+static int perform(const req *q, resp *r)
+{
+	CURL *h = curl_easy_init();
+	struct curl_slist *hdrs = NULL;
+	char url[2048], line[512];
+	CURLcode rc;
+
+	memset(r, 0, sizeof(*r));
+	if (!h)
+		return -1;
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, q->path);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, r);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	if (q->body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, q->body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(q->body));
+	}
+	if (q->chunked) {
+		curl_easy_setopt(h, CURLOPT_POST, 1L);
+		curl_easy_setopt(h, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(h, CURLOPT_READDATA, q->chunked);
+		hdrs = curl_slist_append(hdrs, "Transfer-Encoding: chunked");
+	}
+	if (q->method && strcmp(q->method, "HEAD") == 0)
+		curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
+	else if (q->method)
+		curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, q->method);
+	if (q->ctype) {
+		snprintf(line, sizeof(line), "Content-Type: %s", q->ctype);
+		hdrs = curl_slist_append(hdrs, line);
+	}
+	if (q->auth) {
+		snprintf(line, sizeof(line), "Authorization: %s", q->auth);
+		hdrs = curl_slist_append(hdrs, line);
+	}
+	/* Never wait for a 100 Continue: the server must cope with bodies
+	 * arriving at once. */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (q->userpwd) {
+		curl_easy_setopt(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(h, CURLOPT_USERPWD, q->userpwd);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	rc = curl_easy_perform(h);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r->code);
+	curl_slist_free_all(hdrs);
+	curl_easy_cleanup(h);
+	return rc == CURLE_OK ? 0 : -1;
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	long n;
+
+	if (!f)
+		return NULL;
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
+		buf = malloc((size_t)n + 1);
+		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
+			free(buf);
+			buf = NULL;
+		} else if (buf) {
+			buf[n] = '\0';
+		}
+	}
+	fclose(f);
+	return buf;
+}
+
+/* A string member of the JSON answer, "" when absent. */
+static const char *jget(const resp *r, const char *key, char *out, size_t size)
+{
+	json_t *j = json_loads(r->body, 0, NULL);
+	json_t *v = json_object_get(j, key);
+
+	out[0] = '\0';
+	if (json_is_string(v))
+		snprintf(out, size, "%s", json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(out, size, "%lld", (long long)json_integer_value(v));
+	json_decref(j);
+	return out;
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+static char am_token[] = AM_TOKEN, ur_token[] = UR_TOKEN, am_user[] = AM_USER, am_pass[] = AM_PASS;
+static char host[] = "127.0.0.1";
+
+static void config_init(config *c, int basic)
+{
+	memset(c, 0, sizeof(*c));
+	c->listen_host = host;
+	c->listen_port = 0;
+	c->max_body_bytes = MAX_BODY;
+	c->ack_timeout_ms = 1234;
+	c->limits = alert_limits_default;
+	c->ur_services = json_object();
+	c->auth[CONFIG_SRC_ALERTMANAGER].token = am_token;
+	if (basic) {
+		c->auth[CONFIG_SRC_ALERTMANAGER].username = am_user;
+		c->auth[CONFIG_SRC_ALERTMANAGER].password = am_pass;
+	}
+	c->auth[CONFIG_SRC_UPTIMEROBOT].token = ur_token;
+	/* generic: none, so loopback only */
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+static void test_probes(void)
+{
+	resp r;
+
+	CHECK(perform(&(req){.path = "/healthz"}, &r) == 0);
+	CHECK(r.code == 200);
+	CHECK_STR(r.body, "ok\n");
+	CHECK(perform(&(req){.method = "HEAD", .path = "/healthz"}, &r) == 0);
+	CHECK(r.code == 200 && r.len == 0);
+
+	fake_set(0, 0, 0);
+	CHECK(perform(&(req){.path = "/readyz"}, &r) == 0);
+	CHECK(r.code == 503);
+	CHECK_STR(r.body, "starting\n");
+	fake_set(0, 0, 1);
+	CHECK(perform(&(req){.path = "/readyz"}, &r) == 0);
+	CHECK(r.code == 200);
+	CHECK_STR(r.body, "ready\n");
+}
+
+static void test_routing(void)
+{
+	resp r;
+	char v[256];
+
+	CHECK(perform(&(req){.path = "/nope"}, &r) == 0);
+	CHECK(r.code == 404);
+	CHECK_STR(jget(&r, "status", v, sizeof(v)), "error");
+	CHECK(strstr(r.headers, "Content-Type: application/json") != NULL);
+	/* Paths match exactly. */
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager/", .body = "{}", .auth = "Bearer " AM_TOKEN}, &r) == 0);
+	CHECK(r.code == 404);
+
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .auth = "Bearer " AM_TOKEN}, &r) == 0);
+	CHECK(r.code == 405);
+	CHECK(strstr(r.headers, "Allow: POST\r\n") != NULL);
+	CHECK(perform(&(req){.method = "DELETE", .path = "/api/v1/uptimerobot"}, &r) == 0);
+	CHECK(r.code == 405);
+	CHECK(strstr(r.headers, "Allow: GET, POST\r\n") != NULL);
+	CHECK(perform(&(req){.path = "/healthz", .body = "x"}, &r) == 0);
+	CHECK(r.code == 405);
+	CHECK(strstr(r.headers, "Allow: GET, HEAD\r\n") != NULL);
+	CHECK(calls() == 0);
+}
+
+static void test_alertmanager(void)
+{
+	char *single = slurp("tests/fixtures/alertmanager/firing-single.json");
+	char *two = slurp("tests/fixtures/alertmanager/firing-group-two-alerts.json");
+	char v[256];
+	resp r;
+	int before;
+
+	CHECK(single != NULL && two != NULL);
+	if (!single || !two)
+		goto out;
+	fake_set(0, 0, 1);
+
+	before = calls();
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager",
+	                     .body = single,
+	                     .ctype = "application/json",
+	                     .auth = "Bearer " AM_TOKEN},
+	              &r) == 0);
+	CHECK(r.code == 200);
+	CHECK_STR(jget(&r, "status", v, sizeof(v)), "ok");
+	CHECK_STR(jget(&r, "alerts", v, sizeof(v)), "1");
+	CHECK_STR(jget(&r, "changed", v, sizeof(v)), "1");
+	CHECK(calls() == before + 1);
+	CHECK(last_count() == 1);
+	CHECK_STR(last_field(0, "source"), "alertmanager");
+	CHECK_STR(last_field(0, "key"), "41e0d77341504fa0");
+	CHECK(fake_last_timeout == 1234);
+
+	/* Scheme case-insensitive, two alerts. */
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = two, .auth = "bearer " AM_TOKEN}, &r) == 0);
+	CHECK(r.code == 200);
+	CHECK_STR(jget(&r, "alerts", v, sizeof(v)), "2");
+	CHECK(last_count() == 2);
+
+	/* Token in the query string. */
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager?token=" AM_TOKEN, .body = single}, &r) == 0);
+	CHECK(r.code == 200);
+
+	/* Wrong and missing credentials. */
+	before = calls();
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Bearer " WRONG_TOKEN}, &r) ==
+	      0);
+	CHECK(r.code == 401);
+	CHECK_STR(jget(&r, "error", v, sizeof(v)), "missing or wrong credentials");
+	CHECK(strstr(r.headers, "WWW-Authenticate: Bearer realm=\"crier\"\r\n") != NULL);
+	CHECK(strstr(r.headers, "Basic realm") == NULL); /* basic not configured */
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager?token=" WRONG_TOKEN, .body = single}, &r) == 0);
+	CHECK(r.code == 401);
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single}, &r) == 0);
+	CHECK(r.code == 401);
+	/* Loopback does not excuse a source that has credentials. */
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .userpwd = AM_USER ":" AM_PASS}, &r) ==
+	      0);
+	CHECK(r.code == 401);
+	CHECK(calls() == before);
+
+	/* Parser errors: 400 with the parser's message. */
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = "{not json", .auth = "Bearer " AM_TOKEN}, &r) ==
+	      0);
+	CHECK(r.code == 400);
+	CHECK_STR(jget(&r, "status", v, sizeof(v)), "error");
+	CHECK(strlen(jget(&r, "error", v, sizeof(v))) > 0);
+	CHECK(calls() == before);
+
+	/* The store fails or times out: 503, and the daemon keeps serving. */
+	fake_set(-1, 0, 1);
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Bearer " AM_TOKEN}, &r) == 0);
+	CHECK(r.code == 503);
+	CHECK_STR(jget(&r, "error", v, sizeof(v)), "store unavailable, retry");
+	fake_set(-2, 0, 1);
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Bearer " AM_TOKEN}, &r) == 0);
+	CHECK(r.code == 503);
+	fake_set(0, 0, 1);
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Bearer " AM_TOKEN}, &r) == 0);
+	CHECK(r.code == 200);
+out:
+	free(single);
+	free(two);
+}
+
+static void test_too_large(void)
+{
+	char *big = malloc(MAX_BODY + 2);
+	char *single = slurp("tests/fixtures/alertmanager/firing-single.json");
+	resp r;
+	int before = calls();
+
+	CHECK(big != NULL && single != NULL);
+	if (!big || !single)
+		goto out;
+	/* Declared by Content-Length: refused before the body is read. */
+	memset(big, ' ', MAX_BODY + 1);
+	big[MAX_BODY + 1] = '\0';
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = big, .auth = "Bearer " AM_TOKEN}, &r) == 0);
+	CHECK(r.code == 413);
+	/* Exactly the limit is fine (and then a parser error, being blanks). */
+	big[MAX_BODY] = '\0';
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = big, .auth = "Bearer " AM_TOKEN}, &r) == 0);
+	CHECK(r.code == 400);
+
+	/* Chunked, no length: counted as it streams. */
+	{
+		stream s = {.total = 3 * MAX_BODY, .piece = 500};
+
+		CHECK(perform(&(req){.path = "/api/v1/alertmanager", .chunked = &s, .auth = "Bearer " AM_TOKEN}, &r) ==
+		      0);
+		CHECK(r.code == 413);
+		CHECK(s.sent == s.total);
+	}
+	/* An endless body is cut off rather than drained forever. */
+	{
+		stream s = {.total = (size_t)256 << 20, .piece = 65536};
+		int rc = perform(&(req){.path = "/api/v1/alertmanager", .chunked = &s, .auth = "Bearer " AM_TOKEN}, &r);
+
+		CHECK(rc != 0 || r.code == 413);
+		CHECK(s.sent < s.total);
+	}
+	/* A body that fits, streamed in small chunks, is put back together. */
+	{
+		stream s = {.data = single, .total = strlen(single), .piece = 7};
+
+		CHECK(perform(&(req){.path = "/api/v1/alertmanager", .chunked = &s, .auth = "Bearer " AM_TOKEN}, &r) ==
+		      0);
+		CHECK(r.code == 200);
+		CHECK(calls() == before + 1);
+	}
+	CHECK(perform(&(req){.path = "/healthz"}, &r) == 0);
+	CHECK(r.code == 200);
+out:
+	free(big);
+	free(single);
+}
+
+static void test_uptimerobot(void)
+{
+	char *query = slurp("tests/fixtures/uptimerobot/down.query");
+	char *form = slurp("tests/fixtures/uptimerobot/down.form");
+	char *json = slurp("tests/fixtures/uptimerobot/down.json");
+	char path[1024], v[256];
+	resp r;
+	int before;
+
+	CHECK(query && form && json);
+	if (!query || !form || !json)
+		goto out;
+	query[strcspn(query, "\r\n")] = '\0';
+	/* The fixture's placeholder token becomes the configured one. */
+	{
+		char *t = strstr(query, "token=SECRET");
+
+		CHECK(t != NULL);
+		if (!t)
+			goto out;
+		*t = '\0';
+		snprintf(path, sizeof(path), "%stoken=" UR_TOKEN "%s", query, t + strlen("token=SECRET"));
+	}
+
+	/* GET with everything in the query string. */
+	CHECK(perform(&(req){.path = path}, &r) == 0);
+	CHECK(r.code == 200);
+	CHECK(last_count() == 1);
+	CHECK_STR(last_field(0, "source"), "uptimerobot");
+	CHECK_STR(last_field(0, "key"), "uptimerobot/11");
+
+	/* A form body; the token in the query string. */
+	CHECK(perform(&(req){.path = "/api/v1/uptimerobot?token=" UR_TOKEN,
+	                     .body = form,
+	                     .ctype = "application/x-www-form-urlencoded"},
+	              &r) == 0);
+	CHECK(r.code == 200);
+	CHECK_STR(last_field(0, "key"), "uptimerobot/784350743");
+
+	/* A JSON body wins over query fields; the token by header. */
+	CHECK(perform(&(req){.path = "/api/v1/uptimerobot?monitorID=11",
+	                     .body = json,
+	                     .ctype = "application/json",
+	                     .auth = "Bearer " UR_TOKEN},
+	              &r) == 0);
+	CHECK(r.code == 200);
+	CHECK_STR(last_field(0, "key"), "uptimerobot/784350743");
+	/* JSON recognised by its first byte when the type says nothing useful. */
+	CHECK(perform(&(req){.path = "/api/v1/uptimerobot", .body = json, .ctype = "text/plain", .auth = "Bearer " UR_TOKEN},
+	              &r) == 0);
+	CHECK(r.code == 200);
+	/* Query fields fill what the body lacks. */
+	CHECK(perform(&(req){.path = "/api/v1/uptimerobot?monitorID=42&alertType=1&monitorFriendlyName=Q",
+	                     .body = "{\"monitorURL\": \"https://q.example\"}",
+	                     .auth = "Bearer " UR_TOKEN},
+	              &r) == 0);
+	CHECK(r.code == 200);
+	CHECK_STR(last_field(0, "key"), "uptimerobot/42");
+
+	/* An unknown alertType is ignored with 202, never reaching the core. */
+	before = calls();
+	CHECK(perform(&(req){.path = "/api/v1/uptimerobot?token=" UR_TOKEN "&monitorID=11&alertType=9"}, &r) == 0);
+	CHECK(r.code == 202);
+	CHECK_STR(jget(&r, "status", v, sizeof(v)), "ignored");
+	CHECK(strlen(jget(&r, "reason", v, sizeof(v))) > 0);
+	CHECK(calls() == before);
+
+	/* Invalid JSON (a quote in a monitor name) is a 400. */
+	CHECK(perform(&(req){.path = "/api/v1/uptimerobot?token=" UR_TOKEN,
+	                     .body = "{\"monitorID\": \"1\", \"monitorFriendlyName\": \"a\"b\"}",
+	                     .ctype = "application/json"},
+	              &r) == 0);
+	CHECK(r.code == 400);
+	/* Another source's token does not open this one. */
+	CHECK(perform(&(req){.path = "/api/v1/uptimerobot?token=" AM_TOKEN "&monitorID=11&alertType=1"}, &r) == 0);
+	CHECK(r.code == 401);
+	CHECK(calls() == before);
+out:
+	free(query);
+	free(form);
+	free(json);
+}
+
+static void test_generic_loopback(void)
+{
+	resp r;
+	int before = calls();
+
+	/* No credentials configured for generic: loopback clients get in. */
+	CHECK(perform(&(req){.path = "/api/v1/alerts",
+	                     .body = "{\"key\": \"k1\", \"labels\": {\"service\": \"db\"}}",
+	                     .ctype = "application/json"},
+	              &r) == 0);
+	CHECK(r.code == 200);
+	CHECK(calls() == before + 1);
+	CHECK_STR(last_field(0, "key"), "k1");
+	/* Unknown keys are the parser's 400. */
+	CHECK(perform(&(req){.path = "/api/v1/alerts", .body = "{\"key\": \"k1\", \"bogus\": 1}"}, &r) == 0);
+	CHECK(r.code == 400);
+}
+
+static void test_basic_after_reload(http_server *s, config *basic_cfg)
+{
+	resp r;
+
+	http_server_reload(s, basic_cfg);
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = "{}"}, &r) == 0);
+	CHECK(r.code == 401);
+	CHECK(strstr(r.headers, "WWW-Authenticate: Bearer realm=\"crier\"\r\n") != NULL);
+	CHECK(strstr(r.headers, "WWW-Authenticate: Basic realm=\"crier\"\r\n") != NULL);
+	{
+		char *single = slurp("tests/fixtures/alertmanager/firing-single.json");
+
+		CHECK(single != NULL);
+		if (single) {
+			CHECK(perform(&(req){.path = "/api/v1/alertmanager",
+			                     .body = single,
+			                     .userpwd = AM_USER ":" AM_PASS},
+			              &r) == 0);
+			CHECK(r.code == 200);
+			CHECK(perform(&(req){.path = "/api/v1/alertmanager",
+			                     .body = single,
+			                     .userpwd = AM_USER ":" WRONG_TOKEN},
+			              &r) == 0);
+			CHECK(r.code == 401);
+			CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Basic !!!"}, &r) ==
+			      0);
+			CHECK(r.code == 401);
+			/* The token still works alongside. */
+			CHECK(perform(&(req){.path = "/api/v1/alertmanager",
+			                     .body = single,
+			                     .auth = "Bearer " AM_TOKEN},
+			              &r) == 0);
+			CHECK(r.code == 200);
+			free(single);
+		}
+	}
+}
+
+static void *parallel_one(void *arg)
+{
+	resp *r = arg;
+
+	if (perform(&(req){.path = "/api/v1/alerts", .body = "{\"key\": \"p\"}"}, r) != 0)
+		r->code = -1;
+	return NULL;
+}
+
+/* Handlers block in core_submit; other connections must go on meanwhile. */
+static void test_parallel(void)
+{
+	enum { N = 6 };
+	static resp rs[N];
+	pthread_t t[N];
+	struct timespec a, b;
+	int started = 0, all_ok = 1;
+	double secs;
+
+	fake_set(0, 400, 1);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < N; i++)
+		if (pthread_create(&t[i], NULL, parallel_one, &rs[i]) == 0)
+			started++;
+	for (int i = 0; i < started; i++) {
+		pthread_join(t[i], NULL);
+		if (rs[i].code != 200)
+			all_ok = 0;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	fake_set(0, 0, 1);
+	secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+	CHECK(started == N);
+	CHECK(all_ok);
+	CHECK(secs < 0.4 * N * 0.75);
+}
+
+static double metric(const char *text, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	for (const char *p = text; p && *p;) {
+		const char *nl = strchr(p, '\n');
+
+		if (strncmp(p, prefix, n) == 0 && p[n] == ' ')
+			return strtod(p + n + 1, NULL);
+		p = nl ? nl + 1 : NULL;
+	}
+	return -1;
+}
+
+static void test_metrics_endpoint(void)
+{
+	resp r;
+
+	CHECK(perform(&(req){.path = "/metrics"}, &r) == 0);
+	CHECK(r.code == 200);
+	CHECK(strstr(r.headers, "Content-Type: text/plain; version=0.0.4\r\n") != NULL);
+	CHECK(strstr(r.body, "# TYPE crier_http_requests_total counter\n") != NULL);
+	CHECK(metric(r.body, "crier_http_requests_total{code=\"200\"}") > 10);
+	CHECK(metric(r.body, "crier_http_requests_total{code=\"404\"}") == 2);
+	CHECK(metric(r.body, "crier_http_requests_total{code=\"405\"}") == 3);
+	CHECK(metric(r.body, "crier_http_requests_total{code=\"413\"}") == 2);
+	/* single(1) + two(2) + query(1) + after 503s(1) + chunked(1) + reload(2) */
+	CHECK(metric(r.body, "crier_alerts_received_total{source=\"alertmanager\"}") == 8);
+	CHECK(metric(r.body, "crier_alerts_received_total{source=\"uptimerobot\"}") == 5);
+	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"too_large\"}") == 3);
+	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"store\"}") == 2);
+	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"auth\"}") == 7);
+	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"uptimerobot\",reason=\"auth\"}") == 1);
+	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"uptimerobot\",reason=\"method\"}") == 1);
+	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"generic\",reason=\"bad_request\"}") == 1);
+	CHECK(metric(r.body, "crier_ready") == 0); /* the core sets it; the fake does not */
+}
+
+static void test_bind_failure(int taken)
+{
+	config c;
+	char err[256], want[128];
+	http_server *s2;
+
+	config_init(&c, 0);
+	c.listen_port = taken;
+	s2 = http_server_start(&c, (core *)&fake_token, err, sizeof(err));
+	CHECK(s2 == NULL);
+	snprintf(want, sizeof(want), "cannot listen on 127.0.0.1:%d: Address already in use", taken);
+	CHECK_STR(err, want);
+	if (s2)
+		http_server_stop(s2);
+	json_decref(c.ur_services);
+
+	/* IPv6 loopback literal, where the host has IPv6. */
+	config_init(&c, 0);
+	c.listen_host = (char *)"::1";
+	s2 = http_server_start(&c, (core *)&fake_token, err, sizeof(err));
+	if (s2) {
+		CHECK(http_server_port(s2) > 0);
+		http_server_stop(s2);
+	} else {
+		CHECK(strncmp(err, "cannot listen on [::1]:0: ", 26) == 0);
+	}
+	json_decref(c.ur_services);
+}
+
+int main(void)
+{
+	config cfg, basic_cfg;
+	char err[256], tmpl[] = "/tmp/test_http_server.XXXXXX";
+	http_server *s;
+	int saved_err, logfd;
+	char *log_text;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "curl_global_init failed\n");
+		return 1;
+	}
+	config_init(&cfg, 0);
+	config_init(&basic_cfg, 1);
+	log_set_level(LOG_DEBUG);
+
+	/* Capture fd 2: every log line of the server lands in the file. */
+	logfd = mkstemp(tmpl);
+	CHECK(logfd >= 0);
+	if (logfd < 0)
+		return check_summary("test_http_server");
+	fflush(stderr);
+	saved_err = dup(2);
+	dup2(logfd, 2);
+
+	s = http_server_start(&cfg, (core *)&fake_token, err, sizeof(err));
+	CHECK(s != NULL);
+	if (s) {
+		port = http_server_port(s);
+		CHECK(port > 0);
+		test_probes();
+		test_routing();
+		test_alertmanager();
+		test_too_large();
+		test_uptimerobot();
+		test_generic_loopback();
+		test_basic_after_reload(s, &basic_cfg);
+		test_parallel();
+		test_metrics_endpoint();
+		test_bind_failure(port);
+		http_server_stop(s);
+	}
+
+	fflush(stderr);
+	dup2(saved_err, 2);
+	close(saved_err);
+	close(logfd);
+	log_text = slurp(tmpl);
+	unlink(tmpl);
+	CHECK(log_text != NULL);
+	if (log_text) {
+		/* The capture worked: rejections were logged, with source and peer. */
+		CHECK(strstr(log_text, "request rejected") != NULL);
+		CHECK(strstr(log_text, "source=alertmanager peer=127.0.0.1 reason=auth") != NULL);
+		CHECK(strstr(log_text, "request accepted") != NULL);
+		/* No secret, presented or configured, in any line. */
+		CHECK(strstr(log_text, AM_TOKEN) == NULL);
+		CHECK(strstr(log_text, UR_TOKEN) == NULL);
+		CHECK(strstr(log_text, WRONG_TOKEN) == NULL);
+		CHECK(strstr(log_text, AM_PASS) == NULL);
+		CHECK(strstr(log_text, "token=") == NULL);
+		CHECK(strstr(log_text, "YW11c2Vy") == NULL); /* base64 of "amuser", i.e. a Basic header */
+		if (check_failed)
+			fprintf(stderr, "--- captured log ---\n%s--- end ---\n", log_text);
+		free(log_text);
+	}
+	json_decref(fake_last);
+	json_decref(cfg.ur_services);
+	json_decref(basic_cfg.ur_services);
+	curl_global_cleanup();
+	return check_summary("test_http_server");
+}

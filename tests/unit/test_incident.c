@@ -1,0 +1,165 @@
+/* Dedup, grouping and lifecycle of incidents, against a real store in a temp dir. */
+#include "check.h"
+#include "incident.h"
+#include "store.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+
+#define MAX_EV 64
+static char ev_types[MAX_EV][32];
+static int64_t ev_incident[MAX_EV];
+static int n_ev;
+
+static int record(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
+                  const json_t *labels, int64_t now)
+{
+	(void)ctx;
+	(void)event_id;
+	(void)severity;
+	(void)labels;
+	(void)now;
+	if (n_ev < MAX_EV) {
+		snprintf(ev_types[n_ev], sizeof(ev_types[n_ev]), "%s", type);
+		ev_incident[n_ev] = incident_id;
+		n_ev++;
+	}
+	return 0;
+}
+
+static json_t *mk(const char *source, const char *key, const char *status, const char *service, const char *sev,
+                  int64_t starts)
+{
+	json_t *labels = json_pack("{ss ss}", "alertname", "X", "severity", sev);
+	if (service)
+		json_object_set_new(labels, "service", json_string(service));
+	return json_pack("{ss ss ss so s{ss} sI sI ss}", "source", source, "key", key, "status", status, "labels",
+	                 labels, "annotations", "summary", "something broke", "starts_at", (json_int_t)starts,
+	                 "ends_at", (json_int_t)0, "link", "");
+}
+
+/* Apply one alert in its own transaction, like a batch of one. */
+static int apply(store *s, incidents *m, json_t *a, int64_t now)
+{
+	store_begin(s);
+	int r = incidents_apply(m, a, now);
+	store_commit(s);
+	json_decref(a);
+	return r;
+}
+
+static int count_type(const char *type)
+{
+	int n = 0;
+	for (int i = 0; i < n_ev; i++)
+		n += strcmp(ev_types[i], type) == 0;
+	return n;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/crier-test-incident-XXXXXX";
+	if (!mkdtemp(dir))
+		return 1;
+	char path[256], err[256];
+	snprintf(path, sizeof(path), "%s/crier.db", dir);
+	store *s = store_open(path, 0, err, sizeof(err));
+	CHECK(s != NULL);
+	config cfg = {0};
+	cfg.group_by = json_pack("[s]", "service");
+	cfg.hold_ms = 1000;
+	incidents *m = incidents_new(s, &cfg, record, NULL, err, sizeof(err));
+	CHECK(m != NULL);
+
+	/* A new alert opens an incident; the same alert again is a duplicate. */
+	CHECK(apply(s, m, mk("alertmanager", "a1", "firing", "api", "warning", 1000), 5000) == 1);
+	CHECK(n_ev == 1 && strcmp(ev_types[0], "opened") == 0);
+	CHECK(apply(s, m, mk("alertmanager", "a1", "firing", "api", "warning", 1000), 5001) == 0);
+	CHECK(n_ev == 1);
+	CHECK(incidents_open_count(m) == 1);
+
+	/* Another alert of the same service joins; a higher severity is an event. */
+	CHECK(apply(s, m, mk("uptimerobot", "uptimerobot/1", "firing", "api", "critical", 2000), 5002) == 1);
+	CHECK(count_type("alert_joined") == 1);
+	CHECK(count_type("severity_raised") == 1);
+	CHECK(incidents_open_count(m) == 1);
+
+	/* A different service is a different incident. */
+	CHECK(apply(s, m, mk("alertmanager", "b1", "firing", "web", "info", 1000), 5003) == 1);
+	CHECK(incidents_open_count(m) == 2);
+	int64_t web = ev_incident[n_ev - 1];
+
+	/* Resolving one of two alerts: alert_resolved, still investigating. */
+	CHECK(apply(s, m, mk("alertmanager", "a1", "resolved", "api", "warning", 1000), 6000) == 1);
+	CHECK(count_type("alert_resolved") == 1);
+	CHECK(count_type("state_changed") == 0);
+	/* A repeated resolved is a duplicate. */
+	CHECK(apply(s, m, mk("alertmanager", "a1", "resolved", "api", "warning", 1000), 6001) == 0);
+
+	/* The last one resolves: monitoring for the hold. */
+	CHECK(apply(s, m, mk("uptimerobot", "uptimerobot/1", "resolved", "api", "critical", 2000), 7000) == 1);
+	CHECK(count_type("state_changed") == 1);
+
+	/* Re-fire within the hold continues the same incident (no new "opened"). */
+	int64_t api = ev_incident[0];
+	CHECK(apply(s, m, mk("alertmanager", "a1", "firing", "api", "warning", 7500), 7600) == 1);
+	CHECK(count_type("opened") == 2); /* api + web, no third */
+	CHECK(ev_incident[n_ev - 1] == api);
+	CHECK(count_type("state_changed") == 2); /* monitoring -> investigating */
+
+	/* Resolve again and let the hold expire: resolved. */
+	CHECK(apply(s, m, mk("alertmanager", "a1", "resolved", "api", "warning", 7500), 8000) == 1);
+	int64_t next = 0;
+	store_begin(s);
+	CHECK(incidents_tick(m, 8500, &next) == 0); /* hold not over */
+	CHECK(next == 9000);
+	CHECK(incidents_tick(m, 9000, &next) == 1);
+	store_commit(s);
+	CHECK(count_type("resolved") == 1);
+	CHECK(incidents_open_count(m) == 1);
+
+	/* After resolution the same alert firing with a new startsAt opens a new incident. */
+	CHECK(apply(s, m, mk("alertmanager", "a1", "firing", "api", "warning", 20000), 20001) == 1);
+	CHECK(count_type("opened") == 3);
+	CHECK(ev_incident[n_ev - 1] != api);
+
+	/* People: ack moves to identified; update needs a message; a person's resolve closes it. */
+	store_begin(s);
+	CHECK(incidents_human(m, web, "ack", NULL, NULL, "alice", 21000, err, sizeof(err)) > 0);
+	CHECK(incidents_human(m, web, "update", NULL, "", "alice", 21001, err, sizeof(err)) == -3);
+	CHECK(incidents_human(m, web, "update", "bogus", "x", "alice", 21002, err, sizeof(err)) == -3);
+	CHECK(incidents_human(m, web, "update", "identified", "found it", "alice", 21003, err, sizeof(err)) > 0);
+	CHECK(incidents_human(m, web, "resolve", NULL, "fixed", "alice", 21004, err, sizeof(err)) > 0);
+	CHECK(incidents_human(m, web, "ack", NULL, NULL, "alice", 21005, err, sizeof(err)) == -2);
+	store_commit(s);
+	CHECK(count_type("acknowledged") == 1);
+	CHECK(count_type("update") == 1);
+	CHECK(count_type("resolved") == 2);
+	/* Alertmanager keeps re-sending the still-firing alert: a person closed it, nothing reopens. */
+	CHECK(apply(s, m, mk("alertmanager", "b1", "firing", "web", "info", 1000), 22000) == 0);
+
+	/* Alerts without the group label group by alertname. */
+	CHECK(apply(s, m, mk("generic", "g1", "firing", NULL, "info", 0), 23000) == 1);
+	CHECK(count_type("opened") == 4);
+
+	/* A restart rebuilds the same index from the store. */
+	size_t open_before = incidents_open_count(m), alerts_before = incidents_alert_count(m);
+	incidents_free(m);
+	m = incidents_new(s, &cfg, record, NULL, err, sizeof(err));
+	CHECK(m != NULL);
+	CHECK(incidents_open_count(m) == open_before);
+	int before = n_ev;
+	CHECK(apply(s, m, mk("alertmanager", "a1", "firing", "api", "warning", 20000), 24000) == 0);
+	CHECK(apply(s, m, mk("alertmanager", "b1", "firing", "web", "info", 1000), 24001) == 0);
+	CHECK(n_ev == before);
+	CHECK(incidents_alert_count(m) <= alerts_before);
+
+	incidents_free(m);
+	store_close(s);
+	json_decref(cfg.group_by);
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", dir);
+	return check_summary("test_incident");
+}
