@@ -22,6 +22,7 @@ PLUGIN_LDLIBS = -ljansson
 # Debian packages: build, then what the tests drive.
 DEPS_BUILD = gcc make pkg-config libzmq3-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev
 DEPS_TEST  = python3 curl prometheus-alertmanager clang-format
+DEPS_FUZZ  = clang libclang-rt-14-dev
 DEPS_BENCH = wrk
 
 CORE_SRC   = $(filter-out core/main.c,$(wildcard core/*.c))
@@ -86,9 +87,8 @@ bench: deps
 	@CRIER_BUILD=$(BUILD) python3 tests/bench/bench.py
 
 FUZZ_SECONDS ?= 30
-fuzz:
-	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
-	  SAN="-fsanitize=fuzzer-no-link,address,undefined" $(BUILD)/../build-fuzz/libcrier.a
+fuzz: deps
+	@sh tests/deps.sh $(DEPS_FUZZ)
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:

@@ -23,11 +23,11 @@
 
 /* Bounds on what one request may carry; requests over them get 400. */
 typedef struct alert_limits {
-	size_t max_alerts;      /* alerts per request */
-	size_t max_labels;      /* labels (and, separately, annotations) per alert */
-	size_t max_name_len;    /* bytes in a label name */
-	size_t max_value_len;   /* bytes in a label or annotation value */
-	int max_depth;          /* JSON nesting depth */
+	size_t max_alerts;    /* alerts per request */
+	size_t max_labels;    /* labels (and, separately, annotations) per alert */
+	size_t max_name_len;  /* bytes in a label name */
+	size_t max_value_len; /* bytes in a label or annotation value */
+	int max_depth;        /* JSON nesting depth */
 } alert_limits;
 
 extern const alert_limits alert_limits_default; /* 1000, 64, 128, 16384, 16 */

@@ -38,7 +38,8 @@ static void humanize(json_t *v)
 		if (json_is_integer(t)) {
 			char buf[40];
 			json_int_t ms = json_integer_value(t);
-			json_object_set_new(v, time_keys[i], ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null());
+			json_object_set_new(v, time_keys[i],
+			                    ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null());
 		}
 	}
 	json_t *sev = json_object_get(v, "severity");
@@ -143,7 +144,7 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		              "events", events ? events : json_array());
 	} else if (strcmp(cmd, "deliveries") == 0) {
 		json_t *list =
-			store_deliveries_json(ctx->st, json_is_true(json_object_get(req, "dead")), get_id(req, "incident"));
+		    store_deliveries_json(ctx->st, json_is_true(json_object_get(req, "dead")), get_id(req, "incident"));
 		if (list) {
 			humanize(list);
 			r = json_pack("{sb so}", "ok", 1, "deliveries", list);

@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 typedef struct control_ctx {
-	store *st;        /* borrowed */
-	incidents *inc;   /* borrowed */
-	outbox *ob;       /* borrowed */
+	store *st;         /* borrowed */
+	incidents *inc;    /* borrowed */
+	outbox *ob;        /* borrowed */
 	const config *cfg; /* borrowed */
 	int64_t started_ms;
 } control_ctx;

@@ -41,9 +41,9 @@
 #include <zmq.h>
 
 #define INGEST_ENDPOINT "inproc://crier-ingest"
-#define CMD_ENDPOINT "inproc://crier-cmd"
-#define MAX_HOSTS 256
-#define STOP_GRACE_MS 10000
+#define CMD_ENDPOINT    "inproc://crier-cmd"
+#define MAX_HOSTS       256
+#define STOP_GRACE_MS   10000
 
 struct core {
 	void *zctx;
@@ -53,10 +53,10 @@ struct core {
 	outbox *ob;
 	control_ctx ctl_ctx;
 
-	void *ingest; /* ROUTER */
-	void *ext;    /* ROUTER or NULL */
-	void *ctl;    /* REP */
-	void *cmd;    /* PAIR, core side */
+	void *ingest;   /* ROUTER */
+	void *ext;      /* ROUTER or NULL */
+	void *ctl;      /* REP */
+	void *cmd;      /* PAIR, core side */
 	void *cmd_main; /* PAIR, main side (used by the main thread only) */
 	int lock_fd;
 	char *ctl_path;
@@ -148,8 +148,8 @@ static int recv_one(core *c, void *sock, ingest_msg *p)
 			snprintf(p->reply, sizeof(p->reply), "ERR 400 malformed internal message");
 	} else {
 		char err[200];
-		ingest_status st = ingest_generic(zmq_msg_data(&body), zmq_msg_size(&body), &c->cfg->limits,
-		                                  &p->alerts, err, sizeof(err));
+		ingest_status st = ingest_generic(zmq_msg_data(&body), zmq_msg_size(&body), &c->cfg->limits, &p->alerts,
+		                                  err, sizeof(err));
 		if (st == INGEST_BAD)
 			snprintf(p->reply, sizeof(p->reply), "ERR 400 %s", err);
 		else if (st == INGEST_IGNORED)
@@ -320,7 +320,8 @@ static void *core_main(void *arg)
 		if (c->stopping) {
 			if (!stop_deadline) {
 				stop_deadline = now + STOP_GRACE_MS;
-				log_info("stopping: finishing deliveries in flight", " inflight=%zu", outbox_inflight(c->ob));
+				log_info("stopping: finishing deliveries in flight", " inflight=%zu",
+				         outbox_inflight(c->ob));
 			}
 			if (outbox_inflight(c->ob) == 0 || now >= stop_deadline)
 				break;

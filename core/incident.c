@@ -40,9 +40,9 @@ struct incidents {
 	const config *cfg;
 	incidents_emit_fn emit;
 	void *emit_ctx;
-	hmap *alerts;  /* "source\x1fkey" -> alert_entry */
-	hmap *by_key;  /* group key -> open incident */
-	hmap *by_id;   /* decimal id -> open incident */
+	hmap *alerts;       /* "source\x1fkey" -> alert_entry */
+	hmap *by_key;       /* group key -> open incident */
+	hmap *by_id;        /* decimal id -> open incident */
 	int64_t last_event; /* id of the newest event recorded */
 };
 
@@ -252,17 +252,17 @@ size_t incidents_alert_count(const incidents *m)
 static int save_incident(incidents *m, incident *inc)
 {
 	store_incident row = {
-		.id = inc->id,
-		.key = inc->key,
-		.title = inc->title,
-		.state = inc->state,
-		.severity = inc->severity,
-		.human = inc->human,
-		.labels = inc->labels,
-		.opened_at = inc->opened_at,
-		.updated_at = inc->updated_at,
-		.resolved_at = inc->resolved_at,
-		.hold_until = inc->hold_until,
+	    .id = inc->id,
+	    .key = inc->key,
+	    .title = inc->title,
+	    .state = inc->state,
+	    .severity = inc->severity,
+	    .human = inc->human,
+	    .labels = inc->labels,
+	    .opened_at = inc->opened_at,
+	    .updated_at = inc->updated_at,
+	    .resolved_at = inc->resolved_at,
+	    .hold_until = inc->hold_until,
 	};
 	if (store_incident_put(m->st, &row) < 0)
 		return -1;
@@ -281,8 +281,7 @@ static json_t *incident_doc(const incident *inc)
 	return json_pack("{sI ss ss ss ss sO so so so si sb}", "id", (json_int_t)inc->id, "key", inc->key, "title",
 	                 inc->title, "state", inc->state, "severity", alert_severity_name(inc->severity), "labels",
 	                 inc->labels, "opened_at", time_json(inc->opened_at), "updated_at", time_json(inc->updated_at),
-	                 "resolved_at", time_json(inc->resolved_at), "alerts_firing", inc->firing, "human",
-	                 inc->human);
+	                 "resolved_at", time_json(inc->resolved_at), "alerts_firing", inc->firing, "human", inc->human);
 }
 
 static json_t *alert_doc(const json_t *a)
@@ -606,7 +605,8 @@ int64_t incidents_human(incidents *m, int64_t id, const char *action, const char
 	if (state && *state) {
 		want = state_canonical(state);
 		if (!want) {
-			snprintf(err, errlen, "unknown state \"%.32s\" (use investigating, identified, monitoring or resolved)",
+			snprintf(err, errlen,
+			         "unknown state \"%.32s\" (use investigating, identified, monitoring or resolved)",
 			         state);
 			return -3;
 		}
@@ -633,7 +633,8 @@ int64_t incidents_human(incidents *m, int64_t id, const char *action, const char
 			inc->hold_until = (want == ST_MONITORING && inc->firing == 0) ? now + m->cfg->hold_ms : 0;
 		}
 		inc->updated_at = now;
-		if (save_incident(m, inc) < 0 || emit(m, inc, "update", actor, message, NULL, want ? &prev : NULL, now) < 0)
+		if (save_incident(m, inc) < 0 ||
+		    emit(m, inc, "update", actor, message, NULL, want ? &prev : NULL, now) < 0)
 			return -1;
 	} else {
 		snprintf(err, errlen, "unknown action \"%.16s\"", action);

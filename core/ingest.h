@@ -27,8 +27,8 @@ ingest_status ingest_alertmanager(const char *body, size_t len, const alert_limi
 
 /* Uptime Robot settings from the configuration. */
 typedef struct ingest_uptimerobot_conf {
-	const json_t *services;       /* borrowed object monitorID -> service name; may be NULL */
-	const char *severity;         /* severity label for down alerts; "critical" when NULL */
+	const json_t *services; /* borrowed object monitorID -> service name; may be NULL */
+	const char *severity;   /* severity label for down alerts; "critical" when NULL */
 } ingest_uptimerobot_conf;
 
 /*
@@ -46,8 +46,8 @@ ingest_status ingest_uptimerobot(const json_t *fields, const ingest_uptimerobot_
 
 /* Helpers that produce `fields` for ingest_uptimerobot. */
 /* JSON body: must be an object; non-string scalars are converted to strings. */
-ingest_status ingest_uptimerobot_json(const char *body, size_t len, const alert_limits *lim, json_t **fields,
-                                      char *err, size_t errlen);
+ingest_status ingest_uptimerobot_json(const char *body, size_t len, const alert_limits *lim, json_t **fields, char *err,
+                                      size_t errlen);
 /* application/x-www-form-urlencoded text (a form body, or a raw query string without '?'). */
 ingest_status ingest_form_decode(const char *text, size_t len, json_t **fields, char *err, size_t errlen);
 

@@ -23,29 +23,28 @@
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "Usage: crierd [--config DIR] [--check-config]\n"
-	        "\n"
-	        "crier receives Alertmanager and Uptime Robot webhooks, folds alerts into\n"
-	        "incidents and tells people through plugins (see README.md).\n"
-	        "\n"
-	        "Options:\n"
-	        "  -c, --config DIR    configuration folder; every *.json in it is read (default: conf.d)\n"
-	        "      --check-config  check the configuration and the plugins it names, print what is\n"
-	        "                      wrong (file, key, problem) and exit: 0 valid, 1 invalid\n"
-	        "  -h, --help          this help\n"
-	        "      --version       print the version\n"
-	        "\n"
-	        "Environment:\n"
-	        "  CRIER_STATE_DIR     overrides daemon.state_dir (store, control socket, plugin output)\n"
-	        "  CRIER_PLUGIN_DIR    overrides daemon.plugin_dir (where <plugin>.so files are)\n"
-	        "  CRIER_LOG_LEVEL     debug, info (default), warn or error\n"
-	        "\n"
-	        "Signals: SIGHUP reloads the configuration (queued deliveries are kept);\n"
-	        "SIGTERM or SIGINT stop after the deliveries in flight finish.\n"
-	        "\n"
-	        "Defaults: HTTP on 127.0.0.1:9095, state under ./var, control socket var/crierd.ctl\n"
-	        "(crierctl finds it from the project folder with no flags).\n");
+	fprintf(out, "Usage: crierd [--config DIR] [--check-config]\n"
+	             "\n"
+	             "crier receives Alertmanager and Uptime Robot webhooks, folds alerts into\n"
+	             "incidents and tells people through plugins (see README.md).\n"
+	             "\n"
+	             "Options:\n"
+	             "  -c, --config DIR    configuration folder; every *.json in it is read (default: conf.d)\n"
+	             "      --check-config  check the configuration and the plugins it names, print what is\n"
+	             "                      wrong (file, key, problem) and exit: 0 valid, 1 invalid\n"
+	             "  -h, --help          this help\n"
+	             "      --version       print the version\n"
+	             "\n"
+	             "Environment:\n"
+	             "  CRIER_STATE_DIR     overrides daemon.state_dir (store, control socket, plugin output)\n"
+	             "  CRIER_PLUGIN_DIR    overrides daemon.plugin_dir (where <plugin>.so files are)\n"
+	             "  CRIER_LOG_LEVEL     debug, info (default), warn or error\n"
+	             "\n"
+	             "Signals: SIGHUP reloads the configuration (queued deliveries are kept);\n"
+	             "SIGTERM or SIGINT stop after the deliveries in flight finish.\n"
+	             "\n"
+	             "Defaults: HTTP on 127.0.0.1:9095, state under ./var, control socket var/crierd.ctl\n"
+	             "(crierctl finds it from the project folder with no flags).\n");
 }
 
 /* Load every plugin and init+destroy every instance: what --check-config adds
@@ -63,7 +62,8 @@ static int check_plugins(const config *cfg)
 			continue;
 		}
 		if (plugin_host_check(lib, ic, cfg->state_dir, err, sizeof(err)) < 0) {
-			fprintf(stderr, "crierd: plugins.%s.instances.%s: %s\n", ic->plugin, strchr(ic->name, '/') + 1, err);
+			fprintf(stderr, "crierd: plugins.%s.instances.%s: %s\n", ic->plugin, strchr(ic->name, '/') + 1,
+			        err);
 			bad = 1;
 		}
 		plugin_loader_close(lib);
@@ -132,11 +132,11 @@ int main(int argc, char **argv)
 	const char *dir = "conf.d";
 	int check_only = 0;
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check-config", no_argument, NULL, 'C'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"check-config", no_argument, NULL, 'C'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	int o;
 	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {

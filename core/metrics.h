@@ -10,12 +10,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef enum metrics_result { METRICS_OK = 0, METRICS_RETRY, METRICS_FAIL, METRICS_DEAD, METRICS_RESULT_N } metrics_result;
+typedef enum metrics_result {
+	METRICS_OK = 0,
+	METRICS_RETRY,
+	METRICS_FAIL,
+	METRICS_DEAD,
+	METRICS_RESULT_N
+} metrics_result;
 
 /* HTTP side. */
-void metrics_request(int status);                        /* crier_http_requests_total{code} */
-void metrics_alerts(config_source src, unsigned n);     /* crier_alerts_received_total{source} */
-void metrics_rejected(config_source src, const char *why); /* crier_requests_rejected_total{source,reason} reason: auth|bad_request|too_large|method|store */
+void metrics_request(int status);                   /* crier_http_requests_total{code} */
+void metrics_alerts(config_source src, unsigned n); /* crier_alerts_received_total{source} */
+void metrics_rejected(
+    config_source src,
+    const char *why); /* crier_requests_rejected_total{source,reason} reason: auth|bad_request|too_large|method|store */
 
 /* Core side. */
 void metrics_duplicates(unsigned n); /* crier_alerts_duplicate_total */

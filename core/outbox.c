@@ -356,16 +356,18 @@ int outbox_on_result(outbox *o, size_t i, int64_t now)
 			rc = store_outbox_dead(o->st, r.id, c->attempts, why, now);
 			metrics_delivery(c->name, r.result == CRIER_FAIL ? METRICS_FAIL : METRICS_RETRY, latency);
 			metrics_delivery(c->name, METRICS_DEAD, latency);
-			log_warn("delivery is dead", " instance=%s delivery=%" PRId64 " attempts=%d reason=\"%s\" error=%s",
-			         c->name, r.id, c->attempts, reason, log_quote(q, sizeof(q), why));
+			log_warn("delivery is dead",
+			         " instance=%s delivery=%" PRId64 " attempts=%d reason=\"%s\" error=%s", c->name, r.id,
+			         c->attempts, reason, log_quote(q, sizeof(q), why));
 		} else {
 			int64_t next = now + outbox_backoff(&c->delivery, c->attempts, next_rnd(o));
 			if (r.not_before > next)
 				next = r.not_before;
 			rc = store_outbox_retry(o->st, r.id, c->attempts, next, why, now);
 			metrics_delivery(c->name, METRICS_RETRY, latency);
-			log_info("delivery will be retried", " instance=%s delivery=%" PRId64 " attempt=%d in_ms=%" PRId64
-			         " error=%s", c->name, r.id, c->attempts, next - now, log_quote(q, sizeof(q), why));
+			log_info("delivery will be retried",
+			         " instance=%s delivery=%" PRId64 " attempt=%d in_ms=%" PRId64 " error=%s", c->name,
+			         r.id, c->attempts, next - now, log_quote(q, sizeof(q), why));
 		}
 	}
 	if (rc < 0)

@@ -123,20 +123,20 @@ static int api_http_request(crier_host *h, const crier_http_request *req, crier_
 }
 
 static const crier_host_api host_api = {
-	.abi_version = CRIER_ABI_VERSION,
-	.log = api_log,
-	.now_ms = api_now_ms,
-	.instance_name = api_instance_name,
-	.state_dir = api_state_dir,
-	.delivery_json = api_delivery_json,
-	.delivery_key = api_delivery_key,
-	.delivery_attempt = api_delivery_attempt,
-	.delivery_state = api_delivery_state,
-	.set_state = api_set_state,
-	.retry_after = api_retry_after,
-	.set_error = api_set_error,
-	.http_request = api_http_request,
-	.http_response_free = http_client_response_free,
+    .abi_version = CRIER_ABI_VERSION,
+    .log = api_log,
+    .now_ms = api_now_ms,
+    .instance_name = api_instance_name,
+    .state_dir = api_state_dir,
+    .delivery_json = api_delivery_json,
+    .delivery_key = api_delivery_key,
+    .delivery_attempt = api_delivery_attempt,
+    .delivery_state = api_delivery_state,
+    .set_state = api_set_state,
+    .retry_after = api_retry_after,
+    .set_error = api_set_error,
+    .http_request = api_http_request,
+    .http_response_free = http_client_response_free,
 };
 
 /* ---- framing helpers ------------------------------------------------------- */
@@ -217,8 +217,8 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 	const char *st = d.new_state ? d.new_state : "";
 	int rc = (send_frame(sock, "R", 1, 1) < 0 || send_frame(sock, &rh, sizeof(rh), 1) < 0 ||
 	          send_frame(sock, d.error, strlen(d.error), 1) < 0 || send_frame(sock, st, strlen(st), 0) < 0)
-	                 ? -1
-	                 : 0;
+	             ? -1
+	             : 0;
 	free(d.new_state);
 	return rc;
 }
@@ -268,8 +268,8 @@ static void *host_main(void *arg)
 	return NULL;
 }
 
-plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir,
-                               char *err, size_t errlen)
+plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err,
+                               size_t errlen)
 {
 	static atomic_uint seq;
 	plugin_host *h = calloc(1, sizeof(*h));
@@ -335,8 +335,7 @@ const char *plugin_host_name(const plugin_host *h)
 	return h->host.name;
 }
 
-int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc,
-                     const char *state)
+int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state)
 {
 	delivery_head dh = {.id = id, .attempt = attempt, .has_state = state != NULL};
 	const char *st = state ? state : "";

@@ -18,16 +18,15 @@ typedef struct plugin_host plugin_host;
 
 /* Start the thread and wait until the instance's init() answered.
  * lib and ic are borrowed for the host's life. */
-plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir,
-                               char *err, size_t errlen);
+plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err,
+                               size_t errlen);
 
 /* The core's end of the PAIR socket, to poll for results. */
 void *plugin_host_socket(plugin_host *h);
 const char *plugin_host_name(const plugin_host *h);
 
 /* Send one delivery (strings are copied into the message; state may be NULL). */
-int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc,
-                     const char *state);
+int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state);
 
 typedef struct plugin_result {
 	int64_t id;

@@ -48,7 +48,10 @@ plugin_lib *plugin_loader_open(const char *dir, const char *name, char *err, siz
 		         lib->api->abi_version, PLUGIN_LOADER_ABI_MIN, PLUGIN_LOADER_ABI_MAX);
 		goto fail;
 	}
-	const char *missing = !lib->api->init ? "init" : !lib->api->deliver ? "deliver" : !lib->api->destroy ? "destroy" : NULL;
+	const char *missing = !lib->api->init      ? "init"
+	                      : !lib->api->deliver ? "deliver"
+	                      : !lib->api->destroy ? "destroy"
+	                                           : NULL;
 	if (missing) {
 		snprintf(err, errlen, "%s: mandatory function %s is NULL", lib->path, missing);
 		goto fail;

@@ -14,28 +14,28 @@
 #define SCHEMA_VERSION "1"
 
 static const char schema_sql[] =
-	"CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);"
-	"CREATE TABLE IF NOT EXISTS alerts(source TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,"
-	" labels TEXT NOT NULL, annotations TEXT NOT NULL, starts_at INTEGER, ends_at INTEGER, link TEXT,"
-	" incident_id INTEGER, updated_at INTEGER, PRIMARY KEY(source, key)) WITHOUT ROWID;"
-	"CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);"
-	"CREATE TABLE IF NOT EXISTS incidents(id INTEGER PRIMARY KEY, key TEXT NOT NULL, title TEXT NOT NULL,"
-	" state TEXT NOT NULL, severity INTEGER NOT NULL, human INTEGER NOT NULL, labels TEXT NOT NULL,"
-	" opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER);"
-	"CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);"
-	"CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, type TEXT NOT NULL,"
-	" time INTEGER NOT NULL, actor TEXT, message TEXT, doc TEXT);"
-	"CREATE INDEX IF NOT EXISTS events_incident ON events(incident_id);"
-	"CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"
-	" incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"
-	" attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
-	" updated_at INTEGER, last_error TEXT);"
-	"CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(instance, state, next_at);"
-	"CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, state, id);"
-	"CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state) WHERE state <> 2;"
-	"CREATE TABLE IF NOT EXISTS plugin_state(incident_id INTEGER NOT NULL, instance TEXT NOT NULL,"
-	" state TEXT NOT NULL, PRIMARY KEY(incident_id, instance)) WITHOUT ROWID;"
-	"INSERT OR IGNORE INTO meta(k, v) VALUES('schema', '" SCHEMA_VERSION "');";
+    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);"
+    "CREATE TABLE IF NOT EXISTS alerts(source TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,"
+    " labels TEXT NOT NULL, annotations TEXT NOT NULL, starts_at INTEGER, ends_at INTEGER, link TEXT,"
+    " incident_id INTEGER, updated_at INTEGER, PRIMARY KEY(source, key)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);"
+    "CREATE TABLE IF NOT EXISTS incidents(id INTEGER PRIMARY KEY, key TEXT NOT NULL, title TEXT NOT NULL,"
+    " state TEXT NOT NULL, severity INTEGER NOT NULL, human INTEGER NOT NULL, labels TEXT NOT NULL,"
+    " opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER);"
+    "CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);"
+    "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, type TEXT NOT NULL,"
+    " time INTEGER NOT NULL, actor TEXT, message TEXT, doc TEXT);"
+    "CREATE INDEX IF NOT EXISTS events_incident ON events(incident_id);"
+    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"
+    " incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    " updated_at INTEGER, last_error TEXT);"
+    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(instance, state, next_at);"
+    "CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, state, id);"
+    "CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state) WHERE state <> 2;"
+    "CREATE TABLE IF NOT EXISTS plugin_state(incident_id INTEGER NOT NULL, instance TEXT NOT NULL,"
+    " state TEXT NOT NULL, PRIMARY KEY(incident_id, instance)) WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO meta(k, v) VALUES('schema', '" SCHEMA_VERSION "');";
 
 enum {
 	ST_BEGIN,
@@ -61,41 +61,41 @@ enum {
 };
 
 static const char *const stmt_sql[ST_N] = {
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_ROLLBACK] = "ROLLBACK",
-	[ST_ALERT_PUT] = "INSERT OR REPLACE INTO alerts(source, key, status, labels, annotations, starts_at, ends_at,"
-			 " link, incident_id, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[ST_ALERT_LOAD] = "SELECT a.source, a.key, a.status = 'firing', a.starts_at, COALESCE(a.incident_id, 0)"
-			  " FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id"
-			  " WHERE a.status = 'firing' OR (i.id IS NOT NULL AND i.state <> 'resolved')",
-	[ST_INC_INSERT] = "INSERT INTO incidents(key, title, state, severity, human, labels, opened_at, updated_at,"
-			  " resolved_at, hold_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-	[ST_INC_UPDATE] = "UPDATE incidents SET key = ?1, title = ?2, state = ?3, severity = ?4, human = ?5,"
-			  " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10"
-			  " WHERE id = ?11",
-	[ST_INC_LOAD] = "SELECT id, key, title, state, severity, human, labels, opened_at, updated_at,"
-			" COALESCE(resolved_at, 0), COALESCE(hold_until, 0) FROM incidents WHERE state <> 'resolved'",
-	[ST_EVENT_ADD] = "INSERT INTO events(incident_id, type, time, actor, message) VALUES(?1, ?2, ?3, ?4, ?5)",
-	[ST_EVENT_DOC] = "UPDATE events SET doc = ?2 WHERE id = ?1",
-	[ST_OUTBOX_ADD] = "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
-			  " updated_at) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4)",
-	[ST_OUTBOX_NEXT] = "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state"
-			   " FROM outbox o JOIN events e ON e.id = o.event_id"
-			   " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
-			   " WHERE o.instance = ?1 AND o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p"
-			   "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id)"
-			   " ORDER BY o.next_at, o.id LIMIT 1",
-	[ST_OUTBOX_DONE] = "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1",
-	[ST_OUTBOX_RETRY] = "UPDATE outbox SET state = 0, attempts = ?2, next_at = ?3, last_error = ?4, updated_at = ?5"
-			    " WHERE id = ?1",
-	[ST_OUTBOX_DEAD] = "UPDATE outbox SET state = 3, attempts = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
-	[ST_OUTBOX_REQUEUE] = "UPDATE outbox SET state = 0, next_at = ?2, updated_at = ?2 WHERE id = ?1 AND state <> 2"
-			      " RETURNING instance",
-	[ST_OUTBOX_COUNTS] = "SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 3), 0) FROM outbox"
-			     " WHERE state <> 2",
-	[ST_STATE_GET] = "SELECT state FROM plugin_state WHERE incident_id = ?1 AND instance = ?2",
-	[ST_STATE_SET] = "INSERT OR REPLACE INTO plugin_state(incident_id, instance, state) VALUES(?1, ?2, ?3)",
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_ROLLBACK] = "ROLLBACK",
+    [ST_ALERT_PUT] = "INSERT OR REPLACE INTO alerts(source, key, status, labels, annotations, starts_at, ends_at,"
+                     " link, incident_id, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_ALERT_LOAD] = "SELECT a.source, a.key, a.status = 'firing', a.starts_at, COALESCE(a.incident_id, 0)"
+                      " FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id"
+                      " WHERE a.status = 'firing' OR (i.id IS NOT NULL AND i.state <> 'resolved')",
+    [ST_INC_INSERT] = "INSERT INTO incidents(key, title, state, severity, human, labels, opened_at, updated_at,"
+                      " resolved_at, hold_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    [ST_INC_UPDATE] = "UPDATE incidents SET key = ?1, title = ?2, state = ?3, severity = ?4, human = ?5,"
+                      " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10"
+                      " WHERE id = ?11",
+    [ST_INC_LOAD] = "SELECT id, key, title, state, severity, human, labels, opened_at, updated_at,"
+                    " COALESCE(resolved_at, 0), COALESCE(hold_until, 0) FROM incidents WHERE state <> 'resolved'",
+    [ST_EVENT_ADD] = "INSERT INTO events(incident_id, type, time, actor, message) VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_EVENT_DOC] = "UPDATE events SET doc = ?2 WHERE id = ?1",
+    [ST_OUTBOX_ADD] = "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
+                      " updated_at) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4)",
+    [ST_OUTBOX_NEXT] = "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state"
+                       " FROM outbox o JOIN events e ON e.id = o.event_id"
+                       " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
+                       " WHERE o.instance = ?1 AND o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p"
+                       "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id)"
+                       " ORDER BY o.next_at, o.id LIMIT 1",
+    [ST_OUTBOX_DONE] = "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1",
+    [ST_OUTBOX_RETRY] = "UPDATE outbox SET state = 0, attempts = ?2, next_at = ?3, last_error = ?4, updated_at = ?5"
+                        " WHERE id = ?1",
+    [ST_OUTBOX_DEAD] = "UPDATE outbox SET state = 3, attempts = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
+    [ST_OUTBOX_REQUEUE] = "UPDATE outbox SET state = 0, next_at = ?2, updated_at = ?2 WHERE id = ?1 AND state <> 2"
+                          " RETURNING instance",
+    [ST_OUTBOX_COUNTS] = "SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 3), 0) FROM outbox"
+                         " WHERE state <> 2",
+    [ST_STATE_GET] = "SELECT state FROM plugin_state WHERE incident_id = ?1 AND instance = ?2",
+    [ST_STATE_SET] = "INSERT OR REPLACE INTO plugin_state(incident_id, instance, state) VALUES(?1, ?2, ?3)",
 };
 
 struct store {
@@ -112,7 +112,8 @@ store *store_open(const char *path, int sync_full, char *err, size_t errlen)
 	}
 	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) !=
 	    SQLITE_OK) {
-		snprintf(err, errlen, "cannot open store %s: %s", path, s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		snprintf(err, errlen, "cannot open store %s: %s", path,
+		         s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
 	char pragmas[256];
@@ -128,7 +129,8 @@ store *store_open(const char *path, int sync_full, char *err, size_t errlen)
 		goto fail;
 	}
 	for (int i = 0; i < ST_N; i++) {
-		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) != SQLITE_OK) {
+		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
+		    SQLITE_OK) {
 			snprintf(err, errlen, "cannot prepare statement %d: %s", i, sqlite3_errmsg(s->db));
 			goto fail;
 		}
@@ -291,17 +293,17 @@ int store_incident_load(store *s, int (*fn)(const store_incident *row, void *ctx
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *labels = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
 		store_incident row = {
-			.id = sqlite3_column_int64(st, 0),
-			.key = (const char *)sqlite3_column_text(st, 1),
-			.title = (const char *)sqlite3_column_text(st, 2),
-			.state = (const char *)sqlite3_column_text(st, 3),
-			.severity = sqlite3_column_int(st, 4),
-			.human = sqlite3_column_int(st, 5),
-			.labels = labels,
-			.opened_at = sqlite3_column_int64(st, 7),
-			.updated_at = sqlite3_column_int64(st, 8),
-			.resolved_at = sqlite3_column_int64(st, 9),
-			.hold_until = sqlite3_column_int64(st, 10),
+		    .id = sqlite3_column_int64(st, 0),
+		    .key = (const char *)sqlite3_column_text(st, 1),
+		    .title = (const char *)sqlite3_column_text(st, 2),
+		    .state = (const char *)sqlite3_column_text(st, 3),
+		    .severity = sqlite3_column_int(st, 4),
+		    .human = sqlite3_column_int(st, 5),
+		    .labels = labels,
+		    .opened_at = sqlite3_column_int64(st, 7),
+		    .updated_at = sqlite3_column_int64(st, 8),
+		    .resolved_at = sqlite3_column_int64(st, 9),
+		    .hold_until = sqlite3_column_int64(st, 10),
 		};
 		int r = fn(&row, ctx);
 		json_decref(labels);
@@ -530,14 +532,15 @@ fail:
 }
 
 #define INCIDENT_COLS                                                                                                  \
-	"i.id, i.key, i.title, i.state, i.severity, i.human, i.labels, i.opened_at, i.updated_at, i.resolved_at,"     \
+	"i.id, i.key, i.title, i.state, i.severity, i.human, i.labels, i.opened_at, i.updated_at, i.resolved_at,"      \
 	" (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing') AS alerts_firing"
 
 json_t *store_incidents_json(store *s, int all)
 {
 	return query_rows(s,
 	                  all ? "SELECT " INCIDENT_COLS " FROM incidents i ORDER BY i.id DESC LIMIT 1000"
-	                      : "SELECT " INCIDENT_COLS " FROM incidents i WHERE i.state <> 'resolved' ORDER BY i.id DESC",
+	                      : "SELECT " INCIDENT_COLS
+	                        " FROM incidents i WHERE i.state <> 'resolved' ORDER BY i.id DESC",
 	                  0, 0, 0, "labels");
 }
 
@@ -566,7 +569,7 @@ json_t *store_events_json(store *s, int64_t incident_id)
 }
 
 #define DELIVERY_COLS                                                                                                  \
-	"id, event_id, incident_id, instance, CASE state WHEN 0 THEN 'pending' WHEN 2 THEN 'delivered'"               \
+	"id, event_id, incident_id, instance, CASE state WHEN 0 THEN 'pending' WHEN 2 THEN 'delivered'"                \
 	" ELSE 'dead' END AS state, attempts, next_at, created_at, updated_at, last_error,"                            \
 	" 'crier-' || event_id || '-' || instance AS idempotency_key"
 
@@ -574,7 +577,8 @@ json_t *store_deliveries_json(store *s, int dead_only, int64_t incident_id)
 {
 	if (incident_id)
 		return query_rows(s,
-		                  dead_only ? "SELECT " DELIVERY_COLS " FROM outbox WHERE state = 3 AND incident_id = ?1"
+		                  dead_only ? "SELECT " DELIVERY_COLS
+		                              " FROM outbox WHERE state = 3 AND incident_id = ?1"
 		                              " ORDER BY id DESC LIMIT 500"
 		                            : "SELECT " DELIVERY_COLS " FROM outbox WHERE incident_id = ?1"
 		                              " ORDER BY id DESC LIMIT 500",

@@ -243,8 +243,9 @@ static const json_t *get(const json_t *o, const char *key)
 static void print_incidents(const cmd_args *a, const json_t *reply)
 {
 	const json_t *list = get(reply, "incidents");
-	static const char *const head[] = {"ID", "STATE", "SEVERITY", "FIRING", "OPENED", "TITLE"};
-	table t = {.ncols = 6};
+	/* KEY says which service at a glance; titles come from alerts and rarely do. */
+	static const char *const head[] = {"ID", "STATE", "SEVERITY", "FIRING", "OPENED", "KEY", "TITLE"};
+	table t = {.ncols = 7};
 	size_t i;
 	const json_t *inc;
 
@@ -255,14 +256,15 @@ static void print_incidents(const cmd_args *a, const json_t *reply)
 	table_row(&t, head);
 	json_array_foreach(list, i, inc)
 	{
-		char id[32], state[64], sev[64], firing[32], opened[64], title[512];
-		const char *row[] = {id, state, sev, firing, opened, title};
+		char id[32], state[64], sev[64], firing[32], opened[64], key[256], title[512];
+		const char *row[] = {id, state, sev, firing, opened, key, title};
 
 		value_text(get(inc, "id"), id, sizeof id);
 		value_text(get(inc, "state"), state, sizeof state);
 		value_text(get(inc, "severity"), sev, sizeof sev);
 		value_text(get(inc, "alerts_firing"), firing, sizeof firing);
 		time_text(get(inc, "opened_at"), opened, sizeof opened);
+		value_text(get(inc, "key"), key, sizeof key);
 		value_text(get(inc, "title"), title, sizeof title);
 		table_row(&t, row);
 	}

@@ -71,8 +71,8 @@ typedef struct crier_http_request {
 } crier_http_request;
 
 typedef struct crier_http_response {
-	long status;            /* HTTP status, 0 when no answer came (see error) */
-	char *body;             /* new, NUL-terminated, at most 64 KiB; free with http_response_free */
+	long status; /* HTTP status, 0 when no answer came (see error) */
+	char *body;  /* new, NUL-terminated, at most 64 KiB; free with http_response_free */
 	size_t body_len;
 	int64_t retry_after_ms; /* absolute unix ms from a Retry-After header, 0 if none */
 	char error[256];        /* transport error text when status == 0 */

@@ -274,9 +274,9 @@ static void test_incidents(void)
 	rc = run("incidents");
 	CHECK(rc == 0);
 	CHECK(nreq() == before + 1);
-	CHECK_STR(out, "ID  STATE          SEVERITY  FIRING  OPENED               TITLE\n"
-	               "12  investigating  critical  2       2026-11-21 12:01:00  API 5xx above 5%\n"
-	               "3   identified     warning   1       2026-11-20 07:00:00  Disk  [31mfull\n");
+	CHECK_STR(out, "ID  STATE          SEVERITY  FIRING  OPENED               KEY          TITLE\n"
+	               "12  investigating  critical  2       2026-11-21 12:01:00  service=api  API 5xx above 5%\n"
+	               "3   identified     warning   1       2026-11-20 07:00:00  service=db   Disk  [31mfull\n");
 	CHECK_STR(err, "");
 	req = last_request();
 	CHECK(req != NULL);

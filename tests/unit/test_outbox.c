@@ -7,8 +7,8 @@
 
 int main(void)
 {
-	config_delivery d = {.max_attempts = 10, .max_age_ms = 86400000, .backoff_initial_ms = 1000,
-	                     .backoff_max_ms = 60000};
+	config_delivery d = {
+	    .max_attempts = 10, .max_age_ms = 86400000, .backoff_initial_ms = 1000, .backoff_max_ms = 60000};
 	/* Doubling from the initial step, jitter keeps it within [step/2, step). */
 	CHECK(outbox_backoff(&d, 1, 0.0) == 500);
 	CHECK(outbox_backoff(&d, 1, 0.999) >= 999 && outbox_backoff(&d, 1, 0.999) < 1000);
