@@ -255,8 +255,8 @@ auth_result auth_check(const config_auth *a, const char *authorization, const ch
 				ok = 1;
 			else
 				reason = "wrong bearer token";
-		} else if ((r = auth_parse_basic(authorization, buf, sizeof(buf), &user, &userlen, &pass,
-		                                 &passlen)) == 0) {
+		} else if ((r = auth_parse_basic(authorization, buf, sizeof(buf), &user, &userlen, &pass, &passlen)) ==
+		           0) {
 			if (!auth_has_basic(a)) {
 				reason = "basic credentials presented but basic auth is not configured";
 			} else {

@@ -23,6 +23,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,17 +32,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define HTTP_CONNECTION_LIMIT 512
+#define HTTP_CONNECTION_LIMIT     512
 #define HTTP_CONNECTION_TIMEOUT_S 30
-#define HTTP_ERR_MAX 512
-#define HTTP_PEER_MAX 64
+#define HTTP_ERR_MAX              512
+#define HTTP_PEER_MAX             64
 /* Bytes past max_body read and dropped before an oversized request's
  * connection is closed instead of answered. */
 #define HTTP_DRAIN_BYTES ((size_t)4 << 20)
 
 #define HTTP_MSG_CREDENTIALS "missing or wrong credentials"
-#define HTTP_MSG_LOOPBACK "no credentials configured for this source; only loopback clients are accepted"
-#define HTTP_MSG_STORE "store unavailable, retry"
+#define HTTP_MSG_LOOPBACK    "no credentials configured for this source; only loopback clients are accepted"
+#define HTTP_MSG_STORE       "store unavailable, retry"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -84,7 +85,9 @@ static const http_route_def http_routes[] = {
  * completion callback. */
 typedef struct http_request {
 	const http_route_def *route;
+	int begun;    /* the first handler call has happened */
 	int answered; /* a response is queued; drop whatever else arrives */
+	char *query;  /* owned raw query string (without '?'), NULL when none; may hold a token: never logged */
 	size_t max_body;
 	int ack_timeout_ms;
 	char *body; /* owned; NUL-terminated, len bytes */
@@ -183,12 +186,10 @@ static enum MHD_Result http_error(struct MHD_Connection *conn, unsigned status, 
                                   const http_extra *extra)
 {
 	json_t *obj = json_object();
-	json_t *m = http_jstring(msg);
 
-	if (!obj || !m || json_object_set_new(obj, "status", json_string("error")) != 0 ||
-	    json_object_set_new(obj, "error", m) != 0) {
-		if (!obj || json_object_get(obj, "error") != m)
-			json_decref(m);
+	/* json_object_set_new consumes the value even when it fails. */
+	if (!obj || json_object_set_new(obj, "status", json_string("error")) != 0 ||
+	    json_object_set_new(obj, "error", http_jstring(msg)) != 0) {
 		json_decref(obj);
 		return MHD_NO;
 	}
@@ -199,11 +200,10 @@ static enum MHD_Result http_error(struct MHD_Connection *conn, unsigned status, 
 
 static void http_rdlock(http_server *s)
 {
-	/* Only fails on misuse (EDEADLK, EAGAIN for too many readers); a
-	 * reader count overflow cannot happen with 512 connections. */
-	int rc = pthread_rwlock_rdlock(&s->lock);
-
-	(void)rc;
+	/* EAGAIN (reader count exhausted) passes; EDEADLK cannot happen, as a
+	 * handler never holds the write lock. */
+	while (pthread_rwlock_rdlock(&s->lock) == EAGAIN)
+		sched_yield();
 }
 
 static void http_unlock(http_server *s)
@@ -285,22 +285,21 @@ static enum MHD_Result http_health(http_server *s, struct MHD_Connection *conn, 
 }
 
 static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
-                                  void **con_cls)
+                                  http_request *req)
 {
 	const http_route_def *r = http_find_route(url);
-	http_request *req;
 	const char *why = NULL;
 	auth_result ar;
 	int basic = 0;
 	uint64_t clen;
 	char qpath[128];
 
-	req = calloc(1, sizeof(*req));
-	if (!req)
-		return MHD_NO;
-	*con_cls = req;
 	req->route = r;
 	auth_peer_name(http_peer_addr(conn), req->peer, sizeof(req->peer));
+	if (req->oom) {
+		req->answered = 1;
+		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
+	}
 
 	if (!r) {
 		req->answered = 1;
@@ -331,8 +330,7 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 	http_rdlock(s);
 	ar = auth_check(&s->cfg->auth[r->src],
 	                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-	                MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"), http_peer_addr(conn),
-	                &why);
+	                MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"), http_peer_addr(conn), &why);
 	basic = s->cfg->auth[r->src].username && s->cfg->auth[r->src].username[0];
 	req->max_body = s->cfg->max_body_bytes;
 	req->ack_timeout_ms = s->cfg->ack_timeout_ms;
@@ -382,7 +380,8 @@ static int http_absorb(http_request *req, const char *data, size_t size)
 		 * endless one is cut off. */
 		if (req->received - req->max_body > HTTP_DRAIN_BYTES) {
 			metrics_rejected(req->route->src, "too_large");
-			log_warn("request rejected", " source=%s peer=%s reason=too_large received=%zu action=disconnect",
+			log_warn("request rejected",
+			         " source=%s peer=%s reason=too_large received=%zu action=disconnect",
 			         config_source_name(req->route->src), req->peer, req->received);
 			return -1;
 		}
@@ -439,31 +438,6 @@ static int http_ctype_is(const char *ctype, const char *mime)
 	       (ctype[n] == '\0' || ctype[n] == ';' || ctype[n] == ' ' || ctype[n] == '\t');
 }
 
-typedef struct http_merge {
-	json_t *fields;
-	int bad;
-} http_merge;
-
-static enum MHD_Result http_merge_arg(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
-{
-	http_merge *m = cls;
-	json_t *v;
-
-	(void)kind;
-	/* The credential is not an alert field and must not travel on. */
-	if (!key || strcmp(key, "token") == 0)
-		return MHD_YES;
-	/* Body fields win over the query string. */
-	if (json_object_get(m->fields, key))
-		return MHD_YES;
-	v = json_string(value ? value : "");
-	if (!v || json_object_set_new(m->fields, key, v) != 0) {
-		m->bad = 1;
-		return MHD_NO;
-	}
-	return MHD_YES;
-}
-
 /* Uptime Robot variables from the body (JSON or form) and the query string. */
 static ingest_status http_ur_fields(struct MHD_Connection *conn, const http_request *req, const alert_limits *lim,
                                     json_t **out, char *err, size_t errlen)
@@ -472,7 +446,6 @@ static ingest_status http_ur_fields(struct MHD_Connection *conn, const http_requ
 	const char *body = req->body ? req->body : "";
 	json_t *fields = NULL;
 	ingest_status st = INGEST_OK;
-	http_merge m = {0};
 	size_t i = 0;
 
 	while (i < req->len && (body[i] == ' ' || body[i] == '\t' || body[i] == '\r' || body[i] == '\n'))
@@ -495,19 +468,31 @@ static ingest_status http_ur_fields(struct MHD_Connection *conn, const http_requ
 		return INGEST_BAD;
 	}
 	json_object_del(fields, "token");
-	m.fields = fields;
-	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, http_merge_arg, &m);
-	if (m.bad) {
-		json_decref(fields);
-		snprintf(err, errlen, "query string: a parameter is not valid UTF-8");
-		return INGEST_BAD;
+	/* MHD's own query parsing leaves '+' alone; the form decoder treats
+	 * it as a blank, as Uptime Robot means it. Body fields win. */
+	if (req->query && req->query[0]) {
+		json_t *q = NULL;
+
+		st = ingest_form_decode(req->query, strlen(req->query), &q, err, errlen);
+		if (st != INGEST_OK) {
+			json_decref(fields);
+			return st;
+		}
+		json_object_del(q, "token");
+		if (json_object_update_missing(fields, q) != 0) {
+			json_decref(q);
+			json_decref(fields);
+			snprintf(err, errlen, "out of memory");
+			return INGEST_BAD;
+		}
+		json_decref(q);
 	}
 	*out = fields;
 	return INGEST_OK;
 }
 
-static ingest_status http_parse(http_server *s, struct MHD_Connection *conn, const http_request *req,
-                                json_t **alerts, char *err, size_t errlen)
+static ingest_status http_parse(http_server *s, struct MHD_Connection *conn, const http_request *req, json_t **alerts,
+                                char *err, size_t errlen)
 {
 	const char *body = req->body ? req->body : "";
 	const config *cfg;
@@ -625,8 +610,13 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 	http_request *req = *con_cls;
 
 	(void)version;
+	/* http_uri_log made it; NULL means it ran out of memory. */
 	if (!req)
-		return http_begin(s, conn, url, method, con_cls);
+		return MHD_NO;
+	if (!req->begun) {
+		req->begun = 1;
+		return http_begin(s, conn, url, method, req);
+	}
 	if (*upload_data_size > 0) {
 		if (http_absorb(req, upload_data, *upload_data_size) != 0)
 			return MHD_NO;
@@ -634,6 +624,25 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		return MHD_YES;
 	}
 	return http_finish(s, conn, req);
+}
+
+/* Called once per request before the headers are parsed: the only place MHD
+ * shows the raw query string, which the Uptime Robot form decoding needs. */
+static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	http_request *req = calloc(1, sizeof(*req));
+	const char *q = uri ? strchr(uri, '?') : NULL;
+
+	(void)cls;
+	(void)conn;
+	if (!req)
+		return NULL;
+	if (q) {
+		req->query = strdup(q + 1);
+		if (!req->query)
+			req->oom = 1;
+	}
+	return req;
 }
 
 static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
@@ -646,6 +655,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	if (!req)
 		return;
 	free(req->body);
+	free(req->query);
 	free(req);
 	*con_cls = NULL;
 }
@@ -805,7 +815,7 @@ http_server *http_server_start(const config *cfg, core *c, char *err, size_t err
 	                             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
 	                             (unsigned int)HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
 	                             (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-	                             http_completed, s, MHD_OPTION_END);
+	                             http_completed, s, MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s, MHD_OPTION_END);
 	if (!s->daemon) {
 		char shown[300];
 

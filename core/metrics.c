@@ -12,7 +12,7 @@
 /* HTTP status codes 100..599 each get a counter; a fixed array keeps the
  * request path lock-free. */
 #define METRICS_CODE_MIN 100
-#define METRICS_CODE_N 500
+#define METRICS_CODE_N   500
 
 /* Instances come from the configuration, so they are few; the cap only
  * guards memory against a caller passing unbounded names. */
@@ -28,7 +28,7 @@ static const char *const metrics_result_names[METRICS_RESULT_N] = {"ok", "retry"
 static const double metrics_bounds[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 60};
 static const char *const metrics_bound_names[] = {"0.001", "0.005", "0.01", "0.05", "0.1", "0.5",
                                                   "1",     "5",     "10",   "60",   "+Inf"};
-#define METRICS_BOUNDS_N (sizeof(metrics_bounds) / sizeof(metrics_bounds[0]))
+#define METRICS_BOUNDS_N  (sizeof(metrics_bounds) / sizeof(metrics_bounds[0]))
 #define METRICS_BUCKETS_N (METRICS_BOUNDS_N + 1)
 
 typedef struct metrics_instance {
@@ -323,8 +323,8 @@ char *metrics_render(size_t *len)
 		uint64_t v = metrics_get(&metrics_codes[i]);
 
 		if (v)
-			metrics_printf(&b, "crier_http_requests_total{code=\"%d\"} %" PRIu64 "\n",
-			               i + METRICS_CODE_MIN, v);
+			metrics_printf(&b, "crier_http_requests_total{code=\"%d\"} %" PRIu64 "\n", i + METRICS_CODE_MIN,
+			               v);
 	}
 
 	metrics_family(&b, "crier_alerts_received_total", "counter", "Alerts accepted and committed, by source.");

@@ -563,9 +563,9 @@ json_t *store_alerts_json(store *s, int64_t incident_id)
 json_t *store_events_json(store *s, int64_t incident_id)
 {
 	return query_rows(s,
-	                  "SELECT id, incident_id, type, time, actor, message FROM events WHERE incident_id = ?1"
-	                  " ORDER BY id",
-	                  1, incident_id, 0, NULL);
+	                  "SELECT id, incident_id, type, time, actor, message, doc AS data FROM events"
+	                  " WHERE incident_id = ?1 ORDER BY id",
+	                  1, incident_id, 0, "data");
 }
 
 #define DELIVERY_COLS                                                                                                  \

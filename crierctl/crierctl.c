@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -904,6 +905,21 @@ out:
 
 /* ---- main ---- */
 
+/* $USER, else $LOGNAME, else the account name: a timeline entry should say who. */
+static const char *default_actor(void)
+{
+	const char *u = getenv("USER");
+	struct passwd *pw;
+
+	if (u && *u)
+		return u;
+	u = getenv("LOGNAME");
+	if (u && *u)
+		return u;
+	pw = getpwuid(getuid());
+	return pw && pw->pw_name && *pw->pw_name ? pw->pw_name : NULL;
+}
+
 static int parse_timeout(const char *s, double *out)
 {
 	char *end;
@@ -919,7 +935,7 @@ static int parse_timeout(const char *s, double *out)
 
 int main(int argc, char **argv)
 {
-	opts o = {.socket = NULL, .actor = getenv("USER"), .timeout_s = 5, .json = 0};
+	opts o = {.socket = NULL, .actor = default_actor(), .timeout_s = 5, .json = 0};
 	char **rest = NULL, err[512] = "", *reqtxt = NULL, *replytxt = NULL, cmd_usage[256];
 	int nrest = 0, help = 0, version = 0, status = EXIT_UNREACHABLE;
 	const command *cmd = NULL;

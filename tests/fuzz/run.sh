@@ -2,10 +2,11 @@
 # Fuzz the ingest parsers (core/ingest.h), or replay what fuzzing found.
 #
 #   tests/fuzz/run.sh SECONDS   build each target with clang + libFuzzer + ASan/UBSan into build-fuzz/,
-#                               seed a corpus from tests/fixtures, fuzz each for SECONDS; a crashing
-#                               input is kept under tests/fuzz/regressions/<target>/ (commit it)
+#                               seed a corpus from tests/fixtures and tests/fuzz/seeds/<target>/, fuzz
+#                               each for SECONDS; a crashing input is kept under
+#                               tests/fuzz/regressions/<target>/ (commit it)
 #   tests/fuzz/run.sh --replay  build each target with gcc + ASan/UBSan and replay_main.c, and feed it
-#                               every fixture and every kept regression; prints
+#                               every fixture, seed and kept regression; prints
 #                               "fuzz-replay: N passed, M failed" and fails on any failure
 #
 # The config fuzz target is built elsewhere; only the targets below are run here.
@@ -38,7 +39,9 @@ replay() {
 		gcc $CFLAGS -fsanitize=address,undefined -o "$OUT/replay_$t" tests/fuzz/replay_main.c "tests/fuzz/$t.c" \
 			$SRCS $LIBS || { echo "fuzz-replay: $t does not build" >&2; exit 1; }
 		dirs="tests/fixtures"
-		[ -d "tests/fuzz/regressions/$t" ] && dirs="$dirs tests/fuzz/regressions/$t"
+		for d in "tests/fuzz/seeds/$t" "tests/fuzz/regressions/$t"; do
+			[ -d "$d" ] && dirs="$dirs $d"
+		done
 		# shellcheck disable=SC2086
 		lines=$(find $dirs -type f ! -name '.*' -exec "$OUT/replay_$t" {} + 2>"$OUT/replay_$t.log")
 		echo "$lines"
@@ -69,8 +72,12 @@ fuzz() {
 		corpus="$OUT/corpus/$t"
 		regress="tests/fuzz/regressions/$t"
 		mkdir -p "$corpus" "$regress" || exit 1
-		# Seeds: every fixture, and every input that once broke this target.
-		find tests/fixtures "$regress" -type f ! -name '.*' | while read -r f; do
+		# Seeds: every fixture, the target's own seeds, and every input that
+		# once broke it.
+		seeds=""
+		[ -d "tests/fuzz/seeds/$t" ] && seeds="tests/fuzz/seeds/$t"
+		# shellcheck disable=SC2086
+		find tests/fixtures $seeds "$regress" -type f ! -name '.*' | while read -r f; do
 			cp "$f" "$corpus/seed-$(echo "$f" | tr '/' '_')"
 		done
 		echo "fuzz: $t for ${seconds}s"

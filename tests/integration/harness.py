@@ -729,8 +729,21 @@ class DaemonCase(unittest.TestCase):
         d.start()
         return d
 
+    def failed(self):
+        """True once this test has a failure or error (cleanups use it to show logs)."""
+        o = getattr(self, "_outcome", None)
+        if o is None:
+            return False
+        if not getattr(o, "success", True):
+            return True
+        r = getattr(o, "result", None)
+        for t, _ in list(getattr(r, "failures", [])) + list(getattr(r, "errors", [])):
+            if t is self or getattr(t, "test_case", None) is self:
+                return True
+        return False
+
     def _finish_crierd(self, d):
-        if not getattr(self._outcome, "success", True):
+        if self.failed():
             print("\n---- crierd log tail (%s)\n%s" % (d.tmp, d.log_tail(60)), file=sys.stderr)
         if d.proc is not None:
             d.stop()

@@ -26,7 +26,8 @@ class Crierctl(DaemonCase):
         api = [i for i in incs if i["key"] == "service=api"][0]
         for field in ("id", "key", "title", "state", "severity", "labels", "opened_at", "updated_at", "resolved_at",
                       "alerts_firing", "human"):
-            self.assertIn(field, api)
+            with self.subTest("incident object field (docs/control.md)", field=field):
+                self.assertIn(field, api)
         self.assertEqual(api["state"], "investigating")
         self.assertEqual(api["severity"], "critical")
         self.assertEqual(api["alerts_firing"], 2)
@@ -47,7 +48,8 @@ class Crierctl(DaemonCase):
         self.assertEqual(sorted(a["key"] for a in shown["alerts"]), ["03a48b6b6f783735", "84f3db9106b9f6a2"])
         self.assertEqual([e["type"] for e in shown["events"]], ["opened", "alert_joined"])
         for field in ("id", "incident_id", "type", "time", "actor", "message", "data"):
-            self.assertIn(field, shown["events"][0])
+            with self.subTest("event object field (docs/control.md)", field=field):
+                self.assertIn(field, shown["events"][0])
         human = d.ctl("show", str(api["id"])).stdout
         for s in ("service=api", "investigating", "opened", "alert_joined", "84f3db9106b9f6a2"):
             self.assertIn(s, human)
@@ -56,7 +58,8 @@ class Crierctl(DaemonCase):
         r = d.ctl_json("ack", str(api["id"]))
         self.assertIsInstance(r.get("event"), int, r)
         self.assertEqual(d.incident("service=api")["state"], "identified")
-        self.assertTrue(d.incident("service=api")["human"])
+        with self.subTest("ack is a person setting the state: human becomes true (docs/control.md)"):
+            self.assertTrue(d.incident("service=api")["human"])
         wait_until(lambda: "acknowledged" in [e["type"] for e in d.events_of("service=api")], 10, what="acknowledged")
         ack = [e for e in d.events_of("service=api") if e["type"] == "acknowledged"][0]
         self.assertEqual(ack["incident"]["state"], "identified")
@@ -101,7 +104,8 @@ class Crierctl(DaemonCase):
         for x in ds:
             for field in ("id", "event_id", "incident_id", "instance", "state", "attempts", "next_at", "created_at",
                           "updated_at", "last_error", "idempotency_key"):
-                self.assertIn(field, x)
+                with self.subTest("delivery object field (docs/control.md)", field=field):
+                    self.assertIn(field, x)
         wait_until(lambda: all(x["state"] == "delivered" for x in d.deliveries()), 10, what="all delivered")
         n_events = len(d.events())
         self.assertEqual(len(d.deliveries()), n_events)
@@ -115,7 +119,8 @@ class Crierctl(DaemonCase):
         # status
         st = d.ctl_json("status")
         for field in ("version", "uptime_s", "incidents_open", "outbox_pending", "outbox_dead", "instances"):
-            self.assertIn(field, st)
+            with self.subTest("status reply field (docs/control.md)", field=field):
+                self.assertIn(field, st)
         self.assertEqual(st["incidents_open"], 1)
         self.assertEqual(st["outbox_dead"], 0)
         self.assertIn("log/events", [i["name"] for i in st["instances"]])

@@ -9,6 +9,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -386,6 +387,21 @@ static void test_human_actions(void)
 	CHECK(json_object_get(req, "message") == NULL);
 	json_decref(req);
 	CHECK(has(out, "\"event\": 77"));
+
+	/* without $USER and $LOGNAME, the account's name */
+	{
+		struct passwd *pw = getpwuid(getuid());
+
+		unsetenv("USER");
+		unsetenv("LOGNAME");
+		rc = run("ack 12");
+		setenv("USER", "alice", 1);
+		CHECK(rc == 0);
+		req = last_request();
+		CHECK(pw && json_is_string(json_object_get(req, "actor")) &&
+		      strcmp(json_string_value(json_object_get(req, "actor")), pw->pw_name) == 0);
+		json_decref(req);
+	}
 
 	/* a message that looks like an option is still the message */
 	rc = run("update 12 --state monitoring --message '--json is not an option here'");

@@ -11,8 +11,8 @@
 #include "http_server.h"
 #include "log.h"
 
-#include <curl/curl.h>
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <netinet/in.h>
@@ -25,21 +25,21 @@
 #include <time.h>
 #include <unistd.h>
 
-#define AM_TOKEN "am-secret-token-XYZ"
-#define UR_TOKEN "ur-secret-token-QRS"
+#define AM_TOKEN    "am-secret-token-XYZ"
+#define UR_TOKEN    "ur-secret-token-QRS"
 #define WRONG_TOKEN "wrong-token-value-JKL"
-#define AM_USER "amuser"
-#define AM_PASS "am-basic-pass-UVW"
-#define MAX_BODY 4096
+#define AM_USER     "amuser"
+#define AM_PASS     "am-basic-pass-UVW"
+#define MAX_BODY    4096
 
 /* ---- the fake core ------------------------------------------------------ */
 
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fake_calls;
-static int fake_rc;        /* what core_submit returns */
-static int fake_delay_ms;  /* how long it blocks */
-static int fake_ready;     /* what core_ready says */
-static json_t *fake_last;  /* copy of the last alerts handed over */
+static int fake_rc;       /* what core_submit returns */
+static int fake_delay_ms; /* how long it blocks */
+static int fake_ready;    /* what core_ready says */
+static json_t *fake_last; /* copy of the last alerts handed over */
 static int fake_last_timeout;
 static int fake_token; /* its address stands in for the core */
 
@@ -245,9 +245,9 @@ static int perform(const req *q, resp *r)
 	return rc == CURLE_OK ? 0 : -1;
 }
 
-/* Send raw bytes, read the answer for up to 5 s (until the server closes or
- * the buffer fills). Returns bytes read, -1 on error. */
-static long raw_exchange(const char *raw, char *out, size_t size)
+/* Send raw bytes, read the answer for up to wait_ms (until the server closes
+ * or the buffer fills). Returns bytes read, -1 on error. */
+static long raw_exchange(const char *raw, char *out, size_t size, int wait_ms)
 {
 	struct sockaddr_in sa;
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -259,7 +259,8 @@ static long raw_exchange(const char *raw, char *out, size_t size)
 	sa.sin_family = AF_INET;
 	sa.sin_port = htons((uint16_t)port);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || write(fd, raw, strlen(raw)) != (ssize_t)strlen(raw)) {
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    write(fd, raw, strlen(raw)) != (ssize_t)strlen(raw)) {
 		close(fd);
 		return -1;
 	}
@@ -267,7 +268,7 @@ static long raw_exchange(const char *raw, char *out, size_t size)
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		ssize_t n;
 
-		if (poll(&p, 1, 5000) <= 0)
+		if (poll(&p, 1, wait_ms) <= 0)
 			break;
 		n = read(fd, out + got, size - 1 - got);
 		if (n <= 0)
@@ -429,8 +430,7 @@ static void test_alertmanager(void)
 
 	/* Wrong and missing credentials. */
 	before = calls();
-	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Bearer " WRONG_TOKEN}, &r) ==
-	      0);
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Bearer " WRONG_TOKEN}, &r) == 0);
 	CHECK(r.code == 401);
 	CHECK_STR(jget(&r, "error", v, sizeof(v)), "missing or wrong credentials");
 	CHECK(strstr(r.headers, "WWW-Authenticate: Bearer realm=\"crier\"\r\n") != NULL);
@@ -440,8 +440,7 @@ static void test_alertmanager(void)
 	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single}, &r) == 0);
 	CHECK(r.code == 401);
 	/* Loopback does not excuse a source that has credentials. */
-	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .userpwd = AM_USER ":" AM_PASS}, &r) ==
-	      0);
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .userpwd = AM_USER ":" AM_PASS}, &r) == 0);
 	CHECK(r.code == 401);
 	CHECK(calls() == before);
 
@@ -490,7 +489,7 @@ static void test_too_large(void)
 		char out[2048];
 		long n = raw_exchange("POST /api/v1/alertmanager HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer " AM_TOKEN
 		                      "\r\nContent-Length: 1000000000\r\n\r\n{",
-		                      out, sizeof(out));
+		                      out, sizeof(out), 5000);
 
 		CHECK(n > 0 && strncmp(out, "HTTP/1.1 413 ", 13) == 0);
 	}
@@ -562,6 +561,12 @@ static void test_uptimerobot(void)
 	CHECK(last_count() == 1);
 	CHECK_STR(last_field(0, "source"), "uptimerobot");
 	CHECK_STR(last_field(0, "key"), "uptimerobot/11");
+	/* Query strings are form-decoded: '+' is a blank. */
+	pthread_mutex_lock(&fake_lock);
+	CHECK_STR(
+	    json_string_value(json_object_get(json_object_get(json_array_get(fake_last, 0), "annotations"), "details")),
+	    "Connection Timeout");
+	pthread_mutex_unlock(&fake_lock);
 
 	/* A form body; the token in the query string. */
 	CHECK(perform(&(req){.path = "/api/v1/uptimerobot?token=" UR_TOKEN,
@@ -580,8 +585,10 @@ static void test_uptimerobot(void)
 	CHECK(r.code == 200);
 	CHECK_STR(last_field(0, "key"), "uptimerobot/784350743");
 	/* JSON recognised by its first byte when the type says nothing useful. */
-	CHECK(perform(&(req){.path = "/api/v1/uptimerobot", .body = json, .ctype = "text/plain", .auth = "Bearer " UR_TOKEN},
-	              &r) == 0);
+	CHECK(
+	    perform(
+	        &(req){.path = "/api/v1/uptimerobot", .body = json, .ctype = "text/plain", .auth = "Bearer " UR_TOKEN},
+	        &r) == 0);
 	CHECK(r.code == 200);
 	/* Query fields fill what the body lacks. */
 	CHECK(perform(&(req){.path = "/api/v1/uptimerobot?monitorID=42&alertType=1&monitorFriendlyName=Q",
@@ -613,6 +620,26 @@ out:
 	free(query);
 	free(form);
 	free(json);
+}
+
+/* Requests MHD refuses, or that end halfway, free their state (the
+ * sanitizer build reports a leak otherwise) and leave the server serving. */
+static void test_malformed(void)
+{
+	char out[2048];
+	resp r;
+
+	CHECK(raw_exchange("GET /api/v1/uptimerobot?token=" UR_TOKEN " HTTP/1.1\r\nHost: t\r\nBroken header\r\n\r\n",
+	                   out, sizeof(out), 2000) >= 0);
+	CHECK(strncmp(out, "HTTP/1.1 200", 12) != 0);
+	CHECK(raw_exchange("POST /api/v1/alerts?a=b HTTP/1.1\r\nHost: t\r\n", out, sizeof(out), 200) >= 0);
+	CHECK(raw_exchange("POST /api/v1/alerts HTTP/1.1\r\nHost: t\r\nContent-Length: 50\r\n\r\n{\"key\"", out,
+	                   sizeof(out), 200) >= 0);
+	CHECK(raw_exchange("GET /healthz?x=1 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", out, sizeof(out),
+	                   2000) > 0);
+	CHECK(strncmp(out, "HTTP/1.1 200", 12) == 0);
+	CHECK(perform(&(req){.path = "/healthz"}, &r) == 0);
+	CHECK(r.code == 200);
 }
 
 static void test_generic_loopback(void)
@@ -647,24 +674,23 @@ static void test_basic_after_reload(http_server *s, config *basic_cfg)
 
 		CHECK(single != NULL);
 		if (single) {
-			CHECK(perform(&(req){.path = "/api/v1/alertmanager",
-			                     .body = single,
-			                     .userpwd = AM_USER ":" AM_PASS},
-			              &r) == 0);
+			CHECK(
+			    perform(
+			        &(req){.path = "/api/v1/alertmanager", .body = single, .userpwd = AM_USER ":" AM_PASS},
+			        &r) == 0);
 			CHECK(r.code == 200);
 			CHECK(perform(&(req){.path = "/api/v1/alertmanager",
 			                     .body = single,
 			                     .userpwd = AM_USER ":" WRONG_TOKEN},
 			              &r) == 0);
 			CHECK(r.code == 401);
-			CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Basic !!!"}, &r) ==
-			      0);
+			CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Basic !!!"},
+			              &r) == 0);
 			CHECK(r.code == 401);
 			/* The token still works alongside. */
-			CHECK(perform(&(req){.path = "/api/v1/alertmanager",
-			                     .body = single,
-			                     .auth = "Bearer " AM_TOKEN},
-			              &r) == 0);
+			CHECK(
+			    perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Bearer " AM_TOKEN},
+			            &r) == 0);
 			CHECK(r.code == 200);
 			free(single);
 		}
@@ -811,6 +837,7 @@ int main(void)
 		test_too_large();
 		test_uptimerobot();
 		test_generic_loopback();
+		test_malformed();
 		test_basic_after_reload(s, &basic_cfg);
 		test_parallel();
 		test_metrics_endpoint();

@@ -79,6 +79,8 @@ static int parse_sample(const char *line, size_t *name_len)
 	return 0;
 }
 
+static int validator_quiet;
+
 /* Every line is a HELP, a TYPE or a sample of a family typed before it. */
 static int valid_exposition(const char *text)
 {
@@ -114,7 +116,8 @@ static int valid_exposition(const char *text)
 			continue;
 		}
 		if (parse_sample(line, &nlen) != 0) {
-			fprintf(stderr, "bad line: %s\n", line);
+			if (!validator_quiet)
+				fprintf(stderr, "bad line: %s\n", line);
 			return 0;
 		}
 		int found = 0;
@@ -132,7 +135,8 @@ static int valid_exposition(const char *text)
 				found = 1;
 		}
 		if (!found) {
-			fprintf(stderr, "untyped sample: %s\n", line);
+			if (!validator_quiet)
+				fprintf(stderr, "untyped sample: %s\n", line);
 			return 0;
 		}
 	}
@@ -154,6 +158,15 @@ int main(void)
 {
 	char *text;
 	size_t len = 0;
+
+	/* The validator itself rejects what it should. */
+	validator_quiet = 1;
+	CHECK(!valid_exposition("crier_x 1\n"));                                    /* untyped */
+	CHECK(!valid_exposition("# TYPE crier_x counter\ncrier_x{a=\"b} 1\n"));     /* open quote */
+	CHECK(!valid_exposition("# TYPE crier_x counter\ncrier_x{a=\"\\q\"} 1\n")); /* bad escape */
+	CHECK(!valid_exposition("# TYPE crier_x counter\ncrier_x one\n"));          /* not a number */
+	CHECK(valid_exposition("# TYPE crier_x counter\ncrier_x{a=\"\\n\"} 1\n"));
+	validator_quiet = 0;
 
 	/* Nothing recorded yet: still a valid, complete exposition. */
 	text = metrics_render(&len);
