@@ -205,7 +205,7 @@ static void handle_batch(core *c)
 		snprintf(why, sizeof(why), "%s", store_error(c->st));
 		store_rollback(c->st);
 		log_error("store commit failed; the batch is refused and will be retried by its senders",
-		          " error=\"%s\" messages=%zu", why, n);
+		          " error=%s messages=%zu", log_q(why), n);
 		if (incidents_reload(c->inc) < 0)
 			log_error("cannot reload incidents from the store", NULL);
 		outbox_wake(c->ob, NULL);
@@ -215,7 +215,7 @@ static void handle_batch(core *c)
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (send_reply(&batch[i]) < 0)
-			log_warn("could not answer an ingest request", " error=\"%s\"", zmq_strerror(zmq_errno()));
+			log_warn("could not answer an ingest request", " error=%s", log_q(zmq_strerror(zmq_errno())));
 		zmq_msg_close(&batch[i].id);
 		json_decref(batch[i].alerts);
 	}
@@ -271,7 +271,7 @@ static void handle_cmd(core *c)
 			char err2[512];
 			c->cfg = prev;
 			if (outbox_configure(c->ob, prev, err2, sizeof(err2)) < 0)
-				log_error("cannot restore the previous channels", " error=\"%s\"", err2);
+				log_error("cannot restore the previous channels", " error=%s", log_q(err2));
 			char reply[600];
 			snprintf(reply, sizeof(reply), "ERR %s", err);
 			reply_cmd(c, reply);
@@ -302,7 +302,7 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 	if (n < 0 || store_commit(c->st) < 0) {
 		store_rollback(c->st);
 		incidents_reload(c->inc);
-		log_error("cannot resolve incidents whose hold expired", " error=\"%s\"", store_error(c->st));
+		log_error("cannot resolve incidents whose hold expired", " error=%s", log_q(store_error(c->st)));
 		*next = now + 1000;
 	}
 }
@@ -313,6 +313,7 @@ static void *core_main(void *arg)
 	zmq_pollitem_t items[4 + MAX_HOSTS];
 	void *hosts[MAX_HOSTS];
 	int64_t next_timer = 0, next_outbox = 0, next_gauges = 0, stop_deadline = 0;
+	pthread_setname_np(pthread_self(), "crier-core");
 	atomic_store(&c->ready, 1);
 	metrics_set_ready(1);
 	for (;;) {

@@ -254,3 +254,12 @@ out:
 		free(line);
 	errno = saved_errno;
 }
+
+const char *log_q(const char *s)
+{
+	/* A few rotating per-thread buffers, so one log line may quote several values. */
+	static _Thread_local char bufs[4][1024];
+	static _Thread_local unsigned next;
+	char *b = bufs[next++ % 4];
+	return log_quote(b, sizeof(bufs[0]), s ? s : "");
+}

@@ -27,4 +27,8 @@ void log_write(log_level level, const char *msg, const char *kvfmt, ...) __attri
 /* Quote s for logfmt into buf (always NUL-terminated); returns buf. */
 const char *log_quote(char *buf, unsigned long size, const char *s);
 
+/* log_quote into one of four per-thread buffers (values up to ~1 KiB):
+ * for use as an argument of log_write, at most four per line. */
+const char *log_q(const char *s);
+
 #endif

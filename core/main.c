@@ -105,7 +105,8 @@ static void reload(const char *dir, core *c, http_server *http, config_list *con
 	log_info("reloading the configuration", " dir=%s", dir);
 	config *next = config_load(dir, err, sizeof(err));
 	if (!next) {
-		log_error("reload refused: the configuration is invalid; the running one stays", " error=\"%s\"", err);
+		log_error("reload refused: the configuration is invalid; the running one stays", " error=%s",
+		          log_q(err));
 		return;
 	}
 	if (keep_config(configs, next) < 0) {
@@ -119,7 +120,8 @@ static void reload(const char *dir, core *c, http_server *http, config_list *con
 	if (strcmp(cur->state_dir, next->state_dir) != 0)
 		log_warn("daemon.state_dir changed: restart crierd for it to take effect", NULL);
 	if (core_reload(c, next, err, sizeof(err)) < 0) {
-		log_error("reload refused: the channels could not start; the running ones stay", " error=\"%s\"", err);
+		log_error("reload refused: the channels could not start; the running ones stay", " error=%s",
+		          log_q(err));
 		return;
 	}
 	http_server_reload(http, next);
@@ -211,12 +213,12 @@ int main(int argc, char **argv)
 	}
 	c = core_start(zctx, cfg, err, sizeof(err));
 	if (!c) {
-		log_error("cannot start", " error=\"%s\"", err);
+		log_error("cannot start", " error=%s", log_q(err));
 		goto out;
 	}
 	http = http_server_start(cfg, c, err, sizeof(err));
 	if (!http) {
-		log_error("cannot start the HTTP server", " error=\"%s\"", err);
+		log_error("cannot start the HTTP server", " error=%s", log_q(err));
 		goto out;
 	}
 	warn_open_sources(cfg);

@@ -249,7 +249,7 @@ static int dispatch_one(outbox *o, channel *c, int64_t now, int64_t *next_ms)
 	store_delivery d;
 	int rc = store_outbox_next(o->st, c->name, &d);
 	if (rc < 0) {
-		log_error("cannot read the outbox", " instance=%s error=\"%s\"", c->name, store_error(o->st));
+		log_error("cannot read the outbox", " instance=%s error=%s", c->name, log_q(store_error(o->st)));
 		c->wake_at = now + 1000;
 		return -1;
 	}
@@ -356,9 +356,8 @@ int outbox_on_result(outbox *o, size_t i, int64_t now)
 			rc = store_outbox_dead(o->st, r.id, c->attempts, why, now);
 			metrics_delivery(c->name, r.result == CRIER_FAIL ? METRICS_FAIL : METRICS_RETRY, latency);
 			metrics_delivery(c->name, METRICS_DEAD, latency);
-			log_warn("delivery is dead",
-			         " instance=%s delivery=%" PRId64 " attempts=%d reason=\"%s\" error=%s", c->name, r.id,
-			         c->attempts, reason, log_quote(q, sizeof(q), why));
+			log_warn("delivery is dead", " instance=%s delivery=%" PRId64 " attempts=%d reason=%s error=%s",
+			         c->name, r.id, c->attempts, log_q(reason), log_quote(q, sizeof(q), why));
 		} else {
 			int64_t next = now + outbox_backoff(&c->delivery, c->attempts, next_rnd(o));
 			if (r.not_before > next)
@@ -371,8 +370,8 @@ int outbox_on_result(outbox *o, size_t i, int64_t now)
 		}
 	}
 	if (rc < 0)
-		log_error("cannot record a delivery result", " instance=%s delivery=%" PRId64 " error=\"%s\"", c->name,
-		          r.id, store_error(o->st));
+		log_error("cannot record a delivery result", " instance=%s delivery=%" PRId64 " error=%s", c->name,
+		          r.id, log_q(store_error(o->st)));
 	plugin_result_free(&r);
 	return rc; /* a stale channel is reaped by the next dispatch, not here: callers index the sockets */
 }

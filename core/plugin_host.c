@@ -227,10 +227,11 @@ static void *host_main(void *arg)
 {
 	plugin_host *h = arg;
 	crier_instance *inst = NULL;
+	pthread_setname_np(pthread_self(), "crier-plugin");
 	void *sock = zmq_socket(h->zctx, ZMQ_PAIR);
 	if (!sock || zmq_connect(sock, h->endpoint) < 0) {
-		log_error("plugin host cannot connect to the core", " instance=%s error=\"%s\"", h->host.name,
-		          zmq_strerror(zmq_errno()));
+		log_error("plugin host cannot connect to the core", " instance=%s error=%s", h->host.name,
+		          log_q(zmq_strerror(zmq_errno())));
 		if (sock)
 			zmq_close(sock);
 		return NULL;
