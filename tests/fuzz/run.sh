@@ -89,7 +89,8 @@ fuzz() {
 		else
 			grep -E '^stat::number_of_executed_units|^Done' "$OUT/$t.log" | tail -n 2
 		fi
-		rmdir "$regress" 2>/dev/null # keep the folder only when it holds something
+		# Keep the folders only when they hold something.
+		rmdir "$regress" tests/fuzz/regressions 2>/dev/null
 	done
 	return $status
 }
