@@ -79,7 +79,21 @@ test: deps
 	@$(MAKE) --no-print-directory BUILD=build-san OPT="-O1 -g" SAN="$(SAN_FLAGS)" all unit-bins
 	@CRIER_BUILD=build-san sh tests/run.sh
 
-unit-bins: $(UNIT_BIN)
+# Deliberately broken plugins for tests/unit/test_loader.c.
+TEST_PLUGINS = good nosym none abi nulldeliver undef misnamed
+TEST_PLUGIN_SO = $(patsubst %,$(BUILD)/tests/plugins/%.so,$(TEST_PLUGINS))
+VARIANT_good = -DPLUGIN_NAME='"good"'
+VARIANT_nosym = -DPLUGIN_NAME='"nosym"' -DVARIANT_NOSYM
+VARIANT_none = -DPLUGIN_NAME='"none"' -DVARIANT_NONE
+VARIANT_abi = -DPLUGIN_NAME='"abi"' -DVARIANT_ABI
+VARIANT_nulldeliver = -DPLUGIN_NAME='"nulldeliver"' -DVARIANT_NULL
+VARIANT_undef = -DPLUGIN_NAME='"undef"' -DVARIANT_UNDEF
+VARIANT_misnamed = -DPLUGIN_NAME='"good"'
+$(BUILD)/tests/plugins/%.so: tests/unit/plugins/variant.c include/crier/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) $(VARIANT_$*) -shared -o $@ $<
+
+unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO)
 
 bench: deps
 	@sh tests/deps.sh $(DEPS_BENCH)
@@ -92,10 +106,10 @@ fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/fuzz/*.c)
+	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/fuzz/*.c)
 
 format-check:
-	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/fuzz/*.c) \
+	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/fuzz/*.c) \
 	  && echo "format-check: ok"
 
 install: all
