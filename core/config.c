@@ -1052,7 +1052,8 @@ static int add_instance(loader *l, config *c, const char *file, const char *pnam
 		goto out;
 	}
 	ci->plugin = strdup(pname);
-	if (!ci->plugin) {
+	ci->file = strdup(file);
+	if (!ci->plugin || !ci->file) {
 		fail_oom(l);
 		goto out;
 	}
@@ -1319,6 +1320,7 @@ void config_free(config *c)
 	for (size_t i = 0; i < c->n_instances; i++) {
 		free(c->instances[i].name);
 		free(c->instances[i].plugin);
+		free(c->instances[i].file);
 		secret_free(c->instances[i].config_json);
 	}
 	free(c->instances);

@@ -37,6 +37,7 @@ typedef struct config_delivery {
 typedef struct config_instance {
 	char *name;        /* "plugin/instance" */
 	char *plugin;      /* "webhook" */
+	char *file;        /* the configuration file that defines it, for messages */
 	char *config_json; /* the instance object without "delivery", as JSON text */
 	config_delivery delivery;
 } config_instance;

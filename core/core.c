@@ -348,13 +348,21 @@ static void *core_main(void *arg)
 			continue;
 		}
 		now = timefmt_now_ms();
-		if ((items[0].revents & ZMQ_POLLIN) || (c->ext && (items[ext_i].revents & ZMQ_POLLIN)))
+		int changed = 0;
+		if ((items[0].revents & ZMQ_POLLIN) || (c->ext && (items[ext_i].revents & ZMQ_POLLIN))) {
 			handle_batch(c);
+			changed = 1;
+		}
 		for (size_t i = 0; i < nh; i++)
 			if (items[host_base + i].revents & ZMQ_POLLIN)
 				outbox_on_result(c->ob, i, now);
-		if (items[1].revents & ZMQ_POLLIN)
+		if (items[1].revents & ZMQ_POLLIN) {
 			handle_control(c);
+			changed = 1;
+		}
+		/* Alerts or people may have started or ended a monitoring hold. */
+		if (changed)
+			next_timer = incidents_next_deadline(c->inc);
 		if (items[2].revents & ZMQ_POLLIN)
 			handle_cmd(c);
 		if (now >= next_timer)

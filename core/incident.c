@@ -497,14 +497,19 @@ static int alert_resolves(incidents *m, const json_t *a, alert_entry *e, const c
 	}
 	inc->firing--;
 	inc->updated_at = now;
-	if (emit(m, inc, "alert_resolved", alert_actor(a), alert_message(a), a, NULL, now) < 0)
-		return -1;
-	if (inc->firing == 0) {
-		if (!inc->human || inc->state == ST_MONITORING) {
-			inc->hold_until = now + m->cfg->hold_ms;
-			if (set_state(m, inc, ST_MONITORING, "crier", "all alerts resolved; monitoring", now) < 0)
+	/* The last alert resolving is told as the move to monitoring, not as
+	 * one more alert_resolved; a person's state is left alone. */
+	if (inc->firing == 0 && (!inc->human || inc->state == ST_MONITORING)) {
+		inc->hold_until = now + m->cfg->hold_ms;
+		if (inc->state != ST_MONITORING) {
+			if (set_state(m, inc, ST_MONITORING, alert_actor(a), "all alerts resolved; monitoring", now) <
+			    0)
 				return -1;
+		} else if (emit(m, inc, "alert_resolved", alert_actor(a), alert_message(a), a, NULL, now) < 0) {
+			return -1;
 		}
+	} else if (emit(m, inc, "alert_resolved", alert_actor(a), alert_message(a), a, NULL, now) < 0) {
+		return -1;
 	}
 	return save_incident(m, inc) < 0 ? -1 : 1;
 }
@@ -577,6 +582,22 @@ static int close_incident(incidents *m, incident *inc, const char *actor, const 
 	unindex_incident(m, inc);
 	incident_free(inc);
 	return 0;
+}
+
+static void deadline_visit(const char *key, void *value, void *ctx)
+{
+	(void)key;
+	const incident *inc = value;
+	int64_t *next = ctx;
+	if (inc->state == ST_MONITORING && inc->firing == 0 && inc->hold_until && inc->hold_until < *next)
+		*next = inc->hold_until;
+}
+
+int64_t incidents_next_deadline(const incidents *m)
+{
+	int64_t next = INT64_MAX;
+	hmap_each(m->by_id, deadline_visit, &next);
+	return next;
 }
 
 int incidents_tick(incidents *m, int64_t now, int64_t *next_ms)

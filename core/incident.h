@@ -48,6 +48,9 @@ int incidents_tick(incidents *m, int64_t now, int64_t *next_ms);
 int64_t incidents_human(incidents *m, int64_t id, const char *action, const char *state, const char *message,
                         const char *actor, int64_t now, char *err, size_t errlen);
 
+/* The earliest hold that will expire (INT64_MAX when none). */
+int64_t incidents_next_deadline(const incidents *m);
+
 size_t incidents_open_count(const incidents *m);
 size_t incidents_alert_count(const incidents *m);
 

@@ -62,8 +62,8 @@ static int check_plugins(const config *cfg)
 			continue;
 		}
 		if (plugin_host_check(lib, ic, cfg->state_dir, err, sizeof(err)) < 0) {
-			fprintf(stderr, "crierd: plugins.%s.instances.%s: %s\n", ic->plugin, strchr(ic->name, '/') + 1,
-			        err);
+			fprintf(stderr, "crierd: %s: plugins.%s.instances.%s: %s\n", ic->file, ic->plugin,
+			        strchr(ic->name, '/') + 1, err);
 			bad = 1;
 		}
 		plugin_loader_close(lib);

@@ -147,6 +147,7 @@ int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 		copies[i].name = strdup(cfg->instances[i].name);
 		copies[i].plugin = strdup(cfg->instances[i].plugin);
 		copies[i].config_json = strdup(cfg->instances[i].config_json);
+		copies[i].file = NULL; /* not needed by hosts */
 		if (!copies[i].name || !copies[i].plugin || !copies[i].config_json) {
 			free_instances(copies, i + 1);
 			snprintf(err, errlen, "out of memory");

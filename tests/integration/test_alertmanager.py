@@ -102,6 +102,10 @@ class AlertmanagerEndToEnd(unittest.TestCase):
         self.assertEqual(mon["alerts_firing"], 0)
         self.assertIsNone(mon["resolved_at"])
         t_monitoring = time.monotonic()
+        wait_until(lambda: "state_changed" in types(d.events_of("service=api")), 10, what="state_changed logged")
+        t = types(d.events_of("service=api"))
+        with self.subTest("the last alert's resolution is the move to monitoring, not alert_resolved (docs/events.md)"):
+            self.assertEqual(t, ["opened", "alert_joined", "alert_resolved", "state_changed"])
 
         res = wait_until(
             lambda: (d.incident("service=api") or {}).get("state") == "resolved" and d.incident("service=api"),

@@ -58,8 +58,8 @@ class Crierctl(DaemonCase):
         r = d.ctl_json("ack", str(api["id"]))
         self.assertIsInstance(r.get("event"), int, r)
         self.assertEqual(d.incident("service=api")["state"], "identified")
-        with self.subTest("ack is a person setting the state: human becomes true (docs/control.md)"):
-            self.assertTrue(d.incident("service=api")["human"])
+        with self.subTest("ack acknowledges but does not take the state over (docs/control.md)"):
+            self.assertFalse(d.incident("service=api")["human"])
         wait_until(lambda: "acknowledged" in [e["type"] for e in d.events_of("service=api")], 10, what="acknowledged")
         ack = [e for e in d.events_of("service=api") if e["type"] == "acknowledged"][0]
         self.assertEqual(ack["incident"]["state"], "identified")

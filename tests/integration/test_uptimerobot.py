@@ -4,6 +4,7 @@ token, and one incident shared with Alertmanager through ingest.uptimerobot.serv
 
 import os
 import sys
+import time
 import unittest
 import urllib.parse
 
@@ -81,6 +82,9 @@ class UptimeRobot(DaemonCase):
 
         self.ok(d.post(PATH, fixture("uptimerobot", "up.json"), bearer()), alerts=1, changed=1)
         wait_until(lambda: d.incident("service=api")["state"] in ("monitoring", "resolved"), 10, what="monitoring")
+        wait_until(lambda: len(d.events_of("service=api")) >= 2, 10, what="2 events logged")
+        with self.subTest("the only alert resolving is the move to monitoring, not alert_resolved (docs/events.md)"):
+            self.assertEqual([e["type"] for e in d.events_of("service=api")][:2], ["opened", "state_changed"])
         wait_until(lambda: d.incident("service=api")["state"] == "resolved", 15, what="resolved after the hold")
         wait_until(lambda: "resolved" in [e["type"] for e in d.events_of("service=api")], 10, what="resolved event")
         t = [e["type"] for e in d.events_of("service=api")]
@@ -89,6 +93,44 @@ class UptimeRobot(DaemonCase):
         self.assertIn("state_changed", t)
         self.assertEqual(t[-1], "resolved")
         self.assertEqual(d.events_of("service=api")[0]["alert"]["source"], "uptimerobot")
+
+    def test_refire_within_hold_continues_the_incident(self):
+        d = self.d
+        down = fixture_json("uptimerobot", "down.json")
+        self.ok(d.post(PATH, down, bearer()), changed=1)
+        first = d.incident("service=api")
+        self.ok(d.post(PATH, fixture("uptimerobot", "up.json"), bearer()), changed=1)
+        wait_until(lambda: d.incident("service=api")["state"] == "monitoring", 10, what="monitoring")
+        down["alertDateTime"] = str(int(down["alertDateTime"]) + 120)  # it goes down again, within the hold
+        self.ok(d.post(PATH, down, bearer()), changed=1)
+        incs = d.incidents()
+        self.assertEqual(len(incs), 1, "a re-fire within the hold opened a new incident: %r" % incs)
+        self.assertEqual(incs[0]["id"], first["id"])
+        self.assertEqual(incs[0]["state"], "investigating")
+        self.assertEqual(incs[0]["alerts_firing"], 1)
+        wait_until(lambda: len(d.events_of("service=api")) >= 4, 10, what="4 events logged")
+        ev = d.events_of("service=api")
+        back = [e for e in ev if e["type"] == "state_changed" and e["incident"]["state"] == "investigating"]
+        self.assertEqual(len(back), 1, [e["type"] for e in ev])
+        self.assertEqual(back[0]["previous"]["state"], "monitoring")
+        self.assertNotIn("opened", [e["type"] for e in ev[1:]])
+        time.sleep(3)  # longer than the hold: a firing incident stays open
+        self.assertEqual(d.incident("service=api")["state"], "investigating")
+
+    def test_refire_after_hold_opens_a_new_incident(self):
+        d = self.d
+        down = fixture_json("uptimerobot", "down.json")
+        self.ok(d.post(PATH, down, bearer()), changed=1)
+        first = d.incident("service=api")
+        self.ok(d.post(PATH, fixture("uptimerobot", "up.json"), bearer()), changed=1)
+        wait_until(lambda: d.incident("service=api")["state"] == "resolved", 15, what="resolved after the 2s hold")
+        down["alertDateTime"] = str(int(down["alertDateTime"]) + 3600)
+        self.ok(d.post(PATH, down, bearer()), changed=1)
+        incs = d.incidents()
+        self.assertEqual(len(incs), 2, incs)
+        new = [i for i in incs if i["id"] != first["id"]][0]
+        self.assertEqual(new["key"], "service=api")
+        self.assertEqual(new["state"], "investigating")
 
     def test_form_body(self):
         d = self.d
