@@ -353,9 +353,21 @@ static void *core_main(void *arg)
 			handle_batch(c);
 			changed = 1;
 		}
+		int results = 0;
 		for (size_t i = 0; i < nh; i++)
-			if (items[host_base + i].revents & ZMQ_POLLIN)
-				outbox_on_result(c->ob, i, now);
+			results |= (items[host_base + i].revents & ZMQ_POLLIN) != 0;
+		if (results) {
+			/* One transaction for every result of this turn. */
+			int tx = store_begin(c->st) == 0;
+			for (size_t i = 0; i < nh; i++)
+				if (items[host_base + i].revents & ZMQ_POLLIN)
+					outbox_on_result(c->ob, i, now);
+			if (tx && store_commit(c->st) < 0) {
+				log_error("cannot record delivery results; they will be delivered again", " error=%s",
+				          log_q(store_error(c->st)));
+				store_rollback(c->st);
+			}
+		}
 		if (items[1].revents & ZMQ_POLLIN) {
 			handle_control(c);
 			changed = 1;

@@ -10,19 +10,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A delivery handed to a host and not answered yet. */
+typedef struct inflight {
+	int64_t id, incident_id, created_at;
+	int attempts;
+} inflight;
+
+/* Deliveries queued at one host at a time: enough to keep a fast channel
+ * busy while the core does other work, few enough to keep a restart cheap. */
+#define CHANNEL_WINDOW 32
+
 typedef struct channel {
 	char *name;
 	char *plugin;
 	char *config_json; /* to tell a changed instance on reload */
 	config_delivery delivery;
 	plugin_host *host;
-	int busy;
 	int64_t wake_at; /* 0 = look now; INT64_MAX = nothing pending */
 	int stale;       /* removed or changed: stop once idle */
-	/* the delivery in flight */
-	int64_t id, created_at;
-	int attempts;
-	int64_t incident_id;
+	inflight fly[CHANNEL_WINDOW];
+	int n_fly;
 } channel;
 
 struct outbox {
@@ -124,7 +131,7 @@ static void reap(outbox *o)
 	size_t w = 0;
 	for (size_t i = 0; i < o->n_ch; i++) {
 		channel *c = o->ch[i];
-		if (c->stale && !c->busy) {
+		if (c->stale && c->n_fly == 0) {
 			log_info("channel stopped", " instance=%s", c->name);
 			channel_free(c);
 		} else {
@@ -245,45 +252,61 @@ static char *delivery_doc(const store_delivery *d, const char *key)
 	return out;
 }
 
-static int dispatch_one(outbox *o, channel *c, int64_t now, int64_t *next_ms)
+static int flying(const channel *c, int64_t id, int64_t incident_id)
 {
-	store_delivery d;
-	int rc = store_outbox_next(o->st, c->name, &d);
-	if (rc < 0) {
+	for (int i = 0; i < c->n_fly; i++)
+		if (c->fly[i].id == id || c->fly[i].incident_id == incident_id)
+			return 1;
+	return 0;
+}
+
+/* Fill the channel's window with due deliveries, one per incident. */
+static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms)
+{
+	store_delivery due[2 * CHANNEL_WINDOW];
+	/* In-flight heads come back too (still pending in the store): ask for enough. */
+	int n = store_outbox_due(o->st, c->name, due, c->n_fly + CHANNEL_WINDOW);
+	if (n < 0) {
 		log_error("cannot read the outbox", " instance=%s error=%s", c->name, log_q(store_error(o->st)));
 		c->wake_at = now + 1000;
 		return -1;
 	}
-	if (rc == 0) {
-		c->wake_at = INT64_MAX;
-		return 0;
+	c->wake_at = INT64_MAX;
+	for (int i = 0; i < n; i++) {
+		store_delivery *d = &due[i];
+		if (flying(c, d->id, d->incident_id))
+			continue;
+		if (d->next_at > now) {
+			/* Rows come earliest first: nothing after this one is due either. */
+			if (d->next_at < c->wake_at)
+				c->wake_at = d->next_at;
+			break;
+		}
+		if (c->n_fly == CHANNEL_WINDOW) {
+			c->wake_at = INT64_MAX; /* a result will wake us */
+			break;
+		}
+		char key[256];
+		snprintf(key, sizeof(key), "crier-%" PRId64 "-%s", d->event_id, c->name);
+		char *doc = delivery_doc(d, key);
+		if (!doc || plugin_host_send(c->host, d->id, (unsigned)d->attempts + 1, key, doc, d->state) < 0) {
+			free(doc);
+			log_error("cannot hand a delivery to its plugin host", " instance=%s delivery=%" PRId64,
+			          c->name, d->id);
+			c->wake_at = now + 1000;
+			break;
+		}
+		free(doc);
+		c->fly[c->n_fly++] = (inflight){.id = d->id,
+		                                .incident_id = d->incident_id,
+		                                .created_at = d->created_at,
+		                                .attempts = d->attempts + 1};
 	}
-	if (d.next_at > now) {
-		c->wake_at = d.next_at;
-		if (d.next_at < *next_ms)
-			*next_ms = d.next_at;
-		store_delivery_free(&d);
-		return 0;
-	}
-	char key[256];
-	snprintf(key, sizeof(key), "crier-%" PRId64 "-%s", d.event_id, c->name);
-	char *doc = delivery_doc(&d, key);
-	int ret = -1;
-	if (!doc || plugin_host_send(c->host, d.id, (unsigned)d.attempts + 1, key, doc, d.state) < 0) {
-		log_error("cannot hand a delivery to its plugin host", " instance=%s delivery=%" PRId64, c->name, d.id);
-		c->wake_at = now + 1000;
-		goto out;
-	}
-	c->busy = 1;
-	c->id = d.id;
-	c->attempts = d.attempts + 1;
-	c->created_at = d.created_at;
-	c->incident_id = d.incident_id;
-	ret = 1;
-out:
-	free(doc);
-	store_delivery_free(&d);
-	return ret;
+	for (int i = 0; i < n; i++)
+		store_delivery_free(&due[i]);
+	if (c->wake_at < *next_ms)
+		*next_ms = c->wake_at;
+	return 0;
 }
 
 int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms)
@@ -292,14 +315,14 @@ int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms)
 	reap(o);
 	for (size_t i = 0; i < o->n_ch; i++) {
 		channel *c = o->ch[i];
-		if (c->busy || c->stale)
+		if (c->stale || c->n_fly == CHANNEL_WINDOW)
 			continue;
 		if (c->wake_at > now) {
 			if (c->wake_at < *next_ms)
 				*next_ms = c->wake_at;
 			continue;
 		}
-		dispatch_one(o, c, now, next_ms);
+		dispatch_channel(o, c, now, next_ms);
 	}
 	return 0;
 }
@@ -316,58 +339,75 @@ size_t outbox_inflight(const outbox *o)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < o->n_ch; i++)
-		n += o->ch[i]->busy != 0;
+		n += (size_t)o->ch[i]->n_fly;
 	return n;
 }
+
+static int on_result(outbox *o, channel *c, int64_t now);
 
 int outbox_on_result(outbox *o, size_t i, int64_t now)
 {
 	if (i >= o->n_ch)
 		return -1;
 	channel *c = o->ch[i];
+	int rc = 0;
+	/* Take every result already queued: they share the caller's transaction. */
+	do {
+		if (on_result(o, c, now) < 0)
+			rc = -1;
+	} while (plugin_host_readable(c->host));
+	return rc;
+}
+
+static int on_result(outbox *o, channel *c, int64_t now)
+{
 	plugin_result r;
 	if (plugin_host_recv(c->host, &r) < 0) {
 		log_error("unreadable answer from a plugin host", " instance=%s", c->name);
 		return -1;
 	}
-	if (!c->busy || r.id != c->id) {
+	int k = 0;
+	while (k < c->n_fly && c->fly[k].id != r.id)
+		k++;
+	if (k == c->n_fly) {
 		log_error("answer for a delivery not in flight", " instance=%s delivery=%" PRId64, c->name, r.id);
 		plugin_result_free(&r);
 		return -1;
 	}
-	c->busy = 0;
+	inflight f = c->fly[k];
+	c->fly[k] = c->fly[--c->n_fly];
 	c->wake_at = 0;
-	double latency = (double)(now - c->created_at);
+	double latency = (double)(now - f.created_at);
 	char q[600];
 	int rc = 0;
 	const char *why = r.error ? r.error : "";
 	if (r.result == CRIER_OK) {
-		rc = store_outbox_done(o->st, r.id, c->attempts, now);
+		rc = store_outbox_done(o->st, r.id, f.attempts, now);
 		if (rc == 0 && r.has_state)
-			rc = store_state_set(o->st, c->incident_id, c->name, r.state ? r.state : "");
+			rc = store_state_set(o->st, f.incident_id, c->name, r.state ? r.state : "");
 		metrics_delivery(c->name, METRICS_OK, latency);
-		log_debug("delivered", " instance=%s delivery=%" PRId64 " attempt=%d", c->name, r.id, c->attempts);
+		log_debug("delivered", " instance=%s delivery=%" PRId64 " attempt=%d", c->name, r.id, f.attempts);
 	} else {
-		int too_many = c->attempts >= c->delivery.max_attempts;
-		int too_old = now - c->created_at >= c->delivery.max_age_ms;
+		int too_many = f.attempts >= c->delivery.max_attempts;
+		int too_old = now - f.created_at >= c->delivery.max_age_ms;
 		if (r.result == CRIER_FAIL || too_many || too_old) {
 			const char *reason = r.result == CRIER_FAIL ? "permanent failure"
 			                     : too_many             ? "attempts exhausted"
 			                                            : "too old";
-			rc = store_outbox_dead(o->st, r.id, c->attempts, why, now);
+			rc = store_outbox_dead(o->st, r.id, f.attempts, why, now);
 			metrics_delivery(c->name, r.result == CRIER_FAIL ? METRICS_FAIL : METRICS_RETRY, latency);
 			metrics_delivery(c->name, METRICS_DEAD, latency);
 			log_warn("delivery is dead", " instance=%s delivery=%" PRId64 " attempts=%d reason=%s error=%s",
-			         c->name, r.id, c->attempts, log_q(reason), log_quote(q, sizeof(q), why));
+			         c->name, r.id, f.attempts, log_q(reason), log_quote(q, sizeof(q), why));
 		} else {
-			int64_t next = now + outbox_backoff(&c->delivery, c->attempts, next_rnd(o));
+			int64_t next = now + outbox_backoff(&c->delivery, f.attempts, next_rnd(o));
 			if (r.not_before > next)
 				next = r.not_before;
-			rc = store_outbox_retry(o->st, r.id, c->attempts, next, why, now);
+			rc = store_outbox_retry(o->st, r.id, f.attempts, next, why, now);
 			metrics_delivery(c->name, METRICS_RETRY, latency);
 			log_info("delivery will be retried",
 			         " instance=%s delivery=%" PRId64 " attempt=%d in_ms=%" PRId64 " error=%s", c->name,
-			         r.id, c->attempts, next - now, log_quote(q, sizeof(q), why));
+			         r.id, f.attempts, next - now, log_quote(q, sizeof(q), why));
 		}
 	}
 	if (rc < 0)

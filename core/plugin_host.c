@@ -331,6 +331,15 @@ void *plugin_host_socket(plugin_host *h)
 	return h->core_sock;
 }
 
+int plugin_host_readable(plugin_host *h)
+{
+	int events = 0;
+	size_t len = sizeof(events);
+	if (zmq_getsockopt(h->core_sock, ZMQ_EVENTS, &events, &len) < 0)
+		return 0;
+	return (events & ZMQ_POLLIN) != 0;
+}
+
 const char *plugin_host_name(const plugin_host *h)
 {
 	return h->host.name;

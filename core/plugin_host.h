@@ -24,6 +24,8 @@ plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instanc
 /* The core's end of the PAIR socket, to poll for results. */
 void *plugin_host_socket(plugin_host *h);
 const char *plugin_host_name(const plugin_host *h);
+/* A result is waiting (without blocking). */
+int plugin_host_readable(plugin_host *h);
 
 /* Send one delivery (strings are copied into the message; state may be NULL). */
 int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state);

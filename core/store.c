@@ -85,7 +85,7 @@ static const char *const stmt_sql[ST_N] = {
                        " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
                        " WHERE o.instance = ?1 AND o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p"
                        "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id)"
-                       " ORDER BY o.next_at, o.id LIMIT 1",
+                       " ORDER BY o.next_at, o.id LIMIT ?2",
     [ST_OUTBOX_DONE] = "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1",
     [ST_OUTBOX_RETRY] = "UPDATE outbox SET state = 0, attempts = ?2, next_at = ?3, last_error = ?4, updated_at = ?5"
                         " WHERE id = ?1",
@@ -356,13 +356,15 @@ static char *col_dup(sqlite3_stmt *st, int i)
 	return t ? strdup((const char *)t) : NULL;
 }
 
-int store_outbox_next(store *s, const char *instance, store_delivery *d)
+int store_outbox_due(store *s, const char *instance, store_delivery *out, int max)
 {
 	sqlite3_stmt *st = s->st[ST_OUTBOX_NEXT];
-	memset(d, 0, sizeof(*d));
+	int n = 0, rc;
 	bind_text(st, 1, instance);
-	int rc = sqlite3_step(st), ret;
-	if (rc == SQLITE_ROW) {
+	sqlite3_bind_int(st, 2, max);
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_delivery *d = &out[n];
+		memset(d, 0, sizeof(*d));
 		d->id = sqlite3_column_int64(st, 0);
 		d->event_id = sqlite3_column_int64(st, 1);
 		d->incident_id = sqlite3_column_int64(st, 2);
@@ -371,15 +373,21 @@ int store_outbox_next(store *s, const char *instance, store_delivery *d)
 		d->created_at = sqlite3_column_int64(st, 5);
 		d->doc = col_dup(st, 6);
 		d->state = col_dup(st, 7);
-		ret = (d->doc && (d->state || sqlite3_column_type(st, 7) == SQLITE_NULL)) ? 1 : -1;
-		if (ret < 0)
+		if (!d->doc || (!d->state && sqlite3_column_type(st, 7) != SQLITE_NULL)) {
 			store_delivery_free(d);
-	} else {
-		ret = rc == SQLITE_DONE ? 0 : -1;
+			rc = SQLITE_NOMEM;
+			break;
+		}
+		n++;
+	}
+	if (n < max && rc != SQLITE_DONE) {
+		for (int i = 0; i < n; i++)
+			store_delivery_free(&out[i]);
+		n = -1;
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);
-	return ret;
+	return n;
 }
 
 void store_delivery_free(store_delivery *d)

@@ -74,11 +74,13 @@ typedef struct store_delivery {
 } store_delivery;
 
 /*
- * The next delivery for instance: the oldest pending one whose incident has
- * no earlier pending delivery to the same instance (per-incident order).
- * Returns 1 and fills d (even if d->next_at is in the future), 0 if none, -1.
+ * Up to max deliveries for instance, earliest due first. Each is the oldest
+ * pending delivery of its incident to this instance (per-incident order):
+ * an incident with an earlier pending delivery, in flight or waiting for a
+ * retry, contributes nothing else. Rows may be due in the future (check
+ * next_at). Fills out[0..n) and returns n, or -1.
  */
-int store_outbox_next(store *s, const char *instance, store_delivery *d);
+int store_outbox_due(store *s, const char *instance, store_delivery *out, int max);
 void store_delivery_free(store_delivery *d);
 int store_outbox_done(store *s, int64_t id, int attempts, int64_t now);
 int store_outbox_retry(store *s, int64_t id, int attempts, int64_t next_at, const char *error, int64_t now);
