@@ -143,8 +143,10 @@ static json_t *am_alert(const json_t *a, const alert_limits *lim, const char *wh
 	fp = json_string_value(json_object_get(a, "fingerprint"));
 	if (am_take_fingerprint(fp, key) != 0 && am_fingerprint(labels, key) != 0)
 		goto oom;
-	lcopy = json_deep_copy(labels);
-	acopy = json_is_object(annotations) ? json_deep_copy(annotations) : json_object();
+	/* Share, not copy: the parsed document is dropped right after and
+	 * jansson's reference counts are atomic, so the core may own these. */
+	lcopy = json_incref(labels);
+	acopy = json_is_object(annotations) ? json_incref(annotations) : json_object();
 	if (!lcopy || !acopy)
 		goto oom;
 	res = alert_new("alertmanager", key, status, lcopy, acopy, starts_at, ends_at, link);
