@@ -66,6 +66,9 @@ struct core {
 	atomic_int ready;
 	int stopping;
 
+	struct ingest_msg *batch; /* reused by every handle_batch */
+	size_t batch_cap;
+
 	pthread_mutex_t pool_mu; /* REQ sockets for core_submit */
 	void **pool;
 	size_t n_pool, cap_pool;
@@ -164,9 +167,14 @@ static int recv_one(core *c, void *sock, ingest_msg *p)
 static void handle_batch(core *c)
 {
 	size_t max = c->cfg->batch_max > 0 ? (size_t)c->cfg->batch_max : 512;
-	ingest_msg *batch = calloc(max, sizeof(*batch));
-	if (!batch)
-		return; /* the messages stay queued; next wake-up tries again */
+	if (c->batch_cap < max) {
+		ingest_msg *grown = realloc(c->batch, max * sizeof(*grown));
+		if (!grown)
+			return; /* the messages stay queued; next wake-up tries again */
+		c->batch = grown;
+		c->batch_cap = max;
+	}
+	ingest_msg *batch = c->batch;
 	size_t n = 0;
 	void *socks[2] = {c->ingest, c->ext};
 	for (int s = 0; s < 2; s++) {
@@ -198,7 +206,7 @@ static void handle_batch(core *c)
 		}
 		snprintf(batch[i].reply, sizeof(batch[i].reply), "OK %d", changed);
 	}
-	if (ok && store_commit(c->st) == 0) {
+	if (ok && incidents_flush(c->inc) == 0 && store_commit(c->st) == 0) {
 		metrics_duplicates(dups);
 	} else {
 		char why[200];
@@ -219,7 +227,6 @@ static void handle_batch(core *c)
 		zmq_msg_close(&batch[i].id);
 		json_decref(batch[i].alerts);
 	}
-	free(batch);
 }
 
 /* ---- control and commands ---------------------------------------------------------- */
@@ -482,6 +489,7 @@ static void core_free(core *c)
 	if (c->lock_fd > 0)
 		close(c->lock_fd);
 	free(c->pool);
+	free(c->batch);
 	pthread_mutex_destroy(&c->pool_mu);
 	free(c);
 }
@@ -603,43 +611,54 @@ static void pool_give(core *c, void *s)
 
 int core_submit(core *c, json_t *alerts, int timeout_ms, int *changed, char *err, size_t errlen)
 {
+	int ret = -2;
 	void *s = pool_take(c);
 	if (!s) {
-		json_decref(alerts);
 		snprintf(err, errlen, "cannot reach the core: %s", zmq_strerror(zmq_errno()));
+		json_decref(alerts);
 		return -2;
 	}
+	/*
+	 * Two references: the core's (it drops it after its batch) and ours. We
+	 * keep ours until the answer so that the last reference, and with it the
+	 * freeing of the whole parsed document, usually falls on this thread
+	 * rather than on the core's. Counts are atomic in jansson.
+	 */
+	json_incref(alerts);
 	if (zmq_send(s, &alerts, sizeof(alerts), 0) < 0) {
-		json_decref(alerts);
+		json_decref(alerts); /* the core's: it never got it */
 		zmq_close(s);
 		snprintf(err, errlen, "cannot reach the core: %s", zmq_strerror(zmq_errno()));
-		return -2;
+		goto out;
 	}
-	/* From here the core owns alerts. */
 	zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
 	int rc = zmq_poll(&item, 1, timeout_ms);
 	if (rc <= 0) {
 		/* A REQ socket without its answer is unusable: drop it. */
 		zmq_close(s);
 		snprintf(err, errlen, "the store did not confirm within %d ms", timeout_ms);
-		return -2;
+		goto out;
 	}
 	char reply[256];
 	int n = zmq_recv(s, reply, sizeof(reply) - 1, 0);
 	if (n < 0) {
 		zmq_close(s);
 		snprintf(err, errlen, "no answer from the core");
-		return -2;
+		goto out;
 	}
 	pool_give(c, s);
 	reply[n < (int)sizeof(reply) ? n : (int)sizeof(reply) - 1] = '\0';
 	if (strncmp(reply, "OK", 2) == 0) {
 		if (changed)
 			*changed = atoi(reply + 2);
-		return 0;
+		ret = 0;
+	} else {
+		snprintf(err, errlen, "%s", reply + (strncmp(reply, "ERR 503 ", 8) == 0 ? 8 : 0));
+		ret = -1;
 	}
-	snprintf(err, errlen, "%s", reply + (strncmp(reply, "ERR 503 ", 8) == 0 ? 8 : 0));
-	return -1;
+out:
+	json_decref(alerts);
+	return ret;
 }
 
 int core_reload(core *c, const config *cfg, char *err, size_t errlen)

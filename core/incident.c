@@ -26,6 +26,7 @@ typedef struct incident {
 	json_t *labels;
 	int64_t opened_at, updated_at, resolved_at, hold_until;
 	int firing; /* alerts currently firing in it */
+	int dirty;  /* changed since it was last written (see incidents_flush) */
 } incident;
 
 /* What we remember of an alert to tell a duplicate from a change. */
@@ -44,6 +45,8 @@ struct incidents {
 	hmap *by_key;       /* group key -> open incident */
 	hmap *by_id;        /* decimal id -> open incident */
 	int64_t last_event; /* id of the newest event recorded */
+	int64_t *dirty;     /* ids of incidents to write at incidents_flush */
+	size_t n_dirty, cap_dirty;
 };
 
 static const char ST_INVESTIGATING[] = "investigating";
@@ -194,6 +197,7 @@ static void drop_index(incidents *m)
 
 int incidents_reload(incidents *m)
 {
+	m->n_dirty = 0;
 	drop_index(m);
 	m->alerts = hmap_new();
 	m->by_key = hmap_new();
@@ -229,6 +233,7 @@ void incidents_free(incidents *m)
 	if (!m)
 		return;
 	drop_index(m);
+	free(m->dirty);
 	free(m);
 }
 
@@ -267,7 +272,44 @@ static int save_incident(incidents *m, incident *inc)
 	if (store_incident_put(m->st, &row) < 0)
 		return -1;
 	inc->id = row.id;
+	inc->dirty = 0;
 	return 0;
+}
+
+/*
+ * Alerts change an incident many times in one batch (a group of ten new
+ * alerts is ten changes): write it once, when the batch commits.
+ */
+static int mark_dirty(incidents *m, incident *inc)
+{
+	if (inc->dirty)
+		return 0;
+	if (m->n_dirty == m->cap_dirty) {
+		size_t cap = m->cap_dirty ? m->cap_dirty * 2 : 64;
+		int64_t *grown = realloc(m->dirty, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		m->dirty = grown;
+		m->cap_dirty = cap;
+	}
+	m->dirty[m->n_dirty++] = inc->id;
+	inc->dirty = 1;
+	return 0;
+}
+
+int incidents_flush(incidents *m)
+{
+	int rc = 0;
+	for (size_t i = 0; i < m->n_dirty; i++) {
+		incident *inc = find_by_id(m, m->dirty[i]);
+		if (!inc || !inc->dirty)
+			continue; /* closed meanwhile: written when it closed */
+		inc->dirty = 0;
+		if (save_incident(m, inc) < 0)
+			rc = -1;
+	}
+	m->n_dirty = 0;
+	return rc;
 }
 
 static json_t *time_json(int64_t ms)
@@ -308,14 +350,9 @@ static int emit(incidents *m, incident *inc, const char *type, const char *actor
                 const json_t *alert, const previous *prev, int64_t now)
 {
 	int ret = -1;
-	json_t *doc = NULL;
 	char *txt = NULL;
-	int64_t ev = store_event_add(m->st, inc->id, type, now, actor, message);
-	if (ev < 0)
-		goto out;
-	m->last_event = ev;
-	doc = json_pack("{ss so ss ss so}", "type", type, "time", time_json(now), "actor", actor ? actor : "",
-	                "message", message ? message : "", "incident", incident_doc(inc));
+	json_t *doc = json_pack("{ss so ss ss so}", "type", type, "time", time_json(now), "actor", actor ? actor : "",
+	                        "message", message ? message : "", "incident", incident_doc(inc));
 	if (!doc)
 		goto out;
 	if (alert && json_object_set_new(doc, "alert", alert_doc(alert)) < 0)
@@ -325,8 +362,12 @@ static int emit(incidents *m, incident *inc, const char *type, const char *actor
 	                                          "severity", alert_severity_name(prev->severity))) < 0)
 		goto out;
 	txt = json_dumps(doc, JSON_COMPACT);
-	if (!txt || store_event_set_doc(m->st, ev, txt) < 0)
+	if (!txt)
 		goto out;
+	int64_t ev = store_event_add(m->st, inc->id, type, now, actor, message, txt);
+	if (ev < 0)
+		goto out;
+	m->last_event = ev;
 	if (m->emit(m->emit_ctx, ev, inc->id, type, inc->severity, inc->labels, now) < 0)
 		goto out;
 	ret = 0;
@@ -474,7 +515,7 @@ static int alert_fires(incidents *m, const json_t *a, alert_entry *e, const char
 				goto out;
 		}
 	}
-	if (save_incident(m, inc) < 0)
+	if (mark_dirty(m, inc) < 0)
 		goto out;
 	ret = 1;
 out:
@@ -511,7 +552,7 @@ static int alert_resolves(incidents *m, const json_t *a, alert_entry *e, const c
 	} else if (emit(m, inc, "alert_resolved", alert_actor(a), alert_message(a), a, NULL, now) < 0) {
 		return -1;
 	}
-	return save_incident(m, inc) < 0 ? -1 : 1;
+	return mark_dirty(m, inc) < 0 ? -1 : 1;
 }
 
 int incidents_apply(incidents *m, const json_t *a, int64_t now)

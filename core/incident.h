@@ -36,8 +36,11 @@ void incidents_set_config(incidents *m, const config *cfg);
 /* Drop the in-memory index and load it again (after a failed transaction). */
 int incidents_reload(incidents *m);
 
-/* Apply one normalized alert (borrowed). 1 changed, 0 duplicate, -1 store error. */
+/* Apply one normalized alert (borrowed). 1 changed, 0 duplicate, -1 store error.
+ * Incident rows it changes are written by incidents_flush(): call it before
+ * committing. */
 int incidents_apply(incidents *m, const json_t *alert, int64_t now);
+int incidents_flush(incidents *m);
 
 /* Resolve incidents whose monitoring hold has expired. Returns how many
  * changed or -1; *next_ms gets the next deadline (INT64_MAX when none). */

@@ -47,7 +47,6 @@ enum {
 	ST_INC_UPDATE,
 	ST_INC_LOAD,
 	ST_EVENT_ADD,
-	ST_EVENT_DOC,
 	ST_OUTBOX_ADD,
 	ST_OUTBOX_NEXT,
 	ST_OUTBOX_DONE,
@@ -76,8 +75,7 @@ static const char *const stmt_sql[ST_N] = {
                       " WHERE id = ?11",
     [ST_INC_LOAD] = "SELECT id, key, title, state, severity, human, labels, opened_at, updated_at,"
                     " COALESCE(resolved_at, 0), COALESCE(hold_until, 0) FROM incidents WHERE state <> 'resolved'",
-    [ST_EVENT_ADD] = "INSERT INTO events(incident_id, type, time, actor, message) VALUES(?1, ?2, ?3, ?4, ?5)",
-    [ST_EVENT_DOC] = "UPDATE events SET doc = ?2 WHERE id = ?1",
+    [ST_EVENT_ADD] = "INSERT INTO events(incident_id, type, time, actor, message, doc) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
                       " updated_at) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4)",
     [ST_OUTBOX_NEXT] = "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state"
@@ -196,7 +194,7 @@ static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
 		sqlite3_bind_text(st, i, "{}", 2, SQLITE_STATIC);
 		return 0;
 	}
-	char *txt = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+	char *txt = json_dumps(v, JSON_COMPACT);
 	if (!txt)
 		return -1;
 	sqlite3_bind_text(st, i, txt, -1, free);
@@ -319,7 +317,7 @@ int store_incident_load(store *s, int (*fn)(const store_incident *row, void *ctx
 }
 
 int64_t store_event_add(store *s, int64_t incident_id, const char *type, int64_t time, const char *actor,
-                        const char *message)
+                        const char *message, const char *doc)
 {
 	sqlite3_stmt *st = s->st[ST_EVENT_ADD];
 	sqlite3_bind_int64(st, 1, incident_id);
@@ -327,17 +325,10 @@ int64_t store_event_add(store *s, int64_t incident_id, const char *type, int64_t
 	sqlite3_bind_int64(st, 3, time);
 	bind_text(st, 4, actor);
 	bind_text(st, 5, message);
+	bind_text(st, 6, doc);
 	if (step_done(st) < 0)
 		return -1;
 	return sqlite3_last_insert_rowid(s->db);
-}
-
-int store_event_set_doc(store *s, int64_t event_id, const char *doc)
-{
-	sqlite3_stmt *st = s->st[ST_EVENT_DOC];
-	sqlite3_bind_int64(st, 1, event_id);
-	bind_text(st, 2, doc);
-	return step_done(st);
 }
 
 int store_outbox_add(store *s, int64_t event_id, int64_t incident_id, const char *instance, int64_t now)

@@ -56,12 +56,10 @@ int store_incident_put(store *s, store_incident *row);
 int store_incident_load(store *s, int (*fn)(const store_incident *row, void *ctx), void *ctx);
 
 /* --- events ----------------------------------------------------------- */
-/* Insert an event; doc is the full document handed to plugins (borrowed).
- * Returns the new id or -1. */
+/* Insert an event with doc, the document plugins receive minus its "id" and
+ * "idempotency_key" (spliced in at delivery). Borrowed. New id, or -1. */
 int64_t store_event_add(store *s, int64_t incident_id, const char *type, int64_t time, const char *actor,
-                        const char *message);
-/* Attach the plugin document to an event (written once the id is known). */
-int store_event_set_doc(store *s, int64_t event_id, const char *doc);
+                        const char *message, const char *doc);
 
 /* --- outbox ----------------------------------------------------------- */
 int store_outbox_add(store *s, int64_t event_id, int64_t incident_id, const char *instance, int64_t now);

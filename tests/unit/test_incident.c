@@ -43,6 +43,7 @@ static int apply(store *s, incidents *m, json_t *a, int64_t now)
 {
 	store_begin(s);
 	int r = incidents_apply(m, a, now);
+	incidents_flush(m);
 	store_commit(s);
 	json_decref(a);
 	return r;
