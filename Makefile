@@ -93,7 +93,12 @@ $(BUILD)/tests/plugins/%.so: tests/unit/plugins/variant.c include/crier/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) $(VARIANT_$*) -shared -o $@ $<
 
-unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO)
+# Small clients the integration tests drive crierd with.
+$(BUILD)/tests/tools/%: tests/tools/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -o $@ $< -lzmq
+
+unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO) $(BUILD)/tests/tools/zmq_send
 
 bench: deps
 	@sh tests/deps.sh $(DEPS_BENCH)
@@ -106,10 +111,10 @@ fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/fuzz/*.c)
+	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c)
 
 format-check:
-	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/fuzz/*.c) \
+	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c) \
 	  && echo "format-check: ok"
 
 install: all
