@@ -3,7 +3,7 @@
 #define CRIER_CONTROL_H
 
 #include "config.h"
-#include "incident.h"
+#include "incidents.h"
 #include "outbox.h"
 #include "store.h"
 

@@ -19,7 +19,7 @@
 #include "core.h"
 
 #include "control.h"
-#include "incident.h"
+#include "incidents.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"

@@ -1,6 +1,6 @@
 /* Dedup, grouping and lifecycle of incidents, against a real store in a temp dir. */
 #include "check.h"
-#include "incident.h"
+#include "incidents.h"
 #include "store.h"
 
 #include <stdlib.h>
@@ -9,6 +9,7 @@
 #define MAX_EV 64
 static char ev_types[MAX_EV][32];
 static int64_t ev_incident[MAX_EV];
+static char ev_env[MAX_EV][16]; /* the incident's "env" label as routes see it */
 static int n_ev;
 
 static int record(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
@@ -17,9 +18,10 @@ static int record(void *ctx, int64_t event_id, int64_t incident_id, const char *
 	(void)ctx;
 	(void)event_id;
 	(void)severity;
-	(void)labels;
 	(void)now;
 	if (n_ev < MAX_EV) {
+		const char *env = json_string_value(json_object_get(labels, "env"));
+		snprintf(ev_env[n_ev], sizeof(ev_env[n_ev]), "%s", env ? env : "");
 		snprintf(ev_types[n_ev], sizeof(ev_types[n_ev]), "%s", type);
 		ev_incident[n_ev] = incident_id;
 		n_ev++;
@@ -142,6 +144,33 @@ int main(void)
 	/* Alerts without the group label group by alertname. */
 	CHECK(apply(s, m, mk("generic", "g1", "firing", NULL, "info", 0), 23000) == 1);
 	CHECK(count_type("opened") == 4);
+
+	/* An HA peer lagging behind re-sends the firing copy of an occurrence
+	 * that already resolved (same startsAt): a duplicate, not a re-fire. */
+	CHECK(apply(s, m, mk("alertmanager", "h1", "firing", "ha", "warning", 30000), 30001) == 1);
+	CHECK(apply(s, m, mk("alertmanager", "h1", "resolved", "ha", "warning", 30000), 30002) == 1);
+	int before_ha = n_ev;
+	CHECK(apply(s, m, mk("alertmanager", "h1", "firing", "ha", "warning", 30000), 30003) == 0);
+	CHECK(n_ev == before_ha);
+	/* A real re-fire has a new startsAt. */
+	CHECK(apply(s, m, mk("alertmanager", "h1", "firing", "ha", "warning", 31000), 31001) == 1);
+
+	/* Label values of any length the parsers accept (here 4000 bytes) group fine. */
+	char longsvc[4001];
+	memset(longsvc, 'x', 4000);
+	longsvc[4000] = '\0';
+	CHECK(apply(s, m, mk("generic", "long", "firing", longsvc, "info", 0), 32000) == 1);
+	CHECK(count_type("opened") == 6);
+
+	/* An incident's labels are those its alerts share (routes match on them). */
+	json_t *p1 = mk("alertmanager", "c1", "firing", "common", "warning", 1000);
+	json_object_set_new(json_object_get(p1, "labels"), "env", json_string("prod"));
+	CHECK(apply(s, m, p1, 33000) == 1);
+	CHECK(strcmp(ev_env[n_ev - 1], "prod") == 0);
+	json_t *p2 = mk("alertmanager", "c2", "firing", "common", "warning", 1000);
+	json_object_set_new(json_object_get(p2, "labels"), "env", json_string("staging"));
+	CHECK(apply(s, m, p2, 33001) == 1);
+	CHECK(strcmp(ev_env[n_ev - 1], "") == 0); /* no longer shared */
 
 	/* A restart rebuilds the same index from the store. */
 	size_t open_before = incidents_open_count(m), alerts_before = incidents_alert_count(m);

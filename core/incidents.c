@@ -1,10 +1,10 @@
 /*
- * Incident engine. See incident.h for the rules; docs/incidents.md for the
+ * Incident engine. See incidents.h for the rules; docs/incidents.md for the
  * operator's view. Every change goes to the store in the caller's
  * transaction and becomes an event whose document (docs/events.md) is
  * written once, so a plugin later sees the incident as it was then.
  */
-#include "incident.h"
+#include "incidents.h"
 
 #include "alert.h"
 #include "hmap.h"
@@ -107,14 +107,11 @@ static void unindex_incident(incidents *m, incident *inc)
 		hmap_del(m->by_key, inc->key);
 }
 
-static int alert_map_key(const json_t *a, char *buf, size_t size)
+/* "source\x1fkey": the identity of an alert in the index. New string or NULL. */
+static char *map_key(const char *source, const char *key)
 {
-	const char *src = json_string_value(json_object_get(a, "source"));
-	const char *key = json_string_value(json_object_get(a, "key"));
-	if (!src || !key)
-		return -1;
-	int n = snprintf(buf, size, "%s\x1f%s", src, key);
-	return (n < 0 || (size_t)n >= size) ? -1 : 0;
+	char *mk;
+	return asprintf(&mk, "%s\x1f%s", source, key) < 0 ? NULL : mk;
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -147,26 +144,26 @@ static int load_alert(const char *source, const char *key, int firing, int64_t s
                       void *ctx)
 {
 	incidents *m = ctx;
-	char mk[1024];
-	int n = snprintf(mk, sizeof(mk), "%s\x1f%s", source, key);
-	if (n < 0 || (size_t)n >= sizeof(mk))
-		return 0; /* cannot be produced by ingest limits; skip */
 	alert_entry *e = malloc(sizeof(*e));
-	if (!e)
+	char *mk = map_key(source, key);
+	if (!e || !mk) {
+		free(e);
+		free(mk);
 		return -1;
+	}
 	incident *inc = incident_id ? find_by_id(m, incident_id) : NULL;
 	*e = (alert_entry){.firing = firing, .starts_at = starts_at, .incident_id = inc ? incident_id : 0};
 	if (firing && inc)
 		inc->firing++;
-	if (!firing && !inc) {
+	int rc = 0;
+	if (!firing && !inc)
+		free(e); /* resolved, its incident closed: nothing to remember */
+	else if (hmap_put(m->alerts, mk, e) < 0) {
 		free(e);
-		return 0;
+		rc = -1;
 	}
-	if (hmap_put(m->alerts, mk, e) < 0) {
-		free(e);
-		return -1;
-	}
-	return 0;
+	free(mk);
+	return rc;
 }
 
 static void free_value(const char *key, void *value, void *ctx)
@@ -328,12 +325,12 @@ static json_t *incident_doc(const incident *inc)
 
 static json_t *alert_doc(const json_t *a)
 {
-	return json_pack("{sO sO sO sO sO so so sO}", "source", json_object_get(a, "source"), "key",
+	return json_pack("{sO sO sO sO sO so so sO?}", "source", json_object_get(a, "source"), "key",
 	                 json_object_get(a, "key"), "status", json_object_get(a, "status"), "labels",
 	                 json_object_get(a, "labels"), "annotations", json_object_get(a, "annotations"), "starts_at",
 	                 time_json(json_integer_value(json_object_get(a, "starts_at"))), "ends_at",
 	                 time_json(json_integer_value(json_object_get(a, "ends_at"))), "link",
-	                 json_object_get(a, "link") ? json_object_get(a, "link") : json_string(""));
+	                 json_object_get(a, "link"));
 }
 
 typedef struct previous {
@@ -390,33 +387,66 @@ static int set_state(incidents *m, incident *inc, const char *state, const char 
 
 /* ---- alerts --------------------------------------------------------------- */
 
-/* The group key from the configured label names, e.g. "service=api". */
-static int group_key(const config *cfg, const json_t *labels, char *buf, size_t size, json_t *group_labels)
+/*
+ * The group key from the configured label names, e.g. "service=api" (a new
+ * string, or NULL when out of memory). Alerts with none of them group by
+ * their alertname.
+ */
+static char *group_key(const config *cfg, const json_t *labels)
 {
-	size_t off = 0, i;
+	size_t len = 1, i;
 	json_t *name;
-	buf[0] = '\0';
+	json_array_foreach(cfg->group_by, i, name)
+	{
+		const char *v = json_string_value(json_object_get(labels, json_string_value(name)));
+		if (v)
+			len += strlen(json_string_value(name)) + strlen(v) + 2;
+	}
+	if (len == 1) {
+		const char *an = json_string_value(json_object_get(labels, "alertname"));
+		char *gk;
+		return asprintf(&gk, "alertname=%s", an ? an : "unnamed") < 0 ? NULL : gk;
+	}
+	char *gk = malloc(len), *p = gk;
+	if (!gk)
+		return NULL;
 	json_array_foreach(cfg->group_by, i, name)
 	{
 		const char *n = json_string_value(name);
 		const char *v = json_string_value(json_object_get(labels, n));
-		if (!v)
-			continue;
-		int w = snprintf(buf + off, size - off, "%s%s=%s", off ? "," : "", n, v);
-		if (w < 0 || (size_t)w >= size - off)
-			return -1;
-		off += (size_t)w;
-		if (json_object_set_new(group_labels, n, json_string(v)) < 0)
-			return -1;
+		if (v)
+			p += sprintf(p, "%s%s=%s", p == gk ? "" : ",", n, v);
 	}
-	if (off)
-		return 0;
-	/* None of the grouping labels: one incident per alert name. */
-	const char *an = json_string_value(json_object_get(labels, "alertname"));
-	int w = snprintf(buf, size, "alertname=%s", an ? an : "unnamed");
-	if (w < 0 || (size_t)w >= size)
-		return -1;
-	return json_object_set_new(group_labels, "alertname", json_string(an ? an : "unnamed"));
+	return gk;
+}
+
+/*
+ * An incident's labels are those every one of its alerts shares, like
+ * Alertmanager's commonLabels: the opening alert's, narrowed as others join.
+ * Routes match on them.
+ */
+static json_t *labels_of(const json_t *a)
+{
+	json_t *labels = json_deep_copy(json_object_get(a, "labels"));
+	if (labels && !json_object_get(labels, "alertname") &&
+	    json_object_set_new(labels, "alertname", json_string("unnamed")) < 0) {
+		json_decref(labels);
+		return NULL;
+	}
+	return labels;
+}
+
+static void narrow_labels(json_t *common, const json_t *labels)
+{
+	const char *k;
+	json_t *v;
+	void *tmp;
+	json_object_foreach_safe(common, tmp, k, v)
+	{
+		const char *other = json_string_value(json_object_get(labels, k));
+		if (!other || strcmp(other, json_string_value(v)) != 0)
+			json_object_del(common, k);
+	}
 }
 
 static const char *alert_title(const json_t *a, const char *fallback)
@@ -432,7 +462,7 @@ static const char *alert_severity(const json_t *a)
 	return json_string_value(json_object_get(json_object_get(a, "labels"), "severity"));
 }
 
-static incident *open_incident(incidents *m, const char *gk, json_t *group_labels, const json_t *a, int64_t now)
+static incident *open_incident(incidents *m, const char *gk, const json_t *a, int64_t now)
 {
 	incident *inc = calloc(1, sizeof(*inc));
 	if (!inc)
@@ -441,11 +471,11 @@ static incident *open_incident(incidents *m, const char *gk, json_t *group_label
 	inc->title = strdup(alert_title(a, gk));
 	inc->state = ST_INVESTIGATING;
 	inc->severity = alert_severity_rank(alert_severity(a));
-	inc->labels = json_incref(group_labels);
+	inc->labels = labels_of(a);
 	int64_t starts = json_integer_value(json_object_get(a, "starts_at"));
 	inc->opened_at = (starts > 0 && starts <= now) ? starts : now;
 	inc->updated_at = now;
-	if (!inc->key || !inc->title || save_incident(m, inc) < 0 || index_incident(m, inc) < 0) {
+	if (!inc->key || !inc->title || !inc->labels || save_incident(m, inc) < 0 || index_incident(m, inc) < 0) {
 		incident_free(inc);
 		return NULL;
 	}
@@ -467,19 +497,19 @@ static const char *alert_message(const json_t *a)
 /* The alert starts firing (new, or again after it resolved). */
 static int alert_fires(incidents *m, const json_t *a, alert_entry *e, const char *mk, int64_t now)
 {
-	char gk[1024];
-	json_t *group_labels = json_object();
 	int ret = -1;
-	int created = 0;
-	if (!group_labels || group_key(m->cfg, json_object_get(a, "labels"), gk, sizeof(gk), group_labels) < 0)
+	char *gk = group_key(m->cfg, json_object_get(a, "labels"));
+	if (!gk)
 		goto out;
 	incident *inc = hmap_get(m->by_key, gk);
 	int opened = 0;
 	if (!inc) {
-		inc = open_incident(m, gk, group_labels, a, now);
+		inc = open_incident(m, gk, a, now);
 		if (!inc)
 			goto out;
 		opened = 1;
+	} else {
+		narrow_labels(inc->labels, json_object_get(a, "labels"));
 	}
 	if (!e) {
 		e = calloc(1, sizeof(*e));
@@ -487,9 +517,8 @@ static int alert_fires(incidents *m, const json_t *a, alert_entry *e, const char
 			free(e);
 			goto out;
 		}
-		created = 1;
 	}
-	e->firing = 1;
+	e->firing = 1; /* if it was firing in a closed incident, it now counts in this one */
 	e->starts_at = json_integer_value(json_object_get(a, "starts_at"));
 	e->incident_id = inc->id;
 	inc->firing++;
@@ -519,8 +548,8 @@ static int alert_fires(incidents *m, const json_t *a, alert_entry *e, const char
 		goto out;
 	ret = 1;
 out:
-	(void)created; /* on failure the caller rolls back and reloads the whole index */
-	json_decref(group_labels);
+	/* On failure the caller rolls back and reloads the whole index. */
+	free(gk);
 	return ret;
 }
 
@@ -557,34 +586,35 @@ static int alert_resolves(incidents *m, const json_t *a, alert_entry *e, const c
 
 int incidents_apply(incidents *m, const json_t *a, int64_t now)
 {
-	char mk[1024];
-	if (alert_map_key(a, mk, sizeof(mk)) < 0)
-		return 0;
+	const char *source = json_string_value(json_object_get(a, "source"));
+	const char *key = json_string_value(json_object_get(a, "key"));
+	if (!source || !key)
+		return 0; /* the parsers never produce this */
+	char *mk = map_key(source, key);
+	if (!mk)
+		return -1;
 	const char *status = json_string_value(json_object_get(a, "status"));
 	int firing = status && strcmp(status, "firing") == 0;
 	int64_t starts = json_integer_value(json_object_get(a, "starts_at"));
 	alert_entry *e = hmap_get(m->alerts, mk);
+	incident *inc = e && e->incident_id ? find_by_id(m, e->incident_id) : NULL;
+	int rc;
 
-	if (!e) {
-		if (!firing)
-			return 0; /* resolved, and we never saw it fire: nothing to tell */
-		return alert_fires(m, a, NULL, mk, now);
-	}
-	incident *inc = e->incident_id ? find_by_id(m, e->incident_id) : NULL;
-	if (firing && e->firing) {
+	if (!e)
+		/* A resolved alert we never saw fire: nothing to tell. */
+		rc = firing ? alert_fires(m, a, NULL, mk, now) : 0;
+	else if (firing && e->firing)
 		/* Same occurrence (Alertmanager re-sends whole groups; HA pairs send
-		 * twice). A new startsAt after its incident closed is a new one. */
-		if (inc || starts == 0 || starts == e->starts_at)
-			return 0;
-		if (inc == NULL)
-			e->firing = 0;
-		return alert_fires(m, a, e, mk, now);
-	}
-	if (!firing && !e->firing)
-		return 0;
-	if (firing)
-		return alert_fires(m, a, e, mk, now);
-	return alert_resolves(m, a, e, mk, now);
+		 * twice), unless it fires anew (new startsAt) after its incident closed. */
+		rc = (inc || starts == 0 || starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
+	else if (firing)
+		/* Firing again after it resolved: a new occurrence has a new startsAt;
+		 * the same one is a stale copy (an HA peer lagging behind). */
+		rc = (starts != 0 && starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
+	else
+		rc = e->firing ? alert_resolves(m, a, e, mk, now) : 0;
+	free(mk);
+	return rc;
 }
 
 /* ---- timers ---------------------------------------------------------------- */
@@ -612,6 +642,49 @@ static void tick_visit(const char *key, void *value, void *ctx)
 	}
 }
 
+typedef struct forget_ctx {
+	int64_t incident_id;
+	char **keys;
+	size_t n, cap;
+	int oom;
+} forget_ctx;
+
+static void forget_visit(const char *key, void *value, void *ctx)
+{
+	forget_ctx *f = ctx;
+	const alert_entry *e = value;
+	if (e->firing || e->incident_id != f->incident_id || f->oom)
+		return;
+	if (f->n == f->cap) {
+		size_t cap = f->cap ? f->cap * 2 : 16;
+		char **grown = realloc(f->keys, cap * sizeof(*grown));
+		if (!grown) {
+			f->oom = 1;
+			return;
+		}
+		f->keys = grown;
+		f->cap = cap;
+	}
+	if (!(f->keys[f->n] = strdup(key)))
+		f->oom = 1;
+	else
+		f->n++;
+}
+
+/* Once an incident closes, its resolved alerts need not be remembered: a
+ * later firing of one is a new occurrence anyway. Keeps memory bounded by
+ * what is open, whatever the churn of alert identities. */
+static void forget_resolved(incidents *m, int64_t incident_id)
+{
+	forget_ctx f = {.incident_id = incident_id};
+	hmap_each(m->alerts, forget_visit, &f);
+	for (size_t i = 0; i < f.n; i++) {
+		free(hmap_del(m->alerts, f.keys[i]));
+		free(f.keys[i]);
+	}
+	free(f.keys);
+}
+
 static int close_incident(incidents *m, incident *inc, const char *actor, const char *message, int64_t now)
 {
 	inc->state = ST_RESOLVED;
@@ -620,6 +693,7 @@ static int close_incident(incidents *m, incident *inc, const char *actor, const 
 	inc->hold_until = 0;
 	if (save_incident(m, inc) < 0 || emit(m, inc, "resolved", actor, message, NULL, NULL, now) < 0)
 		return -1;
+	forget_resolved(m, inc->id);
 	unindex_incident(m, inc);
 	incident_free(inc);
 	return 0;

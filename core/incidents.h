@@ -13,8 +13,8 @@
  * - Once a person sets the state (update --state / resolve) automation no
  *   longer moves it, except that `monitoring` still resolves after the hold.
  */
-#ifndef CRIER_INCIDENT_H
-#define CRIER_INCIDENT_H
+#ifndef CRIER_INCIDENTS_H
+#define CRIER_INCIDENTS_H
 
 #include "config.h"
 #include "store.h"
