@@ -814,6 +814,14 @@ static int parse_zmq(loader *l, config *c)
 	if ((strncmp(ep, "tcp://", 6) != 0 && strncmp(ep, "ipc://", 6) != 0) || !ep[6])
 		return fail(l, file, "zmq.ingest",
 		            "expected a \"tcp://host:port\" or \"ipc:///path\" endpoint, got \"%s\"", ep);
+	/* The socket has no authentication of its own (unlike HTTP ingest): only
+	 * this machine may reach it, through file permissions or loopback. */
+	if (strncmp(ep, "tcp://", 6) == 0 && strncmp(ep + 6, "127.", 4) != 0 &&
+	    strncmp(ep + 6, "localhost:", 10) != 0 && strncmp(ep + 6, "[::1]:", 6) != 0)
+		return fail(l, file, "zmq.ingest",
+		            "\"%s\" is not a loopback address; the ZeroMQ endpoint has no authentication, so use "
+		            "ipc:// or tcp://127.0.0.1:PORT (put a relay in front for remote producers)",
+		            ep);
 	c->zmq_ingest = strdup(ep);
 	return c->zmq_ingest ? 0 : fail_oom(l);
 }

@@ -65,6 +65,8 @@ struct core {
 	int thread_started;
 	atomic_int ready;
 	int stopping;
+	int broken;          /* the incident index could not be rebuilt: refuse ingest until it is */
+	unsigned new_events; /* routed in the open transaction; counted once committed */
 
 	struct ingest_msg *batch; /* reused by every handle_batch */
 	size_t batch_cap;
@@ -80,8 +82,8 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
                       const json_t *labels, int64_t now)
 {
 	core *c = ctx;
-	const char *to[64];
-	size_t n = route_targets(c->cfg, type, severity, labels, to, 64);
+	const char *to[OUTBOX_MAX_CHANNELS];
+	size_t n = route_targets(c->cfg, type, severity, labels, to, sizeof(to) / sizeof(to[0]));
 	for (size_t i = 0; i < n; i++) {
 		if (!config_find_instance(c->cfg, to[i]))
 			continue;
@@ -89,8 +91,37 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 			return -1;
 		outbox_wake(c->ob, to[i]);
 	}
-	metrics_events(1);
+	c->new_events++;
 	return 0;
+}
+
+/* A transaction ended: count its events if it committed. */
+static void tx_done(core *c, int committed)
+{
+	if (committed)
+		metrics_events(c->new_events);
+	c->new_events = 0;
+}
+
+/* After a failed transaction the in-memory index may be ahead of the store:
+ * rebuild it, and while that fails refuse ingest (503) rather than act on a
+ * partial index (which would open duplicate incidents). */
+static void rebuild_index(core *c)
+{
+	tx_done(c, 0);
+	if (incidents_reload(c->inc) == 0) {
+		if (c->broken)
+			log_info("incident index rebuilt; accepting alerts again", NULL);
+		c->broken = 0;
+		atomic_store(&c->ready, 1);
+		metrics_set_ready(1);
+		return;
+	}
+	if (!c->broken)
+		log_error("cannot rebuild the incident index from the store; refusing alerts until it works", NULL);
+	c->broken = 1;
+	atomic_store(&c->ready, 0);
+	metrics_set_ready(0);
 }
 
 /* ---- ingest batches -------------------------------------------------------------- */
@@ -110,9 +141,14 @@ static int send_reply(ingest_msg *p)
 		return -1;
 	if (p->delim && zmq_send(p->sock, "", 0, ZMQ_SNDMORE) < 0)
 		return -1;
-	zmq_msg_init_size(&msg, strlen(p->reply));
+	if (zmq_msg_init_size(&msg, strlen(p->reply)) < 0)
+		return -1;
 	memcpy(zmq_msg_data(&msg), p->reply, strlen(p->reply));
-	return zmq_msg_send(&msg, p->sock, 0) < 0 ? -1 : 0;
+	if (zmq_msg_send(&msg, p->sock, 0) < 0) {
+		zmq_msg_close(&msg);
+		return -1;
+	}
+	return 0;
 }
 
 /* Read one message from a ROUTER without blocking. 1 got one, 0 none, -1 error. */
@@ -186,7 +222,9 @@ static void handle_batch(core *c)
 		}
 	}
 	int64_t now = timefmt_now_ms();
-	int ok = store_begin(c->st) == 0;
+	if (c->broken)
+		rebuild_index(c);
+	int ok = !c->broken && store_begin(c->st) == 0;
 	unsigned dups = 0;
 	for (size_t i = 0; ok && i < n; i++) {
 		if (!batch[i].alerts)
@@ -208,14 +246,15 @@ static void handle_batch(core *c)
 	}
 	if (ok && incidents_flush(c->inc) == 0 && store_commit(c->st) == 0) {
 		metrics_duplicates(dups);
+		tx_done(c, 1);
 	} else {
 		char why[200];
 		snprintf(why, sizeof(why), "%s", store_error(c->st));
 		store_rollback(c->st);
-		log_error("store commit failed; the batch is refused and will be retried by its senders",
-		          " error=%s messages=%zu", log_q(why), n);
-		if (incidents_reload(c->inc) < 0)
-			log_error("cannot reload incidents from the store", NULL);
+		if (!c->broken)
+			log_error("store commit failed; the batch is refused and will be retried by its senders",
+			          " error=%s messages=%zu", log_q(why), n);
+		rebuild_index(c);
 		outbox_wake(c->ob, NULL);
 		for (size_t i = 0; i < n; i++)
 			if (batch[i].alerts)
@@ -247,8 +286,10 @@ static void handle_control(core *c)
 	}
 	c->ctl_ctx.cfg = c->cfg;
 	char *reply = control_handle(&c->ctl_ctx, zmq_msg_data(&req), zmq_msg_size(&req), timefmt_now_ms());
+	tx_done(c, 1);
 	const char *r = reply ? reply : "{\"ok\":false,\"error\":\"out of memory\"}";
-	zmq_send(c->ctl, r, strlen(r), 0);
+	if (zmq_send(c->ctl, r, strlen(r), 0) < 0)
+		log_error("cannot answer on the control socket", " error=%s", log_q(zmq_strerror(zmq_errno())));
 	free(reply);
 	zmq_msg_close(&req);
 }
@@ -307,10 +348,12 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 	}
 	int n = incidents_tick(c->inc, now, next);
 	if (n < 0 || store_commit(c->st) < 0) {
-		store_rollback(c->st);
-		incidents_reload(c->inc);
 		log_error("cannot resolve incidents whose hold expired", " error=%s", log_q(store_error(c->st)));
+		store_rollback(c->st);
+		rebuild_index(c);
 		*next = now + 1000;
+	} else {
+		tx_done(c, 1);
 	}
 }
 
@@ -328,6 +371,8 @@ static void *core_main(void *arg)
 		if (c->stopping) {
 			if (!stop_deadline) {
 				stop_deadline = now + STOP_GRACE_MS;
+				/* Queued deliveries come back unattempted; those in progress finish. */
+				outbox_begin_stop(c->ob);
 				log_info("stopping: finishing deliveries in flight", " inflight=%zu",
 				         outbox_inflight(c->ob));
 			}
@@ -447,7 +492,8 @@ static int lock_state_dir(core *c, const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-static void *bind_socket(void *zctx, int type, const char *endpoint, char *err, size_t errlen)
+/* max_msg: largest message accepted (a bigger one drops the peer), 0 = any. */
+static void *bind_socket(void *zctx, int type, const char *endpoint, int64_t max_msg, char *err, size_t errlen)
 {
 	void *s = zmq_socket(zctx, type);
 	int linger = 0;
@@ -456,6 +502,8 @@ static void *bind_socket(void *zctx, int type, const char *endpoint, char *err, 
 		return NULL;
 	}
 	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
+	if (max_msg > 0)
+		zmq_setsockopt(s, ZMQ_MAXMSGSIZE, &max_msg, sizeof(max_msg));
 	if (zmq_bind(s, endpoint) < 0) {
 		snprintf(err, errlen, "cannot bind %s: %s", endpoint, zmq_strerror(zmq_errno()));
 		zmq_close(s);
@@ -526,16 +574,17 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 		goto fail;
 	if (outbox_configure(c->ob, cfg, err, errlen) < 0)
 		goto fail;
-	if (!(c->ingest = bind_socket(zctx, ZMQ_ROUTER, INGEST_ENDPOINT, err, errlen)))
+	if (!(c->ingest = bind_socket(zctx, ZMQ_ROUTER, INGEST_ENDPOINT, 0, err, errlen)))
 		goto fail;
-	if (cfg->zmq_ingest && !(c->ext = bind_socket(zctx, ZMQ_ROUTER, cfg->zmq_ingest, err, errlen)))
+	if (cfg->zmq_ingest &&
+	    !(c->ext = bind_socket(zctx, ZMQ_ROUTER, cfg->zmq_ingest, (int64_t)cfg->max_body_bytes, err, errlen)))
 		goto fail;
 	/* The control socket: only our user may connect (mode 0600). */
 	unlink(cfg->control_path);
 	char ep[4200];
 	snprintf(ep, sizeof(ep), "ipc://%s", cfg->control_path);
 	mode_t old = umask(0077);
-	c->ctl = bind_socket(zctx, ZMQ_REP, ep, err, errlen);
+	c->ctl = bind_socket(zctx, ZMQ_REP, ep, 1 << 20, err, errlen);
 	umask(old);
 	if (!c->ctl)
 		goto fail;
@@ -544,7 +593,7 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot set mode 0600 on %s", cfg->control_path);
 		goto fail;
 	}
-	if (!(c->cmd = bind_socket(zctx, ZMQ_PAIR, CMD_ENDPOINT, err, errlen)))
+	if (!(c->cmd = bind_socket(zctx, ZMQ_PAIR, CMD_ENDPOINT, 0, err, errlen)))
 		goto fail;
 	c->cmd_main = zmq_socket(zctx, ZMQ_PAIR);
 	if (!c->cmd_main || zmq_connect(c->cmd_main, CMD_ENDPOINT) < 0) {

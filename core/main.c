@@ -99,7 +99,8 @@ static int keep_config(config_list *l, config *c)
 	return 0;
 }
 
-static void reload(const char *dir, core *c, http_server *http, config_list *configs)
+/* Load dir and apply it; *applied is the configuration in force (updated on success). */
+static void reload(const char *dir, core *c, http_server *http, config_list *configs, const config **applied)
 {
 	char err[1024];
 	log_info("reloading the configuration", " dir=%s", dir);
@@ -114,7 +115,7 @@ static void reload(const char *dir, core *c, http_server *http, config_list *con
 		log_error("reload refused: out of memory", NULL);
 		return;
 	}
-	const config *cur = configs->v[configs->n - 2];
+	const config *cur = *applied;
 	if (strcmp(cur->listen_host, next->listen_host) != 0 || cur->listen_port != next->listen_port)
 		log_warn("http.listen changed: restart crierd for it to take effect", NULL);
 	if (strcmp(cur->state_dir, next->state_dir) != 0)
@@ -125,6 +126,7 @@ static void reload(const char *dir, core *c, http_server *http, config_list *con
 		return;
 	}
 	http_server_reload(http, next);
+	*applied = next;
 	warn_open_sources(next);
 	log_info("configuration reloaded", " routes=%zu instances=%zu", next->n_routes, next->n_instances);
 }
@@ -197,6 +199,7 @@ int main(int argc, char **argv)
 	void *zctx = NULL;
 	core *c = NULL;
 	http_server *http = NULL;
+	const config *applied = cfg;
 	if (keep_config(&configs, cfg) < 0) {
 		fprintf(stderr, "crierd: out of memory\n");
 		config_free(cfg);
@@ -231,7 +234,7 @@ int main(int argc, char **argv)
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			reload(dir, c, http, &configs);
+			reload(dir, c, http, &configs, &applied);
 			continue;
 		}
 		log_info("stopping", " signal=%s", sig == SIGTERM ? "SIGTERM" : "SIGINT");

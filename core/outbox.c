@@ -1,3 +1,7 @@
+/*
+ * The outbox. Each configured instance is a channel: a plugin host thread
+ * and a window of deliveries queued at it. See outbox.h for the rules.
+ */
 #include "outbox.h"
 
 #include "log.h"
@@ -39,10 +43,8 @@ struct outbox {
 	size_t n_libs;
 	channel **ch;
 	size_t n_ch;
-	config_instance *instances; /* copies, owned, referenced by hosts */
-	size_t n_instances;
-	const char *state_dir;
 	unsigned rnd;
+	int abandoned; /* a host did not stop: its library must stay loaded */
 };
 
 outbox *outbox_new(store *s, void *zctx)
@@ -74,11 +76,12 @@ static plugin_lib *lib_get(outbox *o, const char *dir, const char *name, char *e
 	return lib;
 }
 
-static void channel_free(channel *c)
+static void channel_free(outbox *o, channel *c)
 {
 	if (!c)
 		return;
-	plugin_host_stop(c->host);
+	if (c->host && plugin_host_stop(c->host) < 0)
+		o->abandoned = 1;
 	free(c->name);
 	free(c->plugin);
 	free(c->config_json);
@@ -93,17 +96,6 @@ static channel *channel_find(outbox *o, const char *name)
 	return NULL;
 }
 
-/* Hosts keep a pointer to their config_instance: keep our own copies. */
-static void free_instances(config_instance *v, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		free(v[i].name);
-		free(v[i].plugin);
-		free(v[i].config_json);
-	}
-	free(v);
-}
-
 static channel *channel_new(outbox *o, const config *cfg, const config_instance *ic, char *err, size_t errlen)
 {
 	plugin_lib *lib = lib_get(o, cfg->plugin_dir, ic->plugin, err, errlen);
@@ -112,14 +104,14 @@ static channel *channel_new(outbox *o, const config *cfg, const config_instance 
 	channel *c = calloc(1, sizeof(*c));
 	if (!c || !(c->name = strdup(ic->name)) || !(c->plugin = strdup(ic->plugin)) ||
 	    !(c->config_json = strdup(ic->config_json))) {
-		channel_free(c);
+		channel_free(o, c);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->delivery = ic->delivery;
 	c->host = plugin_host_start(o->zctx, lib, ic, cfg->state_dir, err, errlen);
 	if (!c->host) {
-		channel_free(c);
+		channel_free(o, c);
 		return NULL;
 	}
 	return c;
@@ -133,7 +125,7 @@ static void reap(outbox *o)
 		channel *c = o->ch[i];
 		if (c->stale && c->n_fly == 0) {
 			log_info("channel stopped", " instance=%s", c->name);
-			channel_free(c);
+			channel_free(o, c);
 		} else {
 			o->ch[w++] = c;
 		}
@@ -141,61 +133,65 @@ static void reap(outbox *o)
 	o->n_ch = w;
 }
 
+static int same_instance(const channel *c, const config_instance *ic)
+{
+	return strcmp(ic->plugin, c->plugin) == 0 && strcmp(ic->config_json, c->config_json) == 0;
+}
+
 int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 {
-	/* Copy the instance configs first: new hosts point into the copies. */
-	config_instance *copies = calloc(cfg->n_instances ? cfg->n_instances : 1, sizeof(*copies));
-	if (!copies) {
+	if (cfg->n_instances > OUTBOX_MAX_CHANNELS) {
+		snprintf(err, errlen, "%zu plugin instances configured; at most %d are supported", cfg->n_instances,
+		         OUTBOX_MAX_CHANNELS);
+		return -1;
+	}
+	/* Start what is new or changed first: if one fails, nothing running is
+	 * touched and the reload is refused as a whole. */
+	channel **fresh = calloc(cfg->n_instances + 1, sizeof(*fresh));
+	size_t n_fresh = 0;
+	if (!fresh) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < cfg->n_instances; i++) {
-		copies[i] = cfg->instances[i];
-		copies[i].name = strdup(cfg->instances[i].name);
-		copies[i].plugin = strdup(cfg->instances[i].plugin);
-		copies[i].config_json = strdup(cfg->instances[i].config_json);
-		copies[i].file = NULL; /* not needed by hosts */
-		if (!copies[i].name || !copies[i].plugin || !copies[i].config_json) {
-			free_instances(copies, i + 1);
-			snprintf(err, errlen, "out of memory");
+		const config_instance *ic = &cfg->instances[i];
+		channel *cur = channel_find(o, ic->name);
+		if (cur && same_instance(cur, ic))
+			continue;
+		channel *c = channel_new(o, cfg, ic, err, errlen);
+		if (!c) {
+			for (size_t k = 0; k < n_fresh; k++)
+				channel_free(o, fresh[k]);
+			free(fresh);
 			return -1;
 		}
+		fresh[n_fresh++] = c;
 	}
-	/* Mark what changed or went away; it stops once its delivery is back. */
-	for (size_t i = 0; i < o->n_ch; i++) {
-		channel *c = o->ch[i];
-		const config_instance *ic = config_find_instance(cfg, c->name);
-		if (!ic || strcmp(ic->plugin, c->plugin) != 0 || strcmp(ic->config_json, c->config_json) != 0)
-			c->stale = 1;
-		else
-			c->delivery = ic->delivery;
-	}
-	channel **grown = realloc(o->ch, (o->n_ch + cfg->n_instances + 1) * sizeof(*grown));
+	channel **grown = realloc(o->ch, (o->n_ch + n_fresh + 1) * sizeof(*grown));
 	if (!grown) {
-		free_instances(copies, cfg->n_instances);
+		for (size_t k = 0; k < n_fresh; k++)
+			channel_free(o, fresh[k]);
+		free(fresh);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
 	o->ch = grown;
-	for (size_t i = 0; i < cfg->n_instances; i++) {
-		if (channel_find(o, copies[i].name))
+	/* Retire what went away or changed: it stops once its window is empty. */
+	for (size_t i = 0; i < o->n_ch; i++) {
+		channel *c = o->ch[i];
+		const config_instance *ic = config_find_instance(cfg, c->name);
+		if (c->stale)
 			continue;
-		channel *c = channel_new(o, cfg, &copies[i], err, errlen);
-		if (!c) {
-			/* Leave the copies alive: running hosts may point into them. */
-			free_instances(copies, cfg->n_instances);
-			return -1;
-		}
-		c->wake_at = 0;
-		o->ch[o->n_ch++] = c;
-		log_info("channel started", " instance=%s plugin=%s", c->name, c->plugin);
+		if (!ic || !same_instance(c, ic))
+			c->stale = 1;
+		else
+			c->delivery = ic->delivery;
 	}
-	/* Hosts of kept channels point at the previous copies' entries; re-point is
-	 * not needed because plugin_host only reads ic during start. */
-	free_instances(o->instances, o->n_instances);
-	o->instances = copies;
-	o->n_instances = cfg->n_instances;
-	o->state_dir = cfg->state_dir;
+	for (size_t k = 0; k < n_fresh; k++) {
+		o->ch[o->n_ch++] = fresh[k];
+		log_info("channel started", " instance=%s plugin=%s", fresh[k]->name, fresh[k]->plugin);
+	}
+	free(fresh);
 	reap(o);
 	return 0;
 }
@@ -205,12 +201,14 @@ void outbox_free(outbox *o)
 	if (!o)
 		return;
 	for (size_t i = 0; i < o->n_ch; i++)
-		channel_free(o->ch[i]);
+		channel_free(o, o->ch[i]);
 	free(o->ch);
 	for (size_t i = 0; i < o->n_libs; i++)
-		plugin_loader_close(o->libs[i]);
+		if (!o->abandoned)
+			plugin_loader_close(o->libs[i]);
+		else
+			free(o->libs[i]); /* keep the code mapped: an abandoned thread may run it */
 	free(o->libs);
-	free_instances(o->instances, o->n_instances);
 	free(o);
 }
 
@@ -309,13 +307,29 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 	return 0;
 }
 
+/* A changed instance's old channel still has deliveries out: its new one
+ * waits, or the same rows would be sent twice and could overtake each other. */
+static int twin_busy(const outbox *o, const channel *c)
+{
+	for (size_t i = 0; i < o->n_ch; i++)
+		if (o->ch[i] != c && o->ch[i]->stale && o->ch[i]->n_fly > 0 && strcmp(o->ch[i]->name, c->name) == 0)
+			return 1;
+	return 0;
+}
+
+void outbox_begin_stop(outbox *o)
+{
+	for (size_t i = 0; i < o->n_ch; i++)
+		plugin_host_begin_stop(o->ch[i]->host);
+}
+
 int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms)
 {
 	*next_ms = INT64_MAX;
 	reap(o);
 	for (size_t i = 0; i < o->n_ch; i++) {
 		channel *c = o->ch[i];
-		if (c->stale || c->n_fly == CHANNEL_WINDOW)
+		if (c->stale || c->n_fly == CHANNEL_WINDOW || twin_busy(o, c))
 			continue;
 		if (c->wake_at > now) {
 			if (c->wake_at < *next_ms)
@@ -361,7 +375,7 @@ int outbox_on_result(outbox *o, size_t i, int64_t now)
 
 static int on_result(outbox *o, channel *c, int64_t now)
 {
-	plugin_result r;
+	plugin_host_result r;
 	if (plugin_host_recv(c->host, &r) < 0) {
 		log_error("unreadable answer from a plugin host", " instance=%s", c->name);
 		return -1;
@@ -371,12 +385,17 @@ static int on_result(outbox *o, channel *c, int64_t now)
 		k++;
 	if (k == c->n_fly) {
 		log_error("answer for a delivery not in flight", " instance=%s delivery=%" PRId64, c->name, r.id);
-		plugin_result_free(&r);
+		plugin_host_result_free(&r);
 		return -1;
 	}
 	inflight f = c->fly[k];
 	c->fly[k] = c->fly[--c->n_fly];
 	c->wake_at = 0;
+	if (r.result == PLUGIN_HOST_SKIPPED) {
+		/* Never attempted (shutting down): it stays pending as it was. */
+		plugin_host_result_free(&r);
+		return 0;
+	}
 	double latency = (double)(now - f.created_at);
 	char q[600];
 	int rc = 0;
@@ -413,6 +432,6 @@ static int on_result(outbox *o, channel *c, int64_t now)
 	if (rc < 0)
 		log_error("cannot record a delivery result", " instance=%s delivery=%" PRId64 " error=%s", c->name,
 		          r.id, log_q(store_error(o->st)));
-	plugin_result_free(&r);
+	plugin_host_result_free(&r);
 	return rc; /* a stale channel is reaped by the next dispatch, not here: callers index the sockets */
 }

@@ -3,10 +3,10 @@
  * store updates. Owns the plugin libraries and one host per configured
  * instance. Core thread only.
  *
- * One delivery is in flight per instance at a time, so deliveries for one
- * incident reach a channel in event order; an incident whose earlier
- * delivery is waiting for a retry holds back its later ones, never other
- * incidents'. Backoff: min(backoff_max, backoff_initial * 2^(attempt-1)),
+ * Up to 32 deliveries are queued at an instance's host at a time, never two
+ * of one incident, so deliveries for one incident reach a channel in event
+ * order; an incident whose earlier delivery waits for a retry holds back its
+ * later ones, never other incidents'. Backoff: min(backoff_max, backoff_initial * 2^(attempt-1)),
  * then jittered to 50-100% of that, and never before a Retry-After.
  */
 #ifndef CRIER_OUTBOX_H
@@ -20,9 +20,14 @@
 
 typedef struct outbox outbox;
 
+/* Most plugin instances one crierd runs. */
+#define OUTBOX_MAX_CHANNELS 256
+
 outbox *outbox_new(store *s, void *zctx);
 /* Make the running hosts match cfg (borrowed until the next call): start new
- * instances, stop removed or changed ones (after their delivery in flight). */
+ * and changed instances, retire removed and changed ones once their queued
+ * deliveries are answered. If any new instance fails to start, nothing
+ * changes and -1 is returned with err. */
 int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen);
 void outbox_free(outbox *o);
 
@@ -36,6 +41,9 @@ int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms);
 size_t outbox_sockets(outbox *o, void **socks, size_t max);
 /* Socket i is readable: take its result. */
 int outbox_on_result(outbox *o, size_t i, int64_t now);
+
+/* Shutting down: hosts answer what is queued without calling plugins. */
+void outbox_begin_stop(outbox *o);
 
 /* Deliveries in flight now. */
 size_t outbox_inflight(const outbox *o);

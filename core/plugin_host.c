@@ -48,7 +48,7 @@ struct plugin_host {
 	char endpoint[64];
 	pthread_t thread;
 	int started;
-	char init_err[512];
+	atomic_int stopping; /* set by the core: answer queued deliveries unattempted */
 };
 
 /* ---- the host table ------------------------------------------------------ */
@@ -146,6 +146,12 @@ static int send_frame(void *sock, const void *data, size_t len, int more)
 	return zmq_send(sock, data, len, more ? ZMQ_SNDMORE : 0) < 0 ? -1 : 0;
 }
 
+static void free_frames(char **frames, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(frames[i]);
+}
+
 /* Receive the rest of a multipart message into up to n frames (new, NUL-terminated). */
 static int recv_frames(void *sock, char **frames, size_t *lens, size_t n, size_t *got)
 {
@@ -156,6 +162,8 @@ static int recv_frames(void *sock, char **frames, size_t *lens, size_t n, size_t
 		zmq_msg_init(&msg);
 		if (zmq_msg_recv(&msg, sock, 0) < 0) {
 			zmq_msg_close(&msg);
+			free_frames(frames, *got);
+			*got = 0;
 			return -1;
 		}
 		more = zmq_msg_more(&msg);
@@ -164,6 +172,8 @@ static int recv_frames(void *sock, char **frames, size_t *lens, size_t n, size_t
 			char *copy = malloc(len + 1);
 			if (!copy) {
 				zmq_msg_close(&msg);
+				free_frames(frames, *got);
+				*got = 0;
 				return -1;
 			}
 			memcpy(copy, zmq_msg_data(&msg), len);
@@ -175,12 +185,6 @@ static int recv_frames(void *sock, char **frames, size_t *lens, size_t n, size_t
 		zmq_msg_close(&msg);
 	}
 	return 0;
-}
-
-static void free_frames(char **frames, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(frames[i]);
 }
 
 typedef struct __attribute__((packed)) delivery_head {
@@ -205,8 +209,12 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 	delivery_head dh;
 	memcpy(&dh, f[1], sizeof(dh));
 	crier_delivery d = {.doc = f[3], .key = f[2], .state = dh.has_state ? f[4] : NULL, .attempt = dh.attempt};
-	crier_result r = h->lib->api->deliver(inst, &d);
-	if (r != CRIER_OK && r != CRIER_RETRY && r != CRIER_FAIL) {
+	int r;
+	if (atomic_load(&h->stopping))
+		r = PLUGIN_HOST_SKIPPED; /* shutting down: leave it pending for the next start */
+	else
+		r = h->lib->api->deliver(inst, &d);
+	if (r != CRIER_OK && r != CRIER_RETRY && r != CRIER_FAIL && r != PLUGIN_HOST_SKIPPED) {
 		snprintf(d.error, sizeof(d.error), "plugin returned an unknown result %d", (int)r);
 		r = CRIER_FAIL;
 	}
@@ -300,9 +308,20 @@ plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instanc
 	h->started = 1;
 	char *f[2] = {0};
 	size_t lens[2], n = 0;
-	if (recv_frames(h->core_sock, f, lens, 2, &n) < 0 || n != 2 || f[0][0] != 'I') {
+	/* init() must not do I/O, so it answers at once; bound the wait anyway. */
+	int wait_ms = PLUGIN_HOST_START_MS, forever = -1;
+	zmq_setsockopt(h->core_sock, ZMQ_RCVTIMEO, &wait_ms, sizeof(wait_ms));
+	int rc = recv_frames(h->core_sock, f, lens, 2, &n);
+	zmq_setsockopt(h->core_sock, ZMQ_RCVTIMEO, &forever, sizeof(forever));
+	if (rc < 0 || n != 2 || f[0][0] != 'I') {
 		free_frames(f, n);
-		snprintf(err, errlen, "%s: host thread did not start", ic->name);
+		snprintf(err, errlen, "%s: the plugin host did not start within %d ms", ic->name, wait_ms);
+		if (rc < 0) {
+			/* The thread is stuck in init or never connected: it cannot be
+			 * joined and may still use h, so h is left to it (leaked). */
+			pthread_detach(h->thread);
+			return NULL;
+		}
 		goto fail;
 	}
 	if (lens[1] > 0) {
@@ -340,11 +359,6 @@ int plugin_host_readable(plugin_host *h)
 	return (events & ZMQ_POLLIN) != 0;
 }
 
-const char *plugin_host_name(const plugin_host *h)
-{
-	return h->host.name;
-}
-
 int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state)
 {
 	delivery_head dh = {.id = id, .attempt = attempt, .has_state = state != NULL};
@@ -356,7 +370,7 @@ int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *k
 	return 0;
 }
 
-int plugin_host_recv(plugin_host *h, plugin_result *r)
+int plugin_host_recv(plugin_host *h, plugin_host_result *r)
 {
 	char *f[4] = {0};
 	size_t lens[4], n = 0;
@@ -370,7 +384,7 @@ int plugin_host_recv(plugin_host *h, plugin_result *r)
 	result_head rh;
 	memcpy(&rh, f[1], sizeof(rh));
 	r->id = rh.id;
-	r->result = (crier_result)rh.result;
+	r->result = rh.result;
 	r->not_before = rh.not_before;
 	r->has_state = rh.has_state;
 	r->error = lens[2] ? f[2] : NULL;
@@ -384,35 +398,58 @@ int plugin_host_recv(plugin_host *h, plugin_result *r)
 	return 0;
 }
 
-void plugin_result_free(plugin_result *r)
+void plugin_host_result_free(plugin_host_result *r)
 {
 	free(r->error);
 	free(r->state);
 	r->error = r->state = NULL;
 }
 
-void plugin_host_stop(plugin_host *h)
+void plugin_host_begin_stop(plugin_host *h)
+{
+	atomic_store(&h->stopping, 1);
+}
+
+int plugin_host_stop(plugin_host *h)
 {
 	if (!h)
-		return;
+		return 0;
+	int joined = 1;
+	atomic_store(&h->stopping, 1);
 	if (send_frame(h->core_sock, "Q", 1, 0) == 0) {
-		/* Drain until the thread says it exited (a late result may come first). */
+		/* Wait, bounded, for the thread to say it exited; results that are
+		 * still on their way are dropped: their rows stay pending and are
+		 * sent again, with the same key, after the next start. */
+		int wait_ms = PLUGIN_HOST_STOP_MS;
+		zmq_setsockopt(h->core_sock, ZMQ_RCVTIMEO, &wait_ms, sizeof(wait_ms));
 		for (;;) {
 			char *f[1] = {0};
 			size_t lens[1], n = 0;
-			if (recv_frames(h->core_sock, f, lens, 1, &n) < 0)
+			if (recv_frames(h->core_sock, f, lens, 1, &n) < 0) {
+				joined = 0;
 				break;
+			}
 			int done = n > 0 && f[0][0] == 'Q';
 			free_frames(f, n);
 			if (done)
 				break;
 		}
+	} else {
+		joined = 0;
 	}
-	pthread_join(h->thread, NULL);
+	if (joined) {
+		pthread_join(h->thread, NULL);
+	} else {
+		/* A plugin stuck in deliver(): leave the thread, never free what it uses. */
+		log_error("plugin host did not stop; abandoning it", " instance=%s", h->host.name);
+		pthread_detach(h->thread);
+		return -1;
+	}
 	zmq_close(h->core_sock);
 	free(h->host.name);
 	free(h->host.state_dir);
 	free(h);
+	return 0;
 }
 
 int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err, size_t errlen)
@@ -425,5 +462,6 @@ int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *st
 		return -1;
 	}
 	lib->api->destroy(inst);
+	http_client_close(&host.curl);
 	return 0;
 }

@@ -16,35 +16,47 @@
 
 typedef struct plugin_host plugin_host;
 
-/* Start the thread and wait until the instance's init() answered.
- * lib and ic are borrowed for the host's life. */
+/* How long start waits for init() and stop waits for the thread. */
+#define PLUGIN_HOST_START_MS 10000
+#define PLUGIN_HOST_STOP_MS  5000
+
+/* A result the host gives without calling the plugin: it is stopping. */
+#define PLUGIN_HOST_SKIPPED 3
+
+/* Start the thread and wait until the instance's init() answered. lib is
+ * borrowed for the host's life; ic only until this returns. */
 plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err,
                                size_t errlen);
 
 /* The core's end of the PAIR socket, to poll for results. */
 void *plugin_host_socket(plugin_host *h);
-const char *plugin_host_name(const plugin_host *h);
 /* A result is waiting (without blocking). */
 int plugin_host_readable(plugin_host *h);
 
 /* Send one delivery (strings are copied into the message; state may be NULL). */
 int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state);
 
-typedef struct plugin_result {
+typedef struct plugin_host_result {
 	int64_t id;
-	crier_result result;
+	int result;         /* crier_result, or PLUGIN_HOST_SKIPPED */
 	int64_t not_before; /* unix ms, 0 = none */
 	char *error;        /* new or NULL */
 	char *state;        /* new or NULL; set only when has_state */
 	int has_state;
-} plugin_result;
+} plugin_host_result;
 
 /* Receive one result (call when the socket is readable). 0 / -1. */
-int plugin_host_recv(plugin_host *h, plugin_result *r);
-void plugin_result_free(plugin_result *r);
+int plugin_host_recv(plugin_host *h, plugin_host_result *r);
+void plugin_host_result_free(plugin_host_result *r);
 
-/* Ask the thread to destroy the instance and exit; join; free. */
-void plugin_host_stop(plugin_host *h);
+/* From now on answer queued deliveries PLUGIN_HOST_SKIPPED without calling
+ * the plugin (the delivery in progress finishes). */
+void plugin_host_begin_stop(plugin_host *h);
+
+/* Ask the thread to destroy the instance and exit; join; free. Returns -1
+ * when the thread did not stop in time and was abandoned (its library must
+ * then stay loaded). */
+int plugin_host_stop(plugin_host *h);
 
 /* --check-config: init then destroy the instance on the calling thread. */
 int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err, size_t errlen);

@@ -54,7 +54,6 @@ enum {
 	ST_OUTBOX_DEAD,
 	ST_OUTBOX_REQUEUE,
 	ST_OUTBOX_COUNTS,
-	ST_STATE_GET,
 	ST_STATE_SET,
 	ST_N
 };
@@ -84,15 +83,16 @@ static const char *const stmt_sql[ST_N] = {
                        " WHERE o.instance = ?1 AND o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p"
                        "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id)"
                        " ORDER BY o.next_at, o.id LIMIT ?2",
-    [ST_OUTBOX_DONE] = "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1",
+    [ST_OUTBOX_DONE] =
+        "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1 AND state = 0",
     [ST_OUTBOX_RETRY] = "UPDATE outbox SET state = 0, attempts = ?2, next_at = ?3, last_error = ?4, updated_at = ?5"
-                        " WHERE id = ?1",
-    [ST_OUTBOX_DEAD] = "UPDATE outbox SET state = 3, attempts = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1",
+                        " WHERE id = ?1 AND state = 0",
+    [ST_OUTBOX_DEAD] =
+        "UPDATE outbox SET state = 3, attempts = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1 AND state = 0",
     [ST_OUTBOX_REQUEUE] = "UPDATE outbox SET state = 0, next_at = ?2, updated_at = ?2 WHERE id = ?1 AND state <> 2"
                           " RETURNING instance",
     [ST_OUTBOX_COUNTS] = "SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 3), 0) FROM outbox"
                          " WHERE state <> 2",
-    [ST_STATE_GET] = "SELECT state FROM plugin_state WHERE incident_id = ?1 AND instance = ?2",
     [ST_STATE_SET] = "INSERT OR REPLACE INTO plugin_state(incident_id, instance, state) VALUES(?1, ?2, ?3)",
 };
 
@@ -447,19 +447,6 @@ int store_outbox_counts(store *s, int64_t *pending, int64_t *dead)
 	}
 	sqlite3_reset(st);
 	return ret;
-}
-
-char *store_state_get(store *s, int64_t incident_id, const char *instance)
-{
-	sqlite3_stmt *st = s->st[ST_STATE_GET];
-	sqlite3_bind_int64(st, 1, incident_id);
-	bind_text(st, 2, instance);
-	char *v = NULL;
-	if (sqlite3_step(st) == SQLITE_ROW)
-		v = col_dup(st, 0);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return v;
 }
 
 int store_state_set(store *s, int64_t incident_id, const char *instance, const char *state)

@@ -87,8 +87,7 @@ int store_outbox_dead(store *s, int64_t id, int attempts, const char *error, int
 int store_outbox_requeue(store *s, int64_t id, int64_t now, char *instance, size_t instance_len);
 int store_outbox_counts(store *s, int64_t *pending, int64_t *dead);
 
-/* Per-incident plugin state. get: new string or NULL. */
-char *store_state_get(store *s, int64_t incident_id, const char *instance);
+/* Per-incident plugin state (handed to the plugin with store_outbox_due). */
 int store_state_set(store *s, int64_t incident_id, const char *instance, const char *state);
 
 /* --- read side for the control socket (new JSON) ------------------------ */
