@@ -229,6 +229,7 @@ class FakeTarget:
         self.port = port
         self.server = None
         self.thread = None
+        self.delay = 0.0  # seconds to wait before answering (a slow channel)
 
     def url(self, path="/hook"):
         return "http://127.0.0.1:%d%s" % (self.port, path)
@@ -267,6 +268,8 @@ class FakeTarget:
             def _handle(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
+                if target.delay:
+                    time.sleep(target.delay)
                 status, headers, out = target._next_answer()
                 target._record(
                     Recorded(

@@ -132,6 +132,59 @@ class Operations(DaemonCase):
         self.assertEqual(m.get("crier_ready"), 1)
         self.assertEqual(m.get("crier_deliveries_total", instance="log/events", result="ok"), 4)
 
+    def _slow_setup(self, delay):
+        target = self.start_target(default=200)
+        target.delay = delay
+        files = {
+            "webhook.json": {"plugins": {"webhook": {"instances": {"slow": {"url": target.url("/slow")}}}}},
+            "routes.json": {"routes": [{"name": "opened", "events": ["opened"], "to": ["webhook/slow"]}]},
+        }
+        return target, files
+
+    @staticmethod
+    def _keys(target):
+        return [r.headers.get("idempotency-key") for r in target.recorded()]
+
+    def test_reload_while_deliveries_are_queued(self):
+        """Changing an instance while its queue is full sends nothing twice."""
+        target, files = self._slow_setup(0.2)
+        d = self.start_crierd(files=files)
+        for i in range(8):
+            self.assertEqual(d.post_generic(generic("q%d" % i, "svc%d" % i)).status, 200)
+        target.wait_requests(1, 10)
+        d.files["webhook.json"]["plugins"]["webhook"]["instances"]["slow"]["timeout_ms"] = 9000
+        d.write_config()
+        d.signal(signal.SIGHUP)
+        target.wait_requests(8, 30)
+        time.sleep(1.0)  # anything sent twice would show up by now
+        keys = self._keys(target)
+        self.assertEqual(len(keys), 8, keys)
+        self.assertEqual(len(set(keys)), 8, "a delivery was sent twice: %s" % keys)
+        self.assertEqual({r.headers.get("x-crier-attempt") for r in target.recorded()}, {"1"})
+        wait_until(lambda: all(x["state"] == "delivered" for x in d.deliveries()), 10, what="all delivered")
+
+    def test_shutdown_is_bounded_and_loses_nothing(self):
+        """SIGTERM with a slow channel: the delivery in progress finishes, the
+        queued ones stay pending and go out once after the restart."""
+        target, files = self._slow_setup(1.5)
+        tmp = self.tmpdir()
+        d = self.start_crierd(files=files, tmp=tmp)
+        for i in range(6):
+            self.assertEqual(d.post_generic(generic("s%d" % i, "svc%d" % i)).status, 200)
+        target.wait_requests(1, 10)
+        t0 = time.monotonic()
+        d.stop()
+        self.assertLess(time.monotonic() - t0, 8.0, "shutdown took too long")
+        sent_before = len(target.recorded())
+        self.assertLess(sent_before, 6, "queued deliveries were not held back at shutdown")
+        target.delay = 0
+        d.start()
+        target.wait_requests(6, 20)
+        time.sleep(0.5)
+        keys = self._keys(target)
+        self.assertEqual(sorted(keys), sorted(set(keys)), "a delivery was sent twice: %s" % keys)
+        self.assertEqual(len(keys), 6)
+
 
 if __name__ == "__main__":
     unittest.main()
