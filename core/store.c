@@ -126,6 +126,22 @@ store *store_open(const char *path, int sync_full, char *err, size_t errlen)
 		sqlite3_free(msg);
 		goto fail;
 	}
+	/* A store written by a newer crierd may mean things this one does not know. */
+	sqlite3_stmt *ver = NULL;
+	int known = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = 'schema'", -1, &ver, NULL) == SQLITE_OK &&
+	    sqlite3_step(ver) == SQLITE_ROW) {
+		const char *v = (const char *)sqlite3_column_text(ver, 0);
+		known = v && strcmp(v, SCHEMA_VERSION) == 0;
+		if (!known)
+			snprintf(err, errlen, "store %s has schema version %s; this crierd knows version %s", path,
+			         v ? v : "(none)", SCHEMA_VERSION);
+	} else {
+		snprintf(err, errlen, "cannot read the schema version of %s: %s", path, sqlite3_errmsg(s->db));
+	}
+	sqlite3_finalize(ver);
+	if (!known)
+		goto fail;
 	for (int i = 0; i < ST_N; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
 		    SQLITE_OK) {
