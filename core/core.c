@@ -261,10 +261,12 @@ static void handle_batch(core *c)
 				snprintf(batch[i].reply, sizeof(batch[i].reply), "ERR 503 store unavailable");
 	}
 	for (size_t i = 0; i < n; i++) {
+		/* Drop our reference before answering: the sender holds the other
+		 * one, so the freeing of the whole document falls on its thread. */
+		json_decref(batch[i].alerts);
 		if (send_reply(&batch[i]) < 0)
 			log_warn("could not answer an ingest request", " error=%s", log_q(zmq_strerror(zmq_errno())));
 		zmq_msg_close(&batch[i].id);
-		json_decref(batch[i].alerts);
 	}
 }
 
