@@ -50,7 +50,7 @@ $(BUILD)/libcrier.a: $(CORE_OBJ)
 	ar rcs $@ $^
 
 $(BUILD)/crierd: $(BUILD)/obj/core/main.o $(BUILD)/libcrier.a
-	$(CC) $(CFLAGS_ALL) -rdynamic -o $@ $^ $(LDLIBS_CORE)
+	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_CORE)
 
 $(BUILD)/crierctl: $(BUILD)/obj/crierctl/crierctl.o $(BUILD)/libcrier.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_CORE)

@@ -174,6 +174,20 @@ typedef const crier_plugin *(*crier_plugin_negotiate_fn)(unsigned host_min, unsi
 #define CRIER_PLUGIN_EXPORT
 #endif
 
+/*
+ * For a plugin built for exactly one ABI version (the usual case): defines
+ * and exports crier_plugin_negotiate() for its table. A plugin that supports
+ * several versions writes its own negotiate and picks the highest offered.
+ *
+ *   static const crier_plugin my_plugin = {.abi_version = CRIER_ABI_VERSION, ...};
+ *   CRIER_PLUGIN_DEFINE(my_plugin)
+ */
+#define CRIER_PLUGIN_DEFINE(table)                                                                                     \
+	CRIER_PLUGIN_EXPORT const crier_plugin *crier_plugin_negotiate(unsigned host_min, unsigned host_max)           \
+	{                                                                                                              \
+		return (host_min <= (table).abi_version && (table).abi_version <= host_max) ? &(table) : NULL;         \
+	}
+
 #ifdef __cplusplus
 }
 #endif

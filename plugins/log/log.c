@@ -296,9 +296,4 @@ static const crier_plugin log_plugin = {
     .destroy = log_destroy,
 };
 
-CRIER_PLUGIN_EXPORT const crier_plugin *crier_plugin_negotiate(unsigned host_min, unsigned host_max)
-{
-	if (host_min <= CRIER_ABI_VERSION && CRIER_ABI_VERSION <= host_max)
-		return &log_plugin;
-	return NULL;
-}
+CRIER_PLUGIN_DEFINE(log_plugin)
