@@ -75,8 +75,8 @@ static char *human_action(control_ctx *ctx, const json_t *req, const char *actio
 	if (ev < 0 || store_commit(ctx->st) < 0) {
 		store_rollback(ctx->st);
 		if (ev >= 0 || ev == -1) {
-			/* memory may be ahead of the store now: rebuild it */
-			incidents_reload(ctx->inc);
+			/* Memory may be ahead of the store now: the core rebuilds it. */
+			ctx->rolled_back = 1;
 			return reply_error("store failed: %s", store_error(ctx->st));
 		}
 		return reply_error("%s", err);

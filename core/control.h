@@ -16,6 +16,7 @@ typedef struct control_ctx {
 	outbox *ob;        /* borrowed */
 	const config *cfg; /* borrowed */
 	int64_t started_ms;
+	int rolled_back; /* out: a command's transaction failed; the incident index must be rebuilt */
 } control_ctx;
 
 /* Handle one request (JSON text of len bytes). Returns the reply as new JSON

@@ -287,8 +287,12 @@ static void handle_control(core *c)
 		zmq_msg_recv(&req, c->ctl, 0);
 	}
 	c->ctl_ctx.cfg = c->cfg;
+	c->ctl_ctx.rolled_back = 0;
 	char *reply = control_handle(&c->ctl_ctx, zmq_msg_data(&req), zmq_msg_size(&req), timefmt_now_ms());
-	tx_done(c, 1);
+	if (c->ctl_ctx.rolled_back)
+		rebuild_index(c);
+	else
+		tx_done(c, 1);
 	const char *r = reply ? reply : "{\"ok\":false,\"error\":\"out of memory\"}";
 	if (zmq_send(c->ctl, r, strlen(r), 0) < 0)
 		log_error("cannot answer on the control socket", " error=%s", log_q(zmq_strerror(zmq_errno())));

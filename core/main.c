@@ -245,7 +245,9 @@ out:
 	/* HTTP first: its handlers wait on the core, which must still run. */
 	http_server_stop(http);
 	core_stop(c);
-	if (zctx)
+	/* A plugin thread stuck in its plugin keeps a socket open, and
+	 * zmq_ctx_term would wait for it for ever: exit without it. */
+	if (zctx && !plugin_host_abandoned())
 		zmq_ctx_term(zctx);
 	http_client_global_cleanup();
 	for (size_t i = 0; i < configs.n; i++)

@@ -36,6 +36,9 @@ typedef struct channel {
 	int n_fly;
 } channel;
 
+/* Libraries kept for abandoned plugin threads (see outbox_free). */
+static plugin_lib **volatile kept_libs __attribute__((used));
+
 struct outbox {
 	store *st;
 	void *zctx;
@@ -44,7 +47,6 @@ struct outbox {
 	channel **ch;
 	size_t n_ch;
 	unsigned rnd;
-	int abandoned; /* a host did not stop: its library must stay loaded */
 };
 
 outbox *outbox_new(store *s, void *zctx)
@@ -76,12 +78,11 @@ static plugin_lib *lib_get(outbox *o, const char *dir, const char *name, char *e
 	return lib;
 }
 
-static void channel_free(outbox *o, channel *c)
+static void channel_free(channel *c)
 {
 	if (!c)
 		return;
-	if (c->host && plugin_host_stop(c->host) < 0)
-		o->abandoned = 1;
+	plugin_host_stop(c->host); /* a stuck one is abandoned: see plugin_host_abandoned() */
 	free(c->name);
 	free(c->plugin);
 	free(c->config_json);
@@ -104,14 +105,14 @@ static channel *channel_new(outbox *o, const config *cfg, const config_instance 
 	channel *c = calloc(1, sizeof(*c));
 	if (!c || !(c->name = strdup(ic->name)) || !(c->plugin = strdup(ic->plugin)) ||
 	    !(c->config_json = strdup(ic->config_json))) {
-		channel_free(o, c);
+		channel_free(c);
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	c->delivery = ic->delivery;
 	c->host = plugin_host_start(o->zctx, lib, ic, cfg->state_dir, err, errlen);
 	if (!c->host) {
-		channel_free(o, c);
+		channel_free(c);
 		return NULL;
 	}
 	return c;
@@ -125,7 +126,7 @@ static void reap(outbox *o)
 		channel *c = o->ch[i];
 		if (c->stale && c->n_fly == 0) {
 			log_info("channel stopped", " instance=%s", c->name);
-			channel_free(o, c);
+			channel_free(c);
 		} else {
 			o->ch[w++] = c;
 		}
@@ -161,7 +162,7 @@ int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 		channel *c = channel_new(o, cfg, ic, err, errlen);
 		if (!c) {
 			for (size_t k = 0; k < n_fresh; k++)
-				channel_free(o, fresh[k]);
+				channel_free(fresh[k]);
 			free(fresh);
 			return -1;
 		}
@@ -170,7 +171,7 @@ int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 	channel **grown = realloc(o->ch, (o->n_ch + n_fresh + 1) * sizeof(*grown));
 	if (!grown) {
 		for (size_t k = 0; k < n_fresh; k++)
-			channel_free(o, fresh[k]);
+			channel_free(fresh[k]);
 		free(fresh);
 		snprintf(err, errlen, "out of memory");
 		return -1;
@@ -201,14 +202,17 @@ void outbox_free(outbox *o)
 	if (!o)
 		return;
 	for (size_t i = 0; i < o->n_ch; i++)
-		channel_free(o, o->ch[i]);
+		channel_free(o->ch[i]);
 	free(o->ch);
-	for (size_t i = 0; i < o->n_libs; i++)
-		if (!o->abandoned)
+	if (plugin_host_abandoned()) {
+		/* An abandoned thread may still run plugin code: keep every library
+		 * loaded, and reachable, until the process exits. */
+		kept_libs = o->libs;
+	} else {
+		for (size_t i = 0; i < o->n_libs; i++)
 			plugin_loader_close(o->libs[i]);
-		else
-			free(o->libs[i]); /* keep the code mapped: an abandoned thread may run it */
-	free(o->libs);
+		free(o->libs);
+	}
 	free(o);
 }
 

@@ -24,6 +24,16 @@
 
 #define STATE_MAX 4096
 
+/* Host threads given up on (stuck in a plugin). While any exists, plugin
+ * code must stay mapped and the ZeroMQ context cannot be terminated (the
+ * thread's socket stays open). */
+static atomic_int abandoned_hosts;
+
+int plugin_host_abandoned(void)
+{
+	return atomic_load(&abandoned_hosts);
+}
+
 struct crier_host {
 	char *name;
 	char *state_dir;
@@ -41,7 +51,7 @@ struct crier_delivery {
 
 struct plugin_host {
 	crier_host host;
-	plugin_lib *lib;
+	const crier_plugin *api; /* the plugin's table: static data of its .so */
 	const config_instance *ic;
 	void *core_sock; /* core side */
 	void *zctx;
@@ -50,6 +60,19 @@ struct plugin_host {
 	int started;
 	atomic_int stopping; /* set by the core: answer queued deliveries unattempted */
 };
+
+/* Give up on h's thread: close our end, never free what the thread uses. */
+static void abandon(plugin_host *h)
+{
+	int linger = 0;
+	atomic_fetch_add(&abandoned_hosts, 1);
+	zmq_setsockopt(h->core_sock, ZMQ_LINGER, &linger, sizeof(linger));
+	zmq_close(h->core_sock);
+	h->core_sock = NULL;
+	pthread_detach(h->thread);
+	log_error("plugin host is stuck in its plugin; abandoning it (crierd will exit without waiting for it)",
+	          " instance=%s", h->host.name);
+}
 
 /* ---- the host table ------------------------------------------------------ */
 
@@ -210,13 +233,14 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 	memcpy(&dh, f[1], sizeof(dh));
 	crier_delivery d = {.doc = f[3], .key = f[2], .state = dh.has_state ? f[4] : NULL, .attempt = dh.attempt};
 	int r;
-	if (atomic_load(&h->stopping))
+	if (atomic_load(&h->stopping)) {
 		r = PLUGIN_HOST_SKIPPED; /* shutting down: leave it pending for the next start */
-	else
-		r = h->lib->api->deliver(inst, &d);
-	if (r != CRIER_OK && r != CRIER_RETRY && r != CRIER_FAIL && r != PLUGIN_HOST_SKIPPED) {
-		snprintf(d.error, sizeof(d.error), "plugin returned an unknown result %d", (int)r);
-		r = CRIER_FAIL;
+	} else {
+		r = (int)h->api->deliver(inst, &d);
+		if (r != CRIER_OK && r != CRIER_RETRY && r != CRIER_FAIL) {
+			snprintf(d.error, sizeof(d.error), "plugin returned an unknown result %d", r);
+			r = CRIER_FAIL;
+		}
 	}
 	result_head rh = {.id = dh.id,
 	                  .result = (int32_t)r,
@@ -245,7 +269,7 @@ static void *host_main(void *arg)
 		return NULL;
 	}
 	char err[512] = "";
-	if (h->lib->api->init(&host_api, &h->host, h->ic->config_json, &inst, err, sizeof(err)) < 0 || !inst) {
+	if (h->api->init(&host_api, &h->host, h->ic->config_json, &inst, err, sizeof(err)) < 0 || !inst) {
 		if (!err[0])
 			snprintf(err, sizeof(err), "init failed");
 		send_frame(sock, "I", 1, 1);
@@ -270,7 +294,7 @@ static void *host_main(void *arg)
 		if (quit)
 			break;
 	}
-	h->lib->api->destroy(inst);
+	h->api->destroy(inst);
 	http_client_close(&h->host.curl);
 	send_frame(sock, "Q", 1, 0);
 	zmq_close(sock);
@@ -286,7 +310,7 @@ plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instanc
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	h->lib = lib;
+	h->api = lib->api;
 	h->ic = ic;
 	h->zctx = zctx;
 	h->host.name = strdup(ic->name);
@@ -319,7 +343,7 @@ plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instanc
 		if (rc < 0) {
 			/* The thread is stuck in init or never connected: it cannot be
 			 * joined and may still use h, so h is left to it (leaked). */
-			pthread_detach(h->thread);
+			abandon(h);
 			return NULL;
 		}
 		goto fail;
@@ -440,9 +464,8 @@ int plugin_host_stop(plugin_host *h)
 	if (joined) {
 		pthread_join(h->thread, NULL);
 	} else {
-		/* A plugin stuck in deliver(): leave the thread, never free what it uses. */
-		log_error("plugin host did not stop; abandoning it", " instance=%s", h->host.name);
-		pthread_detach(h->thread);
+		/* A plugin stuck in deliver(): leave the thread and h to it. */
+		abandon(h);
 		return -1;
 	}
 	zmq_close(h->core_sock);

@@ -58,6 +58,10 @@ void plugin_host_begin_stop(plugin_host *h);
  * then stay loaded). */
 int plugin_host_stop(plugin_host *h);
 
+/* How many host threads were abandoned (stuck in their plugin). While any
+ * is, plugin libraries must not be unloaded nor the ZeroMQ context terminated. */
+int plugin_host_abandoned(void);
+
 /* --check-config: init then destroy the instance on the calling thread. */
 int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err, size_t errlen);
 

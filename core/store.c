@@ -101,6 +101,34 @@ struct store {
 	sqlite3_stmt *st[ST_N];
 };
 
+static int check_version(store *s, const char *path, char *err, size_t errlen)
+{
+	sqlite3_stmt *st = NULL;
+	int ret = 0;
+	if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'", -1, &st,
+	                       NULL) != SQLITE_OK)
+		goto broken;
+	int has_meta = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	st = NULL;
+	if (!has_meta)
+		return 0; /* a new store */
+	if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = 'schema'", -1, &st, NULL) != SQLITE_OK)
+		goto broken;
+	const char *v = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+	if (!v || strcmp(v, SCHEMA_VERSION) != 0) {
+		snprintf(err, errlen, "store %s has schema version %s; this crierd knows version %s", path,
+		         v ? v : "(none)", SCHEMA_VERSION);
+		ret = -1;
+	}
+	sqlite3_finalize(st);
+	return ret;
+broken:
+	snprintf(err, errlen, "cannot read %s: %s", path, sqlite3_errmsg(s->db));
+	sqlite3_finalize(st);
+	return -1;
+}
+
 store *store_open(const char *path, int sync_full, char *err, size_t errlen)
 {
 	store *s = calloc(1, sizeof(*s));
@@ -114,6 +142,10 @@ store *store_open(const char *path, int sync_full, char *err, size_t errlen)
 		         s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		goto fail;
 	}
+	/* A store written by a newer crierd may mean things this one does not
+	 * know: look before changing anything in it (a new file has no meta). */
+	if (check_version(s, path, err, errlen) < 0)
+		goto fail;
 	char pragmas[256];
 	snprintf(pragmas, sizeof(pragmas),
 	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA busy_timeout=5000;"
@@ -126,22 +158,6 @@ store *store_open(const char *path, int sync_full, char *err, size_t errlen)
 		sqlite3_free(msg);
 		goto fail;
 	}
-	/* A store written by a newer crierd may mean things this one does not know. */
-	sqlite3_stmt *ver = NULL;
-	int known = 0;
-	if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = 'schema'", -1, &ver, NULL) == SQLITE_OK &&
-	    sqlite3_step(ver) == SQLITE_ROW) {
-		const char *v = (const char *)sqlite3_column_text(ver, 0);
-		known = v && strcmp(v, SCHEMA_VERSION) == 0;
-		if (!known)
-			snprintf(err, errlen, "store %s has schema version %s; this crierd knows version %s", path,
-			         v ? v : "(none)", SCHEMA_VERSION);
-	} else {
-		snprintf(err, errlen, "cannot read the schema version of %s: %s", path, sqlite3_errmsg(s->db));
-	}
-	sqlite3_finalize(ver);
-	if (!known)
-		goto fail;
 	for (int i = 0; i < ST_N; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
 		    SQLITE_OK) {

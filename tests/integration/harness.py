@@ -268,14 +268,14 @@ class FakeTarget:
             def _handle(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(n) if n else b""
-                if target.delay:
-                    time.sleep(target.delay)
                 status, headers, out = target._next_answer()
                 target._record(
                     Recorded(
                         self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, status
                     )
                 )
+                if target.delay:  # recorded on arrival, answered late
+                    time.sleep(target.delay)
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)

@@ -185,6 +185,19 @@ class Operations(DaemonCase):
         self.assertEqual(sorted(keys), sorted(set(keys)), "a delivery was sent twice: %s" % keys)
         self.assertEqual(len(keys), 6)
 
+    def test_shutdown_with_a_plugin_stuck_in_deliver(self):
+        """A plugin that does not return (a target slower than any grace) cannot
+        hold crierd hostage: SIGTERM still ends it, and the delivery stays pending."""
+        target, files = self._slow_setup(40)
+        files["webhook.json"]["plugins"]["webhook"]["instances"]["slow"]["timeout_ms"] = 60000
+        d = self.start_crierd(files=files)
+        self.assertEqual(d.post_generic(generic("stuck", "svc")).status, 200)
+        target.wait_requests(1, 10)
+        t0 = time.monotonic()
+        d.stop(timeout=40)
+        self.assertLess(time.monotonic() - t0, 25.0, "shutdown waited for the stuck plugin")
+        self.assertIn("abandoning it", d.log_text())
+
 
 if __name__ == "__main__":
     unittest.main()
