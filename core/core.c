@@ -68,7 +68,7 @@ struct core {
 	int broken;          /* the incident index could not be rebuilt: refuse ingest until it is */
 	unsigned new_events; /* routed in the open transaction; counted once committed */
 
-	struct ingest_msg *batch; /* reused by every handle_batch */
+	struct ingest_msg *batch; /* reused by every handle_turn */
 	size_t batch_cap;
 
 	pthread_mutex_t pool_mu; /* REQ sockets for core_submit */
@@ -200,20 +200,28 @@ static int recv_one(core *c, void *sock, ingest_msg *p)
 	return 1;
 }
 
-static void handle_batch(core *c)
+/*
+ * One turn of work in one transaction: the ingest messages waiting (up to
+ * store.batch_max) and the delivery results that arrived. Committing them
+ * together halves the commits under load; senders are answered only after
+ * the commit. hosts[i] says whether host socket i is readable.
+ */
+static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_t now)
 {
 	size_t max = c->cfg->batch_max > 0 ? (size_t)c->cfg->batch_max : 512;
+	size_t n = 0;
 	if (c->batch_cap < max) {
 		ingest_msg *grown = realloc(c->batch, max * sizeof(*grown));
-		if (!grown)
-			return; /* the messages stay queued; next wake-up tries again */
-		c->batch = grown;
-		c->batch_cap = max;
+		if (grown) {
+			c->batch = grown;
+			c->batch_cap = max;
+		} else {
+			ingest = 0; /* the messages stay queued; a later turn tries again */
+		}
 	}
 	ingest_msg *batch = c->batch;
-	size_t n = 0;
 	void *socks[2] = {c->ingest, c->ext};
-	for (int s = 0; s < 2; s++) {
+	for (int s = 0; ingest && s < 2; s++) {
 		while (socks[s] && n < max) {
 			int r = recv_one(c, socks[s], &batch[n]);
 			if (r <= 0)
@@ -221,12 +229,11 @@ static void handle_batch(core *c)
 			n++;
 		}
 	}
-	int64_t now = timefmt_now_ms();
-	if (c->broken)
+	if (n && c->broken)
 		rebuild_index(c);
-	int ok = !c->broken && store_begin(c->st) == 0;
+	int ok = store_begin(c->st) == 0;
 	unsigned dups = 0;
-	for (size_t i = 0; ok && i < n; i++) {
+	for (size_t i = 0; ok && !c->broken && i < n; i++) {
 		if (!batch[i].alerts)
 			continue;
 		int changed = 0;
@@ -244,6 +251,9 @@ static void handle_batch(core *c)
 		}
 		snprintf(batch[i].reply, sizeof(batch[i].reply), "OK %d", changed);
 	}
+	for (size_t i = 0; ok && i < nh; i++)
+		if (hosts[i])
+			outbox_on_result(c->ob, i, now);
 	if (ok && incidents_flush(c->inc) == 0 && store_commit(c->st) == 0) {
 		metrics_duplicates(dups);
 		tx_done(c, 1);
@@ -252,15 +262,16 @@ static void handle_batch(core *c)
 		snprintf(why, sizeof(why), "%s", store_error(c->st));
 		store_rollback(c->st);
 		if (!c->broken)
-			log_error("store commit failed; the batch is refused and will be retried by its senders",
+			log_error("store commit failed; alerts are refused (their senders retry) and delivery results "
+			          "are dropped (those deliveries go out again)",
 			          " error=%s messages=%zu", log_q(why), n);
 		rebuild_index(c);
 		outbox_wake(c->ob, NULL);
-		for (size_t i = 0; i < n; i++)
-			if (batch[i].alerts)
-				snprintf(batch[i].reply, sizeof(batch[i].reply), "ERR 503 store unavailable");
+		ok = 0;
 	}
 	for (size_t i = 0; i < n; i++) {
+		if (batch[i].alerts && (!ok || c->broken))
+			snprintf(batch[i].reply, sizeof(batch[i].reply), "ERR 503 store unavailable");
 		/* Drop our reference before answering: the sender holds the other
 		 * one, so the freeing of the whole document falls on its thread. */
 		json_decref(batch[i].alerts);
@@ -406,26 +417,13 @@ static void *core_main(void *arg)
 			continue;
 		}
 		now = timefmt_now_ms();
-		int changed = 0;
-		if ((items[0].revents & ZMQ_POLLIN) || (c->ext && (items[ext_i].revents & ZMQ_POLLIN))) {
-			handle_batch(c);
-			changed = 1;
-		}
-		int results = 0;
+		int ingest = (items[0].revents & ZMQ_POLLIN) || (c->ext && (items[ext_i].revents & ZMQ_POLLIN));
+		int readable[MAX_HOSTS], results = 0;
 		for (size_t i = 0; i < nh; i++)
-			results |= (items[host_base + i].revents & ZMQ_POLLIN) != 0;
-		if (results) {
-			/* One transaction for every result of this turn. */
-			int tx = store_begin(c->st) == 0;
-			for (size_t i = 0; i < nh; i++)
-				if (items[host_base + i].revents & ZMQ_POLLIN)
-					outbox_on_result(c->ob, i, now);
-			if (tx && store_commit(c->st) < 0) {
-				log_error("cannot record delivery results; they will be delivered again", " error=%s",
-				          log_q(store_error(c->st)));
-				store_rollback(c->st);
-			}
-		}
+			results |= readable[i] = (items[host_base + i].revents & ZMQ_POLLIN) != 0;
+		if (ingest || results)
+			handle_turn(c, ingest, readable, nh, now);
+		int changed = ingest;
 		if (items[1].revents & ZMQ_POLLIN) {
 			handle_control(c);
 			changed = 1;
@@ -447,7 +445,7 @@ static void *core_main(void *arg)
 		}
 	}
 	/* Answer what is still queued so no sender waits for nothing. */
-	handle_batch(c);
+	handle_turn(c, 1, NULL, 0, timefmt_now_ms());
 	atomic_store(&c->ready, 0);
 	metrics_set_ready(0);
 	reply_cmd(c, "OK");
