@@ -9,16 +9,15 @@
 #                               every fixture, seed and kept regression; prints
 #                               "fuzz-replay: N passed, M failed" and fails on any failure
 #
-# The config fuzz target is built elsewhere; only the targets below are run here.
 set -u
 
 cd "$(dirname "$0")/../.." || exit 1
 
-TARGETS="fuzz_alertmanager fuzz_uptimerobot fuzz_generic"
+TARGETS="${FUZZ_TARGETS:-fuzz_alertmanager fuzz_uptimerobot fuzz_generic fuzz_config}"
 # Everything the parsers link against, named one by one so an unrelated
 # core file that does not build yet cannot break fuzzing.
 SRCS="core/alert.c core/timefmt.c core/log.c core/ingest_util.c core/ingest_form.c
-      core/ingest_alertmanager.c core/ingest_uptimerobot.c core/ingest_generic.c"
+      core/ingest_alertmanager.c core/ingest_uptimerobot.c core/ingest_generic.c core/config.c"
 OUT=build-fuzz
 CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Iinclude -Icore -Itests/fuzz
         -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
