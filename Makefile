@@ -34,7 +34,7 @@ UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 HEADERS    = $(wildcard include/crier/*.h core/*.h)
 
-.PHONY: all deps run test test-unit test-integration bench fuzz format format-check clean install check-config
+.PHONY: all deps run test test-unit test-integration bench fuzz valgrind format format-check clean install check-config
 
 all: $(BUILD)/crierd $(BUILD)/crierctl $(PLUGIN_SO)
 
@@ -105,6 +105,17 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@CRIER_BUILD=$(BUILD) python3 tests/bench/bench.py
 
+# The end-to-end tests with crierd under valgrind's memcheck (no sanitizers):
+# any memory error or definite leak fails the test that saw it. Slow: the
+# tests that time things are left out.
+VALGRIND_TESTS ?= test_alertmanager test_uptimerobot test_bad_input test_crierctl test_durability test_zmq_ingest
+valgrind: deps
+	@sh tests/deps.sh valgrind
+	@$(MAKE) --no-print-directory BUILD=build-vg OPT="-O1 -g" all unit-bins
+	@cd tests/integration && CRIER_BUILD=build-vg \
+	  CRIER_WRAPPER="valgrind --quiet --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99" \
+	  python3 -m unittest $(VALGRIND_TESTS)
+
 FUZZ_SECONDS ?= 30
 fuzz: deps
 	@sh tests/deps.sh $(DEPS_FUZZ)
@@ -124,4 +135,4 @@ install: all
 	install -m 755 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/crier/plugins/
 
 clean:
-	rm -rf build build-san build-fuzz
+	rm -rf build build-san build-fuzz build-vg

@@ -51,9 +51,16 @@ os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
+# `make valgrind` runs crierd under memcheck: CRIER_WRAPPER is the command
+# line put in front of it, and its error summary counts as a sanitizer's.
+WRAPPER = os.environ.get("CRIER_WRAPPER", "").split()
+
 
 def sanitizer_errors(text):
-    return [m for m in SANITIZER_MARKERS if m in text]
+    found = [m for m in SANITIZER_MARKERS if m in text]
+    found += ["valgrind: " + m.group(0) for m in re.finditer(r"ERROR SUMMARY: [1-9][0-9]* errors", text)]
+    found += ["valgrind: " + m.group(0) for m in re.finditer(r"definitely lost: [1-9][0-9,]* bytes", text)]
+    return found
 
 
 def fixture(*parts, mode="rb"):
@@ -384,7 +391,7 @@ class Crierd:
         self.log_paths.append(log_path)
         self._log = open(log_path, "wb")
         self.proc = subprocess.Popen(
-            [crierd_bin(), "--config", self.conf_dir],
+            WRAPPER + [crierd_bin(), "--config", self.conf_dir],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,
