@@ -18,6 +18,7 @@
  */
 #include "core.h"
 
+#include "alert.h"
 #include "control.h"
 #include "incidents.h"
 #include "ingest.h"
@@ -93,6 +94,32 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 	}
 	c->new_events++;
 	return 0;
+}
+
+/*
+ * A channel dead-letters: crier's own alert DeliveryDead (service "crier",
+ * one per channel) fires, so routes can tell people through another channel;
+ * it resolves at the channel's next success. Runs in the open transaction.
+ */
+static int core_dead_letter(void *ctx, const char *instance, int firing, const char *error, int64_t now)
+{
+	core *c = ctx;
+	char key[300], summary[600];
+	snprintf(key, sizeof(key), "delivery-dead/%s", instance);
+	snprintf(summary, sizeof(summary), "Deliveries to %s are failing: %.400s", instance,
+	         error && *error ? error : "see crierctl deliveries --dead");
+	json_t *labels = json_pack("{ss ss ss ss}", "alertname", "DeliveryDead", "service", "crier", "severity",
+	                           "warning", "channel", instance);
+	json_t *annotations = json_pack("{ss}", "summary", summary);
+	json_t *a = alert_new("crier", key, firing ? "firing" : "resolved", labels, annotations, firing ? now : 0,
+	                      firing ? 0 : now, "");
+	if (!a)
+		return -1;
+	int rc = incidents_apply(c->inc, a, now);
+	json_decref(a);
+	if (rc > 0 && firing)
+		log_warn("raised an alert: a channel dead-letters", " instance=%s alert=DeliveryDead", instance);
+	return rc < 0 ? -1 : 0;
 }
 
 /* A transaction ended: count its events if it committed. */
@@ -576,6 +603,7 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	c->inc = incidents_new(c->st, cfg, core_route, c, err, errlen);
 	if (!c->inc)
 		goto fail;
+	outbox_on_dead(c->ob, core_dead_letter, c);
 	if (outbox_configure(c->ob, cfg, err, errlen) < 0)
 		goto fail;
 	if (!(c->ingest = bind_socket(zctx, ZMQ_ROUTER, INGEST_ENDPOINT, 0, err, errlen)))

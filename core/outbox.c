@@ -34,6 +34,9 @@ typedef struct channel {
 	int stale;       /* removed or changed: stop once idle */
 	inflight fly[CHANNEL_WINDOW];
 	int n_fly;
+	/* Our own DeliveryDead alert for this channel: unknown after a start,
+	 * so the first success clears whatever a previous run left firing. */
+	enum { DEAD_ALERT_UNKNOWN = 0, DEAD_ALERT_CLEAR, DEAD_ALERT_FIRING } dead_alert;
 } channel;
 
 /* Libraries kept for abandoned plugin threads (see outbox_free). */
@@ -42,6 +45,8 @@ static plugin_lib **volatile kept_libs __attribute__((used));
 struct outbox {
 	store *st;
 	void *zctx;
+	outbox_dead_fn on_dead;
+	void *on_dead_ctx;
 	plugin_lib **libs;
 	size_t n_libs;
 	channel **ch;
@@ -214,6 +219,12 @@ void outbox_free(outbox *o)
 		free(o->libs);
 	}
 	free(o);
+}
+
+void outbox_on_dead(outbox *o, outbox_dead_fn fn, void *ctx)
+{
+	o->on_dead = fn;
+	o->on_dead_ctx = ctx;
 }
 
 void outbox_wake(outbox *o, const char *instance)
@@ -408,6 +419,10 @@ static int on_result(outbox *o, channel *c, int64_t now)
 		rc = store_outbox_done(o->st, r.id, f.attempts, now);
 		if (rc == 0 && r.has_state)
 			rc = store_state_set(o->st, f.incident_id, c->name, r.state ? r.state : "");
+		if (rc == 0 && c->dead_alert != DEAD_ALERT_CLEAR && o->on_dead) {
+			rc = o->on_dead(o->on_dead_ctx, c->name, 0, NULL, now);
+			c->dead_alert = DEAD_ALERT_CLEAR;
+		}
 		metrics_delivery(c->name, METRICS_OK, latency);
 		log_debug("delivered", " instance=%s delivery=%" PRId64 " attempt=%d", c->name, r.id, f.attempts);
 	} else {
@@ -418,6 +433,10 @@ static int on_result(outbox *o, channel *c, int64_t now)
 			                     : too_many             ? "attempts exhausted"
 			                                            : "too old";
 			rc = store_outbox_dead(o->st, r.id, f.attempts, why, now);
+			if (rc == 0 && c->dead_alert != DEAD_ALERT_FIRING && o->on_dead) {
+				rc = o->on_dead(o->on_dead_ctx, c->name, 1, why, now);
+				c->dead_alert = DEAD_ALERT_FIRING;
+			}
 			metrics_delivery(c->name, r.result == CRIER_FAIL ? METRICS_FAIL : METRICS_RETRY, latency);
 			metrics_delivery(c->name, METRICS_DEAD, latency);
 			log_warn("delivery is dead", " instance=%s delivery=%" PRId64 " attempts=%d reason=%s error=%s",

@@ -31,6 +31,15 @@ outbox *outbox_new(store *s, void *zctx);
 int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen);
 void outbox_free(outbox *o);
 
+/*
+ * Dead letters raise an alert. fn is called in the caller's transaction
+ * when a delivery to instance goes dead (firing = 1, error = the last
+ * error) and at the instance's next success (firing = 0). Return -1 to fail
+ * the transaction.
+ */
+typedef int (*outbox_dead_fn)(void *ctx, const char *instance, int firing, const char *error, int64_t now);
+void outbox_on_dead(outbox *o, outbox_dead_fn fn, void *ctx);
+
 /* New rows exist for instance (or for all when NULL): look again. */
 void outbox_wake(outbox *o, const char *instance);
 

@@ -16,6 +16,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -250,6 +251,10 @@ class FakeTarget:
     def _next_answer(self):
         with self.lock:
             a = self.answers.pop(0) if self.answers else self.default
+        if a == "reset":  # close the connection with a TCP reset, no answer
+            return "reset", {}, b""
+        if isinstance(a, tuple) and a and a[0] == "hang":  # ("hang", seconds): answer 200 that late
+            return 200, {"X-Hang": str(a[1])}, b'{"ok":true}'
         if isinstance(a, int):
             return a, {}, b'{"ok":true}' if a < 300 else b'{"error":"scripted"}'
         status, headers, body = a
@@ -281,11 +286,21 @@ class FakeTarget:
                 status, headers, out = target._next_answer()
                 target._record(
                     Recorded(
-                        self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, status
+                        self.command,
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        status,
                     )
                 )
                 if target.delay:  # recorded on arrival, answered late
                     time.sleep(target.delay)
+                if "X-Hang" in headers:
+                    time.sleep(float(headers.pop("X-Hang")))
+                if status == "reset":
+                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    self.close_connection = True
+                    return
                 self.send_response(status)
                 for k, v in headers.items():
                     self.send_header(k, v)
