@@ -108,7 +108,7 @@ bench: deps
 # The end-to-end tests with crierd under valgrind's memcheck (no sanitizers):
 # any memory error or definite leak fails the test that saw it. Slow: the
 # tests that time things are left out.
-VALGRIND_TESTS ?= test_alertmanager test_uptimerobot test_bad_input test_crierctl test_durability test_zmq_ingest
+VALGRIND_TESTS ?= test_alertmanager test_uptimerobot test_bad_input test_bad_input_more test_crierctl test_durability test_zmq_ingest test_secrets
 valgrind: deps
 	@sh tests/deps.sh valgrind
 	@$(MAKE) --no-print-directory BUILD=build-vg OPT="-O1 -g" all unit-bins

@@ -95,13 +95,16 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 	json_t *req = json_loadb(req_txt, len, 0, &jerr);
 	json_t *r = NULL;
 	char *txt = NULL;
+	if (!req)
+		return reply_error("request is not valid JSON: %s", jerr.text);
 	if (!json_is_object(req)) {
 		json_decref(req);
-		return reply_error("request is not a JSON object: %s", jerr.text);
+		return reply_error("%s", "request is not a JSON object");
 	}
-	const char *cmd = get_str(req, "cmd");
+	json_t *cmdv = json_object_get(req, "cmd");
+	const char *cmd = json_string_value(cmdv);
 	if (!cmd) {
-		txt = reply_error("%s", "request has no \"cmd\"");
+		txt = reply_error("%s", cmdv ? "\"cmd\" must be a string" : "request has no \"cmd\"");
 		goto out;
 	}
 	if (strcmp(cmd, "ack") == 0 || strcmp(cmd, "update") == 0 || strcmp(cmd, "resolve") == 0) {
@@ -128,6 +131,10 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		}
 	} else if (strcmp(cmd, "show") == 0) {
 		int64_t id = get_id(req, "id");
+		if (id <= 0) {
+			txt = reply_error("%s needs a positive incident \"id\"", cmd);
+			goto out;
+		}
 		json_t *inc = store_incident_json(ctx->st, id);
 		if (!inc) {
 			char ids[32];
@@ -152,6 +159,10 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 	} else if (strcmp(cmd, "retry") == 0) {
 		int64_t id = get_id(req, "id");
 		char inst[256];
+		if (id <= 0) {
+			txt = reply_error("%s needs a positive delivery \"id\"", cmd);
+			goto out;
+		}
 		int rc = store_outbox_requeue(ctx->st, id, now, inst, sizeof(inst));
 		if (rc <= 0) {
 			char ids[32];

@@ -212,6 +212,9 @@ static int recv_one(core *c, void *sock, ingest_msg *p)
 			memcpy(&p->alerts, zmq_msg_data(&body), sizeof(json_t *));
 		else
 			snprintf(p->reply, sizeof(p->reply), "ERR 400 malformed internal message");
+	} else if (zmq_msg_size(&body) > c->cfg->max_body_bytes) {
+		snprintf(p->reply, sizeof(p->reply), "ERR 413 message is larger than %zu bytes",
+		         c->cfg->max_body_bytes);
 	} else {
 		char err[200];
 		ingest_status st = ingest_generic(zmq_msg_data(&body), zmq_msg_size(&body), &c->cfg->limits, &p->alerts,
@@ -609,7 +612,7 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	if (!(c->ingest = bind_socket(zctx, ZMQ_ROUTER, INGEST_ENDPOINT, 0, err, errlen)))
 		goto fail;
 	if (cfg->zmq_ingest &&
-	    !(c->ext = bind_socket(zctx, ZMQ_ROUTER, cfg->zmq_ingest, (int64_t)cfg->max_body_bytes, err, errlen)))
+	    !(c->ext = bind_socket(zctx, ZMQ_ROUTER, cfg->zmq_ingest, 4 * (int64_t)cfg->max_body_bytes, err, errlen)))
 		goto fail;
 	/* The control socket: only our user may connect (mode 0600). */
 	unlink(cfg->control_path);
