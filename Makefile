@@ -23,7 +23,7 @@ PLUGIN_LDLIBS = -ljansson
 DEPS_BUILD = gcc make pkg-config libzmq3-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev
 DEPS_TEST  = python3 curl prometheus-alertmanager clang-format
 DEPS_FUZZ  = clang libclang-rt-14-dev
-DEPS_BENCH = wrk
+DEPS_BENCH = wrk nginx-light
 
 CORE_SRC   = $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_OBJ   = $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC))
@@ -104,6 +104,7 @@ bench: deps
 	@sh tests/deps.sh $(DEPS_BENCH)
 	@$(MAKE) --no-print-directory all
 	@CRIER_BUILD=$(BUILD) python3 tests/bench/bench.py
+	@CRIER_BUILD=$(BUILD) python3 tests/bench/compare.py
 
 # The end-to-end tests with crierd under valgrind's memcheck (no sanitizers):
 # any memory error or definite leak fails the test that saw it. Slow: the

@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark (`make bench`, after bench.py): one load generator
+(wrk), one set of alerts (tests/bench/compare.lua: 10 per request, 1 new and 9
+repeats), three targets on this machine, run one after the other:
+
+  crierd        POST /api/v1/alertmanager (webhook body), every event routed
+  Alertmanager  0.25's own POST /api/v2/alerts (the same alerts as an array)
+  nginx         `return 200` (the webhook body): the HTTP ceiling of the machine
+
+Then crierd alone: idle RSS, start-up time to ready, RSS with 100,000 open
+alerts, and deliveries/s through the webhook plugin to a local HTTP endpoint
+(nginx). Prints one table and the ratios. Every server it starts, it stops.
+
+Environment: CRIER_BUILD (default build), BENCH_SECONDS (15), BENCH_WARMUP (3),
+BENCH_THREADS (2), BENCH_CONNECTIONS (64).
+"""
+
+import json
+import os
+import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import harness  # noqa: E402
+
+AM_BIN = "/usr/bin/prometheus-alertmanager"
+NGINX_BIN = "/usr/sbin/nginx"
+
+
+def wrk(url, seconds, run, mode, threads, conns, path="/api/v1/alertmanager"):
+    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--timeout", "5s",
+           "-s", os.path.join(HERE, "compare.lua"), url, "--", run, mode, path]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
+    m = re.search(r"^BENCH (.*)$", p.stdout, re.M)
+    if p.returncode != 0 or not m:
+        raise RuntimeError("wrk failed:\n%s%s" % (p.stdout, p.stderr))
+    r = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    secs = r["duration_us"] / 1e6
+    return {"rps": r["requests"] / secs, "p50": r["p50_us"] / 1000, "p99": r["p99_us"] / 1000,
+            "bad": r["non2xx"] + r["errors"], "requests": r["requests"]}
+
+
+def status_kib(pid, field):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def tree_hwm_kib(pid):
+    """Peak RSS of a process and its children (nginx's workers)."""
+    total = status_kib(pid, "VmHWM")
+    try:
+        kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
+    except OSError:
+        kids = []
+    return total + sum(status_kib(int(k), "VmHWM") for k in kids)
+
+
+def wait_http(port, path, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if harness.http_request(port, "GET", path, timeout=1).status < 500:
+                return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError("nothing answers on port %d" % port)
+
+
+class Server:
+    """A child process stopped (SIGTERM, then SIGKILL) on exit."""
+
+    def __init__(self, argv, log):
+        self.log = open(log, "wb")
+        self.proc = subprocess.Popen(argv, stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def start_nginx(tmp, port):
+    conf = os.path.join(tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("""daemon off;
+worker_processes 2;
+pid %(tmp)s/nginx.pid;
+error_log %(tmp)s/nginx-error.log;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path %(tmp)s;
+    client_max_body_size 2m;
+    server {
+        listen 127.0.0.1:%(port)d;
+        location / { return 200 "ok"; }
+    }
+}
+""" % {"tmp": tmp, "port": port})
+    s = Server([NGINX_BIN, "-c", conf, "-e", os.path.join(tmp, "nginx-error.log")], os.path.join(tmp, "nginx.log"))
+    wait_http(port, "/")
+    return s
+
+
+def start_alertmanager(tmp, port):
+    conf = os.path.join(tmp, "am.yml")
+    with open(conf, "w") as f:
+        f.write("route:\n  receiver: none\nreceivers:\n- name: none\n")
+    s = Server([AM_BIN, "--config.file=" + conf, "--storage.path=" + os.path.join(tmp, "am-data"),
+                "--web.listen-address=127.0.0.1:%d" % port, "--cluster.listen-address="],
+               os.path.join(tmp, "am.log"))
+    wait_http(port, "/-/ready")
+    return s
+
+
+def measure(name, url, pid_fn, mode, seconds, warmup, threads, conns, path="/api/v1/alertmanager"):
+    wrk(url, warmup, "0000", mode, threads, conns, path)
+    r = wrk(url, seconds, "0001", mode, threads, conns, path)
+    r["rss_mib"] = pid_fn() / 1024.0
+    print("bench: %-13s %8.0f requests/s  p50 %6.2f ms  p99 %6.2f ms  peak RSS %6.1f MiB  non-2xx/errors %d"
+          % (name, r["rps"], r["p50"], r["p99"], r["rss_mib"], r["bad"]), flush=True)
+    return r
+
+
+def post_many(port, n_alerts, per_request=1000):
+    for start in range(0, n_alerts, per_request):
+        alerts = [{"key": "open-%d" % i, "labels": {"service": "open%d" % (i % 100), "severity": "warning"}}
+                  for i in range(start, min(start + per_request, n_alerts))]
+        r = harness.http_request(port, "POST", "/api/v1/alerts", json.dumps({"alerts": alerts}).encode(),
+                                 {"Content-Type": "application/json"}, timeout=60)
+        if r.status != 200:
+            raise RuntimeError("posting open alerts: %d %s" % (r.status, r.text()))
+
+
+def main():
+    for tool, pkg in (("wrk", "wrk"), (NGINX_BIN, "nginx-light"), (AM_BIN, "prometheus-alertmanager")):
+        if not shutil.which(tool):
+            print("bench: %s is missing (apt-get install %s; `make bench` does it)" % (tool, pkg), file=sys.stderr)
+            return 1
+    seconds = int(os.environ.get("BENCH_SECONDS", "15"))
+    warmup = int(os.environ.get("BENCH_WARMUP", "3"))
+    threads = int(os.environ.get("BENCH_THREADS", "2"))
+    conns = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+    res = {}
+    extra = {}
+    with harness.TempDir(prefix="crier-compare-") as tmp:
+        servers = []
+        try:
+            # crierd: start-up time and idle RSS first, on an empty store.
+            d = harness.Crierd(os.path.join(tmp, "crier"), hold_seconds=300)
+            t0 = time.monotonic()
+            d.start()
+            extra["startup_ms"] = (time.monotonic() - t0) * 1000
+            time.sleep(1.0)
+            extra["idle_rss_mib"] = status_kib(d.pid(), "VmRSS") / 1024.0
+            res["crierd"] = measure("crierd", "http://127.0.0.1:%d" % d.port, lambda: status_kib(d.pid(), "VmHWM"),
+                                    "webhook", seconds, warmup, threads, conns)
+            d.stop()
+
+            am_port = harness.free_port()
+            am = start_alertmanager(tmp, am_port)
+            servers.append(am)
+            res["alertmanager"] = measure("Alertmanager", "http://127.0.0.1:%d" % am_port,
+                                          lambda: status_kib(am.proc.pid, "VmHWM"), "amv2", seconds, warmup,
+                                          threads, conns)
+            am.stop()
+            servers.remove(am)
+
+            ng_port = harness.free_port()
+            ng = start_nginx(tmp, ng_port)
+            servers.append(ng)
+            res["nginx"] = measure("nginx", "http://127.0.0.1:%d" % ng_port, lambda: tree_hwm_kib(ng.proc.pid),
+                                   "webhook", seconds, warmup, threads, conns, path="/")
+
+            # crierd with 100,000 open alerts (1,000 incidents), then its RSS.
+            d2 = harness.Crierd(os.path.join(tmp, "crier-open"), hold_seconds=300,
+                                files={"routes.json": {"routes": []}})
+            d2.start()
+            t0 = time.monotonic()
+            post_many(d2.port, 100000)
+            extra["open_100k_s"] = time.monotonic() - t0
+            time.sleep(1.0)
+            extra["open_100k_rss_mib"] = status_kib(d2.pid(), "VmRSS") / 1024.0
+            d2.stop()
+
+            # Deliveries/s through the webhook plugin to nginx: post 20,000 new
+            # alerts (20,000 events), time until every delivery is done.
+            d3 = harness.Crierd(os.path.join(tmp, "crier-deliver"), hold_seconds=300, files={
+                "webhook.json": {"plugins": {"webhook": {"instances": {"sink": {
+                    "url": "http://127.0.0.1:%d/sink" % ng_port}}}}},
+                "routes.json": {"routes": [{"name": "all", "to": ["webhook/sink"]}]},
+                "log.json": None,
+            })
+            d3.start()
+            t0 = time.monotonic()
+            post_many(d3.port, 20000)
+            db = os.path.join(d3.state_dir, "crier.db")
+
+            def delivered():
+                con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+                try:
+                    return con.execute("SELECT COUNT(*), SUM(state = 0) FROM outbox").fetchone()
+                finally:
+                    con.close()
+
+            harness.wait_until(lambda: delivered()[1] == 0, 300, 0.2, "webhook deliveries drained")
+            total = delivered()[0]
+            extra["deliveries"] = total
+            extra["deliveries_per_s"] = total / (time.monotonic() - t0)
+            d3.stop()
+        finally:
+            for s in servers:
+                s.stop()
+
+    c, a, n = res["crierd"], res["alertmanager"], res["nginx"]
+    print()
+    print("%-14s %12s %12s %10s %10s %12s" % ("target", "requests/s", "alerts/s", "p50 ms", "p99 ms", "peak RSS"))
+    print("-" * 76)
+    for name, r in (("crierd", c), ("Alertmanager", a), ("nginx", n)):
+        alerts = "%.0f" % (r["rps"] * 10) if name != "nginx" else "-"
+        print("%-14s %12.0f %12s %10.2f %10.2f %9.1f MiB" % (name, r["rps"], alerts, r["p50"], r["p99"], r["rss_mib"]))
+    print()
+    ratio_am = c["rps"] / a["rps"] if a["rps"] else float("inf")
+    ratio_ng = c["rps"] / n["rps"] if n["rps"] else 0
+    print("crierd / Alertmanager, alerts/s: %5.2fx   (target >= 4x: %s)" % (ratio_am, "met" if ratio_am >= 4 else "MISSED"))
+    print("crierd / nginx, requests/s:      %5.0f%%   (target >= 50%%: %s)" % (ratio_ng * 100,
+                                                                             "met" if ratio_ng >= 0.5 else "MISSED"))
+    print("crierd idle RSS:                 %5.1f MiB (target < 10 MB: %s)" % (
+        extra["idle_rss_mib"], "met" if extra["idle_rss_mib"] * 1.048576 < 10 else "MISSED"))
+    print("crierd RSS, 100,000 open alerts: %5.1f MiB (target < 100 MB: %s; took %.1f s to post)" % (
+        extra["open_100k_rss_mib"], "met" if extra["open_100k_rss_mib"] * 1.048576 < 100 else "MISSED",
+        extra["open_100k_s"]))
+    print("crierd start-up to ready:        %5.0f ms" % extra["startup_ms"])
+    print("webhook deliveries/s to nginx:   %5.0f    (%d deliveries; target >= 5,000: %s)" % (
+        extra["deliveries_per_s"], extra["deliveries"], "met" if extra["deliveries_per_s"] >= 5000 else "MISSED"))
+    print("\n" + json.dumps({"crierd": c, "alertmanager": a, "nginx": n, "extra": extra}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
