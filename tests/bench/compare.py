@@ -146,6 +146,77 @@ def post_many(port, n_alerts, per_request=1000):
             raise RuntimeError("posting open alerts: %d %s" % (r.status, r.text()))
 
 
+def _receiver(port_q, count, stop, out_q):
+    """The webhook target, in its own process so the senders' GIL does not delay it."""
+    target = harness.FakeTarget(default=200).start()
+    port_q.put(target.port)
+    while not stop.is_set():
+        count.value = len(target.recorded())
+        time.sleep(0.1)
+    out_q.put([(r.wall, r.json().get("alert", {}).get("key")) for r in target.recorded()])
+    target.stop()
+
+
+def paced_latency(rate=1000, seconds=10, senders=8):
+    """p50/p99 from sending a new alert to crierd to the webhook plugin's request
+    arriving at a local target, at a steady `rate` requests/s (an upper bound on
+    accepted -> plugin called: it includes HTTP on both sides)."""
+    import http.client
+    import multiprocessing as mp
+    import threading
+
+    port_q, out_q, stop, count = mp.Queue(), mp.Queue(), mp.Event(), mp.Value("i", 0)
+    rx = mp.Process(target=_receiver, args=(port_q, count, stop, out_q), daemon=True)
+    rx.start()
+    try:
+        port = port_q.get(timeout=30)
+        with harness.TempDir(prefix="crier-latency-") as tmp:
+            d = harness.Crierd(tmp, hold_seconds=300, files={
+                "webhook.json": {"plugins": {"webhook": {"instances": {"sink": {
+                    "url": "http://127.0.0.1:%d/sink" % port}}}}},
+                "routes.json": {"routes": [{"name": "all", "to": ["webhook/sink"]}]},
+                "log.json": None,
+            })
+            d.start()
+            sent, lock = {}, threading.Lock()
+            t_start = time.time() + 0.5
+            per = rate / senders
+
+            def sender(k):
+                c = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+                i = 0
+                while t_start + i / per <= t_start + seconds:
+                    delay = t_start + i / per - time.time()
+                    if delay > 0:
+                        time.sleep(delay)
+                    key = "lat-%d-%d" % (k, i)
+                    body = json.dumps({"key": key, "labels": {"service": "lat%d" % (i % 50)}}).encode()
+                    now = time.time()
+                    c.request("POST", "/api/v1/alerts", body, {"Content-Type": "application/json"})
+                    c.getresponse().read()
+                    with lock:
+                        sent[key] = now
+                    i += 1
+                c.close()
+
+            ts = [threading.Thread(target=sender, args=(k,)) for k in range(senders)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            harness.wait_until(lambda: count.value >= len(sent), 60, 0.2, "all deliveries")
+            stop.set()
+            got = out_q.get(timeout=30)
+            d.stop()
+    finally:
+        stop.set()
+        rx.join(10)
+        if rx.is_alive():
+            rx.terminate()
+    lat = sorted((wall - sent[key]) * 1000 for wall, key in got if key in sent)
+    return {"n": len(lat), "rate": len(sent) / seconds, "p50": lat[len(lat) // 2], "p99": lat[int(len(lat) * 0.99)]}
+
+
 def main():
     for tool, pkg in (("wrk", "wrk"), (NGINX_BIN, "nginx-light"), (AM_BIN, "prometheus-alertmanager")):
         if not shutil.which(tool):
@@ -225,6 +296,7 @@ def main():
         finally:
             for s in servers:
                 s.stop()
+    extra["latency"] = paced_latency()
 
     c, a, n = res["crierd"], res["alertmanager"], res["nginx"]
     print()
@@ -247,6 +319,9 @@ def main():
     print("crierd start-up to ready:        %5.0f ms" % extra["startup_ms"])
     print("webhook deliveries/s to nginx:   %5.0f    (%d deliveries; target >= 5,000: %s)" % (
         extra["deliveries_per_s"], extra["deliveries"], "met" if extra["deliveries_per_s"] >= 5000 else "MISSED"))
+    lt = extra["latency"]
+    print("accepted -> plugin called, p99:  %5.2f ms (p50 %.2f ms; %d events at %.0f requests/s; target < 5 ms: %s)" % (
+        lt["p99"], lt["p50"], lt["n"], lt["rate"], "met" if lt["p99"] < 5 else "MISSED"))
     print("\n" + json.dumps({"crierd": c, "alertmanager": a, "nginx": n, "extra": extra}))
     return 0
 
