@@ -41,7 +41,7 @@ static const char *const top_keys[] = {"daemon",   "http",   "zmq",    "store", 
 static const char *const daemon_keys[] = {"state_dir", "plugin_dir", "control", NULL};
 static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", NULL};
 static const char *const zmq_keys[] = {"ingest", NULL};
-static const char *const store_keys[] = {"synchronous", "batch_max", NULL};
+static const char *const store_keys[] = {"synchronous", "batch_max", "checkpoint_pages", NULL};
 static const char *const incidents_keys[] = {"group_by", "hold_seconds", NULL};
 static const char *const delivery_keys[] = {"max_attempts", "max_age_seconds", "backoff_initial_ms", "backoff_max_ms",
                                             NULL};
@@ -832,14 +832,15 @@ static int parse_store(loader *l, config *c)
 	json_t *s = section(l, TOP_STORE, 0, &rc);
 	const char *file = l->top_file[TOP_STORE];
 	const char *sync = "normal";
-	long long batch = 512;
+	long long batch = 512, ckpt = 1000;
 
 	if (rc < 0)
 		return -1;
 	if (s) {
 		if (check_keys(l, file, "store", s, store_keys) < 0 ||
 		    opt_string(l, file, "store", s, "synchronous", &sync) < 0 ||
-		    opt_int(l, file, "store", s, "batch_max", 1, 100000, &batch) < 0)
+		    opt_int(l, file, "store", s, "batch_max", 1, 100000, &batch) < 0 ||
+		    opt_int(l, file, "store", s, "checkpoint_pages", 100, 1000000, &ckpt) < 0)
 			return -1;
 	}
 	if (strcmp(sync, "normal") == 0)
@@ -849,6 +850,7 @@ static int parse_store(loader *l, config *c)
 	else
 		return fail(l, file, "store.synchronous", "expected \"normal\" or \"full\", got \"%s\"", sync);
 	c->batch_max = (int)batch;
+	c->checkpoint_pages = (int)ckpt;
 	return 0;
 }
 

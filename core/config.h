@@ -70,6 +70,7 @@ typedef struct config {
 	/* store */
 	int store_sync_full; /* 0 normal, 1 full */
 	int batch_max;
+	int checkpoint_pages; /* WAL pages between checkpoints */
 
 	/* incidents */
 	json_t *group_by; /* array of label names */

@@ -595,7 +595,7 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	if (lock_state_dir(c, cfg->state_dir, err, errlen) < 0)
 		goto fail;
 	snprintf(path, sizeof(path), "%s/crier.db", cfg->state_dir);
-	c->st = store_open(path, cfg->store_sync_full, err, errlen);
+	c->st = store_open(path, cfg->store_sync_full, cfg->checkpoint_pages, err, errlen);
 	if (!c->st)
 		goto fail;
 	c->ob = outbox_new(c->st, zctx);

@@ -129,7 +129,7 @@ broken:
 	return -1;
 }
 
-store *store_open(const char *path, int sync_full, char *err, size_t errlen)
+store *store_open(const char *path, int sync_full, int checkpoint_pages, char *err, size_t errlen)
 {
 	store *s = calloc(1, sizeof(*s));
 	if (!s) {
@@ -149,8 +149,8 @@ store *store_open(const char *path, int sync_full, char *err, size_t errlen)
 	char pragmas[256];
 	snprintf(pragmas, sizeof(pragmas),
 	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA busy_timeout=5000;"
-	         " PRAGMA wal_autocheckpoint=4000; PRAGMA cache_size=-16000;",
-	         sync_full ? "FULL" : "NORMAL");
+	         " PRAGMA wal_autocheckpoint=%d; PRAGMA cache_size=-16000;",
+	         sync_full ? "FULL" : "NORMAL", checkpoint_pages > 0 ? checkpoint_pages : 1000);
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
 	    sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {

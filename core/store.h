@@ -19,7 +19,8 @@ typedef struct store store;
 enum { STORE_PENDING = 0, STORE_DELIVERED = 2, STORE_DEAD = 3 };
 
 /* Open (creating and migrating as needed) the database at path. */
-store *store_open(const char *path, int sync_full, char *err, size_t errlen);
+/* checkpoint_pages: WAL pages between automatic checkpoints (see docs/configuration.md). */
+store *store_open(const char *path, int sync_full, int checkpoint_pages, char *err, size_t errlen);
 void store_close(store *s);
 /* Last error text of the database (borrowed). */
 const char *store_error(store *s);

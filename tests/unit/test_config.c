@@ -89,7 +89,7 @@ static void test_full(void)
 	    "\"c.sock\"},\n"
 	    " \"http\": {\"listen\": \"[::1]:8080\", \"max_body_bytes\": 2048, \"ack_timeout_ms\": 500},\n"
 	    " \"zmq\": {\"ingest\": \"tcp://127.0.0.1:5555\"},\n"
-	    " \"store\": {\"synchronous\": \"full\", \"batch_max\": 64},\n"
+	    " \"store\": {\"synchronous\": \"full\", \"batch_max\": 64, \"checkpoint_pages\": 500},\n"
 	    " \"incidents\": {\"group_by\": [\"service\", \"cluster\"], \"hold_seconds\": 0.5},\n"
 	    " \"delivery\": {\"max_attempts\": 3, \"max_age_seconds\": 60, \"backoff_initial_ms\": 10, "
 	    "\"backoff_max_ms\": 100}}\n");
@@ -139,6 +139,7 @@ static void test_full(void)
 	CHECK_STR(c->zmq_ingest, "tcp://127.0.0.1:5555");
 	CHECK(c->store_sync_full == 1);
 	CHECK(c->batch_max == 64);
+	CHECK(c->checkpoint_pages == 500);
 	CHECK(json_array_size(c->group_by) == 2);
 	CHECK_STR(json_string_value(json_array_get(c->group_by, 1)), "cluster");
 	CHECK(c->hold_ms == 500);
@@ -226,6 +227,7 @@ static void test_defaults(void)
 	CHECK(c->zmq_ingest == NULL);
 	CHECK(c->store_sync_full == 0);
 	CHECK(c->batch_max == 512);
+	CHECK(c->checkpoint_pages == 1000);
 	CHECK(json_array_size(c->group_by) == 1);
 	CHECK_STR(json_string_value(json_array_get(c->group_by, 0)), "service");
 	CHECK(c->hold_ms == 300000);

@@ -66,7 +66,7 @@ int main(void)
 		return 1;
 	char path[256], err[256];
 	snprintf(path, sizeof(path), "%s/crier.db", dir);
-	store *s = store_open(path, 0, err, sizeof(err));
+	store *s = store_open(path, 0, 1000, err, sizeof(err));
 	CHECK(s != NULL);
 	config cfg = {0};
 	cfg.group_by = json_pack("[s]", "service");
