@@ -67,6 +67,7 @@ struct core {
 	atomic_int ready;
 	int stopping;
 	int broken;          /* the incident index could not be rebuilt: refuse ingest until it is */
+	int64_t retry_at;    /* after a failed transaction: no new turn before this */
 	unsigned new_events; /* routed in the open transaction; counted once committed */
 
 	struct ingest_msg *batch; /* reused by every handle_turn */
@@ -104,6 +105,8 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 static int core_dead_letter(void *ctx, const char *instance, int firing, const char *error, int64_t now)
 {
 	core *c = ctx;
+	if (c->broken)
+		return 1; /* not on a half-built index; asked again at the next result */
 	char key[300], summary[600];
 	snprintf(key, sizeof(key), "delivery-dead/%s", instance);
 	snprintf(summary, sizeof(summary), "Deliveries to %s are failing: %.400s", instance,
@@ -282,8 +285,8 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 		snprintf(batch[i].reply, sizeof(batch[i].reply), "OK %d", changed);
 	}
 	for (size_t i = 0; ok && i < nh; i++)
-		if (hosts[i])
-			outbox_on_result(c->ob, i, now);
+		if (hosts[i] && outbox_on_result(c->ob, i, now) < 0)
+			ok = 0;
 	if (ok && incidents_flush(c->inc) == 0 && store_commit(c->st) == 0) {
 		metrics_duplicates(dups);
 		tx_done(c, 1);
@@ -296,8 +299,12 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 			          "are dropped (those deliveries go out again)",
 			          " error=%s messages=%zu", log_q(why), n);
 		rebuild_index(c);
+		outbox_forget_dead_alerts(c->ob);
 		outbox_wake(c->ob, NULL);
 		ok = 0;
+		/* A store that cannot even begin would make every turn fail at once:
+		 * leave ingest and results queued for a second. */
+		c->retry_at = now + 1000;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (batch[i].alerts && (!ok || c->broken))
@@ -373,6 +380,11 @@ static void handle_cmd(core *c)
 			return;
 		}
 		incidents_set_config(c->inc, next);
+		if (c->ext) {
+			/* The socket's own cap (new connections) follows the reloaded limit. */
+			int64_t cap = 4 * (int64_t)next->max_body_bytes;
+			zmq_setsockopt(c->ext, ZMQ_MAXMSGSIZE, &cap, sizeof(cap));
+		}
 		reply_cmd(c, "OK");
 	}
 }
@@ -429,18 +441,22 @@ static void *core_main(void *arg)
 		int64_t wake = next_timer < next_outbox ? next_timer : next_outbox;
 		if (next_gauges < wake)
 			wake = next_gauges;
+		/* Backing off after a failed transaction: leave ingest and results queued. */
+		short work = now < c->retry_at ? 0 : ZMQ_POLLIN;
+		if (!work && c->retry_at < wake)
+			wake = c->retry_at;
 		long timeout = wake <= now ? 0 : (wake - now > 1000 ? 1000 : (long)(wake - now));
 		size_t n = 0;
-		items[n++] = (zmq_pollitem_t){.socket = c->ingest, .events = ZMQ_POLLIN};
+		items[n++] = (zmq_pollitem_t){.socket = c->ingest, .events = work};
 		items[n++] = (zmq_pollitem_t){.socket = c->ctl, .events = ZMQ_POLLIN};
 		items[n++] = (zmq_pollitem_t){.socket = c->cmd, .events = ZMQ_POLLIN};
 		size_t ext_i = n;
 		if (c->ext)
-			items[n++] = (zmq_pollitem_t){.socket = c->ext, .events = ZMQ_POLLIN};
+			items[n++] = (zmq_pollitem_t){.socket = c->ext, .events = work};
 		size_t host_base = n;
 		size_t nh = outbox_sockets(c->ob, hosts, MAX_HOSTS);
 		for (size_t i = 0; i < nh; i++)
-			items[n++] = (zmq_pollitem_t){.socket = hosts[i], .events = ZMQ_POLLIN};
+			items[n++] = (zmq_pollitem_t){.socket = hosts[i], .events = work};
 		if (zmq_poll(items, (int)n, timeout) < 0) {
 			if (zmq_errno() == ETERM)
 				break;
@@ -453,7 +469,8 @@ static void *core_main(void *arg)
 			results |= readable[i] = (items[host_base + i].revents & ZMQ_POLLIN) != 0;
 		if (ingest || results)
 			handle_turn(c, ingest, readable, nh, now);
-		int changed = ingest;
+		/* Results can end a hold too (crier's own DeliveryDead resolving). */
+		int changed = ingest || results;
 		if (items[1].revents & ZMQ_POLLIN) {
 			handle_control(c);
 			changed = 1;

@@ -227,6 +227,12 @@ void outbox_on_dead(outbox *o, outbox_dead_fn fn, void *ctx)
 	o->on_dead_ctx = ctx;
 }
 
+void outbox_forget_dead_alerts(outbox *o)
+{
+	for (size_t i = 0; i < o->n_ch; i++)
+		o->ch[i]->dead_alert = DEAD_ALERT_UNKNOWN;
+}
+
 void outbox_wake(outbox *o, const char *instance)
 {
 	for (size_t i = 0; i < o->n_ch; i++)
@@ -393,7 +399,7 @@ static int on_result(outbox *o, channel *c, int64_t now)
 	plugin_host_result r;
 	if (plugin_host_recv(c->host, &r) < 0) {
 		log_error("unreadable answer from a plugin host", " instance=%s", c->name);
-		return -1;
+		return 0; /* nothing to record; not the transaction's fault */
 	}
 	int k = 0;
 	while (k < c->n_fly && c->fly[k].id != r.id)
@@ -401,7 +407,7 @@ static int on_result(outbox *o, channel *c, int64_t now)
 	if (k == c->n_fly) {
 		log_error("answer for a delivery not in flight", " instance=%s delivery=%" PRId64, c->name, r.id);
 		plugin_host_result_free(&r);
-		return -1;
+		return 0;
 	}
 	inflight f = c->fly[k];
 	c->fly[k] = c->fly[--c->n_fly];
@@ -420,8 +426,10 @@ static int on_result(outbox *o, channel *c, int64_t now)
 		if (rc == 0 && r.has_state)
 			rc = store_state_set(o->st, f.incident_id, c->name, r.state ? r.state : "");
 		if (rc == 0 && c->dead_alert != DEAD_ALERT_CLEAR && o->on_dead) {
-			rc = o->on_dead(o->on_dead_ctx, c->name, 0, NULL, now);
-			c->dead_alert = DEAD_ALERT_CLEAR;
+			int d = o->on_dead(o->on_dead_ctx, c->name, 0, NULL, now);
+			if (d == 0)
+				c->dead_alert = DEAD_ALERT_CLEAR;
+			rc = d < 0 ? -1 : 0;
 		}
 		metrics_delivery(c->name, METRICS_OK, latency);
 		log_debug("delivered", " instance=%s delivery=%" PRId64 " attempt=%d", c->name, r.id, f.attempts);
@@ -434,8 +442,10 @@ static int on_result(outbox *o, channel *c, int64_t now)
 			                                            : "too old";
 			rc = store_outbox_dead(o->st, r.id, f.attempts, why, now);
 			if (rc == 0 && c->dead_alert != DEAD_ALERT_FIRING && o->on_dead) {
-				rc = o->on_dead(o->on_dead_ctx, c->name, 1, why, now);
-				c->dead_alert = DEAD_ALERT_FIRING;
+				int d = o->on_dead(o->on_dead_ctx, c->name, 1, why, now);
+				if (d == 0)
+					c->dead_alert = DEAD_ALERT_FIRING;
+				rc = d < 0 ? -1 : 0;
 			}
 			metrics_delivery(c->name, r.result == CRIER_FAIL ? METRICS_FAIL : METRICS_RETRY, latency);
 			metrics_delivery(c->name, METRICS_DEAD, latency);

@@ -34,11 +34,14 @@ void outbox_free(outbox *o);
 /*
  * Dead letters raise an alert. fn is called in the caller's transaction
  * when a delivery to instance goes dead (firing = 1, error = the last
- * error) and at the instance's next success (firing = 0). Return -1 to fail
- * the transaction.
+ * error) and at the instance's next success (firing = 0). Return 0 when
+ * done, 1 when it could not be applied now (asked again next time), -1 to
+ * fail the transaction.
  */
 typedef int (*outbox_dead_fn)(void *ctx, const char *instance, int firing, const char *error, int64_t now);
 void outbox_on_dead(outbox *o, outbox_dead_fn fn, void *ctx);
+/* A transaction was rolled back: what was raised or cleared may not be stored. */
+void outbox_forget_dead_alerts(outbox *o);
 
 /* New rows exist for instance (or for all when NULL): look again. */
 void outbox_wake(outbox *o, const char *instance);
@@ -48,7 +51,8 @@ int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms);
 
 /* The host sockets to poll, in a stable order until the next configure. */
 size_t outbox_sockets(outbox *o, void **socks, size_t max);
-/* Socket i is readable: take its result. */
+/* Socket i is readable: take its results, in the caller's transaction.
+ * Returns -1 when a store write failed (roll the transaction back). */
 int outbox_on_result(outbox *o, size_t i, int64_t now);
 
 /* Shutting down: hosts answer what is queued without calling plugins. */

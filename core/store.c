@@ -13,7 +13,9 @@
 
 #define SCHEMA_VERSION "1"
 
+/* One transaction: a first start that fails half-way leaves nothing behind. */
 static const char schema_sql[] =
+    "BEGIN;"
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);"
     "CREATE TABLE IF NOT EXISTS alerts(source TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,"
     " labels TEXT NOT NULL, annotations TEXT NOT NULL, starts_at INTEGER, ends_at INTEGER, link TEXT,"
@@ -35,7 +37,8 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state) WHERE state <> 2;"
     "CREATE TABLE IF NOT EXISTS plugin_state(incident_id INTEGER NOT NULL, instance TEXT NOT NULL,"
     " state TEXT NOT NULL, PRIMARY KEY(incident_id, instance)) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta(k, v) VALUES('schema', '" SCHEMA_VERSION "');";
+    "INSERT OR IGNORE INTO meta(k, v) VALUES('schema', '" SCHEMA_VERSION "');"
+    "COMMIT;";
 
 enum {
 	ST_BEGIN,
