@@ -380,6 +380,20 @@ static void secret_free(char *s)
 }
 
 /* Replace every string inside v (recursively) by its resolved secret. */
+/* A string of an instance's settings with its secret resolved: new, or NULL
+ * with the error reported. */
+static json_t *resolve_leaf(loader *l, const char *file, const char *p, const json_t *str)
+{
+	char *s = NULL;
+	if (secret_resolve(l, file, p, json_string_value(str), &s) < 0)
+		return NULL;
+	json_t *ns = json_string(s);
+	secret_free(s);
+	if (!ns)
+		fail(l, file, p, "the secret's value is not valid UTF-8 text");
+	return ns;
+}
+
 static int resolve_tree(loader *l, const char *file, const char *path, json_t *v)
 {
 	char p[KEYPATH_LEN];
@@ -391,15 +405,9 @@ static int resolve_tree(loader *l, const char *file, const char *path, json_t *v
 
 			key_path(p, sizeof p, path, key);
 			if (json_is_string(child)) {
-				char *s = NULL;
-				json_t *ns;
-
-				if (secret_resolve(l, file, p, json_string_value(child), &s) < 0)
-					return -1;
-				ns = json_string(s);
-				secret_free(s);
+				json_t *ns = resolve_leaf(l, file, p, child);
 				if (!ns)
-					return fail(l, file, p, "the secret's value is not valid UTF-8 text");
+					return -1;
 				if (json_object_iter_set_new(v, it, ns) < 0)
 					return fail_oom(l);
 			} else if (resolve_tree(l, file, p, child) < 0) {
@@ -412,15 +420,9 @@ static int resolve_tree(loader *l, const char *file, const char *path, json_t *v
 
 			index_path(p, sizeof p, path, i);
 			if (json_is_string(child)) {
-				char *s = NULL;
-				json_t *ns;
-
-				if (secret_resolve(l, file, p, json_string_value(child), &s) < 0)
-					return -1;
-				ns = json_string(s);
-				secret_free(s);
+				json_t *ns = resolve_leaf(l, file, p, child);
 				if (!ns)
-					return fail(l, file, p, "the secret's value is not valid UTF-8 text");
+					return -1;
 				if (json_array_set_new(v, i, ns) < 0)
 					return fail_oom(l);
 			} else if (resolve_tree(l, file, p, child) < 0) {

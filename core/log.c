@@ -46,7 +46,7 @@ void log_set_level(log_level level)
 	atomic_store(&log_level_cur, (int)level);
 }
 
-log_level log_get_level(void)
+static log_level log_get_level(void)
 {
 	pthread_once(&log_once, log_init_env);
 	return (log_level)atomic_load(&log_level_cur);

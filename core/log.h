@@ -9,7 +9,6 @@ typedef enum log_level { LOG_DEBUG = 0, LOG_INFO = 1, LOG_WARN = 2, LOG_ERROR = 
 
 /* Lines below this level are dropped. Default LOG_INFO; CRIER_LOG_LEVEL=debug lowers it. */
 void log_set_level(log_level level);
-log_level log_get_level(void);
 
 /*
  * Write one line. msg is the human sentence (quoted as needed); kvfmt is a

@@ -4,6 +4,7 @@
  * signals on the main thread (every other thread has them blocked):
  * SIGHUP reloads, SIGTERM/SIGINT stop gracefully.
  */
+#include "auth.h"
 #include "config.h"
 #include "core.h"
 #include "http_client.h"
@@ -74,8 +75,7 @@ static int check_plugins(const config *cfg)
 static void warn_open_sources(const config *cfg)
 {
 	for (int s = 0; s < CONFIG_SRC_N; s++) {
-		const config_auth *a = &cfg->auth[s];
-		if (!a->token && !a->username)
+		if (auth_unconfigured(&cfg->auth[s]))
 			log_warn("no credentials configured for this source: accepting loopback clients only",
 			         " source=%s hint=\"set ingest.%s.auth in the configuration\"", config_source_name(s),
 			         config_source_name(s));

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Load benchmark (`make bench`): crierd (optimized build, temporary state,
-every event routed to the log plugin) driven by wrk with tests/bench/am.lua:
+every event routed to the log plugin) driven by wrk with tests/bench/load.lua:
 Alertmanager bodies of 10 alerts, 1 new and 9 repeats each.
 
 Prints requests/s, alerts/s, latency p50/p99, crierd's peak RSS and the
@@ -28,7 +28,7 @@ import harness  # noqa: E402
 
 TARGET_RPS = 10000
 TARGET_P99_MS = 20.0
-RUN = "0001"  # fingerprint prefix of the measured run's new alerts (am.lua)
+RUN = "0001"  # fingerprint prefix of the measured run's new alerts (load.lua)
 
 
 def wrk(port, seconds, run, threads, conns):
@@ -38,10 +38,11 @@ def wrk(port, seconds, run, threads, conns):
         "-c%d" % conns,
         "-d%ds" % seconds,
         "--timeout", "5s",
-        "-s", os.path.join(HERE, "am.lua"),
+        "-s", os.path.join(HERE, "load.lua"),
         "http://127.0.0.1:%d" % port,
         "--",
         run,
+        "webhook",
     ]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     if p.returncode != 0:

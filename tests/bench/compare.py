@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark (`make bench`, after bench.py): one load generator
-(wrk), one set of alerts (tests/bench/compare.lua: 10 per request, 1 new and 9
+(wrk), one set of alerts (tests/bench/load.lua: 10 per request, 1 new and 9
 repeats), three targets on this machine, run one after the other:
 
   crierd        POST /api/v1/alertmanager (webhook body), every event routed
@@ -34,7 +34,7 @@ NGINX_BIN = "/usr/sbin/nginx"
 
 def wrk(url, seconds, run, mode, threads, conns, path="/api/v1/alertmanager"):
     cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--timeout", "5s",
-           "-s", os.path.join(HERE, "compare.lua"), url, "--", run, mode, path]
+           "-s", os.path.join(HERE, "load.lua"), url, "--", run, mode, path]
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"^BENCH (.*)$", p.stdout, re.M)
     if p.returncode != 0 or not m:

@@ -1,7 +1,11 @@
--- wrk script for tests/bench/compare.py: the same alerts (10 per request, 1 new
--- and 9 repeats) to three targets, in the shape each expects:
---   wrk ... -s compare.lua URL -- RUN webhook   Alertmanager webhook body (crierd, nginx)
---   wrk ... -s compare.lua URL -- RUN amv2      Alertmanager API v2 body (a JSON array of alerts)
+-- wrk script for tests/bench/bench.py and compare.py: the same alerts (10 per
+-- request, 1 new and 9 repeats, the mix of an Alertmanager that re-sends whole
+-- groups) in the shape each target expects:
+--   wrk ... -s load.lua URL -- RUN webhook [PATH]  Alertmanager webhook body (crierd, nginx)
+--   wrk ... -s load.lua URL -- RUN amv2            Alertmanager API v2 body (a JSON array of alerts)
+-- RUN (4 hex digits) prefixes the fingerprints of the new alerts, so a run's
+-- alerts can be counted in the store afterwards. done() prints one line
+-- "BENCH key=value ..." for the scripts.
 local threads = {}
 local next_tid = 0
 function setup(thread)
@@ -12,6 +16,7 @@ end
 
 local run, mode, path = "0001", "webhook", "/"
 local counter, pool, pool_pos, pool_size = 0, {}, 0, 200
+new_sent = 0 -- global: read by done() through thread:get
 
 local function labels(service, n)
 	return '{"alertname":"BenchAlert","service":"' .. service .. '","instance":"i-' .. n .. '","severity":"warning"}'
@@ -46,6 +51,7 @@ local tail = '],"groupLabels":{"alertname":"BenchAlert"},"commonLabels":{"alertn
 
 function request()
 	counter = counter + 1
+	new_sent = counter
 	local fp = string.format("%s%02x%010x", run, tid, counter)
 	local parts = { alert(fp, "svc" .. (counter % 50), fp) }
 	for _ = 1, 9 do
@@ -62,8 +68,14 @@ function request()
 end
 
 function done(summary, latency, requests)
+	local sent = 0
+	for _, t in ipairs(threads) do
+		sent = sent + (t:get("new_sent") or 0)
+	end
 	local e = summary.errors
-	io.write(string.format("BENCH requests=%d duration_us=%d non2xx=%d errors=%d p50_us=%d p99_us=%d\n",
-		summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-		latency:percentile(50), latency:percentile(99)))
+	io.write(string.format(
+		"BENCH requests=%d duration_us=%d non2xx=%d connect_err=%d read_err=%d write_err=%d timeouts=%d "
+			.. "errors=%d p50_us=%d p99_us=%d max_us=%d new_sent=%d\n",
+		summary.requests, summary.duration, e.status, e.connect, e.read, e.write, e.timeout,
+		e.connect + e.read + e.write + e.timeout, latency:percentile(50), latency:percentile(99), latency.max, sent))
 end
