@@ -7,8 +7,8 @@
 #include <stddef.h>
 
 /* ABI versions this build of crierd offers. */
-#define PLUGIN_LOADER_ABI_MIN 1
-#define PLUGIN_LOADER_ABI_MAX 1
+#define PLUGIN_LOADER_ABI_MIN CRIER_ABI_VERSION_MIN
+#define PLUGIN_LOADER_ABI_MAX CRIER_ABI_VERSION
 
 typedef struct plugin_lib {
 	char *name;              /* owned */

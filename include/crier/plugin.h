@@ -32,13 +32,41 @@
 extern "C" {
 #endif
 
-/* ABI versions this header describes. A host offers [min, max]. */
-#define CRIER_ABI_VERSION 1
+/*
+ * ABI versions this header describes. A host offers [min, max].
+ *   1  the base table: log, time, the delivery, per-incident state, HTTP.
+ *   2  adds recipients, the configuration folder, Mustache templates and
+ *      text measures (channel length limits).
+ */
+#define CRIER_ABI_VERSION     2
+#define CRIER_ABI_VERSION_MIN 1
 
 /* Opaque handles. A plugin only ever holds pointers to these. */
 typedef struct crier_host crier_host;         /* one per instance, owned by the host */
 typedef struct crier_delivery crier_delivery; /* one per deliver() call, owned by the host */
 typedef struct crier_instance crier_instance; /* defined by the plugin, owned by the plugin */
+typedef struct crier_template crier_template; /* a compiled template, owned by whoever loaded it */
+
+/* How a template's {{name}} values are escaped ({{{name}}} and {{& name}} never are). */
+typedef enum crier_escape {
+	CRIER_ESCAPE_NONE = 0,  /* plain text: SMS, social posts, text/plain mail */
+	CRIER_ESCAPE_HTML = 1,  /* & < > " ' become entities */
+	CRIER_ESCAPE_SLACK = 2, /* Slack mrkdwn: & < > become &amp; &lt; &gt; (Slack's own rule) */
+	CRIER_ESCAPE_HEADER = 3 /* one mail header line: CR, LF, TAB and other controls become spaces,
+	                         * in the values and in the whole result */
+} crier_escape;
+
+/* Units a channel counts its length limit in. */
+typedef enum crier_measure {
+	CRIER_MEASURE_BYTES = 0,      /* UTF-8 bytes */
+	CRIER_MEASURE_CODEPOINTS = 1, /* Unicode code points */
+	CRIER_MEASURE_GRAPHEMES = 2,  /* user-perceived characters (Bluesky's 300) */
+	CRIER_MEASURE_MASTODON = 3,   /* graphemes, every http(s) URL counted as 23 */
+	CRIER_MEASURE_X = 4,          /* X's weighted count (CJK and emoji 2), every URL 23 */
+	CRIER_MEASURE_GSM7 = 5,       /* GSM 03.38 septets (extension table 2); SIZE_MAX when the
+	                               * text has a character GSM-7 cannot carry */
+	CRIER_MEASURE_UTF16 = 6       /* UTF-16 code units (UCS-2 SMS) */
+} crier_measure;
 
 /* What a delivery came to. */
 typedef enum crier_result {
@@ -132,6 +160,51 @@ typedef struct crier_host_api {
 	 * filled in both cases and must be released with http_response_free. */
 	int (*http_request)(crier_host *host, const crier_http_request *req, crier_http_response *resp);
 	void (*http_response_free)(crier_http_response *resp);
+
+	/* ---- version 2 ---------------------------------------------------- */
+
+	/* The recipient this delivery is for, or NULL. An instance whose
+	 * configuration has "recipients": [...] gets one delivery per recipient
+	 * for each event (each with its own retries, idempotency key and dead
+	 * state); the host reads that key, the plugin never sees it in its
+	 * config_json. Borrowed, valid during deliver(). */
+	const char *(*delivery_recipient)(const crier_delivery *d);
+
+	/* The configuration folder (absolute), where conf.d/templates/ lives.
+	 * Borrowed, lives as long as host. */
+	const char *(*config_dir)(const crier_host *host);
+
+	/*
+	 * Compile a Mustache template (the full specification: variables,
+	 * sections, inverted sections, comments, partials, set delimiters).
+	 *   src == NULL           <config_dir>/templates/<plugin>/<name>.mustache
+	 *   src = "file:PATH"     that file (relative to config_dir)
+	 *   anything else         src is the template text itself
+	 * Partials {{> p}} come from <config_dir>/templates/<plugin>/p.mustache,
+	 * then <config_dir>/templates/p.mustache. name is used in messages.
+	 * Returns a new template (free with template_free) or NULL with err
+	 * naming the template, the line and the problem.
+	 */
+	crier_template *(*template_load)(crier_host *host, const char *name, const char *src, char *err, size_t errlen);
+
+	/* Render against a JSON context (usually delivery_json(d)), escaping
+	 * values for esc. Returns a new NUL-terminated string (free with free())
+	 * or NULL with err set. */
+	char *(*template_render)(const crier_template *t, const char *context_json, crier_escape esc, char *err,
+	                         size_t errlen);
+	void (*template_free)(crier_template *t);
+
+	/* Length of utf8 in the units of m (see crier_measure). */
+	size_t (*text_measure)(const char *utf8, crier_measure m);
+
+	/*
+	 * Fit utf8 into limit units of m. Text that fits comes back unchanged.
+	 * Otherwise it is cut at a word boundary and ends with an ellipsis; when
+	 * keep (say, the incident's link) occurs in the text, it is taken out
+	 * before cutting and put back, whole, after the ellipsis. Returns a new
+	 * string (free with free()), or NULL when even keep alone does not fit.
+	 */
+	char *(*text_fit)(const char *utf8, crier_measure m, size_t limit, const char *keep);
 } crier_host_api;
 
 /*

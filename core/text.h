@@ -1,0 +1,30 @@
+/*
+ * Text measures for channel length limits, and cutting text to fit them
+ * (the host table's text_measure and text_fit; see crier_measure in
+ * include/crier/plugin.h for what each unit counts).
+ *
+ * Input is UTF-8; invalid sequences count as one U+FFFD each and are never
+ * split. Pure functions, safe on any thread.
+ */
+#ifndef CRIER_TEXT_H
+#define CRIER_TEXT_H
+
+#include <crier/plugin.h>
+#include <stddef.h>
+
+/* Length of s in units of m; SIZE_MAX for CRIER_MEASURE_GSM7 when s has a
+ * character outside the GSM 03.38 basic and extension tables. */
+size_t text_measure(const char *s, crier_measure m);
+
+/*
+ * s itself (copied) when it fits in limit units of m. Otherwise: take the
+ * last occurrence of keep out of s (with the whitespace before it), cut the
+ * rest at the last word boundary that leaves room, trim trailing spaces and
+ * punctuation, append "…" (U+2026; "..." under GSM-7, which lacks it), then
+ * " " and keep. A word longer than the room is cut mid-word rather than
+ * dropping everything. Returns a new string (free with free()), or NULL when
+ * keep alone (plus the ellipsis) does not fit, or on out of memory.
+ */
+char *text_fit(const char *s, crier_measure m, size_t limit, const char *keep);
+
+#endif
