@@ -35,10 +35,11 @@ typedef struct config_delivery {
 } config_delivery;
 
 typedef struct config_instance {
-	char *name;        /* "plugin/instance" */
-	char *plugin;      /* "webhook" */
-	char *file;        /* the configuration file that defines it, for messages */
-	char *config_json; /* the instance object without "delivery", as JSON text */
+	char *name;         /* "plugin/instance" */
+	char *plugin;       /* "webhook" */
+	char *file;         /* the configuration file that defines it, for messages */
+	char *config_json;  /* the instance object without "delivery" and "recipients", as JSON text */
+	json_t *recipients; /* array of strings, one delivery each; NULL = one delivery per event */
 	config_delivery delivery;
 } config_instance;
 
@@ -51,7 +52,11 @@ typedef struct config_route {
 } config_route;
 
 typedef struct config {
-	char *dir; /* the folder read */
+	char *dir;        /* the folder read, as given */
+	char *config_dir; /* the same, absolute (templates live under it) */
+
+	/* public */
+	char *status_page_url; /* "https://status.example.com/" (one trailing slash) or NULL */
 
 	/* daemon */
 	char *state_dir;    /* absolute */

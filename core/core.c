@@ -87,10 +87,16 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 	const char *to[OUTBOX_MAX_CHANNELS];
 	size_t n = route_targets(c->cfg, type, severity, labels, to, sizeof(to) / sizeof(to[0]));
 	for (size_t i = 0; i < n; i++) {
-		if (!config_find_instance(c->cfg, to[i]))
+		const config_instance *ic = config_find_instance(c->cfg, to[i]);
+		if (!ic)
 			continue;
-		if (store_outbox_add(c->st, event_id, incident_id, to[i], now) < 0)
-			return -1;
+		/* One delivery per recipient: each retries and dies on its own. */
+		size_t nr = ic->recipients ? json_array_size(ic->recipients) : 1;
+		for (size_t r = 0; r < nr; r++) {
+			const char *who = ic->recipients ? json_string_value(json_array_get(ic->recipients, r)) : NULL;
+			if (store_outbox_add(c->st, event_id, incident_id, to[i], who, now) < 0)
+				return -1;
+		}
 		outbox_wake(c->ob, to[i]);
 	}
 	c->new_events++;

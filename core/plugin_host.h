@@ -24,17 +24,19 @@ typedef struct plugin_host plugin_host;
 #define PLUGIN_HOST_SKIPPED 3
 
 /* Start the thread and wait until the instance's init() answered. lib is
- * borrowed for the host's life; ic only until this returns. */
-plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err,
-                               size_t errlen);
+ * borrowed for the host's life; ic and the folders only until this returns. */
+plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir,
+                               const char *config_dir, char *err, size_t errlen);
 
 /* The core's end of the PAIR socket, to poll for results. */
 void *plugin_host_socket(plugin_host *h);
 /* A result is waiting (without blocking). */
 int plugin_host_readable(plugin_host *h);
 
-/* Send one delivery (strings are copied into the message; state may be NULL). */
-int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state);
+/* Send one delivery (strings are copied into the message; state and
+ * recipient may be NULL). */
+int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state,
+                     const char *recipient);
 
 typedef struct plugin_host_result {
 	int64_t id;
@@ -63,6 +65,7 @@ int plugin_host_stop(plugin_host *h);
 int plugin_host_abandoned(void);
 
 /* --check-config: init then destroy the instance on the calling thread. */
-int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err, size_t errlen);
+int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, const char *config_dir,
+                      char *err, size_t errlen);
 
 #endif
