@@ -194,14 +194,14 @@ store *store_open(const char *path, int sync_full, int checkpoint_pages, char *e
 	         " PRAGMA wal_autocheckpoint=%d; PRAGMA cache_size=-16000;",
 	         sync_full ? "FULL" : "NORMAL", checkpoint_pages > 0 ? checkpoint_pages : 1000);
 	char *msg = NULL;
-	if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot set up store %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
-		sqlite3_free(msg);
-		goto fail;
-	}
+	if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK)
+		goto setup_failed;
+	/* Upgrade first: schema_sql describes the current version's tables and
+	 * indexes, which may use columns an older store lacks. */
 	if (version < SCHEMA_VERSION && migrate(s, path, version, err, errlen) < 0)
 		goto fail;
+	if (sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK)
+		goto setup_failed;
 	for (int i = 0; i < ST_N; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
 		    SQLITE_OK) {
@@ -210,6 +210,9 @@ store *store_open(const char *path, int sync_full, int checkpoint_pages, char *e
 		}
 	}
 	return s;
+setup_failed:
+	snprintf(err, errlen, "cannot set up store %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
+	sqlite3_free(msg);
 fail:
 	store_close(s);
 	return NULL;
