@@ -142,10 +142,10 @@ static int64_t record(drafts *dr, int64_t id, const char *type, const char *acto
 		return -1;
 	json_t *inc = incidents_doc(dr->inc, d.incident_id);
 	json_t *dj = draft_json(dr, id);
-	json_t *doc = inc && dj ? json_pack("{ss ss ss ss sO sO}", "type", type, "time",
-	                                    timefmt_format(now, when, sizeof(when)), "actor", actor, "message",
-	                                    message ? message : "", "incident", inc, "draft", dj)
-	                        : NULL;
+	json_t *doc =
+	    inc && dj ? json_pack("{ss ss ss ss sO sO}", "type", type, "time", timefmt_format(now, when, sizeof(when)),
+	                          "actor", actor, "message", message ? message : "", "incident", inc, "draft", dj)
+	              : NULL;
 	if (!doc || !(txt = json_dumps(doc, JSON_COMPACT)))
 		goto out;
 	int64_t ev = store_event_add(dr->st, d.incident_id, type, now, actor, message ? message : "", txt);
@@ -180,7 +180,7 @@ int drafts_offered(void *ctx, const char *instance, int64_t event_id, int64_t in
 	if (id < 0)
 		return -1;
 	char msg[160];
-	snprintf(msg, sizeof(msg), "a %s post waits for approval: crierctl drafts show %" PRId64, d->network, id);
+	snprintf(msg, sizeof(msg), "a post for %s waits for approval: crierctl drafts show %" PRId64, d->network, id);
 	if (record(dr, id, "draft_created", instance, msg, NULL, now) < 0)
 		return -1;
 	log_info("draft waits for approval", " draft=%" PRId64 " incident=%" PRId64 " instance=%s", id, incident_id,
@@ -233,8 +233,8 @@ static int pending(drafts *dr, int64_t id, store_draft *d, const char *doing, in
 		return 0;
 	}
 	if (strcmp(d->status, "pending") != 0) {
-		set_err(code, 409, err, errlen, "draft %" PRId64 " is %s, not pending: only a pending draft can be %s", id,
-		        d->status, doing);
+		set_err(code, 409, err, errlen, "draft %" PRId64 " is %s, not pending: only a pending draft can be %s",
+		        id, d->status, doing);
 		store_draft_free(d);
 		return 0;
 	}
@@ -252,8 +252,8 @@ static json_t *decide(drafts *dr, const store_draft *d, const char *to, const ch
 	int64_t ev = record(dr, d->id, type, actor, message, also_to, now);
 	if (ev == -2) {
 		set_err(code, 409, err, errlen,
-		        "draft %" PRId64 " belongs to %s, which is not configured any more: it cannot be published", d->id,
-		        d->instance);
+		        "draft %" PRId64 " belongs to %s, which is not configured any more: it cannot be published",
+		        d->id, d->instance);
 		return NULL;
 	}
 	/* The publication is the draft_approved delivery to its own instance. */
@@ -287,9 +287,9 @@ json_t *drafts_reject(drafts *dr, int64_t id, const char *actor, const char *mes
 	store_draft d;
 	if (!pending(dr, id, &d, "rejected", code, err, errlen))
 		return NULL;
-	json_t *j = decide(dr, &d, "rejected", "draft_rejected", actor,
-	                   message && *message ? message : "rejected: it will not be published", NULL, now, code, err,
-	                   errlen);
+	json_t *j =
+	    decide(dr, &d, "rejected", "draft_rejected", actor,
+	           message && *message ? message : "rejected: it will not be published", NULL, now, code, err, errlen);
 	if (j)
 		log_info("draft rejected by a person", " draft=%" PRId64 " instance=%s", id, d.instance);
 	store_draft_free(&d);
