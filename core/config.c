@@ -38,8 +38,8 @@ enum {
 	TOP_N
 };
 
-static const char *const top_keys[] = {"daemon", "http",    "zmq",    "store",  "incidents", "delivery",
-                                       "ingest", "routes",  "plugins", "public", "drafts",    NULL};
+static const char *const top_keys[] = {"daemon", "http",   "zmq",     "store",  "incidents", "delivery",
+                                       "ingest", "routes", "plugins", "public", "drafts",    NULL};
 static const char *const drafts_keys[] = {"auth", NULL};
 static const char *const drafts_auth_keys[] = {"token", NULL};
 static const char *const public_keys[] = {"status_page_url", NULL};
@@ -56,10 +56,9 @@ static const char *const uptimerobot_keys[] = {"auth", "services", "severity", N
 static const char *const auth_keys[] = {"token", "username", "password", NULL};
 static const char *const route_keys[] = {"name", "events", "min_severity", "labels", "to", NULL};
 static const char *const plugin_keys[] = {"instances", NULL};
-static const char *const event_types[] = {"opened",          "alert_joined",   "alert_resolved", "severity_raised",
-                                          "state_changed",   "acknowledged",   "update",         "resolved",
-                                          "draft_created",   "draft_approved", "draft_rejected", "draft_published",
-                                          "draft_failed",    NULL};
+static const char *const event_types[] = {
+    "opened",   "alert_joined",  "alert_resolved", "severity_raised", "state_changed",   "acknowledged", "update",
+    "resolved", "draft_created", "draft_approved", "draft_rejected",  "draft_published", "draft_failed", NULL};
 static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
 
 static const char *const source_names[CONFIG_SRC_N] = {"alertmanager", "uptimerobot", "generic"};
@@ -1097,9 +1096,10 @@ static int parse_drafts(loader *l, config *c)
 		return -1;
 	for (int s = 0; s < CONFIG_SRC_N; s++)
 		if (c->auth[s].token && strcmp(c->auth[s].token, c->drafts_auth.token) == 0)
-			return fail(l, file, "drafts.auth.token",
-			            "must differ from ingest.%s.auth.token: whoever sends alerts must not approve posts",
-			            source_names[s]);
+			return fail(
+			    l, file, "drafts.auth.token",
+			    "must differ from ingest.%s.auth.token: whoever sends alerts must not approve posts",
+			    source_names[s]);
 	return 0;
 }
 

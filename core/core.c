@@ -44,11 +44,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define INGEST_ENDPOINT "inproc://crier-ingest"
-#define CMD_ENDPOINT    "inproc://crier-cmd"
+#define INGEST_ENDPOINT  "inproc://crier-ingest"
+#define CMD_ENDPOINT     "inproc://crier-cmd"
 #define CONTROL_ENDPOINT "inproc://crier-control"
-#define MAX_HOSTS       256
-#define STOP_GRACE_MS   10000
+#define MAX_HOSTS        256
+#define STOP_GRACE_MS    10000
 
 struct core {
 	void *zctx;

@@ -67,8 +67,7 @@ static int known_key(const char *const *keys, const char *k)
 	return 0;
 }
 
-char *drafts_api_request(drafts_api_action action, int64_t id, const char *body, size_t len, char *err,
-                         size_t errlen)
+char *drafts_api_request(drafts_api_action action, int64_t id, const char *body, size_t len, char *err, size_t errlen)
 {
 	json_t *req = NULL, *in = NULL;
 	char *txt = NULL;
@@ -93,7 +92,8 @@ char *drafts_api_request(drafts_api_action action, int64_t id, const char *body,
 		json_error_t jerr;
 		in = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 		if (!in) {
-			snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+			snprintf(err, errlen, "invalid JSON at line %d, column %d: %s", jerr.line, jerr.column,
+			         jerr.text);
 			return NULL;
 		}
 		if (!json_is_object(in)) {

@@ -42,8 +42,7 @@ int drafts_api_route(const char *path, drafts_api_action *action, int64_t *id, c
  * bytes, may be empty): new JSON text, or NULL with err set to the reason
  * for a 400 (bad JSON, an unknown key, edit without "text").
  */
-char *drafts_api_request(drafts_api_action action, int64_t id, const char *body, size_t len, char *err,
-                         size_t errlen);
+char *drafts_api_request(drafts_api_action action, int64_t id, const char *body, size_t len, char *err, size_t errlen);
 
 /*
  * The HTTP answer for a control reply (borrowed text): the status, and the

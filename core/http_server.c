@@ -48,7 +48,8 @@
 #define HTTP_MSG_LOOPBACK    "no credentials configured for this source; only loopback clients are accepted"
 #define HTTP_MSG_STORE       "store unavailable, retry"
 #define HTTP_MSG_DRAFTS_OFF                                                                                            \
-	"the drafts API is off: set drafts.auth.token in the configuration (e.g. \"${CRIER_DRAFTS_TOKEN}\") to enable it"
+	"the drafts API is off: set drafts.auth.token in the configuration (e.g. \"${CRIER_DRAFTS_TOKEN}\") to "       \
+	"enable it"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -669,8 +670,8 @@ static enum MHD_Result http_finish_drafts(http_server *s, struct MHD_Connection 
 		log_debug("drafts request", " api=drafts peer=%s action=%s draft=%" PRId64 " status=%u", req->peer,
 		          action, req->draft_id, status);
 	else
-		log_info("drafts request", " api=drafts peer=%s action=%s draft=%" PRId64 " status=%u", req->peer, action,
-		         req->draft_id, status);
+		log_info("drafts request", " api=drafts peer=%s action=%s draft=%" PRId64 " status=%u", req->peer,
+		         action, req->draft_id, status);
 	return http_json(conn, status, body, NULL);
 }
 

@@ -18,7 +18,7 @@
 /* A delivery handed to a host and not answered yet. */
 typedef struct inflight {
 	int64_t id, event_id, incident_id, created_at;
-	int approval; /* a draft_approved event: maybe a draft's publication */
+	int approval;  /* a draft_approved event: maybe a draft's publication */
 	uint64_t lane; /* hash of the recipient: order is kept per incident and recipient */
 	int attempts;
 } inflight;
@@ -526,7 +526,8 @@ static int on_result(outbox *o, channel *c, int64_t now)
 				next = r.not_before;
 			rc = store_outbox_retry(o->st, r.id, f.attempts, next, why, now);
 			if (rc == 0 && f.approval && o->on_published)
-				rc = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_RETRY, why, now) < 0 ? -1 : 0;
+				rc = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_RETRY, why, now) < 0 ? -1
+				                                                                                    : 0;
 			metrics_delivery(c->name, METRICS_RETRY, latency);
 			log_info("delivery will be retried",
 			         " instance=%s delivery=%" PRId64 " attempt=%d in_ms=%" PRId64 " error=%s", c->name,

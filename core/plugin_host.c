@@ -330,7 +330,8 @@ static int api_draft_submit(crier_delivery *d, const char *network, const char *
 	}
 	free(d->draft.network);
 	free(d->draft.text);
-	d->draft = (plugin_host_draft){.network = n, .text = t, .measure = (int)measure, .length = length, .limit = limit};
+	d->draft =
+	    (plugin_host_draft){.network = n, .text = t, .measure = (int)measure, .length = length, .limit = limit};
 	return 0;
 }
 

@@ -621,8 +621,8 @@ void store_draft_free(store_draft *d)
 	d->instance = d->network = d->text = d->status = NULL;
 }
 
-int store_draft_set_status(store *s, int64_t id, const char *from, const char *to, const char *actor,
-                           const char *error, int64_t publish_event, int64_t now)
+int store_draft_set_status(store *s, int64_t id, const char *from, const char *to, const char *actor, const char *error,
+                           int64_t publish_event, int64_t now)
 {
 	sqlite3_stmt *st = s->st[ST_DRAFT_STATUS];
 	sqlite3_bind_int64(st, 1, id);

@@ -123,8 +123,8 @@ void store_draft_free(store_draft *d);
 /* Move draft id from status from to status to, setting actor (NULL keeps
  * it), error (NULL clears it) and publish_event (0 keeps it). 1 moved, 0 it
  * was not in status from, -1. */
-int store_draft_set_status(store *s, int64_t id, const char *from, const char *to, const char *actor,
-                           const char *error, int64_t publish_event, int64_t now);
+int store_draft_set_status(store *s, int64_t id, const char *from, const char *to, const char *actor, const char *error,
+                           int64_t publish_event, int64_t now);
 /* Replace the text of a pending draft. 1 done, 0 not pending, -1. */
 int store_draft_set_text(store *s, int64_t id, const char *text, size_t length, int64_t now);
 /* The draft whose publication is event_id's delivery to instance: its id, 0 none, -1. */

@@ -62,7 +62,6 @@ static void test_upgrade_from_v1(const char *dir)
 	CHECK_STR(json_string_value(json_object_get(one, "idempotency_key")), "crier-1-webhook/ops-+15551230001");
 	CHECK_STR(json_string_value(json_object_get(one, "recipient")), "+15551230001");
 	json_decref(one);
-	store_close(s);
 
 	/* An upgraded store keeps drafts too (the table comes with the schema). */
 	store_draft nd = {.incident_id = 1,
@@ -85,6 +84,8 @@ static void test_upgrade_from_v1(const char *dir)
 	CHECK(store_draft_by_publication(s, 9, "social/x") == 0);
 	CHECK(store_draft_set_text(s, 1, "x", 1, 3000) == 0);
 	CHECK(store_draft_get(s, 2, &got) == 0);
+
+	store_close(s);
 
 	/* Opened again, it is simply version 2. */
 	s = store_open(path, 0, 1000, err, sizeof(err));
