@@ -600,6 +600,10 @@ static crier_result social_deliver(crier_instance *inst, crier_delivery *d)
 	if (!type) {
 		inst->api->set_error(d, "the host gave no event JSON");
 		res = CRIER_FAIL;
+	} else if (inst->api->delivery_recipient && inst->api->delivery_recipient(d)) {
+		/* One post per account: a delivery per recipient would draft it again and again. */
+		inst->api->set_error(d, "a social instance takes no \"recipients\": remove them from its configuration");
+		res = CRIER_FAIL;
 	} else if (strcmp(type, "draft_approved") == 0) {
 		res = publish(inst, d, doc);
 	} else if (strncmp(type, "draft_", 6) == 0) {

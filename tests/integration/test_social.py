@@ -8,13 +8,15 @@ incident's posts thread; X and Bluesky publishing is not built and says so."""
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_mastodon import FakeMastodon, status_length  # noqa: E402
-from harness import REPO, DaemonCase, wait_until  # noqa: E402
+import harness  # noqa: E402
+from harness import REPO, Crierd, DaemonCase, wait_until  # noqa: E402
 
 AM_TOKEN = "am-social-tok-3b9d1f"
 MASTO_TOKEN = "masto-tok-7c2e90aa41"
@@ -293,6 +295,22 @@ class Social(DaemonCase):
         self.assertIn("post the approved text by hand", doc["message"])
         self.assertIsNone(d.incident("service=crier"), "a draft's failure is no dead-letter alert")
 
+        # crierctl refuses malformed commands before asking crierd.
+        for args, why in (
+            (("drafts", "approve"), "drafts approve needs a draft ID"),
+            (("drafts", "publish", "1"), 'unknown drafts subcommand "publish"'),
+            (("drafts", "edit", str(m["id"])), "drafts edit needs --text TEXT"),
+            (("drafts", "approve", str(m["id"]), "--text", "x"), "--text goes with drafts edit"),
+            (("drafts", "approve", "seven"), 'ID must be a positive number, got "seven"'),
+            (("drafts", "--text", "x"), "--text goes with a subcommand"),
+        ):
+            p = d.ctl(*args, check=False)
+            self.assertEqual(p.returncode, 64, (args, p.stderr))
+            self.assertIn(why, p.stderr)
+        p = d.ctl("drafts", "show", "999", check=False)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("no draft 999", p.stderr)
+
         # Unknown drafts, wrong methods and paths.
         self.assertEqual(self.api(d, "GET", "/999").status, 404)
         self.assertEqual(self.api(d, "POST", "/999/approve").status, 404)
@@ -328,6 +346,22 @@ class Social(DaemonCase):
         self.assertEqual(self.masto.statuses(), [])
         out = d.ctl("drafts", "show", str(m["id"])).stdout + json.dumps(self.drafts(d))
         self.assertNotIn(MASTO_TOKEN, out)
+
+
+class Example(DaemonCase):
+    def test_example_configuration_checks(self):
+        """conf.d/examples/social.json, copied in place of routes.json, is a valid configuration."""
+        with open(os.path.join(REPO, "conf.d", "examples", "social.json")) as f:
+            example = json.load(f)
+        tmp = self.tmpdir()
+        shutil.copytree(os.path.join(REPO, "conf.d", "templates"), os.path.join(tmp, "conf.d", "templates"))
+        d = Crierd(tmp, {"routes.json": None, "social.json": example,
+                         "log.json": {"plugins": {"log": {"instances": {"default": {"path": "events.jsonl"}}}}}})
+        env = dict(os.environ, CRIER_MASTODON_TOKEN="t", CRIER_COMMS_WEBHOOK_URL="https://hooks.example/x",
+                   CRIER_DRAFTS_TOKEN="d")
+        p = subprocess.run([harness.crierd_bin(), "--config", d.conf_dir, "--check-config"], capture_output=True,
+                           text=True, env=env, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
 
 if __name__ == "__main__":
