@@ -602,7 +602,8 @@ static crier_result social_deliver(crier_instance *inst, crier_delivery *d)
 		res = CRIER_FAIL;
 	} else if (inst->api->delivery_recipient && inst->api->delivery_recipient(d)) {
 		/* One post per account: a delivery per recipient would draft it again and again. */
-		inst->api->set_error(d, "a social instance takes no \"recipients\": remove them from its configuration");
+		inst->api->set_error(d,
+		                     "a social instance takes no \"recipients\": remove them from its configuration");
 		res = CRIER_FAIL;
 	} else if (strcmp(type, "draft_approved") == 0) {
 		res = publish(inst, d, doc);
