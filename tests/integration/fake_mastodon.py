@@ -189,7 +189,8 @@ class FakeMastodon:
                     self.close_connection = True
                     return
                 if a == 429:
-                    reset = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() + 3))
+                    at = time.time() + 3
+                    reset = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(at)) + ".%03dZ" % (int(at * 1000) % 1000)
                     status, doc = 429, {"error": "Too many requests"}
                     headers = {"X-RateLimit-Limit": "300", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": reset}
                 elif isinstance(a, int):

@@ -209,7 +209,7 @@ class Social(DaemonCase):
         reqs = self.masto.requests()
         self.assertEqual([q.status for q in reqs], [500, 429, 200], reqs)
         self.assertEqual({q.headers.get("idempotency-key") for q in reqs}, {"crier-draft-%d" % mdraft["id"]})
-        self.assertGreaterEqual(reqs[2].time - reqs[1].time, 2.0, "waited for X-RateLimit-Reset")
+        self.assertGreaterEqual(reqs[2].time - reqs[1].time, 2.5, "waited for X-RateLimit-Reset (3 s)")
         statuses = self.masto.statuses()
         self.assertEqual(len(statuses), 1, statuses)
         self.assertEqual(statuses[0]["text"], mdraft["text"])
