@@ -57,14 +57,18 @@ class Message:
 
 
 class Request:
-    def __init__(self, method, path, headers, body, status, answer):
+    """One request, recorded on arrival; status and answer are filled in
+    when it is answered."""
+
+    def __init__(self, method, path, headers, body):
         self.time = time.monotonic()
         self.method = method
         self.path = path
         self.headers = headers  # dict, lower-case names
         self.body = body  # bytes
-        self.status = status  # what we answered (0: reset)
-        self.answer = answer  # the answer body (bytes)
+        self.status = None  # what we answered (0: reset, None: not yet)
+        self.answer = b""  # the answer body
+        self.hung = False  # a scripted hang: answered late, nothing done
 
     def json(self):
         return json.loads(self.body.decode("utf-8"))
@@ -250,7 +254,7 @@ class FakeSlack:
             m.blocks = body.get("blocks")
         return {"ok": True, "channel": channel, "ts": ts, "text": m.text, "message": {"text": m.text, "ts": ts}}
 
-    def _answer(self, path, method, headers, raw):
+    def _answer(self, rec, path, method, headers, raw):
         """(status, extra headers, body bytes, content type) or "reset"."""
         if path.startswith("/api/"):
             endpoint = path[len("/api/") :]
@@ -278,6 +282,7 @@ class FakeSlack:
         if isinstance(s, tuple) and s[0] == "error":
             return api_error(s[1])
         if isinstance(s, tuple) and s[0] == "hang":
+            rec.hung = True
             time.sleep(s[1])
             return (200, {}, b"ok", "text/plain") if webhook else (200, {}, b'{"ok":true}', "application/json")
         if s is not None:
@@ -304,16 +309,18 @@ class FakeSlack:
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n) if n else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                a = fake._answer(self.path, self.command, headers, raw)
+                rec = Request(self.command, self.path, headers, raw)
+                with fake.lock:
+                    fake.requests.append(rec)
+                a = fake._answer(rec, self.path, self.command, headers, raw)
                 if a == "reset":
-                    with fake.lock:
-                        fake.requests.append(Request(self.command, self.path, headers, raw, 0, b""))
+                    rec.status = 0
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                     self.close_connection = True
                     return
                 status, extra, out, ctype = a
                 with fake.lock:
-                    fake.requests.append(Request(self.command, self.path, headers, raw, status, out))
+                    rec.status, rec.answer = status, out
                 self.send_response(status)
                 for k, v in extra.items():
                     self.send_header(k, v)
