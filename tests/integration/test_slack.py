@@ -10,13 +10,14 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_slack import FakeSlack  # noqa: E402
-from harness import REPO, Crierd, DaemonCase, http_request, rfc3339, wait_until  # noqa: E402
+from harness import REPO, Crierd, DaemonCase, crierd_bin, http_request, rfc3339, wait_until  # noqa: E402
 
 TOKEN = "xoxb-crier-test-7d41c9e2"
 CHANNEL = "C0OPS"
@@ -264,6 +265,36 @@ class SlackWebhook(SlackCase):
         out = d.ctl("deliveries", "--dead", json_out=True).stdout + d.log_text()
         self.assertNotIn("REVOKED", out, "the webhook URL is a secret")
         self.assertNotIn("XXXX", d.log_text())
+
+
+class SlackConfig(SlackCase):
+    def check_config(self, slack_doc, env):
+        d = Crierd(self.tmpdir(), {"slack.json": slack_doc}, env=env)
+        shutil.copytree(os.path.join(REPO, "conf.d", "templates"), os.path.join(d.conf_dir, "templates"))
+        cmd = [crierd_bin(), "--config", d.conf_dir, "--check-config"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=d.env)
+        return p.returncode, p.stdout + p.stderr
+
+    def test_example_checks_and_errors_name_the_key(self):
+        with open(os.path.join(REPO, "conf.d", "examples", "slack.json")) as f:
+            example = json.load(f)
+        hook = "https://hooks.slack.com/services/T/B/SECRETHOOK"
+        env = {"CRIER_SLACK_TOKEN": TOKEN, "CRIER_SLACK_COMMS_WEBHOOK": hook}
+        rc, out = self.check_config(example, env)
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn(TOKEN, out)
+
+        bad = {"plugins": {"slack": {"instances": {"ops": {"token": "${CRIER_SLACK_TOKEN}", "chanel": "#ops"}}}}}
+        rc, out = self.check_config(bad, env)
+        self.assertNotEqual(rc, 0)
+        self.assertIn('slack.json: plugins.slack.instances.ops: unknown key "chanel"', out)
+        self.assertNotIn(TOKEN, out)
+        both = {"webhook_url": "${CRIER_SLACK_COMMS_WEBHOOK}", "token": "t"}
+        both = {"plugins": {"slack": {"instances": {"x": both}}}}
+        rc, out = self.check_config(both, env)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("cannot be combined", out)
+        self.assertNotIn("SECRETHOOK", out)
 
 
 class FakeSlackChecks(SlackCase):
