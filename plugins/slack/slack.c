@@ -80,10 +80,10 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
 	return -1;
 }
 
-static void logf_(const crier_instance *inst, crier_log_level level, const char *fmt, ...)
+static void log_msg(const crier_instance *inst, crier_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void logf_(const crier_instance *inst, crier_log_level level, const char *fmt, ...)
+static void log_msg(const crier_instance *inst, crier_log_level level, const char *fmt, ...)
 {
 	char line[400];
 	va_list ap;
@@ -668,8 +668,8 @@ static void post_root(crier_instance *inst, crier_delivery *d, const char *text,
 	json_decref(s);
 	/* Without the state the next event would start a second root: say so. */
 	if (!state || inst->api->set_state(d, state) != 0)
-		logf_(inst, CRIER_LOG_ERROR,
-		      "could not keep the root message's ts %s; the next event will start a new thread", r->ts);
+		log_msg(inst, CRIER_LOG_ERROR,
+		        "could not keep the root message's ts %s; the next event will start a new thread", r->ts);
 	free(state);
 }
 
@@ -690,7 +690,8 @@ static crier_result deliver_web_api(crier_instance *inst, crier_delivery *d, con
 		have_root = root_from_json(j, &r) == 0;
 		json_decref(j);
 		if (!have_root)
-			logf_(inst, CRIER_LOG_WARN, "unreadable thread state for this incident; starting a new thread");
+			log_msg(inst, CRIER_LOG_WARN,
+			        "unreadable thread state for this incident; starting a new thread");
 	}
 	/* Render everything first: a template error must not leave half a delivery behind. */
 	res = render(inst, d, T_ROOT, ctx, link, &root_text);
@@ -731,8 +732,8 @@ static crier_result deliver_web_api(crier_instance *inst, crier_delivery *d, con
 			res = report(inst, d, &a);
 			goto out;
 		}
-		logf_(inst, CRIER_LOG_WARN, "the root message %s cannot be updated (%s); posting a new one", r.ts,
-		      a.code);
+		log_msg(inst, CRIER_LOG_WARN, "the root message %s cannot be updated (%s); posting a new one", r.ts,
+		        a.code);
 		post_root(inst, d, root_text, &r, &a);
 		if (a.res != CRIER_OK) {
 			res = report(inst, d, &a);
@@ -760,7 +761,7 @@ static crier_result deliver_web_api(crier_instance *inst, crier_delivery *d, con
 		/* A retry would find the old root gone again and post a third;
 		 * keep the new root, which shows the current state, and lose
 		 * this one reply. */
-		logf_(inst, CRIER_LOG_WARN, "posted a new root message but not the reply to it (%s)", a.why);
+		log_msg(inst, CRIER_LOG_WARN, "posted a new root message but not the reply to it (%s)", a.why);
 		res = CRIER_OK;
 	} else {
 		res = report(inst, d, &a);
