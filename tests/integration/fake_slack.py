@@ -23,13 +23,14 @@ Only the Web API's JSON bodies are understood (as crier sends them); a form
 body is answered invalid_post_type.
 """
 
-import http.server
 import json
-import socket
-import struct
+import os
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import FakeHandler, FakeServer  # noqa: E402
 
 MAX_BLOCKS = 50
 MAX_TEXT = 40000  # Slack truncates above this; the fake refuses, so a test notices
@@ -85,7 +86,7 @@ class Request:
         return "<Request %s %s -> %s %r>" % (self.method, self.path, self.status, self.answer[:80])
 
 
-class FakeSlack:
+class FakeSlack(FakeServer):
     def __init__(self, token="xoxb-test-token", channels=None, webhooks=("/services/T000/B000/XXXX",)):
         self.token = token
         self.channels = dict(channels or {"ops": "C0OPS"})  # name -> ID
@@ -96,8 +97,6 @@ class FakeSlack:
         self.posts = {}  # channel ID -> [Message]
         self.hooked = []  # webhook bodies accepted, in order
         self.counter = 0
-        self.server = None
-        self.thread = None
         self.port = 0
 
     # --- set-up
@@ -298,16 +297,12 @@ class FakeSlack:
         return 200, {}, json.dumps(doc).encode(), "application/json; charset=utf-8"
 
     # --- server
-    def start(self):
+    def handler(self):
         fake = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
+        class Handler(FakeHandler):
             def _handle(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(n) if n else b""
+                raw = self.read_body()
                 headers = {k.lower(): v for k, v in self.headers.items()}
                 rec = Request(self.command, self.path, headers, raw)
                 with fake.lock:
@@ -315,50 +310,13 @@ class FakeSlack:
                 a = fake._answer(rec, self.path, self.command, headers, raw)
                 if a == "reset":
                     rec.status = 0
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    self.close_connection = True
+                    self.reset()
                     return
                 status, extra, out, ctype = a
                 with fake.lock:
                     rec.status, rec.answer = status, out
-                self.send_response(status)
-                for k, v in extra.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                self.answer(status, extra, out, ctype)
 
             do_POST = do_GET = _handle
 
-            def log_message(self, *args):
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-            def handle_error(self, request, client_address):
-                # A client that gave up on a hanging answer is not an error here.
-                if not isinstance(sys.exc_info()[1], ConnectionError):
-                    super().handle_error(request, client_address)
-
-        self.server = Server(("127.0.0.1", self.port), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(5)
-            self.server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        return Handler

@@ -274,6 +274,21 @@ static void answer(crier_host *h, long status, const char *body, int64_t retry_a
 	h->script[h->n_script++] = (struct scripted){.status = status, .body = body, .retry_after_ms = retry_after_ms};
 }
 
+/* A new script whose first answer this is. */
+static void first_answer(crier_host *h, long status, const char *body, int64_t retry_after_ms)
+{
+	reset(h);
+	answer(h, status, body, retry_after_ms);
+}
+
+/* Deliver event ev, with the incident's state (or NULL), into *d. */
+static crier_result go(const crier_plugin *p, crier_instance *inst, crier_delivery *d, const char *ev,
+                       const char *state)
+{
+	*d = (crier_delivery){.json = ev, .state = state};
+	return p->deliver(inst, d);
+}
+
 static const char *str(const struct call *c, const char *key)
 {
 	return json_string_value(json_object_get(c->body, key));
@@ -384,12 +399,11 @@ static void test_first_event_posts_root(const crier_plugin *p, crier_host *h)
 {
 	crier_instance *inst = make(p, h, API_CONFIG);
 	char *ev = event("opened", "investigating", "Error rate 12% on api-2");
-	crier_delivery d = {.json = ev};
+	crier_delivery d;
 	const char *text;
 
-	reset(h);
-	answer(h, 200, OK_ROOT, 0);
-	CHECK(p->deliver(inst, &d) == CRIER_OK);
+	first_answer(h, 200, OK_ROOT, 0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_OK);
 	CHECK(h->n_calls == 1);
 	CHECK_STR(h->calls[0].url, "http://fake/api/chat.postMessage");
 	CHECK_STR(h->calls[0].auth, "Bearer " TOKEN);
@@ -412,14 +426,13 @@ static void test_later_events_thread(const crier_plugin *p, crier_host *h)
 	crier_instance *inst = make(p, h, API_CONFIG);
 	char *ev = event("alert_joined", "investigating", "<!channel> & <script>alert(1)</script>");
 	char *res = event("resolved", "resolved", NULL);
-	crier_delivery d = {.json = ev, .state = ROOT_STATE};
+	crier_delivery d;
 	const char *text;
 
 	/* The root is updated first (idempotent), then the reply goes under it. */
-	reset(h);
-	answer(h, 200, OK_UPDATE, 0);
+	first_answer(h, 200, OK_UPDATE, 0);
 	answer(h, 200, OK_REPLY, 0);
-	CHECK(p->deliver(inst, &d) == CRIER_OK);
+	CHECK(go(p, inst, &d, ev, ROOT_STATE) == CRIER_OK);
 	CHECK(h->n_calls == 2);
 	CHECK_STR(h->calls[0].url, "http://fake/api/chat.update");
 	CHECK_STR(str(&h->calls[0], "channel"), "C0OPS");
@@ -439,11 +452,9 @@ static void test_later_events_thread(const crier_plugin *p, crier_host *h)
 	CHECK(d.set_state_calls == 0);
 
 	/* The resolve reply is broadcast to the channel; the root shows it. */
-	reset(h);
-	answer(h, 200, OK_UPDATE, 0);
+	first_answer(h, 200, OK_UPDATE, 0);
 	answer(h, 200, OK_REPLY, 0);
-	d = (crier_delivery){.json = res, .state = ROOT_STATE};
-	CHECK(p->deliver(inst, &d) == CRIER_OK);
+	CHECK(go(p, inst, &d, res, ROOT_STATE) == CRIER_OK);
 	CHECK(h->n_calls == 2);
 	CHECK(has(str(&h->calls[0], "text"), ":large_green_circle: *API 5xx above 5%*\n*Resolved*"));
 	CHECK(json_is_true(json_object_get(h->calls[1].body, "reply_broadcast")));
@@ -460,86 +471,66 @@ static void test_web_api_failures(const crier_plugin *p, crier_host *h)
 	crier_delivery d;
 
 	/* 429 on the update: retry after Retry-After, and no reply yet. */
-	reset(h);
-	answer(h, 429, "{\"ok\":false,\"error\":\"ratelimited\"}", 1780272030000LL);
-	d = (crier_delivery){.json = ev, .state = ROOT_STATE};
-	CHECK(p->deliver(inst, &d) == CRIER_RETRY);
+	first_answer(h, 429, "{\"ok\":false,\"error\":\"ratelimited\"}", 1780272030000LL);
+	CHECK(go(p, inst, &d, ev, ROOT_STATE) == CRIER_RETRY);
 	CHECK(h->n_calls == 1);
 	CHECK_STR(d.error, "chat.update: HTTP 429 ratelimited");
 	CHECK(d.retry_after_ms == 1780272030000LL);
 
 	/* ok:false ratelimited at HTTP 200, and internal_error: retry. */
-	reset(h);
-	answer(h, 200, "{\"ok\":false,\"error\":\"ratelimited\"}", 0);
-	d = (crier_delivery){.json = ev, .state = ROOT_STATE};
-	CHECK(p->deliver(inst, &d) == CRIER_RETRY);
+	first_answer(h, 200, "{\"ok\":false,\"error\":\"ratelimited\"}", 0);
+	CHECK(go(p, inst, &d, ev, ROOT_STATE) == CRIER_RETRY);
 	CHECK_STR(d.error, "chat.update: ratelimited");
 
 	/* The update went through, the reply got a 500: retry (the update is
 	 * harmless to repeat). */
-	reset(h);
-	answer(h, 200, OK_UPDATE, 0);
+	first_answer(h, 200, OK_UPDATE, 0);
 	answer(h, 500, "{\"ok\":false,\"error\":\"internal_error\"}", 0);
-	d = (crier_delivery){.json = ev, .state = ROOT_STATE};
-	CHECK(p->deliver(inst, &d) == CRIER_RETRY);
+	CHECK(go(p, inst, &d, ev, ROOT_STATE) == CRIER_RETRY);
 	CHECK(h->n_calls == 2);
 	CHECK_STR(d.error, "chat.postMessage: HTTP 500 internal_error");
 	CHECK(d.set_state_calls == 0);
 
 	/* A transport error: retry with libcurl's reason. */
 	reset(h);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_RETRY);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_RETRY);
 	CHECK_STR(d.error, "chat.postMessage: Connection timed out after 10000 milliseconds");
 
 	/* HTTP 200 that is not Slack's JSON (a proxy): retry. */
-	reset(h);
-	answer(h, 200, "<html>captive portal</html>", 0);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_RETRY);
+	first_answer(h, 200, "<html>captive portal</html>", 0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_RETRY);
 	CHECK_STR(d.error, "chat.postMessage: HTTP 200 without a JSON answer");
 
 	/* Permanent: the code, never the token. */
-	reset(h);
-	answer(h, 200, "{\"ok\":false,\"error\":\"invalid_auth\"}", 0);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_FAIL);
+	first_answer(h, 200, "{\"ok\":false,\"error\":\"invalid_auth\"}", 0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_FAIL);
 	CHECK_STR(d.error, "chat.postMessage: invalid_auth");
 	CHECK(d.set_state_calls == 0);
 	CHECK(no_secret(h, &d));
 
-	reset(h);
-	answer(h, 200, "{\"ok\":false,\"error\":\"missing_scope\",\"needed\":\"chat:write\",\"provided\":\"x\"}", 0);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_FAIL);
+	first_answer(h, 200, "{\"ok\":false,\"error\":\"missing_scope\",\"needed\":\"chat:write\",\"provided\":\"x\"}",
+	             0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_FAIL);
 	CHECK_STR(d.error, "chat.postMessage: missing_scope (needed: chat:write)");
 
 	/* An error field that is not a code is not quoted. */
-	reset(h);
-	answer(h, 200, "{\"ok\":false,\"error\":\"bad token " TOKEN " here\"}", 0);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_FAIL);
+	first_answer(h, 200, "{\"ok\":false,\"error\":\"bad token " TOKEN " here\"}", 0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_FAIL);
 	CHECK_STR(d.error, "chat.postMessage: ok:false without an error");
 
-	reset(h);
-	answer(h, 404, "<html>not found</html>", 0);
-	d = (crier_delivery){.json = ev, .state = ROOT_STATE};
-	CHECK(p->deliver(inst, &d) == CRIER_FAIL);
+	first_answer(h, 404, "<html>not found</html>", 0);
+	CHECK(go(p, inst, &d, ev, ROOT_STATE) == CRIER_FAIL);
 	CHECK_STR(d.error, "chat.update: HTTP 404");
 
 	/* A root answer without ts cannot be threaded under: fail, not retry
 	 * (a retry would post the root twice). */
-	reset(h);
-	answer(h, 200, "{\"ok\":true}", 0);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_FAIL);
+	first_answer(h, 200, "{\"ok\":true}", 0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_FAIL);
 	CHECK(d.set_state_calls == 0);
 
 	/* A state that is not ours: start a new thread. */
-	reset(h);
-	answer(h, 200, OK_ROOT, 0);
-	d = (crier_delivery){.json = ev, .state = "{\"thread\":1}"};
-	CHECK(p->deliver(inst, &d) == CRIER_OK);
+	first_answer(h, 200, OK_ROOT, 0);
+	CHECK(go(p, inst, &d, ev, "{\"thread\":1}") == CRIER_OK);
 	CHECK(h->n_calls == 1);
 	CHECK(json_object_get(h->calls[0].body, "thread_ts") == NULL);
 	CHECK_STR(d.new_state, ROOT_STATE);
@@ -555,12 +546,10 @@ static void test_lost_root(const crier_plugin *p, crier_host *h)
 	crier_delivery d;
 
 	/* The root was deleted: a new root, the reply under it, the state replaced. */
-	reset(h);
-	answer(h, 200, "{\"ok\":false,\"error\":\"message_not_found\"}", 0);
+	first_answer(h, 200, "{\"ok\":false,\"error\":\"message_not_found\"}", 0);
 	answer(h, 200, "{\"ok\":true,\"channel\":\"C0OPS\",\"ts\":\"1780272100.000009\"}", 0);
 	answer(h, 200, OK_REPLY, 0);
-	d = (crier_delivery){.json = ev, .state = ROOT_STATE};
-	CHECK(p->deliver(inst, &d) == CRIER_OK);
+	CHECK(go(p, inst, &d, ev, ROOT_STATE) == CRIER_OK);
 	CHECK(h->n_calls == 3);
 	CHECK_STR(h->calls[1].url, "http://fake/api/chat.postMessage");
 	CHECK_STR(str(&h->calls[1], "channel"), "#ops");
@@ -571,20 +560,16 @@ static void test_lost_root(const crier_plugin *p, crier_host *h)
 
 	/* ...and when the reply then fails, the new root is kept (ok): a retry
 	 * would post yet another root. */
-	reset(h);
-	answer(h, 200, "{\"ok\":false,\"error\":\"cant_update_message\"}", 0);
+	first_answer(h, 200, "{\"ok\":false,\"error\":\"cant_update_message\"}", 0);
 	answer(h, 200, "{\"ok\":true,\"channel\":\"C0OPS\",\"ts\":\"1780272100.000010\"}", 0);
 	answer(h, 500, "", 0);
-	d = (crier_delivery){.json = ev, .state = ROOT_STATE};
-	CHECK(p->deliver(inst, &d) == CRIER_OK);
+	CHECK(go(p, inst, &d, ev, ROOT_STATE) == CRIER_OK);
 	CHECK_STR(d.new_state, "{\"channel\":\"C0OPS\",\"ts\":\"1780272100.000010\"}");
 	CHECK(has(h->log, "not the reply to it (chat.postMessage: HTTP 500)"));
 
 	/* Other update errors are the delivery's. */
-	reset(h);
-	answer(h, 200, "{\"ok\":false,\"error\":\"channel_not_found\"}", 0);
-	d = (crier_delivery){.json = ev, .state = ROOT_STATE};
-	CHECK(p->deliver(inst, &d) == CRIER_FAIL);
+	first_answer(h, 200, "{\"ok\":false,\"error\":\"channel_not_found\"}", 0);
+	CHECK(go(p, inst, &d, ev, ROOT_STATE) == CRIER_FAIL);
 	CHECK(h->n_calls == 1);
 	CHECK_STR(d.error, "chat.update: channel_not_found");
 	p->destroy(inst);
@@ -610,11 +595,9 @@ static void test_text(const crier_plugin *p, crier_host *h)
 	                    json_string(long_desc ? long_desc : ""));
 	ev = json_dumps(e, JSON_COMPACT);
 	json_decref(e);
-	reset(h);
-	answer(h, 200, OK_UPDATE, 0);
+	first_answer(h, 200, OK_UPDATE, 0);
 	answer(h, 200, OK_REPLY, 0);
-	d = (crier_delivery){.json = ev, .state = ROOT_STATE};
-	CHECK(p->deliver(inst, &d) == CRIER_OK);
+	CHECK(go(p, inst, &d, ev, ROOT_STATE) == CRIER_OK);
 	text = str(&h->calls[1], "text");
 	CHECK(text && text_measure(text, CRIER_MEASURE_CODEPOINTS) <= 4000);
 	CHECK(text && text_measure(text, CRIER_MEASURE_CODEPOINTS) > 3800);
@@ -626,10 +609,8 @@ static void test_text(const crier_plugin *p, crier_host *h)
 	inst = make(p, h,
 	            "{\"token\": \"" TOKEN "\", \"channel\": \"C0OPS\", \"api_base\": \"http://fake/api\","
 	            " \"templates\": {\"reply\": \"{{#is.resolved}}Done.{{/is.resolved}}\\n\"}}");
-	reset(h);
-	answer(h, 200, OK_UPDATE, 0);
-	d = (crier_delivery){.json = ev, .state = ROOT_STATE};
-	CHECK(p->deliver(inst, &d) == CRIER_OK);
+	first_answer(h, 200, OK_UPDATE, 0);
+	CHECK(go(p, inst, &d, ev, ROOT_STATE) == CRIER_OK);
 	CHECK(h->n_calls == 1);
 	CHECK_STR(h->calls[0].url, "http://fake/api/chat.update");
 	p->destroy(inst);
@@ -643,10 +624,8 @@ static void test_webhook(const crier_plugin *p, crier_host *h)
 	char *ev = event("opened", "investigating", "Error rate 12% <b>");
 	crier_delivery d;
 
-	reset(h);
-	answer(h, 200, "ok", 0);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_OK);
+	first_answer(h, 200, "ok", 0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_OK);
 	CHECK(h->n_calls == 1);
 	CHECK_STR(h->calls[0].url, "http://fake" HOOK_PATH);
 	CHECK_STR(h->calls[0].auth, "");
@@ -658,40 +637,29 @@ static void test_webhook(const crier_plugin *p, crier_host *h)
 	          "<https://status.example.com/incidents/3.html?a=1&amp;b=2|View status page>");
 	CHECK(d.set_state_calls == 0);
 
-	reset(h);
-	answer(h, 404, "no_service", 0);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_FAIL);
+	first_answer(h, 404, "no_service", 0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_FAIL);
 	CHECK_STR(d.error, "webhook: HTTP 404 no_service");
 
-	reset(h);
-	answer(h, 410, "channel_is_archived\n", 0);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_FAIL);
+	first_answer(h, 410, "channel_is_archived\n", 0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_FAIL);
 	CHECK_STR(d.error, "webhook: HTTP 410 channel_is_archived");
 
-	reset(h);
-	answer(h, 403, "no route for " HOOK_PATH, 0);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_FAIL);
+	first_answer(h, 403, "no route for " HOOK_PATH, 0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_FAIL);
 	CHECK_STR(d.error, "webhook: HTTP 403");
 	CHECK(no_secret(h, &d));
 
-	reset(h);
-	answer(h, 429, "rate_limited", 1780272005000LL);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_RETRY);
+	first_answer(h, 429, "rate_limited", 1780272005000LL);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_RETRY);
 	CHECK(d.retry_after_ms == 1780272005000LL);
 
-	reset(h);
-	answer(h, 500, "rollup_error", 0);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_RETRY);
+	first_answer(h, 500, "rollup_error", 0);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_RETRY);
 	CHECK_STR(d.error, "webhook: HTTP 500 rollup_error");
 
 	reset(h);
-	d = (crier_delivery){.json = ev};
-	CHECK(p->deliver(inst, &d) == CRIER_RETRY);
+	CHECK(go(p, inst, &d, ev, NULL) == CRIER_RETRY);
 	CHECK(no_secret(h, &d));
 	p->destroy(inst);
 	free(ev);
