@@ -21,6 +21,7 @@
 #include "core.h"
 
 #include "alert.h"
+#include "audience.h"
 #include "control.h"
 #include "drafts.h"
 #include "incidents.h"
@@ -87,7 +88,7 @@ struct core {
 /* ---- routing: the incident engine's emit callback ---------------------------- */
 
 static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                      const json_t *labels, int64_t now)
+                      const json_t *labels, int audience, int64_t now)
 {
 	core *c = ctx;
 	const char *to[OUTBOX_MAX_CHANNELS];
@@ -95,6 +96,9 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 	for (size_t i = 0; i < n; i++) {
 		const config_instance *ic = config_find_instance(c->cfg, to[i]);
 		if (!ic)
+			continue;
+		/* Customers hear of public incidents only, whatever the routes say. */
+		if (ic->audience_public && !(audience & AUDIENCE_PUBLIC))
 			continue;
 		/* One delivery per recipient: each retries and dies on its own. */
 		size_t nr = ic->recipients ? json_array_size(ic->recipients) : 1;
@@ -111,7 +115,7 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 
 /* Drafts' events: routed, and maybe also to one instance (the publication). */
 static int core_route_draft(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                            const json_t *labels, const char *also_to, int64_t now)
+                            const json_t *labels, int audience, const char *also_to, int64_t now)
 {
 	core *c = ctx;
 	const char *to[OUTBOX_MAX_CHANNELS];
@@ -121,7 +125,7 @@ static int core_route_draft(void *ctx, int64_t event_id, int64_t incident_id, co
 	int routed = 0;
 	for (size_t i = 0; also_to && i < n; i++)
 		routed |= strcmp(to[i], also_to) == 0;
-	if (core_route(c, event_id, incident_id, type, severity, labels, now) < 0)
+	if (core_route(c, event_id, incident_id, type, severity, labels, audience, now) < 0)
 		return -1;
 	if (also_to && !routed) {
 		/* A publication goes to its one account, never to each recipient. */
@@ -478,7 +482,7 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 		return;
 	}
 	int n = incidents_tick(c->inc, now, next);
-	if (n < 0 || store_commit(c->st) < 0) {
+	if (n < 0 || incidents_flush(c->inc) < 0 || store_commit(c->st) < 0) {
 		log_error("cannot resolve incidents whose hold expired", " error=%s", log_q(store_error(c->st)));
 		store_rollback(c->st);
 		rebuild_index(c);

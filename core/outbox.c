@@ -4,6 +4,7 @@
  */
 #include "outbox.h"
 
+#include "audience.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_host.h"
@@ -32,6 +33,7 @@ typedef struct channel {
 	char *plugin;
 	char *config_json; /* to tell a changed instance on reload */
 	config_delivery delivery;
+	int audience_public; /* hand it the public view of events (audience.h) */
 	plugin_host *host;
 	int64_t wake_at; /* 0 = look now; INT64_MAX = nothing pending */
 	int stale;       /* removed or changed: stop once idle */
@@ -122,6 +124,7 @@ static channel *channel_new(outbox *o, const config *cfg, const config_instance 
 		return NULL;
 	}
 	c->delivery = ic->delivery;
+	c->audience_public = ic->audience_public;
 	c->host = plugin_host_start(o->zctx, lib, ic, cfg->state_dir, cfg->config_dir, err, errlen);
 	if (!c->host) {
 		channel_free(c);
@@ -202,8 +205,10 @@ int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 			continue;
 		if (!ic || !same_instance(c, ic))
 			c->stale = 1;
-		else
+		else {
 			c->delivery = ic->delivery;
+			c->audience_public = ic->audience_public;
+		}
 	}
 	for (size_t k = 0; k < n_fresh; k++) {
 		o->ch[o->n_ch++] = fresh[k];
@@ -281,15 +286,26 @@ static double next_rnd(outbox *o)
 	return (double)(o->rnd >> 8) / (double)(1u << 24);
 }
 
+/* The public view of a stored document, as JSON text (new), or NULL. */
+static char *public_view(const char *stored)
+{
+	json_t *doc = json_loads(stored, 0, NULL);
+	json_t *pub = doc ? audience_public_doc(doc) : NULL;
+	char *txt = pub ? json_dumps(pub, JSON_COMPACT) : NULL;
+	json_decref(pub);
+	json_decref(doc);
+	return txt;
+}
+
 /*
  * The document a plugin receives: the stored event with what depends on
  * the delivery and the current configuration put in front (docs/events.md):
  * id, idempotency_key, recipient, links, and "is": {"<type>": true} so that
  * logic-less templates can tell event types apart.
  */
-static char *delivery_doc(const outbox *o, const store_delivery *d, const char *key)
+static char *delivery_doc(const outbox *o, const channel *c, const store_delivery *d, const char *key)
 {
-	char *head = NULL, *out = NULL, incident[64];
+	char *head = NULL, *out = NULL, *pub = NULL, incident[64];
 	const char *base = o->status_page_url ? o->status_page_url : "";
 	json_t *h = json_pack("{sI ss}", "id", (json_int_t)d->event_id, "idempotency_key", key);
 	snprintf(incident, sizeof(incident), "incidents/%" PRId64 ".html", d->incident_id);
@@ -303,13 +319,18 @@ static char *delivery_doc(const outbox *o, const store_delivery *d, const char *
 	head = json_dumps(h, JSON_COMPACT);
 	if (!head)
 		goto out;
-	/* Splice: the head's members, then the stored document's. */
+	/* A public channel gets the public view, never the stored document. */
+	if (c->audience_public && !(pub = public_view(d->doc)))
+		goto out;
+	/* Splice: the head's members, then the document's. */
 	head[strlen(head) - 1] = '\0';
-	const char *rest = d->doc[0] == '{' ? d->doc + 1 : d->doc;
+	const char *doc = pub ? pub : d->doc;
+	const char *rest = doc[0] == '{' ? doc + 1 : doc;
 	if (asprintf(&out, "%s%s%s", head, strcmp(rest, "}") == 0 ? "" : ",", rest) < 0)
 		out = NULL;
 out:
 	free(head);
+	free(pub);
 	json_decref(links);
 	json_decref(h);
 	return out;
@@ -363,7 +384,7 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 		char key[640];
 		snprintf(key, sizeof(key), "crier-%" PRId64 "-%s%s%s", d->event_id, c->name, d->recipient[0] ? "-" : "",
 		         d->recipient);
-		char *doc = delivery_doc(o, d, key);
+		char *doc = delivery_doc(o, c, d, key);
 		if (!doc || plugin_host_send(c->host, d->id, (unsigned)d->attempts + 1, key, doc, d->state,
 		                             d->recipient[0] ? d->recipient : NULL) < 0) {
 			free(doc);

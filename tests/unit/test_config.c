@@ -525,7 +525,8 @@ static void test_recipients_and_public(void)
 	    d, "p.json",
 	    "plugins.sms.instances.oncall.recipients[0]: recipients may not contain spaces or control characters");
 	d = bad("pubkey", "p.json", "{\"public\": {\"url\": \"https://x\"}}");
-	expect_err(d, "p.json", "public: unknown key \"url\" (known: status_page_url)");
+	expect_err(d, "p.json",
+	           "public: unknown key \"url\" (known: status_page_url, components, when, security_when)");
 	d = bad("puburl", "p.json", "{\"public\": {\"status_page_url\": \"status.example.com\"}}");
 	expect_err(d, "p.json",
 	           "public.status_page_url: expected an http:// or https:// URL, got \"status.example.com\"");
