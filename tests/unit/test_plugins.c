@@ -400,7 +400,7 @@ static void test_webhook(crier_host *h)
 	init_fails(p, h, "{\"url\": \"ftp://example.com/SECRET\"}", "\"url\" must start with http:// or https://");
 	init_fails(p, h, "{\"url\": \"example.com/SECRET\"}", "\"url\" must start with http:// or https://");
 	init_fails(p, h, "{\"url\": \"https://x.example\", \"uri\": 1}",
-	           "unknown key \"uri\"; known keys: url, timeout_ms, headers");
+	           "unknown key \"uri\"; known keys: url, timeout_ms, headers, template, content_type, max_chars");
 	init_fails(p, h, "{\"url\": \"https://x.example\", \"timeout_ms\": 0}",
 	           "\"timeout_ms\" must be an integer from 1 to 300000");
 	init_fails(p, h, "{\"url\": \"https://x.example\", \"timeout_ms\": \"10\"}",
