@@ -40,7 +40,7 @@ struct crier_instance {
 	crier_http_header *headers; /* new array; names and values new too */
 	size_t n_headers;
 	crier_template *body; /* new, or NULL when the body is the event JSON itself */
-	char *body_name;      /* new: the template's name, for messages */
+	char *body_name;      /* new: the template's name or path, for messages */
 	int json_body;        /* the Content-Type is JSON: values are escaped, the result checked */
 	json_t *max_chars;    /* new reference or NULL: dotted path in the event -> code points */
 };
@@ -200,7 +200,8 @@ static int load_template(crier_instance *inst, const char *src, char *err, size_
 		return fail(err, errlen, "\"template\" needs a crierd with template support (plugin ABI 2)");
 	if (inst->max_chars && (!api->text_measure || !api->text_fit))
 		return fail(err, errlen, "\"max_chars\" needs a crierd with text measures (plugin ABI 2)");
-	inst->body_name = strdup(named ? src : "template");
+	/* The name in messages: "teams", the file's path, or "inline". */
+	inst->body_name = strdup(named ? src : strncmp(src, "file:", 5) == 0 ? src + 5 : "inline");
 	if (!inst->body_name)
 		return fail(err, errlen, "out of memory");
 	inst->body = api->template_load(inst->host, inst->body_name, named ? NULL : src, terr, sizeof(terr));

@@ -37,9 +37,11 @@ static void ntfy_destroy(crier_instance *in)
 static int ntfy_init(const crier_host_api *api, crier_host *host, const char *config, crier_instance **out, char *err,
                      size_t errlen)
 {
+	static const char *const keys[] = {"url", "token", "templates.title", "templates.message"};
 	const char *url = "https://ntfy.sh", *token = NULL, *title = DEFAULT_TITLE, *message = DEFAULT_MESSAGE;
+	const char **values[] = {&url, &token, &title, &message};
 	crier_instance *in = calloc(1, sizeof(*in));
-	json_t *c = json_loads(config, 0, NULL);
+	json_t *c = json_loads(config, 0, NULL), *v[4] = {NULL};
 	json_error_t jerr;
 
 	*out = NULL;
@@ -49,11 +51,23 @@ static int ntfy_init(const crier_host_api *api, crier_host *host, const char *co
 	}
 	in->api = api;
 	in->host = host;
-	/* Unknown keys and wrong types are errors; jansson names the key, never a value. */
-	if (json_unpack_ex(c, &jerr, JSON_STRICT, "{s?s s?s s?{s?s s?s}}", "url", &url, "token", &token, "templates",
-	                   "title", &title, "message", &message) != 0) {
+	/* Unknown keys are errors (jansson names them); so are values of the wrong type. */
+	if (json_object_get(c, "templates") && !json_is_object(json_object_get(c, "templates"))) {
+		snprintf(err, errlen, "\"templates\" must be an object");
+		goto fail;
+	}
+	if (json_unpack_ex(c, &jerr, JSON_STRICT, "{s?o s?o s?{s?o s?o}}", "url", &v[0], "token", &v[1], "templates",
+	                   "title", &v[2], "message", &v[3]) != 0) {
 		snprintf(err, errlen, "%s (known keys: url, token, templates.title, templates.message)", jerr.text);
 		goto fail;
+	}
+	for (int i = 0; i < 4; i++) {
+		if (v[i] && !json_is_string(v[i])) {
+			snprintf(err, errlen, "\"%s\" must be a string", keys[i]);
+			goto fail;
+		}
+		if (v[i])
+			*values[i] = json_string_value(v[i]);
 	}
 	if (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) {
 		snprintf(err, errlen, "\"url\" must start with http:// or https://");
