@@ -409,6 +409,11 @@ class Crierd:
         return os.path.join(self.state_dir, "crierd.ctl")
 
     # --- process
+    def check_config(self, timeout=60.0):
+        """crierd --check-config on this folder; the finished process, its output as text."""
+        cmd = [crierd_bin(), "--config", self.conf_dir, "--check-config"]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=self.env, cwd=self.tmp)
+
     def start(self, wait=True, timeout=60.0):
         assert self.proc is None, "already running"
         self.runs += 1

@@ -9,7 +9,6 @@ renders broken JSON is never sent."""
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import unittest
@@ -21,7 +20,10 @@ from harness import DaemonCase, wait_until  # noqa: E402
 
 REPO = harness.REPO
 
-TRICKY = 'He said "stop" \\ C:\\temp\\new\nsecond line\twith a tab </script><script>alert(1)</script> ünïcødé ✓ @everyone \x01'
+TRICKY = (
+    'He said "stop" \\ C:\\temp\\new\nsecond line\twith a tab </script><script>alert(1)</script>'
+    " ünïcødé ✓ @everyone \x01"
+)
 LONG = "word " * 2000  # 10,000 characters: over Discord's 4,096 for a description
 
 TEAMS_SIG = "teams-signature-SECRET"
@@ -174,10 +176,13 @@ class WebhookTemplates(DaemonCase):
         facts = {f["title"]: f["value"] for b in card["body"] if b["type"] == "FactSet" for f in b["facts"]}
         self.assertEqual(facts["Severity"], "critical")
         self.assertEqual(facts["Alert"], "TrickyText (firing)")
-        self.assertIn({"type": "Action.OpenUrl", "title": "Alert source", "url": "https://ci.example.net/jobs/812"},
-                      card["actions"])
-        wait_until(lambda: [x for x in d.deliveries() if x["instance"] == "webhook/teams" and x["state"] == "delivered"],
-                   10, what="the Teams delivery delivered")
+        source = {"type": "Action.OpenUrl", "title": "Alert source", "url": "https://ci.example.net/jobs/812"}
+        self.assertIn(source, card["actions"])
+        wait_until(
+            lambda: [x for x in d.deliveries() if x["instance"] == "webhook/teams" and x["state"] == "delivered"],
+            10,
+            what="the Teams delivery delivered",
+        )
 
     def test_discord_embed_within_limits(self):
         discord = self.start_target(default=DISCORD_OK, check=discord_check)
@@ -249,14 +254,7 @@ class WebhookTemplates(DaemonCase):
 
     def test_check_config_names_a_missing_template(self):
         d = harness.Crierd(self.tmpdir(), files({"x": {"url": "https://x.example/", "template": "nosuch"}}))
-        p = subprocess.run(
-            [harness.crierd_bin(), "--config", d.conf_dir, "--check-config"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=d.env,
-            cwd=d.tmp,
-        )
+        p = d.check_config()
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("plugins.webhook.instances.x", p.stderr)
         self.assertIn("nosuch", p.stderr)
