@@ -169,8 +169,9 @@ class WebhookTemplates(DaemonCase):
         self.assertEqual(req.answered, 202, req.body[:300])
         card = req.json()["attachments"][0]["content"]
         texts = [b.get("text") for b in card["body"] if b["type"] == "TextBlock"]
-        self.assertIn(TRICKY, texts, "the summary arrives exactly")
-        self.assertIn("line one\nline two \\ \"quoted\"", texts, "the description arrives exactly")
+        self.assertEqual(texts[1], TRICKY, "the title (the summary) arrives exactly")
+        self.assertEqual(texts[2], "line one\nline two \\ \"quoted\"", "the description arrives exactly")
+        self.assertEqual(len(texts), 3, "the summary is not repeated under the title")
         self.assertTrue(texts[0].startswith("Incident ") and texts[0].endswith(" opened"), texts[0])
         self.assertEqual(card["body"][0]["color"], "Attention", "critical")
         facts = {f["title"]: f["value"] for b in card["body"] if b["type"] == "FactSet" for f in b["facts"]}
@@ -198,7 +199,7 @@ class WebhookTemplates(DaemonCase):
         self.assertTrue(doc["content"].startswith("Incident ") and doc["content"].endswith(" opened"))
         embed = doc["embeds"][0]
         self.assertEqual(embed["title"], TRICKY)
-        self.assertTrue(embed["description"].startswith(TRICKY + "\n\n"), embed["description"][:200])
+        self.assertTrue(embed["description"].startswith("word word "), embed["description"][:200])
         self.assertIn("…", embed["description"], "the 10,000-character description was cut to fit")
         self.assertLessEqual(len(embed["description"]), 4096)
         self.assertIn("[alert source](https://ci.example.net/jobs/812)", embed["description"])

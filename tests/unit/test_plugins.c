@@ -614,8 +614,9 @@ static void test_webhook_shipped_templates(const crier_plugin *p, crier_host *h)
 		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 0), "text")), "Incident 3 opened");
 		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 0), "color")), "Attention");
 		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 1), "text")), TRICKY);
-		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 3), "text")),
+		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 2), "text")),
 		          "line one\nline \"two\"");
+		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 3), "type")), "FactSet");
 		json_decref(doc);
 	}
 	p->destroy(inst);
@@ -632,12 +633,63 @@ static void test_webhook_shipped_templates(const crier_plugin *p, crier_host *h)
 		CHECK_STR(json_string_value(json_object_get(embed, "title")), TRICKY);
 		CHECK_STR(json_string_value(json_object_get(embed, "url")),
 		          "https://status.example.com/incidents/3.html");
+		CHECK_STR(json_string_value(json_object_get(embed, "description")),
+		          "line one\nline \"two\"\n\nAlerts firing: 1 \xc2\xb7 [alert "
+		          "source](https://prometheus.example.com/graph?g0.expr=up)");
 		CHECK(json_integer_value(json_object_get(embed, "color")) == 0xED4245);
 		CHECK_STR(json_string_value(json_object_get(embed, "timestamp")), "2026-11-21T12:01:01.000Z");
 		json_decref(doc);
 	}
 	p->destroy(inst);
 	free(ev);
+}
+
+/* Every event type, with and without an alert, message and links: both
+ * shipped templates give a body that parses (the plugin checks) and a
+ * headline for each type. */
+static void test_webhook_every_event(const crier_plugin *p, crier_host *h)
+{
+	static const char *const types[] = {"opened",        "alert_joined", "alert_resolved", "severity_raised",
+	                                    "state_changed", "acknowledged", "update",         "resolved"};
+	static const char *const templates[] = {"teams", "discord"};
+	char *base = event_json(TRICKY, "");
+	char config[128];
+
+	for (size_t t = 0; t < 2; t++) {
+		crier_instance *inst;
+		snprintf(config, sizeof(config), "{\"url\": \"https://x.example/\", \"template\": \"%s\"}",
+		         templates[t]);
+		inst = webhook_new(p, &fake_api, h, config);
+		for (size_t i = 0; inst && base && i < 2 * sizeof(types) / sizeof(types[0]); i++) {
+			json_t *ev = json_loads(base, 0, NULL);
+			const char *type = types[i / 2];
+			int bare = i % 2; /* no alert, no message, no links, no severity_is match */
+			crier_delivery d;
+			char *text;
+
+			json_object_set_new(ev, "type", json_string(type));
+			json_object_set_new(ev, "is", json_pack("{sb}", type, 1));
+			json_object_set_new(ev, "previous",
+			                    json_pack("{ss ss}", "state", "identified", "severity", "warning"));
+			json_object_set_new(ev, "message", json_string(bare ? "" : "Rolled back \"v2\"; watching."));
+			if (bare) {
+				json_object_del(ev, "alert");
+				json_object_set_new(ev, "links",
+				                    json_pack("{ss ss}", "status_page", "", "incident", ""));
+				json_object_set_new(json_object_get(ev, "incident"), "severity", json_string("none"));
+			}
+			text = json_dumps(ev, JSON_COMPACT);
+			json_decref(ev);
+			CHECK(text && deliver_event(p, inst, h, &d, text, 0, 200, "", 0, NULL) == CRIER_OK);
+			if (d.error[0])
+				fprintf(stderr, "  %s/%s%s: %s\n", templates[t], type, bare ? " (bare)" : "", d.error);
+			CHECK(strstr(h->body, "Incident 3 ") != NULL);
+			CHECK(strstr(h->body, "Incident 3 \"") == NULL); /* a headline for every type */
+			free(text);
+		}
+		p->destroy(inst);
+	}
+	free(base);
 }
 
 static void test_webhook_template_rules(const crier_plugin *p, crier_host *h)
@@ -753,6 +805,7 @@ int main(void)
 		const crier_plugin *p = load("webhook", &dl);
 		if (p) {
 			test_webhook_shipped_templates(p, h);
+			test_webhook_every_event(p, h);
 			test_webhook_template_rules(p, h);
 		}
 		if (dl)
