@@ -119,7 +119,13 @@ class OutOfTree(DaemonCase):
             "routes.json": {
                 "routes": [
                     {"name": "everything", "to": ["log/events"]},
-                    {"name": "phones", "events": ["opened"], "to": ["ntfy/" + n for n in instances]},
+                    # Not crier's own DeliveryDead alert (service=crier) that ntfy/stale raises.
+                    {
+                        "name": "phones",
+                        "events": ["opened"],
+                        "labels": {"service": "db"},
+                        "to": ["ntfy/" + n for n in instances],
+                    },
                 ]
             },
         }
