@@ -8,7 +8,6 @@ renders broken JSON is never sent."""
 
 import json
 import os
-import shutil
 import sys
 import time
 import unittest
@@ -160,10 +159,7 @@ def alert(summary, description="", link="https://ci.example.net/jobs/812"):
 
 class WebhookTemplates(DaemonCase):
     def start(self, instances):
-        """crierd with the shipped templates in its configuration folder."""
-        tmp = self.tmpdir()
-        shutil.copytree(os.path.join(REPO, "conf.d", "templates"), os.path.join(tmp, "conf.d", "templates"))
-        return self.start_crierd(files(instances), tmp=tmp)
+        return self.start_crierd(files(instances))
 
     def test_teams_adaptive_card_carries_the_exact_text(self):
         teams = self.start_target(default=TEAMS_OK, check=teams_check)
