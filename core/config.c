@@ -22,6 +22,8 @@
 #define KEYPATH_LEN 512
 /* Secret files are tokens and passwords, not documents. */
 #define SECRET_FILE_MAX 65536
+/* Folders daemon.plugin_dir may list. */
+#define PLUGIN_DIRS_MAX 16
 
 enum {
 	TOP_DAEMON,
@@ -691,13 +693,59 @@ static json_t *section(loader *l, int t, int want_array, int *rc)
 
 /* ---- sections ---- */
 
+/*
+ * daemon.plugin_dir: one folder, or an array of them searched in order (the
+ * shipped plugins and a team's own). Fills c->plugin_dirs (absolute,
+ * NULL-terminated; config_free releases a partial one).
+ */
+static int parse_plugin_dirs(loader *l, config *c, const char *file, json_t *d)
+{
+	json_t *v = json_object_get(d, "plugin_dir");
+	const char *env = getenv("CRIER_PLUGIN_DIR");
+	const char *key = "daemon.plugin_dir", *one = NULL;
+	char p[KEYPATH_LEN];
+	size_t n = 1;
+
+	if (env && *env) {
+		one = env;
+		key = "daemon.plugin_dir (from CRIER_PLUGIN_DIR)";
+	} else if (!v) {
+		one = "build/plugins";
+	} else if (json_is_string(v)) {
+		one = json_string_value(v);
+	} else if (!json_is_array(v)) {
+		return fail(l, file, key, "expected a folder or an array of folders, got %s", type_name(v));
+	} else if ((n = json_array_size(v)) == 0 || n > PLUGIN_DIRS_MAX) {
+		return fail(l, file, key, "expected 1 to %d folders, got %zu", PLUGIN_DIRS_MAX, n);
+	}
+	c->plugin_dirs = calloc(n + 1, sizeof(*c->plugin_dirs));
+	if (!c->plugin_dirs)
+		return fail_oom(l);
+	for (size_t i = 0; i < n; i++) {
+		const char *dir = one, *at = key;
+		if (!one) {
+			json_t *e = json_array_get(v, i);
+			at = index_path(p, sizeof p, key, i);
+			if (!json_is_string(e))
+				return fail(l, file, at, "expected a string, got %s", type_name(e));
+			dir = json_string_value(e);
+		}
+		if (!*dir)
+			return fail(l, file, at, "must not be empty");
+		c->plugin_dirs[i] = abs_path(dir);
+		if (!c->plugin_dirs[i])
+			return fail(l, file, at, "cannot make an absolute path: %s", strerror(errno));
+	}
+	return 0;
+}
+
 static int parse_daemon(loader *l, config *c)
 {
 	int rc;
 	json_t *d = section(l, TOP_DAEMON, 0, &rc);
 	const char *file = l->top_file[TOP_DAEMON] ? l->top_file[TOP_DAEMON] : l->dir;
-	const char *state = "var", *plugins = "build/plugins", *control = "crierd.ctl", *env;
-	const char *state_key = "daemon.state_dir", *plugin_key = "daemon.plugin_dir";
+	const char *state = "var", *control = "crierd.ctl", *env;
+	const char *state_key = "daemon.state_dir";
 	size_t max_sun = sizeof(((struct sockaddr_un *)0)->sun_path);
 
 	if (rc < 0)
@@ -705,26 +753,19 @@ static int parse_daemon(loader *l, config *c)
 	if (d) {
 		if (check_keys(l, file, "daemon", d, daemon_keys) < 0 ||
 		    opt_string(l, file, "daemon", d, "state_dir", &state) < 0 ||
-		    opt_string(l, file, "daemon", d, "plugin_dir", &plugins) < 0 ||
 		    opt_string(l, file, "daemon", d, "control", &control) < 0)
 			return -1;
 	}
+	if (parse_plugin_dirs(l, c, file, d) < 0)
+		return -1;
 	env = getenv("CRIER_STATE_DIR");
 	if (env && *env) {
 		state = env;
 		state_key = "daemon.state_dir (from CRIER_STATE_DIR)";
 	}
-	env = getenv("CRIER_PLUGIN_DIR");
-	if (env && *env) {
-		plugins = env;
-		plugin_key = "daemon.plugin_dir (from CRIER_PLUGIN_DIR)";
-	}
 	c->state_dir = abs_path(state);
 	if (!c->state_dir)
 		return fail(l, file, state_key, "cannot make an absolute path: %s", strerror(errno));
-	c->plugin_dir = abs_path(plugins);
-	if (!c->plugin_dir)
-		return fail(l, file, plugin_key, "cannot make an absolute path: %s", strerror(errno));
 	if (control[0] == '/') {
 		c->control_path = strdup(control);
 	} else if (asprintf(&c->control_path, "%s%s%s", c->state_dir, strcmp(c->state_dir, "/") ? "/" : "", control) <
@@ -1608,7 +1649,9 @@ void config_free(config *c)
 		match_free(&c->security_when[i]);
 	free(c->security_when);
 	free(c->state_dir);
-	free(c->plugin_dir);
+	for (size_t i = 0; c->plugin_dirs && c->plugin_dirs[i]; i++)
+		free(c->plugin_dirs[i]);
+	free(c->plugin_dirs);
 	free(c->control_path);
 	free(c->listen_host);
 	free(c->zmq_ingest);

@@ -84,7 +84,7 @@ typedef struct config {
 
 	/* daemon */
 	char *state_dir;    /* absolute */
-	char *plugin_dir;   /* absolute */
+	char **plugin_dirs; /* absolute, searched in order for <plugin>.so; NULL-terminated */
 	char *control_path; /* absolute path of the ipc socket file */
 
 	/* http */

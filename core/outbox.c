@@ -74,7 +74,7 @@ outbox *outbox_new(store *s, void *zctx)
 	return o;
 }
 
-static plugin_lib *lib_get(outbox *o, const char *dir, const char *name, char *err, size_t errlen)
+static plugin_lib *lib_get(outbox *o, char *const *dirs, const char *name, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < o->n_libs; i++)
 		if (strcmp(o->libs[i]->name, name) == 0)
@@ -85,7 +85,7 @@ static plugin_lib *lib_get(outbox *o, const char *dir, const char *name, char *e
 		return NULL;
 	}
 	o->libs = grown;
-	plugin_lib *lib = plugin_loader_open(dir, name, err, errlen);
+	plugin_lib *lib = plugin_loader_open(dirs, name, err, errlen);
 	if (!lib)
 		return NULL;
 	o->libs[o->n_libs++] = lib;
@@ -113,7 +113,7 @@ static channel *channel_find(outbox *o, const char *name)
 
 static channel *channel_new(outbox *o, const config *cfg, const config_instance *ic, char *err, size_t errlen)
 {
-	plugin_lib *lib = lib_get(o, cfg->plugin_dir, ic->plugin, err, errlen);
+	plugin_lib *lib = lib_get(o, cfg->plugin_dirs, ic->plugin, err, errlen);
 	if (!lib)
 		return NULL;
 	channel *c = calloc(1, sizeof(*c));

@@ -129,7 +129,8 @@ static void test_full(void)
 	CHECK_STR(c->dir, d);
 	snprintf(want, sizeof want, "%s/state/x", cwd);
 	CHECK_STR(c->state_dir, want);
-	CHECK_STR(c->plugin_dir, "/opt/crier/plugins");
+	CHECK_STR(c->plugin_dirs[0], "/opt/crier/plugins");
+	CHECK(c->plugin_dirs[1] == NULL);
 	snprintf(want, sizeof want, "%s/state/x/c.sock", cwd);
 	CHECK_STR(c->control_path, want);
 	CHECK_STR(c->listen_host, "::1");
@@ -217,7 +218,8 @@ static void test_defaults(void)
 	snprintf(want, sizeof want, "%s/var", cwd);
 	CHECK_STR(c->state_dir, want);
 	snprintf(want, sizeof want, "%s/build/plugins", cwd);
-	CHECK_STR(c->plugin_dir, want);
+	CHECK_STR(c->plugin_dirs[0], want);
+	CHECK(c->plugin_dirs[1] == NULL);
 	snprintf(want, sizeof want, "%s/var/crierd.ctl", cwd);
 	CHECK_STR(c->control_path, want);
 	CHECK_STR(c->listen_host, "127.0.0.1");
@@ -311,9 +313,41 @@ static void test_env_overrides(void)
 	}
 	snprintf(want, sizeof want, "%s/rel/state", cwd);
 	CHECK_STR(c->state_dir, want);
-	CHECK_STR(c->plugin_dir, "/abs/plugins");
+	CHECK_STR(c->plugin_dirs[0], "/abs/plugins");
+	CHECK(c->plugin_dirs[1] == NULL);
 	snprintf(want, sizeof want, "%s/rel/state/crierd.ctl", cwd);
 	CHECK_STR(c->control_path, want);
+	config_free(c);
+}
+
+/* daemon.plugin_dir as a list: every folder, absolute, in order; CRIER_PLUGIN_DIR replaces the list. */
+static void test_plugin_dirs(void)
+{
+	const char *d = mkconf("plugindirs");
+	char want[8192], err[1024] = "";
+	config *c;
+
+	put(d, "crierd.json", "{\"daemon\": {\"plugin_dir\": [\"build/plugins\", \"/opt/acme/crier//plugins/\"]}}");
+	c = config_load(d, err, sizeof err);
+	CHECK(c != NULL);
+	if (!c) {
+		fprintf(stderr, "error: %s\n", err);
+		return;
+	}
+	snprintf(want, sizeof want, "%s/build/plugins", cwd);
+	CHECK_STR(c->plugin_dirs[0], want);
+	CHECK_STR(c->plugin_dirs[1], "/opt/acme/crier/plugins");
+	CHECK(c->plugin_dirs[2] == NULL);
+	config_free(c);
+
+	setenv("CRIER_PLUGIN_DIR", "/abs/plugins", 1);
+	c = config_load(d, err, sizeof err);
+	unsetenv("CRIER_PLUGIN_DIR");
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_STR(c->plugin_dirs[0], "/abs/plugins");
+		CHECK(c->plugin_dirs[1] == NULL);
+	}
 	config_free(c);
 }
 
@@ -387,6 +421,16 @@ static void test_errors(void)
 	expect_err(d, "crierd.json", "daemon: expected an object, got an array");
 	d = bad("emptystr", "crierd.json", "{\"daemon\": {\"state_dir\": \"\"}}");
 	expect_err(d, "crierd.json", "daemon.state_dir: must not be empty");
+	d = bad("plugindir", "crierd.json", "{\"daemon\": {\"plugin_dir\": 3}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir: expected a folder or an array of folders, got an integer");
+	d = bad("plugindirs0", "crierd.json", "{\"daemon\": {\"plugin_dir\": []}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir: expected 1 to 16 folders, got 0");
+	d = bad("plugindirs1", "crierd.json", "{\"daemon\": {\"plugin_dir\": [\"a\", null]}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir[1]: expected a string, got null");
+	d = bad("plugindirs2", "crierd.json", "{\"daemon\": {\"plugin_dir\": [\"\"]}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir[0]: must not be empty");
+	d = bad("plugindir3", "crierd.json", "{\"daemon\": {\"plugin_dir\": \"\"}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir: must not be empty");
 	d = bad("zmq", "crierd.json", "{\"zmq\": {\"ingest\": \"udp://x\"}}");
 	e = load_fail(d);
 	CHECK(strstr(e, "/crierd.json: zmq.ingest: expected a \"tcp://") != NULL);
@@ -637,6 +681,7 @@ int main(void)
 	test_defaults();
 	test_shipped();
 	test_env_overrides();
+	test_plugin_dirs();
 	test_errors();
 	test_recipients_and_public();
 	test_secret_never_shown();
