@@ -382,47 +382,39 @@ static crier_result send_message(crier_instance *inst, crier_delivery *d, const 
 	const crier_host_api *api = inst->api;
 	const char *const fields[][2] = {
 	    {"To", to}, {"From", inst->from}, {"MessagingServiceSid", inst->messaging_service}, {"Body", body}};
-	crier_http_header hdrs[] = {{"Authorization", inst->authorization},
-	                            {"Content-Type", "application/x-www-form-urlencoded"},
-	                            {"Accept", "application/json"},
-	                            {"User-Agent", USER_AGENT}};
-	crier_http_request req = {0};
-	crier_http_response resp;
-	crier_result res;
+	const crier_http_header hdrs[] = {{"Authorization", inst->authorization},
+	                                  {"Content-Type", "application/x-www-form-urlencoded"},
+	                                  {"Accept", "application/json"},
+	                                  {"User-Agent", USER_AGENT}};
 	char *form = sms_text_form(fields, sizeof(fields) / sizeof(fields[0]));
+	crier_http_request req = {.method = "POST",
+	                          .url = inst->url,
+	                          .headers = hdrs,
+	                          .n_headers = sizeof(hdrs) / sizeof(hdrs[0]),
+	                          .body = form,
+	                          .body_len = form ? strlen(form) : 0,
+	                          .timeout_ms = inst->timeout_ms};
+	crier_http_response resp = {0};
+	crier_result res;
 	long code = 0;
 
 	if (!form) {
 		api->set_error(d, "out of memory");
 		return CRIER_RETRY;
 	}
-	req.method = "POST";
-	req.url = inst->url;
-	req.headers = hdrs;
-	req.n_headers = sizeof(hdrs) / sizeof(hdrs[0]);
-	req.body = form;
-	req.body_len = strlen(form);
-	req.timeout_ms = inst->timeout_ms;
-
-	memset(&resp, 0, sizeof(resp));
 	if (api->http_request(inst->host, &req, &resp) != 0) {
 		/* Twilio has no idempotency key: a timeout after the request went
 		 * out may have sent the message, and this retry sends it again.
 		 * Losing a page is worse than a duplicate. */
 		api->set_error(d, resp.error[0] ? resp.error : "transport error");
 		res = CRIER_RETRY;
-		goto out;
+	} else if ((res = sms_text_classify(resp.status, 0)) != CRIER_OK) {
+		set_answer_error(inst, d, &resp, &code);
+		res = sms_text_classify(resp.status, code);
+		/* Twilio documents no Retry-After; honour one should it come. */
+		if (res == CRIER_RETRY && resp.retry_after_ms > 0)
+			api->retry_after(d, resp.retry_after_ms);
 	}
-	if (resp.status >= 200 && resp.status < 300) {
-		res = CRIER_OK;
-		goto out;
-	}
-	set_answer_error(inst, d, &resp, &code);
-	res = sms_text_classify(resp.status, code);
-	/* Twilio documents no Retry-After; honour one should it come. */
-	if (res == CRIER_RETRY && resp.retry_after_ms > 0)
-		api->retry_after(d, resp.retry_after_ms);
-out:
 	api->http_response_free(&resp);
 	free(form);
 	return res;

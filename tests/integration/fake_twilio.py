@@ -13,17 +13,18 @@ script runs out, requests are checked and answered like Twilio would.
 Every request is recorded (FakeTwilio.requests()).
 """
 
-import http.server
 import json
+import os
 import re
 import secrets
-import socket
-import struct
 import sys
 import threading
 import time
 import urllib.parse
 from base64 import b64decode
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import FakeHandler, FakeServer  # noqa: E402
 
 # GSM 03.38: the basic table (ESC left out) and the extension table, whose
 # characters cost two septets.
@@ -93,20 +94,18 @@ class Request:
         )
 
 
-class FakeTwilio:
+class FakeTwilio(FakeServer):
     def __init__(self, account_sid, auth_token, stop_list=(), invalid=(), port=0):
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.stop_list = set(stop_list)  # numbers that replied STOP: 21610
         self.invalid = set(invalid)  # numbers Twilio says are not valid: 21211
-        self.port = port
+        super().__init__(port)
         self.lock = threading.Lock()
         self._script = []
         self._requests = []
         self._messages = []
         self._stopping = threading.Event()
-        self.server = None
-        self.thread = None
 
     # --- set-up and results
     @property
@@ -241,18 +240,13 @@ class FakeTwilio:
             self._messages.append(dict(msg, encoding=enc, units=units, segments=parts))
         return 201, {}, msg
 
-    # --- the server
-    def start(self):
+    # --- the server (FakeServer starts and stops it)
+    def handler(self):
         fake = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
+        class Handler(FakeHandler):
             def _serve(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                req = Request(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+                req = Request(self.command, self.path, self.lower_headers(), self.read_body())
                 with fake.lock:
                     fake._requests.append(req)
                     scripted = fake._script.pop(0) if fake._script else None
@@ -264,52 +258,17 @@ class FakeTwilio:
                     req.status = "hang"
                     fake._stopping.wait(float(status[1]) if isinstance(status, tuple) else 30.0)
                     self.close_connection = True
-                    return
-                if status == "reset":
+                elif status == "reset":
                     req.status = "reset"
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    self.close_connection = True
-                    return
-                req.status, req.answer = status, doc
-                out = json.dumps(doc).encode()
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                    self.reset()
+                else:
+                    req.status, req.answer = status, doc
+                    self.answer(status, headers, json.dumps(doc).encode(), "application/json; charset=utf-8")
 
             do_POST = do_GET = do_PUT = do_DELETE = _serve
 
-            def log_message(self, *args):
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-            def handle_error(self, request, client_address):
-                if not isinstance(sys.exc_info()[1], ConnectionError):
-                    super().handle_error(request, client_address)
-
-        self.server = Server(("127.0.0.1", self.port), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
+        return Handler
 
     def stop(self):
-        self._stopping.set()
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(5)
-            self.server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        self._stopping.set()  # wakes the hangs
+        super().stop()

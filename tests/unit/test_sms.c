@@ -253,15 +253,14 @@ static int fake_http_request(crier_host *h, const crier_http_request *req, crier
 	h->n_headers = req->n_headers;
 	for (size_t i = 0; i < req->n_headers && i < 8; i++)
 		snprintf(h->headers[i], sizeof(h->headers[i]), "%s: %s", req->headers[i].name, req->headers[i].value);
-	memset(resp, 0, sizeof(*resp));
 	if (h->next_rc != 0) {
-		snprintf(resp->error, sizeof(resp->error), "Operation timed out after 2000 milliseconds");
+		*resp = (crier_http_response){.error = "Operation timed out after 2000 milliseconds"};
 		return -1;
 	}
-	resp->status = h->next_status;
-	resp->body = strdup(h->next_body ? h->next_body : "");
+	*resp = (crier_http_response){.status = h->next_status,
+	                              .body = strdup(h->next_body ? h->next_body : ""),
+	                              .retry_after_ms = h->next_retry_after_ms};
 	resp->body_len = resp->body ? strlen(resp->body) : 0;
-	resp->retry_after_ms = h->next_retry_after_ms;
 	return 0;
 }
 
@@ -271,24 +270,19 @@ static void fake_http_response_free(crier_http_response *resp)
 	resp->body = NULL;
 }
 
+/* The whole file (no NUL in it), new; NULL when it cannot be read. */
 static char *slurp(const char *path)
 {
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
-	long n;
+	size_t cap = 0;
 
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		if (buf)
-			buf[n] = '\0';
+	if (f && getdelim(&buf, &cap, '\0', f) < 0) {
+		free(buf);
+		buf = NULL;
 	}
-	fclose(f);
+	if (f)
+		fclose(f);
 	return buf;
 }
 
