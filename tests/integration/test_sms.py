@@ -233,7 +233,7 @@ class Sms(DaemonCase):
         self.assertTrue(m["body"].startswith("[crier] καθυστέρηση"), m["body"])
         self.assertTrue(m["body"].endswith("\u2026 " + link_of(greek)), m["body"])
 
-        # An emoji: UCS-2 too; this one needs no cut to fit 70 units.
+        # An emoji (two UTF-16 units) makes it UCS-2 too: cut to 70 units.
         m = opened[2]
         self.assertEqual(segments(m["body"])[0], "UCS-2")
         self.assertLessEqual(segments(m["body"])[1], 70)

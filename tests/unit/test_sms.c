@@ -531,7 +531,7 @@ static void test_request(const crier_plugin *p, crier_host *h)
 	CHECK_STR(body, "[crier] API 5xx above 5% (critical): investigating. " LINK);
 	CHECK(h->n_logs > 0);
 	if (h->n_logs)
-		CHECK_STR(h->log[h->n_logs - 1], "debug: text: 1 segment, GSM-7, 95 septets (max_segments 2)");
+		CHECK_STR(h->log[h->n_logs - 1], "debug: text: 1 segment, GSM-7, 97 septets (max_segments 2)");
 	for (int i = 0; i < h->n_logs; i++)
 		CHECK(strstr(h->log[i], TOKEN) == NULL && strstr(h->log[i], TO) == NULL);
 	free(json);
@@ -688,13 +688,13 @@ static void test_fitting(const crier_plugin *p, crier_host *h)
 	CHECK(h->n_logs > 0 && strstr(h->log[h->n_logs - 1], "1 segment, UCS-2,") != NULL);
 	free(json);
 
-	/* An emoji counts two UTF-16 units; in two parts (134) the short text is whole. */
+	/* An emoji counts two UTF-16 units: 95 units, so two parts (134), and nothing is cut. */
 	json = event("opened", "Checkout \xf0\x9f\x94\xa5 slow", "investigating", LINK);
 	d = (crier_delivery){.json = json, .recipient = TO};
 	CHECK(deliver(p, h, CONFIG(""), &d) == CRIER_OK);
 	form_body(h->body, body, sizeof(body));
 	CHECK_STR(body, "[crier] Checkout \xf0\x9f\x94\xa5 slow (critical): investigating. " LINK);
-	CHECK(h->n_logs > 0 && strstr(h->log[h->n_logs - 1], "2 segments, UCS-2, 88 UTF-16 units") != NULL);
+	CHECK(h->n_logs > 0 && strstr(h->log[h->n_logs - 1], "2 segments, UCS-2, 95 UTF-16 units") != NULL);
 	free(json);
 }
 
