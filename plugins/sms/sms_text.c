@@ -41,23 +41,25 @@ size_t sms_text_capacity(unsigned max_segments, int gsm7)
 void sms_text_tidy(char *s)
 {
 	char *w = s;
-	int breaks = 0;
+	int breaks = 0, blank = 0;
 
+	/* Blanks and breaks are counted, and written only before the next
+	 * visible character: none at the start, none at the end. */
 	for (const char *r = s; *r; r++) {
-		if (*r == ' ' || *r == '\t' || *r == '\r')
-			continue; /* written, as one space, only before the next visible character */
+		if (*r == ' ' || *r == '\t' || *r == '\r') {
+			blank = 1;
+			continue;
+		}
 		if (*r == '\n') {
 			breaks++;
 			continue;
 		}
-		if (w > s) {
-			if (breaks)
-				for (int i = 0; i < (breaks > 2 ? 2 : breaks); i++)
-					*w++ = '\n';
-			else if (r > s && (r[-1] == ' ' || r[-1] == '\t' || r[-1] == '\r'))
-				*w++ = ' ';
-		}
-		breaks = 0;
+		if (w > s && breaks)
+			for (int i = 0; i < (breaks > 2 ? 2 : breaks); i++)
+				*w++ = '\n';
+		else if (w > s && blank)
+			*w++ = ' ';
+		breaks = blank = 0;
 		*w++ = *r;
 	}
 	*w = '\0';
