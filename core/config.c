@@ -33,11 +33,16 @@ enum {
 	TOP_INGEST,
 	TOP_ROUTES,
 	TOP_PLUGINS,
+	TOP_PUBLIC,
+	TOP_DRAFTS,
 	TOP_N
 };
 
-static const char *const top_keys[] = {"daemon",   "http",   "zmq",    "store",   "incidents",
-                                       "delivery", "ingest", "routes", "plugins", NULL};
+static const char *const top_keys[] = {"daemon", "http",   "zmq",     "store",  "incidents", "delivery",
+                                       "ingest", "routes", "plugins", "public", "drafts",    NULL};
+static const char *const drafts_keys[] = {"auth", NULL};
+static const char *const drafts_auth_keys[] = {"token", NULL};
+static const char *const public_keys[] = {"status_page_url", NULL};
 static const char *const daemon_keys[] = {"state_dir", "plugin_dir", "control", NULL};
 static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", NULL};
 static const char *const zmq_keys[] = {"ingest", NULL};
@@ -51,9 +56,9 @@ static const char *const uptimerobot_keys[] = {"auth", "services", "severity", N
 static const char *const auth_keys[] = {"token", "username", "password", NULL};
 static const char *const route_keys[] = {"name", "events", "min_severity", "labels", "to", NULL};
 static const char *const plugin_keys[] = {"instances", NULL};
-static const char *const event_types[] = {"opened",          "alert_joined",  "alert_resolved",
-                                          "severity_raised", "state_changed", "acknowledged",
-                                          "update",          "resolved",      NULL};
+static const char *const event_types[] = {
+    "opened",   "alert_joined",  "alert_resolved", "severity_raised", "state_changed",   "acknowledged", "update",
+    "resolved", "draft_created", "draft_approved", "draft_rejected",  "draft_published", "draft_failed", NULL};
 static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
 
 static const char *const source_names[CONFIG_SRC_N] = {"alertmanager", "uptimerobot", "generic"};
@@ -828,6 +833,38 @@ static int parse_zmq(loader *l, config *c)
 	return c->zmq_ingest ? 0 : fail_oom(l);
 }
 
+/* "public": what customers see. The status page's address makes the links
+ * of every event (docs/events.md); without it they are empty. */
+static int parse_public(loader *l, config *c)
+{
+	int rc;
+	json_t *p = section(l, TOP_PUBLIC, 0, &rc);
+	const char *file = l->top_file[TOP_PUBLIC];
+	const char *url = NULL;
+
+	if (rc < 0)
+		return -1;
+	if (!p)
+		return 0;
+	if (check_keys(l, file, "public", p, public_keys) < 0 ||
+	    opt_string(l, file, "public", p, "status_page_url", &url) < 0)
+		return -1;
+	if (!url || !*url)
+		return 0;
+	if ((strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || strpbrk(url, " \t\r\n\"<>"))
+		return fail(l, file, "public.status_page_url", "expected an http:// or https:// URL, got \"%.80s\"",
+		            url);
+	/* Stored with one trailing slash, so links are base + "incidents/3.html". */
+	size_t n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	if (asprintf(&c->status_page_url, "%.*s/", (int)n, url) < 0) {
+		c->status_page_url = NULL;
+		return fail_oom(l);
+	}
+	return 0;
+}
+
 static int parse_store(loader *l, config *c)
 {
 	int rc;
@@ -1035,6 +1072,78 @@ static int parse_ingest(loader *l, config *c)
 	return 0;
 }
 
+/* "drafts": the HTTP API for approving drafts (docs/drafts.md). Its token is
+ * its own: approving a publication is not something an alert sender may do. */
+static int parse_drafts(loader *l, config *c)
+{
+	int rc;
+	json_t *d = section(l, TOP_DRAFTS, 0, &rc), *auth = NULL;
+	const char *file = l->top_file[TOP_DRAFTS];
+
+	if (rc < 0)
+		return -1;
+	if (!d)
+		return 0;
+	if (check_keys(l, file, "drafts", d, drafts_keys) < 0 || opt_object(l, file, "drafts", d, "auth", &auth) < 0)
+		return -1;
+	if (!auth)
+		return 0;
+	if (check_keys(l, file, "drafts.auth", auth, drafts_auth_keys) < 0)
+		return -1;
+	if (!json_object_get(auth, "token"))
+		return fail(l, file, "drafts.auth", "expected \"token\"");
+	if (parse_auth(l, file, "drafts.auth", auth, &c->drafts_auth) < 0)
+		return -1;
+	for (int s = 0; s < CONFIG_SRC_N; s++)
+		if (c->auth[s].token && strcmp(c->auth[s].token, c->drafts_auth.token) == 0)
+			return fail(
+			    l, file, "drafts.auth.token",
+			    "must differ from ingest.%s.auth.token: whoever sends alerts must not approve posts",
+			    source_names[s]);
+	return 0;
+}
+
+/*
+ * "recipients": who an instance delivers to, one delivery each (an email
+ * address, a phone number...). The plugin checks the form; here only what
+ * every recipient must be: a short printable string, listed once.
+ */
+#define RECIPIENTS_MAX    10000
+#define RECIPIENT_MAX_LEN 320 /* the longest email address */
+
+static int parse_recipients(loader *l, const char *file, const char *base, json_t *r, config_instance *ci)
+{
+	char rp[KEYPATH_LEN], ip[KEYPATH_LEN];
+	size_t i, j;
+	json_t *v;
+
+	if (!r)
+		return 0;
+	key_path(rp, sizeof rp, base, "recipients");
+	if (!json_is_array(r) || json_array_size(r) == 0)
+		return fail(l, file, rp, "expected a non-empty array of strings, got %s", type_name(r));
+	if (json_array_size(r) > RECIPIENTS_MAX)
+		return fail(l, file, rp, "%zu recipients; at most %d", json_array_size(r), RECIPIENTS_MAX);
+	json_array_foreach(r, i, v)
+	{
+		index_path(ip, sizeof ip, rp, i);
+		if (!json_is_string(v))
+			return fail(l, file, ip, "expected a string, got %s", type_name(v));
+		const char *s = json_string_value(v);
+		size_t len = json_string_length(v);
+		if (len == 0 || len > RECIPIENT_MAX_LEN)
+			return fail(l, file, ip, "expected 1 to %d bytes, got %zu", RECIPIENT_MAX_LEN, len);
+		for (j = 0; j < len; j++)
+			if ((unsigned char)s[j] <= ' ' || s[j] == 0x7f)
+				return fail(l, file, ip, "recipients may not contain spaces or control characters");
+		for (j = 0; j < i; j++)
+			if (strcmp(s, json_string_value(json_array_get(r, j))) == 0)
+				return fail(l, file, ip, "\"%s\" is listed twice", s);
+	}
+	ci->recipients = json_incref(r);
+	return 0;
+}
+
 static int add_instance(loader *l, config *c, const char *file, const char *pname, const char *iname, json_t *iv)
 {
 	char base[KEYPATH_LEN], dp[KEYPATH_LEN];
@@ -1077,6 +1186,9 @@ static int add_instance(loader *l, config *c, const char *file, const char *pnam
 	if (parse_delivery(l, file, key_path(dp, sizeof dp, base, "delivery"), dobj, &c->delivery, &ci->delivery) < 0)
 		goto out;
 	json_object_del(copy, "delivery");
+	if (parse_recipients(l, file, base, json_object_get(copy, "recipients"), ci) < 0)
+		goto out;
+	json_object_del(copy, "recipients");
 	if (resolve_tree(l, file, base, copy) < 0)
 		goto out;
 	ci->config_json = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
@@ -1266,7 +1378,8 @@ config *config_load(const char *dir, char *err, size_t errlen)
 		goto out;
 	}
 	c->dir = strdup(dir);
-	if (!c->dir) {
+	c->config_dir = abs_path(dir);
+	if (!c->dir || !c->config_dir) {
 		fail_oom(&l);
 		goto out;
 	}
@@ -1286,7 +1399,7 @@ config *config_load(const char *dir, char *err, size_t errlen)
 	}
 	if (parse_daemon(&l, c) < 0 || parse_http(&l, c) < 0 || parse_zmq(&l, c) < 0 || parse_store(&l, c) < 0 ||
 	    parse_incidents(&l, c) < 0 || parse_global_delivery(&l, c) < 0 || parse_ingest(&l, c) < 0 ||
-	    parse_plugins(&l, c) < 0 || parse_routes(&l, c) < 0)
+	    parse_plugins(&l, c) < 0 || parse_routes(&l, c) < 0 || parse_public(&l, c) < 0 || parse_drafts(&l, c) < 0)
 		goto out;
 	ok = 1;
 out:
@@ -1309,6 +1422,8 @@ void config_free(config *c)
 	if (!c)
 		return;
 	free(c->dir);
+	free(c->config_dir);
+	free(c->status_page_url);
 	free(c->state_dir);
 	free(c->plugin_dir);
 	free(c->control_path);
@@ -1320,6 +1435,7 @@ void config_free(config *c)
 		secret_free(c->auth[s].username);
 		secret_free(c->auth[s].password);
 	}
+	secret_free(c->drafts_auth.token);
 	json_decref(c->ur_services);
 	free(c->ur_severity);
 	for (size_t i = 0; i < c->n_routes; i++) {
@@ -1334,6 +1450,7 @@ void config_free(config *c)
 		free(c->instances[i].plugin);
 		free(c->instances[i].file);
 		secret_free(c->instances[i].config_json);
+		json_decref(c->instances[i].recipients);
 	}
 	free(c->instances);
 	free(c);

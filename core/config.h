@@ -35,10 +35,11 @@ typedef struct config_delivery {
 } config_delivery;
 
 typedef struct config_instance {
-	char *name;        /* "plugin/instance" */
-	char *plugin;      /* "webhook" */
-	char *file;        /* the configuration file that defines it, for messages */
-	char *config_json; /* the instance object without "delivery", as JSON text */
+	char *name;         /* "plugin/instance" */
+	char *plugin;       /* "webhook" */
+	char *file;         /* the configuration file that defines it, for messages */
+	char *config_json;  /* the instance object without "delivery" and "recipients", as JSON text */
+	json_t *recipients; /* array of strings, one delivery each; NULL = one delivery per event */
 	config_delivery delivery;
 } config_instance;
 
@@ -51,7 +52,11 @@ typedef struct config_route {
 } config_route;
 
 typedef struct config {
-	char *dir; /* the folder read */
+	char *dir;        /* the folder read, as given */
+	char *config_dir; /* the same, absolute (templates live under it) */
+
+	/* public */
+	char *status_page_url; /* "https://status.example.com/" (one trailing slash) or NULL */
 
 	/* daemon */
 	char *state_dir;    /* absolute */
@@ -80,7 +85,8 @@ typedef struct config {
 
 	/* ingest */
 	config_auth auth[CONFIG_SRC_N];
-	json_t *ur_services; /* object monitorID -> service, never NULL */
+	json_t *ur_services;     /* object monitorID -> service, never NULL */
+	config_auth drafts_auth; /* the drafts HTTP API's token; unset = the API refuses (403) */
 	char *ur_severity;
 	alert_limits limits;
 

@@ -62,7 +62,7 @@ static int check_plugins(const config *cfg)
 			bad = 1;
 			continue;
 		}
-		if (plugin_host_check(lib, ic, cfg->state_dir, err, sizeof(err)) < 0) {
+		if (plugin_host_check(lib, ic, cfg->state_dir, cfg->config_dir, err, sizeof(err)) < 0) {
 			fprintf(stderr, "crierd: %s: plugins.%s.instances.%s: %s\n", ic->file, ic->plugin,
 			        strchr(ic->name, '/') + 1, err);
 			bad = 1;

@@ -100,7 +100,7 @@ class FakeTwilio(FakeServer):
         self.auth_token = auth_token
         self.stop_list = set(stop_list)  # numbers that replied STOP: 21610
         self.invalid = set(invalid)  # numbers Twilio says are not valid: 21211
-        super().__init__(port)
+        self.port = port  # 0: a free one, known after start()
         self.lock = threading.Lock()
         self._script = []
         self._requests = []
@@ -246,7 +246,8 @@ class FakeTwilio(FakeServer):
 
         class Handler(FakeHandler):
             def _serve(self):
-                req = Request(self.command, self.path, self.lower_headers(), self.read_body())
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                req = Request(self.command, self.path, headers, self.read_body())
                 with fake.lock:
                     fake._requests.append(req)
                     scripted = fake._script.pop(0) if fake._script else None

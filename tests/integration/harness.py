@@ -198,84 +198,7 @@ def _raw_complete(got):
     return bool(m) and len(rest) >= int(m.group(1))
 
 
-# --------------------------------------------------------------------- fake servers
-
-
-class _QuietServer(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-    def handle_error(self, request, client_address):
-        # A client killed mid-request (kill -9 tests) is not an error here.
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)
-
-
-class FakeHandler(http.server.BaseHTTPRequestHandler):
-    """What every fake server's handler needs; subclasses add do_POST etc."""
-
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes: without this, Nagle
-    # plus the client's delayed ACK cost 40 ms per answer.
-    disable_nagle_algorithm = True
-
-    def read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
-
-    def lower_headers(self):
-        return {k.lower(): v for k, v in self.headers.items()}
-
-    def reset(self):
-        """Drop the connection with a TCP reset, no answer."""
-        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        self.close_connection = True
-
-    def answer(self, status, headers, body, content_type="application/json"):
-        self.send_response(status)
-        for k, v in headers.items():
-            self.send_header(k, v)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args):
-        pass
-
-
-class FakeServer:
-    """An HTTP server on 127.0.0.1 in a thread; a subclass gives handler(), the
-    BaseHTTPRequestHandler class (usually a FakeHandler) that answers."""
-
-    def __init__(self, port=0):
-        self.port = port  # 0: a free one, known after start()
-        self.server = None
-        self.thread = None
-
-    def handler(self):
-        raise NotImplementedError
-
-    def start(self):
-        self.server = _QuietServer(("127.0.0.1", self.port), self.handler())
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(5)
-            self.server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+# --------------------------------------------------------------------- fake target
 
 
 class Recorded:
@@ -301,17 +224,95 @@ class Recorded:
         )
 
 
+class FakeHandler(http.server.BaseHTTPRequestHandler):
+    """The request handler of the fake servers: HTTP/1.1, no access log, and
+    the two ways a fake ends a request."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, Nagle
+    # plus the client's delayed ACK cost 40 ms per answer.
+    disable_nagle_algorithm = True
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def answer(self, status, headers, body, content_type):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def reset(self):
+        """Close the connection with a TCP reset, no answer."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+class _FakeHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # A client killed mid-request (kill -9 tests), or one that gave up
+        # on a slow answer, is not an error here.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class FakeServer:
+    """A fake server in a thread on 127.0.0.1. A subclass gives handler(), a
+    FakeHandler subclass; start() serves on self.port (0: a free one, set
+    then), stop() (or the with block's end) stops it."""
+
+    port = 0
+    server = None
+    thread = None
+
+    def handler(self):
+        raise NotImplementedError
+
+    def start(self):
+        self.server = _FakeHTTPServer(("127.0.0.1", self.port), self.handler())
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(5)
+            self.server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
 class FakeTarget(FakeServer):
     """An HTTP server in a thread. Each request takes the next scripted answer
     (status, or (status, headers, body)); when the script runs out, the default
     answer. Every request is recorded with its headers and body."""
 
     def __init__(self, answers=None, default=200, port=0):
-        super().__init__(port)
         self.lock = threading.Lock()
         self.answers = list(answers or [])
         self.default = default
         self.requests = []
+        self.port = port
+        self.server = None
+        self.thread = None
         self.delay = 0.0  # seconds to wait before answering (a slow channel)
 
     def url(self, path="/hook"):
@@ -353,7 +354,15 @@ class FakeTarget(FakeServer):
             def _handle(self):
                 body = self.read_body()
                 status, headers, out = target._next_answer()
-                target._record(Recorded(self.command, self.path, self.lower_headers(), body, status))
+                target._record(
+                    Recorded(
+                        self.command,
+                        self.path,
+                        {k.lower(): v for k, v in self.headers.items()},
+                        body,
+                        status,
+                    )
+                )
                 if target.delay:  # recorded on arrival, answered late
                     time.sleep(target.delay)
                 if "X-Hang" in headers:
@@ -361,7 +370,7 @@ class FakeTarget(FakeServer):
                 if status == "reset":
                     self.reset()
                     return
-                self.answer(status, headers, out)
+                self.answer(status, headers, out, "application/json")
 
             do_POST = do_GET = do_PUT = _handle
 
