@@ -1,7 +1,7 @@
-"""A fake Twilio Messages API on 127.0.0.1 that checks requests the way
-Twilio does (docs/channel-apis section 3a) and answers with Twilio's own
-shapes: 201 and a Message resource, or {"code", "message", "more_info",
-"status"}.
+"""A fake Twilio Messages API (POST /2010-04-01/Accounts/{sid}/Messages.json)
+on 127.0.0.1 that checks requests the way Twilio does and answers with
+Twilio's own shapes: 201 and a Message resource, or {"code", "message",
+"more_info", "status"} with Twilio's error codes.
 
     with FakeTwilio(sid, token) as tw:
         ... "api_base": tw.url ...
@@ -24,7 +24,7 @@ import urllib.parse
 from base64 import b64decode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import FakeHandler, FakeServer  # noqa: E402
+from harness import FakeHandler, FakeServer, wait_until  # noqa: E402
 
 # GSM 03.38: the basic table (ESC left out) and the extension table, whose
 # characters cost two septets.
@@ -128,14 +128,8 @@ class FakeTwilio(FakeServer):
             return [dict(m) for m in self._messages]
 
     def wait_messages(self, n, timeout=15.0):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            got = self.messages()
-            if len(got) >= n:
-                return got
-            time.sleep(0.05)
-        raise AssertionError("fake Twilio: %d message(s) after %.0fs, wanted %d: %r" % (
-            len(self.messages()), timeout, n, self.requests()))
+        """The accepted messages once there are at least n."""
+        return wait_until(lambda: len(self.messages()) >= n and self.messages(), timeout, what="%d message(s)" % n)
 
     # --- Twilio's behaviour
     def _error(self, status, code, message):
