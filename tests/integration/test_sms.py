@@ -1,20 +1,23 @@
 """The sms plugin against a fake Twilio: one message per valid recipient, an
 invalid number dead at once with its reason, Twilio's refusals (21610, 401)
 dead, 429 / 500 / reset / hang retried and delivered once, long titles cut
-at a word with the link kept, non-GSM text under UCS-2 limits, and the auth
-token nowhere in crierd's log."""
+at a word with the link kept, non-GSM text under UCS-2 limits, the auth
+token nowhere in crierd's log; the example configuration checks, a bad
+"from" does not; and the fake refuses what Twilio refuses."""
 
 import base64
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
 import unittest
+import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_twilio import FakeTwilio, segments  # noqa: E402
-from harness import REPO, Crierd, DaemonCase, crierd_bin, wait_until  # noqa: E402
+from harness import REPO, Crierd, DaemonCase, crierd_bin, http_request, wait_until  # noqa: E402
 
 SID = "AC5e0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b"
 TOKEN = "9f86d081884c7d659a2feaa0c55ad015"
@@ -255,24 +258,76 @@ class Sms(DaemonCase):
         self.assertIn("1 segment, UCS-2,", log)
         self.assert_no_secret(d)
 
-    def test_check_config_rejects_a_bad_from(self):
-        tmp = self.tmpdir()
-        bad = {"oncall": {"from": "+0044 20 7946 0000", "recipients": [ALICE]}}
-        files = sms_files("http://127.0.0.1:9", bad, "sre")
-        c = Crierd(tmp, files, env={"CRIER_TEST_TWILIO_TOKEN": TOKEN})
-        p = subprocess.run(
-            [crierd_bin(), "--config", c.conf_dir, "--check-config"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            env=c.env,
-            cwd=tmp,
-        )
-        out = p.stdout + p.stderr
-        self.assertNotEqual(p.returncode, 0, out)
-        self.assertIn("sms.json", out)
-        self.assertIn('"from" must be an E.164 number', out)
+    def check_config(self, sms_doc, env):
+        d = Crierd(self.tmpdir(), {"sms.json": sms_doc}, env=env)
+        shutil.copytree(os.path.join(REPO, "conf.d", "templates"), os.path.join(d.conf_dir, "templates"))
+        cmd = [crierd_bin(), "--config", d.conf_dir, "--check-config"]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=d.env, cwd=d.tmp)
+        return p.returncode, p.stdout + p.stderr
+
+    def test_example_checks_and_a_bad_from_is_refused(self):
+        with open(os.path.join(REPO, "conf.d", "examples", "sms.json")) as f:
+            example = json.load(f)
+        env = {"CRIER_TWILIO_ACCOUNT_SID": SID, "CRIER_TWILIO_AUTH_TOKEN": TOKEN}
+        rc, out = self.check_config(example, env)
+        self.assertEqual(rc, 0, out)
         self.assertNotIn(TOKEN, out)
+
+        example["plugins"]["sms"]["instances"]["oncall"]["from"] = "+0044 20 7946 0000"
+        rc, out = self.check_config(example, env)
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn('sms.json: plugins.sms.instances.oncall: "from" must be an E.164 number', out)
+        self.assertNotIn(TOKEN, out)
+
+
+class FakeTwilioChecks(unittest.TestCase):
+    """The fake refuses what Twilio refuses, so the tests above can fail."""
+
+    def setUp(self):
+        self.fake = FakeTwilio(SID, TOKEN, stop_list=[BOB]).start()
+        self.addCleanup(self.fake.stop)
+
+    def send(self, form, user=SID, token=TOKEN, ctype="application/x-www-form-urlencoded", sid=SID):
+        body = form if isinstance(form, bytes) else urllib.parse.urlencode(form).encode()
+        cred = base64.b64encode(("%s:%s" % (user, token)).encode()).decode()
+        h = {"Content-Type": ctype, "Authorization": "Basic " + cred}
+        return http_request(self.fake.port, "POST", "/2010-04-01/Accounts/%s/Messages.json" % sid, body, h)
+
+    def code(self, *args, **kw):
+        r = self.send(*args, **kw)
+        self.assertEqual(r.json()["status"], r.status, r)
+        return r.status, r.json()["code"]
+
+    def test_checks(self):
+        ok = {"To": ALICE, "From": FROM, "Body": "hi"}
+        self.assertEqual(self.code(ok, token="wrong"), (401, 20003))
+        self.assertEqual(self.code(ok, user="AC" + "0" * 32, sid="AC" + "0" * 32), (401, 20003))
+        self.assertEqual(self.code(json.dumps(ok).encode(), ctype="application/json"), (400, 21604))
+        self.assertEqual(self.code(dict(ok, To="5558675310")), (400, 21211))
+        self.assertEqual(self.code(dict(ok, To="+0123")), (400, 21211))
+        self.assertEqual(self.code({"To": ALICE, "Body": "hi"}), (400, 21603))
+        self.assertEqual(self.code(dict(ok, MessagingServiceSid="MG" + "a" * 32)), (400, 21603))
+        self.assertEqual(self.code(dict(ok, From="15017122661")), (400, 21212))
+        self.assertEqual(self.code(dict(ok, Body="")), (400, 21602))
+        self.assertEqual(self.code(dict(ok, Body="x" * 1601)), (400, 21617))
+        self.assertEqual(self.code(dict(ok, To=BOB)), (400, 21610))
+        self.assertEqual(self.fake.messages(), [])
+
+        r = self.send(dict(ok, Body="x" * 161))
+        self.assertEqual(r.status, 201, r)
+        m = r.json()
+        self.assertRegex(m["sid"], r"^SM[0-9a-f]{32}$")
+        self.assertEqual((m["status"], m["num_segments"], m["to"]), ("queued", "2", ALICE))
+        self.assertEqual(self.send(dict(ok, Body="α" * 70)).json()["num_segments"], "1")
+        self.assertEqual(self.send(dict(ok, Body="α" * 71)).json()["num_segments"], "2")
+        self.assertEqual(self.send(dict(ok, Body="{" * 80)).json()["num_segments"], "1")
+        self.assertEqual(self.send(dict(ok, Body="{" * 81)).json()["num_segments"], "2")
+
+        self.fake.script((429, {"Retry-After": "3"}), 503)
+        r = self.send(ok)
+        self.assertEqual((r.status, r.json()["code"], r.headers.get("retry-after")), (429, 20429, "3"))
+        self.assertEqual(self.send(ok).status, 503)
+        self.assertEqual(self.send(ok).status, 201)
 
 
 if __name__ == "__main__":
