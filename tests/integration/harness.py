@@ -423,6 +423,11 @@ class Crierd:
 
     # --- configuration
     def write_config(self):
+        # The shipped templates, where a user's conf.d has them (a test that
+        # wants its own puts them there first).
+        templates = os.path.join(self.conf_dir, "templates")
+        if not os.path.exists(templates):
+            shutil.copytree(os.path.join(REPO, "conf.d", "templates"), templates)
         for name in os.listdir(self.conf_dir):
             if name.endswith(".json") and name not in self.files:
                 os.unlink(os.path.join(self.conf_dir, name))

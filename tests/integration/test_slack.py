@@ -9,7 +9,6 @@ token nowhere; incoming webhooks post text and fail on 404 no_service."""
 import hashlib
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -78,7 +77,6 @@ class SlackCase(DaemonCase):
     def start_with_templates(self, files, env):
         """A crierd whose configuration folder has the repository's templates."""
         d = Crierd(self.tmpdir(), files, env=env)
-        shutil.copytree(os.path.join(REPO, "conf.d", "templates"), os.path.join(d.conf_dir, "templates"))
         self.addCleanup(self._finish_crierd, d)
         return d.start()
 
@@ -270,7 +268,6 @@ class SlackWebhook(SlackCase):
 class SlackConfig(SlackCase):
     def check_config(self, slack_doc, env):
         d = Crierd(self.tmpdir(), {"slack.json": slack_doc}, env=env)
-        shutil.copytree(os.path.join(REPO, "conf.d", "templates"), os.path.join(d.conf_dir, "templates"))
         cmd = [crierd_bin(), "--config", d.conf_dir, "--check-config"]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=d.env)
         return p.returncode, p.stdout + p.stderr
