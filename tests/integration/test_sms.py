@@ -8,7 +8,6 @@ token nowhere in crierd's log; the example configuration checks, a bad
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -74,13 +73,8 @@ class Sms(DaemonCase):
         return fake.start()
 
     def start_sms(self, fake, instances, **kw):
-        tmp = self.tmpdir()
-        # The default template, where crierd looks for it: <config>/templates/sms/.
-        shutil.copytree(
-            os.path.join(REPO, "conf.d", "templates", "sms"), os.path.join(tmp, "conf.d", "templates", "sms")
-        )
         env = {"CRIER_TEST_TWILIO_TOKEN": TOKEN, "CRIER_LOG_LEVEL": "debug"}
-        return self.start_crierd(sms_files(fake.url, instances, "sre"), tmp=tmp, env=env, **kw)
+        return self.start_crierd(sms_files(fake.url, instances, "sre"), env=env, **kw)
 
     def fire(self, d, key, title, service, status="firing"):
         r = d.post_generic(alert(key, title, service, status))
@@ -260,7 +254,6 @@ class Sms(DaemonCase):
 
     def check_config(self, sms_doc, env):
         d = Crierd(self.tmpdir(), {"sms.json": sms_doc}, env=env)
-        shutil.copytree(os.path.join(REPO, "conf.d", "templates"), os.path.join(d.conf_dir, "templates"))
         cmd = [crierd_bin(), "--config", d.conf_dir, "--check-config"]
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=d.env, cwd=d.tmp)
         return p.returncode, p.stdout + p.stderr
