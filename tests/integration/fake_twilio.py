@@ -24,7 +24,7 @@ import urllib.parse
 from base64 import b64decode
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import FakeHandler, FakeServer, wait_until  # noqa: E402
+from harness import FakeHandler, FakeServer, Recorded, wait_until  # noqa: E402
 
 # GSM 03.38: the basic table (ESC left out) and the extension table, whose
 # characters cost two septets.
@@ -71,25 +71,21 @@ def is_e164(s):
     return bool(s and E164.match(s))
 
 
-class Request:
-    """One request as the fake saw it, and what it answered."""
+class Request(Recorded):
+    """One request as the fake saw it; answered is the status we gave it,
+    "reset" or "hang" when we gave none, and answer the JSON document."""
 
     def __init__(self, method, path, headers, body):
-        self.time = time.monotonic()
-        self.method = method
-        self.path = path
-        self.headers = headers  # dict, lower-case names
-        self.body = body  # bytes
+        super().__init__(method, path, headers, body, None)
         self.form = {}
-        self.status = None  # what we answered; "reset"/"hang" when we did not
-        self.answer = None  # the JSON document we answered, if any
+        self.answer = None
 
     def __repr__(self):
         return "<twilio %s %s To=%s -> %s %s>" % (
             self.method,
             self.path,
             self.form.get("To"),
-            self.status,
+            self.answered,
             (self.answer or {}).get("code", ""),
         )
 
@@ -250,14 +246,14 @@ class FakeTwilio(FakeServer):
                 else:
                     status, headers, doc = fake._handle(req)
                 if isinstance(status, tuple) or status == "hang":
-                    req.status = "hang"
+                    req.answered = "hang"
                     fake._stopping.wait(float(status[1]) if isinstance(status, tuple) else 30.0)
                     self.close_connection = True
                 elif status == "reset":
-                    req.status = "reset"
+                    req.answered = "reset"
                     self.reset()
                 else:
-                    req.status, req.answer = status, doc
+                    req.answered, req.answer = status, doc
                     self.answer(status, headers, json.dumps(doc).encode(), "application/json; charset=utf-8")
 
             do_POST = do_GET = do_PUT = do_DELETE = _serve

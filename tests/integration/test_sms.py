@@ -107,7 +107,7 @@ class Sms(DaemonCase):
         self.assertEqual(m["from"], FROM)
         self.assertEqual(m["body"], "[crier] API 5xx above 5% (critical): investigating. " + link)
         self.assertEqual((m["encoding"], m["num_segments"]), ("GSM-7", "1"))
-        self.assertEqual([r.status for r in fake.requests()], [201], "the invalid number never reached Twilio")
+        self.assertEqual([r.answered for r in fake.requests()], [201], "the invalid number never reached Twilio")
 
         self.assertEqual(len(dead), 1, dead)
         x = dead[0]
@@ -162,7 +162,7 @@ class Sms(DaemonCase):
                 ),
             ],
         )
-        self.assertEqual(sorted(r.status for r in fake.requests()), [201, 400, 401])
+        self.assertEqual(sorted(r.answered for r in fake.requests()), [201, 400, 401])
         self.assert_no_secret(d)
         self.assertNotIn("0" * 32, d.log_text())
 
@@ -174,7 +174,7 @@ class Sms(DaemonCase):
         fake.wait_messages(1, timeout=20)
         time.sleep(1.0)
         reqs = fake.requests()
-        self.assertEqual([r.status for r in reqs], [429, 429, 201], reqs)
+        self.assertEqual([r.answered for r in reqs], [429, 429, 201], reqs)
         self.assertEqual(reqs[0].answer["code"], 20429)
         self.assertGreaterEqual(reqs[2].time - reqs[1].time, 1.99, "Retry-After: 2 was honoured")
         self.assertEqual(len(fake.messages()), 1)
@@ -193,7 +193,7 @@ class Sms(DaemonCase):
         self.fire(d, "web-down", "Website down", "web")
         fake.wait_messages(1, timeout=30)
         time.sleep(1.0)
-        self.assertEqual([r.status for r in fake.requests()], [500, "hang", "reset", 201])
+        self.assertEqual([r.answered for r in fake.requests()], [500, "hang", "reset", 201])
         self.assertEqual(len(fake.messages()), 1)
         x = wait_until(lambda: [y for y in self.sms_deliveries(d) if y["state"] == "delivered"], 10, what="delivered")
         self.assertEqual(x[0]["attempts"], 4)
