@@ -66,6 +66,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libcrier.a $(LDLIBS_CORE)
 
+# test_sms compiles the sms plugin's pure helpers in.
+$(BUILD)/tests/test_sms: plugins/sms/sms_text.c plugins/sms/sms_text.h
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	./$(BUILD)/crierd --config conf.d
