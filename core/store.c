@@ -258,6 +258,11 @@ const char *store_error(store *s)
 	return sqlite3_errmsg(s->db);
 }
 
+sqlite3 *store_db(store *s)
+{
+	return s->db;
+}
+
 /* Run a statement that returns no rows; reset it whatever happens. */
 static int step_done(sqlite3_stmt *st)
 {

@@ -24,6 +24,8 @@ store *store_open(const char *path, int sync_full, int checkpoint_pages, char *e
 void store_close(store *s);
 /* Last error text of the database (borrowed). */
 const char *store_error(store *s);
+/* The database handle, for modules with tables of their own (subscribers.c). Borrowed. */
+struct sqlite3 *store_db(store *s);
 
 int store_begin(store *s);
 int store_commit(store *s);
