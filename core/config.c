@@ -41,12 +41,12 @@ enum {
 	TOP_N
 };
 
-static const char *const top_keys[] = {"daemon", "http",   "zmq",     "store",  "incidents", "delivery",
-                                       "ingest", "routes", "plugins", "public", "drafts",    "subscribers", NULL};
+static const char *const top_keys[] = {"daemon", "http",    "zmq",    "store",  "incidents",   "delivery", "ingest",
+                                       "routes", "plugins", "public", "drafts", "subscribers", NULL};
 static const char *const drafts_keys[] = {"auth", NULL};
 static const char *const drafts_auth_keys[] = {"token", NULL};
-static const char *const subscribers_keys[] = {"public_url", "email_instance", "sms_instance",
-                                               "confirm_expiry_seconds", "rate_limit", NULL};
+static const char *const subscribers_keys[] = {
+    "public_url", "email_instance", "sms_instance", "confirm_expiry_seconds", "rate_limit", NULL};
 static const char *const rate_limit_keys[] = {"burst", "per_hour", NULL};
 static const char *const public_keys[] = {"status_page_url", "components", "when", "security_when", NULL};
 static const char *const component_keys[] = {"name", "labels", NULL};
@@ -1307,8 +1307,7 @@ static int parse_drafts(loader *l, config *c)
 }
 
 /* An instance named by key of section "subscribers" (or NULL when absent) into *out (new). */
-static int subscribers_instance(loader *l, const char *file, json_t *sec, const char *key, const config *c,
-                                char **out)
+static int subscribers_instance(loader *l, const char *file, json_t *sec, const char *key, const config *c, char **out)
 {
 	char p[KEYPATH_LEN];
 	const char *name = NULL;

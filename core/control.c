@@ -254,10 +254,11 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		}
 		log_info("delivery requeued by a person", " delivery=%lld instance=%s", (long long)id, inst);
 	} else {
-		txt = reply_error("unknown command \"%.32s\" (known: status, incidents, show, ack, update, resolve, "
-		                  "deliveries, retry, drafts, draft, draft_approve, draft_reject, draft_edit, subscribers, "
-		                  "subscriber_add, subscriber_remove)",
-		                  cmd);
+		txt = reply_error(
+		    "unknown command \"%.32s\" (known: status, incidents, show, ack, update, resolve, "
+		    "deliveries, retry, drafts, draft, draft_approve, draft_reject, draft_edit, subscribers, "
+		    "subscriber_add, subscriber_remove)",
+		    cmd);
 		goto out;
 	}
 	if (!r) {

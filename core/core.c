@@ -758,8 +758,13 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot connect the command socket");
 		goto fail;
 	}
-	c->ctl_ctx = (control_ctx){
-	    .st = c->st, .inc = c->inc, .ob = c->ob, .dr = c->dr, .subs = c->subs, .cfg = cfg, .started_ms = timefmt_now_ms()};
+	c->ctl_ctx = (control_ctx){.st = c->st,
+	                           .inc = c->inc,
+	                           .ob = c->ob,
+	                           .dr = c->dr,
+	                           .subs = c->subs,
+	                           .cfg = cfg,
+	                           .started_ms = timefmt_now_ms()};
 	if (pthread_create(&c->thread, NULL, core_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the core thread");
 		goto fail;

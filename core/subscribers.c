@@ -64,8 +64,9 @@ static const char *const sql[S_N] = {
     [S_OPERATOR_SET] = "UPDATE subscribers SET confirmed = 1, components = ?2, confirmed_at = ?3, source = ?4,"
                        " client = ?5, pending_components = NULL, confirm_hash = NULL, confirm_attempts = 0,"
                        " confirm_expires_at = NULL, confirm_sends = 0, confirm_event = NULL WHERE id = ?1",
-    [S_PENDING] = "UPDATE subscribers SET pending_components = ?2, confirm_hash = ?3, confirm_attempts = 0,"
-                  " confirm_expires_at = ?4, confirm_sent_at = ?5, confirm_sends = ?6, confirm_event = ?7 WHERE id = ?1",
+    [S_PENDING] =
+        "UPDATE subscribers SET pending_components = ?2, confirm_hash = ?3, confirm_attempts = 0,"
+        " confirm_expires_at = ?4, confirm_sent_at = ?5, confirm_sends = ?6, confirm_event = ?7 WHERE id = ?1",
     [S_BY_HASH] = "SELECT id, COALESCE(confirm_event, 0) FROM subscribers WHERE confirm_hash = ?1 AND kind = ?2"
                   " AND confirm_expires_at > ?3",
     [S_BY_PHONE] = "SELECT id, COALESCE(confirm_event, 0), confirm_hash, confirm_attempts, unsubscribe_token"
@@ -109,7 +110,7 @@ struct subscribers {
 typedef struct row {
 	int64_t id, event, sent_at;
 	int confirmed, pending, sends, kind;
-	char token[64];  /* the unsubscribe token */
+	char token[64]; /* the unsubscribe token */
 	char address[324];
 } row;
 
@@ -633,7 +634,8 @@ static int send_confirmation(subscribers *s, outbox *ob, const row *r, const cha
 	if (!sub)
 		goto out;
 	if (r->kind == CONFIG_SUBSCRIBERS_EMAIL)
-		rc = json_object_set_new(sub, "confirm_url", json_sprintf("%s%s%s", cs->public_url, CONFIRM_PATH, secret));
+		rc = json_object_set_new(sub, "confirm_url",
+		                         json_sprintf("%s%s%s", cs->public_url, CONFIRM_PATH, secret));
 	else
 		rc = json_object_set_new(sub, "code", json_string(secret));
 	if (rc < 0) {
@@ -734,7 +736,9 @@ out:
 	free(comps);
 	if (rc < 0)
 		return fail(503, "store failed: %s", store_error(s->st));
-	return reply(json_pack("{sb ss}", "ok", 1, "status", "pending"));
+	duration_text(cs->confirm_expiry_ms, why, sizeof(why));
+	return reply(json_pack("{sb ss ss ss}", "ok", 1, "status", "pending", "kind", email ? "email" : "phone",
+	                       "expires_in", why));
 }
 
 static int confirm_row(subscribers *s, int64_t id, int64_t event, int64_t now)
@@ -871,10 +875,10 @@ static json_t *row_json(sqlite3_stmt *q)
 	json_t *o = json_pack("{sI ss ss so ss so so ss}", "id", (json_int_t)sqlite3_column_int64(q, 0), "kind",
 	                      sqlite3_column_int(q, 1) == CONFIG_SUBSCRIBERS_EMAIL ? "email" : "phone", "address",
 	                      col(q, 2), "components", json_loads(comps[0] ? comps : "[]", 0, NULL), "status",
-	                      confirmed ? "confirmed" : "pending", "created_at",
-	                      time_json(sqlite3_column_int64(q, 5)), "confirmed_at",
-	                      time_json(sqlite3_column_int64(q, 6)), "source", col(q, 7));
-	if (o && sqlite3_column_type(q, 8) != SQLITE_NULL && json_object_set_new(o, "client", json_string(col(q, 8))) < 0)
+	                      confirmed ? "confirmed" : "pending", "created_at", time_json(sqlite3_column_int64(q, 5)),
+	                      "confirmed_at", time_json(sqlite3_column_int64(q, 6)), "source", col(q, 7));
+	if (o && sqlite3_column_type(q, 8) != SQLITE_NULL &&
+	    json_object_set_new(o, "client", json_string(col(q, 8))) < 0)
 		goto fail;
 	if (o && !confirmed && json_object_set_new(o, "expires_at", time_json(sqlite3_column_int64(q, 10))) < 0)
 		goto fail;
@@ -910,8 +914,8 @@ static json_t *list_json(subscribers *s, int kind, const char *address)
 static int operator_address(const json_t *req, row *r)
 {
 	memset(r, 0, sizeof(*r));
-	r->kind = subscribers_address(json_string_value(json_object_get(req, "address")), 0, r->address,
-	                              sizeof(r->address));
+	r->kind =
+	    subscribers_address(json_string_value(json_object_get(req, "address")), 0, r->address, sizeof(r->address));
 	return r->kind;
 }
 
