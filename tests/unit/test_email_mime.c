@@ -330,18 +330,19 @@ static void test_addresses(void)
 		mime_address_free(&a);
 	}
 
-	h = address_header("From", "crier <alerts@status.example.com>");
-	CHECK_STR(h, "From: \"crier\" <alerts@status.example.com>\r\n");
-	free(h);
-	h = address_header("To", "oncall@example.com");
-	CHECK_STR(h, "To: oncall@example.com\r\n");
-	free(h);
-	h = address_header("From", "\"Ops \\\\ \\\"night\\\"\" <ops@example.com>");
-	CHECK_STR(h, "From: \"Ops \\\\ \\\"night\\\"\" <ops@example.com>\r\n");
-	free(h);
-	h = address_header("From", "Zo\xC3\xAB Status <status@example.com>");
-	CHECK_STR(h, "From: =?UTF-8?B?Wm/DqyBTdGF0dXM=?= <status@example.com>\r\n");
-	free(h);
+	static const char *const formatted[][3] = {
+	    {"From", "crier <alerts@status.example.com>", "From: \"crier\" <alerts@status.example.com>\r\n"},
+	    {"To", "oncall@example.com", "To: oncall@example.com\r\n"},
+	    {"From", "\"Ops \\\\ \\\"night\\\"\" <ops@example.com>",
+	     "From: \"Ops \\\\ \\\"night\\\"\" <ops@example.com>\r\n"},
+	    {"From", "Zo\xC3\xAB Status <status@example.com>",
+	     "From: =?UTF-8?B?Wm/DqyBTdGF0dXM=?= <status@example.com>\r\n"},
+	};
+	for (size_t i = 0; i < sizeof(formatted) / sizeof(formatted[0]); i++) {
+		h = address_header(formatted[i][0], formatted[i][1]);
+		CHECK_STR(h, formatted[i][2]);
+		free(h);
+	}
 	/* A long display name folds, and the address stays whole. */
 	h = address_header("To", "The Site Reliability Engineering Team of the Payments Platform Group "
 	                         "<sre-payments-platform@example.com>");
