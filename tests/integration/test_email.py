@@ -190,7 +190,7 @@ class EmailEndToEnd(DaemonCase):
     def email_deliveries(self, d, dead=False):
         return [x for x in d.deliveries(dead=dead) if x["instance"].startswith("email/")]
 
-    def check_message(self, rec, rcpt, display, incident_id):
+    def check_message(self, rec, rcpt, incident_id):
         """Everything a single mail must get right; returns the parsed message."""
         raw = rec["content"]
         self.assertEqual(rec["mail_from"], FROM_ADDR)
@@ -210,7 +210,7 @@ class EmailEndToEnd(DaemonCase):
         self.assertEqual(msg["From"].addresses[0].addr_spec, FROM_ADDR)
         self.assertEqual(msg["From"].addresses[0].display_name, "Crier Status")
         self.assertEqual(msg["To"].addresses[0].addr_spec, rcpt)
-        self.assertEqual(msg["To"].addresses[0].display_name, display)
+        self.assertEqual(msg["To"].addresses[0].display_name, "")
         self.assertEqual(msg["Reply-To"].addresses[0].addr_spec, "ops@example.com")
         self.assertEqual(msg["Auto-Submitted"], "auto-generated")
         self.assertEqual(
@@ -237,7 +237,7 @@ class EmailEndToEnd(DaemonCase):
         box = Mailbox()
         port = self.start_smtp(box)
         jane, bob = "jane@example.com", "bob@example.com"
-        d = self.start_mail_crierd(email_files({"ops": instance(port, ["Jane Doe <%s>" % jane, bob])}))
+        d = self.start_mail_crierd(email_files({"ops": instance(port, [jane, bob])}))
 
         am_post(d, alert("a1a1a1a1a1a1a1a1", "api-1"))
         wait_until(lambda: len(box.mails()) >= 2, 20, what="the opening mail to both recipients")
@@ -255,10 +255,10 @@ class EmailEndToEnd(DaemonCase):
         self.assertEqual(events[-1], "resolved")
 
         roots = set()
-        for rcpt, display in ((jane, "Jane Doe"), (bob, "")):
+        for rcpt in (jane, bob):
             mails = box.mails(rcpt)
             self.assertEqual(len(mails), len(events))
-            parsed = [self.check_message(m, rcpt, display, inc["id"]) for m in mails]
+            parsed = [self.check_message(m, rcpt, inc["id"]) for m in mails]
             first = parsed[0][0]
             self.assertIsNone(first["In-Reply-To"], "the opening mail starts the thread")
             self.assertIn("New critical incident", parsed[0][1])
