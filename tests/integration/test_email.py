@@ -193,7 +193,7 @@ class EmailEndToEnd(DaemonCase):
     def email_deliveries(self, d, dead=False):
         return [x for x in d.deliveries(dead=dead) if x["instance"].startswith("email/")]
 
-    def check_message(self, rec, rcpt, incident_id):
+    def check_message(self, rec, rcpt, incident_id, alert_event=True):
         """Everything a single mail must get right; returns the parsed message."""
         raw = rec["content"]
         self.assertEqual(rec["mail_from"], FROM_ADDR)
@@ -231,8 +231,9 @@ class EmailEndToEnd(DaemonCase):
             self.assertIn(p["Content-Transfer-Encoding"], ("quoted-printable", "base64"))
         # The alert's words arrive whole in the text; HTML gets them escaped.
         self.assertIn("\u00fcber <b>bold</b>", text)
-        self.assertIn("line one\n.\nMAIL FROM:<evil@example.com>\nFrom nowhere\n", text)
         self.assertIn("\u00fcber &lt;b&gt;bold&lt;/b&gt;", html)
+        if alert_event:
+            self.assertIn("line one\n.\nMAIL FROM:<evil@example.com>\nFrom nowhere\n", text)
         self.assertNotIn("<b>bold</b>", html)
         self.assertTrue(html.lstrip().lower().startswith("<!doctype html>"), html[:80])
         return msg, text, html
@@ -262,7 +263,10 @@ class EmailEndToEnd(DaemonCase):
         for rcpt in (jane, bob):
             mails = box.mails(rcpt)
             self.assertEqual(len(mails), len(events))
-            parsed = [self.check_message(m, rcpt, inc["id"]) for m in mails]
+            parsed = [
+                self.check_message(m, rcpt, inc["id"], ev in ("opened", "alert_joined", "alert_resolved"))
+                for m, ev in zip(mails, events)
+            ]
             first = parsed[0][0]
             self.assertIsNone(first["In-Reply-To"], "the opening mail starts the thread")
             self.assertIn("New critical incident", parsed[0][1])
