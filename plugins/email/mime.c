@@ -147,23 +147,30 @@ char *mime_clean_text(const char *utf8)
 
 /* ---- header values ---- */
 
-/* Whether cleaned text must go out as encoded-words: it is not ASCII, it
- * holds "=?" (a reader would decode what looks like an encoded-word), or a
- * word would not fit on its line (first_room columns left on the first). */
+/* Whether a word (n bytes) of cleaned text must go out as encoded-words:
+ * it is not ASCII, it holds "=?" (a reader would decode what looks like an
+ * encoded-word), or it is longer than room, the columns left for it. */
+static int word_needs_encoding(const char *w, size_t n, size_t room)
+{
+	if (n > room)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)w[i] >= 0x80 || (w[i] == '=' && i + 1 < n && w[i + 1] == '?'))
+			return 1;
+	return 0;
+}
+
+/* Whether any word of cleaned text s must; the first has first_room
+ * columns, later ones may start a continuation line. */
 static int needs_encoding(const char *s, size_t first_room)
 {
 	size_t room = first_room;
 
-	if (strstr(s, "=?"))
-		return 1;
 	while (*s) {
 		size_t w = strcspn(s, " ");
-		for (size_t i = 0; i < w; i++)
-			if ((unsigned char)s[i] >= 0x80)
-				return 1;
-		if (w > room)
+		if (word_needs_encoding(s, w, room))
 			return 1;
-		room = MIME_LINE_SOFT - 1; /* later words may start a continuation line */
+		room = MIME_LINE_SOFT - 1;
 		s += w;
 		s += strspn(s, " ");
 	}
@@ -188,26 +195,26 @@ static void base64_chunk(mime_buf *b, const unsigned char *s, size_t n)
 	}
 }
 
-/* Cleaned text s as B encoded-words separated by spaces; each holds whole
- * characters (RFC 2047 §5) and fits its line: the first in first_room
- * columns, the others on a continuation line of their own. */
-static void encoded_words(mime_buf *b, const char *s, size_t first_room)
+/* n bytes of cleaned text s as B encoded-words separated by spaces; each
+ * holds whole characters (RFC 2047 §5) and fits its line: the first in
+ * first_room columns, the others on a continuation line of their own. */
+static void encoded_words(mime_buf *b, const char *s, size_t n, size_t first_room)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 	size_t room = first_room < EW_MAX ? first_room : EW_MAX;
 
 	if (room < EW_OVERHEAD + 4) /* a header name too long to share its line: cannot happen with ours */
 		room = EW_MAX;
-	while (*p) {
+	while (p < end) {
 		size_t max = (room - EW_OVERHEAD) / 4 * 3, take = 0;
-		while (p[take]) {
+		while (p + take < end) {
 			unsigned long cp;
-			size_t n = utf8_char(p + take, &cp);
-			if (n == 0)
-				n = 1;
-			if (take + n > max)
+			size_t c = utf8_char(p + take, &cp);
+			if (c == 0)
+				c = 1;
+			if (take + c > max)
 				break;
-			take += n;
+			take += c;
 		}
 		if ((const char *)p != s)
 			mime_buf_add(b, " ", 1);
@@ -216,6 +223,38 @@ static void encoded_words(mime_buf *b, const char *s, size_t first_room)
 		mime_buf_str(b, "?=");
 		p += take;
 		room = EW_MAX;
+	}
+}
+
+/* Unstructured text (cleaned) as plain words where they can stay plain, so
+ * a subject stays readable, and encoded-words for runs of words that cannot.
+ * A run takes its inner spaces into the encoded text: readers drop the
+ * white space between two encoded-words (RFC 2047 §6.2). */
+static void text_words(mime_buf *v, const char *s, size_t first_room)
+{
+	size_t room = first_room;
+
+	while (*s) {
+		size_t w = strcspn(s, " ");
+		const char *end = s + w;
+		if (word_needs_encoding(s, w, room)) {
+			while (*end == ' ') {
+				const char *next = end + 1;
+				size_t nw = strcspn(next, " ");
+				if (!word_needs_encoding(next, nw, MIME_LINE_SOFT - 1))
+					break;
+				end = next + nw;
+			}
+			encoded_words(v, s, (size_t)(end - s), room);
+		} else {
+			mime_buf_add(v, s, w);
+		}
+		s = end;
+		if (*s == ' ') {
+			mime_buf_add(v, " ", 1);
+			s++;
+		}
+		room = MIME_LINE_SOFT - 1;
 	}
 }
 
@@ -257,15 +296,12 @@ void mime_header_text(mime_buf *b, const char *name, const char *text)
 		b->failed = 1;
 		return;
 	}
-	if (needs_encoding(clean, first_room)) {
-		encoded_words(&v, clean, first_room);
-		if (v.failed)
-			b->failed = 1;
-		else
-			fold(b, name, v.p);
-	} else {
-		fold(b, name, clean);
-	}
+	text_words(&v, clean, first_room);
+	mime_buf_add(&v, "", 0); /* "" for an empty subject */
+	if (v.failed)
+		b->failed = 1;
+	else
+		fold(b, name, v.p);
 	mime_buf_free(&v);
 	free(clean);
 }
@@ -279,8 +315,10 @@ void mime_header_address(mime_buf *b, const char *name, const mime_address *a)
 		fold(b, name, a->addr);
 		return;
 	}
+	/* A phrase: all encoded-words, or one quoted-string (plain words
+	 * would need quoting of their own for "." or ","). */
 	if (needs_encoding(a->display, first_room)) {
-		encoded_words(&v, a->display, first_room);
+		encoded_words(&v, a->display, strlen(a->display), first_room);
 	} else {
 		/* A quoted-string takes any printable ASCII once " and \ are escaped. */
 		mime_buf_add(&v, "\"", 1);
