@@ -10,6 +10,7 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+VERSION  = 0.1
 BUILD   ?= build
 OPT     ?= -O2 -g
 SAN     ?=
@@ -128,16 +129,28 @@ fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c)
+	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c examples/plugins/*/*.c)
 
 format-check:
-	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c) \
+	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c examples/plugins/*/*.c) \
 	  && echo "format-check: ok"
 
+# The ABI versions the header describes, for the pkg-config file.
+ABI_VERSION     = $(shell sed -n 's/^\#define CRIER_ABI_VERSION  *\([0-9]*\)$$/\1/p' include/crier/plugin.h)
+ABI_VERSION_MIN = $(shell sed -n 's/^\#define CRIER_ABI_VERSION_MIN  *\([0-9]*\)$$/\1/p' include/crier/plugin.h)
+
+# PREFIX (default /usr/local) is where crier will live; DESTDIR, if set, is
+# prepended to every path written (a staging folder for a package). Besides
+# the programs and plugins, the plugin header and crier-plugin.pc, for
+# plugins built out of tree (docs/writing-a-plugin.md).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/crier $(DESTDIR)$(PREFIX)/lib/crier/plugins
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/crier $(DESTDIR)$(PREFIX)/lib/crier/plugins \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BUILD)/crierd $(BUILD)/crierctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/crier/plugin.h $(DESTDIR)$(PREFIX)/include/crier/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@ABI_VERSION@|$(ABI_VERSION)|' \
+	    -e 's|@ABI_VERSION_MIN@|$(ABI_VERSION_MIN)|' include/crier-plugin.pc.in > $(BUILD)/crier-plugin.pc
+	install -m 644 $(BUILD)/crier-plugin.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 755 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/crier/plugins/
 
 clean:

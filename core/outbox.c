@@ -4,19 +4,23 @@
  */
 #include "outbox.h"
 
+#include "audience.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_host.h"
 #include "plugin_loader.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* A delivery handed to a host and not answered yet. */
 typedef struct inflight {
-	int64_t id, incident_id, created_at;
+	int64_t id, event_id, incident_id, created_at;
+	int approval;  /* a draft_approved event: maybe a draft's publication */
+	uint64_t lane; /* hash of the recipient: order is kept per incident and recipient */
 	int attempts;
 } inflight;
 
@@ -29,6 +33,7 @@ typedef struct channel {
 	char *plugin;
 	char *config_json; /* to tell a changed instance on reload */
 	config_delivery delivery;
+	int audience_public; /* hand it the public view of events (audience.h) */
 	plugin_host *host;
 	int64_t wake_at; /* 0 = look now; INT64_MAX = nothing pending */
 	int stale;       /* removed or changed: stop once idle */
@@ -47,11 +52,15 @@ struct outbox {
 	void *zctx;
 	outbox_dead_fn on_dead;
 	void *on_dead_ctx;
+	outbox_drafted_fn on_drafted;
+	outbox_published_fn on_published;
+	void *drafts_ctx;
 	plugin_lib **libs;
 	size_t n_libs;
 	channel **ch;
 	size_t n_ch;
 	unsigned rnd;
+	char *status_page_url; /* from the configuration, for the events' links; NULL = none */
 };
 
 outbox *outbox_new(store *s, void *zctx)
@@ -65,7 +74,7 @@ outbox *outbox_new(store *s, void *zctx)
 	return o;
 }
 
-static plugin_lib *lib_get(outbox *o, const char *dir, const char *name, char *err, size_t errlen)
+static plugin_lib *lib_get(outbox *o, char *const *dirs, const char *name, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < o->n_libs; i++)
 		if (strcmp(o->libs[i]->name, name) == 0)
@@ -76,7 +85,7 @@ static plugin_lib *lib_get(outbox *o, const char *dir, const char *name, char *e
 		return NULL;
 	}
 	o->libs = grown;
-	plugin_lib *lib = plugin_loader_open(dir, name, err, errlen);
+	plugin_lib *lib = plugin_loader_open(dirs, name, err, errlen);
 	if (!lib)
 		return NULL;
 	o->libs[o->n_libs++] = lib;
@@ -104,7 +113,7 @@ static channel *channel_find(outbox *o, const char *name)
 
 static channel *channel_new(outbox *o, const config *cfg, const config_instance *ic, char *err, size_t errlen)
 {
-	plugin_lib *lib = lib_get(o, cfg->plugin_dir, ic->plugin, err, errlen);
+	plugin_lib *lib = lib_get(o, cfg->plugin_dirs, ic->plugin, err, errlen);
 	if (!lib)
 		return NULL;
 	channel *c = calloc(1, sizeof(*c));
@@ -115,7 +124,8 @@ static channel *channel_new(outbox *o, const config *cfg, const config_instance 
 		return NULL;
 	}
 	c->delivery = ic->delivery;
-	c->host = plugin_host_start(o->zctx, lib, ic, cfg->state_dir, err, errlen);
+	c->audience_public = ic->audience_public;
+	c->host = plugin_host_start(o->zctx, lib, ic, cfg->state_dir, cfg->config_dir, err, errlen);
 	if (!c->host) {
 		channel_free(c);
 		return NULL;
@@ -174,14 +184,19 @@ int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 		fresh[n_fresh++] = c;
 	}
 	channel **grown = realloc(o->ch, (o->n_ch + n_fresh + 1) * sizeof(*grown));
-	if (!grown) {
+	char *url = cfg->status_page_url ? strdup(cfg->status_page_url) : NULL;
+	if (grown)
+		o->ch = grown;
+	if (!grown || (cfg->status_page_url && !url)) {
 		for (size_t k = 0; k < n_fresh; k++)
 			channel_free(fresh[k]);
 		free(fresh);
+		free(url);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	o->ch = grown;
+	free(o->status_page_url);
+	o->status_page_url = url;
 	/* Retire what went away or changed: it stops once its window is empty. */
 	for (size_t i = 0; i < o->n_ch; i++) {
 		channel *c = o->ch[i];
@@ -190,8 +205,10 @@ int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 			continue;
 		if (!ic || !same_instance(c, ic))
 			c->stale = 1;
-		else
+		else {
 			c->delivery = ic->delivery;
+			c->audience_public = ic->audience_public;
+		}
 	}
 	for (size_t k = 0; k < n_fresh; k++) {
 		o->ch[o->n_ch++] = fresh[k];
@@ -218,6 +235,7 @@ void outbox_free(outbox *o)
 			plugin_loader_close(o->libs[i]);
 		free(o->libs);
 	}
+	free(o->status_page_url);
 	free(o);
 }
 
@@ -225,6 +243,13 @@ void outbox_on_dead(outbox *o, outbox_dead_fn fn, void *ctx)
 {
 	o->on_dead = fn;
 	o->on_dead_ctx = ctx;
+}
+
+void outbox_on_drafts(outbox *o, outbox_drafted_fn drafted, outbox_published_fn published, void *ctx)
+{
+	o->on_drafted = drafted;
+	o->on_published = published;
+	o->drafts_ctx = ctx;
 }
 
 void outbox_forget_dead_alerts(outbox *o)
@@ -261,25 +286,74 @@ static double next_rnd(outbox *o)
 	return (double)(o->rnd >> 8) / (double)(1u << 24);
 }
 
-/* Prepend "id" and "idempotency_key" to the stored document. */
-static char *delivery_doc(const store_delivery *d, const char *key)
+/* The public view of a stored document, as JSON text (new), or NULL. */
+static char *public_view(const char *stored)
 {
-	char *out = NULL;
-	const char *rest = d->doc[0] == '{' ? d->doc + 1 : d->doc;
-	if (asprintf(&out, "{\"id\":%" PRId64 ",\"idempotency_key\":\"%s\",%s", d->event_id, key, rest) < 0)
-		return NULL;
+	json_t *doc = json_loads(stored, 0, NULL);
+	json_t *pub = doc ? audience_public_doc(doc) : NULL;
+	char *txt = pub ? json_dumps(pub, JSON_COMPACT) : NULL;
+	json_decref(pub);
+	json_decref(doc);
+	return txt;
+}
+
+/*
+ * The document a plugin receives: the stored event with what depends on
+ * the delivery and the current configuration put in front (docs/events.md):
+ * id, idempotency_key, recipient, links, and "is": {"<type>": true} so that
+ * logic-less templates can tell event types apart.
+ */
+static char *delivery_doc(const outbox *o, const channel *c, const store_delivery *d, const char *key)
+{
+	char *head = NULL, *out = NULL, *pub = NULL, incident[64];
+	const char *base = o->status_page_url ? o->status_page_url : "";
+	json_t *h = json_pack("{sI ss}", "id", (json_int_t)d->event_id, "idempotency_key", key);
+	snprintf(incident, sizeof(incident), "incidents/%" PRId64 ".html", d->incident_id);
+	json_t *links = json_object();
+	json_t *url = o->status_page_url ? json_sprintf("%s%s", base, incident) : json_string("");
+	if (!h || !links || json_object_set_new(links, "status_page", json_string(base)) < 0 ||
+	    json_object_set_new(links, "incident", url) < 0 || json_object_set(h, "links", links) < 0 ||
+	    json_object_set_new(h, "is", json_pack("{sb}", d->type, 1)) < 0 ||
+	    (d->recipient[0] && json_object_set_new(h, "recipient", json_string(d->recipient)) < 0))
+		goto out;
+	head = json_dumps(h, JSON_COMPACT);
+	if (!head)
+		goto out;
+	/* A public channel gets the public view, never the stored document. */
+	if (c->audience_public && !(pub = public_view(d->doc)))
+		goto out;
+	/* Splice: the head's members, then the document's. */
+	head[strlen(head) - 1] = '\0';
+	const char *doc = pub ? pub : d->doc;
+	const char *rest = doc[0] == '{' ? doc + 1 : doc;
+	if (asprintf(&out, "%s%s%s", head, strcmp(rest, "}") == 0 ? "" : ",", rest) < 0)
+		out = NULL;
+out:
+	free(head);
+	free(pub);
+	json_decref(links);
+	json_decref(h);
 	return out;
 }
 
-static int flying(const channel *c, int64_t id, int64_t incident_id)
+/* FNV-1a: a recipient's lane; two recipients sharing one only wait for each other. */
+static uint64_t lane_of(const char *recipient)
+{
+	uint64_t x = 0xcbf29ce484222325ULL;
+	for (const unsigned char *p = (const unsigned char *)recipient; *p; p++)
+		x = (x ^ *p) * 0x100000001b3ULL;
+	return x;
+}
+
+static int flying(const channel *c, int64_t id, int64_t incident_id, uint64_t lane)
 {
 	for (int i = 0; i < c->n_fly; i++)
-		if (c->fly[i].id == id || c->fly[i].incident_id == incident_id)
+		if (c->fly[i].id == id || (c->fly[i].incident_id == incident_id && c->fly[i].lane == lane))
 			return 1;
 	return 0;
 }
 
-/* Fill the channel's window with due deliveries, one per incident. */
+/* Fill the channel's window with due deliveries, one per incident and recipient. */
 static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms)
 {
 	store_delivery due[2 * CHANNEL_WINDOW];
@@ -293,7 +367,8 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 	c->wake_at = INT64_MAX;
 	for (int i = 0; i < n; i++) {
 		store_delivery *d = &due[i];
-		if (flying(c, d->id, d->incident_id))
+		uint64_t lane = lane_of(d->recipient);
+		if (flying(c, d->id, d->incident_id, lane))
 			continue;
 		if (d->next_at > now) {
 			/* Rows come earliest first: nothing after this one is due either. */
@@ -305,10 +380,13 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 			c->wake_at = INT64_MAX; /* a result will wake us */
 			break;
 		}
-		char key[256];
-		snprintf(key, sizeof(key), "crier-%" PRId64 "-%s", d->event_id, c->name);
-		char *doc = delivery_doc(d, key);
-		if (!doc || plugin_host_send(c->host, d->id, (unsigned)d->attempts + 1, key, doc, d->state) < 0) {
+		/* Agrees with STORE_IDEMPOTENCY_KEY_SQL. */
+		char key[640];
+		snprintf(key, sizeof(key), "crier-%" PRId64 "-%s%s%s", d->event_id, c->name, d->recipient[0] ? "-" : "",
+		         d->recipient);
+		char *doc = delivery_doc(o, c, d, key);
+		if (!doc || plugin_host_send(c->host, d->id, (unsigned)d->attempts + 1, key, doc, d->state,
+		                             d->recipient[0] ? d->recipient : NULL) < 0) {
 			free(doc);
 			log_error("cannot hand a delivery to its plugin host", " instance=%s delivery=%" PRId64,
 			          c->name, d->id);
@@ -317,7 +395,10 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 		}
 		free(doc);
 		c->fly[c->n_fly++] = (inflight){.id = d->id,
+		                                .event_id = d->event_id,
+		                                .approval = strcmp(d->type, "draft_approved") == 0,
 		                                .incident_id = d->incident_id,
+		                                .lane = lane,
 		                                .created_at = d->created_at,
 		                                .attempts = d->attempts + 1};
 	}
@@ -425,6 +506,10 @@ static int on_result(outbox *o, channel *c, int64_t now)
 		rc = store_outbox_done(o->st, r.id, f.attempts, now);
 		if (rc == 0 && r.has_state)
 			rc = store_state_set(o->st, f.incident_id, c->name, r.state ? r.state : "");
+		if (rc == 0 && r.draft.text && o->on_drafted)
+			rc = o->on_drafted(o->drafts_ctx, c->name, f.event_id, f.incident_id, &r.draft, now);
+		if (rc == 0 && f.approval && o->on_published)
+			rc = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_OK, NULL, now) < 0 ? -1 : 0;
 		if (rc == 0 && c->dead_alert != DEAD_ALERT_CLEAR && o->on_dead) {
 			int d = o->on_dead(o->on_dead_ctx, c->name, 0, NULL, now);
 			if (d == 0)
@@ -441,7 +526,12 @@ static int on_result(outbox *o, channel *c, int64_t now)
 			                     : too_many             ? "attempts exhausted"
 			                                            : "too old";
 			rc = store_outbox_dead(o->st, r.id, f.attempts, why, now);
-			if (rc == 0 && c->dead_alert != DEAD_ALERT_FIRING && o->on_dead) {
+			int publication = 0;
+			if (rc == 0 && f.approval && o->on_published) {
+				publication = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_FAIL, why, now);
+				rc = publication < 0 ? -1 : 0;
+			}
+			if (rc == 0 && !publication && c->dead_alert != DEAD_ALERT_FIRING && o->on_dead) {
 				int d = o->on_dead(o->on_dead_ctx, c->name, 1, why, now);
 				if (d == 0)
 					c->dead_alert = DEAD_ALERT_FIRING;
@@ -456,6 +546,9 @@ static int on_result(outbox *o, channel *c, int64_t now)
 			if (r.not_before > next)
 				next = r.not_before;
 			rc = store_outbox_retry(o->st, r.id, f.attempts, next, why, now);
+			if (rc == 0 && f.approval && o->on_published)
+				rc = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_RETRY, why, now) < 0 ? -1
+				                                                                                    : 0;
 			metrics_delivery(c->name, METRICS_RETRY, latency);
 			log_info("delivery will be retried",
 			         " instance=%s delivery=%" PRId64 " attempt=%d in_ms=%" PRId64 " error=%s", c->name,

@@ -24,17 +24,31 @@ typedef struct plugin_host plugin_host;
 #define PLUGIN_HOST_SKIPPED 3
 
 /* Start the thread and wait until the instance's init() answered. lib is
- * borrowed for the host's life; ic only until this returns. */
-plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err,
-                               size_t errlen);
+ * borrowed for the host's life; ic and the folders only until this returns. */
+plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const char *state_dir,
+                               const char *config_dir, char *err, size_t errlen);
 
 /* The core's end of the PAIR socket, to poll for results. */
 void *plugin_host_socket(plugin_host *h);
 /* A result is waiting (without blocking). */
 int plugin_host_readable(plugin_host *h);
 
-/* Send one delivery (strings are copied into the message; state may be NULL). */
-int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state);
+/* Send one delivery (strings are copied into the message; state and
+ * recipient may be NULL). */
+int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state,
+                     const char *recipient);
+
+/* Text a plugin offered for approval with a delivery (host table draft_submit). */
+typedef struct plugin_host_draft {
+	char *network; /* new, or NULL when the delivery offered no draft */
+	char *text;    /* new, or NULL likewise */
+	int measure;   /* crier_measure */
+	size_t length; /* text in units of measure, as the host counted it */
+	size_t limit;
+} plugin_host_draft;
+
+/* Most bytes of a draft's text. */
+#define PLUGIN_HOST_DRAFT_MAX 16384
 
 typedef struct plugin_host_result {
 	int64_t id;
@@ -43,6 +57,7 @@ typedef struct plugin_host_result {
 	char *error;        /* new or NULL */
 	char *state;        /* new or NULL; set only when has_state */
 	int has_state;
+	plugin_host_draft draft; /* set only with CRIER_OK */
 } plugin_host_result;
 
 /* Receive one result (call when the socket is readable). 0 / -1. */
@@ -63,6 +78,7 @@ int plugin_host_stop(plugin_host *h);
 int plugin_host_abandoned(void);
 
 /* --check-config: init then destroy the instance on the calling thread. */
-int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, char *err, size_t errlen);
+int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, const char *config_dir,
+                      char *err, size_t errlen);
 
 #endif
