@@ -4,7 +4,7 @@
  * per incident.
  *
  * Threading: every incident has a root Message-ID derived from the
- * instance, the incident's key and its opening time, so each recipient's
+ * instance, the incident's number and its opening time, so each recipient's
  * copy of any event computes the same one without coordination. The
  * "opened" mail carries the root as its own Message-ID; every other mail
  * gets an id of its own, derived from the delivery key and recipient (the
@@ -327,8 +327,8 @@ static int email_init(const crier_host_api *api, crier_host *host, const char *c
 /* What one delivery needs from the event document. */
 struct event {
 	json_int_t id, incident_id;
-	const char *type, *incident_key, *opened_at; /* borrowed from doc */
-	json_t *doc;                                 /* new */
+	const char *type, *opened_at; /* borrowed from doc */
+	json_t *doc;                  /* new */
 };
 
 static int read_event(const char *json, struct event *ev)
@@ -340,9 +340,8 @@ static int read_event(const char *json, struct event *ev)
 	ev->id = json_integer_value(json_object_get(ev->doc, "id"));
 	ev->type = json_string_value(json_object_get(ev->doc, "type"));
 	ev->incident_id = json_integer_value(json_object_get(inc, "id"));
-	ev->incident_key = json_string_value(json_object_get(inc, "key"));
 	ev->opened_at = json_string_value(json_object_get(inc, "opened_at"));
-	return ev->doc && ev->type && ev->incident_key && ev->opened_at && ev->id > 0 && ev->incident_id > 0 ? 0 : -1;
+	return ev->doc && ev->type && ev->opened_at && ev->id > 0 && ev->incident_id > 0 ? 0 : -1;
 }
 
 /* The incident's root Message-ID from the stored state, if it holds a valid one. */
@@ -392,7 +391,7 @@ static crier_result email_deliver(crier_instance *inst, crier_delivery *d)
 	struct event ev = {0};
 	mime_address to = {0};
 	char *stored = NULL, *subject = NULL, *text = NULL, *html = NULL, *msg = NULL;
-	char root[256], own[256], why[512], errmsg[600];
+	char root[256], own[256], incident[24], why[512], errmsg[600];
 	crier_result res = CRIER_FAIL;
 	size_t len;
 
@@ -410,7 +409,7 @@ static crier_result email_deliver(crier_instance *inst, crier_delivery *d)
 		return CRIER_FAIL;
 	}
 	if (read_event(json, &ev) != 0) {
-		api->set_error(d, "the event lacks its id, type or incident (id, key, opened_at)");
+		api->set_error(d, "the event lacks its id, type or incident (id, opened_at)");
 		goto out;
 	}
 	subject = subject_of(inst, d, json);
@@ -420,11 +419,12 @@ static crier_result email_deliver(crier_instance *inst, crier_delivery *d)
 		goto out;
 
 	stored = state_root(api->delivery_state(d));
-	snprintf(
-	    root, sizeof(root), "<crier.inc-%lld.%016llx@%s>", (long long)ev.incident_id,
-	    (unsigned long long)mime_hash(
-	        mime_hash(mime_hash(MIME_HASH_INIT, api->instance_name(inst->host)), ev.incident_key), ev.opened_at),
-	    inst->msgid_domain);
+	/* Not the incident's key: a public instance's events do not carry it. */
+	snprintf(incident, sizeof(incident), "%lld", (long long)ev.incident_id);
+	snprintf(root, sizeof(root), "<crier.inc-%lld.%016llx@%s>", (long long)ev.incident_id,
+	         (unsigned long long)mime_hash(
+	             mime_hash(mime_hash(MIME_HASH_INIT, api->instance_name(inst->host)), incident), ev.opened_at),
+	         inst->msgid_domain);
 	snprintf(own, sizeof(own), "<crier.inc-%lld.e%lld.%016llx@%s>", (long long)ev.incident_id, (long long)ev.id,
 	         (unsigned long long)mime_hash(mime_hash(MIME_HASH_INIT, key), to.addr), inst->msgid_domain);
 	if (stored)

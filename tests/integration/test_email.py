@@ -21,7 +21,7 @@ import unittest
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import REPO, Crierd, DaemonCase, fixture_json, free_port, rfc3339, wait_until  # noqa: E402
+from harness import DaemonCase, fixture_json, free_port, rfc3339, wait_until  # noqa: E402
 
 try:
     import aiosmtpd  # noqa: F401
@@ -123,12 +123,12 @@ def parse(rec):
     return email.message_from_bytes(rec["content"], policy=email.policy.default)
 
 
-def alert(fingerprint, instance, status="firing", summary=EVIL_SUMMARY, service="api"):
+def alert(fingerprint, instance, status="firing", summary=EVIL_SUMMARY, service="api", **annotations):
     now = time.time()
     return {
         "status": status,
         "labels": {"alertname": "HighErrorRate", "service": service, "severity": "critical", "instance": instance},
-        "annotations": {"summary": summary, "description": EVIL_DESCRIPTION},
+        "annotations": dict(summary=summary, description=EVIL_DESCRIPTION, **annotations),
         "startsAt": rfc3339(now - 60),
         "endsAt": rfc3339(now) if status == "resolved" else "0001-01-01T00:00:00Z",
         "generatorURL": "",
@@ -182,16 +182,6 @@ class EmailEndToEnd(DaemonCase):
         self.addCleanup(c.stop)
         return port
 
-    def start_mail_crierd(self, files, env=None):
-        d = Crierd(self.tmpdir(), files, env=env)
-        # The default templates, as an installed conf.d has them.
-        shutil.copytree(
-            os.path.join(REPO, "conf.d", "templates"), os.path.join(d.conf_dir, "templates"), dirs_exist_ok=True
-        )
-        self.addCleanup(self._finish_crierd, d)
-        d.start()
-        return d
-
     def email_deliveries(self, d, dead=False):
         return [x for x in d.deliveries(dead=dead) if x["instance"].startswith("email/")]
 
@@ -244,7 +234,7 @@ class EmailEndToEnd(DaemonCase):
         box = Mailbox()
         port = self.start_smtp(box)
         jane, bob = "jane@example.com", "bob@example.com"
-        d = self.start_mail_crierd(email_files({"ops": instance(port, [jane, bob])}))
+        d = self.start_crierd(email_files({"ops": instance(port, [jane, bob])}))
 
         am_post(d, alert("a1a1a1a1a1a1a1a1", "api-1"))
         wait_until(lambda: len(box.mails()) >= 2, 20, what="the opening mail to both recipients")
@@ -297,7 +287,7 @@ class EmailEndToEnd(DaemonCase):
         nobody, jane = "nobody@example.com", "jane@example.com"
         box = Mailbox(rcpt={nobody: ["550 5.1.1 <nobody@example.com>: Recipient address rejected: User unknown"]})
         port = self.start_smtp(box)
-        d = self.start_mail_crierd(email_files({"ops": instance(port, [nobody, jane])}))
+        d = self.start_crierd(email_files({"ops": instance(port, [nobody, jane])}))
 
         am_post(d, alert("c3c3c3c3c3c3c3c3", "api-1"))
         dead = wait_until(lambda: self.email_deliveries(d, dead=True), 20, what="the refused delivery dead")
@@ -324,7 +314,7 @@ class EmailEndToEnd(DaemonCase):
             data={jane: ["451 4.3.0 Temporary failure, try again", "250 OK"]},
         )
         port = self.start_smtp(box)
-        d = self.start_mail_crierd(email_files({"ops": instance(port, [jane, bob])}))
+        d = self.start_crierd(email_files({"ops": instance(port, [jane, bob])}))
 
         am_post(d, alert("e5e5e5e5e5e5e5e5", "api-1"))
         wait_until(lambda: box.mails(jane) and box.mails(bob), 30, what="both mails after their retries")
@@ -352,7 +342,7 @@ class EmailEndToEnd(DaemonCase):
             }
         )
         wrong = "wrong-pass-3b8d21"
-        d = self.start_mail_crierd(files, env={"CRIER_TEST_SMTP_PASSWORD": PASSWORD, "CRIER_TEST_SMTP_WRONG": wrong})
+        d = self.start_crierd(files, env={"CRIER_TEST_SMTP_PASSWORD": PASSWORD, "CRIER_TEST_SMTP_WRONG": wrong})
 
         am_post(d, alert("f6f6f6f6f6f6f6f6", "api-1"))
         wait_until(lambda: len(self.email_deliveries(d, dead=True)) >= 2, 20, what="bad and anon dead")
@@ -370,6 +360,46 @@ class EmailEndToEnd(DaemonCase):
         for secret in (PASSWORD, wrong):
             self.assertNotIn(secret, d.log_text())
             self.assertNotIn(secret, shown)
+
+    def test_public_subscribers_get_the_public_view_threaded(self):
+        box = Mailbox()
+        port = self.start_smtp(box)
+        subscriber = "customer@example.org"
+        files = email_files({"subscribers": instance(port, [subscriber], audience="public")})
+        files["public.json"] = {
+            "public": {
+                "status_page_url": "https://status.example.com",
+                "components": [{"name": "API", "labels": {"service": "api"}}],
+            }
+        }
+        d = self.start_crierd(files)
+
+        calm = "API errors above 5%"
+        am_post(d, alert("a8a8a8a8a8a8a8a8", "api-1", summary=calm, impact="Some API calls fail; retries succeed."))
+        wait_until(lambda: box.mails(), 20, what="the subscriber's first mail")
+        am_post(d, alert("a8a8a8a8a8a8a8a8", "api-1", summary=calm), alert("b9b9b9b9b9b9b9b9", "api-2", summary=calm))
+        wait_until(lambda: len(box.mails()) >= 2, 20, what="the subscriber's second mail")
+        inc = d.incident("service=api")
+        first, second = [parse(m) for m in box.mails()]
+        self.assertEqual(str(first["Subject"]), "[crier #%d] %s" % (inc["id"], calm))
+        self.assertEqual(str(second["Subject"]), str(first["Subject"]))
+        self.assertIsNone(first["In-Reply-To"])
+        self.assertEqual(second["In-Reply-To"], first["Message-ID"])
+        self.assertEqual(second["References"], first["Message-ID"])
+        for msg in (first, second):
+            text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
+            html = msg.get_body(("html",)).get_content()
+            # Customers read the incident, never the alert behind it.
+            for internal in ("HighErrorRate", "api-1", "api-2", "MAIL FROM", "service=api", "alertmanager"):
+                self.assertNotIn(internal, text)
+                self.assertNotIn(internal, html)
+            self.assertIn("https://status.example.com/incidents/%d.html" % inc["id"], text)
+            self.assertIn('href="https://status.example.com/incidents/%d.html"' % inc["id"], html)
+        first_text = first.get_body(("plain",)).get_content()
+        self.assertIn("Impact: Some API calls fail; retries succeed.", first_text)
+        second_text = second.get_body(("plain",)).get_content()
+        self.assertIn("Another alert joined this incident.", second_text)
+        self.assertNotIn("Firing", second_text)
 
     def make_cert(self):
         tmp = self.tmpdir()
@@ -404,7 +434,7 @@ class EmailEndToEnd(DaemonCase):
                 "plain": instance(sub_port, [jane]),
             }
         )
-        d = self.start_mail_crierd(files, env={"CRIER_TEST_SMTP_PASSWORD": PASSWORD})
+        d = self.start_crierd(files, env={"CRIER_TEST_SMTP_PASSWORD": PASSWORD})
 
         am_post(d, alert("a7a7a7a7a7a7a7a7", "api-1"))
         wait_until(lambda: starttls_box.mails() and smtps_box.mails(), 20, what="mail over both TLS kinds")

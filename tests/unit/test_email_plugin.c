@@ -485,6 +485,13 @@ static void test_threading(const crier_plugin *p, crier_host *h, fake_smtp *s)
 	d3.state = "{\"root\":\"<crier.inc-3.0000000000000001@old.example.org>\"}";
 	CHECK(p->deliver(inst, &d3) == CRIER_OK);
 	CHECK_STR(header(s->data, "In-Reply-To", v, sizeof(v)), "<crier.inc-3.0000000000000001@old.example.org>");
+	/* A public instance's events carry no incident key: the same root. */
+	crier_delivery dp = {.json = "{\"id\":19,\"type\":\"update\",\"incident\":{\"id\":3,"
+	                             "\"opened_at\":\"2026-11-21T12:01:00.969Z\"}}",
+	                     .key = "crier-19-email/ops",
+	                     .recipient = "jane@example.com"};
+	CHECK(p->deliver(inst, &dp) == CRIER_OK);
+	CHECK_STR(header(s->data, "In-Reply-To", v, sizeof(v)), root);
 	/* A state that is not a msg-id is not written into a header. */
 	crier_delivery d4 = d2;
 	d4.state = "{\"root\":\"<x@y>\\r\\nBcc: evil@example.com\"}";
