@@ -68,8 +68,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libcrier.a $(LDLIBS_CORE)
 
-# Unit tests that compile a plugin's source in.
+# Unit tests that compile a plugin's pure helpers in.
 $(BUILD)/tests/test_email_mime: plugins/email/mime.c plugins/email/mime.h
+$(BUILD)/tests/test_sms: plugins/sms/sms_text.c plugins/sms/sms_text.h
 
 run: deps
 	@$(MAKE) --no-print-directory all

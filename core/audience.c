@@ -130,7 +130,7 @@ json_t *audience_public_doc(const json_t *doc)
 	const char *msg = type && strcmp(type, "update") == 0 ? json_string_value(json_object_get(doc, "message")) : "";
 	if (!pi || json_object_set_new(out, "incident", pi) < 0 || keep(out, doc, "type") < 0 ||
 	    keep(out, doc, "time") < 0 || json_object_set_new(out, "message", json_string(msg ? msg : "")) < 0 ||
-	    keep(out, doc, "previous") < 0 || keep(out, doc, "draft") < 0) {
+	    keep(out, doc, "previous") < 0 || keep(out, doc, "draft") < 0 || keep(out, doc, "severity_is") < 0) {
 		json_decref(out);
 		return NULL;
 	}

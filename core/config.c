@@ -1338,6 +1338,29 @@ static int parse_recipients(loader *l, const char *file, const char *base, json_
 	return 0;
 }
 
+/*
+ * Resolve "${ENV}" and "file:" secrets in an instance's settings, except
+ * under "template" and "templates": a template is no secret, and "file:"
+ * there names a template under the configuration folder, which the plugin
+ * loads itself (template_load in include/crier/plugin.h).
+ */
+static int resolve_secrets(loader *l, const char *file, const char *base, json_t *obj)
+{
+	static const char *const exempt[] = {"template", "templates"};
+	json_t *kept[2];
+	int rc;
+
+	for (int i = 0; i < 2; i++) {
+		kept[i] = json_incref(json_object_get(obj, exempt[i]));
+		json_object_del(obj, exempt[i]);
+	}
+	rc = resolve_tree(l, file, base, obj);
+	for (int i = 0; i < 2; i++)
+		if (kept[i] && json_object_set_new(obj, exempt[i], kept[i]) < 0 && rc == 0)
+			rc = fail_oom(l);
+	return rc;
+}
+
 /* "audience": "public" instances get public incidents only, in their public view. */
 static int parse_audience(loader *l, const char *file, const char *base, json_t *a, config_instance *ci)
 {
@@ -1402,7 +1425,7 @@ static int add_instance(loader *l, config *c, const char *file, const char *pnam
 	if (parse_audience(l, file, base, json_object_get(copy, "audience"), ci) < 0)
 		goto out;
 	json_object_del(copy, "audience");
-	if (resolve_tree(l, file, base, copy) < 0)
+	if (resolve_secrets(l, file, base, copy) < 0)
 		goto out;
 	ci->config_json = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!ci->config_json) {

@@ -402,6 +402,9 @@ static int emit(incidents *m, incident *inc, const char *type, const char *actor
 		goto out;
 	if (alert && json_object_set_new(doc, "alert", alert_doc(alert)) < 0)
 		goto out;
+	/* Mustache cannot compare: templates branch on {{#severity_is.critical}}. */
+	if (json_object_set_new(doc, "severity_is", json_pack("{sb}", alert_severity_name(inc->severity), 1)) < 0)
+		goto out;
 	if (prev && json_object_set_new(doc, "previous",
 	                                json_pack("{ss ss}", "state", prev->state ? prev->state : inc->state,
 	                                          "severity", alert_severity_name(prev->severity))) < 0)
