@@ -21,7 +21,7 @@ import unittest
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import DaemonCase, fixture_json, free_port, rfc3339, wait_until  # noqa: E402
+from harness import Crierd, DaemonCase, fixture_json, free_port, rfc3339, wait_until  # noqa: E402
 
 try:
     import aiosmtpd  # noqa: F401
@@ -400,6 +400,23 @@ class EmailEndToEnd(DaemonCase):
         second_text = second.get_body(("plain",)).get_content()
         self.assertIn("Another alert joined this incident.", second_text)
         self.assertNotIn("Firing", second_text)
+
+    def test_instance_templates_override_the_shipped_ones(self):
+        box = Mailbox()
+        port = self.start_smtp(box)
+        templates = {"subject": "file:templates/oncall-subject.mustache", "html": "<p>{{incident.title}}</p>"}
+        d = Crierd(self.tmpdir(), email_files({"ops": instance(port, ["jane@example.com"], templates=templates)}))
+        with open(os.path.join(d.conf_dir, "templates", "oncall-subject.mustache"), "w") as f:
+            f.write("{{incident.severity}}: {{incident.title}}\n")
+        self.addCleanup(self._finish_crierd, d)
+        d.start()
+
+        am_post(d, alert("aaaabbbbccccdddd", "api-1", summary="API errors above 5%"))
+        wait_until(lambda: box.mails(), 20, what="the mail")
+        msg = parse(box.mails()[0])
+        self.assertEqual(str(msg["Subject"]), "critical: API errors above 5%")
+        self.assertEqual(msg.get_body(("html",)).get_content().strip(), "<p>API errors above 5%</p>")
+        self.assertIn("New critical incident", msg.get_body(("plain",)).get_content(), "text stays the shipped one")
 
     def make_cert(self):
         tmp = self.tmpdir()
