@@ -34,13 +34,19 @@ typedef struct config_delivery {
 	int64_t backoff_max_ms;
 } config_delivery;
 
+/* Where a plugin instance runs: a thread of crierd, or a child process of
+ * its own that a crash in the plugin cannot take crierd down with. */
+typedef enum config_isolation { CONFIG_ISOLATION_THREAD = 0, CONFIG_ISOLATION_PROCESS } config_isolation;
+
 typedef struct config_instance {
-	char *name;         /* "plugin/instance" */
-	char *plugin;       /* "webhook" */
-	char *file;         /* the configuration file that defines it, for messages */
-	char *config_json;  /* the instance object without "delivery" and "recipients", as JSON text */
+	char *name;   /* "plugin/instance" */
+	char *plugin; /* "webhook" */
+	char *file;   /* the configuration file that defines it, for messages */
+	char *
+	    config_json; /* the instance object without crierd's keys (delivery, recipients, isolation), as JSON text */
 	json_t *recipients; /* array of strings, one delivery each; NULL = one delivery per event */
 	config_delivery delivery;
+	config_isolation isolation;
 } config_instance;
 
 typedef struct config_route {
