@@ -653,8 +653,8 @@ static int hosts_dir(const char *state_dir, char *out, size_t outlen, char *err,
 
 void plugin_host_sweep(const char *state_dir)
 {
-	char dir[4096], err[256], path[4400];
-	if (hosts_dir(state_dir, dir, sizeof(dir), err, sizeof(err)) < 0)
+	char dir[4096], path[4400];
+	if (snprintf(dir, sizeof(dir), "%s/" HOSTS_DIR, state_dir) >= (int)sizeof(dir))
 		return;
 	DIR *d = opendir(dir);
 	if (!d)

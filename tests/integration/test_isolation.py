@@ -17,12 +17,13 @@ import re
 import secrets
 import signal
 import stat
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import DaemonCase, build_dir, plugin_dir, wait_until  # noqa: E402
+from harness import DaemonCase, build_dir, crierd_bin, plugin_dir, wait_until  # noqa: E402
 
 SEGV = "killed by signal 11 (SIGSEGV)"
 
@@ -338,6 +339,18 @@ class Isolation(DaemonCase):
         self.assertFalse(is_plugin_host(child[0]))
         self.assertEqual(socket_files(d), [])
         target.delay = 0
+
+    def test_e_plugin_host_by_hand(self):
+        """--plugin-host is crierd's own: refused when run wrongly."""
+        p = subprocess.run([crierd_bin(), "--plugin-host"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 64)
+        self.assertIn("--plugin-host is crierd's own", p.stderr)
+        # A parent pid that is not its parent: it exits at once, connecting nowhere.
+        sock = os.path.join(self.tmpdir(), "x.sock")
+        p = subprocess.run([crierd_bin(), "--plugin-host", "webhook/x", self.plugins, "ipc://" + sock, "1"],
+                           capture_output=True, text=True, timeout=30)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertFalse(os.path.exists(sock))
 
 
 if __name__ == "__main__":

@@ -90,16 +90,22 @@ static int count_sockets(void)
 	return n;
 }
 
+/* An instance of the crashy test plugin in a process of its own. */
+static config_instance crashy(const char *config_json)
+{
+	return (config_instance){.name = "crashy/t",
+	                         .plugin = "crashy",
+	                         .config_json = (char *)config_json,
+	                         .isolation = CONFIG_ISOLATION_PROCESS};
+}
+
 static const char *const normal_doc = "{\"alert\": {\"labels\": {\"service\": \"web\"}}}";
 static const char *const crash_doc = "{\"alert\": {\"labels\": {\"crash\": \"yes\"}}}";
 
 static void test_process(void *zctx)
 {
 	config cfg = test_config();
-	config_instance ic = {.name = "crashy/t",
-	                      .plugin = "crashy",
-	                      .config_json = "{\"url\": \"http://127.0.0.1:1/hook/secret-token-41\"}",
-	                      .isolation = CONFIG_ISOLATION_PROCESS};
+	config_instance ic = crashy("{\"url\": \"http://127.0.0.1:1/hook/secret-token-41\"}");
 	char err[1024] = "", path[600], why[300];
 	setenv("CRIER_TEST_SECRET", "secret-env-value-42", 1);
 	plugin_host *h = plugin_host_start(zctx, NULL, &ic, &cfg, err, sizeof(err));
@@ -172,10 +178,7 @@ static void test_process(void *zctx)
 static void test_process_start_failures(void *zctx)
 {
 	config cfg = test_config();
-	config_instance ic = {.name = "crashy/t",
-	                      .plugin = "crashy",
-	                      .config_json = "{\"url\": \"http://x/\", \"bogus\": 1}",
-	                      .isolation = CONFIG_ISOLATION_PROCESS};
+	config_instance ic = crashy("{\"url\": \"http://x/\", \"bogus\": 1}");
 	char err[1024] = "";
 	int status;
 	CHECK(plugin_host_start(zctx, NULL, &ic, &cfg, err, sizeof(err)) == NULL);
@@ -198,9 +201,7 @@ static void test_process_start_failures(void *zctx)
 		fclose(f);
 	char json[800];
 	snprintf(json, sizeof(json), "{\"url\": \"http://x/\", \"init_crash_file\": \"%s\"}", flag);
-	ic.name = "crashy/t";
-	ic.plugin = "crashy";
-	ic.config_json = json;
+	ic = crashy(json);
 	CHECK(plugin_host_start(zctx, NULL, &ic, &cfg, err, sizeof(err)) == NULL);
 	CHECK_STR(err, "crashy/t: the plugin host killed by signal 11 (SIGSEGV) while starting");
 	CHECK(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD);
@@ -221,6 +222,8 @@ static void test_sweep(void)
 	snprintf(path, sizeof(path), "%s/plugin-hosts", state_dir);
 	struct stat st;
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0700);
+	plugin_host_sweep("/nonexistent"); /* nothing to sweep, nothing created */
+	CHECK(!exists("/nonexistent/plugin-hosts"));
 }
 
 static void test_thread(void *zctx)
