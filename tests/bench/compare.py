@@ -243,19 +243,23 @@ def compare_isolation(tmp, sink_port, runs):
             got[m].append(deliveries_per_s(os.path.join(tmp, "deliver-%s-%d" % (m, i)), sink_port, m))
     out = {}
     for m, rs in got.items():
-        rs = sorted(rs, key=lambda r: r["per_s"])
-        med = dict(rs[len(rs) // 2])
-        med["runs"] = [round(r["per_s"]) for r in got[m]]
+        med = dict(rs[0])
+        for k in ("per_s", "cpu_us", "crierd_rss_mib", "host_rss_mib", "host_anon_mib"):
+            med[k] = sorted(r[k] for r in rs)[len(rs) // 2]  # each figure's own median
+        med["runs"] = [round(r["per_s"]) for r in rs]
+        med["cpu_runs"] = [round(r["cpu_us"], 1) for r in rs]
         out[m] = med
     return out
 
 
 def print_isolation(iso):
+    print("medians of %d run(s) each:" % len(next(iter(iso.values()))["runs"]))
     print("%-10s %14s %12s %12s %26s   %s" % ("isolation", "deliveries/s", "CPU/delivery", "crierd RSS",
-                                           "host process RSS (own)", "runs"))
+                                           "host process RSS (own)", "runs: deliveries/s; CPU us/delivery"))
     for m, r in iso.items():
-        print("%-10s %14.0f %9.1f us %8.1f MiB %12.1f MiB (%4.1f MiB)   %s" % (
-            m, r["per_s"], r["cpu_us"], r["crierd_rss_mib"], r["host_rss_mib"], r["host_anon_mib"], r["runs"]))
+        print("%-10s %14.0f %9.1f us %8.1f MiB %12.1f MiB (%4.1f MiB)   %s; %s" % (
+            m, r["per_s"], r["cpu_us"], r["crierd_rss_mib"], r["host_rss_mib"], r["host_anon_mib"], r["runs"],
+            r["cpu_runs"]))
     if "thread" in iso and "process" in iso:
         t, p = iso["thread"], iso["process"]
         print("process vs thread: %.0f%% of the deliveries/s, %+.1f us of wall time and %+.1f us of CPU per delivery"
