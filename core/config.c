@@ -34,11 +34,14 @@ enum {
 	TOP_ROUTES,
 	TOP_PLUGINS,
 	TOP_PUBLIC,
+	TOP_DRAFTS,
 	TOP_N
 };
 
 static const char *const top_keys[] = {"daemon", "http",   "zmq",     "store",  "incidents", "delivery",
-                                       "ingest", "routes", "plugins", "public", NULL};
+                                       "ingest", "routes", "plugins", "public", "drafts",    NULL};
+static const char *const drafts_keys[] = {"auth", NULL};
+static const char *const drafts_auth_keys[] = {"token", NULL};
 static const char *const public_keys[] = {"status_page_url", NULL};
 static const char *const daemon_keys[] = {"state_dir", "plugin_dir", "control", NULL};
 static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", NULL};
@@ -53,9 +56,9 @@ static const char *const uptimerobot_keys[] = {"auth", "services", "severity", N
 static const char *const auth_keys[] = {"token", "username", "password", NULL};
 static const char *const route_keys[] = {"name", "events", "min_severity", "labels", "to", NULL};
 static const char *const plugin_keys[] = {"instances", NULL};
-static const char *const event_types[] = {"opened",          "alert_joined",  "alert_resolved",
-                                          "severity_raised", "state_changed", "acknowledged",
-                                          "update",          "resolved",      NULL};
+static const char *const event_types[] = {
+    "opened",   "alert_joined",  "alert_resolved", "severity_raised", "state_changed",   "acknowledged", "update",
+    "resolved", "draft_created", "draft_approved", "draft_rejected",  "draft_published", "draft_failed", NULL};
 static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
 
 static const char *const source_names[CONFIG_SRC_N] = {"alertmanager", "uptimerobot", "generic"};
@@ -1069,6 +1072,37 @@ static int parse_ingest(loader *l, config *c)
 	return 0;
 }
 
+/* "drafts": the HTTP API for approving drafts (docs/drafts.md). Its token is
+ * its own: approving a publication is not something an alert sender may do. */
+static int parse_drafts(loader *l, config *c)
+{
+	int rc;
+	json_t *d = section(l, TOP_DRAFTS, 0, &rc), *auth = NULL;
+	const char *file = l->top_file[TOP_DRAFTS];
+
+	if (rc < 0)
+		return -1;
+	if (!d)
+		return 0;
+	if (check_keys(l, file, "drafts", d, drafts_keys) < 0 || opt_object(l, file, "drafts", d, "auth", &auth) < 0)
+		return -1;
+	if (!auth)
+		return 0;
+	if (check_keys(l, file, "drafts.auth", auth, drafts_auth_keys) < 0)
+		return -1;
+	if (!json_object_get(auth, "token"))
+		return fail(l, file, "drafts.auth", "expected \"token\"");
+	if (parse_auth(l, file, "drafts.auth", auth, &c->drafts_auth) < 0)
+		return -1;
+	for (int s = 0; s < CONFIG_SRC_N; s++)
+		if (c->auth[s].token && strcmp(c->auth[s].token, c->drafts_auth.token) == 0)
+			return fail(
+			    l, file, "drafts.auth.token",
+			    "must differ from ingest.%s.auth.token: whoever sends alerts must not approve posts",
+			    source_names[s]);
+	return 0;
+}
+
 /*
  * "recipients": who an instance delivers to, one delivery each (an email
  * address, a phone number...). The plugin checks the form; here only what
@@ -1389,7 +1423,7 @@ config *config_load(const char *dir, char *err, size_t errlen)
 	}
 	if (parse_daemon(&l, c) < 0 || parse_http(&l, c) < 0 || parse_zmq(&l, c) < 0 || parse_store(&l, c) < 0 ||
 	    parse_incidents(&l, c) < 0 || parse_global_delivery(&l, c) < 0 || parse_ingest(&l, c) < 0 ||
-	    parse_plugins(&l, c) < 0 || parse_routes(&l, c) < 0 || parse_public(&l, c) < 0)
+	    parse_plugins(&l, c) < 0 || parse_routes(&l, c) < 0 || parse_public(&l, c) < 0 || parse_drafts(&l, c) < 0)
 		goto out;
 	ok = 1;
 out:
@@ -1425,6 +1459,7 @@ void config_free(config *c)
 		secret_free(c->auth[s].username);
 		secret_free(c->auth[s].password);
 	}
+	secret_free(c->drafts_auth.token);
 	json_decref(c->ur_services);
 	free(c->ur_severity);
 	for (size_t i = 0; i < c->n_routes; i++) {

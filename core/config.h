@@ -91,7 +91,8 @@ typedef struct config {
 
 	/* ingest */
 	config_auth auth[CONFIG_SRC_N];
-	json_t *ur_services; /* object monitorID -> service, never NULL */
+	json_t *ur_services;     /* object monitorID -> service, never NULL */
+	config_auth drafts_auth; /* the drafts HTTP API's token; unset = the API refuses (403) */
 	char *ur_severity;
 	alert_limits limits;
 

@@ -7,10 +7,14 @@
  * (401/403), declared length (413), streamed length (413), source parser
  * (400/202), core commit (503/200). Every answer is JSON except the health
  * and metrics endpoints.
+ *
+ * The drafts API (drafts_api.h) takes the same path with its own token,
+ * and hands its requests to the core with core_control().
  */
 #include "http_server.h"
 
 #include "auth.h"
+#include "drafts_api.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
@@ -43,6 +47,9 @@
 #define HTTP_MSG_CREDENTIALS "missing or wrong credentials"
 #define HTTP_MSG_LOOPBACK    "no credentials configured for this source; only loopback clients are accepted"
 #define HTTP_MSG_STORE       "store unavailable, retry"
+#define HTTP_MSG_DRAFTS_OFF                                                                                            \
+	"the drafts API is off: set drafts.auth.token in the configuration (e.g. \"${CRIER_DRAFTS_TOKEN}\") to "       \
+	"enable it"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -61,6 +68,7 @@ typedef enum http_route {
 	HTTP_ROUTE_HEALTHZ,
 	HTTP_ROUTE_READYZ,
 	HTTP_ROUTE_METRICS,
+	HTTP_ROUTE_DRAFTS,
 } http_route;
 
 typedef struct http_route_def {
@@ -79,6 +87,8 @@ static const http_route_def http_routes[] = {
     {"/healthz", HTTP_ROUTE_HEALTHZ, CONFIG_SRC_N, 0, 1, 0, "GET, HEAD"},
     {"/readyz", HTTP_ROUTE_READYZ, CONFIG_SRC_N, 0, 1, 0, "GET, HEAD"},
     {"/metrics", HTTP_ROUTE_METRICS, CONFIG_SRC_N, 0, 1, 0, "GET, HEAD"},
+    /* Methods depend on the path below it: see http_begin_drafts. */
+    {DRAFTS_API_PREFIX, HTTP_ROUTE_DRAFTS, CONFIG_SRC_N, 0, 1, 1, "GET, POST"},
 };
 
 /* Per-request state, kept in MHD's con_cls from the first call to the
@@ -96,6 +106,8 @@ typedef struct http_request {
 	int too_large;
 	int oom;
 	char peer[HTTP_PEER_MAX];
+	drafts_api_action draft_action; /* for the drafts API */
+	int64_t draft_id;
 } http_request;
 
 /* Extra headers for one answer. */
@@ -216,7 +228,8 @@ static void http_unlock(http_server *s)
 static const http_route_def *http_find_route(const char *url)
 {
 	for (size_t i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++)
-		if (strcmp(url, http_routes[i].path) == 0)
+		if (strcmp(url, http_routes[i].path) == 0 ||
+		    (http_routes[i].route == HTTP_ROUTE_DRAFTS && drafts_api_path(url)))
 			return &http_routes[i];
 	return NULL;
 }
@@ -321,6 +334,55 @@ static void http_spare_give(char *body, size_t cap)
 	free(body);
 }
 
+static enum MHD_Result http_check_length(struct MHD_Connection *conn, http_request *req, const http_route_def *r);
+
+/*
+ * The drafts API: its own token, and never open without one. Approving a
+ * publication speaks for the company in public, so neither loopback nor
+ * an ingest token is enough.
+ */
+static enum MHD_Result http_begin_drafts(http_server *s, struct MHD_Connection *conn, const char *url,
+                                         const char *method, http_request *req)
+{
+	const char *allow = NULL, *why = NULL;
+	char qpath[128];
+	auth_result ar = AUTH_DENIED;
+	int off;
+
+	if (drafts_api_route(url, &req->draft_action, &req->draft_id, &allow) < 0) {
+		req->answered = 1;
+		log_debug("no such path", " path=%s peer=%s", log_quote(qpath, sizeof(qpath), url), req->peer);
+		return http_error(conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
+	}
+	if (strcmp(method, allow) != 0) {
+		http_extra ex = {.allow = allow};
+		req->answered = 1;
+		return http_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", &ex);
+	}
+	http_rdlock(s);
+	off = auth_unconfigured(&s->cfg->drafts_auth);
+	if (!off)
+		ar = auth_check(&s->cfg->drafts_auth,
+		                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), NULL,
+		                http_peer_addr(conn), &why);
+	req->max_body = s->cfg->max_body_bytes;
+	req->ack_timeout_ms = s->cfg->ack_timeout_ms;
+	http_unlock(s);
+	if (off) {
+		req->answered = 1;
+		log_warn("request rejected", " api=drafts peer=%s reason=off", req->peer);
+		return http_error(conn, MHD_HTTP_FORBIDDEN, HTTP_MSG_DRAFTS_OFF, NULL);
+	}
+	if (ar != AUTH_OK) {
+		http_extra ex = {.challenge = 1};
+		req->answered = 1;
+		log_warn("request rejected", " api=drafts peer=%s reason=auth detail=\"%s\"", req->peer,
+		         why ? why : "denied");
+		return http_error(conn, MHD_HTTP_UNAUTHORIZED, HTTP_MSG_CREDENTIALS, &ex);
+	}
+	return http_check_length(conn, req, req->route);
+}
+
 static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
                                   http_request *req)
 {
@@ -328,7 +390,6 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 	const char *why = NULL;
 	auth_result ar;
 	int basic = 0;
-	uint64_t clen;
 	char qpath[128];
 
 	req->route = r;
@@ -345,6 +406,8 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 		log_debug("no such path", " path=%s peer=%s", log_quote(qpath, sizeof(qpath), url), req->peer);
 		return http_error(conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
 	}
+	if (r->route == HTTP_ROUTE_DRAFTS)
+		return http_begin_drafts(s, conn, url, method, req);
 	if (!http_method_ok(r, method)) {
 		http_extra ex = {.allow = r->allow};
 		char qm[32];
@@ -383,14 +446,23 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 		http_extra ex = {.challenge = 1, .challenge_basic = basic};
 		return http_error(conn, MHD_HTTP_UNAUTHORIZED, HTTP_MSG_CREDENTIALS, &ex);
 	}
+	return http_check_length(conn, req, r);
+}
+
+/* The declared length against the limit; a buffer for the body. */
+static enum MHD_Result http_check_length(struct MHD_Connection *conn, http_request *req, const http_route_def *r)
+{
+	uint64_t clen;
+
 	if (http_content_length(conn, &clen) == 0) {
 		if (clen > req->max_body) {
 			char msg[96];
 
 			req->answered = 1;
-			metrics_rejected(r->src, "too_large");
+			if (r->ingest)
+				metrics_rejected(r->src, "too_large");
 			log_warn("request rejected", " source=%s peer=%s reason=too_large content_length=%" PRIu64,
-			         config_source_name(r->src), req->peer, clen);
+			         r->ingest ? config_source_name(r->src) : "drafts", req->peer, clen);
 			snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", req->max_body);
 			return http_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
 		}
@@ -569,6 +641,40 @@ static ingest_status http_parse(http_server *s, struct MHD_Connection *conn, con
 	return st;
 }
 
+/* The drafts API's last call: translate, hand to the core, answer. */
+static enum MHD_Result http_finish_drafts(http_server *s, struct MHD_Connection *conn, http_request *req)
+{
+	static const char *const names[] = {"list", "show", "approve", "reject", "edit"};
+	char err[HTTP_ERR_MAX] = "", qerr[HTTP_ERR_MAX + 64];
+	char *reply = NULL;
+	unsigned status = 500;
+	const char *action = names[req->draft_action];
+	char *creq = drafts_api_request(req->draft_action, req->draft_id, req->body ? req->body : "", req->len, err,
+	                                sizeof(err));
+
+	if (!creq) {
+		log_warn("request rejected", " api=drafts peer=%s reason=bad_request action=%s detail=%s", req->peer,
+		         action, log_quote(qerr, sizeof(qerr), err));
+		return http_error(conn, MHD_HTTP_BAD_REQUEST, err, NULL);
+	}
+	int rc = core_control(s->core, creq, req->ack_timeout_ms, &reply, err, sizeof(err));
+	free(creq);
+	if (rc < 0) {
+		log_warn("drafts request not answered", " api=drafts peer=%s action=%s detail=%s", req->peer, action,
+		         log_quote(qerr, sizeof(qerr), err));
+		return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, HTTP_MSG_STORE, NULL);
+	}
+	json_t *body = drafts_api_answer(reply, &status);
+	free(reply);
+	if (req->draft_action == DRAFTS_API_LIST || req->draft_action == DRAFTS_API_SHOW)
+		log_debug("drafts request", " api=drafts peer=%s action=%s draft=%" PRId64 " status=%u", req->peer,
+		          action, req->draft_id, status);
+	else
+		log_info("drafts request", " api=drafts peer=%s action=%s draft=%" PRId64 " status=%u", req->peer,
+		         action, req->draft_id, status);
+	return http_json(conn, status, body, NULL);
+}
+
 static enum MHD_Result http_finish(http_server *s, struct MHD_Connection *conn, http_request *req)
 {
 	const http_route_def *r = req->route;
@@ -596,6 +702,8 @@ static enum MHD_Result http_finish(http_server *s, struct MHD_Connection *conn, 
 		log_error("out of memory buffering a request", " source=%s peer=%s", src, req->peer);
 		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
 	}
+	if (r->route == HTTP_ROUTE_DRAFTS)
+		return http_finish_drafts(s, conn, req);
 
 	st = http_parse(s, conn, req, &alerts, err, sizeof(err));
 	if (st == INGEST_BAD) {

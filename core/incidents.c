@@ -323,6 +323,38 @@ static json_t *incident_doc(const incident *inc)
 	                 "resolved_at", time_json(inc->resolved_at), "alerts_firing", inc->firing, "human", inc->human);
 }
 
+json_t *incidents_doc(incidents *m, int64_t id)
+{
+	incident *inc = find_by_id(m, id);
+	if (inc)
+		return incident_doc(inc);
+	/* Closed (or not in a broken index): as the store has it. */
+	json_t *row = store_incident_json(m->st, id);
+	if (!row)
+		return NULL;
+	const char *key = json_string_value(json_object_get(row, "key"));
+	const char *title = json_string_value(json_object_get(row, "title"));
+	const char *state = state_canonical(json_string_value(json_object_get(row, "state")));
+	json_t *labels = json_object_get(row, "labels");
+	json_t *doc = NULL;
+	if (key && title && state && json_is_object(labels)) {
+		incident tmp = {.id = id,
+		                .key = (char *)key,
+		                .title = (char *)title,
+		                .state = state,
+		                .severity = (int)json_integer_value(json_object_get(row, "severity")),
+		                .human = (int)json_integer_value(json_object_get(row, "human")),
+		                .labels = labels,
+		                .opened_at = json_integer_value(json_object_get(row, "opened_at")),
+		                .updated_at = json_integer_value(json_object_get(row, "updated_at")),
+		                .resolved_at = json_integer_value(json_object_get(row, "resolved_at")),
+		                .firing = (int)json_integer_value(json_object_get(row, "alerts_firing"))};
+		doc = incident_doc(&tmp);
+	}
+	json_decref(row);
+	return doc;
+}
+
 static json_t *alert_doc(const json_t *a)
 {
 	return json_pack("{sO sO sO sO sO so so sO?}", "source", json_object_get(a, "source"), "key",

@@ -51,6 +51,10 @@ int incidents_tick(incidents *m, int64_t now, int64_t *next_ms);
 int64_t incidents_human(incidents *m, int64_t id, const char *action, const char *state, const char *message,
                         const char *actor, int64_t now, char *err, size_t errlen);
 
+/* The "incident" object of an event document (docs/events.md) for incident
+ * id, open or closed: new, or NULL when there is no such incident. */
+json_t *incidents_doc(incidents *m, int64_t id);
+
 /* The earliest hold that will expire (INT64_MAX when none). */
 int64_t incidents_next_deadline(const incidents *m);
 

@@ -18,7 +18,8 @@
 
 /* A delivery handed to a host and not answered yet. */
 typedef struct inflight {
-	int64_t id, incident_id, created_at;
+	int64_t id, event_id, incident_id, created_at;
+	int approval;  /* a draft_approved event: maybe a draft's publication */
 	uint64_t lane; /* hash of the recipient: order is kept per incident and recipient */
 	uint64_t seq;  /* the order it went to the host in, which the host keeps */
 	int attempts;
@@ -61,6 +62,9 @@ struct outbox {
 	void *zctx;
 	outbox_dead_fn on_dead;
 	void *on_dead_ctx;
+	outbox_drafted_fn on_drafted;
+	outbox_published_fn on_published;
+	void *drafts_ctx;
 	plugin_lib **libs;
 	size_t n_libs;
 	channel **ch;
@@ -255,6 +259,13 @@ void outbox_on_dead(outbox *o, outbox_dead_fn fn, void *ctx)
 	o->on_dead_ctx = ctx;
 }
 
+void outbox_on_drafts(outbox *o, outbox_drafted_fn drafted, outbox_published_fn published, void *ctx)
+{
+	o->on_drafted = drafted;
+	o->on_published = published;
+	o->drafts_ctx = ctx;
+}
+
 void outbox_forget_dead_alerts(outbox *o)
 {
 	for (size_t i = 0; i < o->n_ch; i++)
@@ -382,6 +393,8 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 		}
 		free(doc);
 		c->fly[c->n_fly++] = (inflight){.id = d->id,
+		                                .event_id = d->event_id,
+		                                .approval = strcmp(d->type, "draft_approved") == 0,
 		                                .incident_id = d->incident_id,
 		                                .lane = lane,
 		                                .seq = c->sent++,
@@ -606,6 +619,10 @@ static int settle(outbox *o, channel *c, const inflight *fp, const plugin_host_r
 		rc = store_outbox_done(o->st, r.id, f.attempts, now);
 		if (rc == 0 && r.has_state)
 			rc = store_state_set(o->st, f.incident_id, c->name, r.state ? r.state : "");
+		if (rc == 0 && r.draft.text && o->on_drafted)
+			rc = o->on_drafted(o->drafts_ctx, c->name, f.event_id, f.incident_id, &r.draft, now);
+		if (rc == 0 && f.approval && o->on_published)
+			rc = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_OK, NULL, now) < 0 ? -1 : 0;
 		if (rc == 0 && c->dead_alert != DEAD_ALERT_CLEAR && o->on_dead) {
 			int d = o->on_dead(o->on_dead_ctx, c->name, 0, NULL, now);
 			if (d == 0)
@@ -622,7 +639,12 @@ static int settle(outbox *o, channel *c, const inflight *fp, const plugin_host_r
 			                     : too_many             ? "attempts exhausted"
 			                                            : "too old";
 			rc = store_outbox_dead(o->st, r.id, f.attempts, why, now);
-			if (rc == 0 && c->dead_alert != DEAD_ALERT_FIRING && o->on_dead) {
+			int publication = 0;
+			if (rc == 0 && f.approval && o->on_published) {
+				publication = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_FAIL, why, now);
+				rc = publication < 0 ? -1 : 0;
+			}
+			if (rc == 0 && !publication && c->dead_alert != DEAD_ALERT_FIRING && o->on_dead) {
 				int d = o->on_dead(o->on_dead_ctx, c->name, 1, why, now);
 				if (d == 0)
 					c->dead_alert = DEAD_ALERT_FIRING;
@@ -637,6 +659,9 @@ static int settle(outbox *o, channel *c, const inflight *fp, const plugin_host_r
 			if (r.not_before > next)
 				next = r.not_before;
 			rc = store_outbox_retry(o->st, r.id, f.attempts, next, why, now);
+			if (rc == 0 && f.approval && o->on_published)
+				rc = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_RETRY, why, now) < 0 ? -1
+				                                                                                    : 0;
 			metrics_delivery(c->name, METRICS_RETRY, latency);
 			log_info("delivery will be retried",
 			         " instance=%s delivery=%" PRId64 " attempt=%d in_ms=%" PRId64 " error=%s", c->name,

@@ -15,6 +15,7 @@
 #define CRIER_OUTBOX_H
 
 #include "config.h"
+#include "plugin_host.h"
 #include "store.h"
 
 #include <stddef.h>
@@ -44,6 +45,21 @@ typedef int (*outbox_dead_fn)(void *ctx, const char *instance, int firing, const
 void outbox_on_dead(outbox *o, outbox_dead_fn fn, void *ctx);
 /* A transaction was rolled back: what was raised or cleared may not be stored. */
 void outbox_forget_dead_alerts(outbox *o);
+
+/*
+ * Drafts (drafts.h). drafted is called, in the caller's transaction, when
+ * a plugin offered a draft with a delivery that succeeded (d borrowed).
+ * published is called for a "draft_approved" delivery's outcome: result is
+ * CRIER_OK, CRIER_FAIL (also when retries ran out) or CRIER_RETRY; it
+ * returns 1 when the delivery was a draft's publication (whose failure then
+ * raises no dead-letter alert: the draft_failed event tells people), 0 when
+ * not. Both return -1 to fail the transaction.
+ */
+typedef int (*outbox_drafted_fn)(void *ctx, const char *instance, int64_t event_id, int64_t incident_id,
+                                 const plugin_host_draft *d, int64_t now);
+typedef int (*outbox_published_fn)(void *ctx, const char *instance, int64_t event_id, int result, const char *error,
+                                   int64_t now);
+void outbox_on_drafts(outbox *o, outbox_drafted_fn drafted, outbox_published_fn published, void *ctx);
 
 /* New rows exist for instance (or for all when NULL): look again. */
 void outbox_wake(outbox *o, const char *instance);

@@ -10,7 +10,9 @@
  *                 "Q"                                  (destroy and exit)
  *   host -> core  "H" | pid(int32)                     (process only: connected, waiting for "C")
  *                 "I" | error text (empty = init succeeded)
- *                 "R" | id(int64) result(int32) not_before(int64) has_state(uint8) | error | state
+ *                 "R" | id(int64) result(int32) not_before(int64) has_state(uint8) has_draft(uint8)
+ *                       draft_measure(int32) draft_length(uint64) draft_limit(uint64)
+ *                     | error | state | draft network | draft text
  *                 "Q"                                  (exited)
  * Multipart frames carry the strings as they are: no escaping, no parsing.
  * An instance's configuration holds secrets, so a child gets it over the
@@ -70,6 +72,7 @@ struct crier_delivery {
 	int has_new_state;
 	int64_t not_before;
 	char error[512];
+	plugin_host_draft draft; /* offered with draft_submit */
 };
 
 /* Where a process host is: no child, waiting for its hello, for its init, running. */
@@ -329,6 +332,46 @@ static char *api_template_render(const crier_template *t, const char *context_js
 	return out;
 }
 
+/* ---- version 2: drafts ------------------------------------------------------ */
+
+static int network_name_ok(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > 32)
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_' || *s == '-'))
+			return 0;
+	return 1;
+}
+
+static int api_draft_submit(crier_delivery *d, const char *network, const char *text, crier_measure measure,
+                            size_t limit)
+{
+	if (!d || !network_name_ok(network) || !text || !*text || strlen(text) > PLUGIN_HOST_DRAFT_MAX ||
+	    (int)measure < CRIER_MEASURE_BYTES || measure > CRIER_MEASURE_UTF16)
+		return -1;
+	/* jansson refuses invalid UTF-8: the text ends up in event documents. */
+	json_t *valid = json_string(text);
+	if (!valid)
+		return -1;
+	json_decref(valid);
+	size_t length = text_measure(text, measure);
+	if (length == SIZE_MAX || length > limit)
+		return -1;
+	char *n = strdup(network), *t = strdup(text);
+	if (!n || !t) {
+		free(n);
+		free(t);
+		return -1;
+	}
+	free(d->draft.network);
+	free(d->draft.text);
+	d->draft =
+	    (plugin_host_draft){.network = n, .text = t, .measure = (int)measure, .length = length, .limit = limit};
+	return 0;
+}
+
 /* One table per ABI version, differing only in the version they carry: a
  * version-1 plugin never reads past the version-1 entries. */
 #define HOST_API_ENTRIES                                                                                               \
@@ -338,7 +381,8 @@ static char *api_template_render(const crier_template *t, const char *context_js
 	.retry_after = api_retry_after, .set_error = api_set_error, .http_request = api_http_request,                  \
 	.http_response_free = http_client_response_free, .delivery_recipient = api_delivery_recipient,                 \
 	.config_dir = api_config_dir, .template_load = api_template_load, .template_render = api_template_render,      \
-	.template_free = api_template_free, .text_measure = text_measure, .text_fit = text_fit
+	.template_free = api_template_free, .text_measure = text_measure, .text_fit = text_fit,                        \
+	.draft_submit = api_draft_submit
 
 static const crier_host_api host_api_v1 = {.abi_version = 1, HOST_API_ENTRIES};
 static const crier_host_api host_api_v2 = {.abi_version = 2, HOST_API_ENTRIES};
@@ -424,6 +468,10 @@ typedef struct __attribute__((packed)) result_head {
 	int32_t result;
 	int64_t not_before;
 	uint8_t has_state;
+	uint8_t has_draft;
+	int32_t draft_measure;
+	uint64_t draft_length;
+	uint64_t draft_limit;
 } result_head;
 
 /* ---- the loop: the same in a thread and in a child process -------------------- */
@@ -449,17 +497,26 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 			r = CRIER_FAIL;
 		}
 	}
+	int drafted = d.draft.text && r == CRIER_OK;
 	result_head rh = {.id = dh.id,
 	                  .result = (int32_t)r,
 	                  .not_before = d.not_before,
-	                  .has_state = (uint8_t)(d.has_new_state && r == CRIER_OK)};
+	                  .has_state = (uint8_t)(d.has_new_state && r == CRIER_OK),
+	                  .has_draft = (uint8_t)drafted,
+	                  .draft_measure = drafted ? d.draft.measure : 0,
+	                  .draft_length = drafted ? d.draft.length : 0,
+	                  .draft_limit = drafted ? d.draft.limit : 0};
 	const char *st = d.new_state ? d.new_state : "";
-	int rc =
-	    (send_frame(sock, "R", 1, ZMQ_SNDMORE) < 0 || send_frame(sock, &rh, sizeof(rh), ZMQ_SNDMORE) < 0 ||
-	     send_frame(sock, d.error, strlen(d.error), ZMQ_SNDMORE) < 0 || send_frame(sock, st, strlen(st), 0) < 0)
-	        ? -1
-	        : 0;
+	const char *dn = drafted ? d.draft.network : "", *dt = drafted ? d.draft.text : "";
+	int rc = (send_frame(sock, "R", 1, ZMQ_SNDMORE) < 0 || send_frame(sock, &rh, sizeof(rh), ZMQ_SNDMORE) < 0 ||
+	          send_frame(sock, d.error, strlen(d.error), ZMQ_SNDMORE) < 0 ||
+	          send_frame(sock, st, strlen(st), ZMQ_SNDMORE) < 0 ||
+	          send_frame(sock, dn, strlen(dn), ZMQ_SNDMORE) < 0 || send_frame(sock, dt, strlen(dt), 0) < 0)
+	             ? -1
+	             : 0;
 	free(d.new_state);
+	free(d.draft.network);
+	free(d.draft.text);
 	return rc;
 }
 
@@ -1165,17 +1222,17 @@ int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *k
 
 int plugin_host_recv(plugin_host *h, plugin_host_result *r)
 {
-	char *f[4] = {0};
-	size_t lens[4], n = 0;
+	char *f[6] = {0};
+	size_t lens[6], n = 0;
 	memset(r, 0, sizeof(*r));
-	if (!h->core_sock || recv_frames(h->core_sock, f, lens, 4, &n) < 0)
+	if (!h->core_sock || recv_frames(h->core_sock, f, lens, 6, &n) < 0)
 		return -1;
 	if (n > 0 && f[0][0] != 'R' && h->process) {
 		int rc = child_control(h, f, lens, n);
 		free_frames(f, n);
 		return rc;
 	}
-	if (n != 4 || f[0][0] != 'R' || lens[1] != sizeof(result_head)) {
+	if (n != 6 || f[0][0] != 'R' || lens[1] != sizeof(result_head)) {
 		free_frames(f, n);
 		return -1;
 	}
@@ -1187,6 +1244,16 @@ int plugin_host_recv(plugin_host *h, plugin_host_result *r)
 	r->has_state = rh.has_state;
 	r->error = lens[2] ? f[2] : NULL;
 	r->state = rh.has_state ? f[3] : NULL;
+	if (rh.has_draft) {
+		r->draft = (plugin_host_draft){.network = f[4],
+		                               .text = f[5],
+		                               .measure = rh.draft_measure,
+		                               .length = (size_t)rh.draft_length,
+		                               .limit = (size_t)rh.draft_limit};
+	} else {
+		free(f[4]);
+		free(f[5]);
+	}
 	if (!r->error)
 		free(f[2]);
 	if (!r->state)
@@ -1200,7 +1267,9 @@ void plugin_host_result_free(plugin_host_result *r)
 {
 	free(r->error);
 	free(r->state);
-	r->error = r->state = NULL;
+	free(r->draft.network);
+	free(r->draft.text);
+	r->error = r->state = r->draft.network = r->draft.text = NULL;
 }
 
 /* Wait (bounded) until ZeroMQ has seen the child's connection end: it

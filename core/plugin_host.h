@@ -58,6 +58,18 @@ int plugin_host_readable(plugin_host *h);
 int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state,
                      const char *recipient);
 
+/* Text a plugin offered for approval with a delivery (host table draft_submit). */
+typedef struct plugin_host_draft {
+	char *network; /* new, or NULL when the delivery offered no draft */
+	char *text;    /* new, or NULL likewise */
+	int measure;   /* crier_measure */
+	size_t length; /* text in units of measure, as the host counted it */
+	size_t limit;
+} plugin_host_draft;
+
+/* Most bytes of a draft's text. */
+#define PLUGIN_HOST_DRAFT_MAX 16384
+
 typedef struct plugin_host_result {
 	int64_t id;
 	int result;         /* crier_result, or PLUGIN_HOST_SKIPPED */
@@ -65,6 +77,7 @@ typedef struct plugin_host_result {
 	char *error;        /* new or NULL */
 	char *state;        /* new or NULL; set only when has_state */
 	int has_state;
+	plugin_host_draft draft; /* set only with CRIER_OK */
 } plugin_host_result;
 
 /* Receive one message (call when the socket is readable): 1 a result in r,

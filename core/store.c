@@ -42,6 +42,12 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state) WHERE state <> 2;"
     "CREATE TABLE IF NOT EXISTS plugin_state(incident_id INTEGER NOT NULL, instance TEXT NOT NULL,"
     " state TEXT NOT NULL, PRIMARY KEY(incident_id, instance)) WITHOUT ROWID;"
+    /* Drafts (docs/drafts.md): text people approve before it is published. */
+    "CREATE TABLE IF NOT EXISTS drafts(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL,"
+    " event_id INTEGER NOT NULL, instance TEXT NOT NULL, network TEXT NOT NULL, measure INTEGER NOT NULL,"
+    " text TEXT NOT NULL, length INTEGER NOT NULL, max_length INTEGER NOT NULL, status TEXT NOT NULL,"
+    " actor TEXT, error TEXT, publish_event INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS drafts_publish ON drafts(publish_event) WHERE publish_event IS NOT NULL;"
     "INSERT OR IGNORE INTO meta(k, v) VALUES('schema', '" STR(SCHEMA_VERSION) "');"
                                                                               "COMMIT;";
 
@@ -63,6 +69,12 @@ enum {
 	ST_OUTBOX_REQUEUE,
 	ST_OUTBOX_COUNTS,
 	ST_STATE_SET,
+	ST_DRAFT_ADD,
+	ST_DRAFT_GET,
+	ST_DRAFT_STATUS,
+	ST_DRAFT_TEXT,
+	ST_DRAFT_BY_PUB,
+	ST_DRAFT_NOTE,
 	ST_N
 };
 
@@ -105,6 +117,15 @@ static const char *const stmt_sql[ST_N] = {
     [ST_OUTBOX_COUNTS] = "SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 3), 0) FROM outbox"
                          " WHERE state <> 2",
     [ST_STATE_SET] = "INSERT OR REPLACE INTO plugin_state(incident_id, instance, state) VALUES(?1, ?2, ?3)",
+    [ST_DRAFT_ADD] = "INSERT INTO drafts(incident_id, event_id, instance, network, measure, text, length, max_length,"
+                     " status, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9)",
+    [ST_DRAFT_GET] = "SELECT id, incident_id, event_id, instance, network, measure, text, length, max_length, status"
+                     " FROM drafts WHERE id = ?1",
+    [ST_DRAFT_STATUS] = "UPDATE drafts SET status = ?3, actor = COALESCE(?4, actor), error = ?5,"
+                        " publish_event = COALESCE(?6, publish_event), updated_at = ?7 WHERE id = ?1 AND status = ?2",
+    [ST_DRAFT_TEXT] = "UPDATE drafts SET text = ?2, length = ?3, updated_at = ?4 WHERE id = ?1 AND status = 'pending'",
+    [ST_DRAFT_BY_PUB] = "SELECT id FROM drafts WHERE publish_event = ?1 AND instance = ?2",
+    [ST_DRAFT_NOTE] = "UPDATE drafts SET error = ?2, updated_at = ?3 WHERE id = ?1",
 };
 
 struct store {
@@ -543,6 +564,115 @@ int store_state_set(store *s, int64_t incident_id, const char *instance, const c
 	return step_done(st);
 }
 
+/* ---- drafts -------------------------------------------------------------- */
+
+int64_t store_draft_add(store *s, const store_draft *d, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_ADD];
+	sqlite3_bind_int64(st, 1, d->incident_id);
+	sqlite3_bind_int64(st, 2, d->event_id);
+	bind_text(st, 3, d->instance);
+	bind_text(st, 4, d->network);
+	sqlite3_bind_int(st, 5, d->measure);
+	bind_text(st, 6, d->text);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)d->length);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)d->limit);
+	sqlite3_bind_int64(st, 9, now);
+	if (step_done(st) < 0)
+		return -1;
+	return sqlite3_last_insert_rowid(s->db);
+}
+
+int store_draft_get(store *s, int64_t id, store_draft *d)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_GET];
+	int ret = 0;
+	memset(d, 0, sizeof(*d));
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		d->id = sqlite3_column_int64(st, 0);
+		d->incident_id = sqlite3_column_int64(st, 1);
+		d->event_id = sqlite3_column_int64(st, 2);
+		d->instance = col_dup(st, 3);
+		d->network = col_dup(st, 4);
+		d->measure = sqlite3_column_int(st, 5);
+		d->text = col_dup(st, 6);
+		d->length = (size_t)sqlite3_column_int64(st, 7);
+		d->limit = (size_t)sqlite3_column_int64(st, 8);
+		d->status = col_dup(st, 9);
+		ret = d->instance && d->network && d->text && d->status ? 1 : -1;
+		if (ret < 0)
+			store_draft_free(d);
+	} else if (rc != SQLITE_DONE) {
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+void store_draft_free(store_draft *d)
+{
+	free(d->instance);
+	free(d->network);
+	free(d->text);
+	free(d->status);
+	d->instance = d->network = d->text = d->status = NULL;
+}
+
+int store_draft_set_status(store *s, int64_t id, const char *from, const char *to, const char *actor, const char *error,
+                           int64_t publish_event, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_STATUS];
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, from);
+	bind_text(st, 3, to);
+	bind_text(st, 4, actor);
+	bind_text(st, 5, error);
+	if (publish_event)
+		sqlite3_bind_int64(st, 6, publish_event);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, now);
+	if (step_done(st) < 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
+}
+
+int store_draft_set_text(store *s, int64_t id, const char *text, size_t length, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_TEXT];
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, text);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)length);
+	sqlite3_bind_int64(st, 4, now);
+	if (step_done(st) < 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
+}
+
+int64_t store_draft_by_publication(store *s, int64_t event_id, const char *instance)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_BY_PUB];
+	sqlite3_bind_int64(st, 1, event_id);
+	bind_text(st, 2, instance);
+	int rc = sqlite3_step(st);
+	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return id;
+}
+
+int store_draft_note(store *s, int64_t id, const char *error, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_NOTE];
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, error);
+	sqlite3_bind_int64(st, 3, now);
+	return step_done(st);
+}
+
 /* ---- read side: ad-hoc queries for the control socket ------------------ */
 
 /* Convert a column into JSON: integers, text (JSON text when asked), NULL. */
@@ -663,6 +793,25 @@ json_t *store_deliveries_json(store *s, int dead_only, int64_t incident_id)
 json_t *store_delivery_json(store *s, int64_t id)
 {
 	json_t *rows = query_rows(s, "SELECT " DELIVERY_COLS " FROM outbox WHERE id = ?1", 1, id, 0, NULL);
+	json_t *one = rows ? json_incref(json_array_get(rows, 0)) : NULL;
+	json_decref(rows);
+	return one;
+}
+
+#define DRAFT_COLS                                                                                                     \
+	"id, incident_id, event_id, instance, network, status, text, length, max_length AS \"limit\", actor, error,"   \
+	" created_at, updated_at"
+
+json_t *store_drafts_json(store *s)
+{
+	/* Pending first: those are what people are asked to look at. */
+	return query_rows(s, "SELECT " DRAFT_COLS " FROM drafts ORDER BY status = 'pending' DESC, id DESC LIMIT 500", 0,
+	                  0, 0, NULL);
+}
+
+json_t *store_draft_json(store *s, int64_t id)
+{
+	json_t *rows = query_rows(s, "SELECT " DRAFT_COLS " FROM drafts WHERE id = ?1", 1, id, 0, NULL);
 	json_t *one = rows ? json_incref(json_array_get(rows, 0)) : NULL;
 	json_decref(rows);
 	return one;

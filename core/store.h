@@ -103,6 +103,35 @@ int store_outbox_counts(store *s, int64_t *pending, int64_t *dead);
 /* Per-incident plugin state (handed to the plugin with store_outbox_due). */
 int store_state_set(store *s, int64_t incident_id, const char *instance, const char *state);
 
+/* --- drafts: text people approve before it is published (drafts.c) ------ */
+/* Statuses: "pending" -> "approved" or "rejected"; "approved" -> "published" or "failed". */
+typedef struct store_draft {
+	int64_t id, incident_id, event_id; /* event_id: the event the plugin drafted it for */
+	char *instance;                    /* new (free with store_draft_free) when read; borrowed when added */
+	char *network;                     /* same */
+	char *text;                        /* same */
+	char *status;                      /* same; ignored by store_draft_add (always "pending") */
+	int measure;                       /* crier_measure */
+	size_t length, limit;
+} store_draft;
+
+/* Insert a pending draft (d and its strings borrowed). New id, or -1. */
+int64_t store_draft_add(store *s, const store_draft *d, int64_t now);
+/* 1 and *d filled (free with store_draft_free), 0 no such draft, -1. */
+int store_draft_get(store *s, int64_t id, store_draft *d);
+void store_draft_free(store_draft *d);
+/* Move draft id from status from to status to, setting actor (NULL keeps
+ * it), error (NULL clears it) and publish_event (0 keeps it). 1 moved, 0 it
+ * was not in status from, -1. */
+int store_draft_set_status(store *s, int64_t id, const char *from, const char *to, const char *actor, const char *error,
+                           int64_t publish_event, int64_t now);
+/* Replace the text of a pending draft. 1 done, 0 not pending, -1. */
+int store_draft_set_text(store *s, int64_t id, const char *text, size_t length, int64_t now);
+/* The draft whose publication is event_id's delivery to instance: its id, 0 none, -1. */
+int64_t store_draft_by_publication(store *s, int64_t event_id, const char *instance);
+/* Keep the last publication error of a draft (a retry's reason). */
+int store_draft_note(store *s, int64_t id, const char *error, int64_t now);
+
 /* --- read side for the control socket (new JSON) ------------------------ */
 json_t *store_incidents_json(store *s, int all);
 json_t *store_incident_json(store *s, int64_t id); /* NULL when absent */
@@ -110,5 +139,8 @@ json_t *store_alerts_json(store *s, int64_t incident_id);
 json_t *store_events_json(store *s, int64_t incident_id);
 json_t *store_deliveries_json(store *s, int dead_only, int64_t incident_id);
 json_t *store_delivery_json(store *s, int64_t id);
+/* Drafts, pending first then newest first (at most 500); one draft or NULL. */
+json_t *store_drafts_json(store *s);
+json_t *store_draft_json(store *s, int64_t id);
 
 #endif

@@ -360,7 +360,7 @@ static void test_errors(void)
 	d = bad("topkey", "x.json", "{\"rout\": []}");
 	expect_err(d, "x.json",
 	           "unknown top-level key \"rout\" (known: daemon, http, zmq, store, incidents, delivery, ingest, "
-	           "routes, plugins, public)");
+	           "routes, plugins, public, drafts)");
 	d = bad("duptop", "zz.json", "{\"http\": {}}");
 	snprintf(want, sizeof want,
 	         "%s/zz.json: http: already set in %s/crierd.json (a top-level key may appear in only one file)", d, d);
@@ -421,7 +421,8 @@ static void test_errors(void)
 	d = bad("routeevent", "routes.json", "{\"routes\": [{\"to\": [\"log/default\"]}, {\"events\": [\"opend\"]}]}");
 	expect_err(d, "routes.json",
 	           "routes[1].events[0]: unknown event type \"opend\" (known: opened, alert_joined, alert_resolved, "
-	           "severity_raised, state_changed, acknowledged, update, resolved, or \"*\")");
+	           "severity_raised, state_changed, acknowledged, update, resolved, draft_created, draft_approved, "
+	           "draft_rejected, draft_published, draft_failed, or \"*\")");
 	d = bad("routesev", "routes.json", "{\"routes\": [{\"min_severity\": \"high\", \"to\": [\"log/default\"]}]}");
 	expect_err(d, "routes.json",
 	           "routes[0].min_severity: unknown severity \"high\" (known: info, warning, major, critical)");
@@ -558,6 +559,24 @@ static void test_recipients_and_public(void)
 	d = bad("puburl", "p.json", "{\"public\": {\"status_page_url\": \"status.example.com\"}}");
 	expect_err(d, "p.json",
 	           "public.status_page_url: expected an http:// or https:// URL, got \"status.example.com\"");
+	/* drafts: the API's own token */
+	d = bad("draftskey", "d.json", "{\"drafts\": {\"token\": \"x\"}}");
+	expect_err(d, "d.json", "drafts: unknown key \"token\" (known: auth)");
+	d = bad("draftsbasic", "d.json", "{\"drafts\": {\"auth\": {\"username\": \"a\", \"password\": \"b\"}}}");
+	expect_err(d, "d.json", "drafts.auth: unknown key \"username\" (known: token)");
+	d = bad("draftsnone", "d.json", "{\"drafts\": {\"auth\": {}}}");
+	expect_err(d, "d.json", "drafts.auth: expected \"token\"");
+	d = bad("draftsempty", "d.json", "{\"drafts\": {\"auth\": {\"token\": \"\"}}}");
+	expect_err(d, "d.json", "drafts.auth.token: must not be empty");
+	d = bad("draftsunset", "d.json", "{\"drafts\": {\"auth\": {\"token\": \"${CRIER_TEST_UNSET}\"}}}");
+	expect_err(d, "d.json", "drafts.auth.token: environment variable CRIER_TEST_UNSET is not set");
+	d = bad("draftssame", "d.json",
+	        "{\"ingest\": {\"generic\": {\"auth\": {\"token\": \"same-tok\"}}}, \"drafts\": {\"auth\": "
+	        "{\"token\": \"same-tok\"}}}");
+	expect_err(
+	    d, "d.json",
+	    "drafts.auth.token: must differ from ingest.generic.auth.token: whoever sends alerts must not approve "
+	    "posts");
 }
 
 /* Configurations that fail next to a resolved secret must not show it. */

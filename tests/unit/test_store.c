@@ -62,6 +62,29 @@ static void test_upgrade_from_v1(const char *dir)
 	CHECK_STR(json_string_value(json_object_get(one, "idempotency_key")), "crier-1-webhook/ops-+15551230001");
 	CHECK_STR(json_string_value(json_object_get(one, "recipient")), "+15551230001");
 	json_decref(one);
+
+	/* An upgraded store keeps drafts too (the table comes with the schema). */
+	store_draft nd = {.incident_id = 1,
+	                  .event_id = 1,
+	                  .instance = "social/mastodon",
+	                  .network = "mastodon",
+	                  .text = "We are looking into it.",
+	                  .measure = 3,
+	                  .length = 23,
+	                  .limit = 500};
+	CHECK(store_draft_add(s, &nd, 3000) == 1);
+	store_draft got;
+	CHECK(store_draft_get(s, 1, &got) == 1);
+	CHECK_STR(got.status, "pending");
+	CHECK(got.limit == 500 && got.measure == 3);
+	store_draft_free(&got);
+	CHECK(store_draft_set_status(s, 1, "approved", "published", NULL, NULL, 0, 3000) == 0);
+	CHECK(store_draft_set_status(s, 1, "pending", "approved", "jane", NULL, 9, 3000) == 1);
+	CHECK(store_draft_by_publication(s, 9, "social/mastodon") == 1);
+	CHECK(store_draft_by_publication(s, 9, "social/x") == 0);
+	CHECK(store_draft_set_text(s, 1, "x", 1, 3000) == 0);
+	CHECK(store_draft_get(s, 2, &got) == 0);
+
 	store_close(s);
 
 	/* Opened again, it is simply version 2. */
