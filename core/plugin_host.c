@@ -984,7 +984,7 @@ static int process_start(plugin_host *h, char *err, size_t errlen)
 		}
 		if ((it[1].revents & ZMQ_POLLIN) && child_wait(h, 0, &status)) {
 			describe_exit(status, why, sizeof(why));
-			snprintf(err, errlen, "%s: the plugin host %s while starting", h->host.name, why);
+			snprintf(err, errlen, "%s: the plugin host died while starting: %s", h->host.name, why);
 			break;
 		}
 	}

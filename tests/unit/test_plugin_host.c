@@ -70,6 +70,14 @@ static int contains(const char *path, const char *needle)
 	return memmem(buf, n, needle, strlen(needle)) != NULL;
 }
 
+static void touch(const char *path)
+{
+	FILE *f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+}
+
 static int exists(const char *path)
 {
 	struct stat st;
@@ -195,15 +203,12 @@ static void test_process_start_failures(void *zctx)
 	/* A crash in init. */
 	char flag[600];
 	snprintf(flag, sizeof(flag), "%s/crash-at-init", state_dir);
-	FILE *f = fopen(flag, "w");
-	CHECK(f != NULL);
-	if (f)
-		fclose(f);
+	touch(flag);
 	char json[800];
 	snprintf(json, sizeof(json), "{\"url\": \"http://x/\", \"init_crash_file\": \"%s\"}", flag);
 	ic = crashy(json);
 	CHECK(plugin_host_start(zctx, NULL, &ic, &cfg, err, sizeof(err)) == NULL);
-	CHECK_STR(err, "crashy/t: the plugin host killed by signal 11 (SIGSEGV) while starting");
+	CHECK_STR(err, "crashy/t: the plugin host died while starting: killed by signal 11 (SIGSEGV)");
 	CHECK(waitpid(-1, &status, WNOHANG) < 0 && errno == ECHILD);
 	unlink(flag);
 }
@@ -213,10 +218,7 @@ static void test_sweep(void)
 {
 	char path[600];
 	snprintf(path, sizeof(path), "%s/plugin-hosts/host-99.sock", state_dir);
-	FILE *f = fopen(path, "w");
-	CHECK(f != NULL);
-	if (f)
-		fclose(f);
+	touch(path);
 	plugin_host_sweep(state_dir);
 	CHECK(!exists(path));
 	snprintf(path, sizeof(path), "%s/plugin-hosts", state_dir);
