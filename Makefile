@@ -100,12 +100,18 @@ $(BUILD)/tests/plugins/%.so: tests/unit/plugins/variant.c include/crier/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) $(VARIANT_$*) -shared -o $@ $<
 
+# A plugin that segfaults on demand, for isolation "process" tests
+# (tests/integration/test_isolation.py); like the variants, it never ships.
+$(BUILD)/tests/plugins/crashy.so: tests/unit/plugins/crashy.c include/crier/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $< $(PLUGIN_LDLIBS)
+
 # Small clients the integration tests drive crierd with.
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< -lzmq
 
-unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO) $(BUILD)/tests/tools/zmq_send
+unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO) $(BUILD)/tests/plugins/crashy.so $(BUILD)/tests/tools/zmq_send
 
 bench: deps
 	@sh tests/deps.sh $(DEPS_BENCH)
