@@ -38,15 +38,21 @@ typedef struct config_delivery {
 /* What an instance's "subscribers" key asks for (docs/subscribers.md). */
 enum { CONFIG_SUBSCRIBERS_NONE = 0, CONFIG_SUBSCRIBERS_EMAIL = 1, CONFIG_SUBSCRIBERS_PHONE = 2 };
 
+/* Where a plugin instance runs: a thread of crierd, or a child process of
+ * its own that a crash in the plugin cannot take crierd down with. */
+typedef enum config_isolation { CONFIG_ISOLATION_THREAD = 0, CONFIG_ISOLATION_PROCESS } config_isolation;
+
 typedef struct config_instance {
-	char *name;          /* "plugin/instance" */
-	char *plugin;        /* "webhook" */
-	char *file;          /* the configuration file that defines it, for messages */
-	char *config_json;   /* the instance object without "delivery" and "recipients", as JSON text */
+	char *name;   /* "plugin/instance" */
+	char *plugin; /* "webhook" */
+	char *file;   /* the configuration file that defines it, for messages */
+	/* the instance object without crierd's keys (delivery, recipients, audience, isolation), as JSON text */
+	char *config_json;
 	json_t *recipients;  /* array of strings, one delivery each; NULL = one delivery per event */
 	int audience_public; /* "audience": "public": only public incidents, and their public view (core/audience.h) */
 	int subscribers;     /* CONFIG_SUBSCRIBERS_*: one delivery per confirmed subscriber of that kind */
 	config_delivery delivery;
+	config_isolation isolation;
 } config_instance;
 
 /* "subscribers": the public subscription API (docs/subscribers.md). Strings owned by the config. */
