@@ -628,9 +628,9 @@ static int send_confirmation(subscribers *s, outbox *ob, const row *r, const cha
 		sha256_hex(salted, strlen(salted), hash);
 	}
 	duration_text(cs->confirm_expiry_ms, in, sizeof(in));
-	sub = json_pack("{ss so ss s o}", "kind", r->kind == CONFIG_SUBSCRIBERS_EMAIL ? "email" : "phone", "expires_at",
-	                time_json(now + cs->confirm_expiry_ms), "expires_in", in, "components",
-	                json_loads(components, 0, NULL));
+	sub = json_pack("{ss so ss so sb}", "kind", r->kind == CONFIG_SUBSCRIBERS_EMAIL ? "email" : "phone",
+	                "expires_at", time_json(now + cs->confirm_expiry_ms), "expires_in", in, "components",
+	                json_loads(components, 0, NULL), "all", strcmp(components, "[]") == 0);
 	if (!sub)
 		goto out;
 	if (r->kind == CONFIG_SUBSCRIBERS_EMAIL)
