@@ -357,8 +357,10 @@ static char *delivery_doc(const outbox *o, const channel *c, const store_deliver
 	head = json_dumps(h, JSON_COMPACT);
 	if (!head)
 		goto out;
-	/* A public channel gets the public view, never the stored document. */
-	if (c->audience_public && !(pub = public_view(d->doc)))
+	/* A public channel gets the public view, never the stored document.
+	 * A subscription's confirmation is crier's own words to one person,
+	 * of no incident: it goes as it is. */
+	if (c->audience_public && strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) != 0 && !(pub = public_view(d->doc)))
 		goto out;
 	/* Splice: the head's members, then the document's. */
 	head[strlen(head) - 1] = '\0';

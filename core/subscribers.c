@@ -493,7 +493,9 @@ static void duration_text(int64_t ms, char *buf, size_t n)
 {
 	int64_t m = (ms + 59999) / 60000;
 
-	if (m >= 120 && m % 60 == 0)
+	if (ms < 60000)
+		snprintf(buf, n, "%lld seconds", (long long)((ms + 999) / 1000));
+	else if (m >= 120 && m % 60 == 0)
 		snprintf(buf, n, "%lld hours", (long long)(m / 60));
 	else if (m == 60)
 		snprintf(buf, n, "1 hour");

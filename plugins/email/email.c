@@ -188,7 +188,8 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 		for (int i = 0; i < N_TPL; i++)
 			known |= strcmp(name, templates[i].name) == 0;
 		if (!known)
-			return fail(err, errlen, "templates: unknown template \"%s\"; known: subject, text, html, "
+			return fail(err, errlen,
+			            "templates: unknown template \"%s\"; known: subject, text, html, "
 			            "confirm_subject, confirm_text, confirm_html",
 			            name);
 		if (!json_is_string(v))
@@ -425,8 +426,8 @@ static crier_result email_deliver(crier_instance *inst, crier_delivery *d)
 	}
 	int confirm = strcmp(ev.type, CONFIRM_EVENT) == 0, base = confirm ? TPL_CONFIRM : 0;
 	/* Mail to a subscriber says how to stop it, in a way clients act on. */
-	const char *unsub = json_string_value(
-	    json_object_get(json_object_get(ev.doc, "subscriber"), "unsubscribe_url"));
+	const char *unsub =
+	    json_string_value(json_object_get(json_object_get(ev.doc, "subscriber"), "unsubscribe_url"));
 	if (unsub && !mime_url_valid(unsub)) {
 		api->set_error(d, "the subscriber's unsubscribe_url is not an http(s) URL");
 		goto out;
@@ -443,7 +444,8 @@ static crier_result email_deliver(crier_instance *inst, crier_delivery *d)
 	snprintf(incident, sizeof(incident), "%lld", (long long)ev.incident_id);
 	snprintf(root, sizeof(root), "<crier.inc-%lld.%016llx@%s>", (long long)ev.incident_id,
 	         (unsigned long long)mime_hash(
-	             mime_hash(mime_hash(MIME_HASH_INIT, api->instance_name(inst->host)), incident), ev.opened_at),
+	             mime_hash(mime_hash(MIME_HASH_INIT, api->instance_name(inst->host)), incident),
+	             ev.opened_at ? ev.opened_at : ""),
 	         inst->msgid_domain);
 	snprintf(own, sizeof(own), "<crier.inc-%lld.e%lld.%016llx@%s>", (long long)ev.incident_id, (long long)ev.id,
 	         (unsigned long long)mime_hash(mime_hash(MIME_HASH_INIT, key), to.addr), inst->msgid_domain);
