@@ -511,7 +511,18 @@ static bucket *find(subscribe_api_limiter *l, const char *key)
 	return &l->b[i];
 }
 
-/* Forget every client whose allowance is whole again (they are as new). */
+static int fuller(const void *a, const void *b)
+{
+	double x = ((const bucket *)a)->tokens, y = ((const bucket *)b)->tokens;
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Make room: forget every client whose allowance is whole again (they are
+ * as new); if a flood from many addresses leaves the table still half full,
+ * keep only the quarter most held back, so that a client being limited is
+ * never let off by other addresses' requests.
+ */
 static void prune(subscribe_api_limiter *l, int burst, double per_ms, int64_t now)
 {
 	bucket *old = l->b, *fresh = calloc(LIMITER_SLOTS, sizeof(*fresh));
@@ -522,19 +533,22 @@ static void prune(subscribe_api_limiter *l, int burst, double per_ms, int64_t no
 		l->used = 0;
 		return;
 	}
-	l->b = fresh;
 	for (size_t i = 0; i < LIMITER_SLOTS; i++) {
-		if (!old[i].key[0] || old[i].tokens + (double)(now - old[i].at) * per_ms >= burst)
+		if (!old[i].key[0])
 			continue;
+		old[i].tokens += (double)(now - old[i].at) * per_ms;
+		old[i].at = now;
+		if (old[i].tokens < burst)
+			old[kept++] = old[i];
+	}
+	if (kept > LIMITER_SLOTS / 4) {
+		qsort(old, kept, sizeof(*old), fuller);
+		kept = LIMITER_SLOTS / 4;
+	}
+	l->b = fresh;
+	for (size_t i = 0; i < kept; i++)
 		*find(l, old[i].key) = old[i];
-		kept++;
-	}
 	free(old);
-	/* Still too full (a flood from many addresses): start over. */
-	if (kept > LIMITER_SLOTS / 2) {
-		memset(l->b, 0, LIMITER_SLOTS * sizeof(*l->b));
-		kept = 0;
-	}
 	l->used = kept;
 }
 
