@@ -317,6 +317,7 @@ int subscribe_api_error(subscribe_api_action action, unsigned status, const char
 	}
 	rc = page(out, status,
 	          status == 429                          ? "Too many requests"
+	          : status == 404                        ? "Not available here"
 	          : status >= 500                        ? "Please try again later"
 	          : action == SUBSCRIBE_API_CONFIRM_LINK ? "This link does not work any more"
 	                                                 : "Something is wrong with this link",

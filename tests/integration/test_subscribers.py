@@ -18,7 +18,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_twilio import FakeTwilio  # noqa: E402
-from harness import Crierd, DaemonCase, free_port, http_request, wait_until  # noqa: E402
+from harness import REPO, Crierd, DaemonCase, free_port, wait_until  # noqa: E402
 from test_email import Controller, Mailbox, parse  # noqa: E402
 
 SID = "AC5e0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b"
@@ -450,7 +450,22 @@ class Subscribers(DaemonCase):
         self.assertEqual(self.subscribers(d), {})
         self.assertEqual([x for x in d.deliveries() if x["instance"] == "sms/subscribers"], [], "the code is deleted")
 
+    def test_example_checks(self):
+        """conf.d/examples/subscribers.json, with a route to its instances, is a valid configuration."""
+        with open(os.path.join(REPO, "conf.d", "examples", "subscribers.json")) as f:
+            example = json.load(f)
+        routes = {"routes": [{"name": "customers", "to": ["email/subscribers", "sms/subscribers"]}]}
+        env = {"CRIER_SMTP_PASSWORD": "pw", "CRIER_TWILIO_ACCOUNT_SID": SID, "CRIER_TWILIO_AUTH_TOKEN": TOKEN}
+        p = Crierd(self.tmpdir(), {"subscribers.json": example, "routes.json": routes}, env=env).check_config()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
     def test_configuration_refusals(self):
+        # Without a subscribers section the API is off.
+        d = self.start_crierd()
+        for method, path in (("POST", "/api/v1/subscribe"), ("GET", "/api/v1/unsubscribe?t=x")):
+            r = d.request(method, path, {"email": "jane@example.com"} if method == "POST" else None)
+            self.assertEqual(r.status, 404, r)
+            self.assertIn("subscriptions are not offered here", r.text().lower())
         tmp = self.tmpdir()
         base = files(free_port(), smtp_port=2525)
         inst = base["channels.json"]["plugins"]["email"]["instances"]["subscribers"]
