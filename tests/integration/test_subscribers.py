@@ -484,6 +484,19 @@ class Subscribers(DaemonCase):
         base["subscribers.json"]["subscribers"]["sms_instance"] = "sms/nowhere"
         p = Crierd(self.tmpdir(), base).check_config()
         self.assertIn('subscribers.sms_instance: unknown instance "sms/nowhere"', p.stdout + p.stderr)
+        base = files(free_port(), smtp_port=2525)
+        del base["subscribers.json"]["subscribers"]["public_url"]
+        p = Crierd(self.tmpdir(), base).check_config()
+        self.assertIn('subscribers: expected "public_url"', p.stdout + p.stderr)
+        for change, words in (
+            ({"recipients": ["ops@example.com"]}, 'subscribers: goes without "recipients"'),
+            ({"subscribers": "fax"}, 'subscribers: expected "email" or "phone"'),
+        ):
+            base = files(free_port(), smtp_port=2525)
+            base["channels.json"]["plugins"]["email"]["instances"]["subscribers"].update(change)
+            p = Crierd(self.tmpdir(), base).check_config()
+            self.assertNotEqual(p.returncode, 0)
+            self.assertIn(words, p.stdout + p.stderr)
 
 
 if __name__ == "__main__":
