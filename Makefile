@@ -18,10 +18,12 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prot
 LDLIBS_CORE = -lzmq -ljansson -lcurl -lmicrohttpd -lsqlite3 -ldl -lpthread -lm
 PLUGIN_CFLAGS = -fPIC -fvisibility=hidden
 PLUGIN_LDLIBS = -ljansson
+# A plugin's own libraries, added after PLUGIN_LDLIBS: PLUGIN_LDLIBS_<name>.
+PLUGIN_LDLIBS_statuspage = -lcurl
 
 # Debian packages: build, then what the tests drive.
 DEPS_BUILD = gcc make pkg-config libzmq3-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev
-DEPS_TEST  = python3 curl prometheus-alertmanager clang-format
+DEPS_TEST  = python3 curl prometheus-alertmanager clang-format chromium openssh-server
 DEPS_FUZZ  = clang libclang-rt-14-dev
 DEPS_BENCH = wrk nginx-light
 
@@ -57,13 +59,16 @@ $(BUILD)/crierctl: $(BUILD)/obj/crierctl/crierctl.o $(BUILD)/libcrier.a
 
 # One shared object per plugins/<name>/ folder, from every .c in it.
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) include/crier/plugin.h
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.[ch]) include/crier/plugin.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LDLIBS)
+	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LDLIBS) $(PLUGIN_LDLIBS_$*)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libcrier.a $(LDLIBS_CORE)
+
+# Unit tests that compile a plugin's source in.
+$(BUILD)/tests/test_statuspage: $(wildcard plugins/statuspage/*.[ch])
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -123,10 +128,10 @@ fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c)
+	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c)
 
 format-check:
-	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c) \
+	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c) \
 	  && echo "format-check: ok"
 
 install: all
