@@ -264,8 +264,8 @@ oom:
 }
 
 /* Refresh the record from the incident as the event saw it. */
-static int refresh(json_t *rec, const json_t *inc, const char *type, const char *ev_time,
-                   const model_component *comps, size_t n_comps, int *changed)
+static int refresh(json_t *rec, const json_t *inc, const char *type, const char *ev_time, const model_component *comps,
+                   size_t n_comps, int *changed)
 {
 	const char *title = str_of(inc, "title"), *state = str_of(inc, "state"), *sev = str_of(inc, "severity");
 	const char *opened = str_of(inc, "opened_at"), *resolved = str_of(inc, "resolved_at");
@@ -354,8 +354,9 @@ static int has_entry(const json_t *updates, json_int_t event_id, const char *typ
 static int add_entry(json_t *rec, json_int_t event_id, const char *type, const char *time_s, const char *state,
                      const char *message)
 {
-	json_t *e = json_pack("{sI ss ss sI ss}", "event", event_id, "type", type, "time", time_s, "ms",
-	                      (json_int_t)model_time_ms(time_s), "state", model_state_known(state) ? state : "investigating");
+	json_t *e =
+	    json_pack("{sI ss ss sI ss}", "event", event_id, "type", type, "time", time_s, "ms",
+	              (json_int_t)model_time_ms(time_s), "state", model_state_known(state) ? state : "investigating");
 	if (!e)
 		return OOM;
 	if (message && *message && json_object_set_new(e, "message", json_string(message)) != 0) {
@@ -378,8 +379,8 @@ static int bump(json_t *m, const char *ev_time)
 	return rc ? OOM : 0;
 }
 
-int model_apply(json_t *m, const json_t *event, const model_component *comps, size_t n_comps, int64_t now_ms,
-                char *err, size_t errlen)
+int model_apply(json_t *m, const json_t *event, const model_component *comps, size_t n_comps, int64_t now_ms, char *err,
+                size_t errlen)
 {
 	const json_t *inc = json_object_get(event, "incident");
 	const char *type = str_of(event, "type");
@@ -458,7 +459,8 @@ int model_prune(json_t *m, int64_t now_ms, int days)
 			const char *tk;
 			json_t *t;
 			snprintf(page, sizeof(page), "incidents/%s.html", k);
-			json_object_foreach(json_object_get(m, "targets"), tk, t) json_object_del(json_object_get(t, "files"), page);
+			json_object_foreach(json_object_get(m, "targets"), tk, t)
+			    json_object_del(json_object_get(t, "files"), page);
 			json_object_del(incs, k);
 			gone++;
 		}

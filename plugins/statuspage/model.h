@@ -61,8 +61,8 @@ int model_save(const char *path, const json_t *m, char *err, size_t errlen);
  * when the event has no incident, -2 when memory ran out (m may then hold
  * part of the change; applying the event again completes it).
  */
-int model_apply(json_t *m, const json_t *event, const model_component *comps, size_t n_comps, int64_t now_ms,
-                char *err, size_t errlen);
+int model_apply(json_t *m, const json_t *event, const model_component *comps, size_t n_comps, int64_t now_ms, char *err,
+                size_t errlen);
 
 /* Forget incidents resolved more than days before now_ms (and their
  * targets' file records). Returns how many went. */

@@ -80,8 +80,9 @@ static char *tmp_rel(const char *rel)
 
 static const char *const dir_keys[] = {"dir", NULL};
 static const char *const http_keys[] = {"url", "username", "password", "atomic", "timeout_ms", NULL};
-static const char *const sftp_keys[] = {"url",        "username",    "password",    "private_key",     "public_key",
-                                        "key_passphrase", "known_hosts", "timeout_ms", "host_key_sha256", NULL};
+static const char *const sftp_keys[] = {
+    "url",         "username",   "password",        "private_key", "public_key", "key_passphrase",
+    "known_hosts", "timeout_ms", "host_key_sha256", NULL};
 
 static int check_keys(const json_t *cfg, const char *const *known, int index, const char *what, char *err,
                       size_t errlen)
@@ -97,9 +98,10 @@ static int check_keys(const json_t *cfg, const char *const *known, int index, co
 		if (!known[i]) {
 			char list[256] = "";
 			for (i = 0; known[i]; i++)
-				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "", known[i]);
-			return fail(err, errlen, "targets[%d]: unknown key \"%s\" for %s target; known keys: %s", index, k,
-			            what, list);
+				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
+				         known[i]);
+			return fail(err, errlen, "targets[%d]: unknown key \"%s\" for %s target; known keys: %s", index,
+			            k, what, list);
 		}
 	}
 	return 0;
@@ -139,8 +141,8 @@ static char *basic_auth(const char *user, const char *pass)
 	memcpy(out, "Basic ", 6);
 	o = 6;
 	for (size_t i = 0; i < n; i += 3) {
-		unsigned v = (unsigned)raw[i] << 16 | (i + 1 < n ? (unsigned)raw[i + 1] << 8 : 0) |
-		             (i + 2 < n ? raw[i + 2] : 0);
+		unsigned v =
+		    (unsigned)raw[i] << 16 | (i + 1 < n ? (unsigned)raw[i + 1] << 8 : 0) | (i + 2 < n ? raw[i + 2] : 0);
 		out[o++] = b64[v >> 18 & 63];
 		out[o++] = b64[v >> 12 & 63];
 		out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
@@ -451,7 +453,8 @@ static int dir_publish(publish_target *t, const render_file *files, size_t n, co
 			goto out;
 		}
 		if (sync_folder_once(paths[i], &synced) != 0) {
-			result_set(res, 0, "%s: syncing the folder of %s: %s", t->label, files[i].path, strerror(errno));
+			result_set(res, 0, "%s: syncing the folder of %s: %s", t->label, files[i].path,
+			           strerror(errno));
 			goto out;
 		}
 		free(paths[i]);
@@ -510,7 +513,9 @@ static int http_call(const crier_host_api *api, crier_host *host, publish_target
 		ret = 0; /* RFC 4918: the collection is already there */
 	} else {
 		int transient = resp.status == 408 || resp.status == 429 || resp.status >= 500;
-		result_set(res, !transient, "%s: %s %s: HTTP %ld", t->label, method, rel, resp.status);
+		/* 409: RFC 4918's answer when the parent collection is missing. */
+		result_set(res, !transient, "%s: %s %s: HTTP %ld%s", t->label, method, rel, resp.status,
+		           resp.status == 409 ? " (is the URL's folder there?)" : "");
 		if (resp.retry_after_ms > res->retry_after_ms)
 			res->retry_after_ms = resp.retry_after_ms;
 	}
@@ -524,17 +529,16 @@ out:
 static int http_publish(const crier_host_api *api, crier_host *host, publish_target *t, const render_file *files,
                         size_t n, const unsigned char *send, publish_result *res)
 {
-	int made_folder = 0;
 	size_t i;
 
 	for (i = 0; i < n; i++) {
 		if (!send[i])
 			continue;
 		/* WebDAV creates no folders on PUT. */
-		if (t->atomic && !made_folder && strchr(files[i].path, '/')) {
+		if (t->atomic && !t->folder_made && strchr(files[i].path, '/')) {
 			if (http_call(api, host, t, "MKCOL", "incidents/", NULL, NULL, res) != 0)
 				return -1;
-			made_folder = 1;
+			t->folder_made = 1;
 		}
 		char *tmp = t->atomic ? tmp_rel(files[i].path) : NULL;
 		if (t->atomic && !tmp) {
@@ -543,8 +547,11 @@ static int http_publish(const crier_host_api *api, crier_host *host, publish_tar
 		}
 		int rc = http_call(api, host, t, "PUT", t->atomic ? tmp : files[i].path, NULL, &files[i], res);
 		free(tmp);
-		if (rc != 0)
+		if (rc != 0) {
+			/* The folder may have gone (a server wiped): make it again next time. */
+			t->folder_made = 0;
 			return -1;
+		}
 	}
 	if (!t->atomic)
 		return 0;
@@ -602,8 +609,7 @@ static struct curl_slist *renames(const publish_target *t, const render_file *fi
 		char *tmp, *rm = NULL, *mv = NULL;
 		if (!send[i])
 			continue;
-		if (!(tmp = tmp_rel(files[i].path)) ||
-		    asprintf(&rm, "*rm \"%s%s\"", t->path, files[i].path) < 0 ||
+		if (!(tmp = tmp_rel(files[i].path)) || asprintf(&rm, "*rm \"%s%s\"", t->path, files[i].path) < 0 ||
 		    asprintf(&mv, "rename \"%s%s\" \"%s%s\"", t->path, tmp, t->path, files[i].path) < 0) {
 			free(tmp);
 			free(rm);

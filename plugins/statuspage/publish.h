@@ -43,7 +43,8 @@ typedef struct publish_target {
 	char *username, *password, *private_key, *public_key, *key_passphrase;
 	/* PUBLISH_SFTP host key check, one of them, each new or NULL. */
 	char *known_hosts, *host_key_sha256;
-	void *curl; /* PUBLISH_SFTP: the CURL handle, kept for its connection; NULL until used */
+	void *curl;      /* PUBLISH_SFTP: the CURL handle, kept for its connection; NULL until used */
+	int folder_made; /* PUBLISH_HTTP: incidents/ was made (or found) on the server */
 } publish_target;
 
 /* How a publication went. */

@@ -214,8 +214,8 @@ static json_t *incident_obj(const render_conf *conf, const json_t *inc, const ch
 		duration_text(json_integer_value(json_object_get(inc, "resolved_ms")) -
 		                  json_integer_value(json_object_get(inc, "opened_ms")),
 		              dur, sizeof(dur));
-	o = json_pack("{sI ss ss ss ss ss ss so ss so sb ss sb}", "id", id, "title", text_at(inc, "title"), "page", page,
-	              "state", state, "state_text", state_text(resolved ? "resolved" : state), "impact",
+	o = json_pack("{sI ss ss ss ss ss ss so ss so sb ss sb}", "id", id, "title", text_at(inc, "title"), "page",
+	              page, "state", state, "state_text", state_text(resolved ? "resolved" : state), "impact",
 	              render_impact_name(impact), "impact_text", render_impact_text(impact), "components",
 	              components_list(names), "components_text", joined, "opened",
 	              time_obj(json_integer_value(json_object_get(inc, "opened_ms"))), "resolved", resolved, "duration",
@@ -305,8 +305,8 @@ static json_t *components_status(const render_conf *conf, const json_t *model)
 		}
 		if (json_array_append_new(out, json_pack("{ss ss ss ss sb}", "name", conf->comps[c].name, "impact",
 		                                         impacts[worst].name, "status", impacts[worst].text, "symbol",
-		                                         impacts[worst].symbol, "operational",
-		                                         worst == IMPACT_NONE)) != 0) {
+		                                         impacts[worst].symbol, "operational", worst == IMPACT_NONE)) !=
+		    0) {
 			json_decref(out);
 			return NULL;
 		}
@@ -467,9 +467,9 @@ static json_t *status_incident(const json_t *inc_obj)
 	json_array_foreach(json_object_get(inc_obj, "updates"), i, u)
 	{
 		const char *msg = text_at(u, "message");
-		if (json_array_append_new(updates, json_pack("{ss ss ss?}", "time", text_at(json_object_get(u, "time"), "iso"),
-		                                             "state", text_at(u, "state"), "message",
-		                                             *msg ? msg : NULL)) != 0) {
+		if (json_array_append_new(updates,
+		                          json_pack("{ss ss ss?}", "time", text_at(json_object_get(u, "time"), "iso"),
+		                                    "state", text_at(u, "state"), "message", *msg ? msg : NULL)) != 0) {
 			json_decref(updates);
 			return NULL;
 		}
@@ -566,15 +566,12 @@ static char *status_json(const json_t *ctx)
 				goto out;
 		}
 	}
-	doc = json_pack("{ss s{sO ss? ss?} s{sO sO} so so so}", "schema", "crier-statuspage/1", "page", "name",
-	                json_object_get(site, "name"), "url",
-	                *text_at(site, "url") ? text_at(site, "url") : NULL, "updated_at",
-	                json_is_true(json_object_get(ctx, "has_updated"))
-	                    ? text_at(json_object_get(ctx, "updated"), "iso")
-	                    : NULL,
-	                "status", "indicator", json_object_get(banner, "impact"), "description",
-	                json_object_get(banner, "text"), "components", comps, "incidents",
-	                status_list(json_object_get(ctx, "active")), "resolved", resolved);
+	doc = json_pack(
+	    "{ss s{sO ss? ss?} s{sO sO} so so so}", "schema", "crier-statuspage/1", "page", "name",
+	    json_object_get(site, "name"), "url", *text_at(site, "url") ? text_at(site, "url") : NULL, "updated_at",
+	    json_is_true(json_object_get(ctx, "has_updated")) ? text_at(json_object_get(ctx, "updated"), "iso") : NULL,
+	    "status", "indicator", json_object_get(banner, "impact"), "description", json_object_get(banner, "text"),
+	    "components", comps, "incidents", status_list(json_object_get(ctx, "active")), "resolved", resolved);
 	comps = resolved = NULL; /* stolen by json_pack, also when it fails */
 	if (doc)
 		text = html_safe_json(json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER));
@@ -649,9 +646,10 @@ static int incident_page(const render_conf *conf, const json_t *ctx, const json_
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	pctx = json_pack("{sO so sO sO ss}", "site", json_object_get(ctx, "site"), "incident", o, "updated",
-	                 json_object_get(ctx, "updated"), "has_updated", json_object_get(ctx, "has_updated"), "root",
-	                 "../");
+	/* Nothing site-wide that changes (like the time of the last change):
+	 * a page whose incident did not change renders the same bytes, and
+	 * is not sent again. */
+	pctx = json_pack("{sO so ss}", "site", json_object_get(ctx, "site"), "incident", o, "root", "../");
 	if (!pctx || !(text = json_dumps(pctx, JSON_COMPACT))) {
 		snprintf(err, errlen, "out of memory");
 		goto out;

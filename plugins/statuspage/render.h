@@ -30,23 +30,23 @@ typedef enum render_impact {
 } render_impact;
 
 typedef struct render_conf {
-	const char *name;              /* borrowed: the service's name, e.g. "Example" */
-	const char *url;               /* borrowed: the page's public base URL ending in '/', or NULL */
-	const char *instance;          /* borrowed: "statuspage/public", for Atom ids without a URL */
-	const model_component *comps;  /* borrowed array of n_comps */
+	const char *name;             /* borrowed: the service's name, e.g. "Example" */
+	const char *url;              /* borrowed: the page's public base URL ending in '/', or NULL */
+	const char *instance;         /* borrowed: "statuspage/public", for Atom ids without a URL */
+	const model_component *comps; /* borrowed array of n_comps */
 	size_t n_comps;
-	int history_days;              /* how far back history.html goes */
-	int recent_days;               /* how long a resolved incident stays on index.html */
-	const crier_host_api *api;     /* borrowed: template_render */
-	const crier_template *index;   /* borrowed, each */
+	int history_days;            /* how far back history.html goes */
+	int recent_days;             /* how long a resolved incident stays on index.html */
+	const crier_host_api *api;   /* borrowed: template_render */
+	const crier_template *index; /* borrowed, each */
 	const crier_template *incident;
 	const crier_template *history;
 	const crier_template *feed;
 } render_conf;
 
 typedef struct render_file {
-	char *path;               /* new: relative to the site's root, e.g. "incidents/3.html" */
-	char *data;               /* new */
+	char *path; /* new: relative to the site's root, e.g. "incidents/3.html" */
+	char *data; /* new */
 	size_t len;
 	const char *content_type; /* static */
 	char hash[17];            /* of data, to tell what a target already has */

@@ -49,11 +49,11 @@ struct crier_instance {
 	size_t n_comps;
 	publish_target *targets; /* new array of n_targets */
 	size_t n_targets;
-	unsigned char *failing;              /* new: per target, its last publication failed */
-	crier_template *tpl[N_TEMPLATES];    /* new each */
-	char *model_path;                    /* new: <state_dir>/<plugin>/<instance>/model.json */
-	json_t *model;                       /* new once loaded (at the first delivery) */
-	int dirty;                           /* the model changed since it was last saved */
+	unsigned char *failing;           /* new: per target, its last publication failed */
+	crier_template *tpl[N_TEMPLATES]; /* new each */
+	char *model_path;                 /* new: <state_dir>/<plugin>/<instance>/model.json */
+	json_t *model;                    /* new once loaded (at the first delivery) */
+	int dirty;                        /* the model changed since it was last saved */
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -130,8 +130,8 @@ static int parse_components(crier_instance *inst, const json_t *v, char *err, si
 		json_object_foreach(c, k, lv)
 		{
 			if (strcmp(k, "name") != 0 && strcmp(k, "labels") != 0)
-				return fail(err, errlen, "components[%zu]: unknown key \"%s\"; known keys: name, labels", i,
-				            k);
+				return fail(err, errlen,
+				            "components[%zu]: unknown key \"%s\"; known keys: name, labels", i, k);
 		}
 		if (!name || !*name || json_string_length(json_object_get(c, "name")) > 200)
 			return fail(err, errlen, "components[%zu].name: expected a string of 1 to 200 bytes", i);
@@ -193,8 +193,8 @@ static int parse_templates(const json_t *v, const char *src[N_TEMPLATES], char *
 		while (i < N_TEMPLATES && strcmp(k, template_names[i]) != 0)
 			i++;
 		if (i == N_TEMPLATES)
-			return fail(err, errlen, "templates: unknown template \"%s\" (known: index, incident, history, feed)",
-			            k);
+			return fail(err, errlen,
+			            "templates: unknown template \"%s\" (known: index, incident, history, feed)", k);
 		if (!json_is_string(t) || json_string_length(t) == 0)
 			return fail(err, errlen, "templates.%s: expected a non-empty string", k);
 		src[i] = json_string_value(t);
@@ -219,9 +219,11 @@ static int parse_url(crier_instance *inst, const json_t *v, char *err, size_t er
 	const char *url = json_string_value(v);
 	size_t n;
 
-	if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || strpbrk(url, " \t\r\n?#\"<>"))
-		return fail(err, errlen,
-		            "\"url\" must be the page's public address, http:// or https://, without query or fragment");
+	if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) ||
+	    strpbrk(url, " \t\r\n?#\"<>"))
+		return fail(
+		    err, errlen,
+		    "\"url\" must be the page's public address, http:// or https://, without query or fragment");
 	n = strlen(url);
 	if (asprintf(&inst->url, "%s%s", url, url[n - 1] == '/' ? "" : "/") < 0) {
 		inst->url = NULL;
@@ -254,7 +256,8 @@ static int parse_config(crier_instance *inst, const json_t *root, const char *sr
 	v = json_object_get(root, "name");
 	name = v ? json_string_value(v) : DEFAULT_NAME;
 	if (!name || !*name || strlen(name) > 100)
-		return fail(err, errlen, "\"name\" must be a string of 1 to 100 bytes (the service's name on the page)");
+		return fail(err, errlen,
+		            "\"name\" must be a string of 1 to 100 bytes (the service's name on the page)");
 	if (!(inst->name = strdup(name)))
 		return fail(err, errlen, "out of memory");
 	if ((v = json_object_get(root, "url")) && parse_url(inst, v, err, errlen) != 0)
@@ -293,7 +296,8 @@ static int statuspage_init(const crier_host_api *api, crier_host *host, const ch
 
 	*out = NULL;
 	if (!api || api->abi_version < 2 || !api->template_load || !api->template_render || !api->http_request)
-		return fail(err, errlen, "the host table lacks entries this plugin needs (ABI version 2 with templates)");
+		return fail(err, errlen,
+		            "the host table lacks entries this plugin needs (ABI version 2 with templates)");
 	if (!(inst = calloc(1, sizeof(*inst))))
 		return fail(err, errlen, "out of memory");
 	inst->api = api;

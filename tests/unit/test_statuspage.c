@@ -45,12 +45,12 @@ struct crier_host {
 	char state_dir[256];
 	int logs;
 	char last_log[1024];
-	long fail_status;     /* every request answers this when set */
-	int fail_transport;   /* every request fails without an answer */
-	int64_t retry_after;  /* with fail_status */
+	long fail_status;    /* every request answers this when set */
+	int fail_transport;  /* every request fails without an answer */
+	int64_t retry_after; /* with fail_status */
 	int n_reqs;
 	req_rec reqs[MAX_REQS];
-	int n_files;          /* what the fake WebDAV server holds */
+	int n_files; /* what the fake WebDAV server holds */
 	char files[64][128];
 	int has_incidents_collection;
 };
@@ -297,10 +297,10 @@ static json_t *event(int id, const char *type, int incident, const char *state, 
 	json_t *e = json_pack("{si ss ss ss ss s{si ss ss ss ss s{ss ss ss ss} ss ss?} s{ss s{ss} s{ss ss}} s{ss ss}}",
 	                      "id", id, "type", type, "time", iso(at), "actor", "alice.internal", "message",
 	                      message ? message : "", "incident", "id", incident, "key", "service=api", "title", title,
-	                      "state", state, "severity", severity, "labels", "alertname", "ApiErrors", "service", "api",
-	                      "instance", "db-7.internal:9187", "severity", severity, "opened_at", iso(T0), "resolved_at",
-	                      strcmp(state, "resolved") == 0 ? iso(at) : NULL, "alert", "source", "alertmanager",
-	                      "labels", "instance", "db-7.internal:9187", "annotations", "description",
+	                      "state", state, "severity", severity, "labels", "alertname", "ApiErrors", "service",
+	                      "api", "instance", "db-7.internal:9187", "severity", severity, "opened_at", iso(T0),
+	                      "resolved_at", strcmp(state, "resolved") == 0 ? iso(at) : NULL, "alert", "source",
+	                      "alertmanager", "labels", "instance", "db-7.internal:9187", "annotations", "description",
 	                      "runbook at wiki.internal", "summary", title, "links", "status_page", "", "incident", "");
 	return e;
 }
@@ -480,7 +480,6 @@ static void test_persistence(const char *dir)
 	json_decref(m);
 }
 
-
 /* ---- the site ---- */
 
 static const render_file *file_of(const render_site *s, const char *path)
@@ -498,15 +497,18 @@ static void test_impact(void)
 		int maintenance, resolved;
 		render_impact want;
 	} cases[] = {
-	    {"investigating", "critical", 0, 0, IMPACT_MAJOR},   {"identified", "major", 0, 0, IMPACT_PARTIAL},
-	    {"investigating", "warning", 0, 0, IMPACT_DEGRADED}, {"investigating", "info", 0, 0, IMPACT_DEGRADED},
-	    {"monitoring", "critical", 0, 0, IMPACT_DEGRADED},   {"investigating", "critical", 1, 0, IMPACT_MAINTENANCE},
+	    {"investigating", "critical", 0, 0, IMPACT_MAJOR},
+	    {"identified", "major", 0, 0, IMPACT_PARTIAL},
+	    {"investigating", "warning", 0, 0, IMPACT_DEGRADED},
+	    {"investigating", "info", 0, 0, IMPACT_DEGRADED},
+	    {"monitoring", "critical", 0, 0, IMPACT_DEGRADED},
+	    {"investigating", "critical", 1, 0, IMPACT_MAINTENANCE},
 	    {"resolved", "critical", 0, 1, IMPACT_NONE},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		json_t *inc = json_pack("{ss ss sb ss?}", "state", cases[i].state, "severity", cases[i].severity,
-		                        "maintenance", cases[i].maintenance, "resolved_at",
-		                        cases[i].resolved ? "2026-11-21T12:00:00Z" : NULL);
+		json_t *inc =
+		    json_pack("{ss ss sb ss?}", "state", cases[i].state, "severity", cases[i].severity, "maintenance",
+		              cases[i].maintenance, "resolved_at", cases[i].resolved ? "2026-11-21T12:00:00Z" : NULL);
 		CHECK(render_incident_impact(inc) == cases[i].want);
 		json_decref(inc);
 	}
@@ -575,8 +577,9 @@ static void test_site(crier_host *h)
 		CHECK(strstr(f->data, "<h1 id=\"overall\"><span aria-hidden=\"true\">!</span> Partial outage</h1>"));
 		CHECK(strstr(f->data, "Example &amp; Co status"));
 		/* API is hit; Website needs a label the incident lacks. */
-		CHECK(strstr(f->data, "<span class=\"component-name\">API</span> <span class=\"status "
-		                      "impact-partial_outage\"><span aria-hidden=\"true\">!</span> Partial outage</span>"));
+		CHECK(strstr(f->data,
+		             "<span class=\"component-name\">API</span> <span class=\"status "
+		             "impact-partial_outage\"><span aria-hidden=\"true\">!</span> Partial outage</span>"));
 		CHECK(strstr(f->data, "<span class=\"component-name\">Website</span> <span class=\"status "
 		                      "impact-operational\">"));
 		/* Newest first. */
@@ -600,7 +603,7 @@ static void test_site(crier_host *h)
 	CHECK(f && strstr(f->data, NASTY) == NULL);
 	f = file_of(&s, "feed.atom");
 	CHECK(f && strncmp(f->data, "<?xml version=\"1.0\" encoding=\"utf-8\"?>", 38) == 0);
-	CHECK(f && strstr(f->data, "<id>https://status.example.com/incidents/3.html#update-3-"));
+	CHECK(f && strstr(f->data, "<id>https://status.example.com/incidents/3.html#update-3</id>"));
 	CHECK(f && strstr(f->data, "<updated>2026-11-21T13:05:00Z</updated>"));
 
 	f = file_of(&s, "status.json");
@@ -642,6 +645,294 @@ out:
 	json_decref(m);
 }
 
+/* ---- the plugin ---- */
+
+static const crier_plugin *load(void **dl)
+{
+	char path[1024];
+	const char *dir = getenv("CRIER_PLUGIN_DIR"), *build = getenv("CRIER_BUILD");
+	if (dir && *dir)
+		snprintf(path, sizeof(path), "%s/statuspage.so", dir);
+	else
+		snprintf(path, sizeof(path), "%s/plugins/statuspage.so", build && *build ? build : "build");
+	*dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!*dl) {
+		fprintf(stderr, "test_statuspage: cannot load %s (%s); build the plugins first\n", path, dlerror());
+		return NULL;
+	}
+	crier_plugin_negotiate_fn negotiate;
+	*(void **)&negotiate = dlsym(*dl, CRIER_PLUGIN_SYMBOL);
+	return negotiate ? negotiate(1, CRIER_ABI_VERSION) : NULL;
+}
+
+static void init_fails(const crier_plugin *p, crier_host *h, const char *config, const char *want)
+{
+	crier_instance *inst = NULL;
+	char err[512] = "";
+	CHECK(p->init(&fake_api, h, config, &inst, err, sizeof(err)) == -1);
+	CHECK(inst == NULL);
+	if (want && !strstr(err, want)) {
+		check_failed++;
+		fprintf(stderr, "  init error \"%s\" lacks \"%s\"\n", err, want);
+	}
+	CHECK(strstr(err, PASSWORD) == NULL);
+}
+
+static void test_config(const crier_plugin *p, crier_host *h)
+{
+	crier_instance *inst = NULL;
+	char err[512] = "";
+
+	init_fails(p, h, "{\"colour\":1}", "unknown key \"colour\"; known keys: name, url, components, targets");
+	init_fails(p, h, "{\"targets\":[]}", "\"targets\" must be an array of 1 to 16 objects");
+	init_fails(p, h, "{\"targets\":[{\"dir\":\"/x\",\"url\":\"https://a/\"}]}", "targets[0]: give either");
+	init_fails(p, h, "{\"targets\":[{\"dir\":\"/x\",\"username\":\"u\"}]}",
+	           "targets[0]: unknown key \"username\" for a local target; known keys: dir");
+	init_fails(p, h, "{\"targets\":[{\"dir\":\"/x\"},{\"url\":\"ftp://a/\"}]}",
+	           "targets[1].url: must start with http://, https:// or sftp://");
+	init_fails(p, h, "{\"targets\":[{\"url\":\"https://uploader:" PASSWORD "@dav.example/\"}]}",
+	           "targets[0].url: put credentials in \"username\" and \"password\", not in the URL");
+	init_fails(p, h, "{\"targets\":[{\"url\":\"https://dav.example/\",\"username\":\"u\"}]}",
+	           "\"username\" and \"password\" go together");
+	init_fails(p, h, "{\"targets\":[{\"url\":\"https://dav.example/\",\"atomic\":\"yes\"}]}",
+	           "targets[0].atomic: expected true or false");
+	init_fails(p, h, "{\"targets\":[{\"url\":\"https://dav.example/?x=1\"}]}", "no query or fragment");
+	init_fails(p, h, "{\"targets\":[{\"dir\":\"/x\"},{\"dir\":\"/x/\"}]}",
+	           "targets[1]: the same place as targets[0]");
+	init_fails(
+	    p, h,
+	    "{\"targets\":[{\"url\":\"sftp://files.example/srv/status/\",\"username\":\"u\",\"password\":\"" PASSWORD
+	    "\"}]}",
+	    "an SFTP target needs one of \"known_hosts\" (a file) or \"host_key_sha256\"");
+	init_fails(p, h, "{\"targets\":[{\"url\":\"sftp://files.example/\",\"username\":\"u\",\"password\":\"x\"}]}",
+	           "name the folder");
+	init_fails(p, h,
+	           "{\"targets\":[{\"url\":\"sftp://files.example/a%22b/\",\"username\":\"u\",\"password\":\"x\","
+	           "\"known_hosts\":\"/k\"}]}",
+	           "hold no quote");
+	init_fails(p, h, "{\"targets\":[{\"url\":\"sftp://files.example/s/\",\"password\":\"" PASSWORD "\"}]}",
+	           "an SFTP target needs \"username\"");
+	init_fails(p, h, "{\"components\":[{\"name\":\"API\"},{\"name\":\"API\"}]}",
+	           "components[1].name: \"API\" is listed twice");
+	init_fails(p, h, "{\"components\":[{\"name\":\"API\",\"labels\":{\"service\":1}}]}",
+	           "components[0].labels.service: expected a string");
+	init_fails(p, h, "{\"components\":[{\"name\":\"API\",\"labels\":{}}]}", "expected a non-empty object");
+	init_fails(p, h, "{\"url\":\"status.example.com\"}", "\"url\" must be the page's public address");
+	init_fails(p, h, "{\"history_days\":0}", "\"history_days\" must be an integer from 1 to 3650");
+	init_fails(p, h, "{\"templates\":{\"page\":\"x\"}}", "templates: unknown template \"page\"");
+	init_fails(p, h, "{\"templates\":{\"index\":\"{{#a}}\"}}", "index");
+	init_fails(p, h, "[1]", "configuration must be a JSON object");
+	init_fails(p, h, "{\"password\": \"" PASSWORD "\"", "configuration is not valid JSON");
+
+	/* A complete one, SFTP included (this libcurl has it). */
+	CHECK(
+	    p->init(&fake_api, h,
+	            "{\"name\":\"Example\",\"url\":\"https://status.example.com\",\"components\":[{\"name\":\"API\","
+	            "\"labels\":{\"service\":\"api\"}},{\"name\":\"Login\"}],\"targets\":[{\"dir\":\"site\"},{\"url\":"
+	            "\"https://dav.example/status\",\"username\":\"uploader\",\"password\":\"" PASSWORD
+	            "\",\"timeout_ms\":5000},{\"url\":\"sftp://files.example/srv/status/\",\"username\":\"u\","
+	            "\"private_key\":\"/k/id\",\"known_hosts\":\"/k/known_hosts\"}],\"history_days\":30,"
+	            "\"recent_days\":3,\"templates\":{\"feed\":\"<feed/>\"}}",
+	            &inst, err, sizeof(err)) == 0);
+	if (!inst)
+		fprintf(stderr, "  %s\n", err);
+	p->destroy(inst);
+}
+
+static int count_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+	while (d && (e = readdir(d)))
+		n += strstr(e->d_name, ".crier-tmp") != NULL;
+	if (d)
+		closedir(d);
+	return n;
+}
+
+static ino_t inode_of(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? st.st_ino : 0;
+}
+
+static crier_result deliver(const crier_plugin *p, crier_instance *inst, crier_delivery *d, json_t *ev)
+{
+	char *text = json_dumps(ev, JSON_COMPACT);
+	json_decref(ev);
+	memset(d, 0, sizeof(*d));
+	d->json = text;
+	crier_result r = p->deliver(inst, d);
+	free(text);
+	return r;
+}
+
+static int count_reqs(const crier_host *h, const char *method)
+{
+	int n = 0;
+	for (int i = 0; i < h->n_reqs; i++)
+		n += strcmp(h->reqs[i].method, method) == 0;
+	return n;
+}
+
+static void test_publish(const crier_plugin *p, crier_host *h)
+{
+	char config[1024], site[512], index[600], page[600], err[512] = "", *html;
+	crier_instance *inst = NULL;
+	crier_delivery d;
+	ino_t before;
+
+	snprintf(site, sizeof(site), "%s/www", h->state_dir);
+	snprintf(index, sizeof(index), "%s/index.html", site);
+	snprintf(page, sizeof(page), "%s/incidents/3.html", site);
+	mkdir(site, 0755);
+	snprintf(config, sizeof(config),
+	         "{\"name\":\"Example\",\"components\":[{\"name\":\"API\",\"labels\":{\"service\":\"api\"}}],"
+	         "\"targets\":[{\"dir\":\"%s\"},{\"url\":\"https://dav.example/status/\",\"username\":\"uploader\","
+	         "\"password\":\"" PASSWORD "\"}]}",
+	         site);
+	CHECK(p->init(&fake_api, h, config, &inst, err, sizeof(err)) == 0);
+	if (!inst) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+
+	/* Two incidents: both targets get the whole site. */
+	CHECK(deliver(p, inst, &d, event(1, "opened", 4, "investigating", "warning", 0, "Slow pages", NULL)) ==
+	      CRIER_OK);
+	CHECK(deliver(p, inst, &d, event(2, "opened", 3, "investigating", "critical", 1, "API errors", NULL)) ==
+	      CRIER_OK);
+	CHECK(access(index, F_OK) == 0 && access(page, F_OK) == 0 && count_tmp(site) == 0);
+	CHECK(dav_has(h, "index.html") && dav_has(h, "incidents/3.html") && dav_has(h, "incidents/4.html") &&
+	      dav_has(h, "feed.atom") && dav_has(h, "status.json") && dav_has(h, "history.html"));
+	CHECK(h->n_files == 6);             /* no temporary name left behind */
+	CHECK(count_reqs(h, "MKCOL") == 1); /* once, then known */
+	for (int i = 0; i < h->n_reqs; i++) {
+		req_rec *r = &h->reqs[i];
+		CHECK_STR(r->auth, "Basic dXBsb2FkZXI6ZGF2LXNlY3JldC1wdy03MWMz");
+		if (strcmp(r->method, "PUT") == 0)
+			CHECK(strstr(r->url, ".crier-tmp") != NULL && r->body_len > 0 && r->ctype[0]);
+		if (strcmp(r->method, "MOVE") == 0)
+			CHECK(strcmp(r->overwrite, "T") == 0 &&
+			      strncmp(r->dest, "https://dav.example/status/", 27) == 0 &&
+			      strstr(r->dest, ".crier-tmp") == NULL);
+	}
+	CHECK_STR(h->reqs[h->n_reqs - 1].method, "MOVE");
+	CHECK_STR(h->reqs[h->n_reqs - 1].dest, "https://dav.example/status/index.html");
+
+	/* The same event again: everything is current, nothing is sent. */
+	h->n_reqs = 0;
+	before = inode_of(index);
+	CHECK(deliver(p, inst, &d, event(2, "opened", 3, "investigating", "critical", 1, "API errors", NULL)) ==
+	      CRIER_OK);
+	CHECK(h->n_reqs == 0 && inode_of(index) == before);
+
+	/* WebDAV answers 500: the folder is published, the delivery retried,
+	 * the error names the target and no secret. */
+	h->fail_status = 500;
+	h->n_reqs = 0;
+	CHECK(deliver(p, inst, &d, event(3, "update", 3, "identified", "critical", 2, "API errors", "Fix deployed.")) ==
+	      CRIER_RETRY);
+	CHECK(strstr(d.error, "target 1 (dav.example): PUT incidents/.3.html.crier-tmp: HTTP 500") != NULL);
+	CHECK(strstr(d.error, PASSWORD) == NULL && strstr(d.error, "uploader") == NULL);
+	CHECK(strstr(h->last_log, "target 1 (dav.example)") != NULL);
+	html = read_file(index);
+	CHECK(html && strstr(html, "Fix deployed."));
+	free(html);
+	/* The retry re-publishes only the lagging target. */
+	before = inode_of(index);
+	h->n_reqs = 0;
+	CHECK(deliver(p, inst, &d, event(3, "update", 3, "identified", "critical", 2, "API errors", "Fix deployed.")) ==
+	      CRIER_RETRY);
+	CHECK(h->n_reqs == 1 && inode_of(index) == before);
+	/* 503 with Retry-After: the core is told when. */
+	h->fail_status = 503;
+	h->retry_after = T0 + 30000;
+	CHECK(deliver(p, inst, &d, event(3, "update", 3, "identified", "critical", 2, "API errors", "Fix deployed.")) ==
+	      CRIER_RETRY);
+	CHECK(d.retry_after_ms == T0 + 30000);
+	/* No answer at all. */
+	h->fail_status = 0;
+	h->fail_transport = 1;
+	CHECK(deliver(p, inst, &d, event(3, "update", 3, "identified", "critical", 2, "API errors", "Fix deployed.")) ==
+	      CRIER_RETRY);
+	CHECK(strstr(d.error, "Failed to connect to dav.example") != NULL);
+	/* Refused for good. */
+	h->fail_transport = 0;
+	h->fail_status = 403;
+	CHECK(deliver(p, inst, &d, event(3, "update", 3, "identified", "critical", 2, "API errors", "Fix deployed.")) ==
+	      CRIER_FAIL);
+	CHECK(strstr(d.error, "HTTP 403") != NULL);
+	/* Back: only what changed goes (not incident 4's page). */
+	h->fail_status = 0;
+	h->n_reqs = 0;
+	CHECK(deliver(p, inst, &d, event(3, "update", 3, "identified", "critical", 2, "API errors", "Fix deployed.")) ==
+	      CRIER_OK);
+	CHECK(count_reqs(h, "PUT") == 5 && count_reqs(h, "MOVE") == 5);
+	for (int i = 0; i < h->n_reqs; i++)
+		CHECK(strstr(h->reqs[i].url, "incidents/.4.html") == NULL);
+	p->destroy(inst);
+
+	/* A restart keeps the model: a new incident joins the old ones. */
+	inst = NULL;
+	CHECK(p->init(&fake_api, h, config, &inst, err, sizeof(err)) == 0);
+	if (!inst)
+		return;
+	h->n_reqs = 0;
+	CHECK(deliver(p, inst, &d, event(4, "opened", 5, "investigating", "major", 3, "Logins slow", NULL)) ==
+	      CRIER_OK);
+	html = read_file(index);
+	CHECK(html && strstr(html, "Logins slow") && strstr(html, "API errors") && strstr(html, "Slow pages") &&
+	      strstr(html, "Fix deployed."));
+	free(html);
+	CHECK(count_reqs(h, "PUT") == 5); /* 5.html, history, feed, status, index */
+
+	/* Not an event. */
+	memset(&d, 0, sizeof(d));
+	d.json = "{";
+	CHECK(p->deliver(inst, &d) == CRIER_FAIL);
+	CHECK(deliver(p, inst, &d, json_pack("{si ss}", "id", 9, "type", "opened")) == CRIER_FAIL);
+	CHECK_STR(d.error, "the event has no incident");
+	p->destroy(inst);
+
+	/* A broken model is kept aside and the page starts afresh. */
+	char model[600], aside[640];
+	snprintf(model, sizeof(model), "%s/statuspage/public/model.json", h->state_dir);
+	snprintf(aside, sizeof(aside), "%s.corrupt", model);
+	FILE *f = fopen(model, "w");
+	fputs("{\"format\":1,", f);
+	fclose(f);
+	inst = NULL;
+	CHECK(p->init(&fake_api, h, config, &inst, err, sizeof(err)) == 0);
+	if (!inst)
+		return;
+	CHECK(deliver(p, inst, &d, event(5, "opened", 6, "investigating", "major", 4, "Fresh start", NULL)) ==
+	      CRIER_OK);
+	CHECK(access(aside, F_OK) == 0);
+	CHECK(strstr(h->last_log, "starting a new model") != NULL);
+	html = read_file(index);
+	CHECK(html && strstr(html, "Fresh start") && !strstr(html, "Logins slow"));
+	free(html);
+	p->destroy(inst);
+	unlink(aside);
+}
+
+static void test_default_target(const crier_plugin *p, crier_host *h)
+{
+	char path[600], err[512] = "";
+	crier_instance *inst = NULL;
+	crier_delivery d;
+
+	CHECK(p->init(&fake_api, h, "{}", &inst, err, sizeof(err)) == 0);
+	if (!inst)
+		return;
+	CHECK(deliver(p, inst, &d, event(1, "opened", 1, "investigating", "critical", 0, "Down", NULL)) == CRIER_OK);
+	snprintf(path, sizeof(path), "%s/statuspage/default/site/index.html", h->state_dir);
+	CHECK(access(path, F_OK) == 0);
+	p->destroy(inst);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/test_statuspage.XXXXXX";
@@ -654,10 +945,26 @@ int main(void)
 	test_cap_and_prune();
 	test_persistence(dir);
 	test_impact();
-	crier_host h = {.name = "statuspage/public"};
+	static crier_host h = {.name = "statuspage/public"};
 	test_site(&h);
+	snprintf(h.state_dir, sizeof(h.state_dir), "%s", dir);
+	void *dl = NULL;
+	const crier_plugin *p = load(&dl);
+	CHECK(p != NULL);
+	if (p) {
+		CHECK_STR(p->name, "statuspage");
+		test_config(p, &h);
+		test_publish(p, &h);
+		h.name = "statuspage/default";
+		test_default_target(p, &h);
+	}
+	if (dl)
+		dlclose(dl);
 	json_decref(comps[0].labels);
 	json_decref(comps[1].labels);
-	rmdir(dir);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_statuspage: could not remove %s\n", dir);
 	return check_summary("test_statuspage");
 }
