@@ -600,32 +600,41 @@ static size_t discard_cb(char *buf, size_t size, size_t nmemb, void *ud)
  * last. OpenSSH's SFTP rename refuses to replace a file, hence the rm
  * first ('*': its failure, when the file is new, is fine); the name is
  * missing for that instant, but no reader ever gets half a file. */
+static struct curl_slist *append_owned(struct curl_slist *list, char *cmd)
+{
+	struct curl_slist *nl = cmd ? curl_slist_append(list, cmd) : NULL;
+
+	free(cmd);
+	if (!nl)
+		curl_slist_free_all(list);
+	return nl;
+}
+
 static struct curl_slist *renames(const publish_target *t, const render_file *files, size_t n,
                                   const unsigned char *send)
 {
-	struct curl_slist *list = NULL, *nl;
+	struct curl_slist *list = NULL;
 
 	for (size_t i = 0; i < n; i++) {
 		char *tmp, *rm = NULL, *mv = NULL;
 		if (!send[i])
 			continue;
-		if (!(tmp = tmp_rel(files[i].path)) || asprintf(&rm, "*rm \"%s%s\"", t->path, files[i].path) < 0 ||
-		    asprintf(&mv, "rename \"%s%s\" \"%s%s\"", t->path, tmp, t->path, files[i].path) < 0) {
-			free(tmp);
-			free(rm);
-			curl_slist_free_all(list);
-			return NULL;
-		}
+		if (!(tmp = tmp_rel(files[i].path)) || asprintf(&rm, "*rm \"%s%s\"", t->path, files[i].path) < 0)
+			rm = NULL;
+		if (!tmp || asprintf(&mv, "rename \"%s%s\" \"%s%s\"", t->path, tmp, t->path, files[i].path) < 0)
+			mv = NULL;
 		free(tmp);
-		if (!(nl = curl_slist_append(list, rm)) || !(list = nl, nl = curl_slist_append(list, mv))) {
-			free(rm);
+		if (!rm) {
 			free(mv);
 			curl_slist_free_all(list);
 			return NULL;
 		}
-		list = nl;
-		free(rm);
-		free(mv);
+		if (!(list = append_owned(list, rm))) {
+			free(mv);
+			return NULL;
+		}
+		if (!(list = append_owned(list, mv)))
+			return NULL;
 	}
 	return list;
 }

@@ -331,6 +331,25 @@ fail:
 
 /* ---- delivering ---- */
 
+/* Targets no longer configured: their records go (a target added back
+ * later gets the whole site again). */
+static void forget_old_targets(crier_instance *inst)
+{
+	json_t *targets = json_object_get(inst->model, "targets"), *rec, *tmp;
+	const char *key;
+
+	json_object_foreach_safe(targets, tmp, key, rec)
+	{
+		size_t i = 0;
+		while (i < inst->n_targets && strcmp(inst->targets[i].key, key) != 0)
+			i++;
+		if (i == inst->n_targets) {
+			json_object_del(targets, key);
+			inst->dirty = 1;
+		}
+	}
+}
+
 /* The model, read at the first delivery. A file that is not a model is
  * kept aside (model.json.corrupt) and the page starts afresh, loudly. */
 static int ensure_model(crier_instance *inst, char *err, size_t errlen)
@@ -342,7 +361,9 @@ static int ensure_model(crier_instance *inst, char *err, size_t errlen)
 		return 0;
 	snprintf(dir, sizeof(dir), "%s", inst->model_path);
 	*strrchr(dir, '/') = '\0';
-	if (fsio_mkdirs(dir, 0700) != 0)
+	/* Readable folders, so the default site under it can be served; the
+	 * model file itself is 0600. */
+	if (fsio_mkdirs(dir, 0755) != 0)
 		return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 	rc = model_load(inst->model_path, &inst->model, err, errlen);
 	if (rc == -2) {
@@ -353,7 +374,10 @@ static int ensure_model(crier_instance *inst, char *err, size_t errlen)
 			return fail(err, errlen, "cannot move the broken model aside: %s", strerror(errno));
 		rc = model_load(inst->model_path, &inst->model, err, errlen);
 	}
-	return rc == 0 ? 0 : -1;
+	if (rc != 0)
+		return -1;
+	forget_old_targets(inst);
+	return 0;
 }
 
 /* Which files target t lacks; 1 when it lacks none. */
@@ -393,7 +417,7 @@ static void append_error(char *errors, const char *e)
 static crier_result statuspage_deliver(crier_instance *inst, crier_delivery *d)
 {
 	const crier_host_api *api = inst->api;
-	const json_t *ev = NULL;
+	json_t *ev = NULL;
 	render_site site = {0};
 	unsigned char *send = NULL;
 	char err[512] = "", errors[ERROR_MAX] = "";
@@ -504,7 +528,7 @@ static crier_result statuspage_deliver(crier_instance *inst, crier_delivery *d)
 out:
 	free(send);
 	render_site_free(&site);
-	json_decref((json_t *)ev);
+	json_decref(ev);
 	return res;
 }
 

@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ET
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_dav import FakeDav  # noqa: E402
-from harness import REPO, DaemonCase, free_port, rfc3339, wait_until  # noqa: E402
+from harness import REPO, Crierd, DaemonCase, crierd_bin, free_port, rfc3339, wait_until  # noqa: E402
 
 PASSWORD = "dav-pw-crier-5e21"
 INSTANCE = "statuspage/public"
@@ -379,6 +379,34 @@ class StatusPageEscaping(StatusPageCase):
         self.assertNotIn("<", raw_json)
         st = json.loads(raw_json)
         self.assertEqual(st["resolved"][0]["title"], NASTY)
+
+
+class StatusPageConfig(StatusPageCase):
+    def check_config(self, doc):
+        d = Crierd(self.tmpdir(), {"statuspage.json": doc}, env={"CRIER_STATUS_DAV_PASSWORD": PASSWORD})
+        p = subprocess.run([crierd_bin(), "--config", d.conf_dir, "--check-config"], capture_output=True, text=True,
+                           timeout=60, env=d.env)  # fmt: skip
+        return p.returncode, p.stdout + p.stderr
+
+    def test_example_checks_and_errors_name_the_key(self):
+        with open(os.path.join(REPO, "conf.d", "examples", "statuspage.json")) as f:
+            example = json.load(f)
+        rc, out = self.check_config(example)
+        self.assertEqual(rc, 0, out)
+        self.assertNotIn(PASSWORD, out)
+        inst = example["plugins"]["statuspage"]["instances"]["public"]
+        self.assertEqual([sorted(t) for t in inst["targets"]], [["dir"], ["password", "timeout_ms", "url", "username"]])
+
+        inst["targets"][1]["pasword"] = inst["targets"][1].pop("password")
+        rc, out = self.check_config(example)
+        self.assertNotEqual(rc, 0)
+        self.assertIn('targets[1]: unknown key "pasword" for an HTTP target', out)
+        inst["targets"][1]["password"] = inst["targets"][1].pop("pasword")
+        inst["targets"][1]["url"] = "https://crier:${CRIER_STATUS_DAV_PASSWORD}@dav.example-status.net/status/"
+        rc, out = self.check_config(example)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("put credentials in", out)
+        self.assertNotIn(PASSWORD, out)
 
 
 def chromium_bin():

@@ -916,6 +916,20 @@ static void test_publish(const crier_plugin *p, crier_host *h)
 	free(html);
 	p->destroy(inst);
 	unlink(aside);
+
+	/* A target taken out of the configuration is forgotten. */
+	snprintf(config, sizeof(config), "{\"targets\":[{\"dir\":\"%s\"}]}", site);
+	inst = NULL;
+	CHECK(p->init(&fake_api, h, config, &inst, err, sizeof(err)) == 0);
+	if (!inst)
+		return;
+	CHECK(deliver(p, inst, &d, event(6, "update", 6, "identified", "major", 5, "Fresh start", "Found it.")) ==
+	      CRIER_OK);
+	p->destroy(inst);
+	json_t *saved = NULL;
+	CHECK(model_load(model, &saved, err, sizeof(err)) == 0);
+	CHECK(saved && json_object_size(json_object_get(saved, "targets")) == 1);
+	json_decref(saved);
 }
 
 static void test_default_target(const crier_plugin *p, crier_host *h)
