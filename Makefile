@@ -10,6 +10,7 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+VERSION  = 0.1
 BUILD   ?= build
 OPT     ?= -O2 -g
 SAN     ?=
@@ -19,11 +20,12 @@ LDLIBS_CORE = -lzmq -ljansson -lcurl -lmicrohttpd -lsqlite3 -ldl -lpthread -lm
 PLUGIN_CFLAGS = -fPIC -fvisibility=hidden
 PLUGIN_LDLIBS = -ljansson
 # A plugin's own libraries, added after PLUGIN_LDLIBS: PLUGIN_LDLIBS_<name>.
+PLUGIN_LDLIBS_email = -lcurl
 PLUGIN_LDLIBS_statuspage = -lcurl
 
 # Debian packages: build, then what the tests drive.
 DEPS_BUILD = gcc make pkg-config libzmq3-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev
-DEPS_TEST  = python3 curl prometheus-alertmanager clang-format chromium openssh-server
+DEPS_TEST  = python3 curl prometheus-alertmanager clang-format python3-aiosmtpd chromium openssh-server
 DEPS_FUZZ  = clang libclang-rt-14-dev
 DEPS_BENCH = wrk nginx-light
 
@@ -67,7 +69,9 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libcrier.a $(LDLIBS_CORE)
 
-# Unit tests that compile a plugin's source in.
+# Unit tests that compile a plugin's pure helpers in.
+$(BUILD)/tests/test_email_mime: plugins/email/mime.c plugins/email/mime.h
+$(BUILD)/tests/test_sms: plugins/sms/sms_text.c plugins/sms/sms_text.h
 $(BUILD)/tests/test_statuspage: $(wildcard plugins/statuspage/*.[ch])
 
 run: deps
@@ -98,12 +102,18 @@ $(BUILD)/tests/plugins/%.so: tests/unit/plugins/variant.c include/crier/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) $(VARIANT_$*) -shared -o $@ $<
 
+# A plugin that segfaults on demand, for isolation "process" tests
+# (tests/integration/test_isolation.py); like the variants, it never ships.
+$(BUILD)/tests/plugins/crashy.so: tests/unit/plugins/crashy.c include/crier/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $< $(PLUGIN_LDLIBS)
+
 # Small clients the integration tests drive crierd with.
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< -lzmq
 
-unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO) $(BUILD)/tests/tools/zmq_send
+unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO) $(BUILD)/tests/plugins/crashy.so $(BUILD)/tests/tools/zmq_send
 
 bench: deps
 	@sh tests/deps.sh $(DEPS_BENCH)
@@ -128,16 +138,28 @@ fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c)
+	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c examples/plugins/*/*.c)
 
 format-check:
-	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c) \
+	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c examples/plugins/*/*.c) \
 	  && echo "format-check: ok"
 
+# The ABI versions the header describes, for the pkg-config file.
+ABI_VERSION     = $(shell sed -n 's/^\#define CRIER_ABI_VERSION  *\([0-9]*\)$$/\1/p' include/crier/plugin.h)
+ABI_VERSION_MIN = $(shell sed -n 's/^\#define CRIER_ABI_VERSION_MIN  *\([0-9]*\)$$/\1/p' include/crier/plugin.h)
+
+# PREFIX (default /usr/local) is where crier will live; DESTDIR, if set, is
+# prepended to every path written (a staging folder for a package). Besides
+# the programs and plugins, the plugin header and crier-plugin.pc, for
+# plugins built out of tree (docs/writing-a-plugin.md).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/crier $(DESTDIR)$(PREFIX)/lib/crier/plugins
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/crier $(DESTDIR)$(PREFIX)/lib/crier/plugins \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BUILD)/crierd $(BUILD)/crierctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/crier/plugin.h $(DESTDIR)$(PREFIX)/include/crier/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@ABI_VERSION@|$(ABI_VERSION)|' \
+	    -e 's|@ABI_VERSION_MIN@|$(ABI_VERSION_MIN)|' include/crier-plugin.pc.in > $(BUILD)/crier-plugin.pc
+	install -m 644 $(BUILD)/crier-plugin.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 755 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/crier/plugins/
 
 clean:

@@ -82,7 +82,7 @@ static char *human_action(control_ctx *ctx, const json_t *req, const char *actio
 		return reply_error("store unavailable: %s", store_error(ctx->st));
 	int64_t ev = incidents_human(ctx->inc, id, action, get_str(req, "state"), get_str(req, "message"),
 	                             actor && *actor ? actor : "operator", now, err, sizeof(err));
-	if (ev < 0 || store_commit(ctx->st) < 0) {
+	if (ev < 0 || incidents_flush(ctx->inc) < 0 || store_commit(ctx->st) < 0) {
 		store_rollback(ctx->st);
 		if (ev >= 0 || ev == -1) {
 			/* Memory may be ahead of the store now: the core rebuilds it. */

@@ -12,7 +12,9 @@
  *   inproc://crier-control  ROUTER  the same requests from HTTP handlers (the
  *                                   drafts API), see core_control.
  *   inproc://crier-cmd      PAIR    main thread: reload, stop.
- *   inproc://crier-host-N   PAIR    one per plugin instance (plugin_host.c).
+ *   inproc://crier-host-N   PAIR    one per plugin instance run as a thread, or
+ *   <state>/plugin-hosts/host-N.sock  ipc:// to one run as a child process, whose
+ *                                   pidfd is polled too (plugin_host.c).
  *
  * Group commit: each wake-up drains every ingest message waiting (up to
  * store.batch_max), applies them all in one transaction, commits once, and
@@ -21,6 +23,7 @@
 #include "core.h"
 
 #include "alert.h"
+#include "audience.h"
 #include "control.h"
 #include "drafts.h"
 #include "incidents.h"
@@ -28,6 +31,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "plugin_host.h"
 #include "route.h"
 #include "store.h"
 #include "timefmt.h"
@@ -87,7 +91,7 @@ struct core {
 /* ---- routing: the incident engine's emit callback ---------------------------- */
 
 static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                      const json_t *labels, int64_t now)
+                      const json_t *labels, int audience, int64_t now)
 {
 	core *c = ctx;
 	const char *to[OUTBOX_MAX_CHANNELS];
@@ -95,6 +99,9 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 	for (size_t i = 0; i < n; i++) {
 		const config_instance *ic = config_find_instance(c->cfg, to[i]);
 		if (!ic)
+			continue;
+		/* Customers hear of public incidents only, whatever the routes say. */
+		if (ic->audience_public && !(audience & AUDIENCE_PUBLIC))
 			continue;
 		/* One delivery per recipient: each retries and dies on its own. */
 		size_t nr = ic->recipients ? json_array_size(ic->recipients) : 1;
@@ -111,7 +118,7 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 
 /* Drafts' events: routed, and maybe also to one instance (the publication). */
 static int core_route_draft(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                            const json_t *labels, const char *also_to, int64_t now)
+                            const json_t *labels, int audience, const char *also_to, int64_t now)
 {
 	core *c = ctx;
 	const char *to[OUTBOX_MAX_CHANNELS];
@@ -121,7 +128,7 @@ static int core_route_draft(void *ctx, int64_t event_id, int64_t incident_id, co
 	int routed = 0;
 	for (size_t i = 0; also_to && i < n; i++)
 		routed |= strcmp(to[i], also_to) == 0;
-	if (core_route(c, event_id, incident_id, type, severity, labels, now) < 0)
+	if (core_route(c, event_id, incident_id, type, severity, labels, audience, now) < 0)
 		return -1;
 	if (also_to && !routed) {
 		/* A publication goes to its one account, never to each recipient. */
@@ -478,7 +485,7 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 		return;
 	}
 	int n = incidents_tick(c->inc, now, next);
-	if (n < 0 || store_commit(c->st) < 0) {
+	if (n < 0 || incidents_flush(c->inc) < 0 || store_commit(c->st) < 0) {
 		log_error("cannot resolve incidents whose hold expired", " error=%s", log_q(store_error(c->st)));
 		store_rollback(c->st);
 		rebuild_index(c);
@@ -491,8 +498,10 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 static void *core_main(void *arg)
 {
 	core *c = arg;
-	zmq_pollitem_t items[5 + MAX_HOSTS];
+	zmq_pollitem_t items[5 + 2 * MAX_HOSTS];
 	void *hosts[MAX_HOSTS];
+	int host_fds[MAX_HOSTS];
+	size_t fd_item[MAX_HOSTS];
 	int64_t next_timer = 0, next_outbox = 0, next_gauges = 0, stop_deadline = 0;
 	pthread_setname_np(pthread_self(), "crier-core");
 	atomic_store(&c->ready, 1);
@@ -527,9 +536,15 @@ static void *core_main(void *arg)
 		if (c->ext)
 			items[n++] = (zmq_pollitem_t){.socket = c->ext, .events = work};
 		size_t host_base = n;
-		size_t nh = outbox_sockets(c->ob, hosts, MAX_HOSTS);
+		size_t nh = outbox_sockets(c->ob, hosts, host_fds, MAX_HOSTS);
 		for (size_t i = 0; i < nh; i++)
 			items[n++] = (zmq_pollitem_t){.socket = hosts[i], .events = work};
+		/* A process host's exit is news like a result: it is handled in the same turn. */
+		for (size_t i = 0; i < nh; i++) {
+			fd_item[i] = n;
+			if (host_fds[i] >= 0)
+				items[n++] = (zmq_pollitem_t){.socket = NULL, .fd = host_fds[i], .events = work};
+		}
 		if (zmq_poll(items, (int)n, timeout) < 0) {
 			if (zmq_errno() == ETERM)
 				break;
@@ -538,8 +553,11 @@ static void *core_main(void *arg)
 		now = timefmt_now_ms();
 		int ingest = (items[0].revents & ZMQ_POLLIN) || (c->ext && (items[ext_i].revents & ZMQ_POLLIN));
 		int readable[MAX_HOSTS], results = 0;
-		for (size_t i = 0; i < nh; i++)
-			results |= readable[i] = (items[host_base + i].revents & ZMQ_POLLIN) != 0;
+		for (size_t i = 0; i < nh; i++) {
+			readable[i] = (items[host_base + i].revents & ZMQ_POLLIN) != 0 ||
+			              (host_fds[i] >= 0 && (items[fd_item[i]].revents & ZMQ_POLLIN) != 0);
+			results |= readable[i];
+		}
 		if (ingest || results)
 			handle_turn(c, ingest, readable, nh, now);
 		/* Results can end a hold too (crier's own DeliveryDead resolving). */
@@ -570,6 +588,12 @@ static void *core_main(void *arg)
 	}
 	/* Answer what is still queued so no sender waits for nothing. */
 	handle_turn(c, 1, NULL, 0, timefmt_now_ms());
+	/* Stop the plugin hosts here, not after the join: a child process this
+	 * thread started is killed when the thread ends (PR_SET_PDEATHSIG
+	 * follows the thread, not the process), and it deserves an orderly stop. */
+	outbox_free(c->ob);
+	c->ob = NULL;
+	c->ctl_ctx.ob = NULL;
 	atomic_store(&c->ready, 0);
 	metrics_set_ready(0);
 	reply_cmd(c, "OK");
@@ -689,6 +713,7 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	}
 	if (lock_state_dir(c, cfg->state_dir, err, errlen) < 0)
 		goto fail;
+	plugin_host_sweep(cfg->state_dir);
 	snprintf(path, sizeof(path), "%s/crier.db", cfg->state_dir);
 	c->st = store_open(path, cfg->store_sync_full, cfg->checkpoint_pages, err, errlen);
 	if (!c->st)

@@ -6,6 +6,8 @@
  */
 #include "drafts.h"
 
+#include "audience.h"
+
 #include "alert.h"
 #include "log.h"
 #include "text.h"
@@ -153,7 +155,10 @@ static int64_t record(drafts *dr, int64_t id, const char *type, const char *acto
 		goto out;
 	int rc = dr->route(dr->route_ctx, ev, d.incident_id, type,
 	                   alert_severity_rank(json_string_value(json_object_get(inc, "severity"))),
-	                   json_object_get(inc, "labels"), also_to, now);
+	                   json_object_get(inc, "labels"),
+	                   (json_is_true(json_object_get(inc, "public")) ? AUDIENCE_PUBLIC : 0) |
+	                       (json_is_true(json_object_get(inc, "security")) ? AUDIENCE_SECURITY : 0),
+	                   also_to, now);
 	ret = rc < 0 ? rc : ev;
 out:
 	free(txt);

@@ -32,7 +32,7 @@ typedef struct drafts drafts;
  * store failed, -2 when also_to is not a configured instance.
  */
 typedef int (*drafts_route_fn)(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                               const json_t *labels, const char *also_to, int64_t now);
+                               const json_t *labels, int audience, const char *also_to, int64_t now);
 
 /* st and inc are borrowed for the life of the result. NULL when out of memory. */
 drafts *drafts_new(store *st, incidents *inc, drafts_route_fn route, void *route_ctx);

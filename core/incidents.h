@@ -27,7 +27,7 @@ typedef struct incidents incidents;
 /* Called for every new event, inside the transaction that created it, so the
  * core can route it into the outbox atomically. Return -1 to fail the batch. */
 typedef int (*incidents_emit_fn)(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                                 const json_t *incident_labels, int64_t now);
+                                 const json_t *incident_labels, int audience, int64_t now);
 
 /* Load the open state from the store. s and cfg are borrowed. */
 incidents *incidents_new(store *s, const config *cfg, incidents_emit_fn emit, void *ctx, char *err, size_t errlen);

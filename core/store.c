@@ -11,9 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 2: outbox.recipient (one delivery per recipient). Older versions are
+/* 3: incidents.audience (public and security flags, core/audience.h).
+ * 2: outbox.recipient (one delivery per recipient). Older versions are
  * upgraded in place (see migrate); newer ones are refused. */
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -28,7 +29,8 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);"
     "CREATE TABLE IF NOT EXISTS incidents(id INTEGER PRIMARY KEY, key TEXT NOT NULL, title TEXT NOT NULL,"
     " state TEXT NOT NULL, severity INTEGER NOT NULL, human INTEGER NOT NULL, labels TEXT NOT NULL,"
-    " opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER);"
+    " opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER,"
+    " audience INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);"
     "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, type TEXT NOT NULL,"
     " time INTEGER NOT NULL, actor TEXT, message TEXT, doc TEXT);"
@@ -88,12 +90,13 @@ static const char *const stmt_sql[ST_N] = {
                       " FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id"
                       " WHERE a.status = 'firing' OR (i.id IS NOT NULL AND i.state <> 'resolved')",
     [ST_INC_INSERT] = "INSERT INTO incidents(key, title, state, severity, human, labels, opened_at, updated_at,"
-                      " resolved_at, hold_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                      " resolved_at, hold_until, audience) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)",
     [ST_INC_UPDATE] = "UPDATE incidents SET key = ?1, title = ?2, state = ?3, severity = ?4, human = ?5,"
-                      " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10"
-                      " WHERE id = ?11",
+                      " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10,"
+                      " audience = ?12 WHERE id = ?11",
     [ST_INC_LOAD] = "SELECT id, key, title, state, severity, human, labels, opened_at, updated_at,"
-                    " COALESCE(resolved_at, 0), COALESCE(hold_until, 0) FROM incidents WHERE state <> 'resolved'",
+                    " COALESCE(resolved_at, 0), COALESCE(hold_until, 0), audience FROM incidents"
+                    " WHERE state <> 'resolved'",
     [ST_EVENT_ADD] = "INSERT INTO events(incident_id, type, time, actor, message, doc) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
                       " updated_at, recipient) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4, ?5)",
@@ -169,6 +172,7 @@ broken:
 /* Bring an older store up to SCHEMA_VERSION, in one transaction. */
 static const char *const migrations[SCHEMA_VERSION + 1] = {
     [2] = "ALTER TABLE outbox ADD COLUMN recipient TEXT NOT NULL DEFAULT '';",
+    [3] = "ALTER TABLE incidents ADD COLUMN audience INTEGER NOT NULL DEFAULT 0;",
 };
 
 static int migrate(store *s, const char *path, int from, char *err, size_t errlen)
@@ -377,6 +381,7 @@ int store_incident_put(store *s, store_incident *row)
 	bind_time(st, 10, row->hold_until);
 	if (row->id)
 		sqlite3_bind_int64(st, 11, row->id);
+	sqlite3_bind_int(st, 12, row->audience);
 	if (step_done(st) < 0)
 		return -1;
 	if (!row->id)
@@ -402,6 +407,7 @@ int store_incident_load(store *s, int (*fn)(const store_incident *row, void *ctx
 		    .updated_at = sqlite3_column_int64(st, 8),
 		    .resolved_at = sqlite3_column_int64(st, 9),
 		    .hold_until = sqlite3_column_int64(st, 10),
+		    .audience = sqlite3_column_int(st, 11),
 		};
 		int r = fn(&row, ctx);
 		json_decref(labels);
@@ -734,6 +740,7 @@ fail:
 
 #define INCIDENT_COLS                                                                                                  \
 	"i.id, i.key, i.title, i.state, i.severity, i.human, i.labels, i.opened_at, i.updated_at, i.resolved_at,"      \
+	" i.audience,"                                                                                                 \
 	" (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing') AS alerts_firing"
 
 json_t *store_incidents_json(store *s, int all)

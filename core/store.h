@@ -49,6 +49,7 @@ typedef struct store_incident {
 	int human;
 	const json_t *labels; /* borrowed */
 	int64_t opened_at, updated_at, resolved_at, hold_until;
+	int audience; /* AUDIENCE_PUBLIC | AUDIENCE_SECURITY (core/audience.h) */
 } store_incident;
 
 /* Insert (row->id == 0; sets it) or update. */

@@ -303,12 +303,17 @@ class FakeServer:
 class FakeTarget(FakeServer):
     """An HTTP server in a thread. Each request takes the next scripted answer
     (status, or (status, headers, body)); when the script runs out, the default
-    answer. Every request is recorded with its headers and body."""
+    answer. Every request is recorded with its headers and body.
 
-    def __init__(self, answers=None, default=200, port=0):
+    check(method, path, headers, body), if given, sees each request first (headers
+    with lower-case names) and returns None to accept it, or an answer that
+    replaces the scripted one: the service's own error for a malformed request."""
+
+    def __init__(self, answers=None, default=200, port=0, check=None):
         self.lock = threading.Lock()
         self.answers = list(answers or [])
         self.default = default
+        self.check = check
         self.requests = []
         self.port = port
         self.server = None
@@ -327,6 +332,9 @@ class FakeTarget(FakeServer):
     def _next_answer(self):
         with self.lock:
             a = self.answers.pop(0) if self.answers else self.default
+        return self._answer(a)
+
+    def _answer(self, a):
         if a == "reset":  # close the connection with a TCP reset, no answer
             return "reset", {}, b""
         if isinstance(a, tuple) and a and a[0] == "hang":  # ("hang", seconds): answer 200 that late
@@ -353,16 +361,10 @@ class FakeTarget(FakeServer):
         class Handler(FakeHandler):
             def _handle(self):
                 body = self.read_body()
-                status, headers, out = target._next_answer()
-                target._record(
-                    Recorded(
-                        self.command,
-                        self.path,
-                        {k.lower(): v for k, v in self.headers.items()},
-                        body,
-                        status,
-                    )
-                )
+                seen = {k.lower(): v for k, v in self.headers.items()}
+                refused = target.check(self.command, self.path, seen, body) if target.check else None
+                status, headers, out = target._answer(refused) if refused is not None else target._next_answer()
+                target._record(Recorded(self.command, self.path, seen, body, status))
                 if target.delay:  # recorded on arrival, answered late
                     time.sleep(target.delay)
                 if "X-Hang" in headers:
@@ -445,6 +447,11 @@ class Crierd:
         return os.path.join(self.state_dir, "crierd.ctl")
 
     # --- process
+    def check_config(self, timeout=60.0):
+        """crierd --check-config on this folder; the finished process, its output as text."""
+        cmd = [crierd_bin(), "--config", self.conf_dir, "--check-config"]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=self.env, cwd=self.tmp)
+
     def start(self, wait=True, timeout=60.0):
         assert self.proc is None, "already running"
         self.runs += 1
@@ -819,7 +826,7 @@ class DaemonCase(unittest.TestCase):
         if d.proc is not None:
             d.stop()
 
-    def start_target(self, answers=None, default=200, port=0):
-        t = FakeTarget(answers, default, port)
+    def start_target(self, answers=None, default=200, port=0, check=None):
+        t = FakeTarget(answers, default, port, check)
         self.addCleanup(t.stop)
         return t.start()

@@ -129,7 +129,8 @@ static void test_full(void)
 	CHECK_STR(c->dir, d);
 	snprintf(want, sizeof want, "%s/state/x", cwd);
 	CHECK_STR(c->state_dir, want);
-	CHECK_STR(c->plugin_dir, "/opt/crier/plugins");
+	CHECK_STR(c->plugin_dirs[0], "/opt/crier/plugins");
+	CHECK(c->plugin_dirs[1] == NULL);
 	snprintf(want, sizeof want, "%s/state/x/c.sock", cwd);
 	CHECK_STR(c->control_path, want);
 	CHECK_STR(c->listen_host, "::1");
@@ -217,7 +218,8 @@ static void test_defaults(void)
 	snprintf(want, sizeof want, "%s/var", cwd);
 	CHECK_STR(c->state_dir, want);
 	snprintf(want, sizeof want, "%s/build/plugins", cwd);
-	CHECK_STR(c->plugin_dir, want);
+	CHECK_STR(c->plugin_dirs[0], want);
+	CHECK(c->plugin_dirs[1] == NULL);
 	snprintf(want, sizeof want, "%s/var/crierd.ctl", cwd);
 	CHECK_STR(c->control_path, want);
 	CHECK_STR(c->listen_host, "127.0.0.1");
@@ -311,9 +313,41 @@ static void test_env_overrides(void)
 	}
 	snprintf(want, sizeof want, "%s/rel/state", cwd);
 	CHECK_STR(c->state_dir, want);
-	CHECK_STR(c->plugin_dir, "/abs/plugins");
+	CHECK_STR(c->plugin_dirs[0], "/abs/plugins");
+	CHECK(c->plugin_dirs[1] == NULL);
 	snprintf(want, sizeof want, "%s/rel/state/crierd.ctl", cwd);
 	CHECK_STR(c->control_path, want);
+	config_free(c);
+}
+
+/* daemon.plugin_dir as a list: every folder, absolute, in order; CRIER_PLUGIN_DIR replaces the list. */
+static void test_plugin_dirs(void)
+{
+	const char *d = mkconf("plugindirs");
+	char want[8192], err[1024] = "";
+	config *c;
+
+	put(d, "crierd.json", "{\"daemon\": {\"plugin_dir\": [\"build/plugins\", \"/opt/acme/crier//plugins/\"]}}");
+	c = config_load(d, err, sizeof err);
+	CHECK(c != NULL);
+	if (!c) {
+		fprintf(stderr, "error: %s\n", err);
+		return;
+	}
+	snprintf(want, sizeof want, "%s/build/plugins", cwd);
+	CHECK_STR(c->plugin_dirs[0], want);
+	CHECK_STR(c->plugin_dirs[1], "/opt/acme/crier/plugins");
+	CHECK(c->plugin_dirs[2] == NULL);
+	config_free(c);
+
+	setenv("CRIER_PLUGIN_DIR", "/abs/plugins", 1);
+	c = config_load(d, err, sizeof err);
+	unsetenv("CRIER_PLUGIN_DIR");
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_STR(c->plugin_dirs[0], "/abs/plugins");
+		CHECK(c->plugin_dirs[1] == NULL);
+	}
 	config_free(c);
 }
 
@@ -387,6 +421,16 @@ static void test_errors(void)
 	expect_err(d, "crierd.json", "daemon: expected an object, got an array");
 	d = bad("emptystr", "crierd.json", "{\"daemon\": {\"state_dir\": \"\"}}");
 	expect_err(d, "crierd.json", "daemon.state_dir: must not be empty");
+	d = bad("plugindir", "crierd.json", "{\"daemon\": {\"plugin_dir\": 3}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir: expected a folder or an array of folders, got an integer");
+	d = bad("plugindirs0", "crierd.json", "{\"daemon\": {\"plugin_dir\": []}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir: expected 1 to 16 folders, got 0");
+	d = bad("plugindirs1", "crierd.json", "{\"daemon\": {\"plugin_dir\": [\"a\", null]}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir[1]: expected a string, got null");
+	d = bad("plugindirs2", "crierd.json", "{\"daemon\": {\"plugin_dir\": [\"\"]}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir[0]: must not be empty");
+	d = bad("plugindir3", "crierd.json", "{\"daemon\": {\"plugin_dir\": \"\"}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir: must not be empty");
 	d = bad("zmq", "crierd.json", "{\"zmq\": {\"ingest\": \"udp://x\"}}");
 	e = load_fail(d);
 	CHECK(strstr(e, "/crierd.json: zmq.ingest: expected a \"tcp://") != NULL);
@@ -477,13 +521,44 @@ static void test_errors(void)
 	CHECK(strstr(e, "/ingest.json: ingest.generic.auth: expected \"token\"") != NULL);
 }
 
+/* "isolation" is host-level too: thread by default, never shown to the plugin. */
+static void test_isolation(void)
+{
+	const char *d = bad("isook", "p.json",
+	                    "{\"plugins\": {\"webhook\": {\"instances\": {\"a\": {\"isolation\": \"process\", "
+	                    "\"url\": \"http://127.0.0.1:1/\"}, \"b\": {\"isolation\": \"thread\", \"url\": "
+	                    "\"http://127.0.0.1:1/\"}}}}}");
+	char err[1024] = "";
+	config *c = config_load(d, err, sizeof err);
+	CHECK(c != NULL);
+	if (c) {
+		const config_instance *a = config_find_instance(c, "webhook/a"),
+		                      *b = config_find_instance(c, "webhook/b");
+		CHECK(a && a->isolation == CONFIG_ISOLATION_PROCESS);
+		CHECK(b && b->isolation == CONFIG_ISOLATION_THREAD);
+		CHECK(a && strcmp(a->config_json, "{\"url\":\"http://127.0.0.1:1/\"}") == 0);
+		CHECK(config_find_instance(c, "log/default")->isolation == CONFIG_ISOLATION_THREAD);
+		config_free(c);
+	} else {
+		fprintf(stderr, "error: %s\n", err);
+	}
+	d = bad("isobad", "p.json",
+	        "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"isolation\": \"fork\"}}}}}");
+	expect_err(d, "p.json",
+	           "plugins.sms.instances.oncall.isolation: unknown isolation \"fork\" (known: thread, process)");
+	d = bad("isotype", "p.json", "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"isolation\": true}}}}}");
+	expect_err(d, "p.json",
+	           "plugins.sms.instances.oncall.isolation: expected \"thread\" or \"process\", got a boolean");
+}
+
 /* Recipients are host-level: taken out of the plugin's configuration. */
 static void test_recipients_and_public(void)
 {
-	const char *d = bad("recipok", "p.json",
-	                    "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"recipients\": [\"+15551230001\", "
-	                    "\"+15551230002\"], \"from\": \"+15550000000\"}}}},"
-	                    " \"public\": {\"status_page_url\": \"https://status.example.com//\"}}");
+	const char *d =
+	    bad("recipok", "p.json",
+	        "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"recipients\": [\"+15551230001\", "
+	        "\"+15551230002\"], \"from\": \"+15550000000\", \"templates\": {\"text\": \"file:mine.mustache\"}}}}},"
+	        " \"public\": {\"status_page_url\": \"https://status.example.com//\"}}");
 	char err[1024] = "", want[8192];
 	config *c = config_load(d, err, sizeof err);
 	CHECK(c != NULL);
@@ -493,7 +568,9 @@ static void test_recipients_and_public(void)
 		if (ic) {
 			CHECK(json_array_size(ic->recipients) == 2);
 			CHECK_STR(json_string_value(json_array_get(ic->recipients, 1)), "+15551230002");
-			CHECK_STR(ic->config_json, "{\"from\":\"+15550000000\"}");
+			/* "file:" under templates names a template for the plugin, not a secret to read now */
+			CHECK_STR(ic->config_json,
+			          "{\"from\":\"+15550000000\",\"templates\":{\"text\":\"file:mine.mustache\"}}");
 		}
 		CHECK_STR(c->status_page_url, "https://status.example.com/");
 		snprintf(want, sizeof want, "%s/%s", cwd, d);
@@ -525,7 +602,8 @@ static void test_recipients_and_public(void)
 	    d, "p.json",
 	    "plugins.sms.instances.oncall.recipients[0]: recipients may not contain spaces or control characters");
 	d = bad("pubkey", "p.json", "{\"public\": {\"url\": \"https://x\"}}");
-	expect_err(d, "p.json", "public: unknown key \"url\" (known: status_page_url)");
+	expect_err(d, "p.json",
+	           "public: unknown key \"url\" (known: status_page_url, components, when, security_when)");
 	d = bad("puburl", "p.json", "{\"public\": {\"status_page_url\": \"status.example.com\"}}");
 	expect_err(d, "p.json",
 	           "public.status_page_url: expected an http:// or https:// URL, got \"status.example.com\"");
@@ -636,8 +714,10 @@ int main(void)
 	test_defaults();
 	test_shipped();
 	test_env_overrides();
+	test_plugin_dirs();
 	test_errors();
 	test_recipients_and_public();
+	test_isolation();
 	test_secret_never_shown();
 
 	rm_tree(root);

@@ -19,9 +19,10 @@ static int n_routed;
 static int refuse_also_to; /* the route says the instance is gone (-2) */
 
 static int route(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity, const json_t *labels,
-                 const char *also_to, int64_t now)
+                 int audience, const char *also_to, int64_t now)
 {
 	(void)ctx;
+	(void)audience;
 	(void)severity;
 	(void)labels;
 	(void)now;
@@ -38,9 +39,10 @@ static int route(void *ctx, int64_t event_id, int64_t incident_id, const char *t
 }
 
 static int emit(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity, const json_t *labels,
-                int64_t now)
+                int audience, int64_t now)
 {
 	(void)ctx;
+	(void)audience;
 	(void)event_id;
 	(void)incident_id;
 	(void)type;

@@ -8,10 +8,16 @@
 #include <string.h>
 #include <unistd.h>
 
-/* What crierd 0.1 (schema version 1) wrote: the outbox had no recipient. */
+/* What crierd 0.1 (schema version 1) wrote: the outbox had no recipient,
+ * incidents no audience. */
 static const char v1_sql[] =
     "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT);"
     "INSERT INTO meta VALUES('schema', '1');"
+    "CREATE TABLE incidents(id INTEGER PRIMARY KEY, key TEXT NOT NULL, title TEXT NOT NULL,"
+    " state TEXT NOT NULL, severity INTEGER NOT NULL, human INTEGER NOT NULL, labels TEXT NOT NULL,"
+    " opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER);"
+    "INSERT INTO incidents VALUES(1, 'service=api', 'API down', 'investigating', 5, 0, '{}', 1000, 1000,"
+    " NULL, NULL);"
     "CREATE TABLE events(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, type TEXT NOT NULL,"
     " time INTEGER NOT NULL, actor TEXT, message TEXT, doc TEXT);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"
@@ -87,7 +93,7 @@ static void test_upgrade_from_v1(const char *dir)
 
 	store_close(s);
 
-	/* Opened again, it is simply version 2. */
+	/* Opened again, it is simply the current version. */
 	s = store_open(path, 0, 1000, err, sizeof(err));
 	CHECK(s != NULL);
 	store_close(s);
@@ -101,7 +107,7 @@ static void test_newer_refused(const char *dir)
 	                    "CREATE TABLE outbox(id INTEGER PRIMARY KEY);") == 0);
 	store *s = store_open(path, 0, 1000, err, sizeof(err));
 	CHECK(s == NULL);
-	CHECK(strstr(err, "has schema version 99; this crierd knows versions 1 to 2") != NULL);
+	CHECK(strstr(err, "has schema version 99; this crierd knows versions 1 to 3") != NULL);
 	store_close(s);
 }
 
