@@ -230,7 +230,8 @@ static int labels_match(const json_t *want, const json_t *have)
 	return 1;
 }
 
-/* The incident's component names: the event's own list when it has one. */
+/* The incident's component names: the core's own list when it names some
+ * (its public.components, docs/audience.md), else this instance's matching. */
 static json_t *components_of(const json_t *inc, const model_component *comps, size_t n_comps)
 {
 	const json_t *named = json_object_get(inc, "components");
@@ -239,7 +240,7 @@ static json_t *components_of(const json_t *inc, const model_component *comps, si
 
 	if (!out)
 		return NULL;
-	if (json_is_array(named)) {
+	if (json_array_size(named) > 0) {
 		json_array_foreach(named, i, v)
 		{
 			int dup = 0;

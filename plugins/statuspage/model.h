@@ -53,9 +53,9 @@ int model_save(const char *path, const json_t *m, char *err, size_t errlen);
 
 /*
  * Fold one event (borrowed, a docs/events.md document) into m. The
- * incident's components are the event's "incident.components" when it has
- * them (a public view names them), else the configured components whose
- * labels the incident's labels all match. now_ms stands in for a missing
+ * incident's components are the event's "incident.components" when it
+ * names some (the core's public.components), else the configured
+ * components whose labels the incident's labels all match. now_ms stands in for a missing
  * event time. Returns 1 when the page's content changed, 0 when not (a
  * duplicate, a retry, an event the page does not show), -1 with err set
  * when the event has no incident, -2 when memory ran out (m may then hold

@@ -381,6 +381,64 @@ class StatusPageEscaping(StatusPageCase):
         self.assertEqual(st["resolved"][0]["title"], NASTY)
 
 
+class StatusPagePublicView(StatusPageCase):
+    """An instance with "audience": "public" gets public incidents only, as
+    their public view: components named by the core, no labels, security
+    incidents redacted. Nothing internal reaches a file of the site."""
+
+    def test_public_incidents_only_and_nothing_internal(self):
+        site = self.site_dir()
+        files = statuspage_files([{"dir": site}], audience="public")
+        files["public.json"] = {
+            "public": {
+                "status_page_url": "https://status.example-status.net/",
+                "components": [
+                    {"name": "API", "labels": {"service": "api"}},
+                    {"name": "Website", "labels": {"service": "web"}},
+                ],
+                "security_when": [{"labels_match": {"alertname": "^(DDoS|SynFlood)"}}],
+            }
+        }
+        # This instance's own component labels differ: the core's names win.
+        files["statuspage.json"]["plugins"]["statuspage"]["instances"]["public"]["components"] = [
+            {"name": "API", "labels": {"tier": "never-matches"}},
+            {"name": "Website"},
+        ]
+        files["statuspage.json"]["plugins"]["statuspage"]["instances"]["public"].pop("url")
+        d = self.start_crierd(files, tmp=self.tmpdir())
+
+        def post(key, labels, annotations):
+            body = json.dumps({"alerts": [{"key": key, "labels": labels, "annotations": annotations}]})
+            self.assertLess(d.post_generic(body.encode()).status, 300)
+
+        post("db", {"alertname": "HighErrorRate", "service": "db", "severity": "critical",
+                    "instance": "db-7.internal"}, {"summary": "db-7.internal is down"})  # fmt: skip
+        post("api", {"alertname": "HighErrorRate", "service": "api", "severity": "major", "instance": "10.0.3.4"},
+             {"summary": "API errors above 5%", "impact": "Some API calls fail", "description": "10.0.3.4 returns 502"})  # fmt: skip
+        post("ddos", {"alertname": "SynFlood", "service": "web", "severity": "critical", "instance": "lb-2.internal"},
+             {"summary": "SYN flood on lb-2.internal", "impact": "lb-2.internal saturated"})  # fmt: skip
+        index = self.wait_local(site, "index.html", "Service disruption")
+        index = self.wait_local(site, "index.html", "API errors above 5%")
+        wait_until(lambda: len(d.incidents()) >= 3, 10)
+        db = d.incident("service=db")
+        self.assertFalse(os.path.exists(os.path.join(site, "incidents", "%d.html" % db["id"])))
+        text = Page(index).all_text()
+        self.assertRegex(text, r"API ! Partial outage")
+        self.assertRegex(text, r"Website ✕ Major outage")
+        self.assertIn("Major outage", text)
+        api = d.incident("service=api")
+        page = read(os.path.join(site, "incidents", "%d.html" % api["id"])).decode()
+        self.assertIn("This incident affected: API.", page)
+        feed = read(os.path.join(site, "feed.atom")).decode()
+        self.assertIn("<id>https://status.example-status.net/feed.atom</id>", feed)
+        for root, _, names in os.walk(site):
+            for name in names:
+                data = read(os.path.join(root, name)).decode()
+                for internal in ("db-7", "lb-2", "SynFlood", "10.0.3.4", "HighErrorRate", "saturated",
+                                 "Some API calls fail"):  # fmt: skip
+                    self.assertNotIn(internal, data, name)
+
+
 class StatusPageConfig(StatusPageCase):
     def check_config(self, doc):
         d = Crierd(self.tmpdir(), {"statuspage.json": doc}, env={"CRIER_STATUS_DAV_PASSWORD": PASSWORD})
