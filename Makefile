@@ -21,10 +21,11 @@ PLUGIN_CFLAGS = -fPIC -fvisibility=hidden
 PLUGIN_LDLIBS = -ljansson
 # A plugin's own libraries, added after PLUGIN_LDLIBS: PLUGIN_LDLIBS_<name>.
 PLUGIN_LDLIBS_email = -lcurl
+PLUGIN_LDLIBS_statuspage = -lcurl
 
 # Debian packages: build, then what the tests drive.
 DEPS_BUILD = gcc make pkg-config libzmq3-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev
-DEPS_TEST  = python3 curl prometheus-alertmanager clang-format python3-aiosmtpd
+DEPS_TEST  = python3 curl prometheus-alertmanager clang-format python3-aiosmtpd chromium openssh-server
 DEPS_FUZZ  = clang libclang-rt-14-dev
 DEPS_BENCH = wrk nginx-light
 
@@ -71,6 +72,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a
 # Unit tests that compile a plugin's pure helpers in.
 $(BUILD)/tests/test_email_mime: plugins/email/mime.c plugins/email/mime.h
 $(BUILD)/tests/test_sms: plugins/sms/sms_text.c plugins/sms/sms_text.h
+$(BUILD)/tests/test_statuspage: $(wildcard plugins/statuspage/*.[ch])
 
 run: deps
 	@$(MAKE) --no-print-directory all
