@@ -297,6 +297,16 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* Bind a JSON value as compact text; NULL value binds "{}". */
+void store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	bind_text(st, i, v);
+}
+
+int store_step_done(sqlite3_stmt *st)
+{
+	return step_done(st);
+}
+
 static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
 {
 	if (!v) {

@@ -48,6 +48,7 @@ int subscribe_api_limited(subscribe_api_action action)
 
 /* ---- requests ---- */
 
+/* Set err; -1. */
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 static int fail(char *err, size_t errlen, const char *fmt, ...)

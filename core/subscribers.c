@@ -323,23 +323,6 @@ static int same_secret(const char *a, const char *b)
 
 /* ---- statements ---- */
 
-static void bind_text(sqlite3_stmt *q, int i, const char *v)
-{
-	if (v)
-		sqlite3_bind_text(q, i, v, -1, SQLITE_TRANSIENT);
-	else
-		sqlite3_bind_null(q, i);
-}
-
-static int run(sqlite3_stmt *q)
-{
-	int rc = sqlite3_step(q);
-
-	sqlite3_reset(q);
-	sqlite3_clear_bindings(q);
-	return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
-}
-
 static void done(sqlite3_stmt *q)
 {
 	sqlite3_reset(q);
@@ -359,7 +342,7 @@ static int get_row(subscribers *s, int64_t now, row *r)
 	int rc;
 
 	sqlite3_bind_int(q, 1, r->kind);
-	bind_text(q, 2, r->address);
+	store_bind_text(q, 2, r->address);
 	sqlite3_bind_int64(q, 3, now);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
@@ -382,10 +365,10 @@ static int drop_confirmation(subscribers *s, int64_t event)
 	if (!event)
 		return 0;
 	sqlite3_bind_int64(s->q[S_DROP_EVENT_OUTBOX], 1, event);
-	if (run(s->q[S_DROP_EVENT_OUTBOX]) < 0)
+	if (store_step_done(s->q[S_DROP_EVENT_OUTBOX]) < 0)
 		return -1;
 	sqlite3_bind_int64(s->q[S_DROP_EVENT], 1, event);
-	return run(s->q[S_DROP_EVENT]);
+	return store_step_done(s->q[S_DROP_EVENT]);
 }
 
 /* The instances that fan out to subscribers of kind, as a JSON array (new). */
@@ -414,12 +397,12 @@ static int remove_row(subscribers *s, const row *r)
 
 	if (!inst || drop_confirmation(s, r->event) < 0)
 		goto out;
-	bind_text(s->q[S_DROP_RECIPIENT], 1, r->address);
-	bind_text(s->q[S_DROP_RECIPIENT], 2, inst);
-	if (run(s->q[S_DROP_RECIPIENT]) < 0)
+	store_bind_text(s->q[S_DROP_RECIPIENT], 1, r->address);
+	store_bind_text(s->q[S_DROP_RECIPIENT], 2, inst);
+	if (store_step_done(s->q[S_DROP_RECIPIENT]) < 0)
 		goto out;
 	sqlite3_bind_int64(s->q[S_DELETE], 1, r->id);
-	rc = run(s->q[S_DELETE]);
+	rc = store_step_done(s->q[S_DELETE]);
 out:
 	free(inst);
 	return rc;
@@ -451,7 +434,7 @@ static int sweep(subscribers *s, int64_t now)
 			continue;
 		}
 		sqlite3_bind_int64(s->q[S_CLEAR_PENDING], 1, lapsed[i].id);
-		if (drop_confirmation(s, lapsed[i].event) < 0 || run(s->q[S_CLEAR_PENDING]) < 0)
+		if (drop_confirmation(s, lapsed[i].event) < 0 || store_step_done(s->q[S_CLEAR_PENDING]) < 0)
 			return -1;
 	}
 	if (n)
@@ -575,11 +558,11 @@ int subscribers_fanout(subscribers *s, int64_t event_id, int64_t incident_id, co
 		return -1;
 	sqlite3_bind_int64(q, 1, event_id);
 	sqlite3_bind_int64(q, 2, incident_id);
-	bind_text(q, 3, instance);
+	store_bind_text(q, 3, instance);
 	sqlite3_bind_int64(q, 4, now);
 	sqlite3_bind_int(q, 5, kind);
 	sqlite3_bind_text(q, 6, txt, -1, free);
-	if (run(q) == 0)
+	if (store_step_done(q) == 0)
 		n = sqlite3_changes(s->db);
 	return n;
 }
@@ -592,7 +575,7 @@ json_t *subscribers_doc(subscribers *s, int kind, const char *address, int *gone
 
 	*gone = 0;
 	sqlite3_bind_int(q, 1, kind);
-	bind_text(q, 2, address);
+	store_bind_text(q, 2, address);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW && s->cfg->subscribers.public_url)
 		out = json_pack("{s:s++}", "unsubscribe_url", s->cfg->subscribers.public_url, UNSUBSCRIBE_PATH,
@@ -654,13 +637,13 @@ static int send_confirmation(subscribers *s, outbox *ob, const row *r, const cha
 		goto out;
 	sqlite3_stmt *q = s->q[S_PENDING];
 	sqlite3_bind_int64(q, 1, r->id);
-	bind_text(q, 2, components);
-	bind_text(q, 3, hash);
+	store_bind_text(q, 2, components);
+	store_bind_text(q, 3, hash);
 	sqlite3_bind_int64(q, 4, now + cs->confirm_expiry_ms);
 	sqlite3_bind_int64(q, 5, now);
 	sqlite3_bind_int(q, 6, sends);
 	sqlite3_bind_int64(q, 7, ev);
-	rc = run(q);
+	rc = store_step_done(q);
 	if (rc == 0)
 		outbox_wake(ob, instance);
 out:
@@ -677,14 +660,14 @@ static int insert_row(subscribers *s, row *r, const char *components, int confir
 	if (subscribers_token(r->token) < 0)
 		return -1;
 	sqlite3_bind_int(q, 1, r->kind);
-	bind_text(q, 2, r->address);
-	bind_text(q, 3, components);
+	store_bind_text(q, 2, r->address);
+	store_bind_text(q, 3, components);
 	sqlite3_bind_int(q, 4, confirmed);
-	bind_text(q, 5, r->token);
+	store_bind_text(q, 5, r->token);
 	sqlite3_bind_int64(q, 6, now);
-	bind_text(q, 7, source);
-	bind_text(q, 8, client);
-	if (run(q) < 0)
+	store_bind_text(q, 7, source);
+	store_bind_text(q, 8, client);
+	if (store_step_done(q) < 0)
 		return -1;
 	r->id = sqlite3_last_insert_rowid(s->db);
 	r->confirmed = confirmed;
@@ -751,7 +734,7 @@ static int confirm_row(subscribers *s, int64_t id, int64_t event, int64_t now)
 		return -1;
 	sqlite3_bind_int64(q, 1, id);
 	sqlite3_bind_int64(q, 2, now);
-	return run(q);
+	return store_step_done(q);
 }
 
 #define BAD_LINK "this link is not valid: it was used already or has expired (subscribe again for a new one)"
@@ -773,7 +756,7 @@ static char *cmd_confirm(subscribers *s, const json_t *req, int64_t now)
 			return fail(400, BAD_LINK);
 		sha256_hex(token, strlen(token), hash);
 		q = s->q[S_BY_HASH];
-		bind_text(q, 1, hash);
+		store_bind_text(q, 1, hash);
 		sqlite3_bind_int(q, 2, CONFIG_SUBSCRIBERS_EMAIL);
 		sqlite3_bind_int64(q, 3, now);
 		rc = sqlite3_step(q);
@@ -795,7 +778,7 @@ static char *cmd_confirm(subscribers *s, const json_t *req, int64_t now)
 			return fail(400, "code: expected the 6 digits of the text message");
 		q = s->q[S_BY_PHONE];
 		sqlite3_bind_int(q, 1, CONFIG_SUBSCRIBERS_PHONE);
-		bind_text(q, 2, address);
+		store_bind_text(q, 2, address);
 		sqlite3_bind_int64(q, 3, now);
 		rc = sqlite3_step(q);
 		int good = 0, attempts = 0;
@@ -814,7 +797,7 @@ static char *cmd_confirm(subscribers *s, const json_t *req, int64_t now)
 			return fail(400, BAD_CODE);
 		if (!good) {
 			sqlite3_bind_int64(s->q[S_ATTEMPT], 1, id);
-			if (run(s->q[S_ATTEMPT]) < 0)
+			if (store_step_done(s->q[S_ATTEMPT]) < 0)
 				return fail(503, "store failed: %s", store_error(s->st));
 			log_info("subscription confirmation: wrong code", " id=%lld attempt=%d", (long long)id,
 			         attempts + 1);
@@ -836,7 +819,7 @@ static int by_token(subscribers *s, const char *token, row *r)
 	memset(r, 0, sizeof(*r));
 	if (!token_ok(token))
 		return 0;
-	bind_text(q, 1, token);
+	store_bind_text(q, 1, token);
 	rc = sqlite3_step(q);
 	if (rc == SQLITE_ROW) {
 		r->id = sqlite3_column_int64(q, 0);
@@ -947,11 +930,11 @@ static char *cmd_add(subscribers *s, const json_t *req, int64_t now)
 	if (found > 0) {
 		sqlite3_stmt *q = s->q[S_OPERATOR_SET];
 		sqlite3_bind_int64(q, 1, r.id);
-		bind_text(q, 2, comps);
+		store_bind_text(q, 2, comps);
 		sqlite3_bind_int64(q, 3, now);
-		bind_text(q, 4, "operator");
-		bind_text(q, 5, actor);
-		if (drop_confirmation(s, r.event) < 0 || run(q) < 0)
+		store_bind_text(q, 4, "operator");
+		store_bind_text(q, 5, actor);
+		if (drop_confirmation(s, r.event) < 0 || store_step_done(q) < 0)
 			found = -1;
 	} else if (found == 0 && insert_row(s, &r, comps, 1, "operator", actor, now) < 0) {
 		found = -1;

@@ -24,6 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
+from bench import peak_rss_kib  # noqa: E402
 
 try:
     import aiosmtpd  # noqa: F401
@@ -157,14 +158,6 @@ def main():
                 d.stop()
             smtp.stop()
     return 1 if failed else 0
-
-
-def peak_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
 
 
 if __name__ == "__main__":
