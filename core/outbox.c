@@ -424,16 +424,17 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 		char key[640];
 		snprintf(key, sizeof(key), "crier-%" PRId64 "-%s%s%s", d->event_id, c->name, d->recipient[0] ? "-" : "",
 		         d->recipient);
+		/* A subscriber's delivery carries their unsubscribe link. */
 		int confirm = strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) == 0, gone = 0;
-		json_t *sub = NULL;
-		if (c->subscribers && o->subs && d->recipient[0] && !confirm &&
-		    !(sub = subscribers_doc(o->subs, c->subscribers, d->recipient, &gone)) && gone) {
+		int lookup = c->subscribers && o->subs && d->recipient[0] && !confirm;
+		json_t *sub = lookup ? subscribers_doc(o->subs, c->subscribers, d->recipient, &gone) : NULL;
+		if (lookup && !sub && gone) {
 			/* Unsubscribed since it was queued: nothing to send. */
 			if (store_outbox_done(o->st, d->id, d->attempts, now) < 0)
 				c->wake_at = now + 1000;
 			continue;
 		}
-		char *doc = c->subscribers && !confirm && !sub ? NULL : delivery_doc(o, c, d, key, sub);
+		char *doc = lookup && !sub ? NULL : delivery_doc(o, c, d, key, sub);
 		json_decref(sub);
 		if (!doc || plugin_host_send(c->host, d->id, (unsigned)d->attempts + 1, key, doc, d->state,
 		                             d->recipient[0] ? d->recipient : NULL) < 0) {
