@@ -19,6 +19,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
 from harness import Alertmanager, DaemonCase, wait_until  # noqa: E402
 
 EVERY = 2.0
@@ -296,6 +297,14 @@ class Watchdog(DaemonCase):
         self.assertEqual([i["key"] for i in d.incidents()], ["crier/MonitoringSilent"],
                          "the Watchdog never has an incident of its own")
         self.assertEqual(docs(self.public), [])
+
+    def test_example_is_valid(self):
+        """conf.d/examples/watchdog.json, copied into a configuration, passes --check-config."""
+        with open(os.path.join(harness.REPO, "conf.d", "examples", "watchdog.json")) as f:
+            example = json.load(f)
+        d = harness.Crierd(self.tmpdir(), {"watchdog.json": example})
+        p = d.check_config()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
     def test_restarts(self):
         silent, grace = 5.0, 2.0
