@@ -502,16 +502,14 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 		*next = now + 1000;
 		return;
 	}
-	int64_t cad = INT64_MAX, wd = INT64_MAX;
-	int n = incidents_tick(c->inc, now, next);
+	int64_t own_next; /* each tick's own deadline; the steps may move the others' */
+	int n = incidents_tick(c->inc, now, &own_next);
 	if (n >= 0)
-		n = cadence_tick(c->cad, now, &cad);
+		n = cadence_tick(c->cad, now, &own_next);
 	if (n >= 0)
-		n = watchdog_tick(c->wd, now, &wd);
-	if (n >= 0) {
-		/* Steps may have opened, moved or closed timers of the others. */
+		n = watchdog_tick(c->wd, now, &own_next);
+	if (n >= 0)
 		*next = next_deadline(c);
-	}
 	if (n < 0 || incidents_flush(c->inc) < 0 || store_commit(c->st) < 0) {
 		log_error("cannot run the timers (monitoring holds, update reminders, the watchdog)", " error=%s",
 		          log_q(store_error(c->st)));
