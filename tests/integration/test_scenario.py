@@ -30,7 +30,6 @@ and the intervals differ from the example: hold 3 s, a reminder after 4 s
 without a public update, an escalation after 8 s, a post-mortem reminder
 10 s after resolution."""
 
-import datetime
 import json
 import os
 import sys
@@ -43,6 +42,7 @@ from fake_mastodon import FakeMastodon  # noqa: E402
 from fake_slack import FakeSlack  # noqa: E402
 from fake_twilio import FakeTwilio  # noqa: E402
 from harness import REPO, Alertmanager, Crierd, DaemonCase, fixture, free_port, rfc3339, wait_until  # noqa: E402
+from test_cadence import docs, ts, webhook_check  # noqa: E402
 from test_email import Controller, Mailbox, parse  # noqa: E402
 
 EXAMPLE = os.path.join(REPO, "conf.d", "examples", "scenario")
@@ -142,28 +142,11 @@ def supported(tmp, doc):
     return Crierd(tmp, doc).check_config().returncode == 0
 
 
-def ts(doc):
-    """An event's time ("2026-11-21T12:01:00.969Z") as a unix timestamp."""
-    t = doc["time"].rstrip("Z")
-    fmt = "%Y-%m-%dT%H:%M:%S.%f" if "." in t else "%Y-%m-%dT%H:%M:%S"
-    return datetime.datetime.strptime(t, fmt).replace(tzinfo=datetime.timezone.utc).timestamp()
-
-
 def tracker_check(method, path, headers, body):
-    """The tracker's receiver: a JSON POST with its credentials and an idempotency key."""
+    """The tracker's receiver: its credentials, then what any webhook receiver relies on."""
     if headers.get("authorization") != TRACKER_AUTH:
         return (401, {}, '{"error":"unauthorized"}')
-    if method != "POST" or not headers.get("content-type", "").startswith("application/json"):
-        return (415, {}, '{"error":"expected a JSON POST"}')
-    if not headers.get("idempotency-key"):
-        return (400, {}, '{"error":"missing Idempotency-Key"}')
-    try:
-        doc = json.loads(body)
-    except ValueError:
-        return (400, {}, '{"error":"body is not JSON"}')
-    if not isinstance(doc, dict) or "type" not in doc or "incident" not in doc:
-        return (422, {}, '{"error":"not an event"}')
-    return None
+    return webhook_check(method, path, headers, body)
 
 
 def leaks(outputs, strings):
@@ -264,16 +247,8 @@ class Scenario(DaemonCase):
 
     def events(self, incident=None, type_=None):
         """What the tracker (internal) got, once each: a retry repeats the key."""
-        seen, out = set(), []
-        for r in self.tracker.recorded():
-            key = r.headers.get("idempotency-key")
-            if r.answered != 200 or key in seen:
-                continue
-            seen.add(key)
-            doc = r.json()
-            if (incident is None or doc["incident"]["id"] == incident) and (type_ is None or doc["type"] == type_):
-                out.append(doc)
-        return out
+        return [e for e in docs(self.tracker) if (incident is None or e["incident"]["id"] == incident)
+                and (type_ is None or e["type"] == type_)]  # fmt: skip
 
     def wait_event(self, incident, type_, what, timeout=30, after=None):
         return wait_until(
@@ -298,12 +273,17 @@ class Scenario(DaemonCase):
                 return i
         return None
 
-    def page_file(self, name):
+    @staticmethod
+    def read(path):
+        """A file's text, or "" while it is not there."""
         try:
-            with open(os.path.join(self.site, name), encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 return f.read()
         except OSError:
             return ""
+
+    def page_file(self, name):
+        return self.read(os.path.join(self.site, name))
 
     def mails(self, rcpt, incident):
         tag = "[crier #%d]" % incident
@@ -332,13 +312,9 @@ class Scenario(DaemonCase):
         """(where, text) for everything a customer can read."""
         out = []
         for root, _, names in os.walk(self.site):
-            for name in names:
+            for name in names:  # a temporary file renamed meanwhile reads as ""
                 path = os.path.join(root, name)
-                try:
-                    with open(path, encoding="utf-8") as f:
-                        out.append(("page " + os.path.relpath(path, self.site), f.read()))
-                except FileNotFoundError:  # a temporary file renamed meanwhile
-                    pass
+                out.append(("page " + os.path.relpath(path, self.site), self.read(path)))
         for path, data in sorted(self.dav.files.items()):
             out.append(("WebDAV " + path, data.decode("utf-8")))
         for m in self.box.mails():
@@ -385,11 +361,12 @@ class Scenario(DaemonCase):
         for s in SECRETS:
             self.assertNotIn(s, d.log_text(), "a secret reached crierd's log")
         self.note("no secret in crierd's log")
+        page_files = sum(len(f) for _, _, f in os.walk(self.site))
         print("\nscenario: %.0f s, %d mails, %d SMS, %d Slack messages, %d tracker events, %d page files, "
               "%d drafts, %d Mastodon statuses" % (
                   time.monotonic() - started, len(self.box.mails()), len(self.twilio.messages()),
-                  len(self.slack.messages(SLACK_CHANNEL)), len(self.events()), sum(len(f) for _, _, f in os.walk(self.site)),
-                  len(self.drafts(d)), len(self.masto.statuses())))  # fmt: skip
+                  len(self.slack.messages(SLACK_CHANNEL)), len(self.events()), page_files, len(self.drafts(d)),
+                  len(self.masto.statuses())))  # fmt: skip
         for line in self.checked:
             print("  checked: " + line)
 
@@ -556,8 +533,7 @@ class Scenario(DaemonCase):
 
     def published_postmortem(self, d, api):
         path = os.path.join(d.state_dir, "postmortems", "incident-%d.md" % api)
-        draft = wait_until(lambda: os.path.exists(path) and open(path, encoding="utf-8").read(), 30, 0.2,
-                           "the post-mortem draft")  # fmt: skip
+        draft = wait_until(lambda: self.read(path), 30, 0.2, "the post-mortem draft")
         for part in (API_TITLE, "Timeline", "APIGatewayErrors", "uptimerobot", HUMAN_UPDATE, "Root cause"):
             self.assertIn(part, draft)
         mine = os.path.join(d.tmp, "postmortem-%d.md" % api)
@@ -566,8 +542,9 @@ class Scenario(DaemonCase):
         p = d.ctl("postmortem", "publish", str(api), mine, "--actor", "oncall-sam")
         self.assertIn("published (revision 1", p.stdout)
         self.wait_event(api, "postmortem_published", "the post-mortem event")
-        page = wait_until(lambda: "Canary every gateway" in self.page_file("incidents/%d.html" % api) and
-                          self.page_file("incidents/%d.html" % api), 30, 0.2, "the post-mortem on the page")  # fmt: skip
+        name = "incidents/%d.html" % api
+        page = wait_until(lambda: "Canary every gateway" in self.page_file(name) and self.page_file(name), 30, 0.2,
+                          "the post-mortem on the page")  # fmt: skip
         self.assertIn("Post-mortem", page)
         self.assertIn("<h3>What happened</h3>", page)
         wait_until(lambda: any("Canary every gateway" in mail_text(m) for m in self.mails(JANE, api)), 30, 0.2,
@@ -609,8 +586,8 @@ class Scenario(DaemonCase):
     def ddos(self, d, am):
         labels = ["alertname=" + DDOS["alertname"], "service=web", "severity=critical", "instance=" + DDOS["instance"],
                   "pop=" + DDOS["pop"], "target_ip=" + DDOS["target_ip"]]  # fmt: skip
-        am.amtool("alert", "add", *labels, *["--annotation=%s=%s" % (k, DDOS[k]) for k in
-                  ("summary", "description", "impact", "workaround")], "--generator-url=" + DDOS["generator"])  # fmt: skip
+        annotations = ["--annotation=%s=%s" % (k, DDOS[k]) for k in ("summary", "description", "impact", "workaround")]
+        am.amtool("alert", "add", *labels, *annotations, "--generator-url=" + DDOS["generator"])
         inc = wait_until(lambda: d.incident("service=web"), 30, 0.2, "the DDoS incident")
         x = inc["id"]
         opened = self.wait_event(x, "opened", "the DDoS at the tracker")
