@@ -91,11 +91,14 @@ const char *json_reader_error(const json_reader *r, size_t *offset)
 	return r->error;
 }
 
-static void jr_ws(json_reader *r)
+static inline void jr_ws(json_reader *r)
 {
 	const unsigned char *p = r->p, *end = r->end;
 
-	while (p < end && *p <= ' ' && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+	/* Compact JSON, the usual case, has none. */
+	if (p<end && * p> ' ')
+		return;
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
 		p++;
 	r->p = p;
 }
@@ -206,18 +209,24 @@ static const unsigned char *jr_scan_string(json_reader *r, const unsigned char *
 	*escaped = 0;
 	p++;
 	for (;;) {
-		/* Eight plain bytes at a time: none of '"', '\\', < 0x20 or >= 0x80. */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+		/* Eight bytes at a time up to the first that needs a look: '"', '\\',
+		 * < 0x20 or >= 0x80. The lowest flagged byte is always a true one
+		 * (the borrows that cause false flags only run upwards). */
 		while (end - p >= 8) {
-			uint64_t w, q, b;
+			uint64_t w, q, b, t;
 
 			memcpy(&w, p, 8);
 			q = w ^ (JR_ONES * '"');
 			b = w ^ (JR_ONES * '\\');
-			if (((q - JR_ONES) & ~q) & JR_HIGHS || ((b - JR_ONES) & ~b) & JR_HIGHS ||
-			    ((w - JR_ONES * 0x20) | w) & JR_HIGHS)
+			t = (((q - JR_ONES) & ~q) | ((b - JR_ONES) & ~b) | (w - JR_ONES * 0x20) | w) & JR_HIGHS;
+			if (t) {
+				p += __builtin_ctzll(t) >> 3;
 				break;
+			}
 			p += 8;
 		}
+#endif
 		if (p >= end)
 			goto premature;
 		unsigned c = *p;
@@ -387,9 +396,8 @@ static int jr_enter(json_reader *r, unsigned char open, int is_array)
 		return jr_fail(r, r->p, is_array ? "'[' expected" : "'{' expected");
 	if (r->depth >= r->max_depth)
 		return jr_fail(r, r->p, "nested too deep");
-	if ((size_t)r->depth == r->frames_cap &&
-	    jr_grow(r, (void **)&r->frames, &r->frames_cap, (size_t)r->depth + 1, sizeof(*r->frames),
-	            r->frames_inline) < 0)
+	if ((size_t)r->depth == r->frames_cap && jr_grow(r, (void **)&r->frames, &r->frames_cap, (size_t)r->depth + 1,
+	                                                 sizeof(*r->frames), r->frames_inline) < 0)
 		return -1;
 	f = &r->frames[r->depth++];
 	f->seen_base = (uint32_t)r->nseen;
@@ -408,6 +416,13 @@ int json_reader_object_enter(json_reader *r)
 int json_reader_array_enter(json_reader *r)
 {
 	return jr_enter(r, '[', 1);
+}
+
+/* A key's first and last bytes: most keys of one object differ there, so a
+ * repeat check rarely needs memcmp. */
+static uint32_t jr_head(const char *k, size_t len)
+{
+	return len ? (uint32_t)(unsigned char)k[0] | (uint32_t)(unsigned char)k[len - 1] << 8 : 0;
 }
 
 static const char *jr_seen_key(const json_reader *r, const json_reader_seen *s)
@@ -450,18 +465,18 @@ static int jr_close(json_reader *r)
 
 /* Refuse k (len bytes, at off in the input or in keys[]) when the innermost
  * object already has it; else remember it. 0, or -1. */
-static int jr_remember_key(json_reader *r, const char *k, size_t len, size_t off, int in_keys,
-                           const unsigned char *at)
+static int jr_remember_key(json_reader *r, const char *k, size_t len, size_t off, int in_keys, const unsigned char *at)
 {
-	json_reader_frame *f = &r->frames[r->depth - 1];
-	size_t n = r->nseen - f->seen_base;
+	size_t base = r->frames[r->depth - 1].seen_base;
+	uint32_t head = jr_head(k, len);
 	json_reader_seen *s;
 
 	if (len > UINT32_MAX)
 		return jr_fail(r, at, JSON_READER_ENOMEM);
-	if (n < JR_LINEAR_KEYS)
-		for (size_t i = f->seen_base; i < r->nseen; i++)
-			if (r->seen[i].len == len && memcmp(jr_seen_key(r, &r->seen[i]), k, len) == 0)
+	if (r->nseen - base < JR_LINEAR_KEYS)
+		for (size_t i = base; i < r->nseen; i++)
+			if (r->seen[i].head == head && r->seen[i].len == len &&
+			    memcmp(jr_seen_key(r, &r->seen[i]), k, len) == 0)
 				return jr_fail(r, at, "duplicate object key");
 	if (r->nseen == r->seen_cap &&
 	    jr_grow(r, (void **)&r->seen, &r->seen_cap, r->nseen + 1, sizeof(*r->seen), r->seen_inline) < 0)
@@ -469,7 +484,8 @@ static int jr_remember_key(json_reader *r, const char *k, size_t len, size_t off
 	s = &r->seen[r->nseen++];
 	s->off = off;
 	s->len = (uint32_t)len;
-	s->in_keys = (uint32_t)in_keys;
+	s->head = head;
+	s->in_keys = (unsigned char)in_keys;
 	return 0;
 }
 

@@ -72,9 +72,10 @@ typedef struct json_reader_frame {
 
 /* A key of an open object, kept to refuse a repeat (private). */
 typedef struct json_reader_seen {
-	size_t off;   /* in the input, or in keys[] when in_keys */
-	uint32_t len; /* bytes */
-	uint32_t in_keys;
+	size_t off;    /* in the input, or in keys[] when in_keys */
+	uint32_t len;  /* bytes */
+	uint32_t head; /* its first and last bytes */
+	unsigned char in_keys;
 } json_reader_seen;
 
 #define JSON_READER_INLINE_FRAMES 32
@@ -89,9 +90,9 @@ typedef struct json_reader {
 	const unsigned char *begin, *p, *end; /* borrowed input */
 	unsigned flags;
 	int depth, max_depth;
-	int state;           /* what may come next: a value, a first member, ',' or a close */
-	const char *error;   /* static text; NULL while all is well */
-	size_t error_at;     /* byte offset of the error */
+	int state;         /* what may come next: a value, a first member, ',' or a close */
+	const char *error; /* static text; NULL while all is well */
+	size_t error_at;   /* byte offset of the error */
 	json_reader_frame *frames;
 	size_t frames_cap;
 	json_reader_seen *seen;
