@@ -12,6 +12,7 @@
 
 #include "auth.h"
 #include "ingest.h"
+#include "json_writer.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -155,7 +156,7 @@ static enum MHD_Result http_json(struct MHD_Connection *conn, unsigned status, j
 
 	if (!obj)
 		return MHD_NO;
-	body = json_dumps(obj, JSON_COMPACT);
+	body = json_writer_dumps(obj);
 	json_decref(obj);
 	if (!body)
 		return MHD_NO;
