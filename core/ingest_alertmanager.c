@@ -154,12 +154,24 @@ static const char *am_where(char buf[32], size_t index)
 	return buf;
 }
 
-/* A member that is neither a string nor null: refused as "not a string". */
-static int am_not_string(json_reader *r, const am_alert *a, const char *field, char *msg)
+/*
+ * An optional string member at the cursor, as ingest_util_opt_string takes
+ * one: 1 with *s (borrowed from the reader) when it is a string; AM_OK when
+ * it is null, or another type, refused in msg as "not a string"; AM_SYNTAX.
+ */
+static int am_opt_string(json_reader *r, const am_alert *a, const char *field, char *msg, const char **s, size_t *n)
 {
 	char where[32];
 
-	snprintf(msg, AM_MSG, "%s.%s: not a string", am_where(where, a->index), field);
+	switch (json_reader_peek(r)) {
+	case JSON_READER_STRING:
+		return json_reader_string(r, s, n) < 0 ? AM_SYNTAX : 1;
+	case JSON_READER_NULL:
+		break;
+	default:
+		snprintf(msg, AM_MSG, "%s.%s: not a string", am_where(where, a->index), field);
+		break;
+	}
 	return json_reader_skip(r) < 0 ? AM_SYNTAX : AM_OK;
 }
 
@@ -230,38 +242,26 @@ static int am_read_time(json_reader *r, const am_alert *a, const char *field, in
 	char where[32], echo[INGEST_UTIL_ECHO_MAX + 1];
 	const char *s;
 	size_t n;
+	int rc = am_opt_string(r, a, field, msg, &s, &n);
 
-	switch (json_reader_peek(r)) {
-	case JSON_READER_STRING:
-		if (json_reader_string(r, &s, &n) < 0)
-			return AM_SYNTAX;
-		if (timefmt_parse_rfc3339n(s, n, ms) != 0)
-			snprintf(msg, AM_MSG, "%s.%s: \"%s\" is not an RFC 3339 time", am_where(where, a->index), field,
-			         ingest_util_echo(echo, sizeof(echo), s, n));
-		return AM_OK;
-	case JSON_READER_NULL:
-		return json_reader_skip(r) < 0 ? AM_SYNTAX : AM_OK;
-	default:
-		return am_not_string(r, a, field, msg);
-	}
+	if (rc != 1)
+		return rc;
+	if (timefmt_parse_rfc3339n(s, n, ms) != 0)
+		snprintf(msg, AM_MSG, "%s.%s: \"%s\" is not an RFC 3339 time", am_where(where, a->index), field,
+		         ingest_util_echo(echo, sizeof(echo), s, n));
+	return AM_OK;
 }
 
 static int am_read_status(json_reader *r, am_alert *a)
 {
 	const char *s;
 	size_t n;
+	int rc = am_opt_string(r, a, "status", a->msg[AM_STATUS], &s, &n);
 
-	switch (json_reader_peek(r)) {
-	case JSON_READER_STRING:
-		if (json_reader_string(r, &s, &n) < 0)
-			return AM_SYNTAX;
-		a->status = am_key_is(s, n, "firing") ? 1 : am_key_is(s, n, "resolved") ? 2 : 0;
-		return AM_OK;
-	case JSON_READER_NULL:
-		return json_reader_skip(r) < 0 ? AM_SYNTAX : AM_OK;
-	default:
-		return am_not_string(r, a, "status", a->msg[AM_STATUS]);
-	}
+	if (rc != 1)
+		return rc;
+	a->status = am_key_is(s, n, "firing") ? 1 : am_key_is(s, n, "resolved") ? 2 : 0;
+	return AM_OK;
 }
 
 static int am_read_link(json_reader *r, const alert_limits *lim, am_alert *a)
@@ -269,26 +269,20 @@ static int am_read_link(json_reader *r, const alert_limits *lim, am_alert *a)
 	char where[32];
 	const char *s;
 	size_t n;
+	int rc;
 
 	json_decref(a->link); /* as for labels, in am_read_kv */
 	a->link = NULL;
-	switch (json_reader_peek(r)) {
-	case JSON_READER_STRING:
-		if (json_reader_string(r, &s, &n) < 0)
-			return AM_SYNTAX;
-		if (n > lim->max_value_len) {
-			snprintf(a->msg[AM_LINK], AM_MSG, "%s.generatorURL: %zu bytes, limit is %zu",
-			         am_where(where, a->index), n, lim->max_value_len);
-			return AM_OK;
-		}
-		if (n > 0 && !(a->link = json_stringn_nocheck(s, n)))
-			return AM_OOM;
+	if ((rc = am_opt_string(r, a, "generatorURL", a->msg[AM_LINK], &s, &n)) != 1)
+		return rc;
+	if (n > lim->max_value_len) {
+		snprintf(a->msg[AM_LINK], AM_MSG, "%s.generatorURL: %zu bytes, limit is %zu", am_where(where, a->index),
+		         n, lim->max_value_len);
 		return AM_OK;
-	case JSON_READER_NULL:
-		return json_reader_skip(r) < 0 ? AM_SYNTAX : AM_OK;
-	default:
-		return am_not_string(r, a, "generatorURL", a->msg[AM_LINK]);
 	}
+	if (n > 0 && !(a->link = json_stringn_nocheck(s, n)))
+		return AM_OOM;
+	return AM_OK;
 }
 
 static int am_read_fingerprint(json_reader *r, am_alert *a)

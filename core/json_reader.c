@@ -142,9 +142,7 @@ json_reader_type json_reader_peek(json_reader *r)
 
 /* ---- strings ---------------------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (2..4 bytes, at most n), or 0:
- * jansson's rules (no overlong forms, surrogates, or past U+10FFFF). */
-static size_t jr_utf8(const unsigned char *p, size_t n)
+size_t json_reader_utf8(const unsigned char *p, size_t n)
 {
 	unsigned c = p[0];
 
@@ -287,7 +285,7 @@ static const unsigned char *jr_scan_string(json_reader *r, const unsigned char *
 			p++;
 			continue;
 		}
-		size_t n = jr_utf8(p, (size_t)(end - p));
+		size_t n = json_reader_utf8(p, (size_t)(end - p));
 
 		if (!n) {
 			jr_fail(r, p, "invalid UTF-8");
@@ -529,48 +527,46 @@ static int jr_key(json_reader *r, const char **key, size_t *len)
 	return 1;
 }
 
-int json_reader_object_next(json_reader *r, const char **key, size_t *len)
+/* What object_next and array_next share: in turn, inside a container of the
+ * kind, at its close (0, consumed) or at a member (1, its ',' consumed). */
+static int jr_next(json_reader *r, int is_array)
 {
 	if (r->error)
 		return -1;
-	if (r->depth == 0 || r->frames[r->depth - 1].is_array || r->state == JR_VALUE)
+	if (r->depth == 0 || r->frames[r->depth - 1].is_array != is_array || r->state == JR_VALUE)
 		return jr_out_of_turn(r);
 	jr_ws(r);
 	if (r->p == r->end)
 		return jr_fail(r, r->p, "premature end of input");
-	if (*r->p == '}')
+	if (*r->p == (is_array ? ']' : '}'))
 		return jr_close(r);
 	if (r->state == JR_NEXT) {
 		if (*r->p != ',')
-			return jr_fail(r, r->p, "',' or '}' expected");
+			return jr_fail(r, r->p, is_array ? "',' or ']' expected" : "',' or '}' expected");
 		r->p++;
-		jr_ws(r);
-		if (r->p == r->end || *r->p != '"')
-			return jr_fail(r, r->p, "string expected");
-	} else if (*r->p != '"') {
-		return jr_fail(r, r->p, "string or '}' expected");
 	}
+	return 1;
+}
+
+int json_reader_object_next(json_reader *r, const char **key, size_t *len)
+{
+	int first = r->state == JR_FIRST, rc = jr_next(r, 0);
+
+	if (rc != 1)
+		return rc;
+	jr_ws(r);
+	if (r->p == r->end || *r->p != '"')
+		return jr_fail(r, r->p, first ? "string or '}' expected" : "string expected");
 	return jr_key(r, key, len);
 }
 
 int json_reader_array_next(json_reader *r)
 {
-	if (r->error)
-		return -1;
-	if (r->depth == 0 || !r->frames[r->depth - 1].is_array || r->state == JR_VALUE)
-		return jr_out_of_turn(r);
-	jr_ws(r);
-	if (r->p == r->end)
-		return jr_fail(r, r->p, "premature end of input");
-	if (*r->p == ']')
-		return jr_close(r);
-	if (r->state == JR_NEXT) {
-		if (*r->p != ',')
-			return jr_fail(r, r->p, "',' or ']' expected");
-		r->p++;
-	}
-	r->state = JR_VALUE;
-	return 1;
+	int rc = jr_next(r, 1);
+
+	if (rc == 1)
+		r->state = JR_VALUE;
+	return rc;
 }
 
 /* ---- scalars ---------------------------------------------------------- */

@@ -144,6 +144,11 @@ int json_reader_value(json_reader *r, json_t **out);
 /* After the top-level value: nothing but whitespace may follow. 0/-1. */
 int json_reader_end(json_reader *r);
 
+/* Length of the UTF-8 sequence of 2 to 4 bytes at p (at most n), or 0 when
+ * there is none: jansson's rules (no overlong forms, no surrogates, nothing
+ * past U+10FFFF). For core/json_writer.c too. */
+size_t json_reader_utf8(const unsigned char *p, size_t n);
+
 /* The error (static text, e.g. "',' or '}' expected"), or NULL when none;
  * *offset (may be NULL) gets the byte offset where it was found. */
 const char *json_reader_error(const json_reader *r, size_t *offset);

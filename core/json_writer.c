@@ -1,6 +1,8 @@
 /* jansson values to compact JSON text (see json_writer.h). */
 #include "json_writer.h"
 
+#include "json_reader.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,31 +51,6 @@ static void jw_putc(jw_buf *b, char c)
 		b->data[b->len++] = c;
 }
 
-/* Length of the UTF-8 sequence at p (at most n bytes) by jansson's rules
- * (utf8_iterate), or 0 when it is not one. */
-static size_t jw_utf8(const unsigned char *p, size_t n)
-{
-	unsigned c = p[0];
-
-	if (c >= 0xc2 && c <= 0xdf)
-		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c >= 0xe0 && c <= 0xef) {
-		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] >= 0xa0))
-			return 0;
-		return 3;
-	}
-	if (c >= 0xf0 && c <= 0xf4) {
-		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80)
-			return 0;
-		if ((c == 0xf0 && p[1] < 0x90) || (c == 0xf4 && p[1] >= 0x90))
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 /* A string as jansson's dump_string writes it without flags: '"', '\\' and
  * control characters escaped (\b \f \n \r \t, else \u00XX), the rest as is. */
 static int jw_string(jw_buf *b, const char *str, size_t len)
@@ -98,7 +75,7 @@ static int jw_string(jw_buf *b, const char *str, size_t len)
 		unsigned c = *p;
 
 		if (c >= 0x80) {
-			size_t n = jw_utf8(p, (size_t)(end - p));
+			size_t n = json_reader_utf8(p, (size_t)(end - p));
 
 			if (!n)
 				return -1;

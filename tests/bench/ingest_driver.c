@@ -4,8 +4,8 @@
  * drifts by +-20% and instruction counts do not.
  *
  *   cc ... -o ingest_driver tests/bench/ingest_driver.c build/libcrier.a -ljansson -lm
- *   ingest_driver BODY [N]        prints ns per call (parse, then free the result)
- *   valgrind --tool=callgrind --toggle-collect=driver_one ingest_driver BODY 1000
+ *   ingest_driver [N] < BODY      prints ns per call (parse, then free the result)
+ *   valgrind --tool=callgrind --toggle-collect=driver_one ingest_driver 1000 < BODY
  *                                 instructions per call = total Ir / N
  *
  * tests/bench/webhook-body.json is a body tests/bench/load.lua sent (captured
@@ -17,26 +17,26 @@
 #include <stdlib.h>
 #include <time.h>
 
-static char *driver_read(const char *path, size_t *len)
+/* All of stdin. */
+static char *driver_read(size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
+	size_t cap = 0, n;
+	char *buf = NULL, *grown;
 
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-		goto fail;
-	buf = malloc(n > 0 ? (size_t)n : 1);
-	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
-		goto fail;
-	fclose(f);
-	*len = (size_t)n;
+	*len = 0;
+	do {
+		if (*len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (!(grown = realloc(buf, cap))) {
+				free(buf);
+				return NULL;
+			}
+			buf = grown;
+		}
+		n = fread(buf + *len, 1, cap - *len, stdin);
+		*len += n;
+	} while (n > 0);
 	return buf;
-fail:
-	free(buf);
-	fclose(f);
-	return NULL;
 }
 
 /* One request's parse as crierd's HTTP thread does it: parse, and later drop
@@ -63,17 +63,17 @@ int main(int argc, char **argv)
 {
 	struct timespec t0, t1;
 	size_t len = 0;
-	long n = argc > 2 ? atol(argv[2]) : 10000;
+	long n = argc > 1 ? atol(argv[1]) : 10000;
 	char *body;
 	int alerts = 0;
 
-	if (argc < 2 || n <= 0) {
-		fprintf(stderr, "usage: %s BODY [N]\n", argv[0]);
+	if (n <= 0) {
+		fprintf(stderr, "usage: %s [N] < BODY\n", argv[0]);
 		return 2;
 	}
-	body = driver_read(argv[1], &len);
+	body = driver_read(&len);
 	if (!body) {
-		fprintf(stderr, "ingest_driver: cannot read %s\n", argv[1]);
+		fprintf(stderr, "ingest_driver: cannot read stdin\n");
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
