@@ -529,7 +529,7 @@ static int jr_key(json_reader *r, const char **key, size_t *len)
 
 /* What object_next and array_next share: in turn, inside a container of the
  * kind, at its close (0, consumed) or at a member (1, its ',' consumed). */
-static int jr_next(json_reader *r, int is_array)
+static inline int jr_next(json_reader *r, int is_array)
 {
 	if (r->error)
 		return -1;
