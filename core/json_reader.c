@@ -398,8 +398,8 @@ static int jr_enter(json_reader *r, unsigned char open, int is_array)
 	                                                 sizeof(*r->frames), r->frames_inline) < 0)
 		return -1;
 	f = &r->frames[r->depth++];
-	f->seen_base = (uint32_t)r->nseen;
-	f->keys_top = (uint32_t)r->keys_len;
+	f->seen_base = r->nseen;
+	f->keys_top = r->keys_len;
 	f->is_array = (unsigned char)is_array;
 	r->p++;
 	r->state = JR_FIRST;
@@ -675,13 +675,17 @@ int json_reader_number(json_reader *r, int *is_real, json_int_t *i, double *d)
 	/* strtod needs a terminated copy; it rounds as jansson's (the same call)
 	 * and refuses what overflows a double, as jansson does. */
 	size_t n = (size_t)(p - start);
+	char small[64], *text = small;
 
-	if (jr_scratch(r, n + 1) < 0)
-		return -1;
-	memcpy(r->scratch, start, n);
-	r->scratch[n] = '\0';
+	if (n >= sizeof(small)) {
+		if (jr_scratch(r, n + 1) < 0)
+			return -1;
+		text = r->scratch;
+	}
+	memcpy(text, start, n);
+	text[n] = '\0';
 	errno = 0;
-	*d = strtod(r->scratch, NULL);
+	*d = strtod(text, NULL);
 	if ((*d == HUGE_VAL || *d == -HUGE_VAL) && errno == ERANGE)
 		return jr_fail(r, start, "real number overflow");
 	*is_real = 1;

@@ -65,8 +65,8 @@ typedef enum json_reader_type {
 
 /* One open container (private). */
 typedef struct json_reader_frame {
-	uint32_t seen_base; /* first of its keys in seen[] (objects) */
-	uint32_t keys_top;  /* keys[] length when it opened */
+	size_t seen_base; /* first of its keys in seen[] (objects) */
+	size_t keys_top;  /* keys[] length when it opened */
 	unsigned char is_array;
 } json_reader_frame;
 
@@ -90,16 +90,16 @@ typedef struct json_reader {
 	const unsigned char *begin, *p, *end; /* borrowed input */
 	unsigned flags;
 	int depth, max_depth;
-	int state;         /* what may come next: a value, a first member, ',' or a close */
-	const char *error; /* static text; NULL while all is well */
-	size_t error_at;   /* byte offset of the error */
-	json_reader_frame *frames;
+	int state;                 /* what may come next: a value, a first member, ',' or a close */
+	const char *error;         /* static text; NULL while all is well */
+	size_t error_at;           /* byte offset of the error */
+	json_reader_frame *frames; /* owned: frames_inline, or allocated once deeper */
 	size_t frames_cap;
-	json_reader_seen *seen;
+	json_reader_seen *seen; /* owned: seen_inline, or allocated once more are open */
 	size_t nseen, seen_cap;
-	char *keys; /* decoded keys that held escapes, for the open objects */
+	char *keys; /* owned (allocated): decoded keys that held escapes, of the open objects */
 	size_t keys_len, keys_cap;
-	char *scratch; /* the last string value that held escapes; a real's text */
+	char *scratch; /* owned (allocated): the last string value that held escapes; a long real */
 	size_t scratch_cap;
 	json_reader_frame frames_inline[JSON_READER_INLINE_FRAMES];
 	json_reader_seen seen_inline[JSON_READER_INLINE_SEEN];
