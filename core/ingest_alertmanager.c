@@ -109,7 +109,19 @@ static int am_fingerprint(const json_t *labels, char out[17])
 	{
 		l[i++] = (am_label){name, json_string_value(val), nlen, json_string_length(val)};
 	}
-	qsort(l, n, sizeof(*l), am_cmp_labels);
+	/* Label sets are small: insertion sort, qsort only for big ones. */
+	if (n > 16) {
+		qsort(l, n, sizeof(*l), am_cmp_labels);
+	} else {
+		for (i = 1; i < n; i++) {
+			am_label x = l[i];
+			size_t j = i;
+
+			for (; j > 0 && am_cmp_labels(&l[j - 1], &x) > 0; j--)
+				l[j] = l[j - 1];
+			l[j] = x;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		h = fnv1a_add(h, l[i].name, l[i].nlen);
 		h = fnv1a_byte(h, 0xff);
