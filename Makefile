@@ -10,6 +10,7 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+VERSION  = 0.1
 BUILD   ?= build
 OPT     ?= -O2 -g
 SAN     ?=
@@ -18,10 +19,13 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prot
 LDLIBS_CORE = -lzmq -ljansson -lcurl -lmicrohttpd -lsqlite3 -ldl -lpthread -lm
 PLUGIN_CFLAGS = -fPIC -fvisibility=hidden
 PLUGIN_LDLIBS = -ljansson
+# A plugin's own libraries, added after PLUGIN_LDLIBS: PLUGIN_LDLIBS_<name>.
+PLUGIN_LDLIBS_email = -lcurl
+PLUGIN_LDLIBS_statuspage = -lcurl
 
 # Debian packages: build, then what the tests drive.
 DEPS_BUILD = gcc make pkg-config libzmq3-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev
-DEPS_TEST  = python3 curl prometheus-alertmanager clang-format
+DEPS_TEST  = python3 curl prometheus-alertmanager clang-format python3-aiosmtpd chromium openssh-server
 DEPS_FUZZ  = clang libclang-rt-14-dev
 DEPS_BENCH = wrk nginx-light
 
@@ -57,13 +61,18 @@ $(BUILD)/crierctl: $(BUILD)/obj/crierctl/crierctl.o $(BUILD)/libcrier.a
 
 # One shared object per plugins/<name>/ folder, from every .c in it.
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) include/crier/plugin.h
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.[ch]) include/crier/plugin.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LDLIBS)
+	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LDLIBS) $(PLUGIN_LDLIBS_$*)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libcrier.a $(LDLIBS_CORE)
+
+# Unit tests that compile a plugin's pure helpers in.
+$(BUILD)/tests/test_email_mime: plugins/email/mime.c plugins/email/mime.h
+$(BUILD)/tests/test_sms: plugins/sms/sms_text.c plugins/sms/sms_text.h
+$(BUILD)/tests/test_statuspage: $(wildcard plugins/statuspage/*.[ch])
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -93,18 +102,25 @@ $(BUILD)/tests/plugins/%.so: tests/unit/plugins/variant.c include/crier/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) $(VARIANT_$*) -shared -o $@ $<
 
+# A plugin that segfaults on demand, for isolation "process" tests
+# (tests/integration/test_isolation.py); like the variants, it never ships.
+$(BUILD)/tests/plugins/crashy.so: tests/unit/plugins/crashy.c include/crier/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $< $(PLUGIN_LDLIBS)
+
 # Small clients the integration tests drive crierd with.
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< -lzmq
 
-unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO) $(BUILD)/tests/tools/zmq_send
+unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO) $(BUILD)/tests/plugins/crashy.so $(BUILD)/tests/tools/zmq_send
 
 bench: deps
 	@sh tests/deps.sh $(DEPS_BENCH)
 	@$(MAKE) --no-print-directory all
 	@CRIER_BUILD=$(BUILD) python3 tests/bench/bench.py
 	@CRIER_BUILD=$(BUILD) python3 tests/bench/compare.py
+	@CRIER_BUILD=$(BUILD) python3 tests/bench/subscribers.py
 
 # The end-to-end tests with crierd under valgrind's memcheck (no sanitizers):
 # any memory error or definite leak fails the test that saw it. Slow: the
@@ -123,16 +139,28 @@ fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c)
+	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c examples/plugins/*/*.c)
 
 format-check:
-	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c) \
+	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c examples/plugins/*/*.c) \
 	  && echo "format-check: ok"
 
+# The ABI versions the header describes, for the pkg-config file.
+ABI_VERSION     = $(shell sed -n 's/^\#define CRIER_ABI_VERSION  *\([0-9]*\)$$/\1/p' include/crier/plugin.h)
+ABI_VERSION_MIN = $(shell sed -n 's/^\#define CRIER_ABI_VERSION_MIN  *\([0-9]*\)$$/\1/p' include/crier/plugin.h)
+
+# PREFIX (default /usr/local) is where crier will live; DESTDIR, if set, is
+# prepended to every path written (a staging folder for a package). Besides
+# the programs and plugins, the plugin header and crier-plugin.pc, for
+# plugins built out of tree (docs/writing-a-plugin.md).
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/crier $(DESTDIR)$(PREFIX)/lib/crier/plugins
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/crier $(DESTDIR)$(PREFIX)/lib/crier/plugins \
+	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BUILD)/crierd $(BUILD)/crierctl $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 include/crier/plugin.h $(DESTDIR)$(PREFIX)/include/crier/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@ABI_VERSION@|$(ABI_VERSION)|' \
+	    -e 's|@ABI_VERSION_MIN@|$(ABI_VERSION_MIN)|' include/crier-plugin.pc.in > $(BUILD)/crier-plugin.pc
+	install -m 644 $(BUILD)/crier-plugin.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 755 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/crier/plugins/
 
 clean:

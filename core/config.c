@@ -22,6 +22,8 @@
 #define KEYPATH_LEN 512
 /* Secret files are tokens and passwords, not documents. */
 #define SECRET_FILE_MAX 65536
+/* Folders daemon.plugin_dir may list. */
+#define PLUGIN_DIRS_MAX 16
 
 enum {
 	TOP_DAEMON,
@@ -33,11 +35,23 @@ enum {
 	TOP_INGEST,
 	TOP_ROUTES,
 	TOP_PLUGINS,
+	TOP_PUBLIC,
+	TOP_DRAFTS,
+	TOP_SUBSCRIBERS,
 	TOP_N
 };
 
-static const char *const top_keys[] = {"daemon",   "http",   "zmq",    "store",   "incidents",
-                                       "delivery", "ingest", "routes", "plugins", NULL};
+static const char *const top_keys[] = {"daemon", "http",    "zmq",    "store",  "incidents",   "delivery", "ingest",
+                                       "routes", "plugins", "public", "drafts", "subscribers", NULL};
+static const char *const drafts_keys[] = {"auth", NULL};
+static const char *const drafts_auth_keys[] = {"token", NULL};
+static const char *const subscribers_keys[] = {
+    "public_url", "email_instance", "sms_instance", "confirm_expiry_seconds", "rate_limit", NULL};
+static const char *const rate_limit_keys[] = {"burst", "per_hour", NULL};
+static const char *const public_keys[] = {"status_page_url", "components", "when", "security_when", NULL};
+static const char *const component_keys[] = {"name", "labels", NULL};
+static const char *const match_keys[] = {"labels", "labels_match", "min_severity", "component", NULL};
+static const char *const instance_audiences[] = {"internal", "public", NULL};
 static const char *const daemon_keys[] = {"state_dir", "plugin_dir", "control", NULL};
 static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", NULL};
 static const char *const zmq_keys[] = {"ingest", NULL};
@@ -51,9 +65,9 @@ static const char *const uptimerobot_keys[] = {"auth", "services", "severity", N
 static const char *const auth_keys[] = {"token", "username", "password", NULL};
 static const char *const route_keys[] = {"name", "events", "min_severity", "labels", "to", NULL};
 static const char *const plugin_keys[] = {"instances", NULL};
-static const char *const event_types[] = {"opened",          "alert_joined",  "alert_resolved",
-                                          "severity_raised", "state_changed", "acknowledged",
-                                          "update",          "resolved",      NULL};
+static const char *const event_types[] = {
+    "opened",   "alert_joined",  "alert_resolved", "severity_raised", "state_changed",   "acknowledged", "update",
+    "resolved", "draft_created", "draft_approved", "draft_rejected",  "draft_published", "draft_failed", NULL};
 static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
 
 static const char *const source_names[CONFIG_SRC_N] = {"alertmanager", "uptimerobot", "generic"};
@@ -683,13 +697,59 @@ static json_t *section(loader *l, int t, int want_array, int *rc)
 
 /* ---- sections ---- */
 
+/*
+ * daemon.plugin_dir: one folder, or an array of them searched in order (the
+ * shipped plugins and a team's own). Fills c->plugin_dirs (absolute,
+ * NULL-terminated; config_free releases a partial one).
+ */
+static int parse_plugin_dirs(loader *l, config *c, const char *file, json_t *d)
+{
+	json_t *v = json_object_get(d, "plugin_dir");
+	const char *env = getenv("CRIER_PLUGIN_DIR");
+	const char *key = "daemon.plugin_dir", *one = NULL;
+	char p[KEYPATH_LEN];
+	size_t n = 1;
+
+	if (env && *env) {
+		one = env;
+		key = "daemon.plugin_dir (from CRIER_PLUGIN_DIR)";
+	} else if (!v) {
+		one = "build/plugins";
+	} else if (json_is_string(v)) {
+		one = json_string_value(v);
+	} else if (!json_is_array(v)) {
+		return fail(l, file, key, "expected a folder or an array of folders, got %s", type_name(v));
+	} else if ((n = json_array_size(v)) == 0 || n > PLUGIN_DIRS_MAX) {
+		return fail(l, file, key, "expected 1 to %d folders, got %zu", PLUGIN_DIRS_MAX, n);
+	}
+	c->plugin_dirs = calloc(n + 1, sizeof(*c->plugin_dirs));
+	if (!c->plugin_dirs)
+		return fail_oom(l);
+	for (size_t i = 0; i < n; i++) {
+		const char *dir = one, *at = key;
+		if (!one) {
+			json_t *e = json_array_get(v, i);
+			at = index_path(p, sizeof p, key, i);
+			if (!json_is_string(e))
+				return fail(l, file, at, "expected a string, got %s", type_name(e));
+			dir = json_string_value(e);
+		}
+		if (!*dir)
+			return fail(l, file, at, "must not be empty");
+		c->plugin_dirs[i] = abs_path(dir);
+		if (!c->plugin_dirs[i])
+			return fail(l, file, at, "cannot make an absolute path: %s", strerror(errno));
+	}
+	return 0;
+}
+
 static int parse_daemon(loader *l, config *c)
 {
 	int rc;
 	json_t *d = section(l, TOP_DAEMON, 0, &rc);
 	const char *file = l->top_file[TOP_DAEMON] ? l->top_file[TOP_DAEMON] : l->dir;
-	const char *state = "var", *plugins = "build/plugins", *control = "crierd.ctl", *env;
-	const char *state_key = "daemon.state_dir", *plugin_key = "daemon.plugin_dir";
+	const char *state = "var", *control = "crierd.ctl", *env;
+	const char *state_key = "daemon.state_dir";
 	size_t max_sun = sizeof(((struct sockaddr_un *)0)->sun_path);
 
 	if (rc < 0)
@@ -697,26 +757,19 @@ static int parse_daemon(loader *l, config *c)
 	if (d) {
 		if (check_keys(l, file, "daemon", d, daemon_keys) < 0 ||
 		    opt_string(l, file, "daemon", d, "state_dir", &state) < 0 ||
-		    opt_string(l, file, "daemon", d, "plugin_dir", &plugins) < 0 ||
 		    opt_string(l, file, "daemon", d, "control", &control) < 0)
 			return -1;
 	}
+	if (parse_plugin_dirs(l, c, file, d) < 0)
+		return -1;
 	env = getenv("CRIER_STATE_DIR");
 	if (env && *env) {
 		state = env;
 		state_key = "daemon.state_dir (from CRIER_STATE_DIR)";
 	}
-	env = getenv("CRIER_PLUGIN_DIR");
-	if (env && *env) {
-		plugins = env;
-		plugin_key = "daemon.plugin_dir (from CRIER_PLUGIN_DIR)";
-	}
 	c->state_dir = abs_path(state);
 	if (!c->state_dir)
 		return fail(l, file, state_key, "cannot make an absolute path: %s", strerror(errno));
-	c->plugin_dir = abs_path(plugins);
-	if (!c->plugin_dir)
-		return fail(l, file, plugin_key, "cannot make an absolute path: %s", strerror(errno));
 	if (control[0] == '/') {
 		c->control_path = strdup(control);
 	} else if (asprintf(&c->control_path, "%s%s%s", c->state_dir, strcmp(c->state_dir, "/") ? "/" : "", control) <
@@ -826,6 +879,193 @@ static int parse_zmq(loader *l, config *c)
 		            ep);
 	c->zmq_ingest = strdup(ep);
 	return c->zmq_ingest ? 0 : fail_oom(l);
+}
+
+/* An object of string values (labels to match); NULL when absent. */
+static int parse_label_map(loader *l, const char *file, const char *base, json_t *obj, json_t **out)
+{
+	char p[KEYPATH_LEN];
+	const char *k;
+	json_t *v;
+
+	if (!obj)
+		return 0;
+	if (!json_is_object(obj))
+		return fail(l, file, base, "expected an object of label values, got %s", type_name(obj));
+	json_object_foreach(obj, k, v)
+	{
+		key_path(p, sizeof p, base, k);
+		if (!*k)
+			return fail(l, file, base, "a label name must not be empty");
+		if (!json_is_string(v))
+			return fail(l, file, p, "expected a string, got %s", type_name(v));
+	}
+	*out = json_deep_copy(obj);
+	return *out ? 0 : fail_oom(l);
+}
+
+static void match_free(config_match *m)
+{
+	json_decref(m->labels);
+	for (size_t i = 0; i < m->n_re; i++) {
+		free(m->re_names[i]);
+		regfree(&m->re[i]);
+	}
+	free(m->re_names);
+	free(m->re);
+}
+
+static int parse_match(loader *l, const char *file, const char *base, json_t *r, config_match *m)
+{
+	char p[KEYPATH_LEN], rp[KEYPATH_LEN];
+	const char *sev = NULL, *k;
+	json_t *v, *lm;
+
+	if (!json_is_object(r))
+		return fail(l, file, base, "expected an object, got %s", type_name(r));
+	if (check_keys(l, file, base, r, match_keys) < 0 || opt_severity(l, file, base, r, "min_severity", &sev) < 0 ||
+	    parse_label_map(l, file, key_path(p, sizeof p, base, "labels"), json_object_get(r, "labels"), &m->labels) <
+	        0)
+		return -1;
+	m->min_severity = sev ? alert_severity_rank(sev) : 0;
+	v = json_object_get(r, "component");
+	if (v && !json_is_boolean(v))
+		return fail(l, file, key_path(p, sizeof p, base, "component"), "expected true or false, got %s",
+		            type_name(v));
+	m->component = json_is_true(v);
+	lm = json_object_get(r, "labels_match");
+	if (lm) {
+		key_path(p, sizeof p, base, "labels_match");
+		if (!json_is_object(lm))
+			return fail(l, file, p, "expected an object of label name -> regular expression, got %s",
+			            type_name(lm));
+		size_t n = json_object_size(lm);
+		m->re_names = calloc(n ? n : 1, sizeof(*m->re_names));
+		m->re = calloc(n ? n : 1, sizeof(*m->re));
+		if (!m->re_names || !m->re)
+			return fail_oom(l);
+		json_object_foreach(lm, k, v)
+		{
+			key_path(rp, sizeof rp, p, k);
+			if (!json_is_string(v))
+				return fail(l, file, rp, "expected a regular expression (string), got %s",
+				            type_name(v));
+			int rc = regcomp(&m->re[m->n_re], json_string_value(v), REG_EXTENDED | REG_NOSUB);
+			if (rc != 0) {
+				char why[128];
+				regerror(rc, &m->re[m->n_re], why, sizeof why);
+				return fail(l, file, rp, "not a valid POSIX extended regular expression: %s", why);
+			}
+			m->re_names[m->n_re] = strdup(k);
+			m->n_re++; /* counted now so match_free releases it */
+			if (!m->re_names[m->n_re - 1])
+				return fail_oom(l);
+		}
+	}
+	if (!m->labels && !m->n_re && !m->min_severity && !m->component)
+		return fail(l, file, base,
+		            "a rule needs at least one of labels, labels_match, min_severity, component");
+	return 0;
+}
+
+static int parse_matches(loader *l, const char *file, const char *key, json_t *arr, config_match **out, size_t *n)
+{
+	char p[KEYPATH_LEN];
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return fail(l, file, key, "expected an array of rules, got %s", type_name(arr));
+	*out = calloc(json_array_size(arr) + 1, sizeof(**out));
+	if (!*out)
+		return fail_oom(l);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		(*n)++; /* counted first so config_free releases a half-parsed rule */
+		if (parse_match(l, file, index_path(p, sizeof p, key, i), json_array_get(arr, i), &(*out)[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int parse_components(loader *l, const char *file, json_t *arr, config *c)
+{
+	char p[KEYPATH_LEN], kp[KEYPATH_LEN];
+	const char *name = NULL;
+
+	if (!arr)
+		return 0;
+	if (!json_is_array(arr))
+		return fail(l, file, "public.components", "expected an array of components, got %s", type_name(arr));
+	c->components = calloc(json_array_size(arr) + 1, sizeof(*c->components));
+	if (!c->components)
+		return fail_oom(l);
+	for (size_t i = 0; i < json_array_size(arr); i++) {
+		json_t *o = json_array_get(arr, i);
+		config_component *cc = &c->components[c->n_components++];
+
+		index_path(p, sizeof p, "public.components", i);
+		if (!json_is_object(o))
+			return fail(l, file, p, "expected an object, got %s", type_name(o));
+		name = NULL;
+		if (check_keys(l, file, p, o, component_keys) < 0 || opt_string(l, file, p, o, "name", &name) < 0)
+			return -1;
+		if (!name || !*name)
+			return fail(l, file, p, "missing required key \"name\" (what customers read, e.g. \"API\")");
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(c->components[j].name, name) == 0)
+				return fail(l, file, key_path(kp, sizeof kp, p, "name"), "\"%s\" is listed twice",
+				            name);
+		cc->name = strdup(name);
+		if (!cc->name)
+			return fail_oom(l);
+		if (!json_object_get(o, "labels"))
+			return fail(l, file, p, "missing required key \"labels\" (which incidents affect it)");
+		if (parse_label_map(l, file, key_path(kp, sizeof kp, p, "labels"), json_object_get(o, "labels"),
+		                    &cc->labels) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* An http(s) URL that links are made from, stored with one trailing slash
+ * (base + "incidents/3.html") in *out (new). */
+static int base_url(loader *l, const char *file, const char *path, const char *url, char **out)
+{
+	if ((strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || strpbrk(url, " \t\r\n\"<>"))
+		return fail(l, file, path, "expected an http:// or https:// URL, got \"%.80s\"", url);
+	size_t n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	if (asprintf(out, "%.*s/", (int)n, url) < 0) {
+		*out = NULL;
+		return fail_oom(l);
+	}
+	return 0;
+}
+
+/* "public": what customers see. The status page's address makes the links
+ * of every event (docs/events.md); without it they are empty. */
+static int parse_public(loader *l, config *c)
+{
+	int rc;
+	json_t *p = section(l, TOP_PUBLIC, 0, &rc);
+	const char *file = l->top_file[TOP_PUBLIC];
+	const char *url = NULL;
+
+	if (rc < 0)
+		return -1;
+	if (!p)
+		return 0;
+	if (check_keys(l, file, "public", p, public_keys) < 0 ||
+	    opt_string(l, file, "public", p, "status_page_url", &url) < 0 ||
+	    parse_components(l, file, json_object_get(p, "components"), c) < 0 ||
+	    parse_matches(l, file, "public.when", json_object_get(p, "when"), &c->public_when, &c->n_public_when) < 0 ||
+	    parse_matches(l, file, "public.security_when", json_object_get(p, "security_when"), &c->security_when,
+	                  &c->n_security_when) < 0)
+		return -1;
+	if (!url || !*url)
+		return 0;
+	return base_url(l, file, "public.status_page_url", url, &c->status_page_url);
 }
 
 static int parse_store(loader *l, config *c)
@@ -1035,6 +1275,229 @@ static int parse_ingest(loader *l, config *c)
 	return 0;
 }
 
+/* "drafts": the HTTP API for approving drafts (docs/drafts.md). Its token is
+ * its own: approving a publication is not something an alert sender may do. */
+static int parse_drafts(loader *l, config *c)
+{
+	int rc;
+	json_t *d = section(l, TOP_DRAFTS, 0, &rc), *auth = NULL;
+	const char *file = l->top_file[TOP_DRAFTS];
+
+	if (rc < 0)
+		return -1;
+	if (!d)
+		return 0;
+	if (check_keys(l, file, "drafts", d, drafts_keys) < 0 || opt_object(l, file, "drafts", d, "auth", &auth) < 0)
+		return -1;
+	if (!auth)
+		return 0;
+	if (check_keys(l, file, "drafts.auth", auth, drafts_auth_keys) < 0)
+		return -1;
+	if (!json_object_get(auth, "token"))
+		return fail(l, file, "drafts.auth", "expected \"token\"");
+	if (parse_auth(l, file, "drafts.auth", auth, &c->drafts_auth) < 0)
+		return -1;
+	for (int s = 0; s < CONFIG_SRC_N; s++)
+		if (c->auth[s].token && strcmp(c->auth[s].token, c->drafts_auth.token) == 0)
+			return fail(
+			    l, file, "drafts.auth.token",
+			    "must differ from ingest.%s.auth.token: whoever sends alerts must not approve posts",
+			    source_names[s]);
+	return 0;
+}
+
+/* An instance named by key of section "subscribers" (or NULL when absent) into *out (new). */
+static int subscribers_instance(loader *l, const char *file, json_t *sec, const char *key, const config *c, char **out)
+{
+	char p[KEYPATH_LEN];
+	const char *name = NULL;
+	int r = opt_string(l, file, "subscribers", sec, key, &name);
+
+	if (r <= 0)
+		return r;
+	if (!config_find_instance(c, name))
+		return fail(l, file, key_path(p, sizeof p, "subscribers", key), "unknown instance \"%s\"", name);
+	*out = strdup(name);
+	return *out ? 0 : fail_oom(l);
+}
+
+/* "subscribers": the public subscription API and its confirmations (docs/subscribers.md). */
+static int parse_subscribers(loader *l, config *c)
+{
+	int rc;
+	json_t *s = section(l, TOP_SUBSCRIBERS, 0, &rc), *rate = NULL;
+	const char *file = l->top_file[TOP_SUBSCRIBERS], *url = NULL;
+	long long burst = 5, per_hour = 20;
+
+	c->subscribers.confirm_expiry_ms = 24 * 3600 * 1000LL;
+	for (size_t i = 0; rc == 0 && !s && i < c->n_instances; i++) {
+		char p[KEYPATH_LEN];
+		const config_instance *ci = &c->instances[i];
+
+		if (!ci->subscribers)
+			continue;
+		snprintf(p, sizeof p, "plugins.%s.instances.%s.subscribers", ci->plugin, strchr(ci->name, '/') + 1);
+		return fail(l, ci->file, p,
+		            "needs a \"subscribers\" section with \"public_url\": every message to a subscriber "
+		            "carries a link to unsubscribe");
+	}
+	if (rc < 0 || !s)
+		goto defaults;
+	if (check_keys(l, file, "subscribers", s, subscribers_keys) < 0 ||
+	    opt_string(l, file, "subscribers", s, "public_url", &url) < 0 ||
+	    subscribers_instance(l, file, s, "email_instance", c, &c->subscribers.email_instance) < 0 ||
+	    subscribers_instance(l, file, s, "sms_instance", c, &c->subscribers.sms_instance) < 0 ||
+	    opt_seconds_ms(l, file, "subscribers", s, "confirm_expiry_seconds", 1, 7 * 86400,
+	                   &c->subscribers.confirm_expiry_ms) < 0 ||
+	    opt_object(l, file, "subscribers", s, "rate_limit", &rate) < 0)
+		return -1;
+	if (rate && (check_keys(l, file, "subscribers.rate_limit", rate, rate_limit_keys) < 0 ||
+	             opt_int(l, file, "subscribers.rate_limit", rate, "burst", 1, 10000, &burst) < 0 ||
+	             opt_int(l, file, "subscribers.rate_limit", rate, "per_hour", 1, 1000000, &per_hour) < 0))
+		return -1;
+	if (!url)
+		return fail(l, file, "subscribers",
+		            "expected \"public_url\": where people reach crier's API, for the links in messages");
+	if (base_url(l, file, "subscribers.public_url", url, &c->subscribers.public_url) < 0)
+		return -1;
+	c->subscribers.enabled = 1;
+defaults:
+	c->subscribers.rate_burst = (int)burst;
+	c->subscribers.rate_per_hour = (int)per_hour;
+	return rc;
+}
+
+/*
+ * "recipients": who an instance delivers to, one delivery each (an email
+ * address, a phone number...). The plugin checks the form; here only what
+ * every recipient must be: a short printable string, listed once.
+ */
+#define RECIPIENTS_MAX    10000
+#define RECIPIENT_MAX_LEN 320 /* the longest email address */
+
+static int parse_recipients(loader *l, const char *file, const char *base, json_t *r, config_instance *ci)
+{
+	char rp[KEYPATH_LEN], ip[KEYPATH_LEN];
+	size_t i, j;
+	json_t *v;
+
+	if (!r)
+		return 0;
+	key_path(rp, sizeof rp, base, "recipients");
+	if (!json_is_array(r) || json_array_size(r) == 0)
+		return fail(l, file, rp, "expected a non-empty array of strings, got %s", type_name(r));
+	if (json_array_size(r) > RECIPIENTS_MAX)
+		return fail(l, file, rp, "%zu recipients; at most %d", json_array_size(r), RECIPIENTS_MAX);
+	json_array_foreach(r, i, v)
+	{
+		index_path(ip, sizeof ip, rp, i);
+		if (!json_is_string(v))
+			return fail(l, file, ip, "expected a string, got %s", type_name(v));
+		const char *s = json_string_value(v);
+		size_t len = json_string_length(v);
+		if (len == 0 || len > RECIPIENT_MAX_LEN)
+			return fail(l, file, ip, "expected 1 to %d bytes, got %zu", RECIPIENT_MAX_LEN, len);
+		for (j = 0; j < len; j++)
+			if ((unsigned char)s[j] <= ' ' || s[j] == 0x7f)
+				return fail(l, file, ip, "recipients may not contain spaces or control characters");
+		for (j = 0; j < i; j++)
+			if (strcmp(s, json_string_value(json_array_get(r, j))) == 0)
+				return fail(l, file, ip, "\"%s\" is listed twice", s);
+	}
+	ci->recipients = json_incref(r);
+	return 0;
+}
+
+/*
+ * Resolve "${ENV}" and "file:" secrets in an instance's settings, except
+ * under "template" and "templates": a template is no secret, and "file:"
+ * there names a template under the configuration folder, which the plugin
+ * loads itself (template_load in include/crier/plugin.h).
+ */
+static int resolve_secrets(loader *l, const char *file, const char *base, json_t *obj)
+{
+	static const char *const exempt[] = {"template", "templates"};
+	json_t *kept[2];
+	int rc;
+
+	for (int i = 0; i < 2; i++) {
+		kept[i] = json_incref(json_object_get(obj, exempt[i]));
+		json_object_del(obj, exempt[i]);
+	}
+	rc = resolve_tree(l, file, base, obj);
+	for (int i = 0; i < 2; i++)
+		if (kept[i] && json_object_set_new(obj, exempt[i], kept[i]) < 0 && rc == 0)
+			rc = fail_oom(l);
+	return rc;
+}
+
+/* "audience": "public" instances get public incidents only, in their public view. */
+static int parse_audience(loader *l, const char *file, const char *base, json_t *a, config_instance *ci)
+{
+	char ap[KEYPATH_LEN];
+
+	if (!a)
+		return 0;
+	key_path(ap, sizeof ap, base, "audience");
+	if (!json_is_string(a) || !in_list(json_string_value(a), instance_audiences))
+		return fail(l, file, ap, "expected \"internal\" or \"public\"%s%s%s",
+		            json_is_string(a) ? ", got \"" : "", json_is_string(a) ? json_string_value(a) : "",
+		            json_is_string(a) ? "\"" : "");
+	ci->audience_public = strcmp(json_string_value(a), "public") == 0;
+	return 0;
+}
+
+/*
+ * "subscribers": "email" or "phone" (true: by the plugin, email or sms): one
+ * delivery per confirmed subscriber of that kind instead of "recipients".
+ * Subscribers are customers, so the instance must be public.
+ */
+static int parse_instance_subscribers(loader *l, const char *file, const char *base, json_t *v, config_instance *ci)
+{
+	char sp[KEYPATH_LEN];
+	const char *s = json_string_value(v);
+
+	if (!v)
+		return 0;
+	key_path(sp, sizeof sp, base, "subscribers");
+	if (json_is_true(v))
+		s = strcmp(ci->plugin, "email") == 0 ? "email" : strcmp(ci->plugin, "sms") == 0 ? "phone" : NULL;
+	if (s && strcmp(s, "email") == 0)
+		ci->subscribers = CONFIG_SUBSCRIBERS_EMAIL;
+	else if (s && strcmp(s, "phone") == 0)
+		ci->subscribers = CONFIG_SUBSCRIBERS_PHONE;
+	else
+		return fail(l, file, sp, "expected \"email\" or \"phone\" (true only for the email and sms plugins)");
+	if (!ci->audience_public)
+		return fail(l, file, sp,
+		            "needs \"audience\": \"public\" on the instance: subscribers may hear of public incidents "
+		            "only");
+	if (ci->recipients)
+		return fail(l, file, sp, "goes without \"recipients\": each subscriber is a recipient");
+	return 0;
+}
+
+static const char *const isolations[] = {"thread", "process", NULL};
+
+static int parse_isolation(loader *l, const char *file, const char *base, json_t *v, config_isolation *out)
+{
+	char p[KEYPATH_LEN], list[64];
+
+	*out = CONFIG_ISOLATION_THREAD;
+	if (!v)
+		return 0;
+	key_path(p, sizeof p, base, "isolation");
+	if (!json_is_string(v))
+		return fail(l, file, p, "expected \"thread\" or \"process\", got %s", type_name(v));
+	if (!in_list(json_string_value(v), isolations)) {
+		join_list(list, sizeof list, isolations);
+		return fail(l, file, p, "unknown isolation \"%s\" (known: %s)", json_string_value(v), list);
+	}
+	if (strcmp(json_string_value(v), "process") == 0)
+		*out = CONFIG_ISOLATION_PROCESS;
+	return 0;
+}
+
 static int add_instance(loader *l, config *c, const char *file, const char *pname, const char *iname, json_t *iv)
 {
 	char base[KEYPATH_LEN], dp[KEYPATH_LEN];
@@ -1077,7 +1540,19 @@ static int add_instance(loader *l, config *c, const char *file, const char *pnam
 	if (parse_delivery(l, file, key_path(dp, sizeof dp, base, "delivery"), dobj, &c->delivery, &ci->delivery) < 0)
 		goto out;
 	json_object_del(copy, "delivery");
-	if (resolve_tree(l, file, base, copy) < 0)
+	if (parse_recipients(l, file, base, json_object_get(copy, "recipients"), ci) < 0)
+		goto out;
+	json_object_del(copy, "recipients");
+	if (parse_audience(l, file, base, json_object_get(copy, "audience"), ci) < 0)
+		goto out;
+	json_object_del(copy, "audience");
+	if (parse_instance_subscribers(l, file, base, json_object_get(copy, "subscribers"), ci) < 0)
+		goto out;
+	json_object_del(copy, "subscribers");
+	if (parse_isolation(l, file, base, json_object_get(copy, "isolation"), &ci->isolation) < 0)
+		goto out;
+	json_object_del(copy, "isolation");
+	if (resolve_secrets(l, file, base, copy) < 0)
 		goto out;
 	ci->config_json = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);
 	if (!ci->config_json) {
@@ -1266,7 +1741,8 @@ config *config_load(const char *dir, char *err, size_t errlen)
 		goto out;
 	}
 	c->dir = strdup(dir);
-	if (!c->dir) {
+	c->config_dir = abs_path(dir);
+	if (!c->dir || !c->config_dir) {
 		fail_oom(&l);
 		goto out;
 	}
@@ -1286,7 +1762,8 @@ config *config_load(const char *dir, char *err, size_t errlen)
 	}
 	if (parse_daemon(&l, c) < 0 || parse_http(&l, c) < 0 || parse_zmq(&l, c) < 0 || parse_store(&l, c) < 0 ||
 	    parse_incidents(&l, c) < 0 || parse_global_delivery(&l, c) < 0 || parse_ingest(&l, c) < 0 ||
-	    parse_plugins(&l, c) < 0 || parse_routes(&l, c) < 0)
+	    parse_plugins(&l, c) < 0 || parse_routes(&l, c) < 0 || parse_public(&l, c) < 0 || parse_drafts(&l, c) < 0 ||
+	    parse_subscribers(&l, c) < 0)
 		goto out;
 	ok = 1;
 out:
@@ -1309,8 +1786,23 @@ void config_free(config *c)
 	if (!c)
 		return;
 	free(c->dir);
+	free(c->config_dir);
+	free(c->status_page_url);
+	for (size_t i = 0; i < c->n_components; i++) {
+		free(c->components[i].name);
+		json_decref(c->components[i].labels);
+	}
+	free(c->components);
+	for (size_t i = 0; i < c->n_public_when; i++)
+		match_free(&c->public_when[i]);
+	free(c->public_when);
+	for (size_t i = 0; i < c->n_security_when; i++)
+		match_free(&c->security_when[i]);
+	free(c->security_when);
 	free(c->state_dir);
-	free(c->plugin_dir);
+	for (size_t i = 0; c->plugin_dirs && c->plugin_dirs[i]; i++)
+		free(c->plugin_dirs[i]);
+	free(c->plugin_dirs);
 	free(c->control_path);
 	free(c->listen_host);
 	free(c->zmq_ingest);
@@ -1320,6 +1812,10 @@ void config_free(config *c)
 		secret_free(c->auth[s].username);
 		secret_free(c->auth[s].password);
 	}
+	secret_free(c->drafts_auth.token);
+	free(c->subscribers.public_url);
+	free(c->subscribers.email_instance);
+	free(c->subscribers.sms_instance);
 	json_decref(c->ur_services);
 	free(c->ur_severity);
 	for (size_t i = 0; i < c->n_routes; i++) {
@@ -1334,6 +1830,7 @@ void config_free(config *c)
 		free(c->instances[i].plugin);
 		free(c->instances[i].file);
 		secret_free(c->instances[i].config_json);
+		json_decref(c->instances[i].recipients);
 	}
 	free(c->instances);
 	free(c);

@@ -9,6 +9,7 @@
 #include "alert.h"
 
 #include <jansson.h>
+#include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,13 +35,36 @@ typedef struct config_delivery {
 	int64_t backoff_max_ms;
 } config_delivery;
 
+/* What an instance's "subscribers" key asks for (docs/subscribers.md). */
+enum { CONFIG_SUBSCRIBERS_NONE = 0, CONFIG_SUBSCRIBERS_EMAIL = 1, CONFIG_SUBSCRIBERS_PHONE = 2 };
+
+/* Where a plugin instance runs: a thread of crierd, or a child process of
+ * its own that a crash in the plugin cannot take crierd down with. */
+typedef enum config_isolation { CONFIG_ISOLATION_THREAD = 0, CONFIG_ISOLATION_PROCESS } config_isolation;
+
 typedef struct config_instance {
-	char *name;        /* "plugin/instance" */
-	char *plugin;      /* "webhook" */
-	char *file;        /* the configuration file that defines it, for messages */
-	char *config_json; /* the instance object without "delivery", as JSON text */
+	char *name;   /* "plugin/instance" */
+	char *plugin; /* "webhook" */
+	char *file;   /* the configuration file that defines it, for messages */
+	/* the instance object without crierd's keys (delivery, recipients, audience, isolation), as JSON text */
+	char *config_json;
+	json_t *recipients;  /* array of strings, one delivery each; NULL = one delivery per event */
+	int audience_public; /* "audience": "public": only public incidents, and their public view (core/audience.h) */
+	int subscribers;     /* CONFIG_SUBSCRIBERS_*: one delivery per confirmed subscriber of that kind */
 	config_delivery delivery;
+	config_isolation isolation;
 } config_instance;
+
+/* "subscribers": the public subscription API (docs/subscribers.md). Strings owned by the config. */
+typedef struct config_subscribers {
+	int enabled;               /* the section is there: the public API answers */
+	char *public_url;          /* where people reach crier's /api/v1/ (one trailing slash) */
+	char *email_instance;      /* sends the confirmation links; NULL = no email subscriptions */
+	char *sms_instance;        /* sends the confirmation codes; NULL = no phone subscriptions */
+	int64_t confirm_expiry_ms; /* an unconfirmed subscription lapses after it */
+	int rate_burst;            /* subscribe requests a client address may make at once, */
+	int rate_per_hour;         /* and how fast that allowance comes back */
+} config_subscribers;
 
 typedef struct config_route {
 	char *name;
@@ -50,12 +74,38 @@ typedef struct config_route {
 	json_t *to;       /* array of instance names */
 } config_route;
 
+/* A component of the public status: affected by incidents whose labels match. */
+typedef struct config_component {
+	char *name;
+	json_t *labels; /* object name -> value, all must equal */
+} config_component;
+
+/* One rule of public.when or public.security_when: every condition set holds. */
+typedef struct config_match {
+	json_t *labels;  /* name -> value that must be equal; NULL = none */
+	char **re_names; /* labels_match: label names ... */
+	regex_t *re;     /* ... and the POSIX extended regex each value must match */
+	size_t n_re;
+	int min_severity; /* alert_severity_rank; 0 = any */
+	int component;    /* 1: the incident affects a configured component */
+} config_match;
+
 typedef struct config {
-	char *dir; /* the folder read */
+	char *dir;        /* the folder read, as given */
+	char *config_dir; /* the same, absolute (templates live under it) */
+
+	/* public */
+	char *status_page_url; /* "https://status.example.com/" (one trailing slash) or NULL */
+	config_component *components;
+	size_t n_components;
+	config_match *public_when; /* any rule matching makes an incident public */
+	size_t n_public_when;
+	config_match *security_when; /* any rule matching (incident or alert) marks it security */
+	size_t n_security_when;
 
 	/* daemon */
 	char *state_dir;    /* absolute */
-	char *plugin_dir;   /* absolute */
+	char **plugin_dirs; /* absolute, searched in order for <plugin>.so; NULL-terminated */
 	char *control_path; /* absolute path of the ipc socket file */
 
 	/* http */
@@ -80,7 +130,9 @@ typedef struct config {
 
 	/* ingest */
 	config_auth auth[CONFIG_SRC_N];
-	json_t *ur_services; /* object monitorID -> service, never NULL */
+	json_t *ur_services;     /* object monitorID -> service, never NULL */
+	config_auth drafts_auth; /* the drafts HTTP API's token; unset = the API refuses (403) */
+	config_subscribers subscribers;
 	char *ur_severity;
 	alert_limits limits;
 

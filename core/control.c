@@ -10,14 +10,24 @@
 
 #define CRIER_VERSION "0.1.0"
 
-static char *reply_error(const char *fmt, const char *arg)
+/* code: what an HTTP front end answers for it (the drafts API), 0 = none. */
+static char *reply_error_code(int code, const char *fmt, const char *arg)
 {
 	char msg[512];
 	snprintf(msg, sizeof(msg), fmt, arg);
 	json_t *r = json_pack("{sb ss}", "ok", 0, "error", msg);
+	if (r && code && json_object_set_new(r, "code", json_integer(code)) < 0) {
+		json_decref(r);
+		r = NULL;
+	}
 	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
 	json_decref(r);
 	return txt;
+}
+
+static char *reply_error(const char *fmt, const char *arg)
+{
+	return reply_error_code(0, fmt, arg);
 }
 
 /* Stored times are unix ms; people and tools read RFC 3339. */
@@ -72,7 +82,7 @@ static char *human_action(control_ctx *ctx, const json_t *req, const char *actio
 		return reply_error("store unavailable: %s", store_error(ctx->st));
 	int64_t ev = incidents_human(ctx->inc, id, action, get_str(req, "state"), get_str(req, "message"),
 	                             actor && *actor ? actor : "operator", now, err, sizeof(err));
-	if (ev < 0 || store_commit(ctx->st) < 0) {
+	if (ev < 0 || incidents_flush(ctx->inc) < 0 || store_commit(ctx->st) < 0) {
 		store_rollback(ctx->st);
 		if (ev >= 0 || ev == -1) {
 			/* Memory may be ahead of the store now: the core rebuilds it. */
@@ -84,6 +94,62 @@ static char *human_action(control_ctx *ctx, const json_t *req, const char *actio
 	outbox_wake(ctx->ob, NULL);
 	log_info("incident changed by a person", " incident=%lld action=%s", (long long)id, action);
 	json_t *r = json_pack("{sb sI}", "ok", 1, "event", (json_int_t)ev);
+	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
+	json_decref(r);
+	return txt;
+}
+
+/*
+ * The draft commands: "drafts" (all), "draft" (one), "draft_approve",
+ * "draft_reject", "draft_edit". Decisions run in their own transaction.
+ */
+static char *draft_command(control_ctx *ctx, const json_t *req, const char *cmd, int64_t now)
+{
+	json_t *d = NULL, *r;
+	char err[512] = "";
+	int code = 500;
+	if (strcmp(cmd, "drafts") == 0) {
+		d = drafts_list(ctx->dr);
+		if (!d)
+			return reply_error_code(503, "store failed: %s", store_error(ctx->st));
+		r = json_pack("{sb so}", "ok", 1, "drafts", d);
+		goto reply;
+	}
+	int64_t id = get_id(req, "id");
+	if (id <= 0)
+		return reply_error_code(400, "%s needs a positive draft \"id\"", cmd);
+	if (strcmp(cmd, "draft") == 0) {
+		d = drafts_get(ctx->dr, id, &code, err, sizeof(err));
+		if (!d)
+			return reply_error_code(code, "%s", err);
+		r = json_pack("{sb so}", "ok", 1, "draft", d);
+		goto reply;
+	}
+	const char *actor = get_str(req, "actor");
+	actor = actor && *actor ? actor : "operator";
+	if (store_begin(ctx->st) < 0)
+		return reply_error_code(503, "store unavailable: %s", store_error(ctx->st));
+	if (strcmp(cmd, "draft_approve") == 0)
+		d = drafts_approve(ctx->dr, id, actor, now, &code, err, sizeof(err));
+	else if (strcmp(cmd, "draft_reject") == 0)
+		d = drafts_reject(ctx->dr, id, actor, get_str(req, "message"), now, &code, err, sizeof(err));
+	else
+		d = drafts_edit(ctx->dr, id, get_str(req, "text"), actor, now, &code, err, sizeof(err));
+	if (d && store_commit(ctx->st) < 0) {
+		json_decref(d);
+		d = NULL;
+		code = 503;
+		snprintf(err, sizeof(err), "store failed: %s", store_error(ctx->st));
+	}
+	if (!d) {
+		store_rollback(ctx->st);
+		/* Events may have been routed before the refusal: forget them. */
+		ctx->rolled_back = 1;
+		return reply_error_code(code, "%s", err);
+	}
+	outbox_wake(ctx->ob, NULL);
+	r = json_pack("{sb so}", "ok", 1, "draft", d);
+reply:;
 	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
 	json_decref(r);
 	return txt;
@@ -109,6 +175,15 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 	}
 	if (strcmp(cmd, "ack") == 0 || strcmp(cmd, "update") == 0 || strcmp(cmd, "resolve") == 0) {
 		txt = human_action(ctx, req, cmd, now);
+		goto out;
+	}
+	if (strcmp(cmd, "drafts") == 0 || strcmp(cmd, "draft") == 0 || strcmp(cmd, "draft_approve") == 0 ||
+	    strcmp(cmd, "draft_reject") == 0 || strcmp(cmd, "draft_edit") == 0) {
+		txt = draft_command(ctx, req, cmd, now);
+		goto out;
+	}
+	if (subscribers_handles(cmd)) {
+		txt = subscribers_control(ctx->subs, ctx->ob, req, cmd, now);
 		goto out;
 	}
 	if (strcmp(cmd, "status") == 0) {
@@ -179,9 +254,11 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		}
 		log_info("delivery requeued by a person", " delivery=%lld instance=%s", (long long)id, inst);
 	} else {
-		txt = reply_error("unknown command \"%.32s\" (known: status, incidents, show, ack, update, resolve, "
-		                  "deliveries, retry)",
-		                  cmd);
+		txt = reply_error(
+		    "unknown command \"%.32s\" (known: status, incidents, show, ack, update, resolve, "
+		    "deliveries, retry, drafts, draft, draft_approve, draft_reject, draft_edit, subscribers, "
+		    "subscriber_add, subscriber_remove)",
+		    cmd);
 		goto out;
 	}
 	if (!r) {

@@ -3,9 +3,11 @@
 #define CRIER_CONTROL_H
 
 #include "config.h"
+#include "drafts.h"
 #include "incidents.h"
 #include "outbox.h"
 #include "store.h"
+#include "subscribers.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +16,8 @@ typedef struct control_ctx {
 	store *st;         /* borrowed */
 	incidents *inc;    /* borrowed */
 	outbox *ob;        /* borrowed */
+	drafts *dr;        /* borrowed */
+	subscribers *subs; /* borrowed */
 	const config *cfg; /* borrowed */
 	int64_t started_ms;
 	int rolled_back; /* out: a command's transaction failed; the incident index must be rebuilt */

@@ -9,8 +9,12 @@
  *                                   ownership, no serialization.
  *   zmq.ingest (optional)   ROUTER  other producers send generic alert JSON.
  *   <state>/crierd.ctl      REP     crierctl (docs/control.md).
+ *   inproc://crier-control  ROUTER  the same requests from HTTP handlers (the
+ *                                   drafts API), see core_control.
  *   inproc://crier-cmd      PAIR    main thread: reload, stop.
- *   inproc://crier-host-N   PAIR    one per plugin instance (plugin_host.c).
+ *   inproc://crier-host-N   PAIR    one per plugin instance run as a thread, or
+ *   <state>/plugin-hosts/host-N.sock  ipc:// to one run as a child process, whose
+ *                                   pidfd is polled too (plugin_host.c).
  *
  * Group commit: each wake-up drains every ingest message waiting (up to
  * store.batch_max), applies them all in one transaction, commits once, and
@@ -19,14 +23,18 @@
 #include "core.h"
 
 #include "alert.h"
+#include "audience.h"
 #include "control.h"
+#include "drafts.h"
 #include "incidents.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "plugin_host.h"
 #include "route.h"
 #include "store.h"
+#include "subscribers.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -41,10 +49,11 @@
 #include <unistd.h>
 #include <zmq.h>
 
-#define INGEST_ENDPOINT "inproc://crier-ingest"
-#define CMD_ENDPOINT    "inproc://crier-cmd"
-#define MAX_HOSTS       256
-#define STOP_GRACE_MS   10000
+#define INGEST_ENDPOINT  "inproc://crier-ingest"
+#define CMD_ENDPOINT     "inproc://crier-cmd"
+#define CONTROL_ENDPOINT "inproc://crier-control"
+#define MAX_HOSTS        256
+#define STOP_GRACE_MS    10000
 
 struct core {
 	void *zctx;
@@ -52,11 +61,14 @@ struct core {
 	store *st;
 	incidents *inc;
 	outbox *ob;
+	drafts *dr;
+	subscribers *subs;
 	control_ctx ctl_ctx;
 
 	void *ingest;   /* ROUTER */
 	void *ext;      /* ROUTER or NULL */
 	void *ctl;      /* REP */
+	void *ctl_in;   /* ROUTER for core_control */
 	void *cmd;      /* PAIR, core side */
 	void *cmd_main; /* PAIR, main side (used by the main thread only) */
 	int lock_fd;
@@ -81,19 +93,58 @@ struct core {
 /* ---- routing: the incident engine's emit callback ---------------------------- */
 
 static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                      const json_t *labels, int64_t now)
+                      const json_t *labels, int audience, int64_t now)
 {
 	core *c = ctx;
 	const char *to[OUTBOX_MAX_CHANNELS];
 	size_t n = route_targets(c->cfg, type, severity, labels, to, sizeof(to) / sizeof(to[0]));
 	for (size_t i = 0; i < n; i++) {
-		if (!config_find_instance(c->cfg, to[i]))
+		const config_instance *ic = config_find_instance(c->cfg, to[i]);
+		if (!ic)
 			continue;
-		if (store_outbox_add(c->st, event_id, incident_id, to[i], now) < 0)
-			return -1;
+		/* Customers hear of public incidents only, whatever the routes say. */
+		if (ic->audience_public && !(audience & AUDIENCE_PUBLIC))
+			continue;
+		/* Subscribers: one delivery each, like recipients (docs/subscribers.md). */
+		if (ic->subscribers) {
+			if (subscribers_fanout(c->subs, event_id, incident_id, to[i], ic->subscribers, labels, now) < 0)
+				return -1;
+			outbox_wake(c->ob, to[i]);
+			continue;
+		}
+		/* One delivery per recipient: each retries and dies on its own. */
+		size_t nr = ic->recipients ? json_array_size(ic->recipients) : 1;
+		for (size_t r = 0; r < nr; r++) {
+			const char *who = ic->recipients ? json_string_value(json_array_get(ic->recipients, r)) : NULL;
+			if (store_outbox_add(c->st, event_id, incident_id, to[i], who, now) < 0)
+				return -1;
+		}
 		outbox_wake(c->ob, to[i]);
 	}
 	c->new_events++;
+	return 0;
+}
+
+/* Drafts' events: routed, and maybe also to one instance (the publication). */
+static int core_route_draft(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
+                            const json_t *labels, int audience, const char *also_to, int64_t now)
+{
+	core *c = ctx;
+	const char *to[OUTBOX_MAX_CHANNELS];
+	if (also_to && !config_find_instance(c->cfg, also_to))
+		return -2;
+	size_t n = route_targets(c->cfg, type, severity, labels, to, sizeof(to) / sizeof(to[0]));
+	int routed = 0;
+	for (size_t i = 0; also_to && i < n; i++)
+		routed |= strcmp(to[i], also_to) == 0;
+	if (core_route(c, event_id, incident_id, type, severity, labels, audience, now) < 0)
+		return -1;
+	if (also_to && !routed) {
+		/* A publication goes to its one account, never to each recipient. */
+		if (store_outbox_add(c->st, event_id, incident_id, also_to, NULL, now) < 0)
+			return -1;
+		outbox_wake(c->ob, also_to);
+	}
 	return 0;
 }
 
@@ -320,6 +371,21 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 
 /* ---- control and commands ---------------------------------------------------------- */
 
+/* Run one control request; the reply is new text, or NULL when out of memory. */
+static char *run_control(core *c, zmq_msg_t *req)
+{
+	c->ctl_ctx.cfg = c->cfg;
+	c->ctl_ctx.rolled_back = 0;
+	char *reply = control_handle(&c->ctl_ctx, zmq_msg_data(req), zmq_msg_size(req), timefmt_now_ms());
+	if (c->ctl_ctx.rolled_back)
+		rebuild_index(c);
+	else
+		tx_done(c, 1);
+	return reply;
+}
+
+#define CONTROL_OOM "{\"ok\":false,\"error\":\"out of memory\"}"
+
 static void handle_control(core *c)
 {
 	zmq_msg_t req;
@@ -334,17 +400,39 @@ static void handle_control(core *c)
 		zmq_msg_init(&req);
 		zmq_msg_recv(&req, c->ctl, 0);
 	}
-	c->ctl_ctx.cfg = c->cfg;
-	c->ctl_ctx.rolled_back = 0;
-	char *reply = control_handle(&c->ctl_ctx, zmq_msg_data(&req), zmq_msg_size(&req), timefmt_now_ms());
-	if (c->ctl_ctx.rolled_back)
-		rebuild_index(c);
-	else
-		tx_done(c, 1);
-	const char *r = reply ? reply : "{\"ok\":false,\"error\":\"out of memory\"}";
+	char *reply = run_control(c, &req);
+	const char *r = reply ? reply : CONTROL_OOM;
 	if (zmq_send(c->ctl, r, strlen(r), 0) < 0)
 		log_error("cannot answer on the control socket", " error=%s", log_q(zmq_strerror(zmq_errno())));
 	free(reply);
+	zmq_msg_close(&req);
+}
+
+/* A request from core_control: identity, empty delimiter, body (REQ framing). */
+static void handle_control_in(core *c)
+{
+	zmq_msg_t id, delim, req;
+	zmq_msg_init(&id);
+	zmq_msg_init(&delim);
+	zmq_msg_init(&req);
+	if (zmq_msg_recv(&id, c->ctl_in, ZMQ_DONTWAIT) < 0 || !zmq_msg_more(&id) ||
+	    zmq_msg_recv(&delim, c->ctl_in, 0) < 0 || !zmq_msg_more(&delim) || zmq_msg_recv(&req, c->ctl_in, 0) < 0)
+		goto out;
+	char *reply = run_control(c, &req);
+	const char *r = reply ? reply : CONTROL_OOM;
+	if (zmq_msg_send(&id, c->ctl_in, ZMQ_SNDMORE) < 0 || zmq_send(c->ctl_in, "", 0, ZMQ_SNDMORE) < 0 ||
+	    zmq_send(c->ctl_in, r, strlen(r), 0) < 0)
+		log_warn("could not answer a control request from HTTP", " error=%s", log_q(zmq_strerror(zmq_errno())));
+	free(reply);
+out:
+	/* Never more than three frames from our own REQ sockets; drop any extra. */
+	while (zmq_msg_more(&req)) {
+		zmq_msg_close(&req);
+		zmq_msg_init(&req);
+		zmq_msg_recv(&req, c->ctl_in, 0);
+	}
+	zmq_msg_close(&id);
+	zmq_msg_close(&delim);
 	zmq_msg_close(&req);
 }
 
@@ -380,6 +468,7 @@ static void handle_cmd(core *c)
 			return;
 		}
 		incidents_set_config(c->inc, next);
+		subscribers_configure(c->subs, next);
 		if (c->ext) {
 			/* The socket's own cap (new connections) follows the reloaded limit. */
 			int64_t cap = 4 * (int64_t)next->max_body_bytes;
@@ -406,7 +495,7 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 		return;
 	}
 	int n = incidents_tick(c->inc, now, next);
-	if (n < 0 || store_commit(c->st) < 0) {
+	if (n < 0 || incidents_flush(c->inc) < 0 || store_commit(c->st) < 0) {
 		log_error("cannot resolve incidents whose hold expired", " error=%s", log_q(store_error(c->st)));
 		store_rollback(c->st);
 		rebuild_index(c);
@@ -419,8 +508,10 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 static void *core_main(void *arg)
 {
 	core *c = arg;
-	zmq_pollitem_t items[4 + MAX_HOSTS];
+	zmq_pollitem_t items[5 + 2 * MAX_HOSTS];
 	void *hosts[MAX_HOSTS];
+	int host_fds[MAX_HOSTS];
+	size_t fd_item[MAX_HOSTS];
 	int64_t next_timer = 0, next_outbox = 0, next_gauges = 0, stop_deadline = 0;
 	pthread_setname_np(pthread_self(), "crier-core");
 	atomic_store(&c->ready, 1);
@@ -450,13 +541,20 @@ static void *core_main(void *arg)
 		items[n++] = (zmq_pollitem_t){.socket = c->ingest, .events = work};
 		items[n++] = (zmq_pollitem_t){.socket = c->ctl, .events = ZMQ_POLLIN};
 		items[n++] = (zmq_pollitem_t){.socket = c->cmd, .events = ZMQ_POLLIN};
+		items[n++] = (zmq_pollitem_t){.socket = c->ctl_in, .events = ZMQ_POLLIN};
 		size_t ext_i = n;
 		if (c->ext)
 			items[n++] = (zmq_pollitem_t){.socket = c->ext, .events = work};
 		size_t host_base = n;
-		size_t nh = outbox_sockets(c->ob, hosts, MAX_HOSTS);
+		size_t nh = outbox_sockets(c->ob, hosts, host_fds, MAX_HOSTS);
 		for (size_t i = 0; i < nh; i++)
 			items[n++] = (zmq_pollitem_t){.socket = hosts[i], .events = work};
+		/* A process host's exit is news like a result: it is handled in the same turn. */
+		for (size_t i = 0; i < nh; i++) {
+			fd_item[i] = n;
+			if (host_fds[i] >= 0)
+				items[n++] = (zmq_pollitem_t){.socket = NULL, .fd = host_fds[i], .events = work};
+		}
 		if (zmq_poll(items, (int)n, timeout) < 0) {
 			if (zmq_errno() == ETERM)
 				break;
@@ -465,14 +563,21 @@ static void *core_main(void *arg)
 		now = timefmt_now_ms();
 		int ingest = (items[0].revents & ZMQ_POLLIN) || (c->ext && (items[ext_i].revents & ZMQ_POLLIN));
 		int readable[MAX_HOSTS], results = 0;
-		for (size_t i = 0; i < nh; i++)
-			results |= readable[i] = (items[host_base + i].revents & ZMQ_POLLIN) != 0;
+		for (size_t i = 0; i < nh; i++) {
+			readable[i] = (items[host_base + i].revents & ZMQ_POLLIN) != 0 ||
+			              (host_fds[i] >= 0 && (items[fd_item[i]].revents & ZMQ_POLLIN) != 0);
+			results |= readable[i];
+		}
 		if (ingest || results)
 			handle_turn(c, ingest, readable, nh, now);
 		/* Results can end a hold too (crier's own DeliveryDead resolving). */
 		int changed = ingest || results;
 		if (items[1].revents & ZMQ_POLLIN) {
 			handle_control(c);
+			changed = 1;
+		}
+		if (items[3].revents & ZMQ_POLLIN) {
+			handle_control_in(c);
 			changed = 1;
 		}
 		/* Alerts or people may have started or ended a monitoring hold. */
@@ -493,6 +598,12 @@ static void *core_main(void *arg)
 	}
 	/* Answer what is still queued so no sender waits for nothing. */
 	handle_turn(c, 1, NULL, 0, timefmt_now_ms());
+	/* Stop the plugin hosts here, not after the join: a child process this
+	 * thread started is killed when the thread ends (PR_SET_PDEATHSIG
+	 * follows the thread, not the process), and it deserves an orderly stop. */
+	outbox_free(c->ob);
+	c->ob = NULL;
+	c->ctl_ctx.ob = NULL;
 	atomic_store(&c->ready, 0);
 	metrics_set_ready(0);
 	reply_cmd(c, "OK");
@@ -565,7 +676,7 @@ static void *bind_socket(void *zctx, int type, const char *endpoint, int64_t max
 
 static void close_sockets(core *c)
 {
-	void **all[] = {&c->ingest, &c->ext, &c->ctl, &c->cmd, &c->cmd_main};
+	void **all[] = {&c->ingest, &c->ext, &c->ctl, &c->ctl_in, &c->cmd, &c->cmd_main};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
 		if (*all[i])
 			zmq_close(*all[i]);
@@ -579,7 +690,9 @@ static void close_sockets(core *c)
 static void core_free(core *c)
 {
 	outbox_free(c->ob);
+	drafts_free(c->dr);
 	incidents_free(c->inc);
+	subscribers_free(c->subs);
 	close_sockets(c);
 	store_close(c->st);
 	if (c->ctl_path)
@@ -611,6 +724,7 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	}
 	if (lock_state_dir(c, cfg->state_dir, err, errlen) < 0)
 		goto fail;
+	plugin_host_sweep(cfg->state_dir);
 	snprintf(path, sizeof(path), "%s/crier.db", cfg->state_dir);
 	c->st = store_open(path, cfg->store_sync_full, cfg->checkpoint_pages, err, errlen);
 	if (!c->st)
@@ -620,10 +734,21 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	c->subs = subscribers_open(c->st, err, errlen);
+	if (!c->subs)
+		goto fail;
+	subscribers_configure(c->subs, cfg);
+	outbox_set_subscribers(c->ob, c->subs);
 	c->inc = incidents_new(c->st, cfg, core_route, c, err, errlen);
 	if (!c->inc)
 		goto fail;
 	outbox_on_dead(c->ob, core_dead_letter, c);
+	c->dr = drafts_new(c->st, c->inc, core_route_draft, c);
+	if (!c->dr) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	outbox_on_drafts(c->ob, drafts_offered, drafts_publication, c->dr);
 	if (outbox_configure(c->ob, cfg, err, errlen) < 0)
 		goto fail;
 	if (!(c->ingest = bind_socket(zctx, ZMQ_ROUTER, INGEST_ENDPOINT, 0, err, errlen)))
@@ -647,12 +772,20 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	}
 	if (!(c->cmd = bind_socket(zctx, ZMQ_PAIR, CMD_ENDPOINT, 0, err, errlen)))
 		goto fail;
+	if (!(c->ctl_in = bind_socket(zctx, ZMQ_ROUTER, CONTROL_ENDPOINT, 1 << 20, err, errlen)))
+		goto fail;
 	c->cmd_main = zmq_socket(zctx, ZMQ_PAIR);
 	if (!c->cmd_main || zmq_connect(c->cmd_main, CMD_ENDPOINT) < 0) {
 		snprintf(err, errlen, "cannot connect the command socket");
 		goto fail;
 	}
-	c->ctl_ctx = (control_ctx){.st = c->st, .inc = c->inc, .ob = c->ob, .cfg = cfg, .started_ms = timefmt_now_ms()};
+	c->ctl_ctx = (control_ctx){.st = c->st,
+	                           .inc = c->inc,
+	                           .ob = c->ob,
+	                           .dr = c->dr,
+	                           .subs = c->subs,
+	                           .cfg = cfg,
+	                           .started_ms = timefmt_now_ms()};
 	if (pthread_create(&c->thread, NULL, core_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the core thread");
 		goto fail;
@@ -759,6 +892,42 @@ int core_submit(core *c, json_t *alerts, int timeout_ms, int *changed, char *err
 	}
 out:
 	json_decref(alerts);
+	return ret;
+}
+
+int core_control(core *c, const char *req, int timeout_ms, char **reply, char *err, size_t errlen)
+{
+	int ret = -1, linger = 0;
+	*reply = NULL;
+	/* Few and far between (people deciding on drafts): a socket per request. */
+	void *s = zmq_socket(c->zctx, ZMQ_REQ);
+	if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0 || zmq_connect(s, CONTROL_ENDPOINT) < 0 ||
+	    zmq_send(s, req, strlen(req), 0) < 0) {
+		snprintf(err, errlen, "cannot reach the core: %s", zmq_strerror(zmq_errno()));
+		goto out;
+	}
+	zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
+	if (zmq_poll(&item, 1, timeout_ms) <= 0) {
+		snprintf(err, errlen, "the core did not answer within %d ms", timeout_ms);
+		goto out;
+	}
+	zmq_msg_t msg;
+	zmq_msg_init(&msg);
+	if (zmq_msg_recv(&msg, s, 0) < 0) {
+		zmq_msg_close(&msg);
+		snprintf(err, errlen, "no answer from the core");
+		goto out;
+	}
+	*reply = strndup(zmq_msg_data(&msg), zmq_msg_size(&msg));
+	zmq_msg_close(&msg);
+	if (!*reply) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (s)
+		zmq_close(s);
 	return ret;
 }
 

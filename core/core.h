@@ -24,6 +24,14 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen);
  */
 int core_submit(core *c, json_t *alerts, int timeout_ms, int *changed, char *err, size_t errlen);
 
+/*
+ * Run one control request (JSON text, docs/control.md) on the core thread,
+ * as crierctl's would be, and wait for the reply. req is borrowed.
+ * Thread-safe, blocking. 0 with *reply the new reply text (free), or -1
+ * with err (timeout, shutdown).
+ */
+int core_control(core *c, const char *req, int timeout_ms, char **reply, char *err, size_t errlen);
+
 /* True once the core is serving (store open, plugins up). */
 int core_ready(const core *c);
 

@@ -1,5 +1,7 @@
 #include "http_client.h"
 
+#include "timefmt.h"
+
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@ typedef struct req_ctx {
 	size_t cap;
 	int oom;
 	int64_t retry_after_ms;
+	int64_t reset_ms; /* from a rate-limit reset header, used on a 429 without Retry-After */
 } req_ctx;
 
 int http_client_global_init(void)
@@ -255,6 +258,33 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 	return n;
 }
 
+int64_t http_client_parse_reset(const char *value, int64_t now_ms)
+{
+	char buf[64];
+	size_t n;
+	int64_t ms = 0;
+
+	if (!value)
+		return 0;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	n = strcspn(value, " \t\r\n");
+	if (n == 0 || n >= sizeof(buf))
+		return 0;
+	memcpy(buf, value, n);
+	buf[n] = '\0';
+	if (timefmt_parse_rfc3339(buf, &ms) == 0)
+		return ms > 0 ? ms : 0;
+	for (const char *p = buf; *p; p++)
+		if (*p < '0' || *p > '9')
+			return 0;
+	if (n > 12)
+		return 0;
+	long long secs = atoll(buf);
+	/* Epoch seconds (X, Bluesky) are large; small numbers are seconds from now. */
+	return secs >= 1000000000LL ? (int64_t)secs * 1000 : now_ms + (int64_t)secs * 1000;
+}
+
 static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 {
 	req_ctx *ctx = userdata;
@@ -266,6 +296,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 	 * the previous one said. */
 	if (n >= 5 && strncmp(data, "HTTP/", 5) == 0) {
 		ctx->retry_after_ms = 0;
+		ctx->reset_ms = 0;
 		return n;
 	}
 	if (n > sizeof(name) - 1 && strncasecmp(data, name, sizeof(name) - 1) == 0) {
@@ -274,6 +305,19 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 			memcpy(value, data + sizeof(name) - 1, vlen);
 			value[vlen] = '\0';
 			ctx->retry_after_ms = http_client_parse_retry_after(value, wall_now_ms());
+		}
+		return n;
+	}
+	/* Services that send no Retry-After say when their window resets:
+	 * Mastodon X-RateLimit-Reset, X x-rate-limit-reset, Bluesky RateLimit-Reset. */
+	static const char *const resets[] = {"X-RateLimit-Reset:", "X-Rate-Limit-Reset:", "RateLimit-Reset:"};
+	for (size_t i = 0; i < sizeof(resets) / sizeof(resets[0]); i++) {
+		size_t nl = strlen(resets[i]);
+		if (n > nl && n - nl < sizeof(value) && strncasecmp(data, resets[i], nl) == 0) {
+			memcpy(value, data + nl, n - nl);
+			value[n - nl] = '\0';
+			ctx->reset_ms = http_client_parse_reset(value, wall_now_ms());
+			break;
 		}
 	}
 	return n;
@@ -514,6 +558,10 @@ int http_client_request(void **handle, const crier_http_request *req, crier_http
 	resp->body = ctx.body;
 	resp->body_len = ctx.len;
 	resp->retry_after_ms = ctx.retry_after_ms;
+	/* A reset time says when the whole window reopens, which is only the
+	 * right wait for an answer that says the window is used up. */
+	if (!resp->retry_after_ms && resp->status == 429)
+		resp->retry_after_ms = ctx.reset_ms;
 	ctx.body = NULL;
 	ret = 0;
 out:

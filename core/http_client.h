@@ -38,7 +38,8 @@ void http_client_global_cleanup(void);
  *   - returns 0 when an HTTP answer came (any status): resp->status is set,
  *     resp->body is new (never NULL, NUL-terminated, at most
  *     HTTP_CLIENT_BODY_MAX bytes), resp->retry_after_ms holds the parsed
- *     Retry-After (absolute unix ms) or 0;
+ *     Retry-After (absolute unix ms), or on a 429 without one the time a
+ *     rate-limit reset header names (http_client_parse_reset), or 0;
  *   - returns -1 on transport failure (or a bad request such as a header
  *     holding CR/LF, or a scheme other than http/https): resp->status is 0,
  *     resp->body is NULL and resp->error says why, without the URL.
@@ -61,5 +62,15 @@ void http_client_response_free(crier_http_response *resp);
  * when value is NULL, empty, negative or unparseable.
  */
 int64_t http_client_parse_retry_after(const char *value, int64_t now_ms);
+
+/*
+ * Parse a rate-limit reset header value: an RFC 3339 time (Mastodon's
+ * X-RateLimit-Reset), epoch seconds (X's x-rate-limit-reset, Bluesky's
+ * RateLimit-Reset: numbers from 10^9 up), or seconds from now_ms (smaller
+ * numbers, as the IETF RateLimit draft has it). Returns absolute unix ms, or
+ * 0 when value is NULL or unparseable. A 429 without Retry-After gets this
+ * as its resp->retry_after_ms.
+ */
+int64_t http_client_parse_reset(const char *value, int64_t now_ms);
 
 #endif

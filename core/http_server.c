@@ -7,14 +7,20 @@
  * (401/403), declared length (413), streamed length (413), source parser
  * (400/202), core commit (503/200). Every answer is JSON except the health
  * and metrics endpoints.
+ *
+ * The drafts API (drafts_api.h) takes the same path with its own token,
+ * and hands its requests to the core with core_control().
  */
 #include "http_server.h"
 
 #include "auth.h"
+#include "drafts_api.h"
 #include "ingest.h"
 #include "json_writer.h"
 #include "log.h"
 #include "metrics.h"
+#include "subscribe_api.h"
+#include "timefmt.h"
 
 #include <microhttpd.h>
 
@@ -44,6 +50,9 @@
 #define HTTP_MSG_CREDENTIALS "missing or wrong credentials"
 #define HTTP_MSG_LOOPBACK    "no credentials configured for this source; only loopback clients are accepted"
 #define HTTP_MSG_STORE       "store unavailable, retry"
+#define HTTP_MSG_DRAFTS_OFF                                                                                            \
+	"the drafts API is off: set drafts.auth.token in the configuration (e.g. \"${CRIER_DRAFTS_TOKEN}\") to "       \
+	"enable it"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -53,6 +62,7 @@ struct http_server {
 	pthread_rwlock_t lock;
 	const config *cfg; /* borrowed */
 	int port;
+	subscribe_api_limiter *limiter; /* the subscription API's rate limit */
 };
 
 typedef enum http_route {
@@ -62,6 +72,8 @@ typedef enum http_route {
 	HTTP_ROUTE_HEALTHZ,
 	HTTP_ROUTE_READYZ,
 	HTTP_ROUTE_METRICS,
+	HTTP_ROUTE_DRAFTS,
+	HTTP_ROUTE_SUBSCRIBE,
 } http_route;
 
 typedef struct http_route_def {
@@ -80,6 +92,10 @@ static const http_route_def http_routes[] = {
     {"/healthz", HTTP_ROUTE_HEALTHZ, CONFIG_SRC_N, 0, 1, 0, "GET, HEAD"},
     {"/readyz", HTTP_ROUTE_READYZ, CONFIG_SRC_N, 0, 1, 0, "GET, HEAD"},
     {"/metrics", HTTP_ROUTE_METRICS, CONFIG_SRC_N, 0, 1, 0, "GET, HEAD"},
+    /* Methods depend on the path below it: see http_begin_drafts. */
+    {DRAFTS_API_PREFIX, HTTP_ROUTE_DRAFTS, CONFIG_SRC_N, 0, 1, 1, "GET, POST"},
+    /* Public, no credentials: see http_begin_subscribe. */
+    {"/api/v1/subscribe", HTTP_ROUTE_SUBSCRIBE, CONFIG_SRC_N, 0, 1, 1, "GET, POST"},
 };
 
 /* Per-request state, kept in MHD's con_cls from the first call to the
@@ -97,13 +113,18 @@ typedef struct http_request {
 	int too_large;
 	int oom;
 	char peer[HTTP_PEER_MAX];
+	drafts_api_action draft_action; /* for the drafts API */
+	int64_t draft_id;
+	subscribe_api_action sub_action; /* for the subscription API */
 } http_request;
 
 /* Extra headers for one answer. */
 typedef struct http_extra {
 	const char *allow;
-	int challenge;       /* add WWW-Authenticate: Bearer */
-	int challenge_basic; /* and Basic */
+	int challenge;           /* add WWW-Authenticate: Bearer */
+	int challenge_basic;     /* and Basic */
+	const char *retry_after; /* seconds, for a 429 */
+	int page;                /* a page for people: no caching, no referrer, no framing, no script */
 } http_extra;
 
 /* ---- answers ---------------------------------------------------------- */
@@ -129,6 +150,17 @@ static enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status, 
 		goto fail;
 	if (extra && extra->challenge_basic &&
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"crier\"") != MHD_YES)
+		goto fail;
+	if (extra && extra->retry_after &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, extra->retry_after) != MHD_YES)
+		goto fail;
+	if (extra && extra->page &&
+	    (MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+	     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer") != MHD_YES ||
+	     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+	     MHD_add_response_header(resp, "Content-Security-Policy",
+	                             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+	                             "frame-ancestors 'none'; base-uri 'none'") != MHD_YES))
 		goto fail;
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
@@ -217,7 +249,9 @@ static void http_unlock(http_server *s)
 static const http_route_def *http_find_route(const char *url)
 {
 	for (size_t i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++)
-		if (strcmp(url, http_routes[i].path) == 0)
+		if (strcmp(url, http_routes[i].path) == 0 ||
+		    (http_routes[i].route == HTTP_ROUTE_DRAFTS && drafts_api_path(url)) ||
+		    (http_routes[i].route == HTTP_ROUTE_SUBSCRIBE && subscribe_api_path(url)))
 			return &http_routes[i];
 	return NULL;
 }
@@ -322,6 +356,153 @@ static void http_spare_give(char *body, size_t cap)
 	free(body);
 }
 
+static enum MHD_Result http_check_length(struct MHD_Connection *conn, http_request *req, const http_route_def *r);
+
+/*
+ * The drafts API: its own token, and never open without one. Approving a
+ * publication speaks for the company in public, so neither loopback nor
+ * an ingest token is enough.
+ */
+static enum MHD_Result http_begin_drafts(http_server *s, struct MHD_Connection *conn, const char *url,
+                                         const char *method, http_request *req)
+{
+	const char *allow = NULL, *why = NULL;
+	char qpath[128];
+	auth_result ar = AUTH_DENIED;
+	int off;
+
+	if (drafts_api_route(url, &req->draft_action, &req->draft_id, &allow) < 0) {
+		req->answered = 1;
+		log_debug("no such path", " path=%s peer=%s", log_quote(qpath, sizeof(qpath), url), req->peer);
+		return http_error(conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
+	}
+	if (strcmp(method, allow) != 0) {
+		http_extra ex = {.allow = allow};
+		req->answered = 1;
+		return http_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", &ex);
+	}
+	http_rdlock(s);
+	off = auth_unconfigured(&s->cfg->drafts_auth);
+	if (!off)
+		ar = auth_check(&s->cfg->drafts_auth,
+		                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION), NULL,
+		                http_peer_addr(conn), &why);
+	req->max_body = s->cfg->max_body_bytes;
+	req->ack_timeout_ms = s->cfg->ack_timeout_ms;
+	http_unlock(s);
+	if (off) {
+		req->answered = 1;
+		log_warn("request rejected", " api=drafts peer=%s reason=off", req->peer);
+		return http_error(conn, MHD_HTTP_FORBIDDEN, HTTP_MSG_DRAFTS_OFF, NULL);
+	}
+	if (ar != AUTH_OK) {
+		http_extra ex = {.challenge = 1};
+		req->answered = 1;
+		log_warn("request rejected", " api=drafts peer=%s reason=auth detail=\"%s\"", req->peer,
+		         why ? why : "denied");
+		return http_error(conn, MHD_HTTP_UNAUTHORIZED, HTTP_MSG_CREDENTIALS, &ex);
+	}
+	return http_check_length(conn, req, req->route);
+}
+
+/* Queue a subscription API answer (its body moves to MHD). */
+static enum MHD_Result http_subscribe_queue(struct MHD_Connection *conn, subscribe_api_answer *a, const char *retry)
+{
+	http_extra ex = {.page = a->page, .retry_after = retry};
+
+	if (!a->body)
+		return MHD_NO;
+	return http_queue(conn, a->status, a->ctype, a->body, a->len, &ex);
+}
+
+static enum MHD_Result http_subscribe_error(struct MHD_Connection *conn, http_request *req, unsigned status,
+                                            const char *msg, const char *retry)
+{
+	subscribe_api_answer a = {0};
+
+	req->answered = 1;
+	if (subscribe_api_error(req->sub_action, status, msg, &a) < 0)
+		return MHD_NO;
+	return http_subscribe_queue(conn, &a, retry);
+}
+
+/*
+ * The subscription API: open to anyone, so what sends messages or checks
+ * codes is rate-limited per client address (429 with Retry-After).
+ */
+static enum MHD_Result http_begin_subscribe(http_server *s, struct MHD_Connection *conn, const char *url,
+                                            const char *method, http_request *req)
+{
+	const char *allow = NULL;
+	int rc = subscribe_api_route(url, method, &req->sub_action, &allow), enabled, burst, per_hour;
+
+	if (rc == -1) {
+		req->answered = 1;
+		return http_error(conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
+	}
+	if (rc == -2) {
+		http_extra ex = {.allow = allow};
+		req->answered = 1;
+		return http_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", &ex);
+	}
+	http_rdlock(s);
+	enabled = s->cfg->subscribers.enabled;
+	burst = s->cfg->subscribers.rate_burst;
+	per_hour = s->cfg->subscribers.rate_per_hour;
+	req->max_body = s->cfg->max_body_bytes;
+	req->ack_timeout_ms = s->cfg->ack_timeout_ms;
+	http_unlock(s);
+	if (!enabled)
+		return http_subscribe_error(conn, req, MHD_HTTP_NOT_FOUND, "subscriptions are not offered here", NULL);
+	if (subscribe_api_limited(req->sub_action)) {
+		int64_t wait = subscribe_api_limiter_take(s->limiter, req->peer, burst, per_hour, timefmt_now_ms());
+		if (wait > 0) {
+			char retry[32], msg[128];
+			snprintf(retry, sizeof(retry), "%lld", (long long)wait);
+			snprintf(msg, sizeof(msg), "too many requests from your address; try again in %lld seconds",
+			         (long long)wait);
+			log_info("request rejected", " api=subscribe peer=%s reason=rate_limit retry_after=%s",
+			         req->peer, retry);
+			return http_subscribe_error(conn, req, MHD_HTTP_TOO_MANY_REQUESTS, msg, retry);
+		}
+	}
+	return http_check_length(conn, req, req->route);
+}
+
+/* The subscription API's last call: translate, hand to the core, answer. */
+static enum MHD_Result http_finish_subscribe(http_server *s, struct MHD_Connection *conn, http_request *req)
+{
+	static const char *const names[] = {"subscribe", "confirm_link", "confirm_code", "unsubscribe_page",
+	                                    "unsubscribe"};
+	const char *action = names[req->sub_action];
+	char err[HTTP_ERR_MAX] = "", qerr[HTTP_ERR_MAX + 64], *reply = NULL, *home = NULL;
+	subscribe_api_answer a = {0};
+	char *creq =
+	    subscribe_api_request(req->sub_action, req->query,
+	                          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+	                          req->body ? req->body : "", req->len, req->peer, err, sizeof(err));
+
+	if (!creq) {
+		log_info("request rejected", " api=subscribe peer=%s reason=bad_request action=%s detail=%s", req->peer,
+		         action, log_quote(qerr, sizeof(qerr), err));
+		return http_subscribe_error(conn, req, MHD_HTTP_BAD_REQUEST, err, NULL);
+	}
+	if (core_control(s->core, creq, req->ack_timeout_ms, &reply, err, sizeof(err)) < 0)
+		log_warn("subscription request not answered", " api=subscribe peer=%s action=%s detail=%s", req->peer,
+		         action, log_quote(qerr, sizeof(qerr), err));
+	free(creq);
+	http_rdlock(s);
+	home = s->cfg->status_page_url ? strdup(s->cfg->status_page_url) : NULL;
+	http_unlock(s);
+	int rc = subscribe_api_answer_for(req->sub_action, reply, req->query, home, &a);
+	free(reply);
+	free(home);
+	if (rc < 0)
+		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
+	log_info("subscription request", " api=subscribe peer=%s action=%s status=%u", req->peer, action, a.status);
+	return http_subscribe_queue(conn, &a, NULL);
+}
+
 static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
                                   http_request *req)
 {
@@ -329,7 +510,6 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 	const char *why = NULL;
 	auth_result ar;
 	int basic = 0;
-	uint64_t clen;
 	char qpath[128];
 
 	req->route = r;
@@ -346,6 +526,10 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 		log_debug("no such path", " path=%s peer=%s", log_quote(qpath, sizeof(qpath), url), req->peer);
 		return http_error(conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
 	}
+	if (r->route == HTTP_ROUTE_DRAFTS)
+		return http_begin_drafts(s, conn, url, method, req);
+	if (r->route == HTTP_ROUTE_SUBSCRIBE)
+		return http_begin_subscribe(s, conn, url, method, req);
 	if (!http_method_ok(r, method)) {
 		http_extra ex = {.allow = r->allow};
 		char qm[32];
@@ -384,14 +568,26 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 		http_extra ex = {.challenge = 1, .challenge_basic = basic};
 		return http_error(conn, MHD_HTTP_UNAUTHORIZED, HTTP_MSG_CREDENTIALS, &ex);
 	}
+	return http_check_length(conn, req, r);
+}
+
+/* The declared length against the limit; a buffer for the body. */
+static enum MHD_Result http_check_length(struct MHD_Connection *conn, http_request *req, const http_route_def *r)
+{
+	uint64_t clen;
+
 	if (http_content_length(conn, &clen) == 0) {
 		if (clen > req->max_body) {
 			char msg[96];
 
 			req->answered = 1;
-			metrics_rejected(r->src, "too_large");
+			if (r->ingest)
+				metrics_rejected(r->src, "too_large");
 			log_warn("request rejected", " source=%s peer=%s reason=too_large content_length=%" PRIu64,
-			         config_source_name(r->src), req->peer, clen);
+			         r->ingest                          ? config_source_name(r->src)
+			         : r->route == HTTP_ROUTE_SUBSCRIBE ? "subscribe"
+			                                            : "drafts",
+			         req->peer, clen);
 			snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", req->max_body);
 			return http_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
 		}
@@ -570,6 +766,40 @@ static ingest_status http_parse(http_server *s, struct MHD_Connection *conn, con
 	return st;
 }
 
+/* The drafts API's last call: translate, hand to the core, answer. */
+static enum MHD_Result http_finish_drafts(http_server *s, struct MHD_Connection *conn, http_request *req)
+{
+	static const char *const names[] = {"list", "show", "approve", "reject", "edit"};
+	char err[HTTP_ERR_MAX] = "", qerr[HTTP_ERR_MAX + 64];
+	char *reply = NULL;
+	unsigned status = 500;
+	const char *action = names[req->draft_action];
+	char *creq = drafts_api_request(req->draft_action, req->draft_id, req->body ? req->body : "", req->len, err,
+	                                sizeof(err));
+
+	if (!creq) {
+		log_warn("request rejected", " api=drafts peer=%s reason=bad_request action=%s detail=%s", req->peer,
+		         action, log_quote(qerr, sizeof(qerr), err));
+		return http_error(conn, MHD_HTTP_BAD_REQUEST, err, NULL);
+	}
+	int rc = core_control(s->core, creq, req->ack_timeout_ms, &reply, err, sizeof(err));
+	free(creq);
+	if (rc < 0) {
+		log_warn("drafts request not answered", " api=drafts peer=%s action=%s detail=%s", req->peer, action,
+		         log_quote(qerr, sizeof(qerr), err));
+		return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, HTTP_MSG_STORE, NULL);
+	}
+	json_t *body = drafts_api_answer(reply, &status);
+	free(reply);
+	if (req->draft_action == DRAFTS_API_LIST || req->draft_action == DRAFTS_API_SHOW)
+		log_debug("drafts request", " api=drafts peer=%s action=%s draft=%" PRId64 " status=%u", req->peer,
+		          action, req->draft_id, status);
+	else
+		log_info("drafts request", " api=drafts peer=%s action=%s draft=%" PRId64 " status=%u", req->peer,
+		         action, req->draft_id, status);
+	return http_json(conn, status, body, NULL);
+}
+
 static enum MHD_Result http_finish(http_server *s, struct MHD_Connection *conn, http_request *req)
 {
 	const http_route_def *r = req->route;
@@ -597,6 +827,10 @@ static enum MHD_Result http_finish(http_server *s, struct MHD_Connection *conn, 
 		log_error("out of memory buffering a request", " source=%s peer=%s", src, req->peer);
 		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
 	}
+	if (r->route == HTTP_ROUTE_DRAFTS)
+		return http_finish_drafts(s, conn, req);
+	if (r->route == HTTP_ROUTE_SUBSCRIBE)
+		return http_finish_subscribe(s, conn, req);
 
 	st = http_parse(s, conn, req, &alerts, err, sizeof(err));
 	if (st == INGEST_BAD) {
@@ -837,6 +1071,11 @@ http_server *http_server_start(const config *cfg, core *c, char *err, size_t err
 	}
 	s->core = c;
 	s->cfg = cfg;
+	s->limiter = subscribe_api_limiter_new();
+	if (!s->limiter) {
+		snprintf(err, errlen, "http server: out of memory");
+		goto fail;
+	}
 	if (pthread_rwlockattr_init(&attr) != 0) {
 		snprintf(err, errlen, "http server: cannot create a lock");
 		goto fail;
@@ -873,6 +1112,7 @@ http_server *http_server_start(const config *cfg, core *c, char *err, size_t err
 fail:
 	if (lock_ok)
 		pthread_rwlock_destroy(&s->lock);
+	subscribe_api_limiter_free(s->limiter);
 	free(s);
 	return NULL;
 }
@@ -899,5 +1139,6 @@ void http_server_stop(http_server *s)
 	 * also closes the listening socket. */
 	MHD_stop_daemon(s->daemon);
 	pthread_rwlock_destroy(&s->lock);
+	subscribe_api_limiter_free(s->limiter);
 	free(s);
 }

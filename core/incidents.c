@@ -7,6 +7,7 @@
 #include "incidents.h"
 
 #include "alert.h"
+#include "audience.h"
 #include "hmap.h"
 #include "json_writer.h"
 #include "log.h"
@@ -26,8 +27,9 @@ typedef struct incident {
 	int human;
 	json_t *labels;
 	int64_t opened_at, updated_at, resolved_at, hold_until;
-	int firing; /* alerts currently firing in it */
-	int dirty;  /* changed since it was last written (see incidents_flush) */
+	int firing;   /* alerts currently firing in it */
+	int audience; /* AUDIENCE_* flags, sticky (audience.h) */
+	int dirty;    /* changed since it was last written (see incidents_flush) */
 } incident;
 
 /* What we remember of an alert to tell a duplicate from a change. */
@@ -165,6 +167,7 @@ static int load_incident(const store_incident *row, void *ctx)
 	inc->updated_at = row->updated_at;
 	inc->resolved_at = row->resolved_at;
 	inc->hold_until = row->hold_until;
+	inc->audience = row->audience;
 	if (!inc->key || !inc->title || !inc->labels || !inc->state || index_incident(m, inc) < 0) {
 		incident_free(inc);
 		return -1;
@@ -298,6 +301,7 @@ static int save_incident(incidents *m, incident *inc)
 	    .updated_at = inc->updated_at,
 	    .resolved_at = inc->resolved_at,
 	    .hold_until = inc->hold_until,
+	    .audience = inc->audience,
 	};
 	if (store_incident_put(m->st, &row) < 0)
 		return -1;
@@ -348,12 +352,48 @@ static json_t *time_json(int64_t ms)
 	return ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null();
 }
 
-static json_t *incident_doc(const incident *inc)
+static json_t *incident_doc(const incidents *m, const incident *inc)
 {
-	return json_pack("{sI ss ss ss ss sO so so so si sb}", "id", (json_int_t)inc->id, "key", inc->key, "title",
-	                 inc->title, "state", inc->state, "severity", alert_severity_name(inc->severity), "labels",
-	                 inc->labels, "opened_at", time_json(inc->opened_at), "updated_at", time_json(inc->updated_at),
-	                 "resolved_at", time_json(inc->resolved_at), "alerts_firing", inc->firing, "human", inc->human);
+	return json_pack("{sI ss ss ss ss sO so so so si sb sb sb so*}", "id", (json_int_t)inc->id, "key", inc->key,
+	                 "title", inc->title, "state", inc->state, "severity", alert_severity_name(inc->severity),
+	                 "labels", inc->labels, "opened_at", time_json(inc->opened_at), "updated_at",
+	                 time_json(inc->updated_at), "resolved_at", time_json(inc->resolved_at), "alerts_firing",
+	                 inc->firing, "human", inc->human, "public", (inc->audience & AUDIENCE_PUBLIC) != 0, "security",
+	                 (inc->audience & AUDIENCE_SECURITY) != 0, "components",
+	                 audience_components(m->cfg, inc->labels));
+}
+
+json_t *incidents_doc(incidents *m, int64_t id)
+{
+	incident *inc = find_by_id(m, id);
+	if (inc)
+		return incident_doc(m, inc);
+	/* Closed (or not in a broken index): as the store has it. */
+	json_t *row = store_incident_json(m->st, id);
+	if (!row)
+		return NULL;
+	const char *key = json_string_value(json_object_get(row, "key"));
+	const char *title = json_string_value(json_object_get(row, "title"));
+	const char *state = state_canonical(json_string_value(json_object_get(row, "state")));
+	json_t *labels = json_object_get(row, "labels");
+	json_t *doc = NULL;
+	if (key && title && state && json_is_object(labels)) {
+		incident tmp = {.id = id,
+		                .key = (char *)key,
+		                .title = (char *)title,
+		                .state = state,
+		                .severity = (int)json_integer_value(json_object_get(row, "severity")),
+		                .human = (int)json_integer_value(json_object_get(row, "human")),
+		                .labels = labels,
+		                .opened_at = json_integer_value(json_object_get(row, "opened_at")),
+		                .updated_at = json_integer_value(json_object_get(row, "updated_at")),
+		                .resolved_at = json_integer_value(json_object_get(row, "resolved_at")),
+		                .firing = (int)json_integer_value(json_object_get(row, "alerts_firing")),
+		                .audience = (int)json_integer_value(json_object_get(row, "audience"))};
+		doc = incident_doc(m, &tmp);
+	}
+	json_decref(row);
+	return doc;
 }
 
 static json_t *alert_doc(const json_t *a)
@@ -381,11 +421,22 @@ static int emit(incidents *m, incident *inc, const char *type, const char *actor
 {
 	int ret = -1;
 	char *txt = NULL;
+	/* What the incident is now decides who may hear of it (sticky: see audience.h). */
+	int aud = inc->audience | audience_classify(m->cfg, inc->labels, inc->severity,
+	                                            alert ? json_object_get(alert, "labels") : NULL);
+	if (aud != inc->audience) {
+		inc->audience = aud;
+		if (inc->id && mark_dirty(m, inc) < 0)
+			return -1;
+	}
 	json_t *doc = json_pack("{ss so ss ss so}", "type", type, "time", time_json(now), "actor", actor ? actor : "",
-	                        "message", message ? message : "", "incident", incident_doc(inc));
+	                        "message", message ? message : "", "incident", incident_doc(m, inc));
 	if (!doc)
 		goto out;
 	if (alert && json_object_set_new(doc, "alert", alert_doc(alert)) < 0)
+		goto out;
+	/* Mustache cannot compare: templates branch on {{#severity_is.critical}}. */
+	if (json_object_set_new(doc, "severity_is", json_pack("{sb}", alert_severity_name(inc->severity), 1)) < 0)
 		goto out;
 	if (prev && json_object_set_new(doc, "previous",
 	                                json_pack("{ss ss}", "state", prev->state ? prev->state : inc->state,
@@ -398,7 +449,7 @@ static int emit(incidents *m, incident *inc, const char *type, const char *actor
 	if (ev < 0)
 		goto out;
 	m->last_event = ev;
-	if (m->emit(m->emit_ctx, ev, inc->id, type, inc->severity, inc->labels, now) < 0)
+	if (m->emit(m->emit_ctx, ev, inc->id, type, inc->severity, inc->labels, inc->audience, now) < 0)
 		goto out;
 	ret = 0;
 out:

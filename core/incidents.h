@@ -27,7 +27,7 @@ typedef struct incidents incidents;
 /* Called for every new event, inside the transaction that created it, so the
  * core can route it into the outbox atomically. Return -1 to fail the batch. */
 typedef int (*incidents_emit_fn)(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                                 const json_t *incident_labels, int64_t now);
+                                 const json_t *incident_labels, int audience, int64_t now);
 
 /* Load the open state from the store. s and cfg are borrowed. */
 incidents *incidents_new(store *s, const config *cfg, incidents_emit_fn emit, void *ctx, char *err, size_t errlen);
@@ -50,6 +50,10 @@ int incidents_tick(incidents *m, int64_t now, int64_t *next_ms);
  * -1 store error, -2 no such open incident, -3 bad request (err says why). */
 int64_t incidents_human(incidents *m, int64_t id, const char *action, const char *state, const char *message,
                         const char *actor, int64_t now, char *err, size_t errlen);
+
+/* The "incident" object of an event document (docs/events.md) for incident
+ * id, open or closed: new, or NULL when there is no such incident. */
+json_t *incidents_doc(incidents *m, int64_t id);
 
 /* The earliest hold that will expire (INT64_MAX when none). */
 int64_t incidents_next_deadline(const incidents *m);

@@ -38,7 +38,7 @@ static void usage(FILE *out)
 	             "\n"
 	             "Environment:\n"
 	             "  CRIER_STATE_DIR     overrides daemon.state_dir (store, control socket, plugin output)\n"
-	             "  CRIER_PLUGIN_DIR    overrides daemon.plugin_dir (where <plugin>.so files are)\n"
+	             "  CRIER_PLUGIN_DIR    overrides daemon.plugin_dir with one folder (where <plugin>.so files are)\n"
 	             "  CRIER_LOG_LEVEL     debug, info (default), warn or error\n"
 	             "\n"
 	             "Signals: SIGHUP reloads the configuration (queued deliveries are kept);\n"
@@ -56,13 +56,13 @@ static int check_plugins(const config *cfg)
 	for (size_t i = 0; i < cfg->n_instances; i++) {
 		const config_instance *ic = &cfg->instances[i];
 		char err[1024];
-		plugin_lib *lib = plugin_loader_open(cfg->plugin_dir, ic->plugin, err, sizeof(err));
+		plugin_lib *lib = plugin_loader_open(cfg->plugin_dirs, ic->plugin, err, sizeof(err));
 		if (!lib) {
 			fprintf(stderr, "crierd: %s\n", err);
 			bad = 1;
 			continue;
 		}
-		if (plugin_host_check(lib, ic, cfg->state_dir, err, sizeof(err)) < 0) {
+		if (plugin_host_check(lib, ic, cfg->state_dir, cfg->config_dir, err, sizeof(err)) < 0) {
 			fprintf(stderr, "crierd: %s: plugins.%s.instances.%s: %s\n", ic->file, ic->plugin,
 			        strchr(ic->name, '/') + 1, err);
 			bad = 1;
@@ -133,6 +133,9 @@ static void reload(const char *dir, core *c, http_server *http, config_list *con
 
 int main(int argc, char **argv)
 {
+	/* crierd started again by itself as a plugin host (isolation "process"). */
+	if (argc > 1 && strcmp(argv[1], "--plugin-host") == 0)
+		return plugin_host_child_main(argc, argv);
 	const char *dir = "conf.d";
 	int check_only = 0;
 	static const struct option opts[] = {

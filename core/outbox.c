@@ -1,39 +1,64 @@
 /*
- * The outbox. Each configured instance is a channel: a plugin host thread
- * and a window of deliveries queued at it. See outbox.h for the rules.
+ * The outbox. Each configured instance is a channel: a plugin host (a
+ * thread or a child process) and a window of deliveries queued at it. See
+ * outbox.h for the rules.
  */
 #include "outbox.h"
 
+#include "audience.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_host.h"
 #include "plugin_loader.h"
+#include "subscribers.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* A delivery handed to a host and not answered yet. */
 typedef struct inflight {
-	int64_t id, incident_id, created_at;
+	int64_t id, event_id, incident_id, created_at;
+	int approval;  /* a draft_approved event: maybe a draft's publication */
+	int personal;  /* to one member of the public (a subscriber, a confirmation): their address may be bad */
+	uint64_t lane; /* hash of the recipient: order is kept per incident and recipient */
+	uint64_t seq;  /* the order it went to the host in, which the host keeps */
 	int attempts;
 } inflight;
+
+/* A process host that died is started again after a delay that doubles
+ * while it keeps dying without answering anything (a plugin that crashes in
+ * init must not spin), back to the first once it answers. */
+#define RESTART_FIRST_MS 100
+#define RESTART_MAX_MS   30000
 
 /* Deliveries queued at one host at a time: enough to keep a fast channel
  * busy while the core does other work, few enough to keep a restart cheap. */
 #define CHANNEL_WINDOW 32
+
+/* Personal deliveries failed for good in a row that raise the channel's
+ * DeliveryDead alert (one stranger's bad address must not page anyone). */
+#define PERSONAL_FAIL_STREAK 5
 
 typedef struct channel {
 	char *name;
 	char *plugin;
 	char *config_json; /* to tell a changed instance on reload */
 	config_delivery delivery;
+	int audience_public; /* hand it the public view of events (audience.h) */
+	int subscribers;     /* CONFIG_SUBSCRIBERS_*: its recipients are subscribers of that kind */
+	int fail_streak;     /* personal deliveries failed for good in a row, since the last success */
 	plugin_host *host;
 	int64_t wake_at; /* 0 = look now; INT64_MAX = nothing pending */
 	int stale;       /* removed or changed: stop once idle */
 	inflight fly[CHANNEL_WINDOW];
 	int n_fly;
+	uint64_t sent; /* deliveries handed to the host so far */
+	config_isolation isolation;
+	int64_t restart_at; /* a process host is down: start it again then */
+	int64_t restart_ms; /* the delay before the next restart; 0 = RESTART_FIRST_MS */
 	/* Our own DeliveryDead alert for this channel: unknown after a start,
 	 * so the first success clears whatever a previous run left firing. */
 	enum { DEAD_ALERT_UNKNOWN = 0, DEAD_ALERT_CLEAR, DEAD_ALERT_FIRING } dead_alert;
@@ -47,11 +72,19 @@ struct outbox {
 	void *zctx;
 	outbox_dead_fn on_dead;
 	void *on_dead_ctx;
+	outbox_drafted_fn on_drafted;
+	outbox_published_fn on_published;
+	void *drafts_ctx;
 	plugin_lib **libs;
 	size_t n_libs;
 	channel **ch;
 	size_t n_ch;
+	size_t poll_ch[OUTBOX_MAX_CHANNELS]; /* outbox_sockets' index -> channel index */
+	size_t n_poll;
+	int stopping;
 	unsigned rnd;
+	char *status_page_url; /* from the configuration, for the events' links; NULL = none */
+	subscribers *subs;     /* borrowed, NULL = none */
 };
 
 outbox *outbox_new(store *s, void *zctx)
@@ -65,7 +98,7 @@ outbox *outbox_new(store *s, void *zctx)
 	return o;
 }
 
-static plugin_lib *lib_get(outbox *o, const char *dir, const char *name, char *err, size_t errlen)
+static plugin_lib *lib_get(outbox *o, char *const *dirs, const char *name, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < o->n_libs; i++)
 		if (strcmp(o->libs[i]->name, name) == 0)
@@ -76,7 +109,7 @@ static plugin_lib *lib_get(outbox *o, const char *dir, const char *name, char *e
 		return NULL;
 	}
 	o->libs = grown;
-	plugin_lib *lib = plugin_loader_open(dir, name, err, errlen);
+	plugin_lib *lib = plugin_loader_open(dirs, name, err, errlen);
 	if (!lib)
 		return NULL;
 	o->libs[o->n_libs++] = lib;
@@ -104,8 +137,9 @@ static channel *channel_find(outbox *o, const char *name)
 
 static channel *channel_new(outbox *o, const config *cfg, const config_instance *ic, char *err, size_t errlen)
 {
-	plugin_lib *lib = lib_get(o, cfg->plugin_dir, ic->plugin, err, errlen);
-	if (!lib)
+	/* A child process loads its plugin itself: crierd never maps its code. */
+	plugin_lib *lib = NULL;
+	if (ic->isolation == CONFIG_ISOLATION_THREAD && !(lib = lib_get(o, cfg->plugin_dirs, ic->plugin, err, errlen)))
 		return NULL;
 	channel *c = calloc(1, sizeof(*c));
 	if (!c || !(c->name = strdup(ic->name)) || !(c->plugin = strdup(ic->plugin)) ||
@@ -115,7 +149,10 @@ static channel *channel_new(outbox *o, const config *cfg, const config_instance 
 		return NULL;
 	}
 	c->delivery = ic->delivery;
-	c->host = plugin_host_start(o->zctx, lib, ic, cfg->state_dir, err, errlen);
+	c->audience_public = ic->audience_public;
+	c->subscribers = ic->subscribers;
+	c->isolation = ic->isolation;
+	c->host = plugin_host_start(o->zctx, lib, ic, cfg, err, errlen);
 	if (!c->host) {
 		channel_free(c);
 		return NULL;
@@ -141,7 +178,8 @@ static void reap(outbox *o)
 
 static int same_instance(const channel *c, const config_instance *ic)
 {
-	return strcmp(ic->plugin, c->plugin) == 0 && strcmp(ic->config_json, c->config_json) == 0;
+	return strcmp(ic->plugin, c->plugin) == 0 && strcmp(ic->config_json, c->config_json) == 0 &&
+	       ic->isolation == c->isolation;
 }
 
 int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
@@ -174,14 +212,19 @@ int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 		fresh[n_fresh++] = c;
 	}
 	channel **grown = realloc(o->ch, (o->n_ch + n_fresh + 1) * sizeof(*grown));
-	if (!grown) {
+	char *url = cfg->status_page_url ? strdup(cfg->status_page_url) : NULL;
+	if (grown)
+		o->ch = grown;
+	if (!grown || (cfg->status_page_url && !url)) {
 		for (size_t k = 0; k < n_fresh; k++)
 			channel_free(fresh[k]);
 		free(fresh);
+		free(url);
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	o->ch = grown;
+	free(o->status_page_url);
+	o->status_page_url = url;
 	/* Retire what went away or changed: it stops once its window is empty. */
 	for (size_t i = 0; i < o->n_ch; i++) {
 		channel *c = o->ch[i];
@@ -190,12 +233,16 @@ int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 			continue;
 		if (!ic || !same_instance(c, ic))
 			c->stale = 1;
-		else
+		else {
 			c->delivery = ic->delivery;
+			c->audience_public = ic->audience_public;
+			c->subscribers = ic->subscribers;
+		}
 	}
 	for (size_t k = 0; k < n_fresh; k++) {
 		o->ch[o->n_ch++] = fresh[k];
-		log_info("channel started", " instance=%s plugin=%s", fresh[k]->name, fresh[k]->plugin);
+		log_info("channel started", " instance=%s plugin=%s isolation=%s", fresh[k]->name, fresh[k]->plugin,
+		         fresh[k]->isolation == CONFIG_ISOLATION_PROCESS ? "process" : "thread");
 	}
 	free(fresh);
 	reap(o);
@@ -218,6 +265,7 @@ void outbox_free(outbox *o)
 			plugin_loader_close(o->libs[i]);
 		free(o->libs);
 	}
+	free(o->status_page_url);
 	free(o);
 }
 
@@ -225,6 +273,18 @@ void outbox_on_dead(outbox *o, outbox_dead_fn fn, void *ctx)
 {
 	o->on_dead = fn;
 	o->on_dead_ctx = ctx;
+}
+
+void outbox_on_drafts(outbox *o, outbox_drafted_fn drafted, outbox_published_fn published, void *ctx)
+{
+	o->on_drafted = drafted;
+	o->on_published = published;
+	o->drafts_ctx = ctx;
+}
+
+void outbox_set_subscribers(outbox *o, subscribers *s)
+{
+	o->subs = s;
 }
 
 void outbox_forget_dead_alerts(outbox *o)
@@ -261,25 +321,79 @@ static double next_rnd(outbox *o)
 	return (double)(o->rnd >> 8) / (double)(1u << 24);
 }
 
-/* Prepend "id" and "idempotency_key" to the stored document. */
-static char *delivery_doc(const store_delivery *d, const char *key)
+/* The public view of a stored document, as JSON text (new), or NULL. */
+static char *public_view(const char *stored)
 {
-	char *out = NULL;
-	const char *rest = d->doc[0] == '{' ? d->doc + 1 : d->doc;
-	if (asprintf(&out, "{\"id\":%" PRId64 ",\"idempotency_key\":\"%s\",%s", d->event_id, key, rest) < 0)
-		return NULL;
+	json_t *doc = json_loads(stored, 0, NULL);
+	json_t *pub = doc ? audience_public_doc(doc) : NULL;
+	char *txt = pub ? json_dumps(pub, JSON_COMPACT) : NULL;
+	json_decref(pub);
+	json_decref(doc);
+	return txt;
+}
+
+/*
+ * The document a plugin receives: the stored event with what depends on
+ * the delivery and the current configuration put in front (docs/events.md):
+ * id, idempotency_key, recipient, links, and "is": {"<type>": true} so that
+ * logic-less templates can tell event types apart.
+ */
+static char *delivery_doc(const outbox *o, const channel *c, const store_delivery *d, const char *key,
+                          json_t *subscriber)
+{
+	char *head = NULL, *out = NULL, *pub = NULL, incident[64];
+	const char *base = o->status_page_url ? o->status_page_url : "";
+	json_t *h = json_pack("{sI ss}", "id", (json_int_t)d->event_id, "idempotency_key", key);
+	snprintf(incident, sizeof(incident), "incidents/%" PRId64 ".html", d->incident_id);
+	json_t *links = json_object();
+	/* Incident 0: a subscription's confirmation, of no incident. */
+	json_t *url = o->status_page_url && d->incident_id ? json_sprintf("%s%s", base, incident) : json_string("");
+	if (!h || !links || json_object_set_new(links, "status_page", json_string(base)) < 0 ||
+	    json_object_set_new(links, "incident", url) < 0 || json_object_set(h, "links", links) < 0 ||
+	    json_object_set_new(h, "is", json_pack("{sb}", d->type, 1)) < 0 ||
+	    (d->recipient[0] && json_object_set_new(h, "recipient", json_string(d->recipient)) < 0) ||
+	    (subscriber && json_object_set(h, "subscriber", subscriber) < 0))
+		goto out;
+	head = json_dumps(h, JSON_COMPACT);
+	if (!head)
+		goto out;
+	/* A public channel gets the public view, never the stored document.
+	 * A subscription's confirmation is crier's own words to one person,
+	 * of no incident: it goes as it is. */
+	if (c->audience_public && strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) != 0 && !(pub = public_view(d->doc)))
+		goto out;
+	/* Splice: the head's members, then the document's. */
+	head[strlen(head) - 1] = '\0';
+	const char *doc = pub ? pub : d->doc;
+	const char *rest = doc[0] == '{' ? doc + 1 : doc;
+	if (asprintf(&out, "%s%s%s", head, strcmp(rest, "}") == 0 ? "" : ",", rest) < 0)
+		out = NULL;
+out:
+	free(head);
+	free(pub);
+	json_decref(links);
+	json_decref(h);
 	return out;
 }
 
-static int flying(const channel *c, int64_t id, int64_t incident_id)
+/* FNV-1a: a recipient's lane; two recipients sharing one only wait for each other. */
+static uint64_t lane_of(const char *recipient)
+{
+	uint64_t x = 0xcbf29ce484222325ULL;
+	for (const unsigned char *p = (const unsigned char *)recipient; *p; p++)
+		x = (x ^ *p) * 0x100000001b3ULL;
+	return x;
+}
+
+static int flying(const channel *c, int64_t id, int64_t incident_id, uint64_t lane)
 {
 	for (int i = 0; i < c->n_fly; i++)
-		if (c->fly[i].id == id || c->fly[i].incident_id == incident_id)
+		if (c->fly[i].id == id || (c->fly[i].incident_id == incident_id && c->fly[i].lane == lane))
 			return 1;
 	return 0;
 }
 
-/* Fill the channel's window with due deliveries, one per incident. */
+/* Fill the channel's window with due deliveries, one per incident and recipient. */
 static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms)
 {
 	store_delivery due[2 * CHANNEL_WINDOW];
@@ -293,7 +407,8 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 	c->wake_at = INT64_MAX;
 	for (int i = 0; i < n; i++) {
 		store_delivery *d = &due[i];
-		if (flying(c, d->id, d->incident_id))
+		uint64_t lane = lane_of(d->recipient);
+		if (flying(c, d->id, d->incident_id, lane))
 			continue;
 		if (d->next_at > now) {
 			/* Rows come earliest first: nothing after this one is due either. */
@@ -305,10 +420,24 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 			c->wake_at = INT64_MAX; /* a result will wake us */
 			break;
 		}
-		char key[256];
-		snprintf(key, sizeof(key), "crier-%" PRId64 "-%s", d->event_id, c->name);
-		char *doc = delivery_doc(d, key);
-		if (!doc || plugin_host_send(c->host, d->id, (unsigned)d->attempts + 1, key, doc, d->state) < 0) {
+		/* Agrees with STORE_IDEMPOTENCY_KEY_SQL. */
+		char key[640];
+		snprintf(key, sizeof(key), "crier-%" PRId64 "-%s%s%s", d->event_id, c->name, d->recipient[0] ? "-" : "",
+		         d->recipient);
+		/* A subscriber's delivery carries their unsubscribe link. */
+		int confirm = strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) == 0, gone = 0;
+		int lookup = c->subscribers && o->subs && d->recipient[0] && !confirm;
+		json_t *sub = lookup ? subscribers_doc(o->subs, c->subscribers, d->recipient, &gone) : NULL;
+		if (lookup && !sub && gone) {
+			/* Unsubscribed since it was queued: nothing to send. */
+			if (store_outbox_done(o->st, d->id, d->attempts, now) < 0)
+				c->wake_at = now + 1000;
+			continue;
+		}
+		char *doc = lookup && !sub ? NULL : delivery_doc(o, c, d, key, sub);
+		json_decref(sub);
+		if (!doc || plugin_host_send(c->host, d->id, (unsigned)d->attempts + 1, key, doc, d->state,
+		                             d->recipient[0] ? d->recipient : NULL) < 0) {
 			free(doc);
 			log_error("cannot hand a delivery to its plugin host", " instance=%s delivery=%" PRId64,
 			          c->name, d->id);
@@ -317,7 +446,12 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 		}
 		free(doc);
 		c->fly[c->n_fly++] = (inflight){.id = d->id,
+		                                .event_id = d->event_id,
+		                                .approval = strcmp(d->type, "draft_approved") == 0,
+		                                .personal = confirm || (c->subscribers && d->recipient[0]),
 		                                .incident_id = d->incident_id,
+		                                .lane = lane,
+		                                .seq = c->sent++,
 		                                .created_at = d->created_at,
 		                                .attempts = d->attempts + 1};
 	}
@@ -340,8 +474,49 @@ static int twin_busy(const outbox *o, const channel *c)
 
 void outbox_begin_stop(outbox *o)
 {
+	o->stopping = 1;
 	for (size_t i = 0; i < o->n_ch; i++)
 		plugin_host_begin_stop(o->ch[i]->host);
+}
+
+/* When to start a process host that just went down; the next time waits twice as long. */
+static int64_t restart_delay(channel *c)
+{
+	int64_t delay = c->restart_ms ? c->restart_ms : RESTART_FIRST_MS;
+	c->restart_ms = delay * 2 < RESTART_MAX_MS ? delay * 2 : RESTART_MAX_MS;
+	return delay;
+}
+
+/* A process host that is down or starting: restart it when due, kill it
+ * when its start overruns. 1 when it cannot take deliveries now. */
+static int host_unavailable(outbox *o, channel *c, int64_t now, int64_t *next_ms)
+{
+	if (plugin_host_socket(c->host)) {
+		int64_t t = plugin_host_watch(c->host, now);
+		if (t < *next_ms)
+			*next_ms = t;
+		return !plugin_host_ready(c->host);
+	}
+	if (c->stale || o->stopping)
+		return 1;
+	if (c->restart_at > now) {
+		if (c->restart_at < *next_ms)
+			*next_ms = c->restart_at;
+		return 1;
+	}
+	char err[512];
+	if (plugin_host_respawn(c->host, err, sizeof(err)) < 0) {
+		int64_t delay = restart_delay(c);
+		c->restart_at = now + delay;
+		log_error("cannot restart the plugin host", " instance=%s error=%s retry_in_ms=%" PRId64, c->name,
+		          log_q(err), delay);
+		if (c->restart_at < *next_ms)
+			*next_ms = c->restart_at;
+		return 1;
+	}
+	c->restart_at = 0;
+	c->wake_at = 0;
+	return 1; /* its socket says when it is ready */
 }
 
 int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms)
@@ -350,6 +525,8 @@ int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms)
 	reap(o);
 	for (size_t i = 0; i < o->n_ch; i++) {
 		channel *c = o->ch[i];
+		if (c->isolation == CONFIG_ISOLATION_PROCESS && host_unavailable(o, c, now, next_ms))
+			continue;
 		if (c->stale || c->n_fly == CHANNEL_WINDOW || twin_busy(o, c))
 			continue;
 		if (c->wake_at > now) {
@@ -362,11 +539,18 @@ int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms)
 	return 0;
 }
 
-size_t outbox_sockets(outbox *o, void **socks, size_t max)
+size_t outbox_sockets(outbox *o, void **socks, int *fds, size_t max)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < o->n_ch && n < max; i++)
-		socks[n++] = plugin_host_socket(o->ch[i]->host);
+	for (size_t i = 0; i < o->n_ch && n < max && n < OUTBOX_MAX_CHANNELS; i++) {
+		plugin_host *h = o->ch[i]->host;
+		if (!plugin_host_socket(h))
+			continue; /* a process host that is down */
+		socks[n] = plugin_host_socket(h);
+		fds[n] = plugin_host_exit_fd(h);
+		o->poll_ch[n++] = i;
+	}
+	o->n_poll = n;
 	return n;
 }
 
@@ -379,27 +563,48 @@ size_t outbox_inflight(const outbox *o)
 }
 
 static int on_result(outbox *o, channel *c, int64_t now);
+static int on_host_exit(outbox *o, channel *c, long pid, const char *why, int64_t now);
 
 int outbox_on_result(outbox *o, size_t i, int64_t now)
 {
-	if (i >= o->n_ch)
+	if (i >= o->n_poll || o->poll_ch[i] >= o->n_ch)
 		return -1;
-	channel *c = o->ch[i];
+	channel *c = o->ch[o->poll_ch[i]];
 	int rc = 0;
-	/* Take every result already queued: they share the caller's transaction. */
-	do {
-		if (on_result(o, c, now) < 0)
-			rc = -1;
-	} while (plugin_host_readable(c->host));
+	/* Take every result already queued: they share the caller's transaction.
+	 * Those a dying child sent before its end count: read them first. */
+	for (;;) {
+		while (plugin_host_readable(c->host))
+			if (on_result(o, c, now) < 0)
+				rc = -1;
+		char why[600];
+		long pid = plugin_host_pid(c->host);
+		if (plugin_host_exited(c->host, why, sizeof(why))) {
+			if (on_host_exit(o, c, pid, why, now) < 0)
+				rc = -1;
+			break;
+		}
+		if (!plugin_host_readable(c->host))
+			break; /* running, or its last answers to read first */
+	}
 	return rc;
 }
+
+static int settle(outbox *o, channel *c, const inflight *f, const plugin_host_result *r, int64_t now);
 
 static int on_result(outbox *o, channel *c, int64_t now)
 {
 	plugin_host_result r;
-	if (plugin_host_recv(c->host, &r) < 0) {
+	int got = plugin_host_recv(c->host, &r);
+	if (got < 0) {
 		log_error("unreadable answer from a plugin host", " instance=%s", c->name);
 		return 0; /* nothing to record; not the transaction's fault */
+	}
+	if (got == 0) {
+		/* A child starting: once ready, what waited for it goes out. */
+		if (plugin_host_ready(c->host))
+			c->wake_at = 0;
+		return 0;
 	}
 	int k = 0;
 	while (k < c->n_fly && c->fly[k].id != r.id)
@@ -412,11 +617,54 @@ static int on_result(outbox *o, channel *c, int64_t now)
 	inflight f = c->fly[k];
 	c->fly[k] = c->fly[--c->n_fly];
 	c->wake_at = 0;
-	if (r.result == PLUGIN_HOST_SKIPPED) {
-		/* Never attempted (shutting down): it stays pending as it was. */
-		plugin_host_result_free(&r);
-		return 0;
+	c->restart_ms = 0; /* it answers: the next crash is restarted after the first delay again */
+	int rc = r.result == PLUGIN_HOST_SKIPPED ? 0 /* never attempted (shutting down): it stays pending as it was */
+	                                         : settle(o, c, &f, &r, now);
+	plugin_host_result_free(&r);
+	return rc; /* a stale channel is reaped by the next dispatch, not here: callers index the sockets */
+}
+
+/*
+ * A process host died. Only the oldest delivery it had not answered can
+ * have been inside the plugin (it works through them in order): that one
+ * is retried with the crash as its error, its attempt counted, so a
+ * delivery that kills its plugin every time goes dead after max_attempts
+ * like any other. The ones queued behind it never reached the plugin: they
+ * stay pending as they were and go to the next host.
+ */
+static int on_host_exit(outbox *o, channel *c, long pid, const char *why, int64_t now)
+{
+	char err[700], q[800];
+	int rc = 0, oldest = -1, n = c->n_fly;
+	snprintf(err, sizeof(err), "plugin host crashed: %s", why);
+	for (int k = 0; k < c->n_fly; k++)
+		if (oldest < 0 || c->fly[k].seq < c->fly[oldest].seq)
+			oldest = k;
+	if (oldest >= 0) {
+		inflight f = c->fly[oldest];
+		plugin_host_result r = {.id = f.id, .result = CRIER_RETRY, .error = err};
+		rc = settle(o, c, &f, &r, now);
 	}
+	c->n_fly = 0;
+	c->wake_at = 0;
+	if (c->stale || o->stopping) {
+		log_error("plugin host died", " instance=%s pid=%ld reason=%s in_flight=%d", c->name, pid,
+		          log_quote(q, sizeof(q), why), n);
+		return rc;
+	}
+	int64_t delay = restart_delay(c);
+	c->restart_at = now + delay;
+	log_error("plugin host died; restarting it",
+	          " instance=%s pid=%ld reason=%s in_flight=%d restart_in_ms=%" PRId64, c->name, pid,
+	          log_quote(q, sizeof(q), why), n, delay);
+	return rc;
+}
+
+/* Record one answered delivery (taken out of the window by the caller). */
+static int settle(outbox *o, channel *c, const inflight *fp, const plugin_host_result *rp, int64_t now)
+{
+	inflight f = *fp;
+	plugin_host_result r = *rp;
 	double latency = (double)(now - f.created_at);
 	char q[600];
 	int rc = 0;
@@ -425,12 +673,17 @@ static int on_result(outbox *o, channel *c, int64_t now)
 		rc = store_outbox_done(o->st, r.id, f.attempts, now);
 		if (rc == 0 && r.has_state)
 			rc = store_state_set(o->st, f.incident_id, c->name, r.state ? r.state : "");
+		if (rc == 0 && r.draft.text && o->on_drafted)
+			rc = o->on_drafted(o->drafts_ctx, c->name, f.event_id, f.incident_id, &r.draft, now);
+		if (rc == 0 && f.approval && o->on_published)
+			rc = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_OK, NULL, now) < 0 ? -1 : 0;
 		if (rc == 0 && c->dead_alert != DEAD_ALERT_CLEAR && o->on_dead) {
 			int d = o->on_dead(o->on_dead_ctx, c->name, 0, NULL, now);
 			if (d == 0)
 				c->dead_alert = DEAD_ALERT_CLEAR;
 			rc = d < 0 ? -1 : 0;
 		}
+		c->fail_streak = 0;
 		metrics_delivery(c->name, METRICS_OK, latency);
 		log_debug("delivered", " instance=%s delivery=%" PRId64 " attempt=%d", c->name, r.id, f.attempts);
 	} else {
@@ -441,7 +694,15 @@ static int on_result(outbox *o, channel *c, int64_t now)
 			                     : too_many             ? "attempts exhausted"
 			                                            : "too old";
 			rc = store_outbox_dead(o->st, r.id, f.attempts, why, now);
-			if (rc == 0 && c->dead_alert != DEAD_ALERT_FIRING && o->on_dead) {
+			int publication = 0;
+			if (rc == 0 && f.approval && o->on_published) {
+				publication = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_FAIL, why, now);
+				rc = publication < 0 ? -1 : 0;
+			}
+			/* One bad address of the public is theirs, not the channel's:
+			 * only a run of them says the channel itself is broken. */
+			int lone = f.personal && r.result == CRIER_FAIL && ++c->fail_streak < PERSONAL_FAIL_STREAK;
+			if (rc == 0 && !publication && !lone && c->dead_alert != DEAD_ALERT_FIRING && o->on_dead) {
 				int d = o->on_dead(o->on_dead_ctx, c->name, 1, why, now);
 				if (d == 0)
 					c->dead_alert = DEAD_ALERT_FIRING;
@@ -456,6 +717,9 @@ static int on_result(outbox *o, channel *c, int64_t now)
 			if (r.not_before > next)
 				next = r.not_before;
 			rc = store_outbox_retry(o->st, r.id, f.attempts, next, why, now);
+			if (rc == 0 && f.approval && o->on_published)
+				rc = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_RETRY, why, now) < 0 ? -1
+				                                                                                    : 0;
 			metrics_delivery(c->name, METRICS_RETRY, latency);
 			log_info("delivery will be retried",
 			         " instance=%s delivery=%" PRId64 " attempt=%d in_ms=%" PRId64 " error=%s", c->name,
@@ -465,6 +729,5 @@ static int on_result(outbox *o, channel *c, int64_t now)
 	if (rc < 0)
 		log_error("cannot record a delivery result", " instance=%s delivery=%" PRId64 " error=%s", c->name,
 		          r.id, log_q(store_error(o->st)));
-	plugin_host_result_free(&r);
-	return rc; /* a stale channel is reaped by the next dispatch, not here: callers index the sockets */
+	return rc;
 }

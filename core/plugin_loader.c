@@ -6,22 +6,50 @@
 #include <string.h>
 #include <unistd.h>
 
-plugin_lib *plugin_loader_open(const char *dir, const char *name, char *err, size_t errlen)
+/* "<dir>, <dir>" into buf, cut short if need be. */
+static void join_dirs(char *buf, size_t size, char *const *dirs)
 {
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (; *dirs && used < size; dirs++) {
+		int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", *dirs);
+		if (w < 0)
+			return;
+		used += (size_t)w;
+	}
+}
+
+plugin_lib *plugin_loader_open(char *const *dirs, const char *name, char *err, size_t errlen)
+{
+	char searched[512];
 	plugin_lib *lib = calloc(1, sizeof(*lib));
 	if (!lib) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	lib->name = strdup(name);
-	if (!lib->name || asprintf(&lib->path, "%s/%s.so", dir, name) < 0) {
-		lib->path = NULL;
+	if (!lib->name) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (access(lib->path, R_OK) != 0) {
-		snprintf(err, errlen, "plugin \"%s\": %s not found (plugin_dir is %s; build it with make)", name,
-		         lib->path, dir);
+	/* The first folder that has it wins: a team's folder listed after the
+	 * shipped one cannot replace a shipped plugin by accident. */
+	for (char *const *dir = dirs; *dir && !lib->path; dir++) {
+		if (asprintf(&lib->path, "%s/%s.so", *dir, name) < 0) {
+			lib->path = NULL;
+			snprintf(err, errlen, "out of memory");
+			goto fail;
+		}
+		if (access(lib->path, R_OK) != 0) {
+			free(lib->path);
+			lib->path = NULL;
+		}
+	}
+	if (!lib->path) {
+		join_dirs(searched, sizeof(searched), dirs);
+		snprintf(err, errlen, "plugin \"%s\": %s.so not found in daemon.plugin_dir (%s); build it with make",
+		         name, name, searched);
 		goto fail;
 	}
 	dlerror();

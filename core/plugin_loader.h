@@ -18,12 +18,13 @@ typedef struct plugin_lib {
 } plugin_lib;
 
 /*
- * dlopen <dir>/<name>.so with RTLD_NOW | RTLD_LOCAL and negotiate. Refuses
- * (NULL, err naming the file) a missing file, unresolved symbols, a missing
+ * dlopen <dir>/<name>.so from the first of dirs (borrowed, NULL-terminated)
+ * that holds it, with RTLD_NOW | RTLD_LOCAL, and negotiate. Refuses (NULL,
+ * err naming the file) a file in none of them, unresolved symbols, a missing
  * crier_plugin_negotiate, no common ABI version, a version outside the
  * offered range, a NULL mandatory function or a name that does not match.
  */
-plugin_lib *plugin_loader_open(const char *dir, const char *name, char *err, size_t errlen);
+plugin_lib *plugin_loader_open(char *const *dirs, const char *name, char *err, size_t errlen);
 void plugin_loader_close(plugin_lib *lib);
 
 #endif

@@ -13,7 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION "1"
+/* 3: incidents.audience (public and security flags, core/audience.h).
+ * 2: outbox.recipient (one delivery per recipient). Older versions are
+ * upgraded in place (see migrate); newer ones are refused. */
+#define SCHEMA_VERSION 3
+
+#define STR_(x) #x
+#define STR(x)  STR_(x)
 
 /* One transaction: a first start that fails half-way leaves nothing behind. */
 static const char schema_sql[] =
@@ -25,7 +31,8 @@ static const char schema_sql[] =
     "CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);"
     "CREATE TABLE IF NOT EXISTS incidents(id INTEGER PRIMARY KEY, key TEXT NOT NULL, title TEXT NOT NULL,"
     " state TEXT NOT NULL, severity INTEGER NOT NULL, human INTEGER NOT NULL, labels TEXT NOT NULL,"
-    " opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER);"
+    " opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER,"
+    " audience INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);"
     "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, type TEXT NOT NULL,"
     " time INTEGER NOT NULL, actor TEXT, message TEXT, doc TEXT);"
@@ -33,14 +40,20 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"
     " incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"
     " attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
-    " updated_at INTEGER, last_error TEXT);"
+    " updated_at INTEGER, last_error TEXT, recipient TEXT NOT NULL DEFAULT '');"
     "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(instance, state, next_at);"
     "CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, state, id);"
     "CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state) WHERE state <> 2;"
     "CREATE TABLE IF NOT EXISTS plugin_state(incident_id INTEGER NOT NULL, instance TEXT NOT NULL,"
     " state TEXT NOT NULL, PRIMARY KEY(incident_id, instance)) WITHOUT ROWID;"
-    "INSERT OR IGNORE INTO meta(k, v) VALUES('schema', '" SCHEMA_VERSION "');"
-    "COMMIT;";
+    /* Drafts (docs/drafts.md): text people approve before it is published. */
+    "CREATE TABLE IF NOT EXISTS drafts(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL,"
+    " event_id INTEGER NOT NULL, instance TEXT NOT NULL, network TEXT NOT NULL, measure INTEGER NOT NULL,"
+    " text TEXT NOT NULL, length INTEGER NOT NULL, max_length INTEGER NOT NULL, status TEXT NOT NULL,"
+    " actor TEXT, error TEXT, publish_event INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS drafts_publish ON drafts(publish_event) WHERE publish_event IS NOT NULL;"
+    "INSERT OR IGNORE INTO meta(k, v) VALUES('schema', '" STR(SCHEMA_VERSION) "');"
+                                                                              "COMMIT;";
 
 enum {
 	ST_BEGIN,
@@ -60,6 +73,12 @@ enum {
 	ST_OUTBOX_REQUEUE,
 	ST_OUTBOX_COUNTS,
 	ST_STATE_SET,
+	ST_DRAFT_ADD,
+	ST_DRAFT_GET,
+	ST_DRAFT_STATUS,
+	ST_DRAFT_TEXT,
+	ST_DRAFT_BY_PUB,
+	ST_DRAFT_NOTE,
 	ST_N
 };
 
@@ -73,20 +92,24 @@ static const char *const stmt_sql[ST_N] = {
                       " FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id"
                       " WHERE a.status = 'firing' OR (i.id IS NOT NULL AND i.state <> 'resolved')",
     [ST_INC_INSERT] = "INSERT INTO incidents(key, title, state, severity, human, labels, opened_at, updated_at,"
-                      " resolved_at, hold_until) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                      " resolved_at, hold_until, audience) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)",
     [ST_INC_UPDATE] = "UPDATE incidents SET key = ?1, title = ?2, state = ?3, severity = ?4, human = ?5,"
-                      " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10"
-                      " WHERE id = ?11",
+                      " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10,"
+                      " audience = ?12 WHERE id = ?11",
     [ST_INC_LOAD] = "SELECT id, key, title, state, severity, human, labels, opened_at, updated_at,"
-                    " COALESCE(resolved_at, 0), COALESCE(hold_until, 0) FROM incidents WHERE state <> 'resolved'",
+                    " COALESCE(resolved_at, 0), COALESCE(hold_until, 0), audience FROM incidents"
+                    " WHERE state <> 'resolved'",
     [ST_EVENT_ADD] = "INSERT INTO events(incident_id, type, time, actor, message, doc) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
-                      " updated_at) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4)",
-    [ST_OUTBOX_NEXT] = "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state"
-                       " FROM outbox o JOIN events e ON e.id = o.event_id"
+                      " updated_at, recipient) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4, ?5)",
+    /* Order is kept per incident and recipient: one recipient's retries
+     * never hold back another's messages. */
+    [ST_OUTBOX_NEXT] = "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state,"
+                       " o.recipient, e.type FROM outbox o JOIN events e ON e.id = o.event_id"
                        " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
                        " WHERE o.instance = ?1 AND o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p"
-                       "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id)"
+                       "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id"
+                       "  AND p.recipient = o.recipient)"
                        " ORDER BY o.next_at, o.id LIMIT ?2",
     [ST_OUTBOX_DONE] =
         "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1 AND state = 0",
@@ -99,6 +122,15 @@ static const char *const stmt_sql[ST_N] = {
     [ST_OUTBOX_COUNTS] = "SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 3), 0) FROM outbox"
                          " WHERE state <> 2",
     [ST_STATE_SET] = "INSERT OR REPLACE INTO plugin_state(incident_id, instance, state) VALUES(?1, ?2, ?3)",
+    [ST_DRAFT_ADD] = "INSERT INTO drafts(incident_id, event_id, instance, network, measure, text, length, max_length,"
+                     " status, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9)",
+    [ST_DRAFT_GET] = "SELECT id, incident_id, event_id, instance, network, measure, text, length, max_length, status"
+                     " FROM drafts WHERE id = ?1",
+    [ST_DRAFT_STATUS] = "UPDATE drafts SET status = ?3, actor = COALESCE(?4, actor), error = ?5,"
+                        " publish_event = COALESCE(?6, publish_event), updated_at = ?7 WHERE id = ?1 AND status = ?2",
+    [ST_DRAFT_TEXT] = "UPDATE drafts SET text = ?2, length = ?3, updated_at = ?4 WHERE id = ?1 AND status = 'pending'",
+    [ST_DRAFT_BY_PUB] = "SELECT id FROM drafts WHERE publish_event = ?1 AND instance = ?2",
+    [ST_DRAFT_NOTE] = "UPDATE drafts SET error = ?2, updated_at = ?3 WHERE id = ?1",
 };
 
 struct store {
@@ -106,6 +138,7 @@ struct store {
 	sqlite3_stmt *st[ST_N];
 };
 
+/* The store's schema version (1..SCHEMA_VERSION), or -1 with err set. */
 static int check_version(store *s, const char *path, char *err, size_t errlen)
 {
 	sqlite3_stmt *st = NULL;
@@ -117,20 +150,50 @@ static int check_version(store *s, const char *path, char *err, size_t errlen)
 	sqlite3_finalize(st);
 	st = NULL;
 	if (!has_meta)
-		return 0; /* a new store */
+		return SCHEMA_VERSION; /* a new store: schema_sql makes it current */
 	if (sqlite3_prepare_v2(s->db, "SELECT v FROM meta WHERE k = 'schema'", -1, &st, NULL) != SQLITE_OK)
 		goto broken;
 	const char *v = sqlite3_step(st) == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-	if (!v || strcmp(v, SCHEMA_VERSION) != 0) {
-		snprintf(err, errlen, "store %s has schema version %s; this crierd knows version %s", path,
+	char *end = NULL;
+	long n = v ? strtol(v, &end, 10) : 0;
+	if (!v || *end || n < 1 || n > SCHEMA_VERSION) {
+		snprintf(err, errlen, "store %s has schema version %s; this crierd knows versions 1 to %d", path,
 		         v ? v : "(none)", SCHEMA_VERSION);
 		ret = -1;
+	} else {
+		ret = (int)n;
 	}
 	sqlite3_finalize(st);
 	return ret;
 broken:
 	snprintf(err, errlen, "cannot read %s: %s", path, sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
+	return -1;
+}
+
+/* Bring an older store up to SCHEMA_VERSION, in one transaction. */
+static const char *const migrations[SCHEMA_VERSION + 1] = {
+    [2] = "ALTER TABLE outbox ADD COLUMN recipient TEXT NOT NULL DEFAULT '';",
+    [3] = "ALTER TABLE incidents ADD COLUMN audience INTEGER NOT NULL DEFAULT 0;",
+};
+
+static int migrate(store *s, const char *path, int from, char *err, size_t errlen)
+{
+	char *msg = NULL;
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE;", NULL, NULL, &msg) != SQLITE_OK)
+		goto fail;
+	for (int v = from + 1; v <= SCHEMA_VERSION; v++)
+		if (sqlite3_exec(s->db, migrations[v], NULL, NULL, &msg) != SQLITE_OK)
+			goto fail;
+	if (sqlite3_exec(s->db, "UPDATE meta SET v = '" STR(SCHEMA_VERSION) "' WHERE k = 'schema'; COMMIT;", NULL, NULL,
+	                 &msg) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	snprintf(err, errlen, "cannot upgrade store %s from schema version %d to %d: %s", path, from, SCHEMA_VERSION,
+	         msg ? msg : sqlite3_errmsg(s->db));
+	sqlite3_free(msg);
+	sqlite3_exec(s->db, "ROLLBACK;", NULL, NULL, NULL);
 	return -1;
 }
 
@@ -149,7 +212,8 @@ store *store_open(const char *path, int sync_full, int checkpoint_pages, char *e
 	}
 	/* A store written by a newer crierd may mean things this one does not
 	 * know: look before changing anything in it (a new file has no meta). */
-	if (check_version(s, path, err, errlen) < 0)
+	int version = check_version(s, path, err, errlen);
+	if (version < 0)
 		goto fail;
 	char pragmas[256];
 	snprintf(pragmas, sizeof(pragmas),
@@ -157,12 +221,14 @@ store *store_open(const char *path, int sync_full, int checkpoint_pages, char *e
 	         " PRAGMA wal_autocheckpoint=%d; PRAGMA cache_size=-16000;",
 	         sync_full ? "FULL" : "NORMAL", checkpoint_pages > 0 ? checkpoint_pages : 1000);
 	char *msg = NULL;
-	if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK ||
-	    sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK) {
-		snprintf(err, errlen, "cannot set up store %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
-		sqlite3_free(msg);
+	if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK)
+		goto setup_failed;
+	/* Upgrade first: schema_sql describes the current version's tables and
+	 * indexes, which may use columns an older store lacks. */
+	if (version < SCHEMA_VERSION && migrate(s, path, version, err, errlen) < 0)
 		goto fail;
-	}
+	if (sqlite3_exec(s->db, schema_sql, NULL, NULL, &msg) != SQLITE_OK)
+		goto setup_failed;
 	for (int i = 0; i < ST_N; i++) {
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &s->st[i], NULL) !=
 		    SQLITE_OK) {
@@ -171,6 +237,9 @@ store *store_open(const char *path, int sync_full, int checkpoint_pages, char *e
 		}
 	}
 	return s;
+setup_failed:
+	snprintf(err, errlen, "cannot set up store %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
+	sqlite3_free(msg);
 fail:
 	store_close(s);
 	return NULL;
@@ -189,6 +258,11 @@ void store_close(store *s)
 const char *store_error(store *s)
 {
 	return sqlite3_errmsg(s->db);
+}
+
+sqlite3 *store_db(store *s)
+{
+	return s->db;
 }
 
 /* Run a statement that returns no rows; reset it whatever happens. */
@@ -225,6 +299,16 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* Bind a JSON value as compact text; NULL value binds "{}". */
+void store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	bind_text(st, i, v);
+}
+
+int store_step_done(sqlite3_stmt *st)
+{
+	return step_done(st);
+}
+
 static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
 {
 	if (!v) {
@@ -314,6 +398,7 @@ int store_incident_put(store *s, store_incident *row)
 	bind_time(st, 10, row->hold_until);
 	if (row->id)
 		sqlite3_bind_int64(st, 11, row->id);
+	sqlite3_bind_int(st, 12, row->audience);
 	if (step_done(st) < 0)
 		return -1;
 	if (!row->id)
@@ -339,6 +424,7 @@ int store_incident_load(store *s, int (*fn)(const store_incident *row, void *ctx
 		    .updated_at = sqlite3_column_int64(st, 8),
 		    .resolved_at = sqlite3_column_int64(st, 9),
 		    .hold_until = sqlite3_column_int64(st, 10),
+		    .audience = sqlite3_column_int(st, 11),
 		};
 		int r = fn(&row, ctx);
 		json_decref(labels);
@@ -368,13 +454,15 @@ int64_t store_event_add(store *s, int64_t incident_id, const char *type, int64_t
 	return sqlite3_last_insert_rowid(s->db);
 }
 
-int store_outbox_add(store *s, int64_t event_id, int64_t incident_id, const char *instance, int64_t now)
+int store_outbox_add(store *s, int64_t event_id, int64_t incident_id, const char *instance, const char *recipient,
+                     int64_t now)
 {
 	sqlite3_stmt *st = s->st[ST_OUTBOX_ADD];
 	sqlite3_bind_int64(st, 1, event_id);
 	sqlite3_bind_int64(st, 2, incident_id);
 	bind_text(st, 3, instance);
 	sqlite3_bind_int64(st, 4, now);
+	bind_text(st, 5, recipient ? recipient : "");
 	return step_done(st);
 }
 
@@ -401,7 +489,9 @@ int store_outbox_due(store *s, const char *instance, store_delivery *out, int ma
 		d->created_at = sqlite3_column_int64(st, 5);
 		d->doc = col_dup(st, 6);
 		d->state = col_dup(st, 7);
-		if (!d->doc || (!d->state && sqlite3_column_type(st, 7) != SQLITE_NULL)) {
+		d->recipient = col_dup(st, 8);
+		d->type = col_dup(st, 9);
+		if (!d->doc || !d->recipient || !d->type || (!d->state && sqlite3_column_type(st, 7) != SQLITE_NULL)) {
 			store_delivery_free(d);
 			rc = SQLITE_NOMEM;
 			break;
@@ -422,7 +512,9 @@ void store_delivery_free(store_delivery *d)
 {
 	free(d->doc);
 	free(d->state);
-	d->doc = d->state = NULL;
+	free(d->recipient);
+	free(d->type);
+	d->doc = d->state = d->recipient = d->type = NULL;
 }
 
 int store_outbox_done(store *s, int64_t id, int attempts, int64_t now)
@@ -495,6 +587,115 @@ int store_state_set(store *s, int64_t incident_id, const char *instance, const c
 	return step_done(st);
 }
 
+/* ---- drafts -------------------------------------------------------------- */
+
+int64_t store_draft_add(store *s, const store_draft *d, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_ADD];
+	sqlite3_bind_int64(st, 1, d->incident_id);
+	sqlite3_bind_int64(st, 2, d->event_id);
+	bind_text(st, 3, d->instance);
+	bind_text(st, 4, d->network);
+	sqlite3_bind_int(st, 5, d->measure);
+	bind_text(st, 6, d->text);
+	sqlite3_bind_int64(st, 7, (sqlite3_int64)d->length);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)d->limit);
+	sqlite3_bind_int64(st, 9, now);
+	if (step_done(st) < 0)
+		return -1;
+	return sqlite3_last_insert_rowid(s->db);
+}
+
+int store_draft_get(store *s, int64_t id, store_draft *d)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_GET];
+	int ret = 0;
+	memset(d, 0, sizeof(*d));
+	sqlite3_bind_int64(st, 1, id);
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		d->id = sqlite3_column_int64(st, 0);
+		d->incident_id = sqlite3_column_int64(st, 1);
+		d->event_id = sqlite3_column_int64(st, 2);
+		d->instance = col_dup(st, 3);
+		d->network = col_dup(st, 4);
+		d->measure = sqlite3_column_int(st, 5);
+		d->text = col_dup(st, 6);
+		d->length = (size_t)sqlite3_column_int64(st, 7);
+		d->limit = (size_t)sqlite3_column_int64(st, 8);
+		d->status = col_dup(st, 9);
+		ret = d->instance && d->network && d->text && d->status ? 1 : -1;
+		if (ret < 0)
+			store_draft_free(d);
+	} else if (rc != SQLITE_DONE) {
+		ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+void store_draft_free(store_draft *d)
+{
+	free(d->instance);
+	free(d->network);
+	free(d->text);
+	free(d->status);
+	d->instance = d->network = d->text = d->status = NULL;
+}
+
+int store_draft_set_status(store *s, int64_t id, const char *from, const char *to, const char *actor, const char *error,
+                           int64_t publish_event, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_STATUS];
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, from);
+	bind_text(st, 3, to);
+	bind_text(st, 4, actor);
+	bind_text(st, 5, error);
+	if (publish_event)
+		sqlite3_bind_int64(st, 6, publish_event);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, now);
+	if (step_done(st) < 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
+}
+
+int store_draft_set_text(store *s, int64_t id, const char *text, size_t length, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_TEXT];
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, text);
+	sqlite3_bind_int64(st, 3, (sqlite3_int64)length);
+	sqlite3_bind_int64(st, 4, now);
+	if (step_done(st) < 0)
+		return -1;
+	return sqlite3_changes(s->db) > 0;
+}
+
+int64_t store_draft_by_publication(store *s, int64_t event_id, const char *instance)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_BY_PUB];
+	sqlite3_bind_int64(st, 1, event_id);
+	bind_text(st, 2, instance);
+	int rc = sqlite3_step(st);
+	int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : rc == SQLITE_DONE ? 0 : -1;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return id;
+}
+
+int store_draft_note(store *s, int64_t id, const char *error, int64_t now)
+{
+	sqlite3_stmt *st = s->st[ST_DRAFT_NOTE];
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, error);
+	sqlite3_bind_int64(st, 3, now);
+	return step_done(st);
+}
+
 /* ---- read side: ad-hoc queries for the control socket ------------------ */
 
 /* Convert a column into JSON: integers, text (JSON text when asked), NULL. */
@@ -556,6 +757,7 @@ fail:
 
 #define INCIDENT_COLS                                                                                                  \
 	"i.id, i.key, i.title, i.state, i.severity, i.human, i.labels, i.opened_at, i.updated_at, i.resolved_at,"      \
+	" i.audience,"                                                                                                 \
 	" (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing') AS alerts_firing"
 
 json_t *store_incidents_json(store *s, int all)
@@ -592,9 +794,9 @@ json_t *store_events_json(store *s, int64_t incident_id)
 }
 
 #define DELIVERY_COLS                                                                                                  \
-	"id, event_id, incident_id, instance, CASE state WHEN 0 THEN 'pending' WHEN 2 THEN 'delivered'"                \
-	" ELSE 'dead' END AS state, attempts, next_at, created_at, updated_at, last_error,"                            \
-	" 'crier-' || event_id || '-' || instance AS idempotency_key"
+	"id, event_id, incident_id, instance, NULLIF(recipient, '') AS recipient,"                                     \
+	" CASE state WHEN 0 THEN 'pending' WHEN 2 THEN 'delivered' ELSE 'dead' END AS state, attempts, next_at,"       \
+	" created_at, updated_at, last_error, " STORE_IDEMPOTENCY_KEY_SQL " AS idempotency_key"
 
 json_t *store_deliveries_json(store *s, int dead_only, int64_t incident_id)
 {
@@ -615,6 +817,25 @@ json_t *store_deliveries_json(store *s, int dead_only, int64_t incident_id)
 json_t *store_delivery_json(store *s, int64_t id)
 {
 	json_t *rows = query_rows(s, "SELECT " DELIVERY_COLS " FROM outbox WHERE id = ?1", 1, id, 0, NULL);
+	json_t *one = rows ? json_incref(json_array_get(rows, 0)) : NULL;
+	json_decref(rows);
+	return one;
+}
+
+#define DRAFT_COLS                                                                                                     \
+	"id, incident_id, event_id, instance, network, status, text, length, max_length AS \"limit\", actor, error,"   \
+	" created_at, updated_at"
+
+json_t *store_drafts_json(store *s)
+{
+	/* Pending first: those are what people are asked to look at. */
+	return query_rows(s, "SELECT " DRAFT_COLS " FROM drafts ORDER BY status = 'pending' DESC, id DESC LIMIT 500", 0,
+	                  0, 0, NULL);
+}
+
+json_t *store_draft_json(store *s, int64_t id)
+{
+	json_t *rows = query_rows(s, "SELECT " DRAFT_COLS " FROM drafts WHERE id = ?1", 1, id, 0, NULL);
 	json_t *one = rows ? json_incref(json_array_get(rows, 0)) : NULL;
 	json_decref(rows);
 	return one;

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 typedef struct store store;
+struct sqlite3_stmt;
 
 /* Delivery states as stored. In flight is known only in memory: a crash
  * leaves the row pending, and it is sent again with the same key. */
@@ -24,6 +25,12 @@ store *store_open(const char *path, int sync_full, int checkpoint_pages, char *e
 void store_close(store *s);
 /* Last error text of the database (borrowed). */
 const char *store_error(store *s);
+/* The database handle, for modules with tables of their own (subscribers.c). Borrowed. */
+struct sqlite3 *store_db(store *s);
+/* For those modules' statements: bind text (copied; NULL binds NULL), and
+ * run a statement that returns no rows, resetting it whatever happens (0 / -1). */
+void store_bind_text(struct sqlite3_stmt *st, int i, const char *v);
+int store_step_done(struct sqlite3_stmt *st);
 
 int store_begin(store *s);
 int store_commit(store *s);
@@ -49,6 +56,7 @@ typedef struct store_incident {
 	int human;
 	const json_t *labels; /* borrowed */
 	int64_t opened_at, updated_at, resolved_at, hold_until;
+	int audience; /* AUDIENCE_PUBLIC | AUDIENCE_SECURITY (core/audience.h) */
 } store_incident;
 
 /* Insert (row->id == 0; sets it) or update. */
@@ -63,13 +71,25 @@ int64_t store_event_add(store *s, int64_t incident_id, const char *type, int64_t
                         const char *message, const char *doc);
 
 /* --- outbox ----------------------------------------------------------- */
-int store_outbox_add(store *s, int64_t event_id, int64_t incident_id, const char *instance, int64_t now);
+/* recipient: borrowed, NULL or "" for an instance without recipients. */
+int store_outbox_add(store *s, int64_t event_id, int64_t incident_id, const char *instance, const char *recipient,
+                     int64_t now);
+
+/*
+ * A delivery's idempotency key: "crier-<event>-<instance>", plus
+ * "-<recipient>" for a recipient. The same on every retry and restart; the
+ * SQL form (over outbox columns) must agree with outbox.c's.
+ */
+#define STORE_IDEMPOTENCY_KEY_SQL                                                                                      \
+	"('crier-' || event_id || '-' || instance || CASE recipient WHEN '' THEN '' ELSE '-' || recipient END)"
 
 typedef struct store_delivery {
 	int64_t id, event_id, incident_id, created_at, next_at;
 	int attempts;
-	char *doc;   /* new (free) */
-	char *state; /* new (free), the plugin's per-incident state or NULL */
+	char *doc;       /* new (free) */
+	char *state;     /* new (free), the plugin's per-incident state or NULL */
+	char *recipient; /* new (free), "" when the instance has no recipients */
+	char *type;      /* new (free), the event's type */
 } store_delivery;
 
 /*
@@ -91,6 +111,35 @@ int store_outbox_counts(store *s, int64_t *pending, int64_t *dead);
 /* Per-incident plugin state (handed to the plugin with store_outbox_due). */
 int store_state_set(store *s, int64_t incident_id, const char *instance, const char *state);
 
+/* --- drafts: text people approve before it is published (drafts.c) ------ */
+/* Statuses: "pending" -> "approved" or "rejected"; "approved" -> "published" or "failed". */
+typedef struct store_draft {
+	int64_t id, incident_id, event_id; /* event_id: the event the plugin drafted it for */
+	char *instance;                    /* new (free with store_draft_free) when read; borrowed when added */
+	char *network;                     /* same */
+	char *text;                        /* same */
+	char *status;                      /* same; ignored by store_draft_add (always "pending") */
+	int measure;                       /* crier_measure */
+	size_t length, limit;
+} store_draft;
+
+/* Insert a pending draft (d and its strings borrowed). New id, or -1. */
+int64_t store_draft_add(store *s, const store_draft *d, int64_t now);
+/* 1 and *d filled (free with store_draft_free), 0 no such draft, -1. */
+int store_draft_get(store *s, int64_t id, store_draft *d);
+void store_draft_free(store_draft *d);
+/* Move draft id from status from to status to, setting actor (NULL keeps
+ * it), error (NULL clears it) and publish_event (0 keeps it). 1 moved, 0 it
+ * was not in status from, -1. */
+int store_draft_set_status(store *s, int64_t id, const char *from, const char *to, const char *actor, const char *error,
+                           int64_t publish_event, int64_t now);
+/* Replace the text of a pending draft. 1 done, 0 not pending, -1. */
+int store_draft_set_text(store *s, int64_t id, const char *text, size_t length, int64_t now);
+/* The draft whose publication is event_id's delivery to instance: its id, 0 none, -1. */
+int64_t store_draft_by_publication(store *s, int64_t event_id, const char *instance);
+/* Keep the last publication error of a draft (a retry's reason). */
+int store_draft_note(store *s, int64_t id, const char *error, int64_t now);
+
 /* --- read side for the control socket (new JSON) ------------------------ */
 json_t *store_incidents_json(store *s, int all);
 json_t *store_incident_json(store *s, int64_t id); /* NULL when absent */
@@ -98,5 +147,8 @@ json_t *store_alerts_json(store *s, int64_t incident_id);
 json_t *store_events_json(store *s, int64_t incident_id);
 json_t *store_deliveries_json(store *s, int dead_only, int64_t incident_id);
 json_t *store_delivery_json(store *s, int64_t id);
+/* Drafts, pending first then newest first (at most 500); one draft or NULL. */
+json_t *store_drafts_json(store *s);
+json_t *store_draft_json(store *s, int64_t id);
 
 #endif

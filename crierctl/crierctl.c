@@ -42,7 +42,9 @@ typedef struct cmd_args {
 	const char *pos[4]; /* borrowed from argv */
 	int npos;
 	int all, dead;
-	const char *message, *state, *incident; /* borrowed from argv */
+	const char *message, *state, *incident, *text; /* borrowed from argv */
+	const char *components[32];                    /* --component, repeated; borrowed from argv */
+	int ncomponents;
 } cmd_args;
 
 typedef struct command command;
@@ -56,6 +58,7 @@ struct command {
 	int npos;          /* positional arguments it requires */
 	json_t *(*build)(const command *cmd, const cmd_args *a, const opts *o, char *err, size_t errlen);
 	void (*print)(const cmd_args *a, const json_t *reply);
+	int maxpos; /* positional arguments it may take, when more than npos */
 };
 
 /* ---- small helpers ---- */
@@ -474,6 +477,176 @@ static void print_retry(const cmd_args *a, const json_t *reply)
 	}
 }
 
+/* "132/500": a draft's length against its network's limit. */
+static void length_text(const json_t *d, char *buf, size_t n)
+{
+	snprintf(buf, n, "%lld/%lld", (long long)json_integer_value(get(d, "length")),
+	         (long long)json_integer_value(get(d, "limit")));
+}
+
+static void print_draft_list(const json_t *list)
+{
+	static const char *const head[] = {"ID", "STATUS", "INSTANCE", "INCIDENT", "LENGTH", "CREATED", "TEXT"};
+	table t = {.ncols = 7};
+	size_t i;
+	const json_t *d;
+
+	if (json_array_size(list) == 0) {
+		printf("no drafts\n");
+		return;
+	}
+	table_row(&t, head);
+	json_array_foreach(list, i, d)
+	{
+		char id[32], status[32], inst[256], inc[32], len[64], created[64], text[1024];
+		const char *row[] = {id, status, inst, inc, len, created, text};
+
+		value_text(get(d, "id"), id, sizeof id);
+		value_text(get(d, "status"), status, sizeof status);
+		value_text(get(d, "instance"), inst, sizeof inst);
+		value_text(get(d, "incident_id"), inc, sizeof inc);
+		length_text(d, len, sizeof len);
+		time_text(get(d, "created_at"), created, sizeof created);
+		value_text(get(d, "text"), text, sizeof text);
+		table_row(&t, row);
+	}
+	table_print(&t, "");
+	table_free(&t);
+}
+
+static void print_draft(const json_t *d)
+{
+	static const struct {
+		const char *label, *key;
+		int is_time;
+	} fields[] = {{"network", "network", 0},    {"incident", "incident_id", 0}, {"created", "created_at", 1},
+	              {"updated", "updated_at", 1}, {"decided by", "actor", 0},     {"error", "error", 0}};
+	char id[32], status[32], inst[256], buf[1024];
+	table t = {.ncols = 2};
+	char *text;
+
+	value_text(get(d, "id"), id, sizeof id);
+	value_text(get(d, "status"), status, sizeof status);
+	value_text(get(d, "instance"), inst, sizeof inst);
+	text = clean(inst);
+	printf("draft %s for %s: %s\n", id, text ? text : "", status);
+	free(text);
+	for (size_t f = 0; f < sizeof fields / sizeof *fields; f++) {
+		const char *row[2] = {fields[f].label, buf};
+
+		if (!json_is_string(get(d, fields[f].key)) && !json_is_integer(get(d, fields[f].key)))
+			continue;
+		if (fields[f].is_time)
+			time_text(get(d, fields[f].key), buf, sizeof buf);
+		else
+			value_text(get(d, fields[f].key), buf, sizeof buf);
+		table_row(&t, row);
+	}
+	{
+		const char *row[2] = {"length", buf};
+
+		length_text(d, buf, sizeof buf);
+		table_row(&t, row);
+	}
+	table_print(&t, "  ");
+	table_free(&t);
+	/* The text as it would be posted: line breaks kept, controls blanked. */
+	text = clean(json_string_value(get(d, "text")) ? json_string_value(get(d, "text")) : "");
+	printf("\n%s\n", text ? text : "");
+	free(text);
+	if (json_is_string(get(d, "approve"))) {
+		char ap[128], rj[128];
+
+		value_text(get(d, "approve"), ap, sizeof ap);
+		value_text(get(d, "reject"), rj, sizeof rj);
+		printf("\napprove: %s\nreject:  %s\nedit:    crierctl drafts edit %s --text \"...\"\n", ap, rj, id);
+	}
+}
+
+static void print_drafts(const cmd_args *a, const json_t *reply)
+{
+	const json_t *d = get(reply, "draft");
+	char inst[256], len[64];
+
+	if (a->npos == 0) {
+		print_draft_list(get(reply, "drafts"));
+		return;
+	}
+	value_text(get(d, "instance"), inst, sizeof inst);
+	length_text(d, len, sizeof len);
+	if (strcmp(a->pos[0], "approve") == 0)
+		printf("draft %s approved: %s publishes it now\n", a->pos[1], inst);
+	else if (strcmp(a->pos[0], "reject") == 0)
+		printf("draft %s rejected: it will not be published\n", a->pos[1]);
+	else if (strcmp(a->pos[0], "edit") == 0)
+		printf("draft %s edited (%s)\n", a->pos[1], len);
+	else
+		print_draft(d);
+}
+
+/* "API, Website", or "all" for a subscriber who follows every component. */
+static void components_text(const json_t *list, char *buf, size_t n)
+{
+	size_t i, used = 0;
+	const json_t *c;
+
+	snprintf(buf, n, "all");
+	json_array_foreach(list, i, c)
+	{
+		int w = snprintf(buf + used, n - used, "%s%s", i ? ", " : "", json_string_value(c));
+		if (w < 0 || (size_t)w >= n - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static void print_subscribers(const cmd_args *a, const json_t *reply)
+{
+	static const char *const head[] = {"ID", "KIND", "ADDRESS", "STATUS", "COMPONENTS", "SINCE", "SOURCE"};
+	const json_t *list = get(reply, "subscribers"), *sub;
+	table t = {.ncols = 7};
+	char comps[512], addr[400];
+	size_t i;
+
+	if (a->npos > 0 && strcmp(a->pos[0], "list") != 0) {
+		sub = get(reply, "subscriber");
+		value_text(get(sub, "address"), addr, sizeof addr);
+		components_text(get(sub, "components"), comps, sizeof comps);
+		if (strcmp(a->pos[0], "add") == 0)
+			printf("subscriber %s added, confirmed; follows %s\n", addr, comps);
+		else
+			printf("subscriber %s removed, with their deliveries\n", addr);
+		return;
+	}
+	if (json_array_size(list) == 0) {
+		printf("no subscribers\n");
+		return;
+	}
+	table_row(&t, head);
+	json_array_foreach(list, i, sub)
+	{
+		char id[32], kind[16], status[16], since[64], source[300];
+		const char *row[] = {id, kind, addr, status, comps, since, source};
+		int confirmed;
+
+		value_text(get(sub, "id"), id, sizeof id);
+		value_text(get(sub, "kind"), kind, sizeof kind);
+		value_text(get(sub, "address"), addr, sizeof addr);
+		value_text(get(sub, "status"), status, sizeof status);
+		components_text(get(sub, "components"), comps, sizeof comps);
+		confirmed = strcmp(status, "confirmed") == 0;
+		time_text(get(sub, confirmed ? "confirmed_at" : "created_at"), since, sizeof since);
+		if (json_is_string(get(sub, "client")))
+			snprintf(source, sizeof source, "%s (%s)", json_string_value(get(sub, "source")),
+			         json_string_value(get(sub, "client")));
+		else
+			value_text(get(sub, "source"), source, sizeof source);
+		table_row(&t, row);
+	}
+	table_print(&t, "");
+	table_free(&t);
+}
+
 /* The two largest units are enough to read at a glance: "3d 4h", "12m 5s". */
 static void uptime_text(long long s, char *buf, size_t n)
 {
@@ -658,6 +831,92 @@ static json_t *build_retry(const command *cmd, const cmd_args *a, const opts *o,
 	return with_id(new_request(cmd->name), "id", "DELIVERY", a->pos[0], err, errlen);
 }
 
+/* drafts; drafts show|edit|approve|reject ID */
+static json_t *build_drafts(const command *cmd, const cmd_args *a, const opts *o, char *err, size_t errlen)
+{
+	static const char *const subs[][2] = {
+	    {"show", "draft"}, {"edit", "draft_edit"}, {"approve", "draft_approve"}, {"reject", "draft_reject"}};
+	const char *ctl = NULL;
+	json_t *req;
+
+	if (a->npos == 0) {
+		if (a->text || a->message) {
+			usage_fail(err, errlen, "%s goes with a subcommand (edit, reject)",
+			           a->text ? "--text" : "--message");
+			return NULL;
+		}
+		return new_request(cmd->name);
+	}
+	for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
+		if (strcmp(a->pos[0], subs[i][0]) == 0)
+			ctl = subs[i][1];
+	if (!ctl) {
+		usage_fail(err, errlen, "unknown drafts subcommand \"%s\" (use show, edit, approve or reject)",
+		           a->pos[0]);
+		return NULL;
+	}
+	if (a->npos < 2) {
+		usage_fail(err, errlen, "drafts %s needs a draft ID", a->pos[0]);
+		return NULL;
+	}
+	if (strcmp(a->pos[0], "edit") == 0 ? !a->text : a->text != NULL) {
+		usage_fail(err, errlen, a->text ? "--text goes with drafts edit" : "drafts edit needs --text TEXT");
+		return NULL;
+	}
+	if (a->message && strcmp(a->pos[0], "reject") != 0) {
+		usage_fail(err, errlen, "--message goes with drafts reject (the reason)");
+		return NULL;
+	}
+	req = with_id(new_request(ctl), "id", "ID", a->pos[1], err, errlen);
+	if (req && (set_str(req, "actor", strcmp(ctl, "draft") ? o->actor : NULL) < 0 ||
+	            set_str(req, "text", a->text) < 0 || set_str(req, "message", a->message) < 0)) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* subscribers [list]; subscribers add|remove ADDRESS [--component NAME]... */
+static json_t *build_subscribers(const command *cmd, const cmd_args *a, const opts *o, char *err, size_t errlen)
+{
+	const char *sub = a->npos ? a->pos[0] : "list";
+	json_t *req, *comps;
+
+	(void)cmd;
+	if (strcmp(sub, "list") == 0) {
+		if (a->npos > 1 || a->ncomponents) {
+			usage_fail(err, errlen, "subscribers list takes no %s",
+			           a->ncomponents ? "--component" : "address");
+			return NULL;
+		}
+		return new_request("subscribers");
+	}
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0) {
+		usage_fail(err, errlen, "unknown subscribers subcommand \"%s\" (use list, add or remove)", sub);
+		return NULL;
+	}
+	if (a->npos < 2) {
+		usage_fail(err, errlen, "subscribers %s needs an email address or a phone number (+14155550100)", sub);
+		return NULL;
+	}
+	if (a->ncomponents && strcmp(sub, "remove") == 0) {
+		usage_fail(err, errlen, "--component goes with subscribers add");
+		return NULL;
+	}
+	req = json_pack("{ss ss}", "cmd", strcmp(sub, "add") == 0 ? "subscriber_add" : "subscriber_remove", "address",
+	                a->pos[1]);
+	comps = json_array();
+	for (int i = 0; req && comps && i < a->ncomponents; i++)
+		if (json_array_append_new(comps, json_string(a->components[i])) < 0)
+			break;
+	if (!req || !comps || json_object_set_new(req, "components", comps) < 0 ||
+	    set_str(req, "actor", o->actor) < 0) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
 static json_t *build_status(const command *cmd, const cmd_args *a, const opts *o, char *err, size_t errlen)
 {
 	(void)a;
@@ -669,22 +928,29 @@ static json_t *build_status(const command *cmd, const cmd_args *a, const opts *o
 
 static const command commands[] = {
     {"incidents", "[--all]", "list open incidents (--all: resolved ones too)", "crierctl incidents --all", "--all", 0,
-     build_incidents, print_incidents},
-    {"show", "ID", "one incident: its state, alerts and timeline", "crierctl show 3", "", 1, build_show, print_show},
+     build_incidents, print_incidents, 0},
+    {"show", "ID", "one incident: its state, alerts and timeline", "crierctl show 3", "", 1, build_show, print_show, 0},
     {"ack", "ID [--message TEXT]", "acknowledge an incident: someone is on it (state becomes identified)",
-     "crierctl ack 3 --message \"looking at the API errors\"", "--message", 1, build_human, print_ack},
+     "crierctl ack 3 --message \"looking at the API errors\"", "--message", 1, build_human, print_ack, 0},
     {"update", "ID [--state S] --message TEXT",
      "post an update; S is investigating, identified, monitoring or resolved",
      "crierctl update 3 --state monitoring --message \"fix deployed, watching error rates\"", "--message --state", 1,
-     build_human, print_update},
+     build_human, print_update, 0},
     {"resolve", "ID [--message TEXT]", "resolve an incident now", "crierctl resolve 3 --message \"all clear\"",
-     "--message", 1, build_human, print_resolve},
+     "--message", 1, build_human, print_resolve, 0},
     {"deliveries", "[--dead] [--incident ID]", "notifications queued, sent or dead (newest first, at most 500)",
-     "crierctl deliveries --dead --incident 3", "--dead --incident", 0, build_deliveries, print_deliveries},
+     "crierctl deliveries --dead --incident 3", "--dead --incident", 0, build_deliveries, print_deliveries, 0},
     {"retry", "DELIVERY", "queue a failed or dead delivery again, now", "crierctl retry 42", "", 1, build_retry,
-     print_retry},
+     print_retry, 0},
     {"status", "", "crierd's version, uptime, queue sizes and plugin instances", "crierctl status", "", 0, build_status,
-     print_status},
+     print_status, 0},
+    {"drafts", "[show|edit|approve|reject ID]",
+     "drafted posts, pending first; show, edit --text TEXT, approve (publishes), reject [--message WHY]",
+     "crierctl drafts approve 7", "--text --message", 0, build_drafts, print_drafts, 2},
+    {"subscribers", "[list|add|remove ADDRESS] [--component NAME]...",
+     "people told of public incidents by email or SMS; add confirms at once, --component limits to some",
+     "crierctl subscribers add jane@example.com --component API", "--component", 0, build_subscribers,
+     print_subscribers, 2},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof *commands)
@@ -741,7 +1007,8 @@ static int has_flag(const command *cmd, const char *flag)
 /* Command options that take a value, so that the value is never read as an option of its own. */
 static int takes_value(const char *arg)
 {
-	return strcmp(arg, "--message") == 0 || strcmp(arg, "--state") == 0 || strcmp(arg, "--incident") == 0;
+	return strcmp(arg, "--message") == 0 || strcmp(arg, "--state") == 0 || strcmp(arg, "--incident") == 0 ||
+	       strcmp(arg, "--text") == 0 || strcmp(arg, "--component") == 0;
 }
 
 static int parse_cmd_args(const command *cmd, int argc, char **argv, cmd_args *a, char *err, size_t errlen)
@@ -752,7 +1019,7 @@ static int parse_cmd_args(const command *cmd, int argc, char **argv, cmd_args *a
 		const char *eq;
 
 		if (arg[0] != '-' || arg[1] == '\0') {
-			if (a->npos >= cmd->npos)
+			if (a->npos >= (cmd->maxpos ? cmd->maxpos : cmd->npos))
 				return usage_fail(err, errlen, "unexpected argument \"%s\"", arg);
 			a->pos[a->npos++] = arg;
 			continue;
@@ -774,9 +1041,16 @@ static int parse_cmd_args(const command *cmd, int argc, char **argv, cmd_args *a
 			}
 			if (strcmp(flag, "--message") == 0)
 				a->message = val;
+			else if (strcmp(flag, "--text") == 0)
+				a->text = val;
 			else if (strcmp(flag, "--state") == 0)
 				a->state = val;
-			else
+			else if (strcmp(flag, "--component") == 0) {
+				if (a->ncomponents == (int)(sizeof a->components / sizeof *a->components))
+					return usage_fail(err, errlen, "at most %zu --component",
+					                  sizeof a->components / sizeof *a->components);
+				a->components[a->ncomponents++] = val;
+			} else
 				a->incident = val;
 		} else if (val) {
 			return usage_fail(err, errlen, "%s takes no value", flag);

@@ -35,8 +35,9 @@ extern "C" {
 /*
  * ABI versions this header describes. A host offers [min, max].
  *   1  the base table: log, time, the delivery, per-incident state, HTTP.
- *   2  adds recipients, the configuration folder, Mustache templates and
- *      text measures (channel length limits).
+ *   2  adds recipients, the configuration folder, Mustache templates,
+ *      text measures (channel length limits) and drafts (text people
+ *      approve before it is published).
  */
 #define CRIER_ABI_VERSION     2
 #define CRIER_ABI_VERSION_MIN 1
@@ -102,7 +103,9 @@ typedef struct crier_http_response {
 	long status; /* HTTP status, 0 when no answer came (see error) */
 	char *body;  /* new, NUL-terminated, at most 64 KiB; free with http_response_free */
 	size_t body_len;
-	int64_t retry_after_ms; /* absolute unix ms from a Retry-After header, 0 if none */
+	int64_t retry_after_ms; /* absolute unix ms from a Retry-After header, or on a 429 without one
+	                         * from a rate-limit reset header (Mastodon's X-RateLimit-Reset,
+	                         * X's x-rate-limit-reset, Bluesky's RateLimit-Reset); 0 if none */
 	char error[256];        /* transport error text when status == 0 */
 } crier_http_response;
 
@@ -205,6 +208,27 @@ typedef struct crier_host_api {
 	 * string (free with free()), or NULL when even keep alone does not fit.
 	 */
 	char *(*text_fit)(const char *utf8, crier_measure m, size_t limit, const char *keep);
+
+	/*
+	 * Offer text for people to approve before it goes out (a social post):
+	 * the core keeps it as a pending draft of this instance for the
+	 * delivery's incident and tells the routes ("draft_created"). Once a
+	 * person approves it (crierctl drafts approve, or the drafts HTTP API),
+	 * this instance gets a "draft_approved" event whose "draft" object holds
+	 * the final text; that delivery is the publication, and its result makes
+	 * the draft published or failed (docs/drafts.md).
+	 *   network   where it would go, [a-z0-9_-]{1,32}, e.g. "mastodon"
+	 *   text      UTF-8, at most 16 KiB
+	 *   measure   and limit: the channel's length rule. The host measures text
+	 *             itself (and every later edit the same way) and refuses text
+	 *             over the limit.
+	 * network and text are copied. Kept only when deliver() returns
+	 * CRIER_OK; one draft per delivery (a second call replaces the first).
+	 * Returns 0, or -1 when the text is empty, not UTF-8, too long or over
+	 * the limit, the network name is malformed, or memory ran out.
+	 */
+	int (*draft_submit)(crier_delivery *d, const char *network, const char *text, crier_measure measure,
+	                    size_t limit);
 } crier_host_api;
 
 /*

@@ -1,7 +1,9 @@
 /*
- * The "webhook" plugin: POSTs every event it receives, as the JSON of
- * docs/events.md, to one URL. The far side deduplicates with the
- * Idempotency-Key header, which stays the same across retries.
+ * The "webhook" plugin: POSTs every event it receives to one URL, as the
+ * JSON of docs/events.md or as a Mustache template rendered against it
+ * (Microsoft Teams and Discord take their own shapes). The far side
+ * deduplicates with the Idempotency-Key header, which stays the same across
+ * retries.
  *
  * The URL is treated as a secret (it often holds a token): it never goes
  * into a log line or an error text.
@@ -18,6 +20,8 @@
 #define DEFAULT_TIMEOUT_MS 10000
 #define MAX_TIMEOUT_MS     300000
 #define ERROR_BODY_MAX     200
+#define MAX_CHARS_LIMIT    1048576
+#define RETRY_AFTER_MAX_S  86400.0
 
 #define USER_AGENT "crier/0.1"
 
@@ -35,6 +39,10 @@ struct crier_instance {
 	long timeout_ms;
 	crier_http_header *headers; /* new array; names and values new too */
 	size_t n_headers;
+	crier_template *body; /* new, or NULL when the body is the event JSON itself */
+	char *body_name;      /* new: the template's name or path, for messages */
+	int json_body;        /* the Content-Type is JSON: values are escaped, the result checked */
+	json_t *max_chars;    /* new reference or NULL: dotted path in the event -> code points */
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -94,9 +102,18 @@ static int add_header(crier_instance *inst, const char *name, const char *value)
 	return 0;
 }
 
+/* "application/json" or "<type>/<subtype>+json", parameters aside. */
+static int is_json_type(const char *type)
+{
+	size_t n = strcspn(type, "; \t");
+
+	return (n == 16 && strncasecmp(type, "application/json", 16) == 0) ||
+	       (n > 5 && strncasecmp(type + n - 5, "+json", 5) == 0);
+}
+
 /* Build inst->headers: the defaults, minus what the configuration replaces,
- * plus the configured ones. */
-static int parse_headers(crier_instance *inst, json_t *obj, char *err, size_t errlen)
+ * plus the configured ones. content_type is the "content_type" key or NULL. */
+static int parse_headers(crier_instance *inst, json_t *obj, const char *content_type, char *err, size_t errlen)
 {
 	const char *name;
 	json_t *v;
@@ -116,14 +133,26 @@ static int parse_headers(crier_instance *inst, json_t *obj, char *err, size_t er
 			return fail(err, errlen, "headers: the value of \"%s\" must be a string", name);
 		if (strpbrk(value, "\r\n"))
 			return fail(err, errlen, "headers: the value of \"%s\" holds CR or LF", name);
-		has_type |= strcasecmp(name, "Content-Type") == 0;
+		if (strcasecmp(name, "Content-Type") == 0) {
+			if (content_type)
+				return fail(
+				    err, errlen,
+				    "set the content type with \"content_type\" or headers.Content-Type, not both");
+			has_type = 1;
+			inst->json_body = is_json_type(value);
+		}
 		has_agent |= strcasecmp(name, "User-Agent") == 0;
 	}
 	inst->headers = calloc(N_DEFAULT_HEADERS + json_object_size(obj), sizeof(*inst->headers));
 	if (!inst->headers)
 		return fail(err, errlen, "out of memory");
-	if (!has_type && add_header(inst, "Content-Type", "application/json") != 0)
-		return fail(err, errlen, "out of memory");
+	if (!has_type) {
+		if (!content_type)
+			content_type = "application/json";
+		inst->json_body = is_json_type(content_type);
+		if (add_header(inst, "Content-Type", content_type) != 0)
+			return fail(err, errlen, "out of memory");
+	}
 	if (!has_agent && add_header(inst, "User-Agent", USER_AGENT) != 0)
 		return fail(err, errlen, "out of memory");
 	json_object_foreach(obj, name, v)
@@ -134,11 +163,58 @@ static int parse_headers(crier_instance *inst, json_t *obj, char *err, size_t er
 	return 0;
 }
 
+/* "max_chars": {"incident.title": 200, "alert.annotations.*": 1500}. */
+static int check_max_chars(json_t *obj, char *err, size_t errlen)
+{
+	const char *path;
+	json_t *v;
+
+	if (!json_is_object(obj))
+		return fail(err, errlen, "\"max_chars\" must be an object of dotted path to a number of characters");
+	json_object_foreach(obj, path, v)
+	{
+		json_int_t n = json_integer_value(v);
+		size_t len = strlen(path);
+		if (len == 0 || path[0] == '.' || path[len - 1] == '.' || strstr(path, ".."))
+			return fail(err, errlen, "max_chars: \"%s\" is not a dotted path such as incident.title", path);
+		if (!json_is_integer(v) || n < 1 || n > MAX_CHARS_LIMIT)
+			return fail(err, errlen, "max_chars: \"%s\" must be an integer from 1 to %d", path,
+			            MAX_CHARS_LIMIT);
+	}
+	return 0;
+}
+
+/* A bare name picks <config_dir>/templates/webhook/<name>.mustache. */
+static int is_template_name(const char *s)
+{
+	return *s && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789_-") == strlen(s);
+}
+
+static int load_template(crier_instance *inst, const char *src, char *err, size_t errlen)
+{
+	const crier_host_api *api = inst->api;
+	int named = is_template_name(src);
+	char terr[512] = "";
+
+	if (api->abi_version < 2 || !api->template_load || !api->template_render || !api->template_free)
+		return fail(err, errlen, "\"template\" needs a crierd with template support (plugin ABI 2)");
+	if (inst->max_chars && (!api->text_measure || !api->text_fit))
+		return fail(err, errlen, "\"max_chars\" needs a crierd with text measures (plugin ABI 2)");
+	/* The name in messages: "teams", the file's path, or "inline". */
+	inst->body_name = strdup(named ? src : strncmp(src, "file:", 5) == 0 ? src + 5 : "inline");
+	if (!inst->body_name)
+		return fail(err, errlen, "out of memory");
+	inst->body = api->template_load(inst->host, inst->body_name, named ? NULL : src, terr, sizeof(terr));
+	if (!inst->body)
+		return fail(err, errlen, "\"template\": %s", terr[0] ? terr : "cannot load the template");
+	return 0;
+}
+
 static int parse_config(crier_instance *inst, const char *config_json, char *err, size_t errlen)
 {
 	json_error_t jerr;
 	json_t *root, *v, *headers = NULL;
-	const char *key;
+	const char *key, *template = NULL, *content_type = NULL;
 	int ret = -1;
 
 	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
@@ -181,13 +257,38 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 			inst->timeout_ms = (long)t;
 		} else if (strcmp(key, "headers") == 0) {
 			headers = v;
+		} else if (strcmp(key, "template") == 0) {
+			template = json_string_value(v);
+			if (!template || !*template) {
+				fail(err, errlen,
+				     "\"template\" must be a template name (\"teams\", \"discord\"), \"file:PATH\" or "
+				     "the template text");
+				goto out;
+			}
+		} else if (strcmp(key, "content_type") == 0) {
+			content_type = json_string_value(v);
+			if (!content_type || !*content_type || strpbrk(content_type, "\r\n")) {
+				fail(err, errlen, "\"content_type\" must be a media type such as application/json");
+				goto out;
+			}
+		} else if (strcmp(key, "max_chars") == 0) {
+			if (check_max_chars(v, err, errlen) != 0)
+				goto out;
+			inst->max_chars = json_incref(v);
 		} else {
-			fail(err, errlen, "unknown key \"%s\"; known keys: url, timeout_ms, headers", key);
+			fail(err, errlen,
+			     "unknown key \"%s\"; known keys: url, timeout_ms, headers, template, content_type, "
+			     "max_chars",
+			     key);
 			goto out;
 		}
 	}
 	if (!inst->url) {
 		fail(err, errlen, "missing required key \"url\"");
+		goto out;
+	}
+	if (inst->max_chars && !template) {
+		fail(err, errlen, "\"max_chars\" shortens the values a \"template\" uses; set \"template\" too");
 		goto out;
 	}
 	if (!headers)
@@ -198,8 +299,10 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
-	ret = parse_headers(inst, headers, err, errlen);
+	ret = parse_headers(inst, headers, content_type, err, errlen);
 	json_decref(headers);
+	if (ret == 0 && template)
+		ret = load_template(inst, template, err, errlen);
 out:
 	json_decref(root);
 	return ret;
@@ -211,6 +314,10 @@ static void webhook_destroy(crier_instance *inst)
 		return;
 	free(inst->url);
 	free_headers(inst->headers, inst->n_headers);
+	if (inst->body)
+		inst->api->template_free(inst->body);
+	free(inst->body_name);
+	json_decref(inst->max_chars);
 	free(inst);
 }
 
@@ -221,7 +328,7 @@ static int webhook_init(const crier_host_api *api, crier_host *host, const char 
 
 	*out = NULL;
 	if (!api || !api->http_request || !api->http_response_free || !api->delivery_json || !api->delivery_key ||
-	    !api->delivery_attempt || !api->set_error || !api->retry_after)
+	    !api->delivery_attempt || !api->set_error || !api->retry_after || !api->now_ms)
 		return fail(err, errlen, "the host table lacks entries this plugin needs");
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)
@@ -311,6 +418,168 @@ static void http_error(const crier_instance *inst, const crier_http_response *re
 		strcat(out, " (redirects are not followed)");
 }
 
+/*
+ * Cut the strings that inst->max_chars names under obj: path is what is left
+ * of a dotted path ("alert.annotations.*"), where "*" is every member.
+ */
+static int fit_path(const crier_host_api *api, json_t *obj, const char *path, size_t limit)
+{
+	const char *dot = strchr(path, '.');
+	size_t seg = dot ? (size_t)(dot - path) : strlen(path);
+	int any = seg == 1 && path[0] == '*';
+
+	if (!json_is_object(obj))
+		return 0;
+	for (void *it = json_object_iter(obj); it; it = json_object_iter_next(obj, it)) {
+		const char *key = json_object_iter_key(it), *s;
+		json_t *child = json_object_iter_value(it);
+		char *cut;
+		int rc;
+
+		if (!any && (strlen(key) != seg || memcmp(key, path, seg) != 0))
+			continue;
+		if (dot) {
+			if (fit_path(api, child, dot + 1, limit) != 0)
+				return -1;
+			continue;
+		}
+		s = json_string_value(child);
+		if (!s || api->text_measure(s, CRIER_MEASURE_CODEPOINTS) <= limit)
+			continue;
+		cut = api->text_fit(s, CRIER_MEASURE_CODEPOINTS, limit, NULL);
+		rc = cut ? json_object_iter_set_new(obj, it, json_string(cut)) : -1;
+		free(cut);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The JSON-escaped text of string s, without its quotes, as a new string value. */
+static json_t *escaped(const json_t *s)
+{
+	char *q = json_dumps(s, JSON_ENCODE_ANY);
+	json_t *r = q ? json_stringn(q + 1, strlen(q) - 2) : NULL;
+
+	free(q);
+	return r;
+}
+
+/*
+ * Replace every string under v by its JSON-escaped text, so that a template
+ * writing "{{incident.title}}" between quotes yields a valid JSON string
+ * whatever the title holds (quotes, backslashes, newlines, controls).
+ */
+static int escape_strings(json_t *v)
+{
+	if (json_is_object(v)) {
+		for (void *it = json_object_iter(v); it; it = json_object_iter_next(v, it)) {
+			json_t *child = json_object_iter_value(it);
+			if (json_is_string(child) ? json_object_iter_set_new(v, it, escaped(child)) != 0
+			                          : escape_strings(child) != 0)
+				return -1;
+		}
+	} else if (json_is_array(v)) {
+		for (size_t i = 0; i < json_array_size(v); i++) {
+			json_t *child = json_array_get(v, i);
+			if (json_is_string(child) ? json_array_set_new(v, i, escaped(child)) != 0
+			                          : escape_strings(child) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The template's context: the event, with "severity_is": {"<severity>": true}
+ * added (Mustache cannot compare, so templates branch on it, for colours),
+ * the values max_chars names cut to fit, and for a JSON body every string
+ * escaped. Returns new JSON text, or NULL (out of memory).
+ */
+static char *template_context(const crier_instance *inst, const char *json)
+{
+	json_t *ctx = json_loads(json, 0, NULL), *v;
+	const char *path, *sev;
+	char *text = NULL;
+
+	if (!ctx)
+		return NULL;
+	sev = json_string_value(json_object_get(json_object_get(ctx, "incident"), "severity"));
+	if (sev && !json_object_get(ctx, "severity_is") &&
+	    json_object_set_new(ctx, "severity_is", json_pack("{sb}", sev, 1)) != 0)
+		goto out;
+	if (inst->max_chars) {
+		json_object_foreach(inst->max_chars, path, v)
+		{
+			if (fit_path(inst->api, ctx, path, (size_t)json_integer_value(v)) != 0)
+				goto out;
+		}
+	}
+	if (inst->json_body && escape_strings(ctx) != 0)
+		goto out;
+	text = json_dumps(ctx, JSON_COMPACT);
+out:
+	json_decref(ctx);
+	return text;
+}
+
+/*
+ * Render inst->body for this delivery. Returns the new body, or NULL after
+ * set_error with *res saying what the delivery comes to: a template that
+ * fails to render, or renders a JSON body that does not parse, fails the
+ * delivery (sending it again would not help, and a broken body must not
+ * reach the far side).
+ */
+static char *render_body(const crier_instance *inst, crier_delivery *d, const char *json, crier_result *res)
+{
+	const crier_host_api *api = inst->api;
+	char *ctx = template_context(inst, json), *body;
+	char terr[256] = "", msg[512];
+	json_error_t jerr;
+	json_t *parsed;
+
+	*res = CRIER_RETRY;
+	if (!ctx) {
+		api->set_error(d, "out of memory building the template's context");
+		return NULL;
+	}
+	body = api->template_render(inst->body, ctx, CRIER_ESCAPE_NONE, terr, sizeof(terr));
+	free(ctx);
+	*res = CRIER_FAIL;
+	if (!body) {
+		snprintf(msg, sizeof(msg), "template \"%s\" did not render: %s", inst->body_name, terr);
+		api->set_error(d, msg);
+		return NULL;
+	}
+	if (!inst->json_body)
+		return body;
+	parsed = json_loads(body, 0, &jerr);
+	if (parsed) {
+		json_decref(parsed);
+		return body;
+	}
+	snprintf(msg, sizeof(msg), "template \"%s\" rendered invalid JSON (line %d, column %d: %s); not sent",
+	         inst->body_name, jerr.line, jerr.column, jerr.text);
+	api->set_error(d, msg);
+	free(body);
+	return NULL;
+}
+
+/* Discord puts a fractional "retry_after" (seconds) in a 429's JSON body;
+ * its Retry-After header rounds. The time it says, in unix ms, or 0. */
+static int64_t body_retry_after(const crier_host_api *api, const crier_http_response *resp)
+{
+	json_t *b = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
+	json_t *v = json_object_get(b, "retry_after");
+	double s = json_number_value(v);
+	int64_t at = 0;
+
+	if (json_is_number(v) && s > 0 && s <= RETRY_AFTER_MAX_S)
+		at = api->now_ms() + (int64_t)(s * 1000.0 + 0.999);
+	json_decref(b);
+	return at;
+}
+
 static crier_result webhook_deliver(crier_instance *inst, crier_delivery *d)
 {
 	const crier_host_api *api = inst->api;
@@ -319,16 +588,20 @@ static crier_result webhook_deliver(crier_instance *inst, crier_delivery *d)
 	crier_http_header *hdrs;
 	crier_http_request req = {0};
 	crier_http_response resp;
-	char attempt[24], msg[320];
+	char attempt[24], msg[320], *body = NULL;
 	crier_result res;
+	int64_t not_before;
 	size_t n = 0;
 
 	if (!json || !key) {
 		api->set_error(d, "the host gave no event JSON or idempotency key");
 		return CRIER_FAIL;
 	}
+	if (inst->body && !(body = render_body(inst, d, json, &res)))
+		return res;
 	hdrs = calloc(inst->n_headers + 2, sizeof(*hdrs));
 	if (!hdrs) {
+		free(body);
 		api->set_error(d, "out of memory");
 		return CRIER_RETRY;
 	}
@@ -342,8 +615,8 @@ static crier_result webhook_deliver(crier_instance *inst, crier_delivery *d)
 	req.url = inst->url;
 	req.headers = hdrs;
 	req.n_headers = n;
-	req.body = json;
-	req.body_len = strlen(json);
+	req.body = body ? body : json;
+	req.body_len = strlen(req.body);
 	req.timeout_ms = inst->timeout_ms;
 
 	memset(&resp, 0, sizeof(resp));
@@ -359,8 +632,11 @@ static crier_result webhook_deliver(crier_instance *inst, crier_delivery *d)
 	http_error(inst, &resp, msg, sizeof(msg));
 	api->set_error(d, msg);
 	if (resp.status == 408 || resp.status == 429 || (resp.status >= 500 && resp.status < 600)) {
-		if (resp.retry_after_ms > 0)
-			api->retry_after(d, resp.retry_after_ms);
+		not_before = resp.status == 429 ? body_retry_after(api, &resp) : 0;
+		if (resp.retry_after_ms > not_before)
+			not_before = resp.retry_after_ms;
+		if (not_before > 0)
+			api->retry_after(d, not_before);
 		res = CRIER_RETRY;
 	} else {
 		res = CRIER_FAIL;
@@ -368,13 +644,15 @@ static crier_result webhook_deliver(crier_instance *inst, crier_delivery *d)
 out:
 	api->http_response_free(&resp);
 	free(hdrs);
+	free(body);
 	return res;
 }
 
 static const crier_plugin webhook_plugin = {
     .abi_version = CRIER_ABI_VERSION,
     .name = "webhook",
-    .description = "POST every event as JSON to a URL, with an Idempotency-Key header",
+    .description = "POST every event to a URL as JSON or through a template (Teams, Discord), with an "
+                   "Idempotency-Key header",
     .init = webhook_init,
     .deliver = webhook_deliver,
     .destroy = webhook_destroy,

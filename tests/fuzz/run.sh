@@ -1,5 +1,6 @@
 #!/bin/sh
-# Fuzz the ingest parsers (core/ingest.h), or replay what fuzzing found.
+# Fuzz the ingest parsers (core/ingest.h), the configuration loader, the
+# Mustache compiler and the text measures, or replay what fuzzing found.
 #
 #   tests/fuzz/run.sh SECONDS   build each target with clang + libFuzzer + ASan/UBSan into build-fuzz/,
 #                               seed a corpus from tests/fixtures and tests/fuzz/seeds/<target>/, fuzz
@@ -13,11 +14,12 @@ set -u
 
 cd "$(dirname "$0")/../.." || exit 1
 
-TARGETS="${FUZZ_TARGETS:-fuzz_alertmanager fuzz_uptimerobot fuzz_generic fuzz_config fuzz_json_reader fuzz_json_writer}"
+TARGETS="${FUZZ_TARGETS:-fuzz_alertmanager fuzz_uptimerobot fuzz_generic fuzz_config fuzz_mustache fuzz_text fuzz_json_reader fuzz_json_writer}"
 # Everything the parsers link against, named one by one so an unrelated
 # core file that does not build yet cannot break fuzzing.
 SRCS="core/alert.c core/timefmt.c core/log.c core/ingest_util.c core/ingest_form.c core/json_reader.c core/json_writer.c
-      core/ingest_alertmanager.c core/ingest_uptimerobot.c core/ingest_generic.c core/config.c"
+      core/ingest_alertmanager.c core/ingest_uptimerobot.c core/ingest_generic.c core/config.c
+      core/mustache.c core/text.c"
 OUT=build-fuzz
 CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Iinclude -Icore -Itests/fuzz
         -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined"
@@ -79,8 +81,11 @@ fuzz() {
 		find tests/fixtures $seeds "$regress" -type f ! -name '.*' | while read -r f; do
 			cp "$f" "$corpus/seed-$(echo "$f" | tr '/' '_')"
 		done
+		# A target's own dictionary when it has one (tests/fuzz/<target>.dict).
+		dict=tests/fuzz/ingest.dict
+		[ -f "tests/fuzz/$t.dict" ] && dict="tests/fuzz/$t.dict"
 		echo "fuzz: $t for ${seconds}s"
-		if ! "./$OUT/$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 -dict=tests/fuzz/ingest.dict \
+		if ! "./$OUT/$t" -max_total_time="$seconds" -max_len=65536 -timeout=10 -dict="$dict" \
 			-artifact_prefix="$regress/" -print_final_stats=1 "$corpus" >"$OUT/$t.log" 2>&1; then
 			echo "fuzz: $t FOUND A FAILURE; input kept in $regress/, log in $OUT/$t.log" >&2
 			grep -E 'ERROR|runtime error|Test unit written' "$OUT/$t.log" | head -n 5 >&2

@@ -224,15 +224,96 @@ class Recorded:
         )
 
 
-class FakeTarget:
+class FakeHandler(http.server.BaseHTTPRequestHandler):
+    """The request handler of the fake servers: HTTP/1.1, no access log, and
+    the two ways a fake ends a request."""
+
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: without this, Nagle
+    # plus the client's delayed ACK cost 40 ms per answer.
+    disable_nagle_algorithm = True
+
+    def read_body(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n else b""
+
+    def answer(self, status, headers, body, content_type):
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def reset(self):
+        """Close the connection with a TCP reset, no answer."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+class _FakeHTTPServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # A client killed mid-request (kill -9 tests), or one that gave up
+        # on a slow answer, is not an error here.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class FakeServer:
+    """A fake server in a thread on 127.0.0.1. A subclass gives handler(), a
+    FakeHandler subclass; start() serves on self.port (0: a free one, set
+    then), stop() (or the with block's end) stops it."""
+
+    port = 0
+    server = None
+    thread = None
+
+    def handler(self):
+        raise NotImplementedError
+
+    def start(self):
+        self.server = _FakeHTTPServer(("127.0.0.1", self.port), self.handler())
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        self.thread.start()
+        return self
+
+    def stop(self):
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+            self.thread.join(5)
+            self.server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+class FakeTarget(FakeServer):
     """An HTTP server in a thread. Each request takes the next scripted answer
     (status, or (status, headers, body)); when the script runs out, the default
-    answer. Every request is recorded with its headers and body."""
+    answer. Every request is recorded with its headers and body.
 
-    def __init__(self, answers=None, default=200, port=0):
+    check(method, path, headers, body), if given, sees each request first (headers
+    with lower-case names) and returns None to accept it, or an answer that
+    replaces the scripted one: the service's own error for a malformed request."""
+
+    def __init__(self, answers=None, default=200, port=0, check=None):
         self.lock = threading.Lock()
         self.answers = list(answers or [])
         self.default = default
+        self.check = check
         self.requests = []
         self.port = port
         self.server = None
@@ -251,6 +332,9 @@ class FakeTarget:
     def _next_answer(self):
         with self.lock:
             a = self.answers.pop(0) if self.answers else self.default
+        return self._answer(a)
+
+    def _answer(self, a):
         if a == "reset":  # close the connection with a TCP reset, no answer
             return "reset", {}, b""
         if isinstance(a, tuple) and a and a[0] == "hang":  # ("hang", seconds): answer 200 that late
@@ -271,77 +355,28 @@ class FakeTarget:
     def wait_requests(self, n, timeout=15.0):
         return wait_until(lambda: len(self.recorded()) >= n and self.recorded(), timeout, what="%d requests" % n)
 
-    def start(self):
+    def handler(self):
         target = self
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out in separate writes: without this, Nagle
-            # plus the client's delayed ACK cost 40 ms per answer.
-            disable_nagle_algorithm = True
-
+        class Handler(FakeHandler):
             def _handle(self):
-                n = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(n) if n else b""
-                status, headers, out = target._next_answer()
-                target._record(
-                    Recorded(
-                        self.command,
-                        self.path,
-                        {k.lower(): v for k, v in self.headers.items()},
-                        body,
-                        status,
-                    )
-                )
+                body = self.read_body()
+                seen = {k.lower(): v for k, v in self.headers.items()}
+                refused = target.check(self.command, self.path, seen, body) if target.check else None
+                status, headers, out = target._answer(refused) if refused is not None else target._next_answer()
+                target._record(Recorded(self.command, self.path, seen, body, status))
                 if target.delay:  # recorded on arrival, answered late
                     time.sleep(target.delay)
                 if "X-Hang" in headers:
                     time.sleep(float(headers.pop("X-Hang")))
                 if status == "reset":
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                    self.close_connection = True
+                    self.reset()
                     return
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                self.answer(status, headers, out, "application/json")
 
             do_POST = do_GET = do_PUT = _handle
 
-            def log_message(self, *args):
-                pass
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            allow_reuse_address = True
-
-            def handle_error(self, request, client_address):
-                # A client killed mid-request (kill -9 tests) is not an error here.
-                if not isinstance(sys.exc_info()[1], ConnectionError):
-                    super().handle_error(request, client_address)
-
-        self.server = Server(("127.0.0.1", self.port), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        self.thread.start()
-        return self
-
-    def stop(self):
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
-            self.thread.join(5)
-            self.server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-        return False
+        return Handler
 
 
 # --------------------------------------------------------------------- crierd
@@ -390,6 +425,11 @@ class Crierd:
 
     # --- configuration
     def write_config(self):
+        # The shipped templates, where a user's conf.d has them (a test that
+        # wants its own puts them there first).
+        templates = os.path.join(self.conf_dir, "templates")
+        if not os.path.exists(templates):
+            shutil.copytree(os.path.join(REPO, "conf.d", "templates"), templates)
         for name in os.listdir(self.conf_dir):
             if name.endswith(".json") and name not in self.files:
                 os.unlink(os.path.join(self.conf_dir, name))
@@ -407,6 +447,11 @@ class Crierd:
         return os.path.join(self.state_dir, "crierd.ctl")
 
     # --- process
+    def check_config(self, timeout=60.0):
+        """crierd --check-config on this folder; the finished process, its output as text."""
+        cmd = [crierd_bin(), "--config", self.conf_dir, "--check-config"]
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=self.env, cwd=self.tmp)
+
     def start(self, wait=True, timeout=60.0):
         assert self.proc is None, "already running"
         self.runs += 1
@@ -781,7 +826,7 @@ class DaemonCase(unittest.TestCase):
         if d.proc is not None:
             d.stop()
 
-    def start_target(self, answers=None, default=200, port=0):
-        t = FakeTarget(answers, default, port)
+    def start_target(self, answers=None, default=200, port=0, check=None):
+        t = FakeTarget(answers, default, port, check)
         self.addCleanup(t.stop)
         return t.start()

@@ -129,7 +129,8 @@ static void test_full(void)
 	CHECK_STR(c->dir, d);
 	snprintf(want, sizeof want, "%s/state/x", cwd);
 	CHECK_STR(c->state_dir, want);
-	CHECK_STR(c->plugin_dir, "/opt/crier/plugins");
+	CHECK_STR(c->plugin_dirs[0], "/opt/crier/plugins");
+	CHECK(c->plugin_dirs[1] == NULL);
 	snprintf(want, sizeof want, "%s/state/x/c.sock", cwd);
 	CHECK_STR(c->control_path, want);
 	CHECK_STR(c->listen_host, "::1");
@@ -217,7 +218,8 @@ static void test_defaults(void)
 	snprintf(want, sizeof want, "%s/var", cwd);
 	CHECK_STR(c->state_dir, want);
 	snprintf(want, sizeof want, "%s/build/plugins", cwd);
-	CHECK_STR(c->plugin_dir, want);
+	CHECK_STR(c->plugin_dirs[0], want);
+	CHECK(c->plugin_dirs[1] == NULL);
 	snprintf(want, sizeof want, "%s/var/crierd.ctl", cwd);
 	CHECK_STR(c->control_path, want);
 	CHECK_STR(c->listen_host, "127.0.0.1");
@@ -311,9 +313,41 @@ static void test_env_overrides(void)
 	}
 	snprintf(want, sizeof want, "%s/rel/state", cwd);
 	CHECK_STR(c->state_dir, want);
-	CHECK_STR(c->plugin_dir, "/abs/plugins");
+	CHECK_STR(c->plugin_dirs[0], "/abs/plugins");
+	CHECK(c->plugin_dirs[1] == NULL);
 	snprintf(want, sizeof want, "%s/rel/state/crierd.ctl", cwd);
 	CHECK_STR(c->control_path, want);
+	config_free(c);
+}
+
+/* daemon.plugin_dir as a list: every folder, absolute, in order; CRIER_PLUGIN_DIR replaces the list. */
+static void test_plugin_dirs(void)
+{
+	const char *d = mkconf("plugindirs");
+	char want[8192], err[1024] = "";
+	config *c;
+
+	put(d, "crierd.json", "{\"daemon\": {\"plugin_dir\": [\"build/plugins\", \"/opt/acme/crier//plugins/\"]}}");
+	c = config_load(d, err, sizeof err);
+	CHECK(c != NULL);
+	if (!c) {
+		fprintf(stderr, "error: %s\n", err);
+		return;
+	}
+	snprintf(want, sizeof want, "%s/build/plugins", cwd);
+	CHECK_STR(c->plugin_dirs[0], want);
+	CHECK_STR(c->plugin_dirs[1], "/opt/acme/crier/plugins");
+	CHECK(c->plugin_dirs[2] == NULL);
+	config_free(c);
+
+	setenv("CRIER_PLUGIN_DIR", "/abs/plugins", 1);
+	c = config_load(d, err, sizeof err);
+	unsetenv("CRIER_PLUGIN_DIR");
+	CHECK(c != NULL);
+	if (c) {
+		CHECK_STR(c->plugin_dirs[0], "/abs/plugins");
+		CHECK(c->plugin_dirs[1] == NULL);
+	}
 	config_free(c);
 }
 
@@ -360,7 +394,7 @@ static void test_errors(void)
 	d = bad("topkey", "x.json", "{\"rout\": []}");
 	expect_err(d, "x.json",
 	           "unknown top-level key \"rout\" (known: daemon, http, zmq, store, incidents, delivery, ingest, "
-	           "routes, plugins)");
+	           "routes, plugins, public, drafts, subscribers)");
 	d = bad("duptop", "zz.json", "{\"http\": {}}");
 	snprintf(want, sizeof want,
 	         "%s/zz.json: http: already set in %s/crierd.json (a top-level key may appear in only one file)", d, d);
@@ -387,6 +421,16 @@ static void test_errors(void)
 	expect_err(d, "crierd.json", "daemon: expected an object, got an array");
 	d = bad("emptystr", "crierd.json", "{\"daemon\": {\"state_dir\": \"\"}}");
 	expect_err(d, "crierd.json", "daemon.state_dir: must not be empty");
+	d = bad("plugindir", "crierd.json", "{\"daemon\": {\"plugin_dir\": 3}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir: expected a folder or an array of folders, got an integer");
+	d = bad("plugindirs0", "crierd.json", "{\"daemon\": {\"plugin_dir\": []}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir: expected 1 to 16 folders, got 0");
+	d = bad("plugindirs1", "crierd.json", "{\"daemon\": {\"plugin_dir\": [\"a\", null]}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir[1]: expected a string, got null");
+	d = bad("plugindirs2", "crierd.json", "{\"daemon\": {\"plugin_dir\": [\"\"]}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir[0]: must not be empty");
+	d = bad("plugindir3", "crierd.json", "{\"daemon\": {\"plugin_dir\": \"\"}}");
+	expect_err(d, "crierd.json", "daemon.plugin_dir: must not be empty");
 	d = bad("zmq", "crierd.json", "{\"zmq\": {\"ingest\": \"udp://x\"}}");
 	e = load_fail(d);
 	CHECK(strstr(e, "/crierd.json: zmq.ingest: expected a \"tcp://") != NULL);
@@ -421,7 +465,8 @@ static void test_errors(void)
 	d = bad("routeevent", "routes.json", "{\"routes\": [{\"to\": [\"log/default\"]}, {\"events\": [\"opend\"]}]}");
 	expect_err(d, "routes.json",
 	           "routes[1].events[0]: unknown event type \"opend\" (known: opened, alert_joined, alert_resolved, "
-	           "severity_raised, state_changed, acknowledged, update, resolved, or \"*\")");
+	           "severity_raised, state_changed, acknowledged, update, resolved, draft_created, draft_approved, "
+	           "draft_rejected, draft_published, draft_failed, or \"*\")");
 	d = bad("routesev", "routes.json", "{\"routes\": [{\"min_severity\": \"high\", \"to\": [\"log/default\"]}]}");
 	expect_err(d, "routes.json",
 	           "routes[0].min_severity: unknown severity \"high\" (known: info, warning, major, critical)");
@@ -474,6 +519,112 @@ static void test_errors(void)
 	d = bad("authempty", "ingest.json", "{\"ingest\": {\"generic\": {\"auth\": {}}}}");
 	e = load_fail(d);
 	CHECK(strstr(e, "/ingest.json: ingest.generic.auth: expected \"token\"") != NULL);
+}
+
+/* "isolation" is host-level too: thread by default, never shown to the plugin. */
+static void test_isolation(void)
+{
+	const char *d = bad("isook", "p.json",
+	                    "{\"plugins\": {\"webhook\": {\"instances\": {\"a\": {\"isolation\": \"process\", "
+	                    "\"url\": \"http://127.0.0.1:1/\"}, \"b\": {\"isolation\": \"thread\", \"url\": "
+	                    "\"http://127.0.0.1:1/\"}}}}}");
+	char err[1024] = "";
+	config *c = config_load(d, err, sizeof err);
+	CHECK(c != NULL);
+	if (c) {
+		const config_instance *a = config_find_instance(c, "webhook/a"),
+		                      *b = config_find_instance(c, "webhook/b");
+		CHECK(a && a->isolation == CONFIG_ISOLATION_PROCESS);
+		CHECK(b && b->isolation == CONFIG_ISOLATION_THREAD);
+		CHECK(a && strcmp(a->config_json, "{\"url\":\"http://127.0.0.1:1/\"}") == 0);
+		CHECK(config_find_instance(c, "log/default")->isolation == CONFIG_ISOLATION_THREAD);
+		config_free(c);
+	} else {
+		fprintf(stderr, "error: %s\n", err);
+	}
+	d = bad("isobad", "p.json",
+	        "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"isolation\": \"fork\"}}}}}");
+	expect_err(d, "p.json",
+	           "plugins.sms.instances.oncall.isolation: unknown isolation \"fork\" (known: thread, process)");
+	d = bad("isotype", "p.json", "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"isolation\": true}}}}}");
+	expect_err(d, "p.json",
+	           "plugins.sms.instances.oncall.isolation: expected \"thread\" or \"process\", got a boolean");
+}
+
+/* Recipients are host-level: taken out of the plugin's configuration. */
+static void test_recipients_and_public(void)
+{
+	const char *d =
+	    bad("recipok", "p.json",
+	        "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"recipients\": [\"+15551230001\", "
+	        "\"+15551230002\"], \"from\": \"+15550000000\", \"templates\": {\"text\": \"file:mine.mustache\"}}}}},"
+	        " \"public\": {\"status_page_url\": \"https://status.example.com//\"}}");
+	char err[1024] = "", want[8192];
+	config *c = config_load(d, err, sizeof err);
+	CHECK(c != NULL);
+	if (c) {
+		const config_instance *ic = config_find_instance(c, "sms/oncall");
+		CHECK(ic != NULL);
+		if (ic) {
+			CHECK(json_array_size(ic->recipients) == 2);
+			CHECK_STR(json_string_value(json_array_get(ic->recipients, 1)), "+15551230002");
+			/* "file:" under templates names a template for the plugin, not a secret to read now */
+			CHECK_STR(ic->config_json,
+			          "{\"from\":\"+15550000000\",\"templates\":{\"text\":\"file:mine.mustache\"}}");
+		}
+		CHECK_STR(c->status_page_url, "https://status.example.com/");
+		snprintf(want, sizeof want, "%s/%s", cwd, d);
+		CHECK(c->config_dir && (strcmp(c->config_dir, d) == 0 || strcmp(c->config_dir, want) == 0));
+		CHECK(config_find_instance(c, "log/default")->recipients == NULL);
+		config_free(c);
+	} else {
+		fprintf(stderr, "error: %s\n", err);
+	}
+
+	d = bad("recipobj", "p.json",
+	        "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"recipients\": \"+1555\"}}}}}");
+	expect_err(d, "p.json",
+	           "plugins.sms.instances.oncall.recipients: expected a non-empty array of strings, got a string");
+	d = bad("recipempty", "p.json",
+	        "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"recipients\": []}}}}}");
+	expect_err(d, "p.json",
+	           "plugins.sms.instances.oncall.recipients: expected a non-empty array of strings, got an array");
+	d = bad("recipint", "p.json",
+	        "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"recipients\": [\"a\", 7]}}}}}");
+	expect_err(d, "p.json", "plugins.sms.instances.oncall.recipients[1]: expected a string, got an integer");
+	d = bad(
+	    "recipdup", "p.json",
+	    "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"recipients\": [\"a@x\", \"b@x\", \"a@x\"]}}}}}");
+	expect_err(d, "p.json", "plugins.sms.instances.oncall.recipients[2]: \"a@x\" is listed twice");
+	d = bad("recipctl", "p.json",
+	        "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"recipients\": [\"a@x\\r\\nBcc: b@y\"]}}}}}");
+	expect_err(
+	    d, "p.json",
+	    "plugins.sms.instances.oncall.recipients[0]: recipients may not contain spaces or control characters");
+	d = bad("pubkey", "p.json", "{\"public\": {\"url\": \"https://x\"}}");
+	expect_err(d, "p.json",
+	           "public: unknown key \"url\" (known: status_page_url, components, when, security_when)");
+	d = bad("puburl", "p.json", "{\"public\": {\"status_page_url\": \"status.example.com\"}}");
+	expect_err(d, "p.json",
+	           "public.status_page_url: expected an http:// or https:// URL, got \"status.example.com\"");
+	/* drafts: the API's own token */
+	d = bad("draftskey", "d.json", "{\"drafts\": {\"token\": \"x\"}}");
+	expect_err(d, "d.json", "drafts: unknown key \"token\" (known: auth)");
+	d = bad("draftsbasic", "d.json", "{\"drafts\": {\"auth\": {\"username\": \"a\", \"password\": \"b\"}}}");
+	expect_err(d, "d.json", "drafts.auth: unknown key \"username\" (known: token)");
+	d = bad("draftsnone", "d.json", "{\"drafts\": {\"auth\": {}}}");
+	expect_err(d, "d.json", "drafts.auth: expected \"token\"");
+	d = bad("draftsempty", "d.json", "{\"drafts\": {\"auth\": {\"token\": \"\"}}}");
+	expect_err(d, "d.json", "drafts.auth.token: must not be empty");
+	d = bad("draftsunset", "d.json", "{\"drafts\": {\"auth\": {\"token\": \"${CRIER_TEST_UNSET}\"}}}");
+	expect_err(d, "d.json", "drafts.auth.token: environment variable CRIER_TEST_UNSET is not set");
+	d = bad("draftssame", "d.json",
+	        "{\"ingest\": {\"generic\": {\"auth\": {\"token\": \"same-tok\"}}}, \"drafts\": {\"auth\": "
+	        "{\"token\": \"same-tok\"}}}");
+	expect_err(
+	    d, "d.json",
+	    "drafts.auth.token: must differ from ingest.generic.auth.token: whoever sends alerts must not approve "
+	    "posts");
 }
 
 /* Configurations that fail next to a resolved secret must not show it. */
@@ -563,7 +714,10 @@ int main(void)
 	test_defaults();
 	test_shipped();
 	test_env_overrides();
+	test_plugin_dirs();
 	test_errors();
+	test_recipients_and_public();
+	test_isolation();
 	test_secret_never_shown();
 
 	rm_tree(root);

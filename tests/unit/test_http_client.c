@@ -74,6 +74,13 @@ static int answer(server *s, conn *c, const char *path, const char *body, size_t
 		return respond(fd, "200 OK", NULL, body, body_len) == 0;
 	if (strncmp(path, "/503", 4) == 0)
 		return respond(fd, "503 Service Unavailable", "Retry-After: 2\r\n", "busy", 4) == 0;
+	if (strncmp(path, "/mastodon429", 12) == 0)
+		return respond(fd, "429 Too Many Requests",
+		               "X-RateLimit-Limit: 300\r\nX-RateLimit-Remaining: 0\r\n"
+		               "X-RateLimit-Reset: 2037-10-21T07:28:00.000Z\r\n",
+		               "{\"error\":\"Too many requests\"}", 29) == 0;
+	if (strncmp(path, "/reset200", 9) == 0)
+		return respond(fd, "200 OK", "X-RateLimit-Reset: 2037-10-21T07:28:00.000Z\r\n", "ok", 2) == 0;
 	if (strncmp(path, "/429", 4) == 0)
 		return respond(fd, "429 Too Many Requests", "retry-after: Wed, 21 Oct 2037 07:28:00 GMT\r\n",
 		               "slow down", 9) == 0;
@@ -306,6 +313,16 @@ static void test_retry_after(void)
 	CHECK(http_client_parse_retry_after("Sun, 06 Nov 1994 25:49:37 GMT", now) == 0);
 	CHECK(http_client_parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT trailing", now) == 0);
 	CHECK(http_client_parse_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", now) == 0);
+
+	/* Rate-limit reset headers: an RFC 3339 time, epoch seconds, or seconds from now. */
+	CHECK(http_client_parse_reset("2026-06-01T00:01:00.000Z", now) == now + 60000);
+	CHECK(http_client_parse_reset(" 2026-06-01T00:01:00Z\r\n", now) == now + 60000);
+	CHECK(http_client_parse_reset("1780272090", now) == now + 90000);
+	CHECK(http_client_parse_reset("30", now) == now + 30000);
+	CHECK(http_client_parse_reset("soon", now) == 0);
+	CHECK(http_client_parse_reset("", now) == 0);
+	CHECK(http_client_parse_reset(NULL, now) == 0);
+	CHECK(http_client_parse_reset("12x", now) == 0);
 }
 
 static void url_for(char *buf, size_t size, const server *s, const char *path)
@@ -368,6 +385,18 @@ static void test_requests(server *s)
 	CHECK(get(&h, url, 0, &resp) == 0);
 	CHECK(resp.status == 429);
 	CHECK(resp.retry_after_ms == 2139722880000LL);
+	http_client_response_free(&resp);
+
+	/* Mastodon says when the window reopens, not how long to wait; only a
+	 * 429 makes that the wait. */
+	url_for(url, sizeof(url), s, "/mastodon429");
+	CHECK(get(&h, url, 0, &resp) == 0);
+	CHECK(resp.status == 429);
+	CHECK(resp.retry_after_ms == 2139722880000LL);
+	http_client_response_free(&resp);
+	url_for(url, sizeof(url), s, "/reset200");
+	CHECK(get(&h, url, 0, &resp) == 0);
+	CHECK(resp.status == 200 && resp.retry_after_ms == 0);
 	http_client_response_free(&resp);
 
 	/* The cap keeps 64 KiB and drops the rest, yet reads it all, so the

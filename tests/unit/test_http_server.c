@@ -1,7 +1,7 @@
 /*
  * Unit test for core/http_server.c, driven over real HTTP with libcurl.
  *
- * The core is faked here (core_submit / core_ready) so the test needs no
+ * The core is faked here (core_submit / core_ready / core_control) so the test needs no
  * store or plugins: it records what it was handed and answers what the test
  * asks for. Everything else is real: auth, metrics, the ingest parsers, log.
  * Everything crierd logs during the test goes to a temporary file (fd 2 is
@@ -25,12 +25,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#define AM_TOKEN    "am-secret-token-XYZ"
-#define UR_TOKEN    "ur-secret-token-QRS"
-#define WRONG_TOKEN "wrong-token-value-JKL"
-#define AM_USER     "amuser"
-#define AM_PASS     "am-basic-pass-UVW"
-#define MAX_BODY    4096
+#define AM_TOKEN     "am-secret-token-XYZ"
+#define UR_TOKEN     "ur-secret-token-QRS"
+#define WRONG_TOKEN  "wrong-token-value-JKL"
+#define DRAFTS_TOKEN "drafts-secret-token-MNO"
+#define AM_USER      "amuser"
+#define AM_PASS      "am-basic-pass-UVW"
+#define MAX_BODY     4096
 
 /* ---- the fake core ------------------------------------------------------ */
 
@@ -76,6 +77,25 @@ int core_ready(const core *c)
 	r = c == (const core *)&fake_token && fake_ready;
 	pthread_mutex_unlock(&fake_lock);
 	return r;
+}
+
+/* The drafts API's way to the core. */
+static char *ctl_last;        /* the last control request, new */
+static const char *ctl_reply; /* what core_control answers */
+static int ctl_calls;
+
+int core_control(core *c, const char *req, int timeout_ms, char **reply, char *err, size_t errlen)
+{
+	(void)timeout_ms;
+	pthread_mutex_lock(&fake_lock);
+	ctl_calls++;
+	free(ctl_last);
+	ctl_last = strdup(req);
+	*reply = c == (core *)&fake_token && ctl_reply ? strdup(ctl_reply) : NULL;
+	pthread_mutex_unlock(&fake_lock);
+	if (!*reply)
+		snprintf(err, errlen, "no answer");
+	return *reply ? 0 : -1;
 }
 
 static int calls(void)
@@ -772,6 +792,88 @@ static void test_metrics_endpoint(void)
 	CHECK(metric(r.body, "crier_ready") == 0); /* the core sets it; the fake does not */
 }
 
+/* The drafts API: off without its token, its own token only, requests
+ * translated for the core and its answers mapped to statuses. */
+static void test_drafts_api(http_server *s, config *cfg)
+{
+	static char drafts_token[] = DRAFTS_TOKEN;
+	resp r;
+	char v[512];
+	int before;
+
+	/* Not configured: 403 whoever asks, saying how to turn it on. */
+	CHECK(perform(&(req){.path = "/api/v1/drafts", .auth = "Bearer " AM_TOKEN}, &r) == 0);
+	CHECK(r.code == 403);
+	CHECK(strstr(jget(&r, "error", v, sizeof(v)), "set drafts.auth.token") != NULL);
+	CHECK(ctl_calls == 0);
+
+	cfg->drafts_auth.token = drafts_token;
+	http_server_reload(s, cfg);
+	ctl_reply = "{\"ok\":true,\"draft\":{\"id\":7,\"status\":\"approved\"}}";
+	const char *denied[] = {NULL, "Bearer " AM_TOKEN, "Bearer " UR_TOKEN, "Bearer " WRONG_TOKEN,
+	                        "Basic Zm9vOmJhcg=="};
+	for (size_t i = 0; i < sizeof(denied) / sizeof(denied[0]); i++) {
+		CHECK(perform(&(req){.method = "POST", .path = "/api/v1/drafts/7/approve", .auth = denied[i]}, &r) ==
+		      0);
+		CHECK(r.code == 401);
+	}
+	/* A token in the query string is not looked at. */
+	CHECK(perform(&(req){.method = "POST", .path = "/api/v1/drafts/7/approve?token=" DRAFTS_TOKEN}, &r) == 0);
+	CHECK(r.code == 401);
+	/* Nor does the drafts token open an ingest path. */
+	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = "{}", .auth = "Bearer " DRAFTS_TOKEN}, &r) == 0);
+	CHECK(r.code == 401);
+	CHECK(ctl_calls == 0);
+
+	CHECK(perform(&(req){.method = "POST",
+	                     .path = "/api/v1/drafts/7/approve",
+	                     .auth = "Bearer " DRAFTS_TOKEN,
+	                     .body = "{\"actor\":\"jane\"}"},
+	              &r) == 0);
+	CHECK(r.code == 200);
+	CHECK_STR(jget(&r, "status", v, sizeof(v)), "approved");
+	CHECK_STR(ctl_last, "{\"actor\":\"jane\",\"cmd\":\"draft_approve\",\"id\":7}");
+	CHECK(perform(&(req){.path = "/api/v1/drafts", .auth = "Bearer " DRAFTS_TOKEN}, &r) == 0);
+	CHECK(r.code == 200);
+	CHECK_STR(ctl_last, "{\"cmd\":\"drafts\"}");
+
+	/* The core's refusals keep their meaning. */
+	ctl_reply = "{\"ok\":false,\"error\":\"draft 7 is rejected, not pending\",\"code\":409}";
+	CHECK(perform(&(req){.method = "POST", .path = "/api/v1/drafts/7/approve", .auth = "Bearer " DRAFTS_TOKEN},
+	              &r) == 0);
+	CHECK(r.code == 409);
+	CHECK_STR(jget(&r, "error", v, sizeof(v)), "draft 7 is rejected, not pending");
+	ctl_reply = NULL; /* the core does not answer */
+	CHECK(perform(&(req){.path = "/api/v1/drafts/7", .auth = "Bearer " DRAFTS_TOKEN}, &r) == 0);
+	CHECK(r.code == 503);
+
+	/* Refused before the core: paths, methods, bodies. */
+	before = ctl_calls;
+	CHECK(perform(&(req){.path = "/api/v1/drafts/7/publish", .auth = "Bearer " DRAFTS_TOKEN}, &r) == 0);
+	CHECK(r.code == 404);
+	CHECK(perform(&(req){.path = "/api/v1/drafts/7/approve", .auth = "Bearer " DRAFTS_TOKEN}, &r) == 0);
+	CHECK(r.code == 405 && strstr(r.headers, "Allow: POST") != NULL);
+	CHECK(perform(&(req){.method = "DELETE", .path = "/api/v1/drafts/7", .auth = "Bearer " DRAFTS_TOKEN}, &r) == 0);
+	CHECK(r.code == 405 && strstr(r.headers, "Allow: GET") != NULL);
+	CHECK(perform(&(req){.method = "POST",
+	                     .path = "/api/v1/drafts/7/edit",
+	                     .auth = "Bearer " DRAFTS_TOKEN,
+	                     .body = "{\"text\": "},
+	              &r) == 0);
+	CHECK(r.code == 400 && strstr(jget(&r, "error", v, sizeof(v)), "invalid JSON") != NULL);
+	CHECK(
+	    perform(
+	        &(req){.method = "POST", .path = "/api/v1/drafts/7/edit", .auth = "Bearer " DRAFTS_TOKEN, .body = "{}"},
+	        &r) == 0);
+	CHECK(r.code == 400);
+	CHECK(ctl_calls == before);
+
+	cfg->drafts_auth.token = NULL;
+	http_server_reload(s, cfg);
+	free(ctl_last);
+	ctl_last = NULL;
+}
+
 static void test_bind_failure(int taken)
 {
 	config c;
@@ -841,6 +943,8 @@ int main(void)
 		test_basic_after_reload(s, &basic_cfg);
 		test_parallel();
 		test_metrics_endpoint();
+		http_server_reload(s, &cfg);
+		test_drafts_api(s, &cfg);
 		test_bind_failure(port);
 		http_server_stop(s);
 	}
@@ -861,6 +965,7 @@ int main(void)
 		CHECK(strstr(log_text, AM_TOKEN) == NULL);
 		CHECK(strstr(log_text, UR_TOKEN) == NULL);
 		CHECK(strstr(log_text, WRONG_TOKEN) == NULL);
+		CHECK(strstr(log_text, DRAFTS_TOKEN) == NULL);
 		CHECK(strstr(log_text, AM_PASS) == NULL);
 		CHECK(strstr(log_text, "token=") == NULL);
 		CHECK(strstr(log_text, "YW11c2Vy") == NULL); /* base64 of "amuser", i.e. a Basic header */

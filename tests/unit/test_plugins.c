@@ -1,11 +1,15 @@
 /* The log and webhook plugins, loaded from their built .so files (from
  * $CRIER_PLUGIN_DIR, else $CRIER_BUILD/plugins, else build/plugins) and
- * driven through a fake host table. */
+ * driven through a fake host table (whose templates and text measures are
+ * crier's own, with templates from conf.d/). */
 #include "check.h"
+#include "mustache.h"
+#include "text.h"
 
 #include <crier/plugin.h>
 
 #include <dlfcn.h>
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,7 +39,7 @@ struct crier_host {
 	int http_frees;
 	char method[16];
 	char url[256];
-	char body[1024];
+	char body[65536];
 	long timeout_ms;
 	size_t n_headers;
 	char header_names[MAX_SEEN_HEADERS][64];
@@ -145,6 +149,44 @@ static void fake_http_response_free(crier_http_response *resp)
 	resp->body = NULL;
 }
 
+static char *read_file(const char *path);
+
+/* Templates as the host loads them: a name from conf.d/templates/webhook/. */
+static crier_template *fake_template_load(crier_host *h, const char *name, const char *src, char *err, size_t errlen)
+{
+	char path[512], *text = NULL;
+	mustache *m;
+
+	(void)h;
+	if (!src) {
+		snprintf(path, sizeof(path), "conf.d/templates/webhook/%s.mustache", name);
+		if (!(src = text = read_file(path))) {
+			snprintf(err, errlen, "%s: no such template (%s)", name, path);
+			return NULL;
+		}
+	}
+	m = mustache_compile(name, src, strlen(src), err, errlen);
+	free(text);
+	return (crier_template *)m;
+}
+
+static char *fake_template_render(const crier_template *t, const char *context_json, crier_escape esc, char *err,
+                                  size_t errlen)
+{
+	json_t *ctx = json_loads(context_json, 0, NULL);
+	char *out = ctx ? mustache_render((const mustache *)t, ctx, esc, NULL, NULL, err, errlen) : NULL;
+
+	if (!ctx)
+		snprintf(err, errlen, "the context is not JSON");
+	json_decref(ctx);
+	return out;
+}
+
+static void fake_template_free(crier_template *t)
+{
+	mustache_free((mustache *)t);
+}
+
 static const crier_host_api fake_api = {
     .abi_version = CRIER_ABI_VERSION,
     .log = fake_log,
@@ -160,6 +202,11 @@ static const crier_host_api fake_api = {
     .set_error = fake_set_error,
     .http_request = fake_http_request,
     .http_response_free = fake_http_response_free,
+    .template_load = fake_template_load,
+    .template_render = fake_template_render,
+    .template_free = fake_template_free,
+    .text_measure = text_measure,
+    .text_fit = text_fit,
 };
 
 /* http_response_free counts through the host the plugin was given; the
@@ -359,9 +406,10 @@ static int seen_header_count(const crier_host *h, const char *name)
 	return n;
 }
 
-/* Deliver once with the fake answer set in h; returns the result. */
-static crier_result deliver_with(const crier_plugin *p, crier_instance *inst, crier_host *h, crier_delivery *d, int rc,
-                                 long status, const char *body, int64_t retry_after_ms, const char *error)
+/* Deliver the event json once with the fake answer set in h; returns the result. */
+static crier_result deliver_event(const crier_plugin *p, crier_instance *inst, crier_host *h, crier_delivery *d,
+                                  const char *json, int rc, long status, const char *body, int64_t retry_after_ms,
+                                  const char *error)
 {
 	h->next_rc = rc;
 	h->next_status = status;
@@ -369,10 +417,16 @@ static crier_result deliver_with(const crier_plugin *p, crier_instance *inst, cr
 	h->next_retry_after_ms = retry_after_ms;
 	h->next_error = error;
 	memset(d, 0, sizeof(*d));
-	d->json = "{\"id\":17,\"type\":\"opened\"}";
+	d->json = json;
 	d->key = "crier-17-webhook/ops";
 	d->attempt = 3;
 	return p->deliver(inst, d);
+}
+
+static crier_result deliver_with(const crier_plugin *p, crier_instance *inst, crier_host *h, crier_delivery *d, int rc,
+                                 long status, const char *body, int64_t retry_after_ms, const char *error)
+{
+	return deliver_event(p, inst, h, d, "{\"id\":17,\"type\":\"opened\"}", rc, status, body, retry_after_ms, error);
 }
 
 static void test_webhook(crier_host *h)
@@ -400,7 +454,7 @@ static void test_webhook(crier_host *h)
 	init_fails(p, h, "{\"url\": \"ftp://example.com/SECRET\"}", "\"url\" must start with http:// or https://");
 	init_fails(p, h, "{\"url\": \"example.com/SECRET\"}", "\"url\" must start with http:// or https://");
 	init_fails(p, h, "{\"url\": \"https://x.example\", \"uri\": 1}",
-	           "unknown key \"uri\"; known keys: url, timeout_ms, headers");
+	           "unknown key \"uri\"; known keys: url, timeout_ms, headers, template, content_type, max_chars");
 	init_fails(p, h, "{\"url\": \"https://x.example\", \"timeout_ms\": 0}",
 	           "\"timeout_ms\" must be an integer from 1 to 300000");
 	init_fails(p, h, "{\"url\": \"https://x.example\", \"timeout_ms\": \"10\"}",
@@ -498,6 +552,237 @@ out:
 	dlclose(dl);
 }
 
+/* ---- webhook templates ---- */
+
+#define TRICKY "He said \"stop\" \\ C:\\new\nsecond line\t</script><script>x()</script> \xc3\xbcml\xc3\xa4ut @everyone"
+
+/* An opened event whose title and summary are text, as the host hands it over (docs/events.md). */
+static char *event_json(const char *text, const char *description)
+{
+	json_t *ev = json_pack("{sI ss ss ss s{sI ss ss ss ss si ss} s{ss ss s{ss} s{ss ss} ss} s{ss ss} s{sb}}", "id",
+	                       (json_int_t)17, "type", "opened", "time", "2026-11-21T12:01:01.000Z", "message", "",
+	                       "incident", "id", (json_int_t)3, "key", "service=api", "title", text, "state",
+	                       "investigating", "severity", "critical", "alerts_firing", 1, "opened_at",
+	                       "2026-11-21T12:01:00.969Z", "alert", "source", "test", "status", "firing", "labels",
+	                       "alertname", "HighErrorRate", "annotations", "summary", text, "description", description,
+	                       "link", "https://prometheus.example.com/graph?g0.expr=up", "links", "status_page", "",
+	                       "incident", "https://status.example.com/incidents/3.html", "is", "opened", 1);
+	char *s = ev ? json_dumps(ev, JSON_COMPACT) : NULL;
+
+	json_decref(ev);
+	return s;
+}
+
+/* The body of the last request, parsed. */
+static json_t *sent(const crier_host *h)
+{
+	json_t *doc = json_loads(h->body, 0, NULL);
+	if (!doc)
+		fprintf(stderr, "  not JSON: %.300s\n", h->body);
+	return doc;
+}
+
+static crier_instance *webhook_new(const crier_plugin *p, const crier_host_api *api, crier_host *h, const char *config)
+{
+	crier_instance *inst = NULL;
+	char err[256] = "";
+
+	if (p->init(api, h, config, &inst, err, sizeof(err)) != 0)
+		fprintf(stderr, "  init(%s): %s\n", config, err);
+	CHECK(inst != NULL);
+	return inst;
+}
+
+static void test_webhook_shipped_templates(const crier_plugin *p, crier_host *h)
+{
+	char *ev = event_json(TRICKY, "line one\nline \"two\"");
+	crier_instance *inst;
+	crier_delivery d;
+	json_t *doc;
+
+	/* Teams: an Adaptive Card carrying the exact text. */
+	inst = webhook_new(p, &fake_api, h, "{\"url\": \"https://x.example/\", \"template\": \"teams\"}");
+	if (inst && ev) {
+		CHECK(deliver_event(p, inst, h, &d, ev, 0, 202, "", 0, NULL) == CRIER_OK);
+		doc = sent(h);
+		json_t *att = json_array_get(json_object_get(doc, "attachments"), 0);
+		json_t *body = json_object_get(json_object_get(att, "content"), "body");
+		CHECK_STR(json_string_value(json_object_get(doc, "type")), "message");
+		CHECK_STR(json_string_value(json_object_get(att, "contentType")),
+		          "application/vnd.microsoft.card.adaptive");
+		CHECK_STR(json_string_value(json_object_get(json_object_get(att, "content"), "type")), "AdaptiveCard");
+		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 0), "text")), "Incident 3 opened");
+		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 0), "color")), "Attention");
+		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 1), "text")), TRICKY);
+		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 2), "text")),
+		          "line one\nline \"two\"");
+		CHECK_STR(json_string_value(json_object_get(json_array_get(body, 3), "type")), "FactSet");
+		json_decref(doc);
+	}
+	p->destroy(inst);
+
+	/* Discord: content, one embed coloured by severity, no pings. */
+	inst = webhook_new(p, &fake_api, h, "{\"url\": \"https://x.example/\", \"template\": \"discord\"}");
+	if (inst && ev) {
+		CHECK(deliver_event(p, inst, h, &d, ev, 0, 204, "", 0, NULL) == CRIER_OK);
+		doc = sent(h);
+		json_t *embed = json_array_get(json_object_get(doc, "embeds"), 0);
+		CHECK_STR(json_string_value(json_object_get(doc, "content")), "Incident 3 opened");
+		CHECK(json_array_size(json_object_get(json_object_get(doc, "allowed_mentions"), "parse")) == 0);
+		CHECK(json_is_array(json_object_get(json_object_get(doc, "allowed_mentions"), "parse")));
+		CHECK_STR(json_string_value(json_object_get(embed, "title")), TRICKY);
+		CHECK_STR(json_string_value(json_object_get(embed, "url")),
+		          "https://status.example.com/incidents/3.html");
+		CHECK_STR(json_string_value(json_object_get(embed, "description")),
+		          "line one\nline \"two\"\n\nAlerts firing: 1 \xc2\xb7 [alert "
+		          "source](https://prometheus.example.com/graph?g0.expr=up)");
+		CHECK(json_integer_value(json_object_get(embed, "color")) == 0xED4245);
+		CHECK_STR(json_string_value(json_object_get(embed, "timestamp")), "2026-11-21T12:01:01.000Z");
+		json_decref(doc);
+	}
+	p->destroy(inst);
+	free(ev);
+}
+
+/* Every event type, with and without an alert, message and links: both
+ * shipped templates give a body that parses (the plugin checks) and a
+ * headline for each type. */
+static void test_webhook_every_event(const crier_plugin *p, crier_host *h)
+{
+	static const char *const types[] = {"opened",        "alert_joined", "alert_resolved", "severity_raised",
+	                                    "state_changed", "acknowledged", "update",         "resolved"};
+	static const char *const templates[] = {"teams", "discord"};
+	char *base = event_json(TRICKY, "");
+	char config[128];
+
+	for (size_t t = 0; t < 2; t++) {
+		crier_instance *inst;
+		snprintf(config, sizeof(config), "{\"url\": \"https://x.example/\", \"template\": \"%s\"}",
+		         templates[t]);
+		inst = webhook_new(p, &fake_api, h, config);
+		for (size_t i = 0; inst && base && i < 2 * sizeof(types) / sizeof(types[0]); i++) {
+			json_t *ev = json_loads(base, 0, NULL);
+			const char *type = types[i / 2];
+			int bare = i % 2; /* no alert, no message, no links, no severity_is match */
+			crier_delivery d;
+			char *text;
+
+			json_object_set_new(ev, "type", json_string(type));
+			json_object_set_new(ev, "is", json_pack("{sb}", type, 1));
+			json_object_set_new(ev, "previous",
+			                    json_pack("{ss ss}", "state", "identified", "severity", "warning"));
+			json_object_set_new(ev, "message", json_string(bare ? "" : "Rolled back \"v2\"; watching."));
+			if (bare) {
+				json_object_del(ev, "alert");
+				json_object_set_new(ev, "links",
+				                    json_pack("{ss ss}", "status_page", "", "incident", ""));
+				json_object_set_new(json_object_get(ev, "incident"), "severity", json_string("none"));
+			}
+			text = json_dumps(ev, JSON_COMPACT);
+			json_decref(ev);
+			CHECK(text && deliver_event(p, inst, h, &d, text, 0, 200, "", 0, NULL) == CRIER_OK);
+			if (d.error[0])
+				fprintf(stderr, "  %s/%s%s: %s\n", templates[t], type, bare ? " (bare)" : "", d.error);
+			CHECK(strstr(h->body, "Incident 3 ") != NULL);
+			CHECK(strstr(h->body, "Incident 3 \"") == NULL); /* a headline for every type */
+			free(text);
+		}
+		p->destroy(inst);
+	}
+	free(base);
+}
+
+static void test_webhook_template_rules(const crier_plugin *p, crier_host *h)
+{
+	char *ev = event_json("a \"quoted\" title", "word word word word word word word word word word word word");
+	crier_host_api v1 = fake_api;
+	crier_instance *inst;
+	crier_delivery d;
+	json_t *doc;
+	int calls;
+
+	init_fails(p, h, "{\"url\": \"https://x.example/\", \"template\": \"\"}",
+	           "\"template\" must be a template name (\"teams\", \"discord\"), \"file:PATH\" or the template text");
+	init_fails(p, h, "{\"url\": \"https://x.example/\", \"template\": \"nosuch\"}",
+	           "\"template\": nosuch: no such template (conf.d/templates/webhook/nosuch.mustache)");
+	init_fails(p, h, "{\"url\": \"https://x.example/\", \"template\": \"{{#a}}\"}",
+	           "\"template\": inline: line 1: unclosed section \"a\"");
+	init_fails(p, h, "{\"url\": \"https://x.example/\", \"max_chars\": {\"incident.title\": 10}}",
+	           "\"max_chars\" shortens the values a \"template\" uses; set \"template\" too");
+	init_fails(p, h, "{\"url\": \"https://x.example/\", \"template\": \"{}\", \"max_chars\": {\"a..b\": 10}}",
+	           "max_chars: \"a..b\" is not a dotted path such as incident.title");
+	init_fails(p, h, "{\"url\": \"https://x.example/\", \"template\": \"{}\", \"max_chars\": {\"a\": 0}}",
+	           "max_chars: \"a\" must be an integer from 1 to 1048576");
+	init_fails(
+	    p, h,
+	    "{\"url\": \"https://x.example/\", \"content_type\": \"text/plain\", \"headers\": {\"Content-Type\": "
+	    "\"text/plain\"}}",
+	    "set the content type with \"content_type\" or headers.Content-Type, not both");
+	v1.abi_version = 1;
+	v1.template_load = NULL;
+	{
+		crier_instance *none = NULL;
+		char err[256] = "";
+		CHECK(p->init(&v1, h, "{\"url\": \"https://x.example/\", \"template\": \"teams\"}", &none, err,
+		              sizeof(err)) == -1);
+		CHECK_STR(err, "\"template\" needs a crierd with template support (plugin ABI 2)");
+	}
+
+	/* A value outside quotes breaks the JSON: nothing is sent, the delivery fails. */
+	inst = webhook_new(p, &fake_api, h,
+	                   "{\"url\": \"https://x.example/\", \"template\": \"{\\\"t\\\": {{incident.title}}}\"}");
+	if (inst && ev) {
+		calls = h->http_calls;
+		CHECK(deliver_event(p, inst, h, &d, ev, 0, 200, "", 0, NULL) == CRIER_FAIL);
+		CHECK(h->http_calls == calls);
+		CHECK(strncmp(d.error, "template \"inline\" rendered invalid JSON (line 1, column ", 56) == 0);
+	}
+	p->destroy(inst);
+
+	/* max_chars cuts at a word, with an ellipsis, before escaping; severity_is is there. */
+	inst =
+	    webhook_new(p, &fake_api, h,
+	                "{\"url\": \"https://x.example/\", \"max_chars\": {\"alert.annotations.*\": 20}, \"template\": "
+	                "\"{\\\"d\\\": \\\"{{alert.annotations.description}}\\\", \\\"s\\\": "
+	                "\\\"{{alert.annotations.summary}}\\\", \\\"t\\\": \\\"{{incident.title}}\\\", \\\"c\\\": "
+	                "{{#severity_is.critical}}true{{/severity_is.critical}}{{^severity_is.critical}}false{{/"
+	                "severity_is.critical}}}\"}");
+	if (inst && ev) {
+		CHECK(deliver_event(p, inst, h, &d, ev, 0, 200, "", 0, NULL) == CRIER_OK);
+		doc = sent(h);
+		CHECK_STR(json_string_value(json_object_get(doc, "d")), "word word word word\xe2\x80\xa6");
+		CHECK_STR(json_string_value(json_object_get(doc, "s")), "a \"quoted\" title");
+		CHECK_STR(json_string_value(json_object_get(doc, "t")), "a \"quoted\" title");
+		CHECK(json_is_true(json_object_get(doc, "c")));
+		json_decref(doc);
+
+		/* Discord's 429: the body's fractional retry_after wins over an earlier Retry-After... */
+		CHECK(deliver_event(p, inst, h, &d, ev, 0, 429, "{\"retry_after\": 2.5, \"global\": false}",
+		                    fake_now_ms() + 1000, NULL) == CRIER_RETRY);
+		CHECK(d.retry_after_calls == 1 && d.retry_after_ms == fake_now_ms() + 2500);
+		/* ...and a later header wins over the body. */
+		CHECK(deliver_event(p, inst, h, &d, ev, 0, 429, "{\"retry_after\": 0.25}", fake_now_ms() + 3000,
+		                    NULL) == CRIER_RETRY);
+		CHECK(d.retry_after_ms == fake_now_ms() + 3000);
+		CHECK(deliver_event(p, inst, h, &d, ev, 0, 404, "{\"message\": \"Unknown Webhook\", \"code\": 10015}",
+		                    0, NULL) == CRIER_FAIL);
+		CHECK_STR(d.error, "HTTP 404: {\"message\": \"Unknown Webhook\", \"code\": 10015}");
+	}
+	p->destroy(inst);
+
+	/* A non-JSON content type: values as they are, no check. */
+	inst = webhook_new(p, &fake_api, h,
+	                   "{\"url\": \"https://x.example/\", \"content_type\": \"text/plain; charset=utf-8\", "
+	                   "\"template\": \"Title: {{{incident.title}}}\"}");
+	if (inst && ev) {
+		CHECK(deliver_event(p, inst, h, &d, ev, 0, 200, "", 0, NULL) == CRIER_OK);
+		CHECK_STR(h->body, "Title: a \"quoted\" title");
+		CHECK_STR(seen_header(h, "Content-Type"), "text/plain; charset=utf-8");
+	}
+	p->destroy(inst);
+	free(ev);
+}
+
 int main(void)
 {
 	crier_host *h = calloc(1, sizeof(*h));
@@ -515,6 +800,17 @@ int main(void)
 
 	test_log(h);
 	test_webhook(h);
+	{
+		void *dl;
+		const crier_plugin *p = load("webhook", &dl);
+		if (p) {
+			test_webhook_shipped_templates(p, h);
+			test_webhook_every_event(p, h);
+			test_webhook_template_rules(p, h);
+		}
+		if (dl)
+			dlclose(dl);
+	}
 
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
 	CHECK(system(cmd) == 0);
