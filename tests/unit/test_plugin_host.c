@@ -255,6 +255,27 @@ static void test_thread(void *zctx)
 	plugin_loader_close(lib);
 }
 
+/* A plugin's reason ends up in JSON (crierctl, events): valid UTF-8 whatever
+ * the plugin passed, cut only between characters. */
+static void test_error_text(void)
+{
+	char out[8];
+	plugin_host_error_text(out, sizeof(out), "HTTP 400");
+	CHECK_STR(out, "HTTP 40");
+	plugin_host_error_text(out, sizeof(out), "req\xeate");
+	CHECK_STR(out, "req?te");
+	plugin_host_error_text(out, sizeof(out), "abcde\xc3\xa9");
+	CHECK_STR(out, "abcde\xc3\xa9");
+	plugin_host_error_text(out, sizeof(out), "abcdef\xc3\xa9");
+	CHECK_STR(out, "abcdef");
+	plugin_host_error_text(out, sizeof(out), "ab\xe2\x82");
+	CHECK_STR(out, "ab??");
+	plugin_host_error_text(out, sizeof(out), "\xed\xa0\x80");
+	CHECK_STR(out, "???");
+	plugin_host_error_text(out, sizeof(out), NULL);
+	CHECK_STR(out, "");
+}
+
 int main(int argc, char **argv)
 {
 	/* The child of the process tests: this binary, as crierd would be. */
@@ -277,6 +298,7 @@ int main(int argc, char **argv)
 	test_process_start_failures(zctx);
 	test_sweep();
 	test_thread(zctx);
+	test_error_text();
 	zmq_ctx_term(zctx);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);
