@@ -259,19 +259,19 @@ static void test_thread(void *zctx)
  * the plugin passed, cut only between characters. */
 static void test_error_text(void)
 {
+	static const char *const cases[][2] = {
+	    {"HTTP 400", "HTTP 40"},            /* cut to the buffer */
+	    {"req\xeate", "req?te"},            /* Latin-1 */
+	    {"abcde\xc3\xa9", "abcde\xc3\xa9"}, /* fits whole */
+	    {"abcdef\xc3\xa9", "abcdef"},       /* never half a character */
+	    {"ab\xe2\x82", "ab??"},             /* a truncated sequence */
+	    {"\xed\xa0\x80", "???"},            /* a surrogate */
+	};
 	char out[8];
-	plugin_host_error_text(out, sizeof(out), "HTTP 400");
-	CHECK_STR(out, "HTTP 40");
-	plugin_host_error_text(out, sizeof(out), "req\xeate");
-	CHECK_STR(out, "req?te");
-	plugin_host_error_text(out, sizeof(out), "abcde\xc3\xa9");
-	CHECK_STR(out, "abcde\xc3\xa9");
-	plugin_host_error_text(out, sizeof(out), "abcdef\xc3\xa9");
-	CHECK_STR(out, "abcdef");
-	plugin_host_error_text(out, sizeof(out), "ab\xe2\x82");
-	CHECK_STR(out, "ab??");
-	plugin_host_error_text(out, sizeof(out), "\xed\xa0\x80");
-	CHECK_STR(out, "???");
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		plugin_host_error_text(out, sizeof(out), cases[i][0]);
+		CHECK_STR(out, cases[i][1]);
+	}
 	plugin_host_error_text(out, sizeof(out), NULL);
 	CHECK_STR(out, "");
 }
