@@ -7,6 +7,7 @@
 #include "incidents.h"
 #include "outbox.h"
 #include "store.h"
+#include "subscribers.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -16,6 +17,7 @@ typedef struct control_ctx {
 	incidents *inc;    /* borrowed */
 	outbox *ob;        /* borrowed */
 	drafts *dr;        /* borrowed */
+	subscribers *subs; /* borrowed */
 	const config *cfg; /* borrowed */
 	int64_t started_ms;
 	int rolled_back; /* out: a command's transaction failed; the incident index must be rebuilt */
