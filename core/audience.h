@@ -26,9 +26,14 @@
 /*
  * The flags the incident earns now (to be OR-ed into what it had), from its
  * labels and severity and, when an alert is joining, that alert's labels
- * (borrowed; may be NULL).
+ * (borrowed; may be NULL). None ever for crier's own incidents (service
+ * "crier": DeliveryDead, MonitoringSilent).
  */
 int audience_classify(const config *c, const json_t *incident_labels, int severity, const json_t *alert_labels);
+
+/* Event types for people inside only (the cadence's reminders and
+ * escalations): a public instance never gets them, whatever the routes say. */
+int audience_internal_type(const char *type);
 
 /* Names of the configured components the incident's labels match: a new
  * array (empty when none), or NULL on out of memory. */
