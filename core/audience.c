@@ -130,9 +130,19 @@ json_t *audience_public_doc(const json_t *doc)
 	const char *msg = type && strcmp(type, "update") == 0 ? json_string_value(json_object_get(doc, "message")) : "";
 	if (!pi || json_object_set_new(out, "incident", pi) < 0 || keep(out, doc, "type") < 0 ||
 	    keep(out, doc, "time") < 0 || json_object_set_new(out, "message", json_string(msg ? msg : "")) < 0 ||
-	    keep(out, doc, "previous") < 0 || keep(out, doc, "draft") < 0 || keep(out, doc, "severity_is") < 0) {
+	    keep(out, doc, "previous") < 0 || keep(out, doc, "draft") < 0 || keep(out, doc, "severity_is") < 0 ||
+	    (type && strcmp(type, "postmortem_published") == 0 && keep(out, doc, "postmortem") < 0)) {
 		json_decref(out);
 		return NULL;
 	}
 	return out;
+}
+
+int audience_internal_only(const char *type)
+{
+	static const char *const internal[] = {"postmortem_due"};
+	for (size_t i = 0; type && i < sizeof(internal) / sizeof(internal[0]); i++)
+		if (strcmp(type, internal[i]) == 0)
+			return 1;
+	return 0;
 }

@@ -37,12 +37,20 @@ json_t *audience_components(const config *c, const json_t *incident_labels);
 /*
  * The public view of a stored event document (borrowed): a new object, or
  * NULL on out of memory. Keeps type, time, a draft (text written for the
- * public, docs/drafts.md), and for "update" events the
+ * public, docs/drafts.md), the post-mortem of a postmortem_published event
+ * (published by a person, docs/postmortems.md), and for "update" events the
  * person's message; the incident's id, state, severity, times, components
  * and title (a neutral title for security incidents), and the impact and
  * workaround annotations of non-security incidents. Drops the actor, the
  * alert, labels, keys and everything else.
  */
 json_t *audience_public_doc(const json_t *doc);
+
+/*
+ * Event types only internal channels may get, whatever the incident:
+ * prompts to the staff (a post-mortem is overdue), never news for
+ * customers. 1 for those, 0 for the others.
+ */
+int audience_internal_only(const char *type);
 
 #endif

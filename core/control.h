@@ -6,6 +6,7 @@
 #include "drafts.h"
 #include "incidents.h"
 #include "outbox.h"
+#include "postmortem.h"
 #include "store.h"
 
 #include <stddef.h>
@@ -16,6 +17,7 @@ typedef struct control_ctx {
 	incidents *inc;    /* borrowed */
 	outbox *ob;        /* borrowed */
 	drafts *dr;        /* borrowed */
+	postmortems *pm;   /* borrowed */
 	const config *cfg; /* borrowed */
 	int64_t started_ms;
 	int rolled_back; /* out: a command's transaction failed; the incident index must be rebuilt */

@@ -29,6 +29,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "postmortem.h"
 #include "route.h"
 #include "store.h"
 #include "timefmt.h"
@@ -58,6 +59,7 @@ struct core {
 	incidents *inc;
 	outbox *ob;
 	drafts *dr;
+	postmortems *pm;
 	control_ctx ctl_ctx;
 
 	void *ingest;   /* ROUTER */
@@ -97,8 +99,8 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 		const config_instance *ic = config_find_instance(c->cfg, to[i]);
 		if (!ic)
 			continue;
-		/* Customers hear of public incidents only, whatever the routes say. */
-		if (ic->audience_public && !(audience & AUDIENCE_PUBLIC))
+		/* Customers hear of public incidents only, never of staff prompts, whatever the routes say. */
+		if (ic->audience_public && (!(audience & AUDIENCE_PUBLIC) || audience_internal_only(type)))
 			continue;
 		/* One delivery per recipient: each retries and dies on its own. */
 		size_t nr = ic->recipients ? json_array_size(ic->recipients) : 1;
@@ -110,6 +112,9 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 		outbox_wake(c->ob, to[i]);
 	}
 	c->new_events++;
+	/* Its post-mortem is now owed; the draft is written once this commits. */
+	if (c->pm && strcmp(type, "resolved") == 0 && postmortem_resolved(c->pm, incident_id, audience, now) < 0)
+		return -1;
 	return 0;
 }
 
@@ -170,6 +175,8 @@ static void tx_done(core *c, int committed)
 	if (committed)
 		metrics_events(c->new_events);
 	c->new_events = 0;
+	if (c->pm)
+		postmortem_tx_done(c->pm, committed);
 }
 
 /* After a failed transaction the in-memory index may be ahead of the store:
@@ -456,6 +463,7 @@ static void handle_cmd(core *c)
 			return;
 		}
 		incidents_set_config(c->inc, next);
+		postmortem_set_config(c->pm, next);
 		if (c->ext) {
 			/* The socket's own cap (new connections) follows the reloaded limit. */
 			int64_t cap = 4 * (int64_t)next->max_body_bytes;
@@ -481,9 +489,15 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 		*next = now + 1000;
 		return;
 	}
+	int64_t pm_next = INT64_MAX;
 	int n = incidents_tick(c->inc, now, next);
+	if (n >= 0)
+		n = postmortem_tick(c->pm, now, &pm_next);
+	if (pm_next < *next)
+		*next = pm_next;
 	if (n < 0 || incidents_flush(c->inc) < 0 || store_commit(c->st) < 0) {
-		log_error("cannot resolve incidents whose hold expired", " error=%s", log_q(store_error(c->st)));
+		log_error("cannot resolve incidents whose hold expired or send post-mortem reminders", " error=%s",
+		          log_q(store_error(c->st)));
 		store_rollback(c->st);
 		rebuild_index(c);
 		*next = now + 1000;
@@ -557,8 +571,11 @@ static void *core_main(void *arg)
 			changed = 1;
 		}
 		/* Alerts or people may have started or ended a monitoring hold. */
-		if (changed)
+		if (changed) {
 			next_timer = incidents_next_deadline(c->inc);
+			if (postmortem_next_deadline(c->pm) < next_timer)
+				next_timer = postmortem_next_deadline(c->pm);
+		}
 		if (items[2].revents & ZMQ_POLLIN)
 			handle_cmd(c);
 		if (now >= next_timer)
@@ -661,6 +678,7 @@ static void core_free(core *c)
 {
 	outbox_free(c->ob);
 	drafts_free(c->dr);
+	postmortem_free(c->pm);
 	incidents_free(c->inc);
 	close_sockets(c);
 	store_close(c->st);
@@ -712,6 +730,9 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	outbox_on_drafts(c->ob, drafts_offered, drafts_publication, c->dr);
+	c->pm = postmortem_new(c->st, c->inc, cfg, core_route, c, err, errlen);
+	if (!c->pm)
+		goto fail;
 	if (outbox_configure(c->ob, cfg, err, errlen) < 0)
 		goto fail;
 	if (!(c->ingest = bind_socket(zctx, ZMQ_ROUTER, INGEST_ENDPOINT, 0, err, errlen)))
@@ -744,6 +765,7 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	}
 	c->ctl_ctx = (control_ctx){
 	    .st = c->st, .inc = c->inc, .ob = c->ob, .dr = c->dr, .cfg = cfg, .started_ms = timefmt_now_ms()};
+	c->ctl_ctx.pm = c->pm;
 	if (pthread_create(&c->thread, NULL, core_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the core thread");
 		goto fail;
