@@ -63,10 +63,10 @@ static const char *const uptimerobot_keys[] = {"auth", "services", "severity", N
 static const char *const auth_keys[] = {"token", "username", "password", NULL};
 static const char *const route_keys[] = {"name", "events", "min_severity", "labels", "to", NULL};
 static const char *const plugin_keys[] = {"instances", NULL};
-static const char *const event_types[] = {
-    "opened",   "alert_joined",  "alert_resolved", "severity_raised", "state_changed",   "acknowledged", "update",
-    "resolved", "draft_created", "draft_approved", "draft_rejected",  "draft_published", "draft_failed",
-    "postmortem_published", "postmortem_due", NULL};
+static const char *const event_types[] = {"opened",        "alert_joined",         "alert_resolved", "severity_raised",
+                                          "state_changed", "acknowledged",         "update",         "resolved",
+                                          "draft_created", "draft_approved",       "draft_rejected", "draft_published",
+                                          "draft_failed",  "postmortem_published", "postmortem_due", NULL};
 static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
 
 static const char *const source_names[CONFIG_SRC_N] = {"alertmanager", "uptimerobot", "generic"};
@@ -1105,13 +1105,13 @@ static int parse_incidents(loader *l, config *c)
 	if (s) {
 		if (check_keys(l, file, "incidents", s, incidents_keys) < 0 ||
 		    opt_seconds_ms(l, file, "incidents", s, "hold_seconds", 0, 604800, &c->hold_ms) < 0 ||
-		    opt_seconds_ms(l, file, "incidents", s, "postmortem_due_seconds", 0, 31536000, &c->postmortem_due_ms) <
-		        0 ||
+		    opt_seconds_ms(l, file, "incidents", s, "postmortem_due_seconds", 0, 31536000,
+		                   &c->postmortem_due_ms) < 0 ||
 		    opt_string(l, file, "incidents", s, "postmortem_for", &pm_for) < 0)
 			return -1;
 		if (!in_list(pm_for, postmortem_for))
-			return fail(l, file, "incidents.postmortem_for", "expected \"public\" or \"all\", got \"%.40s\"",
-			            pm_for);
+			return fail(l, file, "incidents.postmortem_for",
+			            "expected \"public\" or \"all\", got \"%.40s\"", pm_for);
 		g = json_object_get(s, "group_by");
 	}
 	c->postmortem_all = strcmp(pm_for, "all") == 0;

@@ -864,8 +864,9 @@ static int pm_exec(store *s, sqlite3_stmt *st)
 
 int store_postmortem_add(store *s, int64_t incident_id, int64_t resolved_at, int64_t due_at)
 {
-	return pm_exec(s, pm_prepare(s, "INSERT OR IGNORE INTO postmortems(incident_id, resolved_at, due_at)"
-	                                " VALUES(?1, ?2, ?3)",
+	return pm_exec(s, pm_prepare(s,
+	                             "INSERT OR IGNORE INTO postmortems(incident_id, resolved_at, due_at)"
+	                             " VALUES(?1, ?2, ?3)",
 	                             incident_id, resolved_at, due_at, NULL, NULL));
 }
 
@@ -909,8 +910,9 @@ void store_postmortem_free(store_postmortem *p)
 
 int store_postmortem_drafted(store *s, int64_t incident_id, const char *hash, int64_t now)
 {
-	return pm_exec(s, pm_prepare(s, "UPDATE postmortems SET draft_hash = ?4, drafted_at = ?2 WHERE incident_id = ?1",
-	                             incident_id, now, 0, hash, NULL));
+	return pm_exec(s,
+	               pm_prepare(s, "UPDATE postmortems SET draft_hash = ?4, drafted_at = ?2 WHERE incident_id = ?1",
+	                          incident_id, now, 0, hash, NULL));
 }
 
 int store_postmortem_publish(store *s, int64_t incident_id, const char *markdown, const char *html, const char *actor,
@@ -946,21 +948,23 @@ static int pm_ids(sqlite3_stmt *st, int64_t *out, int max)
 
 int store_postmortem_due(store *s, int64_t now, int64_t *out, int max)
 {
-	return pm_ids(pm_prepare(s,
-	                         "SELECT incident_id FROM postmortems WHERE published_at IS NULL AND reminded_at IS NULL"
-	                         " AND due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
-	                         now, max, 0, NULL, NULL),
-	              out, max);
+	return pm_ids(
+	    pm_prepare(s,
+	               "SELECT incident_id FROM postmortems WHERE published_at IS NULL AND reminded_at IS NULL"
+	               " AND due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+	               now, max, 0, NULL, NULL),
+	    out, max);
 }
 
 int64_t store_postmortem_next_due(store *s)
 {
 	int64_t at = 0;
-	int n = pm_ids(pm_prepare(s,
-	                          "SELECT MIN(due_at) FROM postmortems WHERE published_at IS NULL AND reminded_at IS NULL"
-	                          " AND due_at IS NOT NULL",
-	                          0, 0, 0, NULL, NULL),
-	               &at, 1);
+	int n =
+	    pm_ids(pm_prepare(s,
+	                      "SELECT MIN(due_at) FROM postmortems WHERE published_at IS NULL AND reminded_at IS NULL"
+	                      " AND due_at IS NOT NULL",
+	                      0, 0, 0, NULL, NULL),
+	           &at, 1);
 	if (n < 0)
 		return -1;
 	return at > 0 ? at : INT64_MAX;
@@ -968,8 +972,9 @@ int64_t store_postmortem_next_due(store *s)
 
 int store_postmortem_undrafted(store *s, int64_t *out, int max)
 {
-	return pm_ids(pm_prepare(s, "SELECT incident_id FROM postmortems WHERE draft_hash IS NULL ORDER BY incident_id"
-	                            " LIMIT ?1",
+	return pm_ids(pm_prepare(s,
+	                         "SELECT incident_id FROM postmortems WHERE draft_hash IS NULL ORDER BY incident_id"
+	                         " LIMIT ?1",
 	                         max, 0, 0, NULL, NULL),
 	              out, max);
 }
