@@ -19,10 +19,13 @@ CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prot
 LDLIBS_CORE = -lzmq -ljansson -lcurl -lmicrohttpd -lsqlite3 -ldl -lpthread -lm
 PLUGIN_CFLAGS = -fPIC -fvisibility=hidden
 PLUGIN_LDLIBS = -ljansson
+# A plugin's own libraries, added after PLUGIN_LDLIBS: PLUGIN_LDLIBS_<name>.
+PLUGIN_LDLIBS_email = -lcurl
+PLUGIN_LDLIBS_statuspage = -lcurl
 
 # Debian packages: build, then what the tests drive.
 DEPS_BUILD = gcc make pkg-config libzmq3-dev libjansson-dev libcurl4-openssl-dev libmicrohttpd-dev libsqlite3-dev
-DEPS_TEST  = python3 curl prometheus-alertmanager clang-format
+DEPS_TEST  = python3 curl prometheus-alertmanager clang-format python3-aiosmtpd chromium openssh-server
 DEPS_FUZZ  = clang libclang-rt-14-dev
 DEPS_BENCH = wrk nginx-light
 
@@ -58,16 +61,18 @@ $(BUILD)/crierctl: $(BUILD)/obj/crierctl/crierctl.o $(BUILD)/libcrier.a
 
 # One shared object per plugins/<name>/ folder, from every .c in it.
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.c) include/crier/plugin.h
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.[ch]) include/crier/plugin.h
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LDLIBS)
+	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LDLIBS) $(PLUGIN_LDLIBS_$*)
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libcrier.a $(LDLIBS_CORE)
 
-# test_sms compiles the sms plugin's pure helpers in.
+# Unit tests that compile a plugin's pure helpers in.
+$(BUILD)/tests/test_email_mime: plugins/email/mime.c plugins/email/mime.h
 $(BUILD)/tests/test_sms: plugins/sms/sms_text.c plugins/sms/sms_text.h
+$(BUILD)/tests/test_statuspage: $(wildcard plugins/statuspage/*.[ch])
 
 run: deps
 	@$(MAKE) --no-print-directory all
@@ -97,12 +102,18 @@ $(BUILD)/tests/plugins/%.so: tests/unit/plugins/variant.c include/crier/plugin.h
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) $(VARIANT_$*) -shared -o $@ $<
 
+# A plugin that segfaults on demand, for isolation "process" tests
+# (tests/integration/test_isolation.py); like the variants, it never ships.
+$(BUILD)/tests/plugins/crashy.so: tests/unit/plugins/crashy.c include/crier/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $< $(PLUGIN_LDLIBS)
+
 # Small clients the integration tests drive crierd with.
 $(BUILD)/tests/tools/%: tests/tools/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -o $@ $< -lzmq
 
-unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO) $(BUILD)/tests/tools/zmq_send
+unit-bins: $(UNIT_BIN) $(TEST_PLUGIN_SO) $(BUILD)/tests/plugins/crashy.so $(BUILD)/tests/tools/zmq_send
 
 bench: deps
 	@sh tests/deps.sh $(DEPS_BENCH)
@@ -127,10 +138,10 @@ fuzz: deps
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
 format:
-	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c examples/plugins/*/*.c)
+	clang-format -i $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c examples/plugins/*/*.c)
 
 format-check:
-	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.c tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c examples/plugins/*/*.c) \
+	@clang-format --dry-run --Werror $(wildcard core/*.[ch] crierctl/*.c include/crier/*.h plugins/*/*.[ch] tests/unit/*.[ch] tests/unit/plugins/*.c tests/tools/*.c tests/fuzz/*.c examples/plugins/*/*.c) \
 	  && echo "format-check: ok"
 
 # The ABI versions the header describes, for the pkg-config file.

@@ -1389,6 +1389,27 @@ static int parse_audience(loader *l, const char *file, const char *base, json_t 
 	return 0;
 }
 
+static const char *const isolations[] = {"thread", "process", NULL};
+
+static int parse_isolation(loader *l, const char *file, const char *base, json_t *v, config_isolation *out)
+{
+	char p[KEYPATH_LEN], list[64];
+
+	*out = CONFIG_ISOLATION_THREAD;
+	if (!v)
+		return 0;
+	key_path(p, sizeof p, base, "isolation");
+	if (!json_is_string(v))
+		return fail(l, file, p, "expected \"thread\" or \"process\", got %s", type_name(v));
+	if (!in_list(json_string_value(v), isolations)) {
+		join_list(list, sizeof list, isolations);
+		return fail(l, file, p, "unknown isolation \"%s\" (known: %s)", json_string_value(v), list);
+	}
+	if (strcmp(json_string_value(v), "process") == 0)
+		*out = CONFIG_ISOLATION_PROCESS;
+	return 0;
+}
+
 static int add_instance(loader *l, config *c, const char *file, const char *pname, const char *iname, json_t *iv)
 {
 	char base[KEYPATH_LEN], dp[KEYPATH_LEN];
@@ -1437,6 +1458,9 @@ static int add_instance(loader *l, config *c, const char *file, const char *pnam
 	if (parse_audience(l, file, base, json_object_get(copy, "audience"), ci) < 0)
 		goto out;
 	json_object_del(copy, "audience");
+	if (parse_isolation(l, file, base, json_object_get(copy, "isolation"), &ci->isolation) < 0)
+		goto out;
+	json_object_del(copy, "isolation");
 	if (resolve_secrets(l, file, base, copy) < 0)
 		goto out;
 	ci->config_json = json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS);

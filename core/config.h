@@ -35,14 +35,20 @@ typedef struct config_delivery {
 	int64_t backoff_max_ms;
 } config_delivery;
 
+/* Where a plugin instance runs: a thread of crierd, or a child process of
+ * its own that a crash in the plugin cannot take crierd down with. */
+typedef enum config_isolation { CONFIG_ISOLATION_THREAD = 0, CONFIG_ISOLATION_PROCESS } config_isolation;
+
 typedef struct config_instance {
-	char *name;          /* "plugin/instance" */
-	char *plugin;        /* "webhook" */
-	char *file;          /* the configuration file that defines it, for messages */
-	char *config_json;   /* the instance object without "delivery" and "recipients", as JSON text */
+	char *name;   /* "plugin/instance" */
+	char *plugin; /* "webhook" */
+	char *file;   /* the configuration file that defines it, for messages */
+	/* the instance object without crierd's keys (delivery, recipients, audience, isolation), as JSON text */
+	char *config_json;
 	json_t *recipients;  /* array of strings, one delivery each; NULL = one delivery per event */
 	int audience_public; /* "audience": "public": only public incidents, and their public view (core/audience.h) */
 	config_delivery delivery;
+	config_isolation isolation;
 } config_instance;
 
 typedef struct config_route {

@@ -12,7 +12,9 @@
  *   inproc://crier-control  ROUTER  the same requests from HTTP handlers (the
  *                                   drafts API), see core_control.
  *   inproc://crier-cmd      PAIR    main thread: reload, stop.
- *   inproc://crier-host-N   PAIR    one per plugin instance (plugin_host.c).
+ *   inproc://crier-host-N   PAIR    one per plugin instance run as a thread, or
+ *   <state>/plugin-hosts/host-N.sock  ipc:// to one run as a child process, whose
+ *                                   pidfd is polled too (plugin_host.c).
  *
  * Group commit: each wake-up drains every ingest message waiting (up to
  * store.batch_max), applies them all in one transaction, commits once, and
@@ -29,6 +31,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "outbox.h"
+#include "plugin_host.h"
 #include "postmortem.h"
 #include "route.h"
 #include "store.h"
@@ -509,8 +512,10 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 static void *core_main(void *arg)
 {
 	core *c = arg;
-	zmq_pollitem_t items[5 + MAX_HOSTS];
+	zmq_pollitem_t items[5 + 2 * MAX_HOSTS];
 	void *hosts[MAX_HOSTS];
+	int host_fds[MAX_HOSTS];
+	size_t fd_item[MAX_HOSTS];
 	int64_t next_timer = 0, next_outbox = 0, next_gauges = 0, stop_deadline = 0;
 	pthread_setname_np(pthread_self(), "crier-core");
 	atomic_store(&c->ready, 1);
@@ -545,9 +550,15 @@ static void *core_main(void *arg)
 		if (c->ext)
 			items[n++] = (zmq_pollitem_t){.socket = c->ext, .events = work};
 		size_t host_base = n;
-		size_t nh = outbox_sockets(c->ob, hosts, MAX_HOSTS);
+		size_t nh = outbox_sockets(c->ob, hosts, host_fds, MAX_HOSTS);
 		for (size_t i = 0; i < nh; i++)
 			items[n++] = (zmq_pollitem_t){.socket = hosts[i], .events = work};
+		/* A process host's exit is news like a result: it is handled in the same turn. */
+		for (size_t i = 0; i < nh; i++) {
+			fd_item[i] = n;
+			if (host_fds[i] >= 0)
+				items[n++] = (zmq_pollitem_t){.socket = NULL, .fd = host_fds[i], .events = work};
+		}
 		if (zmq_poll(items, (int)n, timeout) < 0) {
 			if (zmq_errno() == ETERM)
 				break;
@@ -556,8 +567,11 @@ static void *core_main(void *arg)
 		now = timefmt_now_ms();
 		int ingest = (items[0].revents & ZMQ_POLLIN) || (c->ext && (items[ext_i].revents & ZMQ_POLLIN));
 		int readable[MAX_HOSTS], results = 0;
-		for (size_t i = 0; i < nh; i++)
-			results |= readable[i] = (items[host_base + i].revents & ZMQ_POLLIN) != 0;
+		for (size_t i = 0; i < nh; i++) {
+			readable[i] = (items[host_base + i].revents & ZMQ_POLLIN) != 0 ||
+			              (host_fds[i] >= 0 && (items[fd_item[i]].revents & ZMQ_POLLIN) != 0);
+			results |= readable[i];
+		}
 		if (ingest || results)
 			handle_turn(c, ingest, readable, nh, now);
 		/* Results can end a hold too (crier's own DeliveryDead resolving). */
@@ -591,6 +605,12 @@ static void *core_main(void *arg)
 	}
 	/* Answer what is still queued so no sender waits for nothing. */
 	handle_turn(c, 1, NULL, 0, timefmt_now_ms());
+	/* Stop the plugin hosts here, not after the join: a child process this
+	 * thread started is killed when the thread ends (PR_SET_PDEATHSIG
+	 * follows the thread, not the process), and it deserves an orderly stop. */
+	outbox_free(c->ob);
+	c->ob = NULL;
+	c->ctl_ctx.ob = NULL;
 	atomic_store(&c->ready, 0);
 	metrics_set_ready(0);
 	reply_cmd(c, "OK");
@@ -711,6 +731,7 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	}
 	if (lock_state_dir(c, cfg->state_dir, err, errlen) < 0)
 		goto fail;
+	plugin_host_sweep(cfg->state_dir);
 	snprintf(path, sizeof(path), "%s/crier.db", cfg->state_dir);
 	c->st = store_open(path, cfg->store_sync_full, cfg->checkpoint_pages, err, errlen);
 	if (!c->st)

@@ -133,6 +133,9 @@ static void reload(const char *dir, core *c, http_server *http, config_list *con
 
 int main(int argc, char **argv)
 {
+	/* crierd started again by itself as a plugin host (isolation "process"). */
+	if (argc > 1 && strcmp(argv[1], "--plugin-host") == 0)
+		return plugin_host_child_main(argc, argv);
 	const char *dir = "conf.d";
 	int check_only = 0;
 	static const struct option opts[] = {

@@ -1,6 +1,7 @@
 /*
- * The outbox. Each configured instance is a channel: a plugin host thread
- * and a window of deliveries queued at it. See outbox.h for the rules.
+ * The outbox. Each configured instance is a channel: a plugin host (a
+ * thread or a child process) and a window of deliveries queued at it. See
+ * outbox.h for the rules.
  */
 #include "outbox.h"
 
@@ -21,8 +22,15 @@ typedef struct inflight {
 	int64_t id, event_id, incident_id, created_at;
 	int approval;  /* a draft_approved event: maybe a draft's publication */
 	uint64_t lane; /* hash of the recipient: order is kept per incident and recipient */
+	uint64_t seq;  /* the order it went to the host in, which the host keeps */
 	int attempts;
 } inflight;
+
+/* A process host that died is started again after a delay that doubles
+ * while it keeps dying without answering anything (a plugin that crashes in
+ * init must not spin), back to the first once it answers. */
+#define RESTART_FIRST_MS 100
+#define RESTART_MAX_MS   30000
 
 /* Deliveries queued at one host at a time: enough to keep a fast channel
  * busy while the core does other work, few enough to keep a restart cheap. */
@@ -39,6 +47,10 @@ typedef struct channel {
 	int stale;       /* removed or changed: stop once idle */
 	inflight fly[CHANNEL_WINDOW];
 	int n_fly;
+	uint64_t sent; /* deliveries handed to the host so far */
+	config_isolation isolation;
+	int64_t restart_at; /* a process host is down: start it again then */
+	int64_t restart_ms; /* the delay before the next restart; 0 = RESTART_FIRST_MS */
 	/* Our own DeliveryDead alert for this channel: unknown after a start,
 	 * so the first success clears whatever a previous run left firing. */
 	enum { DEAD_ALERT_UNKNOWN = 0, DEAD_ALERT_CLEAR, DEAD_ALERT_FIRING } dead_alert;
@@ -59,6 +71,9 @@ struct outbox {
 	size_t n_libs;
 	channel **ch;
 	size_t n_ch;
+	size_t poll_ch[OUTBOX_MAX_CHANNELS]; /* outbox_sockets' index -> channel index */
+	size_t n_poll;
+	int stopping;
 	unsigned rnd;
 	char *status_page_url; /* from the configuration, for the events' links; NULL = none */
 };
@@ -113,8 +128,9 @@ static channel *channel_find(outbox *o, const char *name)
 
 static channel *channel_new(outbox *o, const config *cfg, const config_instance *ic, char *err, size_t errlen)
 {
-	plugin_lib *lib = lib_get(o, cfg->plugin_dirs, ic->plugin, err, errlen);
-	if (!lib)
+	/* A child process loads its plugin itself: crierd never maps its code. */
+	plugin_lib *lib = NULL;
+	if (ic->isolation == CONFIG_ISOLATION_THREAD && !(lib = lib_get(o, cfg->plugin_dirs, ic->plugin, err, errlen)))
 		return NULL;
 	channel *c = calloc(1, sizeof(*c));
 	if (!c || !(c->name = strdup(ic->name)) || !(c->plugin = strdup(ic->plugin)) ||
@@ -125,7 +141,8 @@ static channel *channel_new(outbox *o, const config *cfg, const config_instance 
 	}
 	c->delivery = ic->delivery;
 	c->audience_public = ic->audience_public;
-	c->host = plugin_host_start(o->zctx, lib, ic, cfg->state_dir, cfg->config_dir, err, errlen);
+	c->isolation = ic->isolation;
+	c->host = plugin_host_start(o->zctx, lib, ic, cfg, err, errlen);
 	if (!c->host) {
 		channel_free(c);
 		return NULL;
@@ -151,7 +168,8 @@ static void reap(outbox *o)
 
 static int same_instance(const channel *c, const config_instance *ic)
 {
-	return strcmp(ic->plugin, c->plugin) == 0 && strcmp(ic->config_json, c->config_json) == 0;
+	return strcmp(ic->plugin, c->plugin) == 0 && strcmp(ic->config_json, c->config_json) == 0 &&
+	       ic->isolation == c->isolation;
 }
 
 int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
@@ -212,7 +230,8 @@ int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 	}
 	for (size_t k = 0; k < n_fresh; k++) {
 		o->ch[o->n_ch++] = fresh[k];
-		log_info("channel started", " instance=%s plugin=%s", fresh[k]->name, fresh[k]->plugin);
+		log_info("channel started", " instance=%s plugin=%s isolation=%s", fresh[k]->name, fresh[k]->plugin,
+		         fresh[k]->isolation == CONFIG_ISOLATION_PROCESS ? "process" : "thread");
 	}
 	free(fresh);
 	reap(o);
@@ -399,6 +418,7 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 		                                .approval = strcmp(d->type, "draft_approved") == 0,
 		                                .incident_id = d->incident_id,
 		                                .lane = lane,
+		                                .seq = c->sent++,
 		                                .created_at = d->created_at,
 		                                .attempts = d->attempts + 1};
 	}
@@ -421,8 +441,49 @@ static int twin_busy(const outbox *o, const channel *c)
 
 void outbox_begin_stop(outbox *o)
 {
+	o->stopping = 1;
 	for (size_t i = 0; i < o->n_ch; i++)
 		plugin_host_begin_stop(o->ch[i]->host);
+}
+
+/* When to start a process host that just went down; the next time waits twice as long. */
+static int64_t restart_delay(channel *c)
+{
+	int64_t delay = c->restart_ms ? c->restart_ms : RESTART_FIRST_MS;
+	c->restart_ms = delay * 2 < RESTART_MAX_MS ? delay * 2 : RESTART_MAX_MS;
+	return delay;
+}
+
+/* A process host that is down or starting: restart it when due, kill it
+ * when its start overruns. 1 when it cannot take deliveries now. */
+static int host_unavailable(outbox *o, channel *c, int64_t now, int64_t *next_ms)
+{
+	if (plugin_host_socket(c->host)) {
+		int64_t t = plugin_host_watch(c->host, now);
+		if (t < *next_ms)
+			*next_ms = t;
+		return !plugin_host_ready(c->host);
+	}
+	if (c->stale || o->stopping)
+		return 1;
+	if (c->restart_at > now) {
+		if (c->restart_at < *next_ms)
+			*next_ms = c->restart_at;
+		return 1;
+	}
+	char err[512];
+	if (plugin_host_respawn(c->host, err, sizeof(err)) < 0) {
+		int64_t delay = restart_delay(c);
+		c->restart_at = now + delay;
+		log_error("cannot restart the plugin host", " instance=%s error=%s retry_in_ms=%" PRId64, c->name,
+		          log_q(err), delay);
+		if (c->restart_at < *next_ms)
+			*next_ms = c->restart_at;
+		return 1;
+	}
+	c->restart_at = 0;
+	c->wake_at = 0;
+	return 1; /* its socket says when it is ready */
 }
 
 int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms)
@@ -431,6 +492,8 @@ int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms)
 	reap(o);
 	for (size_t i = 0; i < o->n_ch; i++) {
 		channel *c = o->ch[i];
+		if (c->isolation == CONFIG_ISOLATION_PROCESS && host_unavailable(o, c, now, next_ms))
+			continue;
 		if (c->stale || c->n_fly == CHANNEL_WINDOW || twin_busy(o, c))
 			continue;
 		if (c->wake_at > now) {
@@ -443,11 +506,18 @@ int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms)
 	return 0;
 }
 
-size_t outbox_sockets(outbox *o, void **socks, size_t max)
+size_t outbox_sockets(outbox *o, void **socks, int *fds, size_t max)
 {
 	size_t n = 0;
-	for (size_t i = 0; i < o->n_ch && n < max; i++)
-		socks[n++] = plugin_host_socket(o->ch[i]->host);
+	for (size_t i = 0; i < o->n_ch && n < max && n < OUTBOX_MAX_CHANNELS; i++) {
+		plugin_host *h = o->ch[i]->host;
+		if (!plugin_host_socket(h))
+			continue; /* a process host that is down */
+		socks[n] = plugin_host_socket(h);
+		fds[n] = plugin_host_exit_fd(h);
+		o->poll_ch[n++] = i;
+	}
+	o->n_poll = n;
 	return n;
 }
 
@@ -460,27 +530,48 @@ size_t outbox_inflight(const outbox *o)
 }
 
 static int on_result(outbox *o, channel *c, int64_t now);
+static int on_host_exit(outbox *o, channel *c, long pid, const char *why, int64_t now);
 
 int outbox_on_result(outbox *o, size_t i, int64_t now)
 {
-	if (i >= o->n_ch)
+	if (i >= o->n_poll || o->poll_ch[i] >= o->n_ch)
 		return -1;
-	channel *c = o->ch[i];
+	channel *c = o->ch[o->poll_ch[i]];
 	int rc = 0;
-	/* Take every result already queued: they share the caller's transaction. */
-	do {
-		if (on_result(o, c, now) < 0)
-			rc = -1;
-	} while (plugin_host_readable(c->host));
+	/* Take every result already queued: they share the caller's transaction.
+	 * Those a dying child sent before its end count: read them first. */
+	for (;;) {
+		while (plugin_host_readable(c->host))
+			if (on_result(o, c, now) < 0)
+				rc = -1;
+		char why[600];
+		long pid = plugin_host_pid(c->host);
+		if (plugin_host_exited(c->host, why, sizeof(why))) {
+			if (on_host_exit(o, c, pid, why, now) < 0)
+				rc = -1;
+			break;
+		}
+		if (!plugin_host_readable(c->host))
+			break; /* running, or its last answers to read first */
+	}
 	return rc;
 }
+
+static int settle(outbox *o, channel *c, const inflight *f, const plugin_host_result *r, int64_t now);
 
 static int on_result(outbox *o, channel *c, int64_t now)
 {
 	plugin_host_result r;
-	if (plugin_host_recv(c->host, &r) < 0) {
+	int got = plugin_host_recv(c->host, &r);
+	if (got < 0) {
 		log_error("unreadable answer from a plugin host", " instance=%s", c->name);
 		return 0; /* nothing to record; not the transaction's fault */
+	}
+	if (got == 0) {
+		/* A child starting: once ready, what waited for it goes out. */
+		if (plugin_host_ready(c->host))
+			c->wake_at = 0;
+		return 0;
 	}
 	int k = 0;
 	while (k < c->n_fly && c->fly[k].id != r.id)
@@ -493,11 +584,54 @@ static int on_result(outbox *o, channel *c, int64_t now)
 	inflight f = c->fly[k];
 	c->fly[k] = c->fly[--c->n_fly];
 	c->wake_at = 0;
-	if (r.result == PLUGIN_HOST_SKIPPED) {
-		/* Never attempted (shutting down): it stays pending as it was. */
-		plugin_host_result_free(&r);
-		return 0;
+	c->restart_ms = 0; /* it answers: the next crash is restarted after the first delay again */
+	int rc = r.result == PLUGIN_HOST_SKIPPED ? 0 /* never attempted (shutting down): it stays pending as it was */
+	                                         : settle(o, c, &f, &r, now);
+	plugin_host_result_free(&r);
+	return rc; /* a stale channel is reaped by the next dispatch, not here: callers index the sockets */
+}
+
+/*
+ * A process host died. Only the oldest delivery it had not answered can
+ * have been inside the plugin (it works through them in order): that one
+ * is retried with the crash as its error, its attempt counted, so a
+ * delivery that kills its plugin every time goes dead after max_attempts
+ * like any other. The ones queued behind it never reached the plugin: they
+ * stay pending as they were and go to the next host.
+ */
+static int on_host_exit(outbox *o, channel *c, long pid, const char *why, int64_t now)
+{
+	char err[700], q[800];
+	int rc = 0, oldest = -1, n = c->n_fly;
+	snprintf(err, sizeof(err), "plugin host crashed: %s", why);
+	for (int k = 0; k < c->n_fly; k++)
+		if (oldest < 0 || c->fly[k].seq < c->fly[oldest].seq)
+			oldest = k;
+	if (oldest >= 0) {
+		inflight f = c->fly[oldest];
+		plugin_host_result r = {.id = f.id, .result = CRIER_RETRY, .error = err};
+		rc = settle(o, c, &f, &r, now);
 	}
+	c->n_fly = 0;
+	c->wake_at = 0;
+	if (c->stale || o->stopping) {
+		log_error("plugin host died", " instance=%s pid=%ld reason=%s in_flight=%d", c->name, pid,
+		          log_quote(q, sizeof(q), why), n);
+		return rc;
+	}
+	int64_t delay = restart_delay(c);
+	c->restart_at = now + delay;
+	log_error("plugin host died; restarting it",
+	          " instance=%s pid=%ld reason=%s in_flight=%d restart_in_ms=%" PRId64, c->name, pid,
+	          log_quote(q, sizeof(q), why), n, delay);
+	return rc;
+}
+
+/* Record one answered delivery (taken out of the window by the caller). */
+static int settle(outbox *o, channel *c, const inflight *fp, const plugin_host_result *rp, int64_t now)
+{
+	inflight f = *fp;
+	plugin_host_result r = *rp;
 	double latency = (double)(now - f.created_at);
 	char q[600];
 	int rc = 0;
@@ -558,6 +692,5 @@ static int on_result(outbox *o, channel *c, int64_t now)
 	if (rc < 0)
 		log_error("cannot record a delivery result", " instance=%s delivery=%" PRId64 " error=%s", c->name,
 		          r.id, log_q(store_error(o->st)));
-	plugin_host_result_free(&r);
-	return rc; /* a stale channel is reaped by the next dispatch, not here: callers index the sockets */
+	return rc;
 }

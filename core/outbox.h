@@ -1,7 +1,9 @@
 /*
  * The outbox: turns pending deliveries into plugin calls and results into
  * store updates. Owns the plugin libraries and one host per configured
- * instance. Core thread only.
+ * instance. Core thread only. A host run as a child process that dies is
+ * restarted (100 ms, doubling to 30 s while it keeps dying); the delivery
+ * it was running is retried, its attempt counted.
  *
  * Up to 32 deliveries are queued at an instance's host at a time, never two
  * of one incident, so deliveries for one incident reach a channel in event
@@ -65,10 +67,13 @@ void outbox_wake(outbox *o, const char *instance);
 /* Send every delivery that is due. *next_ms gets the earliest future due time. */
 int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms);
 
-/* The host sockets to poll, in a stable order until the next configure. */
-size_t outbox_sockets(outbox *o, void **socks, size_t max);
-/* Socket i is readable: take its results, in the caller's transaction.
- * Returns -1 when a store write failed (roll the transaction back). */
+/* The host sockets to poll, and beside each the descriptor that turns
+ * readable when its host process exits (-1 for a thread). Valid until the
+ * next call, configure or dispatch. */
+size_t outbox_sockets(outbox *o, void **socks, int *fds, size_t max);
+/* Socket i or its descriptor is readable: take its results, and its exit
+ * (retry what it was running, restart it later), in the caller's
+ * transaction. Returns -1 when a store write failed (roll the transaction back). */
 int outbox_on_result(outbox *o, size_t i, int64_t now);
 
 /* Shutting down: hosts answer what is queued without calling plugins. */

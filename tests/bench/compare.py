@@ -9,16 +9,23 @@ repeats), three targets on this machine, run one after the other:
 
 Then crierd alone: idle RSS, start-up time to ready, RSS with 100,000 open
 alerts, and deliveries/s through the webhook plugin to a local HTTP endpoint
-(nginx). Prints one table and the ratios. Every server it starts, it stops.
+(nginx), with the instance's "isolation" set to "thread" and to "process"
+(side by side, alternating runs). Prints one table and the ratios. Every
+server it starts, it stops.
+
+  python3 tests/bench/compare.py                 everything
+  python3 tests/bench/compare.py --deliveries    only the webhook deliveries/s, per isolation
 
 Environment: CRIER_BUILD (default build), BENCH_SECONDS (15), BENCH_WARMUP (3),
-BENCH_THREADS (2), BENCH_CONNECTIONS (64).
+BENCH_THREADS (2), BENCH_CONNECTIONS (64), BENCH_DELIVERY_RUNS (runs per
+isolation, 1; --deliveries: 3), BENCH_ISOLATION (thread,process).
 """
 
 import json
 import os
 import re
 import shutil
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -146,6 +153,137 @@ def post_many(port, n_alerts, per_request=1000):
             raise RuntimeError("posting open alerts: %d %s" % (r.status, r.text()))
 
 
+def cpu_s(pid):
+    """utime + stime of a process, seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def host_children(pid):
+    """The plugin host processes crierd pid started (isolation "process")."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/status" % entry) as f:
+                ppid = re.search(r"^PPid:\s*(\d+)", f.read(), re.M)
+            with open("/proc/%s/cmdline" % entry, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if ppid and int(ppid.group(1)) == pid and b"--plugin-host" in argv:
+            out.append(int(entry))
+    return out
+
+
+def deliveries_per_s(tmp, sink_port, isolation, n_alerts=20000):
+    """Deliveries/s through one webhook instance with the given isolation to
+    sink_port, alone: first n_alerts new alerts fill the outbox while the
+    instance points at a port that never answers (then crierd is killed -9:
+    nothing was attempted, everything stays pending), then crierd starts
+    again with the instance pointing at sink_port and drains it. The rate
+    comes from the store's own times (first to last delivery). Also: CPU of
+    crierd and its plugin host process per delivery, and the host's RSS."""
+    hole = socket.socket()
+    hole.bind(("127.0.0.1", 0))
+    hole.listen(64)  # connections wait in the backlog: never accepted, never answered
+    d = harness.Crierd(tmp, hold_seconds=300, files={
+        "webhook.json": {"plugins": {"webhook": {"instances": {"sink": {
+            "url": "http://127.0.0.1:%d/sink" % hole.getsockname()[1], "timeout_ms": 300000}}}}},
+        "routes.json": {"routes": [{"name": "all", "to": ["webhook/sink"]}]},
+        "log.json": None,
+    })
+    try:
+        d.start()
+        post_many(d.port, n_alerts)
+        d.kill9()
+    finally:
+        hole.close()
+    d.files["webhook.json"]["plugins"]["webhook"]["instances"]["sink"] = {
+        "url": "http://127.0.0.1:%d/sink" % sink_port, "isolation": isolation}
+    d.write_config()
+    d.start()
+    kids = host_children(d.pid())
+    if len(kids) != (1 if isolation == "process" else 0):
+        d.stop()
+        raise RuntimeError("isolation %s: %d plugin host processes" % (isolation, len(kids)))
+    db = os.path.join(d.state_dir, "crier.db")
+
+    def query(sql):
+        con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
+        try:
+            return con.execute(sql).fetchone()
+        finally:
+            con.close()
+
+    harness.wait_until(lambda: query("SELECT SUM(state = 0) FROM outbox")[0] == 0, 300, 0.05, "deliveries drained")
+    cpu = cpu_s(d.pid()) + sum(cpu_s(k) for k in kids)  # since start: start-up is a few ms of it
+    total, first, last = query("SELECT COUNT(*), MIN(updated_at), MAX(updated_at) FROM outbox WHERE state = 2")
+    r = {"isolation": isolation, "deliveries": total, "per_s": (total - 1) / max(last - first, 1) * 1000.0,
+         "cpu_us": cpu / total * 1e6 if total else 0.0,
+         "crierd_rss_mib": status_kib(d.pid(), "VmRSS") / 1024.0,
+         "host_rss_mib": sum(status_kib(k, "VmRSS") for k in kids) / 1024.0,
+         "host_anon_mib": sum(status_kib(k, "RssAnon") for k in kids) / 1024.0}
+    d.stop()
+    print("bench: deliveries, isolation %-8s %6.0f/s  CPU %5.1f us/delivery  crierd RSS %5.1f MiB"
+          "  host process RSS %4.1f MiB (%.1f MiB its own)"
+          % (isolation, r["per_s"], r["cpu_us"], r["crierd_rss_mib"], r["host_rss_mib"], r["host_anon_mib"]),
+          flush=True)
+    return r
+
+
+def compare_isolation(tmp, sink_port, runs):
+    """deliveries_per_s for each isolation, alternating, runs times; the medians."""
+    modes = [m for m in os.environ.get("BENCH_ISOLATION", "thread,process").split(",") if m]
+    got = {m: [] for m in modes}
+    for i in range(runs):
+        for m in modes:
+            got[m].append(deliveries_per_s(os.path.join(tmp, "deliver-%s-%d" % (m, i)), sink_port, m))
+    out = {}
+    for m, rs in got.items():
+        med = dict(rs[0])
+        for k in ("per_s", "cpu_us", "crierd_rss_mib", "host_rss_mib", "host_anon_mib"):
+            med[k] = sorted(r[k] for r in rs)[len(rs) // 2]  # each figure's own median
+        med["runs"] = [round(r["per_s"]) for r in rs]
+        med["cpu_runs"] = [round(r["cpu_us"], 1) for r in rs]
+        out[m] = med
+    return out
+
+
+def print_isolation(iso):
+    print("medians of %d run(s) each:" % len(next(iter(iso.values()))["runs"]))
+    print("%-10s %14s %12s %12s %26s   %s" % ("isolation", "deliveries/s", "CPU/delivery", "crierd RSS",
+                                           "host process RSS (own)", "runs: deliveries/s; CPU us/delivery"))
+    for m, r in iso.items():
+        print("%-10s %14.0f %9.1f us %8.1f MiB %12.1f MiB (%4.1f MiB)   %s; %s" % (
+            m, r["per_s"], r["cpu_us"], r["crierd_rss_mib"], r["host_rss_mib"], r["host_anon_mib"], r["runs"],
+            r["cpu_runs"]))
+    if "thread" in iso and "process" in iso:
+        t, p = iso["thread"], iso["process"]
+        print("process vs thread: %.0f%% of the deliveries/s, %+.1f us of wall time and %+.1f us of CPU per delivery"
+              % (100 * p["per_s"] / t["per_s"], 1e6 / p["per_s"] - 1e6 / t["per_s"], p["cpu_us"] - t["cpu_us"]))
+
+
+def deliveries_only():
+    if not shutil.which(NGINX_BIN):
+        print("bench: nginx is missing (apt-get install nginx-light; `make bench` does it)", file=sys.stderr)
+        return 1
+    runs = int(os.environ.get("BENCH_DELIVERY_RUNS", "3"))
+    with harness.TempDir(prefix="crier-isolation-") as tmp:
+        ng_port = harness.free_port()
+        ng = start_nginx(tmp, ng_port)
+        try:
+            iso = compare_isolation(tmp, ng_port, runs)
+        finally:
+            ng.stop()
+    print()
+    print_isolation(iso)
+    print("\n" + json.dumps(iso))
+    return 0
+
+
 def _receiver(port_q, count, stop, out_q):
     """The webhook target, in its own process so the senders' GIL does not delay it."""
     target = harness.FakeTarget(default=200).start()
@@ -268,31 +406,13 @@ def main():
             extra["open_100k_rss_mib"] = status_kib(d2.pid(), "VmRSS") / 1024.0
             d2.stop()
 
-            # Deliveries/s through the webhook plugin to nginx: post 20,000 new
-            # alerts (20,000 events), time until every delivery is done.
-            d3 = harness.Crierd(os.path.join(tmp, "crier-deliver"), hold_seconds=300, files={
-                "webhook.json": {"plugins": {"webhook": {"instances": {"sink": {
-                    "url": "http://127.0.0.1:%d/sink" % ng_port}}}}},
-                "routes.json": {"routes": [{"name": "all", "to": ["webhook/sink"]}]},
-                "log.json": None,
-            })
-            d3.start()
-            t0 = time.monotonic()
-            post_many(d3.port, 20000)
-            db = os.path.join(d3.state_dir, "crier.db")
-
-            def delivered():
-                con = sqlite3.connect("file:%s?mode=ro" % db, uri=True)
-                try:
-                    return con.execute("SELECT COUNT(*), SUM(state = 0) FROM outbox").fetchone()
-                finally:
-                    con.close()
-
-            harness.wait_until(lambda: delivered()[1] == 0, 300, 0.2, "webhook deliveries drained")
-            total = delivered()[0]
-            extra["deliveries"] = total
-            extra["deliveries_per_s"] = total / (time.monotonic() - t0)
-            d3.stop()
+            # Deliveries/s through the webhook plugin to nginx: 20,000 queued
+            # deliveries drained, the instance as a thread and as a child process.
+            iso = compare_isolation(tmp, ng_port, int(os.environ.get("BENCH_DELIVERY_RUNS", "1")))
+            extra["isolation"] = iso
+            first = iso.get("thread") or next(iter(iso.values()))
+            extra["deliveries"] = first["deliveries"]
+            extra["deliveries_per_s"] = first["per_s"]
         finally:
             for s in servers:
                 s.stop()
@@ -319,6 +439,9 @@ def main():
     print("crierd start-up to ready:        %5.0f ms" % extra["startup_ms"])
     print("webhook deliveries/s to nginx:   %5.0f    (%d deliveries; target >= 5,000: %s)" % (
         extra["deliveries_per_s"], extra["deliveries"], "met" if extra["deliveries_per_s"] >= 5000 else "MISSED"))
+    print()
+    print_isolation(extra["isolation"])
+    print()
     lt = extra["latency"]
     print("accepted -> plugin called, p99:  %5.2f ms (p50 %.2f ms; %d events at %.0f requests/s; target < 5 ms: %s)" % (
         lt["p99"], lt["p50"], lt["n"], lt["rate"], "met" if lt["p99"] < 5 else "MISSED"))
@@ -327,4 +450,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(deliveries_only() if sys.argv[1:] == ["--deliveries"] else main())

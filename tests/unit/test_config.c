@@ -528,6 +528,36 @@ static void test_errors(void)
 	CHECK(strstr(e, "/ingest.json: ingest.generic.auth: expected \"token\"") != NULL);
 }
 
+/* "isolation" is host-level too: thread by default, never shown to the plugin. */
+static void test_isolation(void)
+{
+	const char *d = bad("isook", "p.json",
+	                    "{\"plugins\": {\"webhook\": {\"instances\": {\"a\": {\"isolation\": \"process\", "
+	                    "\"url\": \"http://127.0.0.1:1/\"}, \"b\": {\"isolation\": \"thread\", \"url\": "
+	                    "\"http://127.0.0.1:1/\"}}}}}");
+	char err[1024] = "";
+	config *c = config_load(d, err, sizeof err);
+	CHECK(c != NULL);
+	if (c) {
+		const config_instance *a = config_find_instance(c, "webhook/a"),
+		                      *b = config_find_instance(c, "webhook/b");
+		CHECK(a && a->isolation == CONFIG_ISOLATION_PROCESS);
+		CHECK(b && b->isolation == CONFIG_ISOLATION_THREAD);
+		CHECK(a && strcmp(a->config_json, "{\"url\":\"http://127.0.0.1:1/\"}") == 0);
+		CHECK(config_find_instance(c, "log/default")->isolation == CONFIG_ISOLATION_THREAD);
+		config_free(c);
+	} else {
+		fprintf(stderr, "error: %s\n", err);
+	}
+	d = bad("isobad", "p.json",
+	        "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"isolation\": \"fork\"}}}}}");
+	expect_err(d, "p.json",
+	           "plugins.sms.instances.oncall.isolation: unknown isolation \"fork\" (known: thread, process)");
+	d = bad("isotype", "p.json", "{\"plugins\": {\"sms\": {\"instances\": {\"oncall\": {\"isolation\": true}}}}}");
+	expect_err(d, "p.json",
+	           "plugins.sms.instances.oncall.isolation: expected \"thread\" or \"process\", got a boolean");
+}
+
 /* Recipients are host-level: taken out of the plugin's configuration. */
 static void test_recipients_and_public(void)
 {
@@ -694,6 +724,7 @@ int main(void)
 	test_plugin_dirs();
 	test_errors();
 	test_recipients_and_public();
+	test_isolation();
 	test_secret_never_shown();
 
 	rm_tree(root);
