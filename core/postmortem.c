@@ -847,7 +847,7 @@ static char *cmd_publish(postmortems *pm, const json_t *req, const json_t *row, 
 	size_t len = json_string_length(mdv);
 	if (markdown_check(md, len, POSTMORTEM_MAX, "the post-mortem", err, sizeof(err)) < 0)
 		return reply_error("%s", err);
-	char *html = markdown_html(md, len, 1);
+	char *html = markdown_html(md, len, 2);
 	if (!html)
 		return NULL;
 	if (store_begin(pm->st) < 0) {

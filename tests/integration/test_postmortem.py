@@ -1,6 +1,6 @@
 """Post-mortems end to end (docs/postmortems.md): the draft crier writes from
 the timeline when an incident resolves, its publication as escaped HTML to
-an internal and a public webhook, the postmortem_due reminder (internal
+an internal and a public webhook and onto the status page, the postmortem_due reminder (internal
 channels only, never once published, and on time across restarts), the
 draft a person edited left alone, and crierctl's refusals.
 
@@ -16,6 +16,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import DaemonCase, wait_until  # noqa: E402
 from test_bad_input_more import zmq_send  # noqa: E402
+from test_statuspage import ELEMENTS, Page, statuspage_files  # noqa: E402
 
 PUBLIC = {
     "public": {
@@ -183,7 +184,7 @@ class Postmortem(DaemonCase):
         self.assertEqual(internal["postmortem"]["markdown"], HOSTILE)
         self.assertEqual(internal["postmortem"]["revision"], 1)
         self.assertEqual(internal["actor"], "alice")
-        self.assertTrue(html.startswith("<h2>What happened</h2>\n<p>Between 12:00"), html[:80])
+        self.assertTrue(html.startswith("<h3>What happened</h3>\n<p>Between 12:00"), html[:80])
         self.assertIn("We &lt;script&gt;alert(1)&lt;/script&gt; nothing", html)
         self.assertIn("&lt;img src=x onerror=alert(1)&gt; stays text", html)
         self.assertIn("so does [this](javascript:alert(1)).", html)
@@ -380,6 +381,59 @@ class Postmortem(DaemonCase):
         # The file that passes the checks goes through.
         d.ctl("postmortem", "publish", str(iid), good)
         self.assertTrue(self.pm(iid)["published"])
+
+
+class PostmortemOnStatusPage(DaemonCase):
+    def test_published_html_on_the_incident_page(self):
+        site = os.path.join(self.tmpdir(), "www")
+        os.makedirs(site)
+        files = statuspage_files([{"dir": site}], audience="public")
+        files.update({"public.json": PUBLIC, "incidents.json": {"incidents": {"hold_seconds": 1}}})
+        d = self.start_crierd(files)
+        self.assertEqual(d.post_generic(alert("api-1", "api")).status, 200)
+        iid = wait_until(lambda: d.incident("service=api"), 15)["id"]
+        d.ctl("resolve", str(iid))
+        page_path = os.path.join(site, "incidents", "%d.html" % iid)
+
+        def page(contains):
+            try:
+                with open(page_path, encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:
+                return False
+            return contains in text and text
+
+        wait_until(lambda: page("Resolved"), 20, what="the resolved incident's page")
+        self.assertFalse(page("Post-mortem"), "no post-mortem section before one is published")
+        md = os.path.join(d.tmp, "pm.md")
+        with open(md, "w") as f:
+            f.write(HOSTILE)
+        d.ctl("postmortem", "publish", str(iid), md)
+        text = wait_until(lambda: page('<h2 id="postmortem">Post-mortem</h2>'), 20, what="the post-mortem on the page")
+
+        # The core's HTML as it is: structure kept, everything else text that cannot run.
+        section = text[text.index('<section class="postmortem"'):]
+        section = section[:section.index("</section>")]
+        self.assertIn("<h3>What happened</h3>", section)
+        self.assertIn("We &lt;script&gt;alert(1)&lt;/script&gt; nothing", section)
+        self.assertIn('<a href="https://runbooks.example.com/deploys?a=1&amp;b=2">the runbook</a>', section)
+        self.assertIn("<pre><code>if [ &quot;$errors&quot;", section)
+        p = Page(text)
+        allowed = ELEMENTS | {"h4", "h5", "h6", "em", "code", "pre"}
+        self.assertEqual([e for e in p.problems() if not any(e == "element <%s>" % t for t in allowed)], [])
+        self.assertNotRegex(text.lower(), r"<script|<img|<svg|<iframe|href=\"javascript")
+        # One h1, first, and no level skipped: the post-mortem's headings sit under its section's.
+        self.assertEqual((p.headings[0], p.headings.count(1)), (1, 1), p.headings)
+        self.assertEqual([b for a, b in zip(p.headings, p.headings[1:]) if b > a + 1], [], p.headings)
+        self.assertIn(4, p.headings)
+
+        # A revision replaces it.
+        with open(md, "w") as f:
+            f.write("# What happened\n\nRevised: the root cause was a bad deploy.\n")
+        d.ctl("postmortem", "publish", str(iid), md)
+        text = wait_until(lambda: page("Revised: the root cause"), 20, what="the revision on the page")
+        self.assertNotIn("onerror", text)
+        self.assertIn(", revised since.", text)
 
 
 if __name__ == "__main__":
