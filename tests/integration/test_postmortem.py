@@ -378,9 +378,19 @@ class Postmortem(DaemonCase):
         # Nothing was published by any of it.
         self.assertNotIn("postmortem_published", [e["type"] for e in d.show(iid)["events"]])
         self.assertFalse(self.pm(iid)["published"])
-        # The file that passes the checks goes through.
-        d.ctl("postmortem", "publish", str(iid), good)
+        # The largest file that passes the checks goes through, to both channels, whole.
+        line = "<&" * 31 + "\n"
+        biggest = (line * (256 * 1024 // len(line) + 1))[: 256 * 1024 - 1] + "\n"
+        self.assertEqual(len(biggest.encode()), 256 * 1024)
+        d.ctl("postmortem", "publish", str(iid), self.write("biggest.md", biggest))
         self.assertTrue(self.pm(iid)["published"])
+        wait_until(lambda: of_type(self.ops, "postmortem_published") and of_type(self.pub, "postmortem_published"),
+                   30, what="the largest post-mortem on both channels")
+        for target in (self.ops, self.pub):
+            pm = of_type(target, "postmortem_published")[0]["postmortem"]
+            self.assertEqual(pm["markdown"], biggest)
+            self.assertGreater(len(pm["html"]), 1024 * 1024)
+            self.assertTrue(pm["html"].startswith("<p>&lt;&amp;&lt;&amp;"), pm["html"][:40])
 
 
 class PostmortemOnStatusPage(DaemonCase):
