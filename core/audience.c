@@ -138,7 +138,7 @@ json_t *audience_public_doc(const json_t *doc)
 	return out;
 }
 
-int audience_internal_only(const char *type)
+int audience_internal_type(const char *type)
 {
 	static const char *const internal[] = {"postmortem_due"};
 	for (size_t i = 0; type && i < sizeof(internal) / sizeof(internal[0]); i++)

@@ -47,10 +47,11 @@ json_t *audience_components(const config *c, const json_t *incident_labels);
 json_t *audience_public_doc(const json_t *doc);
 
 /*
- * Event types only internal channels may get, whatever the incident:
- * prompts to the staff (a post-mortem is overdue), never news for
- * customers. 1 for those, 0 for the others.
+ * Event types for people inside only, whatever the incident: prompts to
+ * the staff (a post-mortem is overdue), never news for customers. A public
+ * instance never gets them, whatever the routes say. 1 for those, 0 for
+ * the others.
  */
-int audience_internal_only(const char *type);
+int audience_internal_type(const char *type);
 
 #endif

@@ -103,7 +103,7 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 		if (!ic)
 			continue;
 		/* Customers hear of public incidents only, never of staff prompts, whatever the routes say. */
-		if (ic->audience_public && (!(audience & AUDIENCE_PUBLIC) || audience_internal_only(type)))
+		if (ic->audience_public && (!(audience & AUDIENCE_PUBLIC) || audience_internal_type(type)))
 			continue;
 		/* One delivery per recipient: each retries and dies on its own. */
 		size_t nr = ic->recipients ? json_array_size(ic->recipients) : 1;

@@ -160,10 +160,10 @@ static void test_public_doc(void)
 	CHECK(pub != NULL && json_object_get(pub, "postmortem") == NULL);
 	json_decref(pub);
 	json_decref(doc);
-	CHECK(audience_internal_only("postmortem_due"));
-	CHECK(!audience_internal_only("postmortem_published"));
-	CHECK(!audience_internal_only("resolved"));
-	CHECK(!audience_internal_only(NULL));
+	CHECK(audience_internal_type("postmortem_due"));
+	CHECK(!audience_internal_type("postmortem_published"));
+	CHECK(!audience_internal_type("resolved"));
+	CHECK(!audience_internal_type(NULL));
 }
 
 static void test_errors(void)
