@@ -120,6 +120,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all
 	@CRIER_BUILD=$(BUILD) python3 tests/bench/bench.py
 	@CRIER_BUILD=$(BUILD) python3 tests/bench/compare.py
+	@CRIER_BUILD=$(BUILD) python3 tests/bench/subscribers.py
 
 # The end-to-end tests with crierd under valgrind's memcheck (no sanitizers):
 # any memory error or definite leak fails the test that saw it. Slow: the

@@ -37,13 +37,17 @@ enum {
 	TOP_PLUGINS,
 	TOP_PUBLIC,
 	TOP_DRAFTS,
+	TOP_SUBSCRIBERS,
 	TOP_N
 };
 
-static const char *const top_keys[] = {"daemon", "http",   "zmq",     "store",  "incidents", "delivery",
-                                       "ingest", "routes", "plugins", "public", "drafts",    NULL};
+static const char *const top_keys[] = {"daemon", "http",    "zmq",    "store",  "incidents",   "delivery", "ingest",
+                                       "routes", "plugins", "public", "drafts", "subscribers", NULL};
 static const char *const drafts_keys[] = {"auth", NULL};
 static const char *const drafts_auth_keys[] = {"token", NULL};
+static const char *const subscribers_keys[] = {
+    "public_url", "email_instance", "sms_instance", "confirm_expiry_seconds", "rate_limit", NULL};
+static const char *const rate_limit_keys[] = {"burst", "per_hour", NULL};
 static const char *const public_keys[] = {"status_page_url", "components", "when", "security_when", NULL};
 static const char *const component_keys[] = {"name", "labels", NULL};
 static const char *const match_keys[] = {"labels", "labels_match", "min_severity", "component", NULL};
@@ -1026,6 +1030,22 @@ static int parse_components(loader *l, const char *file, json_t *arr, config *c)
 	return 0;
 }
 
+/* An http(s) URL that links are made from, stored with one trailing slash
+ * (base + "incidents/3.html") in *out (new). */
+static int base_url(loader *l, const char *file, const char *path, const char *url, char **out)
+{
+	if ((strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || strpbrk(url, " \t\r\n\"<>"))
+		return fail(l, file, path, "expected an http:// or https:// URL, got \"%.80s\"", url);
+	size_t n = strlen(url);
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	if (asprintf(out, "%.*s/", (int)n, url) < 0) {
+		*out = NULL;
+		return fail_oom(l);
+	}
+	return 0;
+}
+
 /* "public": what customers see. The status page's address makes the links
  * of every event (docs/events.md); without it they are empty. */
 static int parse_public(loader *l, config *c)
@@ -1048,18 +1068,7 @@ static int parse_public(loader *l, config *c)
 		return -1;
 	if (!url || !*url)
 		return 0;
-	if ((strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) || strpbrk(url, " \t\r\n\"<>"))
-		return fail(l, file, "public.status_page_url", "expected an http:// or https:// URL, got \"%.80s\"",
-		            url);
-	/* Stored with one trailing slash, so links are base + "incidents/3.html". */
-	size_t n = strlen(url);
-	while (n > 0 && url[n - 1] == '/')
-		n--;
-	if (asprintf(&c->status_page_url, "%.*s/", (int)n, url) < 0) {
-		c->status_page_url = NULL;
-		return fail_oom(l);
-	}
-	return 0;
+	return base_url(l, file, "public.status_page_url", url, &c->status_page_url);
 }
 
 static int parse_store(loader *l, config *c)
@@ -1309,6 +1318,67 @@ static int parse_drafts(loader *l, config *c)
 	return 0;
 }
 
+/* An instance named by key of section "subscribers" (or NULL when absent) into *out (new). */
+static int subscribers_instance(loader *l, const char *file, json_t *sec, const char *key, const config *c, char **out)
+{
+	char p[KEYPATH_LEN];
+	const char *name = NULL;
+	int r = opt_string(l, file, "subscribers", sec, key, &name);
+
+	if (r <= 0)
+		return r;
+	if (!config_find_instance(c, name))
+		return fail(l, file, key_path(p, sizeof p, "subscribers", key), "unknown instance \"%s\"", name);
+	*out = strdup(name);
+	return *out ? 0 : fail_oom(l);
+}
+
+/* "subscribers": the public subscription API and its confirmations (docs/subscribers.md). */
+static int parse_subscribers(loader *l, config *c)
+{
+	int rc;
+	json_t *s = section(l, TOP_SUBSCRIBERS, 0, &rc), *rate = NULL;
+	const char *file = l->top_file[TOP_SUBSCRIBERS], *url = NULL;
+	long long burst = 5, per_hour = 20;
+
+	c->subscribers.confirm_expiry_ms = 24 * 3600 * 1000LL;
+	for (size_t i = 0; rc == 0 && !s && i < c->n_instances; i++) {
+		char p[KEYPATH_LEN];
+		const config_instance *ci = &c->instances[i];
+
+		if (!ci->subscribers)
+			continue;
+		snprintf(p, sizeof p, "plugins.%s.instances.%s.subscribers", ci->plugin, strchr(ci->name, '/') + 1);
+		return fail(l, ci->file, p,
+		            "needs a \"subscribers\" section with \"public_url\": every message to a subscriber "
+		            "carries a link to unsubscribe");
+	}
+	if (rc < 0 || !s)
+		goto defaults;
+	if (check_keys(l, file, "subscribers", s, subscribers_keys) < 0 ||
+	    opt_string(l, file, "subscribers", s, "public_url", &url) < 0 ||
+	    subscribers_instance(l, file, s, "email_instance", c, &c->subscribers.email_instance) < 0 ||
+	    subscribers_instance(l, file, s, "sms_instance", c, &c->subscribers.sms_instance) < 0 ||
+	    opt_seconds_ms(l, file, "subscribers", s, "confirm_expiry_seconds", 1, 7 * 86400,
+	                   &c->subscribers.confirm_expiry_ms) < 0 ||
+	    opt_object(l, file, "subscribers", s, "rate_limit", &rate) < 0)
+		return -1;
+	if (rate && (check_keys(l, file, "subscribers.rate_limit", rate, rate_limit_keys) < 0 ||
+	             opt_int(l, file, "subscribers.rate_limit", rate, "burst", 1, 10000, &burst) < 0 ||
+	             opt_int(l, file, "subscribers.rate_limit", rate, "per_hour", 1, 1000000, &per_hour) < 0))
+		return -1;
+	if (!url)
+		return fail(l, file, "subscribers",
+		            "expected \"public_url\": where people reach crier's API, for the links in messages");
+	if (base_url(l, file, "subscribers.public_url", url, &c->subscribers.public_url) < 0)
+		return -1;
+	c->subscribers.enabled = 1;
+defaults:
+	c->subscribers.rate_burst = (int)burst;
+	c->subscribers.rate_per_hour = (int)per_hour;
+	return rc;
+}
+
 /*
  * "recipients": who an instance delivers to, one delivery each (an email
  * address, a phone number...). The plugin checks the form; here only what
@@ -1389,6 +1459,36 @@ static int parse_audience(loader *l, const char *file, const char *base, json_t 
 	return 0;
 }
 
+/*
+ * "subscribers": "email" or "phone" (true: by the plugin, email or sms): one
+ * delivery per confirmed subscriber of that kind instead of "recipients".
+ * Subscribers are customers, so the instance must be public.
+ */
+static int parse_instance_subscribers(loader *l, const char *file, const char *base, json_t *v, config_instance *ci)
+{
+	char sp[KEYPATH_LEN];
+	const char *s = json_string_value(v);
+
+	if (!v)
+		return 0;
+	key_path(sp, sizeof sp, base, "subscribers");
+	if (json_is_true(v))
+		s = strcmp(ci->plugin, "email") == 0 ? "email" : strcmp(ci->plugin, "sms") == 0 ? "phone" : NULL;
+	if (s && strcmp(s, "email") == 0)
+		ci->subscribers = CONFIG_SUBSCRIBERS_EMAIL;
+	else if (s && strcmp(s, "phone") == 0)
+		ci->subscribers = CONFIG_SUBSCRIBERS_PHONE;
+	else
+		return fail(l, file, sp, "expected \"email\" or \"phone\" (true only for the email and sms plugins)");
+	if (!ci->audience_public)
+		return fail(l, file, sp,
+		            "needs \"audience\": \"public\" on the instance: subscribers may hear of public incidents "
+		            "only");
+	if (ci->recipients)
+		return fail(l, file, sp, "goes without \"recipients\": each subscriber is a recipient");
+	return 0;
+}
+
 static const char *const isolations[] = {"thread", "process", NULL};
 
 static int parse_isolation(loader *l, const char *file, const char *base, json_t *v, config_isolation *out)
@@ -1458,6 +1558,9 @@ static int add_instance(loader *l, config *c, const char *file, const char *pnam
 	if (parse_audience(l, file, base, json_object_get(copy, "audience"), ci) < 0)
 		goto out;
 	json_object_del(copy, "audience");
+	if (parse_instance_subscribers(l, file, base, json_object_get(copy, "subscribers"), ci) < 0)
+		goto out;
+	json_object_del(copy, "subscribers");
 	if (parse_isolation(l, file, base, json_object_get(copy, "isolation"), &ci->isolation) < 0)
 		goto out;
 	json_object_del(copy, "isolation");
@@ -1671,7 +1774,8 @@ config *config_load(const char *dir, char *err, size_t errlen)
 	}
 	if (parse_daemon(&l, c) < 0 || parse_http(&l, c) < 0 || parse_zmq(&l, c) < 0 || parse_store(&l, c) < 0 ||
 	    parse_incidents(&l, c) < 0 || parse_global_delivery(&l, c) < 0 || parse_ingest(&l, c) < 0 ||
-	    parse_plugins(&l, c) < 0 || parse_routes(&l, c) < 0 || parse_public(&l, c) < 0 || parse_drafts(&l, c) < 0)
+	    parse_plugins(&l, c) < 0 || parse_routes(&l, c) < 0 || parse_public(&l, c) < 0 || parse_drafts(&l, c) < 0 ||
+	    parse_subscribers(&l, c) < 0)
 		goto out;
 	ok = 1;
 out:
@@ -1721,6 +1825,9 @@ void config_free(config *c)
 		secret_free(c->auth[s].password);
 	}
 	secret_free(c->drafts_auth.token);
+	free(c->subscribers.public_url);
+	free(c->subscribers.email_instance);
+	free(c->subscribers.sms_instance);
 	json_decref(c->ur_services);
 	free(c->ur_severity);
 	for (size_t i = 0; i < c->n_routes; i++) {

@@ -35,6 +35,9 @@ typedef struct config_delivery {
 	int64_t backoff_max_ms;
 } config_delivery;
 
+/* What an instance's "subscribers" key asks for (docs/subscribers.md). */
+enum { CONFIG_SUBSCRIBERS_NONE = 0, CONFIG_SUBSCRIBERS_EMAIL = 1, CONFIG_SUBSCRIBERS_PHONE = 2 };
+
 /* Where a plugin instance runs: a thread of crierd, or a child process of
  * its own that a crash in the plugin cannot take crierd down with. */
 typedef enum config_isolation { CONFIG_ISOLATION_THREAD = 0, CONFIG_ISOLATION_PROCESS } config_isolation;
@@ -47,9 +50,21 @@ typedef struct config_instance {
 	char *config_json;
 	json_t *recipients;  /* array of strings, one delivery each; NULL = one delivery per event */
 	int audience_public; /* "audience": "public": only public incidents, and their public view (core/audience.h) */
+	int subscribers;     /* CONFIG_SUBSCRIBERS_*: one delivery per confirmed subscriber of that kind */
 	config_delivery delivery;
 	config_isolation isolation;
 } config_instance;
+
+/* "subscribers": the public subscription API (docs/subscribers.md). Strings owned by the config. */
+typedef struct config_subscribers {
+	int enabled;               /* the section is there: the public API answers */
+	char *public_url;          /* where people reach crier's /api/v1/ (one trailing slash) */
+	char *email_instance;      /* sends the confirmation links; NULL = no email subscriptions */
+	char *sms_instance;        /* sends the confirmation codes; NULL = no phone subscriptions */
+	int64_t confirm_expiry_ms; /* an unconfirmed subscription lapses after it */
+	int rate_burst;            /* subscribe requests a client address may make at once, */
+	int rate_per_hour;         /* and how fast that allowance comes back */
+} config_subscribers;
 
 typedef struct config_route {
 	char *name;
@@ -119,6 +134,7 @@ typedef struct config {
 	config_auth auth[CONFIG_SRC_N];
 	json_t *ur_services;     /* object monitorID -> service, never NULL */
 	config_auth drafts_auth; /* the drafts HTTP API's token; unset = the API refuses (403) */
+	config_subscribers subscribers;
 	char *ur_severity;
 	alert_limits limits;
 

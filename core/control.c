@@ -182,6 +182,10 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		txt = draft_command(ctx, req, cmd, now);
 		goto out;
 	}
+	if (subscribers_handles(cmd)) {
+		txt = subscribers_control(ctx->subs, ctx->ob, req, cmd, now);
+		goto out;
+	}
 	if (postmortem_is_command(cmd)) {
 		txt = postmortem_control(ctx->pm, req, cmd, now, &ctx->rolled_back);
 		goto out;
@@ -254,11 +258,12 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		}
 		log_info("delivery requeued by a person", " delivery=%lld instance=%s", (long long)id, inst);
 	} else {
-		txt = reply_error("unknown command \"%.32s\" (known: status, incidents, show, ack, update, resolve, "
-		                  "deliveries, retry, drafts, draft, draft_approve, draft_reject, draft_edit, "
-		                  "postmortems, postmortem, "
-		                  "postmortem_draft, postmortem_publish)",
-		                  cmd);
+		txt = reply_error(
+		    "unknown command \"%.32s\" (known: status, incidents, show, ack, update, resolve, "
+		    "deliveries, retry, drafts, draft, draft_approve, draft_reject, draft_edit, subscribers, "
+		    "subscriber_add, subscriber_remove, postmortems, postmortem, postmortem_draft, "
+		    "postmortem_publish)",
+		    cmd);
 		goto out;
 	}
 	if (!r) {

@@ -8,6 +8,7 @@
 #include "outbox.h"
 #include "postmortem.h"
 #include "store.h"
+#include "subscribers.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@ typedef struct control_ctx {
 	outbox *ob;        /* borrowed */
 	drafts *dr;        /* borrowed */
 	postmortems *pm;   /* borrowed */
+	subscribers *subs; /* borrowed */
 	const config *cfg; /* borrowed */
 	int64_t started_ms;
 	int rolled_back; /* out: a command's transaction failed; the incident index must be rebuilt */

@@ -35,6 +35,7 @@
 #include "postmortem.h"
 #include "route.h"
 #include "store.h"
+#include "subscribers.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -63,6 +64,7 @@ struct core {
 	outbox *ob;
 	drafts *dr;
 	postmortems *pm;
+	subscribers *subs;
 	control_ctx ctl_ctx;
 
 	void *ingest;   /* ROUTER */
@@ -105,6 +107,13 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 		/* Customers hear of public incidents only, never of staff prompts, whatever the routes say. */
 		if (ic->audience_public && (!(audience & AUDIENCE_PUBLIC) || audience_internal_type(type)))
 			continue;
+		/* Subscribers: one delivery each, like recipients (docs/subscribers.md). */
+		if (ic->subscribers) {
+			if (subscribers_fanout(c->subs, event_id, incident_id, to[i], ic->subscribers, labels, now) < 0)
+				return -1;
+			outbox_wake(c->ob, to[i]);
+			continue;
+		}
 		/* One delivery per recipient: each retries and dies on its own. */
 		size_t nr = ic->recipients ? json_array_size(ic->recipients) : 1;
 		for (size_t r = 0; r < nr; r++) {
@@ -467,6 +476,7 @@ static void handle_cmd(core *c)
 		}
 		incidents_set_config(c->inc, next);
 		postmortem_set_config(c->pm, next);
+		subscribers_configure(c->subs, next);
 		if (c->ext) {
 			/* The socket's own cap (new connections) follows the reloaded limit. */
 			int64_t cap = 4 * (int64_t)next->max_body_bytes;
@@ -700,6 +710,7 @@ static void core_free(core *c)
 	drafts_free(c->dr);
 	postmortem_free(c->pm);
 	incidents_free(c->inc);
+	subscribers_free(c->subs);
 	close_sockets(c);
 	store_close(c->st);
 	if (c->ctl_path)
@@ -741,6 +752,11 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	c->subs = subscribers_open(c->st, err, errlen);
+	if (!c->subs)
+		goto fail;
+	subscribers_configure(c->subs, cfg);
+	outbox_set_subscribers(c->ob, c->subs);
 	c->inc = incidents_new(c->st, cfg, core_route, c, err, errlen);
 	if (!c->inc)
 		goto fail;
@@ -784,8 +800,13 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot connect the command socket");
 		goto fail;
 	}
-	c->ctl_ctx = (control_ctx){
-	    .st = c->st, .inc = c->inc, .ob = c->ob, .dr = c->dr, .cfg = cfg, .started_ms = timefmt_now_ms()};
+	c->ctl_ctx = (control_ctx){.st = c->st,
+	                           .inc = c->inc,
+	                           .ob = c->ob,
+	                           .dr = c->dr,
+	                           .subs = c->subs,
+	                           .cfg = cfg,
+	                           .started_ms = timefmt_now_ms()};
 	c->ctl_ctx.pm = c->pm;
 	if (pthread_create(&c->thread, NULL, core_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the core thread");

@@ -18,6 +18,8 @@
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
+#include "subscribe_api.h"
+#include "timefmt.h"
 
 #include <microhttpd.h>
 
@@ -59,6 +61,7 @@ struct http_server {
 	pthread_rwlock_t lock;
 	const config *cfg; /* borrowed */
 	int port;
+	subscribe_api_limiter *limiter; /* the subscription API's rate limit */
 };
 
 typedef enum http_route {
@@ -69,6 +72,7 @@ typedef enum http_route {
 	HTTP_ROUTE_READYZ,
 	HTTP_ROUTE_METRICS,
 	HTTP_ROUTE_DRAFTS,
+	HTTP_ROUTE_SUBSCRIBE,
 } http_route;
 
 typedef struct http_route_def {
@@ -89,6 +93,8 @@ static const http_route_def http_routes[] = {
     {"/metrics", HTTP_ROUTE_METRICS, CONFIG_SRC_N, 0, 1, 0, "GET, HEAD"},
     /* Methods depend on the path below it: see http_begin_drafts. */
     {DRAFTS_API_PREFIX, HTTP_ROUTE_DRAFTS, CONFIG_SRC_N, 0, 1, 1, "GET, POST"},
+    /* Public, no credentials: see http_begin_subscribe. */
+    {"/api/v1/subscribe", HTTP_ROUTE_SUBSCRIBE, CONFIG_SRC_N, 0, 1, 1, "GET, POST"},
 };
 
 /* Per-request state, kept in MHD's con_cls from the first call to the
@@ -108,13 +114,16 @@ typedef struct http_request {
 	char peer[HTTP_PEER_MAX];
 	drafts_api_action draft_action; /* for the drafts API */
 	int64_t draft_id;
+	subscribe_api_action sub_action; /* for the subscription API */
 } http_request;
 
 /* Extra headers for one answer. */
 typedef struct http_extra {
 	const char *allow;
-	int challenge;       /* add WWW-Authenticate: Bearer */
-	int challenge_basic; /* and Basic */
+	int challenge;           /* add WWW-Authenticate: Bearer */
+	int challenge_basic;     /* and Basic */
+	const char *retry_after; /* seconds, for a 429 */
+	int page;                /* a page for people: no caching, no referrer, no framing, no script */
 } http_extra;
 
 /* ---- answers ---------------------------------------------------------- */
@@ -140,6 +149,17 @@ static enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status, 
 		goto fail;
 	if (extra && extra->challenge_basic &&
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Basic realm=\"crier\"") != MHD_YES)
+		goto fail;
+	if (extra && extra->retry_after &&
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, extra->retry_after) != MHD_YES)
+		goto fail;
+	if (extra && extra->page &&
+	    (MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store") != MHD_YES ||
+	     MHD_add_response_header(resp, "Referrer-Policy", "no-referrer") != MHD_YES ||
+	     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+	     MHD_add_response_header(resp, "Content-Security-Policy",
+	                             "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+	                             "frame-ancestors 'none'; base-uri 'none'") != MHD_YES))
 		goto fail;
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
@@ -229,7 +249,8 @@ static const http_route_def *http_find_route(const char *url)
 {
 	for (size_t i = 0; i < sizeof(http_routes) / sizeof(http_routes[0]); i++)
 		if (strcmp(url, http_routes[i].path) == 0 ||
-		    (http_routes[i].route == HTTP_ROUTE_DRAFTS && drafts_api_path(url)))
+		    (http_routes[i].route == HTTP_ROUTE_DRAFTS && drafts_api_path(url)) ||
+		    (http_routes[i].route == HTTP_ROUTE_SUBSCRIBE && subscribe_api_path(url)))
 			return &http_routes[i];
 	return NULL;
 }
@@ -383,6 +404,104 @@ static enum MHD_Result http_begin_drafts(http_server *s, struct MHD_Connection *
 	return http_check_length(conn, req, req->route);
 }
 
+/* Queue a subscription API answer (its body moves to MHD). */
+static enum MHD_Result http_subscribe_queue(struct MHD_Connection *conn, subscribe_api_answer *a, const char *retry)
+{
+	http_extra ex = {.page = a->page, .retry_after = retry};
+
+	if (!a->body)
+		return MHD_NO;
+	return http_queue(conn, a->status, a->ctype, a->body, a->len, &ex);
+}
+
+static enum MHD_Result http_subscribe_error(struct MHD_Connection *conn, http_request *req, unsigned status,
+                                            const char *msg, const char *retry)
+{
+	subscribe_api_answer a = {0};
+
+	req->answered = 1;
+	if (subscribe_api_error(req->sub_action, status, msg, &a) < 0)
+		return MHD_NO;
+	return http_subscribe_queue(conn, &a, retry);
+}
+
+/*
+ * The subscription API: open to anyone, so what sends messages or checks
+ * codes is rate-limited per client address (429 with Retry-After).
+ */
+static enum MHD_Result http_begin_subscribe(http_server *s, struct MHD_Connection *conn, const char *url,
+                                            const char *method, http_request *req)
+{
+	const char *allow = NULL;
+	int rc = subscribe_api_route(url, method, &req->sub_action, &allow), enabled, burst, per_hour;
+
+	if (rc == -1) {
+		req->answered = 1;
+		return http_error(conn, MHD_HTTP_NOT_FOUND, "not found", NULL);
+	}
+	if (rc == -2) {
+		http_extra ex = {.allow = allow};
+		req->answered = 1;
+		return http_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed", &ex);
+	}
+	http_rdlock(s);
+	enabled = s->cfg->subscribers.enabled;
+	burst = s->cfg->subscribers.rate_burst;
+	per_hour = s->cfg->subscribers.rate_per_hour;
+	req->max_body = s->cfg->max_body_bytes;
+	req->ack_timeout_ms = s->cfg->ack_timeout_ms;
+	http_unlock(s);
+	if (!enabled)
+		return http_subscribe_error(conn, req, MHD_HTTP_NOT_FOUND, "subscriptions are not offered here", NULL);
+	if (subscribe_api_limited(req->sub_action)) {
+		int64_t wait = subscribe_api_limiter_take(s->limiter, req->peer, burst, per_hour, timefmt_now_ms());
+		if (wait > 0) {
+			char retry[32], msg[128];
+			snprintf(retry, sizeof(retry), "%lld", (long long)wait);
+			snprintf(msg, sizeof(msg), "too many requests from your address; try again in %lld seconds",
+			         (long long)wait);
+			log_info("request rejected", " api=subscribe peer=%s reason=rate_limit retry_after=%s",
+			         req->peer, retry);
+			return http_subscribe_error(conn, req, MHD_HTTP_TOO_MANY_REQUESTS, msg, retry);
+		}
+	}
+	return http_check_length(conn, req, req->route);
+}
+
+/* The subscription API's last call: translate, hand to the core, answer. */
+static enum MHD_Result http_finish_subscribe(http_server *s, struct MHD_Connection *conn, http_request *req)
+{
+	static const char *const names[] = {"subscribe", "confirm_link", "confirm_code", "unsubscribe_page",
+	                                    "unsubscribe"};
+	const char *action = names[req->sub_action];
+	char err[HTTP_ERR_MAX] = "", qerr[HTTP_ERR_MAX + 64], *reply = NULL, *home = NULL;
+	subscribe_api_answer a = {0};
+	char *creq =
+	    subscribe_api_request(req->sub_action, req->query,
+	                          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+	                          req->body ? req->body : "", req->len, req->peer, err, sizeof(err));
+
+	if (!creq) {
+		log_info("request rejected", " api=subscribe peer=%s reason=bad_request action=%s detail=%s", req->peer,
+		         action, log_quote(qerr, sizeof(qerr), err));
+		return http_subscribe_error(conn, req, MHD_HTTP_BAD_REQUEST, err, NULL);
+	}
+	if (core_control(s->core, creq, req->ack_timeout_ms, &reply, err, sizeof(err)) < 0)
+		log_warn("subscription request not answered", " api=subscribe peer=%s action=%s detail=%s", req->peer,
+		         action, log_quote(qerr, sizeof(qerr), err));
+	free(creq);
+	http_rdlock(s);
+	home = s->cfg->status_page_url ? strdup(s->cfg->status_page_url) : NULL;
+	http_unlock(s);
+	int rc = subscribe_api_answer_for(req->sub_action, reply, req->query, home, &a);
+	free(reply);
+	free(home);
+	if (rc < 0)
+		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
+	log_info("subscription request", " api=subscribe peer=%s action=%s status=%u", req->peer, action, a.status);
+	return http_subscribe_queue(conn, &a, NULL);
+}
+
 static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, const char *url, const char *method,
                                   http_request *req)
 {
@@ -408,6 +527,8 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 	}
 	if (r->route == HTTP_ROUTE_DRAFTS)
 		return http_begin_drafts(s, conn, url, method, req);
+	if (r->route == HTTP_ROUTE_SUBSCRIBE)
+		return http_begin_subscribe(s, conn, url, method, req);
 	if (!http_method_ok(r, method)) {
 		http_extra ex = {.allow = r->allow};
 		char qm[32];
@@ -462,7 +583,10 @@ static enum MHD_Result http_check_length(struct MHD_Connection *conn, http_reque
 			if (r->ingest)
 				metrics_rejected(r->src, "too_large");
 			log_warn("request rejected", " source=%s peer=%s reason=too_large content_length=%" PRIu64,
-			         r->ingest ? config_source_name(r->src) : "drafts", req->peer, clen);
+			         r->ingest                          ? config_source_name(r->src)
+			         : r->route == HTTP_ROUTE_SUBSCRIBE ? "subscribe"
+			                                            : "drafts",
+			         req->peer, clen);
 			snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", req->max_body);
 			return http_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
 		}
@@ -704,6 +828,8 @@ static enum MHD_Result http_finish(http_server *s, struct MHD_Connection *conn, 
 	}
 	if (r->route == HTTP_ROUTE_DRAFTS)
 		return http_finish_drafts(s, conn, req);
+	if (r->route == HTTP_ROUTE_SUBSCRIBE)
+		return http_finish_subscribe(s, conn, req);
 
 	st = http_parse(s, conn, req, &alerts, err, sizeof(err));
 	if (st == INGEST_BAD) {
@@ -944,6 +1070,11 @@ http_server *http_server_start(const config *cfg, core *c, char *err, size_t err
 	}
 	s->core = c;
 	s->cfg = cfg;
+	s->limiter = subscribe_api_limiter_new();
+	if (!s->limiter) {
+		snprintf(err, errlen, "http server: out of memory");
+		goto fail;
+	}
 	if (pthread_rwlockattr_init(&attr) != 0) {
 		snprintf(err, errlen, "http server: cannot create a lock");
 		goto fail;
@@ -980,6 +1111,7 @@ http_server *http_server_start(const config *cfg, core *c, char *err, size_t err
 fail:
 	if (lock_ok)
 		pthread_rwlock_destroy(&s->lock);
+	subscribe_api_limiter_free(s->limiter);
 	free(s);
 	return NULL;
 }
@@ -1006,5 +1138,6 @@ void http_server_stop(http_server *s)
 	 * also closes the listening socket. */
 	MHD_stop_daemon(s->daemon);
 	pthread_rwlock_destroy(&s->lock);
+	subscribe_api_limiter_free(s->limiter);
 	free(s);
 }

@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "plugin_host.h"
 #include "plugin_loader.h"
+#include "subscribers.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -21,6 +22,7 @@
 typedef struct inflight {
 	int64_t id, event_id, incident_id, created_at;
 	int approval;  /* a draft_approved event: maybe a draft's publication */
+	int personal;  /* to one member of the public (a subscriber, a confirmation): their address may be bad */
 	uint64_t lane; /* hash of the recipient: order is kept per incident and recipient */
 	uint64_t seq;  /* the order it went to the host in, which the host keeps */
 	int attempts;
@@ -36,12 +38,18 @@ typedef struct inflight {
  * busy while the core does other work, few enough to keep a restart cheap. */
 #define CHANNEL_WINDOW 32
 
+/* Personal deliveries failed for good in a row that raise the channel's
+ * DeliveryDead alert (one stranger's bad address must not page anyone). */
+#define PERSONAL_FAIL_STREAK 5
+
 typedef struct channel {
 	char *name;
 	char *plugin;
 	char *config_json; /* to tell a changed instance on reload */
 	config_delivery delivery;
 	int audience_public; /* hand it the public view of events (audience.h) */
+	int subscribers;     /* CONFIG_SUBSCRIBERS_*: its recipients are subscribers of that kind */
+	int fail_streak;     /* personal deliveries failed for good in a row, since the last success */
 	plugin_host *host;
 	int64_t wake_at; /* 0 = look now; INT64_MAX = nothing pending */
 	int stale;       /* removed or changed: stop once idle */
@@ -76,6 +84,7 @@ struct outbox {
 	int stopping;
 	unsigned rnd;
 	char *status_page_url; /* from the configuration, for the events' links; NULL = none */
+	subscribers *subs;     /* borrowed, NULL = none */
 };
 
 outbox *outbox_new(store *s, void *zctx)
@@ -141,6 +150,7 @@ static channel *channel_new(outbox *o, const config *cfg, const config_instance 
 	}
 	c->delivery = ic->delivery;
 	c->audience_public = ic->audience_public;
+	c->subscribers = ic->subscribers;
 	c->isolation = ic->isolation;
 	c->host = plugin_host_start(o->zctx, lib, ic, cfg, err, errlen);
 	if (!c->host) {
@@ -226,6 +236,7 @@ int outbox_configure(outbox *o, const config *cfg, char *err, size_t errlen)
 		else {
 			c->delivery = ic->delivery;
 			c->audience_public = ic->audience_public;
+			c->subscribers = ic->subscribers;
 		}
 	}
 	for (size_t k = 0; k < n_fresh; k++) {
@@ -269,6 +280,11 @@ void outbox_on_drafts(outbox *o, outbox_drafted_fn drafted, outbox_published_fn 
 	o->on_drafted = drafted;
 	o->on_published = published;
 	o->drafts_ctx = ctx;
+}
+
+void outbox_set_subscribers(outbox *o, subscribers *s)
+{
+	o->subs = s;
 }
 
 void outbox_forget_dead_alerts(outbox *o)
@@ -322,24 +338,29 @@ static char *public_view(const char *stored)
  * id, idempotency_key, recipient, links, and "is": {"<type>": true} so that
  * logic-less templates can tell event types apart.
  */
-static char *delivery_doc(const outbox *o, const channel *c, const store_delivery *d, const char *key)
+static char *delivery_doc(const outbox *o, const channel *c, const store_delivery *d, const char *key,
+                          json_t *subscriber)
 {
 	char *head = NULL, *out = NULL, *pub = NULL, incident[64];
 	const char *base = o->status_page_url ? o->status_page_url : "";
 	json_t *h = json_pack("{sI ss}", "id", (json_int_t)d->event_id, "idempotency_key", key);
 	snprintf(incident, sizeof(incident), "incidents/%" PRId64 ".html", d->incident_id);
 	json_t *links = json_object();
-	json_t *url = o->status_page_url ? json_sprintf("%s%s", base, incident) : json_string("");
+	/* Incident 0: a subscription's confirmation, of no incident. */
+	json_t *url = o->status_page_url && d->incident_id ? json_sprintf("%s%s", base, incident) : json_string("");
 	if (!h || !links || json_object_set_new(links, "status_page", json_string(base)) < 0 ||
 	    json_object_set_new(links, "incident", url) < 0 || json_object_set(h, "links", links) < 0 ||
 	    json_object_set_new(h, "is", json_pack("{sb}", d->type, 1)) < 0 ||
-	    (d->recipient[0] && json_object_set_new(h, "recipient", json_string(d->recipient)) < 0))
+	    (d->recipient[0] && json_object_set_new(h, "recipient", json_string(d->recipient)) < 0) ||
+	    (subscriber && json_object_set(h, "subscriber", subscriber) < 0))
 		goto out;
 	head = json_dumps(h, JSON_COMPACT);
 	if (!head)
 		goto out;
-	/* A public channel gets the public view, never the stored document. */
-	if (c->audience_public && !(pub = public_view(d->doc)))
+	/* A public channel gets the public view, never the stored document.
+	 * A subscription's confirmation is crier's own words to one person,
+	 * of no incident: it goes as it is. */
+	if (c->audience_public && strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) != 0 && !(pub = public_view(d->doc)))
 		goto out;
 	/* Splice: the head's members, then the document's. */
 	head[strlen(head) - 1] = '\0';
@@ -403,7 +424,18 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 		char key[640];
 		snprintf(key, sizeof(key), "crier-%" PRId64 "-%s%s%s", d->event_id, c->name, d->recipient[0] ? "-" : "",
 		         d->recipient);
-		char *doc = delivery_doc(o, c, d, key);
+		/* A subscriber's delivery carries their unsubscribe link. */
+		int confirm = strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) == 0, gone = 0;
+		int lookup = c->subscribers && o->subs && d->recipient[0] && !confirm;
+		json_t *sub = lookup ? subscribers_doc(o->subs, c->subscribers, d->recipient, &gone) : NULL;
+		if (lookup && !sub && gone) {
+			/* Unsubscribed since it was queued: nothing to send. */
+			if (store_outbox_done(o->st, d->id, d->attempts, now) < 0)
+				c->wake_at = now + 1000;
+			continue;
+		}
+		char *doc = lookup && !sub ? NULL : delivery_doc(o, c, d, key, sub);
+		json_decref(sub);
 		if (!doc || plugin_host_send(c->host, d->id, (unsigned)d->attempts + 1, key, doc, d->state,
 		                             d->recipient[0] ? d->recipient : NULL) < 0) {
 			free(doc);
@@ -416,6 +448,7 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 		c->fly[c->n_fly++] = (inflight){.id = d->id,
 		                                .event_id = d->event_id,
 		                                .approval = strcmp(d->type, "draft_approved") == 0,
+		                                .personal = confirm || (c->subscribers && d->recipient[0]),
 		                                .incident_id = d->incident_id,
 		                                .lane = lane,
 		                                .seq = c->sent++,
@@ -650,6 +683,7 @@ static int settle(outbox *o, channel *c, const inflight *fp, const plugin_host_r
 				c->dead_alert = DEAD_ALERT_CLEAR;
 			rc = d < 0 ? -1 : 0;
 		}
+		c->fail_streak = 0;
 		metrics_delivery(c->name, METRICS_OK, latency);
 		log_debug("delivered", " instance=%s delivery=%" PRId64 " attempt=%d", c->name, r.id, f.attempts);
 	} else {
@@ -665,7 +699,10 @@ static int settle(outbox *o, channel *c, const inflight *fp, const plugin_host_r
 				publication = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_FAIL, why, now);
 				rc = publication < 0 ? -1 : 0;
 			}
-			if (rc == 0 && !publication && c->dead_alert != DEAD_ALERT_FIRING && o->on_dead) {
+			/* One bad address of the public is theirs, not the channel's:
+			 * only a run of them says the channel itself is broken. */
+			int lone = f.personal && r.result == CRIER_FAIL && ++c->fail_streak < PERSONAL_FAIL_STREAK;
+			if (rc == 0 && !publication && !lone && c->dead_alert != DEAD_ALERT_FIRING && o->on_dead) {
 				int d = o->on_dead(o->on_dead_ctx, c->name, 1, why, now);
 				if (d == 0)
 					c->dead_alert = DEAD_ALERT_FIRING;

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 typedef struct outbox outbox;
+typedef struct subscribers subscribers; /* subscribers.h */
 
 /* Most plugin instances one crierd runs. */
 #define OUTBOX_MAX_CHANNELS 256
@@ -60,6 +61,10 @@ typedef int (*outbox_drafted_fn)(void *ctx, const char *instance, int64_t event_
 typedef int (*outbox_published_fn)(void *ctx, const char *instance, int64_t event_id, int result, const char *error,
                                    int64_t now);
 void outbox_on_drafts(outbox *o, outbox_drafted_fn drafted, outbox_published_fn published, void *ctx);
+
+/* Subscribers (borrowed, may be NULL): deliveries of instances with
+ * "subscribers" carry the recipient's unsubscribe link (docs/subscribers.md). */
+void outbox_set_subscribers(outbox *o, subscribers *s);
 
 /* New rows exist for instance (or for all when NULL): look again. */
 void outbox_wake(outbox *o, const char *instance);

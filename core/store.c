@@ -264,6 +264,11 @@ const char *store_error(store *s)
 	return sqlite3_errmsg(s->db);
 }
 
+sqlite3 *store_db(store *s)
+{
+	return s->db;
+}
+
 /* Run a statement that returns no rows; reset it whatever happens. */
 static int step_done(sqlite3_stmt *st)
 {
@@ -298,6 +303,16 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v)
 }
 
 /* Bind a JSON value as compact text; NULL value binds "{}". */
+void store_bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	bind_text(st, i, v);
+}
+
+int store_step_done(sqlite3_stmt *st)
+{
+	return step_done(st);
+}
+
 static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
 {
 	if (!v) {

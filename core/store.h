@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 typedef struct store store;
+struct sqlite3_stmt;
 
 /* Delivery states as stored. In flight is known only in memory: a crash
  * leaves the row pending, and it is sent again with the same key. */
@@ -24,6 +25,12 @@ store *store_open(const char *path, int sync_full, int checkpoint_pages, char *e
 void store_close(store *s);
 /* Last error text of the database (borrowed). */
 const char *store_error(store *s);
+/* The database handle, for modules with tables of their own (subscribers.c). Borrowed. */
+struct sqlite3 *store_db(store *s);
+/* For those modules' statements: bind text (copied; NULL binds NULL), and
+ * run a statement that returns no rows, resetting it whatever happens (0 / -1). */
+void store_bind_text(struct sqlite3_stmt *st, int i, const char *v);
+int store_step_done(struct sqlite3_stmt *st);
 
 int store_begin(store *s);
 int store_commit(store *s);

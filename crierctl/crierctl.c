@@ -46,6 +46,8 @@ typedef struct cmd_args {
 	int npos;
 	int all, dead;
 	const char *message, *state, *incident, *text; /* borrowed from argv */
+	const char *components[32];                    /* --component, repeated; borrowed from argv */
+	int ncomponents;
 } cmd_args;
 
 typedef struct command command;
@@ -585,6 +587,69 @@ static void print_drafts(const cmd_args *a, const json_t *reply)
 		print_draft(d);
 }
 
+/* "API, Website", or "all" for a subscriber who follows every component. */
+static void components_text(const json_t *list, char *buf, size_t n)
+{
+	size_t i, used = 0;
+	const json_t *c;
+
+	snprintf(buf, n, "all");
+	json_array_foreach(list, i, c)
+	{
+		int w = snprintf(buf + used, n - used, "%s%s", i ? ", " : "", json_string_value(c));
+		if (w < 0 || (size_t)w >= n - used)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static void print_subscribers(const cmd_args *a, const json_t *reply)
+{
+	static const char *const head[] = {"ID", "KIND", "ADDRESS", "STATUS", "COMPONENTS", "SINCE", "SOURCE"};
+	const json_t *list = get(reply, "subscribers"), *sub;
+	table t = {.ncols = 7};
+	char comps[512], addr[400];
+	size_t i;
+
+	if (a->npos > 0 && strcmp(a->pos[0], "list") != 0) {
+		sub = get(reply, "subscriber");
+		value_text(get(sub, "address"), addr, sizeof addr);
+		components_text(get(sub, "components"), comps, sizeof comps);
+		if (strcmp(a->pos[0], "add") == 0)
+			printf("subscriber %s added, confirmed; follows %s\n", addr, comps);
+		else
+			printf("subscriber %s removed, with their deliveries\n", addr);
+		return;
+	}
+	if (json_array_size(list) == 0) {
+		printf("no subscribers\n");
+		return;
+	}
+	table_row(&t, head);
+	json_array_foreach(list, i, sub)
+	{
+		char id[32], kind[16], status[16], since[64], source[300];
+		const char *row[] = {id, kind, addr, status, comps, since, source};
+		int confirmed;
+
+		value_text(get(sub, "id"), id, sizeof id);
+		value_text(get(sub, "kind"), kind, sizeof kind);
+		value_text(get(sub, "address"), addr, sizeof addr);
+		value_text(get(sub, "status"), status, sizeof status);
+		components_text(get(sub, "components"), comps, sizeof comps);
+		confirmed = strcmp(status, "confirmed") == 0;
+		time_text(get(sub, confirmed ? "confirmed_at" : "created_at"), since, sizeof since);
+		if (json_is_string(get(sub, "client")))
+			snprintf(source, sizeof source, "%s (%s)", json_string_value(get(sub, "source")),
+			         json_string_value(get(sub, "client")));
+		else
+			value_text(get(sub, "source"), source, sizeof source);
+		table_row(&t, row);
+	}
+	table_print(&t, "");
+	table_free(&t);
+}
+
 static void print_postmortem_list(const json_t *list)
 {
 	static const char *const head[] = {"INCIDENT", "RESOLVED", "PUBLISHED", "REMINDER", "TITLE"};
@@ -945,6 +1010,47 @@ static json_t *build_drafts(const command *cmd, const cmd_args *a, const opts *o
 	return req;
 }
 
+/* subscribers [list]; subscribers add|remove ADDRESS [--component NAME]... */
+static json_t *build_subscribers(const command *cmd, const cmd_args *a, const opts *o, char *err, size_t errlen)
+{
+	const char *sub = a->npos ? a->pos[0] : "list";
+	json_t *req, *comps;
+
+	(void)cmd;
+	if (strcmp(sub, "list") == 0) {
+		if (a->npos > 1 || a->ncomponents) {
+			usage_fail(err, errlen, "subscribers list takes no %s",
+			           a->ncomponents ? "--component" : "address");
+			return NULL;
+		}
+		return new_request("subscribers");
+	}
+	if (strcmp(sub, "add") != 0 && strcmp(sub, "remove") != 0) {
+		usage_fail(err, errlen, "unknown subscribers subcommand \"%s\" (use list, add or remove)", sub);
+		return NULL;
+	}
+	if (a->npos < 2) {
+		usage_fail(err, errlen, "subscribers %s needs an email address or a phone number (+14155550100)", sub);
+		return NULL;
+	}
+	if (a->ncomponents && strcmp(sub, "remove") == 0) {
+		usage_fail(err, errlen, "--component goes with subscribers add");
+		return NULL;
+	}
+	req = json_pack("{ss ss}", "cmd", strcmp(sub, "add") == 0 ? "subscriber_add" : "subscriber_remove", "address",
+	                a->pos[1]);
+	comps = json_array();
+	for (int i = 0; req && comps && i < a->ncomponents; i++)
+		if (json_array_append_new(comps, json_string(a->components[i])) < 0)
+			break;
+	if (!req || !comps || json_object_set_new(req, "components", comps) < 0 ||
+	    set_str(req, "actor", o->actor) < 0) {
+		json_decref(req);
+		return NULL;
+	}
+	return req;
+}
+
 /* The post-mortem in path, read and checked here so that crierd gets only text it can take. New, or NULL with err. */
 static char *read_postmortem(const char *path, size_t *len, char *err, size_t errlen)
 {
@@ -1078,6 +1184,10 @@ static const command commands[] = {
     {"drafts", "[show|edit|approve|reject ID]",
      "drafted posts, pending first; show, edit --text TEXT, approve (publishes), reject [--message WHY]",
      "crierctl drafts approve 7", "--text --message", 0, build_drafts, print_drafts, 2},
+    {"subscribers", "[list|add|remove ADDRESS] [--component NAME]...",
+     "people told of public incidents by email or SMS; add confirms at once, --component limits to some",
+     "crierctl subscribers add jane@example.com --component API", "--component", 0, build_subscribers,
+     print_subscribers, 2},
     {"postmortem", "[show|draft|publish ID]",
      "post-mortems of resolved incidents; show ID (where its draft is), draft ID (write it again), publish ID FILE",
      "crierctl postmortem publish 3 incident-3.md", "", 0, build_postmortem, print_postmortem, 3},
@@ -1138,7 +1248,7 @@ static int has_flag(const command *cmd, const char *flag)
 static int takes_value(const char *arg)
 {
 	return strcmp(arg, "--message") == 0 || strcmp(arg, "--state") == 0 || strcmp(arg, "--incident") == 0 ||
-	       strcmp(arg, "--text") == 0;
+	       strcmp(arg, "--text") == 0 || strcmp(arg, "--component") == 0;
 }
 
 static int parse_cmd_args(const command *cmd, int argc, char **argv, cmd_args *a, char *err, size_t errlen)
@@ -1175,7 +1285,12 @@ static int parse_cmd_args(const command *cmd, int argc, char **argv, cmd_args *a
 				a->text = val;
 			else if (strcmp(flag, "--state") == 0)
 				a->state = val;
-			else
+			else if (strcmp(flag, "--component") == 0) {
+				if (a->ncomponents == (int)(sizeof a->components / sizeof *a->components))
+					return usage_fail(err, errlen, "at most %zu --component",
+					                  sizeof a->components / sizeof *a->components);
+				a->components[a->ncomponents++] = val;
+			} else
 				a->incident = val;
 		} else if (val) {
 			return usage_fail(err, errlen, "%s takes no value", flag);

@@ -33,7 +33,11 @@
 /* Room for "<crier.inc-N.eN.HASH@" in a msg-id of at most 250 bytes. */
 #define MSGID_DOMAIN_MAX 190
 
-enum { TPL_SUBJECT, TPL_TEXT, TPL_HTML, N_TPL };
+/* An event's three templates, then a subscription confirmation's three
+ * (docs/subscribers.md), in the same order. */
+enum { TPL_SUBJECT, TPL_TEXT, TPL_HTML, TPL_CONFIRM, N_TPL = 2 * TPL_CONFIRM };
+
+#define CONFIRM_EVENT "subscription_confirm"
 
 static const struct {
 	const char *name;
@@ -42,6 +46,9 @@ static const struct {
     [TPL_SUBJECT] = {"subject", CRIER_ESCAPE_HEADER},
     [TPL_TEXT] = {"text", CRIER_ESCAPE_NONE},
     [TPL_HTML] = {"html", CRIER_ESCAPE_HTML},
+    [TPL_CONFIRM + TPL_SUBJECT] = {"confirm_subject", CRIER_ESCAPE_HEADER},
+    [TPL_CONFIRM + TPL_TEXT] = {"confirm_text", CRIER_ESCAPE_NONE},
+    [TPL_CONFIRM + TPL_HTML] = {"confirm_html", CRIER_ESCAPE_HTML},
 };
 
 struct crier_instance {
@@ -181,7 +188,9 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 		for (int i = 0; i < N_TPL; i++)
 			known |= strcmp(name, templates[i].name) == 0;
 		if (!known)
-			return fail(err, errlen, "templates: unknown template \"%s\"; known: subject, text, html",
+			return fail(err, errlen,
+			            "templates: unknown template \"%s\"; known: subject, text, html, "
+			            "confirm_subject, confirm_text, confirm_html",
 			            name);
 		if (!json_is_string(v))
 			return fail(err, errlen, "templates: \"%s\" must be a string", name);
@@ -341,6 +350,9 @@ static int read_event(const char *json, struct event *ev)
 	ev->type = json_string_value(json_object_get(ev->doc, "type"));
 	ev->incident_id = json_integer_value(json_object_get(inc, "id"));
 	ev->opened_at = json_string_value(json_object_get(inc, "opened_at"));
+	/* A subscription's confirmation belongs to no incident. */
+	if (ev->type && strcmp(ev->type, CONFIRM_EVENT) == 0)
+		return ev->id > 0 ? 0 : -1;
 	return ev->doc && ev->type && ev->opened_at && ev->id > 0 && ev->incident_id > 0 ? 0 : -1;
 }
 
@@ -369,9 +381,9 @@ static char *render(crier_instance *inst, crier_delivery *d, int which, const ch
 }
 
 /* The rendered subject cut to SUBJECT_MAX_CODEPOINTS (new), or NULL. */
-static char *subject_of(crier_instance *inst, crier_delivery *d, const char *json)
+static char *subject_of(crier_instance *inst, crier_delivery *d, int which, const char *json)
 {
-	char *s = render(inst, d, TPL_SUBJECT, json);
+	char *s = render(inst, d, which, json);
 	char *fit;
 
 	if (!s || inst->api->text_measure(s, CRIER_MEASURE_CODEPOINTS) <= SUBJECT_MAX_CODEPOINTS)
@@ -412,33 +424,47 @@ static crier_result email_deliver(crier_instance *inst, crier_delivery *d)
 		api->set_error(d, "the event lacks its id, type or incident (id, opened_at)");
 		goto out;
 	}
-	subject = subject_of(inst, d, json);
-	text = subject ? render(inst, d, TPL_TEXT, json) : NULL;
-	html = text ? render(inst, d, TPL_HTML, json) : NULL;
+	int confirm = strcmp(ev.type, CONFIRM_EVENT) == 0, base = confirm ? TPL_CONFIRM : 0;
+	/* Mail to a subscriber says how to stop it, in a way clients act on. */
+	const char *unsub =
+	    json_string_value(json_object_get(json_object_get(ev.doc, "subscriber"), "unsubscribe_url"));
+	if (unsub && !mime_url_valid(unsub)) {
+		api->set_error(d, "the subscriber's unsubscribe_url is not an http(s) URL");
+		goto out;
+	}
+	subject = subject_of(inst, d, base + TPL_SUBJECT, json);
+	text = subject ? render(inst, d, base + TPL_TEXT, json) : NULL;
+	html = text ? render(inst, d, base + TPL_HTML, json) : NULL;
 	if (!html)
 		goto out;
 
-	stored = state_root(api->delivery_state(d));
+	/* A confirmation stands alone: no thread, no state. */
+	stored = confirm ? NULL : state_root(api->delivery_state(d));
 	/* Not the incident's key: a public instance's events do not carry it. */
 	snprintf(incident, sizeof(incident), "%lld", (long long)ev.incident_id);
 	snprintf(root, sizeof(root), "<crier.inc-%lld.%016llx@%s>", (long long)ev.incident_id,
 	         (unsigned long long)mime_hash(
-	             mime_hash(mime_hash(MIME_HASH_INIT, api->instance_name(inst->host)), incident), ev.opened_at),
+	             mime_hash(mime_hash(MIME_HASH_INIT, api->instance_name(inst->host)), incident),
+	             ev.opened_at ? ev.opened_at : ""),
 	         inst->msgid_domain);
 	snprintf(own, sizeof(own), "<crier.inc-%lld.e%lld.%016llx@%s>", (long long)ev.incident_id, (long long)ev.id,
 	         (unsigned long long)mime_hash(mime_hash(MIME_HASH_INIT, key), to.addr), inst->msgid_domain);
 	if (stored)
 		snprintf(root, sizeof(root), "%s", stored);
 	int opening = strcmp(ev.type, "opened") == 0;
+	if (confirm)
+		snprintf(own, sizeof(own), "<crier.confirm.e%lld.%016llx@%s>", (long long)ev.id,
+		         (unsigned long long)mime_hash(mime_hash(MIME_HASH_INIT, key), to.addr), inst->msgid_domain);
 	mime_message m = {.date_ms = api->now_ms(),
 	                  .from = &inst->from,
 	                  .to = &to,
 	                  .reply_to = inst->reply_to.addr ? &inst->reply_to : NULL,
 	                  .subject = subject,
 	                  .message_id = opening ? root : own,
-	                  .in_reply_to = opening ? NULL : root,
+	                  .in_reply_to = opening || confirm ? NULL : root,
 	                  .text = text,
-	                  .html = html};
+	                  .html = html,
+	                  .list_unsubscribe = unsub};
 	msg = mime_build(&m, &len);
 	if (!msg) {
 		api->set_error(d, "cannot build the message (out of memory)");
@@ -448,7 +474,7 @@ static crier_result email_deliver(crier_instance *inst, crier_delivery *d)
 	switch (smtp_send(inst->smtp, inst->from.addr, to.addr, msg, len, why, sizeof(why))) {
 	case SMTP_SENT:
 		res = CRIER_OK;
-		if (!stored) {
+		if (!stored && !confirm) {
 			char state[300];
 			snprintf(state, sizeof(state), "{\"root\":\"%s\"}", root);
 			api->set_state(d, state);

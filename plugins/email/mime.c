@@ -630,6 +630,18 @@ uint64_t mime_hash(uint64_t h, const char *s)
 	return h;
 }
 
+int mime_url_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 900 || (strncmp(s, "https://", 8) != 0 && strncmp(s, "http://", 7) != 0))
+		return 0;
+	for (; *s; s++)
+		if (*s <= ' ' || *s >= 0x7f || strchr("<>\"", *s))
+			return 0;
+	return 1;
+}
+
 static int address_valid(const mime_address *a)
 {
 	return a && a->addr && a->display && addr_spec_valid(a->addr);
@@ -644,7 +656,7 @@ char *mime_build(const mime_message *m, size_t *len)
 	*len = 0;
 	if (!mime_msgid_valid(m->message_id) || (m->in_reply_to && !mime_msgid_valid(m->in_reply_to)) ||
 	    !address_valid(m->from) || !address_valid(m->to) || (m->reply_to && !address_valid(m->reply_to)) ||
-	    !m->subject || !m->text || !m->html)
+	    !m->subject || !m->text || !m->html || (m->list_unsubscribe && !mime_url_valid(m->list_unsubscribe)))
 		return NULL;
 	mime_date(m->date_ms, date);
 	/* "=_" never occurs in quoted-printable or base64 text, so the
@@ -662,6 +674,15 @@ char *mime_build(const mime_message *m, size_t *len)
 	if (m->in_reply_to) {
 		fold(&b, "In-Reply-To", m->in_reply_to);
 		fold(&b, "References", m->in_reply_to);
+	}
+	if (m->list_unsubscribe) {
+		/* RFC 2369 and RFC 8058: mail clients show an unsubscribe button
+		 * that POSTs "List-Unsubscribe=One-Click" to the URL. A long URL
+		 * goes on a line of its own: it cannot be folded inside. */
+		int own_line = strlen("List-Unsubscribe: <>") + strlen(m->list_unsubscribe) > MIME_LINE_SOFT;
+		mime_buf_str(&b, own_line ? "List-Unsubscribe:\r\n <" : "List-Unsubscribe: <");
+		mime_buf_str(&b, m->list_unsubscribe);
+		mime_buf_str(&b, ">\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n");
 	}
 	/* RFC 3834, and Exchange's own switch: no auto-replies to alerts. */
 	mime_buf_str(&b, "Auto-Submitted: auto-generated\r\n"

@@ -48,6 +48,10 @@ const char *mime_address_domain(const char *addr);
 /* 1 when s is a dot-atom domain made of letters, digits, '-', '_' and '.'. */
 int mime_domain_valid(const char *s);
 
+/* 1 when s is an http:// or https:// URL of printable ASCII without spaces,
+ * quotes or angle brackets, at most 900 bytes (it fits in a header line). */
+int mime_url_valid(const char *s);
+
 /* 1 when s is a msg-id "<left@right>": printable ASCII, no spaces, at most 250 bytes. */
 int mime_msgid_valid(const char *s);
 
@@ -86,6 +90,9 @@ typedef struct mime_message {
 	const char *in_reply_to;      /* borrowed "<...>" or NULL; also the References */
 	const char *text;             /* borrowed UTF-8 body of the text/plain part */
 	const char *html;             /* borrowed UTF-8 body of the text/html part */
+	/* borrowed http(s) URL or NULL: List-Unsubscribe with RFC 8058's
+	 * List-Unsubscribe-Post (one-click), for mail to a subscriber */
+	const char *list_unsubscribe;
 } mime_message;
 
 /*

@@ -30,7 +30,9 @@
 
 #define USER_AGENT "crier/0.1"
 
-static const char *const template_names[] = {"text"};
+/* "text" for events; "confirm" for a subscription's code (docs/subscribers.md). */
+static const char *const template_names[] = {"text", "confirm"};
+#define CONFIRM_EVENT "subscription_confirm"
 
 struct crier_instance {
 	const crier_host_api *api; /* borrowed from the host, lives as long as the instance */
@@ -43,7 +45,8 @@ struct crier_instance {
 	char *url;                 /* new; {api_base}/2010-04-01/Accounts/{sid}/Messages.json */
 	unsigned max_segments;
 	long timeout_ms;
-	crier_template *text; /* new, from template_load */
+	crier_template *text;    /* new, from template_load */
+	crier_template *confirm; /* new, from template_load */
 };
 
 static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -104,9 +107,9 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 			            "\"templates\" must be an object of template name to text or \"file:PATH\"");
 		json_object_foreach(overrides, name, v)
 		{
-			if (strcmp(name, template_names[0]) != 0)
-				return fail(err, errlen, "templates: unknown template \"%s\"; known templates: text",
-				            name);
+			if (strcmp(name, template_names[0]) != 0 && strcmp(name, template_names[1]) != 0)
+				return fail(err, errlen,
+				            "templates: unknown template \"%s\"; known templates: text, confirm", name);
 			if (!json_is_string(v))
 				return fail(err, errlen, "templates: \"%s\" must be a string", name);
 		}
@@ -115,6 +118,10 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 	                                      why, sizeof(why));
 	if (!inst->text)
 		return fail(err, errlen, "templates: %s", why[0] ? why : "cannot load \"text\"");
+	inst->confirm = inst->api->template_load(
+	    inst->host, "confirm", json_string_value(json_object_get(overrides, "confirm")), why, sizeof(why));
+	if (!inst->confirm)
+		return fail(err, errlen, "templates: %s", why[0] ? why : "cannot load \"confirm\"");
 	return 0;
 }
 
@@ -260,6 +267,8 @@ static void sms_destroy(crier_instance *inst)
 		return;
 	if (inst->text)
 		inst->api->template_free(inst->text);
+	if (inst->confirm)
+		inst->api->template_free(inst->confirm);
 	free_secret(inst->auth_token);
 	free_secret(inst->authorization);
 	free(inst->from);
@@ -293,73 +302,113 @@ static int sms_init(const crier_host_api *api, crier_host *host, const char *con
 
 /* The link the text must keep whole when it is cut: the incident's page,
  * else the status page; NULL when the event has neither. New string. */
-static char *event_link(const char *json)
+static char *event_link(const json_t *root)
 {
-	json_t *root = json_loads(json, 0, NULL), *links = json_object_get(root, "links");
+	json_t *links = json_object_get(root, "links");
 	const char *link = json_string_value(json_object_get(links, "incident"));
-	char *copy = NULL;
 
 	if (!link || !*link)
 		link = json_string_value(json_object_get(links, "status_page"));
-	if (link && *link)
-		copy = strdup(link);
-	json_decref(root);
-	return copy;
+	return link && *link ? strdup(link) : NULL;
+}
+
+/* Septets, else UTF-16 units, of text in the measure m stands for. */
+static size_t units_of(const crier_host_api *api, const char *text, int gsm7)
+{
+	return api->text_measure(text, gsm7 ? CRIER_MEASURE_GSM7 : CRIER_MEASURE_UTF16);
 }
 
 /*
  * Render, tidy and fit the text into max_segments parts: CRIER_OK with a
  * new string in *out, else why says what went wrong (CRIER_FAIL for a
  * template that cannot make a message, CRIER_RETRY when out of memory).
+ * A message to a subscriber ends with "Stop: <their unsubscribe link>",
+ * kept whole like the incident's link.
  */
 static crier_result compose(crier_instance *inst, const char *json, char **out, char *why, size_t whylen)
 {
 	const crier_host_api *api = inst->api;
+	json_t *root = json_loads(json, 0, NULL);
+	const char *type = json_string_value(json_object_get(root, "type"));
+	const char *stop = json_string_value(json_object_get(json_object_get(root, "subscriber"), "unsubscribe_url"));
+	int confirm = type && strcmp(type, CONFIRM_EVENT) == 0;
 	char err[256] = "", msg[160];
-	char *text, *link = NULL, *fitted;
-	size_t units, limit;
+	char *text = NULL, *link = NULL, *fitted, *tail = NULL;
+	size_t units, limit, room;
+	crier_result res = CRIER_FAIL;
 	int gsm7;
 
-	text = api->template_render(inst->text, json, CRIER_ESCAPE_NONE, err, sizeof(err));
-	if (!text) {
-		snprintf(why, whylen, "the \"text\" template failed: %s", err[0] ? err : "out of memory");
+	if (!root) {
+		snprintf(why, whylen, "the event is not JSON");
 		return CRIER_FAIL;
+	}
+	text = api->template_render(confirm ? inst->confirm : inst->text, json, CRIER_ESCAPE_NONE, err, sizeof(err));
+	if (!text) {
+		snprintf(why, whylen, "the \"%s\" template failed: %s", confirm ? "confirm" : "text",
+		         err[0] ? err : "out of memory");
+		goto out;
 	}
 	sms_text_tidy(text);
 	if (!text[0]) {
-		snprintf(why, whylen, "the \"text\" template rendered an empty message");
-		free(text);
-		return CRIER_FAIL;
+		snprintf(why, whylen, "the \"%s\" template rendered an empty message", confirm ? "confirm" : "text");
+		goto out;
 	}
+	if (stop && *stop && asprintf(&tail, " Stop: %s", stop) < 0) {
+		tail = NULL;
+		snprintf(why, whylen, "out of memory");
+		res = CRIER_RETRY;
+		goto out;
+	}
+	gsm7 = api->text_measure(text, CRIER_MEASURE_GSM7) != SIZE_MAX &&
+	       (!tail || api->text_measure(tail, CRIER_MEASURE_GSM7) != SIZE_MAX);
+	limit = sms_text_capacity(inst->max_segments, gsm7);
+	room = limit - (tail ? units_of(api, tail, gsm7) : 0);
+	if (tail && units_of(api, tail, gsm7) + 20 > limit) {
+		snprintf(why, whylen, "the unsubscribe link leaves no room for the message in max_segments %u",
+		         inst->max_segments);
+		goto out;
+	}
+	if (units_of(api, text, gsm7) > room) {
+		link = event_link(root);
+		fitted = api->text_fit(text, gsm7 ? CRIER_MEASURE_GSM7 : CRIER_MEASURE_UTF16, room, link);
+		if (!fitted && link) /* the link alone is too long for the limit */
+			fitted = api->text_fit(text, gsm7 ? CRIER_MEASURE_GSM7 : CRIER_MEASURE_UTF16, room, NULL);
+		free(text);
+		text = fitted;
+		if (!text) {
+			snprintf(why, whylen, "out of memory");
+			res = CRIER_RETRY;
+			goto out;
+		}
+	}
+	if (tail) {
+		char *whole = NULL;
+		if (asprintf(&whole, "%s%s", text, tail) < 0) {
+			snprintf(why, whylen, "out of memory");
+			res = CRIER_RETRY;
+			goto out;
+		}
+		free(text);
+		text = whole;
+	}
+	/* Cutting may have dropped the one character that needed UCS-2. */
 	units = api->text_measure(text, CRIER_MEASURE_GSM7);
 	gsm7 = units != SIZE_MAX;
 	if (!gsm7)
 		units = api->text_measure(text, CRIER_MEASURE_UTF16);
-	limit = sms_text_capacity(inst->max_segments, gsm7);
-	if (units > limit) {
-		link = event_link(json);
-		fitted = api->text_fit(text, gsm7 ? CRIER_MEASURE_GSM7 : CRIER_MEASURE_UTF16, limit, link);
-		if (!fitted && link) /* the link alone is too long for the limit */
-			fitted = api->text_fit(text, gsm7 ? CRIER_MEASURE_GSM7 : CRIER_MEASURE_UTF16, limit, NULL);
-		free(link);
-		free(text);
-		if (!fitted) {
-			snprintf(why, whylen, "out of memory");
-			return CRIER_RETRY;
-		}
-		text = fitted;
-		/* Cutting may have dropped the one character that needed UCS-2. */
-		units = api->text_measure(text, CRIER_MEASURE_GSM7);
-		gsm7 = units != SIZE_MAX;
-		if (!gsm7)
-			units = api->text_measure(text, CRIER_MEASURE_UTF16);
-	}
 	snprintf(msg, sizeof(msg), "text: %u segment%s, %s, %zu %s (max_segments %u)", sms_text_segments(units, gsm7),
 	         sms_text_segments(units, gsm7) == 1 ? "" : "s", gsm7 ? "GSM-7" : "UCS-2", units,
 	         gsm7 ? "septets" : "UTF-16 units", inst->max_segments);
 	api->log(inst->host, CRIER_LOG_DEBUG, msg);
 	*out = text;
-	return CRIER_OK;
+	text = NULL;
+	res = CRIER_OK;
+out:
+	free(text);
+	free(link);
+	free(tail);
+	json_decref(root);
+	return res;
 }
 
 /* Twilio's message text must never carry the credentials out; should an

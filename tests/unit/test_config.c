@@ -397,7 +397,7 @@ static void test_errors(void)
 	d = bad("topkey", "x.json", "{\"rout\": []}");
 	expect_err(d, "x.json",
 	           "unknown top-level key \"rout\" (known: daemon, http, zmq, store, incidents, delivery, ingest, "
-	           "routes, plugins, public, drafts)");
+	           "routes, plugins, public, drafts, subscribers)");
 	d = bad("duptop", "zz.json", "{\"http\": {}}");
 	snprintf(want, sizeof want,
 	         "%s/zz.json: http: already set in %s/crierd.json (a top-level key may appear in only one file)", d, d);

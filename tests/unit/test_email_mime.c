@@ -581,6 +581,28 @@ static void test_build(void)
 	                         "5pSv5LuY5pyN5Yqh5pWF6ZqcDQo=\r\n--=_crier_") != NULL);
 	free(msg);
 
+	/* A subscriber's mail: List-Unsubscribe (on a line of its own when
+	 * long) and RFC 8058's one-click POST; a URL that could break the
+	 * header is refused. */
+	m.list_unsubscribe = "https://status.example.com/api/v1/unsubscribe?t=AbCdEfGhIjKlMnOpQrStUv";
+	msg = mime_build(&m, &len);
+	CHECK(msg && lines_within(msg, MIME_LINE_SOFT));
+	CHECK(msg && strstr(msg, "\r\nList-Unsubscribe:\r\n <https://status.example.com/api/v1/unsubscribe?t="
+	                         "AbCdEfGhIjKlMnOpQrStUv>\r\nList-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n"));
+	free(msg);
+	m.list_unsubscribe = "https://s.example/u?t=1";
+	msg = mime_build(&m, &len);
+	CHECK(msg && strstr(msg, "\r\nList-Unsubscribe: <https://s.example/u?t=1>\r\n"));
+	free(msg);
+	static const char *const bad_urls[] = {"https://x.example/u?t=1>\r\nBcc: evil@example.com",
+	                                       "mailto:x@example.com", "https://x.example/a b",
+	                                       "https://x.example/\xc3\xa4", NULL};
+	for (int i = 0; bad_urls[i]; i++) {
+		m.list_unsubscribe = bad_urls[i];
+		CHECK(mime_build(&m, &len) == NULL);
+	}
+	m.list_unsubscribe = NULL;
+
 	/* Malformed ids are refused, never written. */
 	m.message_id = "<a@b>\r\nBcc: evil@example.com";
 	CHECK(mime_build(&m, &len) == NULL);

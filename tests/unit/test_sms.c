@@ -712,6 +712,54 @@ static void test_fitting(const crier_plugin *p, crier_host *h)
 	free(json);
 }
 
+/* Subscribers (docs/subscribers.md): a confirmation's code, and every
+ * message ending with its Stop link, whole, within the segment budget. */
+static void test_subscribers(const crier_plugin *p, crier_host *h)
+{
+	const char *stop = "https://status.example.com/api/v1/unsubscribe?t=AbCdEfGhIjKlMnOpQrStUv";
+	const char *long_title = "Checkout latency above two seconds for customers in every region while the payment "
+	                         "provider retries timed out requests";
+	char *json, body[1024], tail[400];
+	crier_delivery d;
+	json_t *doc;
+
+	h->next_rc = 0;
+	h->next_status = 201;
+	h->next_body = "{}";
+	doc = json_pack("{ss s{ss ss ss} s{ss ss} s{sb}}", "type", "subscription_confirm", "subscription", "kind",
+	                "phone", "code", "042917", "expires_in", "24 hours", "links", "status_page", "", "incident", "",
+	                "is", "subscription_confirm", 1);
+	json = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	d = (crier_delivery){.json = json, .recipient = TO};
+	CHECK(deliver(p, h, CONFIG(""), &d) == CRIER_OK);
+	form_body(h->body, body, sizeof(body));
+	CHECK_STR(body, "Your code for status updates: 042917. It works for 24 hours. If you did not ask for it, "
+	                "ignore this message.");
+	free(json);
+
+	json = event("opened", long_title, "investigating", LINK);
+	doc = json_loads(json, 0, NULL);
+	free(json);
+	json_object_set_new(doc, "subscriber", json_pack("{ss}", "unsubscribe_url", stop));
+	json = json_dumps(doc, JSON_COMPACT);
+	json_decref(doc);
+	snprintf(tail, sizeof(tail), " " LINK " Stop: %s", stop);
+	d = (crier_delivery){.json = json, .recipient = TO};
+	CHECK(deliver(p, h, CONFIG(", \"max_segments\": 1"), &d) == CRIER_OK);
+	form_body(h->body, body, sizeof(body));
+	CHECK(text_measure(body, CRIER_MEASURE_GSM7) <= 160);
+	CHECK(ends_with(body, tail));
+	CHECK(strncmp(body, "[crier] Checkout latency", 24) == 0);
+	/* Two parts: the message whole, then the Stop link. */
+	d = (crier_delivery){.json = json, .recipient = TO};
+	CHECK(deliver(p, h, CONFIG(""), &d) == CRIER_OK);
+	form_body(h->body, body, sizeof(body));
+	snprintf(tail, sizeof(tail), "[crier] %s (critical): investigating. " LINK " Stop: %s", long_title, stop);
+	CHECK_STR(body, tail);
+	free(json);
+}
+
 int main(void)
 {
 	crier_host *h = calloc(1, sizeof(*h));
@@ -735,6 +783,7 @@ int main(void)
 		test_recipients(p, h);
 		test_answers(p, h);
 		test_fitting(p, h);
+		test_subscribers(p, h);
 	}
 	if (dl)
 		dlclose(dl);
