@@ -13,6 +13,10 @@
  *     "ends_at":     integer unix ms (0 = unset),
  *     "link":        string ("" when none)
  *   }
+ *
+ * crier's own alerts (source "crier") may also carry "group": the incident
+ * key to file them under, whatever incidents.group_by says. No ingest path
+ * sets it.
  */
 #ifndef CRIER_ALERT_H
 #define CRIER_ALERT_H

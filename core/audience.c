@@ -57,6 +57,10 @@ static int any_matches(const config *c, const config_match *rules, size_t n, con
 int audience_classify(const config *c, const json_t *incident_labels, int severity, const json_t *alert_labels)
 {
 	int flags = 0;
+	/* crier's own alerts (DeliveryDead, MonitoringSilent) are about its plumbing. */
+	const char *service = json_string_value(json_object_get(incident_labels, "service"));
+	if (service && strcmp(service, "crier") == 0)
+		return 0;
 	if (c->n_public_when ? any_matches(c, c->public_when, c->n_public_when, incident_labels, severity)
 	                     : affects_component(c, incident_labels))
 		flags |= AUDIENCE_PUBLIC;
@@ -140,7 +144,7 @@ json_t *audience_public_doc(const json_t *doc)
 
 int audience_internal_type(const char *type)
 {
-	static const char *const internal[] = {"postmortem_due"};
+	static const char *const internal[] = {"reminder", "escalation", "awaiting_first_update", "postmortem_due"};
 	for (size_t i = 0; type && i < sizeof(internal) / sizeof(internal[0]); i++)
 		if (strcmp(type, internal[i]) == 0)
 			return 1;

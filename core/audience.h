@@ -26,7 +26,8 @@
 /*
  * The flags the incident earns now (to be OR-ed into what it had), from its
  * labels and severity and, when an alert is joining, that alert's labels
- * (borrowed; may be NULL).
+ * (borrowed; may be NULL). None ever for crier's own incidents (service
+ * "crier": DeliveryDead, MonitoringSilent).
  */
 int audience_classify(const config *c, const json_t *incident_labels, int severity, const json_t *alert_labels);
 
@@ -48,9 +49,9 @@ json_t *audience_public_doc(const json_t *doc);
 
 /*
  * Event types for people inside only, whatever the incident: prompts to
- * the staff (a post-mortem is overdue), never news for customers. A public
- * instance never gets them, whatever the routes say. 1 for those, 0 for
- * the others.
+ * the staff (the cadence's reminders and escalations, an overdue
+ * post-mortem), never news for customers. A public instance never gets
+ * them, whatever the routes say. 1 for those, 0 for the others.
  */
 int audience_internal_type(const char *type);
 

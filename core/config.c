@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include "mustache.h"
+
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -38,17 +40,21 @@ enum {
 	TOP_PUBLIC,
 	TOP_DRAFTS,
 	TOP_SUBSCRIBERS,
+	TOP_WATCHDOG,
 	TOP_N
 };
 
 static const char *const top_keys[] = {"daemon", "http",    "zmq",    "store",  "incidents",   "delivery", "ingest",
-                                       "routes", "plugins", "public", "drafts", "subscribers", NULL};
+                                       "routes", "plugins", "public", "drafts", "subscribers", "watchdog", NULL};
 static const char *const drafts_keys[] = {"auth", NULL};
 static const char *const drafts_auth_keys[] = {"token", NULL};
 static const char *const subscribers_keys[] = {
     "public_url", "email_instance", "sms_instance", "confirm_expiry_seconds", "rate_limit", NULL};
 static const char *const rate_limit_keys[] = {"burst", "per_hour", NULL};
-static const char *const public_keys[] = {"status_page_url", "components", "when", "security_when", NULL};
+static const char *const public_keys[] = {
+    "status_page_url",        "components",    "when", "security_when", "update_every_minutes",
+    "escalate_after_minutes", "first_message", NULL};
+static const char *const watchdog_keys[] = {"labels", "silent_after_seconds", "startup_grace_seconds", NULL};
 static const char *const component_keys[] = {"name", "labels", NULL};
 static const char *const match_keys[] = {"labels", "labels_match", "min_severity", "component", NULL};
 static const char *const instance_audiences[] = {"internal", "public", NULL};
@@ -67,10 +73,25 @@ static const char *const uptimerobot_keys[] = {"auth", "services", "severity", N
 static const char *const auth_keys[] = {"token", "username", "password", NULL};
 static const char *const route_keys[] = {"name", "events", "min_severity", "labels", "to", NULL};
 static const char *const plugin_keys[] = {"instances", NULL};
-static const char *const event_types[] = {"opened",        "alert_joined",         "alert_resolved", "severity_raised",
-                                          "state_changed", "acknowledged",         "update",         "resolved",
-                                          "draft_created", "draft_approved",       "draft_rejected", "draft_published",
-                                          "draft_failed",  "postmortem_published", "postmortem_due", NULL};
+static const char *const event_types[] = {"opened",
+                                          "alert_joined",
+                                          "alert_resolved",
+                                          "severity_raised",
+                                          "state_changed",
+                                          "acknowledged",
+                                          "update",
+                                          "resolved",
+                                          "draft_created",
+                                          "draft_approved",
+                                          "draft_rejected",
+                                          "draft_published",
+                                          "draft_failed",
+                                          "reminder",
+                                          "escalation",
+                                          "awaiting_first_update",
+                                          "postmortem_published",
+                                          "postmortem_due",
+                                          NULL};
 static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
 
 static const char *const source_names[CONFIG_SRC_N] = {"alertmanager", "uptimerobot", "generic"};
@@ -254,9 +275,10 @@ static int opt_int(loader *l, const char *file, const char *base, json_t *obj, c
 	return 1;
 }
 
-/* Seconds may carry a fraction ("hold_seconds": 0.5), which tests and demos use. */
-static int opt_seconds_ms(loader *l, const char *file, const char *base, json_t *obj, const char *key, double min,
-                          double max, int64_t *out_ms)
+/* A duration in units ("seconds", unit_ms 1000; "minutes", 60000). It may
+ * carry a fraction ("hold_seconds": 0.5), which tests and demos use. */
+static int opt_duration_ms(loader *l, const char *file, const char *base, json_t *obj, const char *key,
+                           const char *units, double unit_ms, double min, double max, int64_t *out_ms)
 {
 	char p[KEYPATH_LEN];
 	json_t *v = json_object_get(obj, key);
@@ -265,14 +287,20 @@ static int opt_seconds_ms(loader *l, const char *file, const char *base, json_t 
 	if (!v)
 		return 0;
 	if (!json_is_number(v))
-		return fail(l, file, key_path(p, sizeof p, base, key), "expected a number of seconds, got %s",
+		return fail(l, file, key_path(p, sizeof p, base, key), "expected a number of %s, got %s", units,
 		            type_name(v));
 	x = json_number_value(v);
 	if (x < min || x > max)
-		return fail(l, file, key_path(p, sizeof p, base, key), "must be between %g and %g seconds, got %g", min,
-		            max, x);
-	*out_ms = (int64_t)(x * 1000.0 + 0.5);
+		return fail(l, file, key_path(p, sizeof p, base, key), "must be between %g and %g %s, got %g", min, max,
+		            units, x);
+	*out_ms = (int64_t)(x * unit_ms + 0.5);
 	return 1;
+}
+
+static int opt_seconds_ms(loader *l, const char *file, const char *base, json_t *obj, const char *key, double min,
+                          double max, int64_t *out_ms)
+{
+	return opt_duration_ms(l, file, base, obj, key, "seconds", 1000.0, min, max, out_ms);
 }
 
 static int opt_severity(loader *l, const char *file, const char *base, json_t *obj, const char *key, const char **out)
@@ -1030,6 +1058,85 @@ static int parse_components(loader *l, const char *file, json_t *arr, config *c)
 	return 0;
 }
 
+#define TEMPLATE_FILE_MAX (1 << 20)
+
+/*
+ * templates/core/first_update.mustache: the first public update crier posts
+ * itself. Compiled whenever the file is there, so --check-config finds its
+ * mistakes; missing is an error only when it will be needed: some incident
+ * can be public and public.first_message is "auto".
+ */
+static int load_first_update(loader *l, config *c)
+{
+	static const char rel[] = "templates/core/first_update.mustache";
+	int needed = !c->first_message_human && (c->n_components || c->n_public_when);
+	char *path = NULL, *text = NULL, why[256];
+	int rc = -1;
+	FILE *f = NULL;
+
+	if (asprintf(&path, "%s/%s", c->config_dir, rel) < 0) {
+		path = NULL;
+		return fail_oom(l);
+	}
+	f = fopen(path, "rb");
+	if (!f) {
+		rc = needed ? fail(l, path, NULL,
+		                   "cannot read: %s (public.first_message \"auto\" posts it when an incident becomes "
+		                   "public; \"human\" leaves the first update to people)",
+		                   strerror(errno))
+		            : 0;
+		goto out;
+	}
+	text = malloc(TEMPLATE_FILE_MAX + 1);
+	if (!text) {
+		fail_oom(l);
+		goto out;
+	}
+	size_t len = fread(text, 1, TEMPLATE_FILE_MAX + 1, f);
+	if (ferror(f) || len > TEMPLATE_FILE_MAX) {
+		fail(l, path, NULL, "cannot read: %s", ferror(f) ? strerror(EIO) : "larger than 1 MiB");
+		goto out;
+	}
+	c->first_update = mustache_compile(rel, text, len, why, sizeof why);
+	if (!c->first_update) {
+		fail(l, c->dir, NULL, "%s", why);
+		goto out;
+	}
+	rc = 0;
+out:
+	if (f)
+		fclose(f);
+	free(text);
+	free(path);
+	return rc;
+}
+
+/* public.update_every_minutes, escalate_after_minutes, first_message: the cadence of updates. */
+static int parse_cadence(loader *l, config *c, const char *file, json_t *p)
+{
+	const char *first = NULL;
+
+	if (opt_duration_ms(l, file, "public", p, "update_every_minutes", "minutes", 60000.0, 0.01, 10080,
+	                    &c->update_every_ms) < 0 ||
+	    opt_duration_ms(l, file, "public", p, "escalate_after_minutes", "minutes", 60000.0, 0.01, 10080,
+	                    &c->escalate_after_ms) < 0 ||
+	    opt_string(l, file, "public", p, "first_message", &first) < 0)
+		return -1;
+	/* The reminder comes first, then the escalation. */
+	if (c->escalate_after_ms <= c->update_every_ms) {
+		double every = (double)c->update_every_ms / 60000.0, esc = (double)c->escalate_after_ms / 60000.0;
+		if (json_object_get(p, "escalate_after_minutes"))
+			return fail(l, file, "public.escalate_after_minutes",
+			            "must be more than public.update_every_minutes (%g), got %g", every, esc);
+		return fail(l, file, "public.update_every_minutes",
+		            "must be less than public.escalate_after_minutes (%g, the default), got %g", esc, every);
+	}
+	if (first && strcmp(first, "auto") != 0 && strcmp(first, "human") != 0)
+		return fail(l, file, "public.first_message", "expected \"auto\" or \"human\", got \"%.40s\"", first);
+	c->first_message_human = first && strcmp(first, "human") == 0;
+	return 0;
+}
+
 /* An http(s) URL that links are made from, stored with one trailing slash
  * (base + "incidents/3.html") in *out (new). */
 static int base_url(loader *l, const char *file, const char *path, const char *url, char **out)
@@ -1055,16 +1162,19 @@ static int parse_public(loader *l, config *c)
 	const char *file = l->top_file[TOP_PUBLIC];
 	const char *url = NULL;
 
+	c->update_every_ms = 30 * 60000;
+	c->escalate_after_ms = 60 * 60000;
 	if (rc < 0)
 		return -1;
 	if (!p)
-		return 0;
-	if (check_keys(l, file, "public", p, public_keys) < 0 ||
+		return load_first_update(l, c);
+	if (check_keys(l, file, "public", p, public_keys) < 0 || parse_cadence(l, c, file, p) < 0 ||
 	    opt_string(l, file, "public", p, "status_page_url", &url) < 0 ||
 	    parse_components(l, file, json_object_get(p, "components"), c) < 0 ||
 	    parse_matches(l, file, "public.when", json_object_get(p, "when"), &c->public_when, &c->n_public_when) < 0 ||
 	    parse_matches(l, file, "public.security_when", json_object_get(p, "security_when"), &c->security_when,
-	                  &c->n_security_when) < 0)
+	                  &c->n_security_when) < 0 ||
+	    load_first_update(l, c) < 0)
 		return -1;
 	if (!url || !*url)
 		return 0;
@@ -1377,6 +1487,44 @@ defaults:
 	c->subscribers.rate_burst = (int)burst;
 	c->subscribers.rate_per_hour = (int)per_hour;
 	return rc;
+}
+
+/*
+ * "watchdog": Alertmanager's always-firing alert proves the monitoring feed
+ * is alive (docs/incidents.md). Present (even {}) turns watching on.
+ */
+static int parse_watchdog(loader *l, config *c)
+{
+	int rc;
+	json_t *w = section(l, TOP_WATCHDOG, 0, &rc), *labels = NULL;
+	const char *file = l->top_file[TOP_WATCHDOG];
+	int64_t grace = -1;
+
+	if (rc < 0)
+		return -1;
+	if (!w)
+		return 0;
+	c->watchdog_silent_ms = 600000;
+	if (check_keys(l, file, "watchdog", w, watchdog_keys) < 0 ||
+	    opt_seconds_ms(l, file, "watchdog", w, "silent_after_seconds", 1, 604800, &c->watchdog_silent_ms) < 0 ||
+	    opt_seconds_ms(l, file, "watchdog", w, "startup_grace_seconds", 0.5, 604800, &grace) < 0 ||
+	    parse_label_map(l, file, "watchdog.labels", json_object_get(w, "labels"), &labels) < 0)
+		return -1;
+	if (labels && json_object_size(labels) == 0) {
+		json_decref(labels);
+		return fail(l, file, "watchdog.labels",
+		            "expected at least one label (default {\"alertname\": \"Watchdog\"})");
+	}
+	c->watchdog_labels = labels ? labels : json_pack("{ss}", "alertname", "Watchdog");
+	if (!c->watchdog_labels)
+		return fail_oom(l);
+	if (grace > c->watchdog_silent_ms)
+		return fail(l, file, "watchdog.startup_grace_seconds",
+		            "must not be more than silent_after_seconds (%g), got %g",
+		            (double)c->watchdog_silent_ms / 1000.0, (double)grace / 1000.0);
+	/* Half the silence: enough for a live feed to show itself after a restart. */
+	c->watchdog_grace_ms = grace >= 0 ? grace : c->watchdog_silent_ms / 2;
+	return 0;
 }
 
 /*
@@ -1775,7 +1923,7 @@ config *config_load(const char *dir, char *err, size_t errlen)
 	if (parse_daemon(&l, c) < 0 || parse_http(&l, c) < 0 || parse_zmq(&l, c) < 0 || parse_store(&l, c) < 0 ||
 	    parse_incidents(&l, c) < 0 || parse_global_delivery(&l, c) < 0 || parse_ingest(&l, c) < 0 ||
 	    parse_plugins(&l, c) < 0 || parse_routes(&l, c) < 0 || parse_public(&l, c) < 0 || parse_drafts(&l, c) < 0 ||
-	    parse_subscribers(&l, c) < 0)
+	    parse_subscribers(&l, c) < 0 || parse_watchdog(&l, c) < 0)
 		goto out;
 	ok = 1;
 out:
@@ -1811,6 +1959,8 @@ void config_free(config *c)
 	for (size_t i = 0; i < c->n_security_when; i++)
 		match_free(&c->security_when[i]);
 	free(c->security_when);
+	mustache_free(c->first_update);
+	json_decref(c->watchdog_labels);
 	free(c->state_dir);
 	for (size_t i = 0; c->plugin_dirs && c->plugin_dirs[i]; i++)
 		free(c->plugin_dirs[i]);

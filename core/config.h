@@ -102,6 +102,16 @@ typedef struct config {
 	size_t n_public_when;
 	config_match *security_when; /* any rule matching (incident or alert) marks it security */
 	size_t n_security_when;
+	/* public: the cadence of updates (docs/incidents.md, core/cadence.h) */
+	int64_t update_every_ms;       /* remind internal channels after this long without a public update */
+	int64_t escalate_after_ms;     /* then escalate; always more than update_every_ms */
+	int first_message_human;       /* 1: a person writes the first update; 0: crier posts first_update */
+	struct mustache *first_update; /* templates/core/first_update.mustache, compiled; NULL when absent */
+
+	/* watchdog (docs/incidents.md, core/watchdog.h); watchdog_labels NULL = off */
+	json_t *watchdog_labels; /* name -> value an alert must all carry to be the Watchdog */
+	int64_t watchdog_silent_ms;
+	int64_t watchdog_grace_ms; /* after a start, never silent sooner than this */
 
 	/* daemon */
 	char *state_dir;    /* absolute */

@@ -24,6 +24,7 @@
 
 #include "alert.h"
 #include "audience.h"
+#include "cadence.h"
 #include "control.h"
 #include "drafts.h"
 #include "incidents.h"
@@ -37,6 +38,7 @@
 #include "store.h"
 #include "subscribers.h"
 #include "timefmt.h"
+#include "watchdog.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,6 +66,8 @@ struct core {
 	outbox *ob;
 	drafts *dr;
 	postmortems *pm;
+	cadence *cad;
+	watchdog *wd;
 	subscribers *subs;
 	control_ctx ctl_ctx;
 
@@ -104,7 +108,8 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 		const config_instance *ic = config_find_instance(c->cfg, to[i]);
 		if (!ic)
 			continue;
-		/* Customers hear of public incidents only, never of staff prompts, whatever the routes say. */
+		/* Customers hear of public incidents only, whatever the routes say,
+		 * and never of the chasing that goes on inside. */
 		if (ic->audience_public && (!(audience & AUDIENCE_PUBLIC) || audience_internal_type(type)))
 			continue;
 		/* Subscribers: one delivery each, like recipients (docs/subscribers.md). */
@@ -127,7 +132,8 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 	/* Its post-mortem is now owed; the draft is written once this commits. */
 	if (c->pm && strcmp(type, "resolved") == 0 && postmortem_resolved(c->pm, incident_id, audience, now) < 0)
 		return -1;
-	return 0;
+	/* The update clock of public incidents moves with their events. */
+	return c->cad ? cadence_on_event(c->cad, incident_id, type, audience, now) : 0;
 }
 
 /* Drafts' events: routed, and maybe also to one instance (the publication). */
@@ -197,7 +203,8 @@ static void tx_done(core *c, int committed)
 static void rebuild_index(core *c)
 {
 	tx_done(c, 0);
-	if (incidents_reload(c->inc) == 0) {
+	if (incidents_reload(c->inc) == 0 && cadence_reload(c->cad, timefmt_now_ms()) == 0 &&
+	    watchdog_reload(c->wd) == 0) {
 		if (c->broken)
 			log_info("incident index rebuilt; accepting alerts again", NULL);
 		c->broken = 0;
@@ -332,13 +339,15 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 		json_t *a;
 		json_array_foreach(batch[i].alerts, j, a)
 		{
-			int r = incidents_apply(c->inc, a, now);
+			/* The Watchdog proves the feed alive; it is never an incident. */
+			int w = watchdog_consume(c->wd, a, now);
+			int r = w == 0 ? incidents_apply(c->inc, a, now) : w;
 			if (r < 0) {
 				ok = 0;
 				break;
 			}
-			changed += r;
-			dups += r == 0;
+			changed += w == 0 ? r : 0;
+			dups += w == 0 && r == 0;
 		}
 		snprintf(batch[i].reply, sizeof(batch[i].reply), "OK %d", changed);
 	}
@@ -476,6 +485,8 @@ static void handle_cmd(core *c)
 		}
 		incidents_set_config(c->inc, next);
 		postmortem_set_config(c->pm, next);
+		cadence_set_config(c->cad, next);
+		watchdog_set_config(c->wd, next, timefmt_now_ms());
 		subscribers_configure(c->subs, next);
 		if (c->ext) {
 			/* The socket's own cap (new connections) follows the reloaded limit. */
@@ -496,21 +507,38 @@ static void update_gauges(core *c)
 	metrics_set_incidents_open((int64_t)incidents_open_count(c->inc));
 }
 
+/* The earliest of every timer the core keeps: holds, update clocks, the watchdog, post-mortem reminders. */
+static int64_t next_deadline(const core *c)
+{
+	int64_t next = incidents_next_deadline(c->inc), cad = cadence_next_deadline(c->cad),
+	        wd = watchdog_next_deadline(c->wd), pm = postmortem_next_deadline(c->pm);
+	if (cad < next)
+		next = cad;
+	if (pm < next)
+		next = pm;
+	return wd < next ? wd : next;
+}
+
 static void run_timers(core *c, int64_t now, int64_t *next)
 {
 	if (store_begin(c->st) < 0) {
 		*next = now + 1000;
 		return;
 	}
-	int64_t pm_next = INT64_MAX;
-	int n = incidents_tick(c->inc, now, next);
+	int64_t own_next; /* each tick's own deadline; the steps may move the others' */
+	int n = incidents_tick(c->inc, now, &own_next);
 	if (n >= 0)
-		n = postmortem_tick(c->pm, now, &pm_next);
-	if (pm_next < *next)
-		*next = pm_next;
+		n = cadence_tick(c->cad, now, &own_next);
+	if (n >= 0)
+		n = watchdog_tick(c->wd, now, &own_next);
+	if (n >= 0)
+		n = postmortem_tick(c->pm, now, &own_next);
+	if (n >= 0)
+		*next = next_deadline(c);
 	if (n < 0 || incidents_flush(c->inc) < 0 || store_commit(c->st) < 0) {
-		log_error("cannot resolve incidents whose hold expired or send post-mortem reminders", " error=%s",
-		          log_q(store_error(c->st)));
+		log_error(
+		    "cannot run the timers (monitoring holds, update reminders, the watchdog, post-mortem reminders)",
+		    " error=%s", log_q(store_error(c->st)));
 		store_rollback(c->st);
 		rebuild_index(c);
 		*next = now + 1000;
@@ -594,14 +622,13 @@ static void *core_main(void *arg)
 			handle_control_in(c);
 			changed = 1;
 		}
-		/* Alerts or people may have started or ended a monitoring hold. */
-		if (changed) {
-			next_timer = incidents_next_deadline(c->inc);
-			if (postmortem_next_deadline(c->pm) < next_timer)
-				next_timer = postmortem_next_deadline(c->pm);
-		}
-		if (items[2].revents & ZMQ_POLLIN)
+		/* Alerts or people may have started or ended a hold or an update clock. */
+		if (items[2].revents & ZMQ_POLLIN) {
 			handle_cmd(c);
+			changed = 1; /* a reload may turn the watchdog on or off */
+		}
+		if (changed)
+			next_timer = next_deadline(c);
 		if (now >= next_timer)
 			run_timers(c, now, &next_timer);
 		if (!c->stopping)
@@ -709,6 +736,8 @@ static void core_free(core *c)
 	outbox_free(c->ob);
 	drafts_free(c->dr);
 	postmortem_free(c->pm);
+	cadence_free(c->cad);
+	watchdog_free(c->wd);
 	incidents_free(c->inc);
 	subscribers_free(c->subs);
 	close_sockets(c);
@@ -761,6 +790,10 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	if (!c->inc)
 		goto fail;
 	outbox_on_dead(c->ob, core_dead_letter, c);
+	int64_t started = timefmt_now_ms();
+	if (!(c->cad = cadence_new(c->st, c->inc, cfg, started, err, errlen)) ||
+	    !(c->wd = watchdog_new(c->st, c->inc, cfg, started, err, errlen)))
+		goto fail;
 	c->dr = drafts_new(c->st, c->inc, core_route_draft, c);
 	if (!c->dr) {
 		snprintf(err, errlen, "out of memory");

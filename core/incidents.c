@@ -381,10 +381,11 @@ typedef struct previous {
 /*
  * Record an event and hand it to the router. The stored document lacks "id"
  * and "idempotency_key": both are spliced in at delivery (one insert, no
- * update), see outbox.c.
+ * update), see outbox.c. extra (borrowed, may be NULL): more members for the
+ * document.
  */
-static int emit(incidents *m, incident *inc, const char *type, const char *actor, const char *message,
-                const json_t *alert, const previous *prev, int64_t now)
+static int emit_doc(incidents *m, incident *inc, const char *type, const char *actor, const char *message,
+                    const json_t *alert, const previous *prev, const json_t *extra, int64_t now)
 {
 	int ret = -1;
 	char *txt = NULL;
@@ -409,6 +410,8 @@ static int emit(incidents *m, incident *inc, const char *type, const char *actor
 	                                json_pack("{ss ss}", "state", prev->state ? prev->state : inc->state,
 	                                          "severity", alert_severity_name(prev->severity))) < 0)
 		goto out;
+	if (extra && json_object_update(doc, (json_t *)extra) < 0)
+		goto out;
 	txt = json_dumps(doc, JSON_COMPACT);
 	if (!txt)
 		goto out;
@@ -423,6 +426,12 @@ out:
 	free(txt);
 	json_decref(doc);
 	return ret;
+}
+
+static int emit(incidents *m, incident *inc, const char *type, const char *actor, const char *message,
+                const json_t *alert, const previous *prev, int64_t now)
+{
+	return emit_doc(m, inc, type, actor, message, alert, prev, NULL, now);
 }
 
 static int set_state(incidents *m, incident *inc, const char *state, const char *actor, const char *message,
@@ -549,7 +558,9 @@ static const char *alert_message(const json_t *a)
 static int alert_fires(incidents *m, const json_t *a, alert_entry *e, const char *mk, int64_t now)
 {
 	int ret = -1;
-	char *gk = group_key(m->cfg, json_object_get(a, "labels"));
+	/* crier's own alerts may name their group (alert.h); no ingest path sets it. */
+	const char *own = json_string_value(json_object_get(a, "group"));
+	char *gk = own ? strdup(own) : group_key(m->cfg, json_object_get(a, "labels"));
 	if (!gk)
 		goto out;
 	incident *inc = hmap_get(m->by_key, gk);
@@ -827,5 +838,16 @@ int64_t incidents_human(incidents *m, int64_t id, const char *action, const char
 		snprintf(err, errlen, "unknown action \"%.16s\"", action);
 		return -3;
 	}
+	return m->last_event;
+}
+
+int64_t incidents_note(incidents *m, int64_t id, const char *type, const char *actor, const char *message,
+                       const json_t *extra, int64_t now)
+{
+	incident *inc = find_by_id(m, id);
+	if (!inc)
+		return -2;
+	if (emit_doc(m, inc, type, actor, message, NULL, NULL, extra, now) < 0)
+		return -1;
 	return m->last_event;
 }

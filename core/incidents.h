@@ -51,6 +51,15 @@ int incidents_tick(incidents *m, int64_t now, int64_t *next_ms);
 int64_t incidents_human(incidents *m, int64_t id, const char *action, const char *state, const char *message,
                         const char *actor, int64_t now, char *err, size_t errlen);
 
+/*
+ * Record an event of type on open incident id's timeline without changing
+ * the incident (cadence reminders, crier's own first update), routed like any
+ * other. extra (borrowed, may be NULL): members added to the event document.
+ * Returns the event id; -1 store error, -2 no such open incident.
+ */
+int64_t incidents_note(incidents *m, int64_t id, const char *type, const char *actor, const char *message,
+                       const json_t *extra, int64_t now);
+
 /* The "incident" object of an event document (docs/events.md) for incident
  * id, open or closed: new, or NULL when there is no such incident. */
 json_t *incidents_doc(incidents *m, int64_t id);

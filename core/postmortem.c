@@ -225,11 +225,12 @@ static void write_impact(draft *d, const json_t *alerts)
 	}
 }
 
-/* Steps of the draft and the post-mortem itself are not part of the story. */
+/* Steps of drafts, prompts to write something, and the post-mortem itself are not part of the story. */
 static int in_timeline(const char *type)
 {
-	static const char *const skipped[] = {"draft_created", "draft_approved", "draft_rejected",
-	                                      "draft_failed",  "postmortem_due", "postmortem_published"};
+	static const char *const skipped[] = {"draft_created",       "draft_approved",        "draft_rejected",
+	                                      "draft_failed",        "awaiting_first_update", "postmortem_due",
+	                                      "postmortem_published"};
 	for (size_t i = 0; i < sizeof(skipped) / sizeof(skipped[0]); i++)
 		if (strcmp(type, skipped[i]) == 0)
 			return 0;
@@ -291,6 +292,11 @@ static void timeline_entry(draft *d, const json_t *ev)
 		entry(d, "Resolved", NULL, " by ", actor, msg);
 	} else if (strcmp(type, "draft_published") == 0) {
 		entry(d, "Public post published", NULL, " by ", actor, NULL);
+	} else if (strcmp(type, "reminder") == 0) {
+		/* The cadence's prompts tell how the communication went, not their commands. */
+		entry(d, "Reminder to post a public update", NULL, ", from ", actor, NULL);
+	} else if (strcmp(type, "escalation") == 0) {
+		entry(d, "Escalated: still no public update", NULL, ", from ", actor, NULL);
 	} else {
 		entry(d, "Event", type, " from ", actor, msg);
 	}

@@ -50,6 +50,9 @@ static const char schema_sql[] =
     " text TEXT NOT NULL, length INTEGER NOT NULL, max_length INTEGER NOT NULL, status TEXT NOT NULL,"
     " actor TEXT, error TEXT, publish_event INTEGER, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL);"
     "CREATE INDEX IF NOT EXISTS drafts_publish ON drafts(publish_event) WHERE publish_event IS NOT NULL;"
+    /* The update clock of each open public incident (cadence.c); a new table, so no migration. */
+    "CREATE TABLE IF NOT EXISTS cadence(incident_id INTEGER PRIMARY KEY, public_at INTEGER NOT NULL,"
+    " last_update INTEGER NOT NULL, cycle INTEGER NOT NULL, stage INTEGER NOT NULL);"
     /* Post-mortems (docs/postmortems.md): one row per resolved incident. */
     "CREATE TABLE IF NOT EXISTS postmortems(incident_id INTEGER PRIMARY KEY, resolved_at INTEGER NOT NULL,"
     " due_at INTEGER, reminded_at INTEGER, draft_hash TEXT, drafted_at INTEGER, markdown TEXT, html TEXT,"
@@ -83,6 +86,13 @@ enum {
 	ST_DRAFT_TEXT,
 	ST_DRAFT_BY_PUB,
 	ST_DRAFT_NOTE,
+	ST_CLOCK_PUT,
+	ST_CLOCK_DEL,
+	ST_CLOCK_PRUNE,
+	ST_CLOCK_ADOPT,
+	ST_CLOCK_LOAD,
+	ST_META_GET,
+	ST_META_SET,
 	ST_N
 };
 
@@ -135,6 +145,17 @@ static const char *const stmt_sql[ST_N] = {
     [ST_DRAFT_TEXT] = "UPDATE drafts SET text = ?2, length = ?3, updated_at = ?4 WHERE id = ?1 AND status = 'pending'",
     [ST_DRAFT_BY_PUB] = "SELECT id FROM drafts WHERE publish_event = ?1 AND instance = ?2",
     [ST_DRAFT_NOTE] = "UPDATE drafts SET error = ?2, updated_at = ?3 WHERE id = ?1",
+    [ST_CLOCK_PUT] = "INSERT OR REPLACE INTO cadence(incident_id, public_at, last_update, cycle, stage)"
+                     " VALUES(?1, ?2, ?3, ?4, ?5)",
+    [ST_CLOCK_DEL] = "DELETE FROM cadence WHERE incident_id = ?1",
+    [ST_CLOCK_PRUNE] =
+        "DELETE FROM cadence WHERE incident_id NOT IN (SELECT id FROM incidents WHERE state <> 'resolved')",
+    [ST_CLOCK_ADOPT] = "INSERT INTO cadence(incident_id, public_at, last_update, cycle, stage) SELECT id, ?1, 0, ?1, ?3"
+                       " FROM incidents WHERE state <> 'resolved' AND (audience & ?2) <> 0"
+                       " AND id NOT IN (SELECT incident_id FROM cadence)",
+    [ST_CLOCK_LOAD] = "SELECT incident_id, public_at, last_update, cycle, stage FROM cadence ORDER BY incident_id",
+    [ST_META_GET] = "SELECT v FROM meta WHERE k = ?1",
+    [ST_META_SET] = "INSERT OR REPLACE INTO meta(k, v) VALUES(?1, ?2)",
 };
 
 struct store {
@@ -697,6 +718,76 @@ int store_draft_note(store *s, int64_t id, const char *error, int64_t now)
 	sqlite3_bind_int64(st, 1, id);
 	bind_text(st, 2, error);
 	sqlite3_bind_int64(st, 3, now);
+	return step_done(st);
+}
+
+/* ---- cadence clocks and meta values ------------------------------------ */
+
+int store_clock_put(store *s, const store_clock *k)
+{
+	sqlite3_stmt *st = s->st[ST_CLOCK_PUT];
+	sqlite3_bind_int64(st, 1, k->incident_id);
+	sqlite3_bind_int64(st, 2, k->public_at);
+	sqlite3_bind_int64(st, 3, k->last_update);
+	sqlite3_bind_int64(st, 4, k->cycle);
+	sqlite3_bind_int(st, 5, k->stage);
+	return step_done(st);
+}
+
+int store_clock_del(store *s, int64_t incident_id)
+{
+	sqlite3_stmt *st = s->st[ST_CLOCK_DEL];
+	sqlite3_bind_int64(st, 1, incident_id);
+	return step_done(st);
+}
+
+int store_clock_load(store *s, int64_t now, int public_flag, int adopt_stage,
+                     int (*fn)(const store_clock *k, void *ctx), void *ctx)
+{
+	sqlite3_stmt *adopt = s->st[ST_CLOCK_ADOPT];
+	sqlite3_bind_int64(adopt, 1, now);
+	sqlite3_bind_int(adopt, 2, public_flag);
+	sqlite3_bind_int(adopt, 3, adopt_stage);
+	if (step_done(s->st[ST_CLOCK_PRUNE]) < 0 || step_done(adopt) < 0)
+		return -1;
+	sqlite3_stmt *st = s->st[ST_CLOCK_LOAD];
+	int rc, ret = 0;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		store_clock k = {.incident_id = sqlite3_column_int64(st, 0),
+		                 .public_at = sqlite3_column_int64(st, 1),
+		                 .last_update = sqlite3_column_int64(st, 2),
+		                 .cycle = sqlite3_column_int64(st, 3),
+		                 .stage = sqlite3_column_int(st, 4)};
+		if (fn(&k, ctx) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		ret = -1;
+	sqlite3_reset(st);
+	return ret;
+}
+
+int store_meta_get(store *s, const char *key, int64_t *value)
+{
+	sqlite3_stmt *st = s->st[ST_META_GET];
+	bind_text(st, 1, key);
+	int rc = sqlite3_step(st), ret = rc == SQLITE_DONE ? 0 : -1;
+	if (rc == SQLITE_ROW) {
+		*value = sqlite3_column_int64(st, 0);
+		ret = 1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+int store_meta_set(store *s, const char *key, int64_t value)
+{
+	sqlite3_stmt *st = s->st[ST_META_SET];
+	bind_text(st, 1, key);
+	sqlite3_bind_int64(st, 2, value);
 	return step_done(st);
 }
 

@@ -140,6 +140,33 @@ int64_t store_draft_by_publication(store *s, int64_t event_id, const char *insta
 /* Keep the last publication error of a draft (a retry's reason). */
 int store_draft_note(store *s, int64_t id, const char *error, int64_t now);
 
+/* --- cadence: the update clock of open public incidents (cadence.c) ------ */
+typedef struct store_clock {
+	int64_t incident_id;
+	int64_t public_at;   /* when the incident became public */
+	int64_t last_update; /* the last public update, 0 = none yet */
+	int64_t cycle;       /* when the current reminder cycle began */
+	int stage;           /* cadence.c's CADENCE_STAGE_* */
+} store_clock;
+
+/* Insert or replace k (borrowed). */
+int store_clock_put(store *s, const store_clock *k);
+int store_clock_del(store *s, int64_t incident_id);
+/*
+ * Drop the clocks of incidents no longer open, give every open incident
+ * whose audience has public_flag and no clock one (public_at = cycle = now,
+ * in adopt_stage: incidents that were public before clocks were kept), then
+ * call fn with each clock. Runs outside a transaction (each statement is
+ * atomic on its own) or inside one.
+ */
+int store_clock_load(store *s, int64_t now, int public_flag, int adopt_stage,
+                     int (*fn)(const store_clock *k, void *ctx), void *ctx);
+
+/* --- meta: small named integers (watchdog.c) ------------------------------ */
+/* 1 and *value set, 0 no such key, -1 error. */
+int store_meta_get(store *s, const char *key, int64_t *value);
+int store_meta_set(store *s, const char *key, int64_t value);
+
 /* --- post-mortems: one row per resolved incident (postmortem.c) --------- */
 typedef struct store_postmortem {
 	int64_t incident_id, resolved_at;

@@ -148,3 +148,36 @@ const char *timefmt_format(int64_t ms, char *buf, size_t size)
 	         tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
 	return buf;
 }
+
+const char *timefmt_clock(int64_t ms, char *buf, size_t size)
+{
+	struct tm tm;
+	time_t t = (time_t)(ms / 1000);
+
+	if (!buf || size == 0)
+		return buf;
+	if (!gmtime_r(&t, &tm)) {
+		buf[0] = '\0';
+		return buf;
+	}
+	snprintf(buf, size, "%02d:%02d:%02d UTC", tm.tm_hour, tm.tm_min, tm.tm_sec);
+	return buf;
+}
+
+const char *timefmt_span(int64_t ms, char *buf, size_t size)
+{
+	long long s = ms < 0 ? 0 : (long long)((ms + 500) / 1000);
+
+	if (!buf || size == 0)
+		return buf;
+	/* People read "40 minutes", not "2400 seconds"; tests run on seconds. */
+	if (s < 120)
+		snprintf(buf, size, "%lld second%s", s, s == 1 ? "" : "s");
+	else if (s < 7200)
+		snprintf(buf, size, "%lld minutes", (s + 30) / 60);
+	else if ((s % 3600) / 60 == 0)
+		snprintf(buf, size, "%lld hours", s / 3600);
+	else
+		snprintf(buf, size, "%lld hours %lld minutes", s / 3600, (s % 3600) / 60);
+	return buf;
+}

@@ -21,4 +21,10 @@ int timefmt_parse_rfc3339(const char *s, int64_t *out_ms);
 /* Format ms as "2026-11-21T12:01:00.969Z" (UTC) into buf (>= 32 bytes). */
 const char *timefmt_format(int64_t ms, char *buf, size_t size);
 
+/* The time of day, "12:01:05 UTC", into buf (>= 16 bytes): for messages people read. */
+const char *timefmt_clock(int64_t ms, char *buf, size_t size);
+
+/* A length of time as people say it: "45 seconds", "30 minutes", "2 hours 5 minutes". */
+const char *timefmt_span(int64_t ms, char *buf, size_t size);
+
 #endif

@@ -378,15 +378,18 @@ class EmailEndToEnd(DaemonCase):
         am_post(d, alert("a8a8a8a8a8a8a8a8", "api-1", summary=calm, impact="Some API calls fail; retries succeed."))
         wait_until(lambda: box.mails(), 20, what="the subscriber's first mail")
         am_post(d, alert("a8a8a8a8a8a8a8a8", "api-1", summary=calm), alert("b9b9b9b9b9b9b9b9", "api-2", summary=calm))
-        wait_until(lambda: len(box.mails()) >= 2, 20, what="the subscriber's second mail")
+        # In between, crier's own first update (public.first_message "auto", docs/incidents.md).
+        wait_until(lambda: len(box.mails()) >= 3, 20, what="the subscriber's third mail")
         inc = d.incident("service=api")
-        first, second = [parse(m) for m in box.mails()]
+        first, update, second = [parse(m) for m in box.mails()]
         self.assertEqual(str(first["Subject"]), "[crier #%d] %s" % (inc["id"], calm))
         self.assertEqual(str(second["Subject"]), str(first["Subject"]))
         self.assertIsNone(first["In-Reply-To"])
         self.assertEqual(second["In-Reply-To"], first["Message-ID"])
         self.assertEqual(second["References"], first["Message-ID"])
-        for msg in (first, second):
+        self.assertEqual(update["In-Reply-To"], first["Message-ID"])
+        self.assertIn("We are investigating a problem: " + calm, update.get_body(("plain",)).get_content())
+        for msg in (first, update, second):
             text = msg.get_body(("plain",)).get_content().replace("\r\n", "\n")
             html = msg.get_body(("html",)).get_content()
             # Customers read the incident, never the alert behind it.

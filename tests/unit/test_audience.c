@@ -17,7 +17,8 @@ static config *load(const char *public_json)
 	FILE *f = fopen(path, "w");
 	if (!f)
 		return NULL;
-	fprintf(f, "{\"public\": %s}", public_json);
+	/* People write the first update here: no template needed (cadence.h). */
+	fprintf(f, "{\"public\": {\"first_message\": \"human\", %s}", public_json + 1);
 	fclose(f);
 	config *c = config_load(dir, err, sizeof(err));
 	if (!c)
@@ -63,6 +64,10 @@ static void test_classify(void)
 	CHECK(audience_classify(c, api_warn, alert_severity_rank("critical"), NULL) == AUDIENCE_PUBLIC);
 	CHECK(audience_classify(c, wide, alert_severity_rank("info"), NULL) == AUDIENCE_PUBLIC);
 	CHECK(audience_classify(c, db, alert_severity_rank("critical"), NULL) == 0);
+	/* crier's own incidents (DeliveryDead, MonitoringSilent) never, whatever the rules say */
+	json_t *own = json_pack("{ss ss}", "service", "crier", "scope", "service-wide");
+	CHECK(audience_classify(c, own, alert_severity_rank("critical"), NULL) == 0);
+	json_decref(own);
 	/* security from the incident's labels, or from a joining alert's own */
 	CHECK(audience_classify(c, ddos, alert_severity_rank("critical"), NULL) ==
 	      (AUDIENCE_PUBLIC | AUDIENCE_SECURITY));

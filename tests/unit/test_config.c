@@ -397,7 +397,7 @@ static void test_errors(void)
 	d = bad("topkey", "x.json", "{\"rout\": []}");
 	expect_err(d, "x.json",
 	           "unknown top-level key \"rout\" (known: daemon, http, zmq, store, incidents, delivery, ingest, "
-	           "routes, plugins, public, drafts, subscribers)");
+	           "routes, plugins, public, drafts, subscribers, watchdog)");
 	d = bad("duptop", "zz.json", "{\"http\": {}}");
 	snprintf(want, sizeof want,
 	         "%s/zz.json: http: already set in %s/crierd.json (a top-level key may appear in only one file)", d, d);
@@ -473,7 +473,8 @@ static void test_errors(void)
 	expect_err(d, "routes.json",
 	           "routes[1].events[0]: unknown event type \"opend\" (known: opened, alert_joined, alert_resolved, "
 	           "severity_raised, state_changed, acknowledged, update, resolved, draft_created, draft_approved, "
-	           "draft_rejected, draft_published, draft_failed, postmortem_published, postmortem_due, or \"*\")");
+	           "draft_rejected, draft_published, draft_failed, reminder, escalation, awaiting_first_update, "
+	           "postmortem_published, postmortem_due, or \"*\")");
 	d = bad("routesev", "routes.json", "{\"routes\": [{\"min_severity\": \"high\", \"to\": [\"log/default\"]}]}");
 	expect_err(d, "routes.json",
 	           "routes[0].min_severity: unknown severity \"high\" (known: info, warning, major, critical)");
@@ -610,7 +611,8 @@ static void test_recipients_and_public(void)
 	    "plugins.sms.instances.oncall.recipients[0]: recipients may not contain spaces or control characters");
 	d = bad("pubkey", "p.json", "{\"public\": {\"url\": \"https://x\"}}");
 	expect_err(d, "p.json",
-	           "public: unknown key \"url\" (known: status_page_url, components, when, security_when)");
+	           "public: unknown key \"url\" (known: status_page_url, components, when, security_when, "
+	           "update_every_minutes, escalate_after_minutes, first_message)");
 	d = bad("puburl", "p.json", "{\"public\": {\"status_page_url\": \"status.example.com\"}}");
 	expect_err(d, "p.json",
 	           "public.status_page_url: expected an http:// or https:// URL, got \"status.example.com\"");

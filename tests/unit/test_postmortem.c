@@ -144,6 +144,11 @@ int main(void)
 	/* Two incidents resolve at 100 s: the public one owes a post-mortem, the other only has a draft. */
 	int64_t pub = open_incident(s, inc, "api", 50000), narrow = open_incident(s, inc, "db", 50000);
 	CHECK(pub > 0 && narrow > 0 && pub != narrow);
+	/* The cadence's prompts: the reminder is part of the story, its command and the first prompt are not. */
+	CHECK(store_begin(s) == 0);
+	CHECK(store_event_add(s, pub, "awaiting_first_update", 60000, "crier", "post it: crierctl update", "{}") > 0);
+	CHECK(store_event_add(s, pub, "reminder", 70000, "crier", "no update: crierctl update", "{}") > 0);
+	CHECK(store_commit(s) == 0);
 	resolve(s, inc, pub, 100000, 1);
 	resolve(s, inc, narrow, 100000, 1);
 	snprintf(path, sizeof(path), "%s/postmortems/incident-%lld.md", tmp, (long long)pub);
@@ -153,6 +158,8 @@ int main(void)
 	CHECK(text && strstr(text, "- **Resolved:** 1970-01-01 00:01:40 UTC by alice\n- **Duration:** 50 s\n"));
 	CHECK(text && strstr(text, "- **Affected components:** API\n"));
 	CHECK(text && strstr(text, "- **1970-01-01 00:01:40** Resolved by alice: fixed it\n"));
+	CHECK(text && strstr(text, "- **1970-01-01 00:01:10** Reminder to post a public update, from crier\n"));
+	CHECK(text && !strstr(text, "crierctl update") && !strstr(text, "00:01:00**"));
 	snprintf(path, sizeof(path), "%s/postmortems/incident-%lld.md", tmp, (long long)narrow);
 	CHECK(slurp(path) && strstr(slurp(path), "- **Affected components:** none of the configured components\n"));
 	CHECK(postmortem_next_deadline(the_pm) == 110000);
