@@ -1759,7 +1759,7 @@ static int parse_plugins(loader *l, config *c)
 
 static int parse_route(loader *l, config *c, const char *file, size_t idx, json_t *r, config_route *out)
 {
-	char base[KEYPATH_LEN], p[KEYPATH_LEN], list[256];
+	char base[KEYPATH_LEN], p[KEYPATH_LEN], list[512]; /* every event type, named */
 	const char *name = NULL, *sev = NULL;
 	json_t *events, *labels = NULL, *to;
 
