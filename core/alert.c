@@ -16,103 +16,124 @@ const alert_limits alert_limits_default = {
 json_t *alert_new(const char *source, const char *key, const char *status, json_t *labels, json_t *annotations,
                   int64_t starts_at, int64_t ends_at, const char *link)
 {
+	return alert_new_values(json_string(source), json_string(key), json_string(status),
+	                        labels ? labels : json_object(), annotations ? annotations : json_object(),
+	                        json_integer(starts_at), json_integer(ends_at), json_string(link ? link : ""));
+}
+
+json_t *alert_new_values(json_t *source, json_t *key, json_t *status, json_t *labels, json_t *annotations,
+                         json_t *starts_at, json_t *ends_at, json_t *link)
+{
+	static const char *const names[] = {"source",      "key",       "status",  "labels",
+	                                    "annotations", "starts_at", "ends_at", "link"};
+	json_t *v[] = {source, key, status, labels, annotations, starts_at, ends_at, link};
+	size_t n = sizeof(v) / sizeof(v[0]), set = 0;
 	json_t *a = NULL;
 
-	if (!labels)
-		labels = json_object();
-	if (!annotations)
-		annotations = json_object();
-	if (!source || !key || !status || !labels || !annotations)
-		goto fail;
+	for (size_t i = 0; i < n; i++)
+		if (!v[i])
+			goto fail;
 	a = json_object();
 	if (!a)
 		goto fail;
-	/* json_object_set_new() consumes its value even when it fails. */
-	if (json_object_set_new(a, "source", json_string(source)) || json_object_set_new(a, "key", json_string(key)) ||
-	    json_object_set_new(a, "status", json_string(status)))
-		goto fail;
-	if (json_object_set_new(a, "labels", labels)) {
-		labels = NULL;
-		goto fail;
-	}
-	labels = NULL;
-	if (json_object_set_new(a, "annotations", annotations)) {
-		annotations = NULL;
-		goto fail;
-	}
-	annotations = NULL;
-	if (json_object_set_new(a, "starts_at", json_integer(starts_at)) ||
-	    json_object_set_new(a, "ends_at", json_integer(ends_at)) ||
-	    json_object_set_new(a, "link", json_string(link ? link : "")))
-		goto fail;
+	/* The keys are literals: jansson need not check their UTF-8.
+	 * json_object_set_new_nocheck() consumes its value even when it fails. */
+	for (; set < n; set++)
+		if (json_object_set_new_nocheck(a, names[set], v[set])) {
+			set++;
+			goto fail;
+		}
 	return a;
 fail:
-	json_decref(labels);
-	json_decref(annotations);
+	for (size_t i = set; i < n; i++)
+		json_decref(v[i]);
 	json_decref(a);
 	return NULL;
 }
 
-/* Copy at most 64 bytes of s into dst for an error message, cut on a UTF-8
- * boundary, with control bytes shown as '?' so a message stays one line. */
-static const char *alert_echo(char *dst, size_t size, const char *s)
+/* Copy at most 64 bytes of s (slen bytes) into dst for an error message, cut
+ * on a UTF-8 boundary, with control bytes shown as '?' so a message stays one
+ * line. */
+static const char *alert_echo(char *dst, size_t size, const char *s, size_t slen)
 {
 	size_t n = 0, max = size - 1 < 64 ? size - 1 : 64;
 
-	for (; s[n] && n < max; n++)
+	for (; n < slen && n < max; n++)
 		dst[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
-	if (s[n])
+	if (n < slen)
 		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
 			n--;
 	dst[n] = '\0';
 	return dst;
 }
 
-int alert_check_kv(const json_t *obj, const alert_limits *lim, const char *where, const char *what, char *err,
-                   size_t errlen)
+int alert_check_kv_type(int is_object, const char *where, const char *what, char *err, size_t errlen)
+{
+	if (is_object)
+		return 0;
+	snprintf(err, errlen, "%s%s%s: not an object", where ? where : "", where && *where ? "." : "", what);
+	return -1;
+}
+
+int alert_check_kv_count(size_t n, const alert_limits *lim, const char *where, const char *what, char *err,
+                         size_t errlen)
+{
+	if (!lim)
+		lim = &alert_limits_default;
+	if (n <= lim->max_labels)
+		return 0;
+	snprintf(err, errlen, "%s%s%s: %zu %s, limit is %zu", where ? where : "", where && *where ? "." : "", what, n,
+	         what, lim->max_labels);
+	return -1;
+}
+
+int alert_check_kv_member(const char *name, size_t nlen, int is_string, size_t vlen, const alert_limits *lim,
+                          const char *where, const char *what, char *err, size_t errlen)
 {
 	const char *sep = where && *where ? "." : "";
-	const char *name;
-	json_t *val;
 	char echo[80];
 
 	if (!where)
 		where = "";
 	if (!lim)
 		lim = &alert_limits_default;
-	if (!json_is_object(obj)) {
-		snprintf(err, errlen, "%s%s%s: not an object", where, sep, what);
+	if (nlen == 0) {
+		snprintf(err, errlen, "%s%s%s: empty name", where, sep, what);
 		return -1;
 	}
-	if (json_object_size(obj) > lim->max_labels) {
-		snprintf(err, errlen, "%s%s%s: %zu %s, limit is %zu", where, sep, what, json_object_size(obj), what,
-		         lim->max_labels);
+	if (nlen > lim->max_name_len) {
+		snprintf(err, errlen, "%s%s%s: name \"%s...\" is %zu bytes, limit is %zu", where, sep, what,
+		         alert_echo(echo, sizeof(echo), name, nlen), nlen, lim->max_name_len);
 		return -1;
 	}
+	if (!is_string) {
+		snprintf(err, errlen, "%s%s%s: value of \"%s\" is not a string", where, sep, what,
+		         alert_echo(echo, sizeof(echo), name, nlen));
+		return -1;
+	}
+	if (vlen > lim->max_value_len) {
+		snprintf(err, errlen, "%s%s%s: value of \"%s\" is %zu bytes, limit is %zu", where, sep, what,
+		         alert_echo(echo, sizeof(echo), name, nlen), vlen, lim->max_value_len);
+		return -1;
+	}
+	return 0;
+}
+
+int alert_check_kv(const json_t *obj, const alert_limits *lim, const char *where, const char *what, char *err,
+                   size_t errlen)
+{
+	const char *name;
+	json_t *val;
+
+	if (alert_check_kv_type(json_is_object(obj), where, what, err, errlen) ||
+	    alert_check_kv_count(json_object_size(obj), lim, where, what, err, errlen))
+		return -1;
 	/* json_object_foreach wants a non-const object; it only reads it. */
 	json_object_foreach((json_t *)obj, name, val)
 	{
-		size_t nlen = strlen(name);
-
-		if (nlen == 0) {
-			snprintf(err, errlen, "%s%s%s: empty name", where, sep, what);
+		if (alert_check_kv_member(name, strlen(name), json_is_string(val), json_string_length(val), lim, where,
+		                          what, err, errlen))
 			return -1;
-		}
-		if (nlen > lim->max_name_len) {
-			snprintf(err, errlen, "%s%s%s: name \"%s...\" is %zu bytes, limit is %zu", where, sep, what,
-			         alert_echo(echo, sizeof(echo), name), nlen, lim->max_name_len);
-			return -1;
-		}
-		if (!json_is_string(val)) {
-			snprintf(err, errlen, "%s%s%s: value of \"%s\" is not a string", where, sep, what,
-			         alert_echo(echo, sizeof(echo), name));
-			return -1;
-		}
-		if (json_string_length(val) > lim->max_value_len) {
-			snprintf(err, errlen, "%s%s%s: value of \"%s\" is %zu bytes, limit is %zu", where, sep, what,
-			         alert_echo(echo, sizeof(echo), name), json_string_length(val), lim->max_value_len);
-			return -1;
-		}
 	}
 	return 0;
 }

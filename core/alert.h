@@ -44,12 +44,35 @@ json_t *alert_new(const char *source, const char *key, const char *status, json_
                   int64_t starts_at, int64_t ends_at, const char *link);
 
 /*
+ * alert_new from values already made, each stolen (even on failure; a NULL
+ * one, from a failed allocation, fails it): a parser may share one "source"
+ * or "status" string among the alerts of a request, and skip the copies and
+ * UTF-8 checks of text it has checked. Each must have the type above.
+ * Returns a new reference, or NULL on OOM.
+ */
+json_t *alert_new_values(json_t *source, json_t *key, json_t *status, json_t *labels, json_t *annotations,
+                         json_t *starts_at, json_t *ends_at, json_t *link);
+
+/*
  * Check that obj is an object of string values within lim. what names the
  * field in error messages ("labels", "annotations"). Returns 0, or -1 with a
  * message in err such as: alerts[2].labels: value of "instance" is not a string.
  */
 int alert_check_kv(const json_t *obj, const alert_limits *lim, const char *where, const char *what, char *err,
                    size_t errlen);
+
+/*
+ * alert_check_kv's checks one at a time, in its order (the type, the count,
+ * then each member), for a caller that reads an object member by member and
+ * words its refusals the same. name is nlen bytes (borrowed, need not be
+ * NUL-terminated); is_string says whether the value is a string, vlen its
+ * length. Each returns 0, or -1 with alert_check_kv's message in err.
+ */
+int alert_check_kv_type(int is_object, const char *where, const char *what, char *err, size_t errlen);
+int alert_check_kv_count(size_t n, const alert_limits *lim, const char *where, const char *what, char *err,
+                         size_t errlen);
+int alert_check_kv_member(const char *name, size_t nlen, int is_string, size_t vlen, const alert_limits *lim,
+                          const char *where, const char *what, char *err, size_t errlen);
 
 /*
  * Scan raw JSON text for nesting deeper than max_depth without parsing it

@@ -209,11 +209,13 @@ int drafts_publication(void *ctx, const char *instance, int64_t event_id, int re
 		moved = store_draft_set_status(dr->st, id, "failed", to, NULL, ok ? NULL : error, 0, now);
 	if (moved <= 0)
 		return moved < 0 ? -1 : 1;
-	char msg[600];
+	char msg[600], why[501];
+	/* Cut between characters: the event is JSON. */
+	plugin_host_error_text(why, sizeof(why), error && *error ? error : "the plugin failed");
 	if (ok)
 		snprintf(msg, sizeof(msg), "published by %s", instance);
 	else
-		snprintf(msg, sizeof(msg), "not published: %.500s", error && *error ? error : "the plugin failed");
+		snprintf(msg, sizeof(msg), "not published: %s", why);
 	if (record(dr, id, ok ? "draft_published" : "draft_failed", instance, msg, NULL, now) < 0)
 		return -1;
 	char q[600];

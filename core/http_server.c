@@ -16,6 +16,7 @@
 #include "auth.h"
 #include "drafts_api.h"
 #include "ingest.h"
+#include "json_writer.h"
 #include "log.h"
 #include "metrics.h"
 #include "subscribe_api.h"
@@ -187,7 +188,7 @@ static enum MHD_Result http_json(struct MHD_Connection *conn, unsigned status, j
 
 	if (!obj)
 		return MHD_NO;
-	body = json_dumps(obj, JSON_COMPACT);
+	body = json_writer_dumps(obj);
 	json_decref(obj);
 	if (!body)
 		return MHD_NO;

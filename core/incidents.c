@@ -9,6 +9,7 @@
 #include "alert.h"
 #include "audience.h"
 #include "hmap.h"
+#include "json_writer.h"
 #include "log.h"
 #include "timefmt.h"
 
@@ -75,9 +76,23 @@ static void incident_free(incident *inc)
 	free(inc);
 }
 
+/* The id in decimal, without snprintf: the core looks an incident up by id
+ * for every alert it is sent. size must be >= 21. */
 static void id_key(int64_t id, char *buf, size_t size)
 {
-	snprintf(buf, size, "%" PRId64, id);
+	char tmp[24], *p = tmp + sizeof(tmp);
+	uint64_t v = id < 0 ? 0 - (uint64_t)id : (uint64_t)id;
+
+	*--p = '\0';
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	if (id < 0)
+		*--p = '-';
+	if ((size_t)(tmp + sizeof(tmp) - p) <= size)
+		memcpy(buf, p, (size_t)(tmp + sizeof(tmp) - p));
+	else if (size > 0)
+		buf[0] = '\0';
 }
 
 static incident *find_by_id(incidents *m, int64_t id)
@@ -109,11 +124,28 @@ static void unindex_incident(incidents *m, incident *inc)
 		hmap_del(m->by_key, inc->key);
 }
 
-/* "source\x1fkey": the identity of an alert in the index. New string or NULL. */
-static char *map_key(const char *source, const char *key)
+/*
+ * "source\x1fkey": the identity of an alert in the index. Written into buf
+ * (size bytes) when it fits, so the common case costs no allocation and no
+ * asprintf on the core thread, else into a new string. Returns buf, a string
+ * for map_key_free, or NULL when out of memory.
+ */
+static char *map_key(const char *source, const char *key, char *buf, size_t size)
 {
-	char *mk;
-	return asprintf(&mk, "%s\x1f%s", source, key) < 0 ? NULL : mk;
+	size_t ls = strlen(source), lk = strlen(key);
+	char *mk = ls + lk + 2 <= size ? buf : malloc(ls + lk + 2);
+	if (!mk)
+		return NULL;
+	memcpy(mk, source, ls);
+	mk[ls] = '\x1f';
+	memcpy(mk + ls + 1, key, lk + 1);
+	return mk;
+}
+
+static void map_key_free(char *mk, const char *buf)
+{
+	if (mk != buf)
+		free(mk);
 }
 
 /* ---- loading ------------------------------------------------------------ */
@@ -148,10 +180,11 @@ static int load_alert(const char *source, const char *key, int firing, int64_t s
 {
 	incidents *m = ctx;
 	alert_entry *e = malloc(sizeof(*e));
-	char *mk = map_key(source, key);
+	char buf[256];
+	char *mk = map_key(source, key, buf, sizeof(buf));
 	if (!e || !mk) {
 		free(e);
-		free(mk);
+		map_key_free(mk, buf);
 		return -1;
 	}
 	incident *inc = incident_id ? find_by_id(m, incident_id) : NULL;
@@ -165,7 +198,7 @@ static int load_alert(const char *source, const char *key, int firing, int64_t s
 		free(e);
 		rc = -1;
 	}
-	free(mk);
+	map_key_free(mk, buf);
 	return rc;
 }
 
@@ -412,7 +445,7 @@ static int emit_doc(incidents *m, incident *inc, const char *type, const char *a
 		goto out;
 	if (extra && json_object_update(doc, (json_t *)extra) < 0)
 		goto out;
-	txt = json_dumps(doc, JSON_COMPACT);
+	txt = json_writer_dumps(doc);
 	if (!txt)
 		goto out;
 	int64_t ev = store_event_add(m->st, inc->id, type, now, actor, message, txt);
@@ -652,7 +685,8 @@ int incidents_apply(incidents *m, const json_t *a, int64_t now)
 	const char *key = json_string_value(json_object_get(a, "key"));
 	if (!source || !key)
 		return 0; /* the parsers never produce this */
-	char *mk = map_key(source, key);
+	char buf[256];
+	char *mk = map_key(source, key, buf, sizeof(buf));
 	if (!mk)
 		return -1;
 	const char *status = json_string_value(json_object_get(a, "status"));
@@ -675,7 +709,7 @@ int incidents_apply(incidents *m, const json_t *a, int64_t now)
 		rc = (starts != 0 && starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
 	else
 		rc = e->firing ? alert_resolves(m, a, e, mk, now) : 0;
-	free(mk);
+	map_key_free(mk, buf);
 	return rc;
 }
 

@@ -6,6 +6,7 @@
 #include "outbox.h"
 
 #include "audience.h"
+#include "json_writer.h"
 #include "log.h"
 #include "metrics.h"
 #include "plugin_host.h"
@@ -326,7 +327,7 @@ static char *public_view(const char *stored)
 {
 	json_t *doc = json_loads(stored, 0, NULL);
 	json_t *pub = doc ? audience_public_doc(doc) : NULL;
-	char *txt = pub ? json_dumps(pub, JSON_COMPACT) : NULL;
+	char *txt = pub ? json_writer_dumps(pub) : NULL;
 	json_decref(pub);
 	json_decref(doc);
 	return txt;
@@ -354,7 +355,7 @@ static char *delivery_doc(const outbox *o, const channel *c, const store_deliver
 	    (d->recipient[0] && json_object_set_new(h, "recipient", json_string(d->recipient)) < 0) ||
 	    (subscriber && json_object_set(h, "subscriber", subscriber) < 0))
 		goto out;
-	head = json_dumps(h, JSON_COMPACT);
+	head = json_writer_dumps(h);
 	if (!head)
 		goto out;
 	/* A public channel gets the public view, never the stored document.

@@ -22,6 +22,7 @@
 #include "plugin_host.h"
 
 #include "http_client.h"
+#include "ingest_util.h"
 #include "log.h"
 #include "mustache.h"
 #include "text.h"
@@ -180,9 +181,31 @@ static void api_retry_after(crier_delivery *d, int64_t not_before_ms)
 	d->not_before = not_before_ms;
 }
 
+void plugin_host_error_text(char *dst, size_t size, const char *src)
+{
+	size_t len = src ? strlen(src) : 0, i = 0, o = 0;
+
+	if (size == 0)
+		return;
+	while (i < len) {
+		size_t n = ingest_util_utf8_char((const unsigned char *)src + i, len - i);
+		if (o + (n ? n : 1) > size - 1)
+			break;
+		if (n == 0) {
+			dst[o++] = '?';
+			i++;
+		} else {
+			memcpy(dst + o, src + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	dst[o] = '\0';
+}
+
 static void api_set_error(crier_delivery *d, const char *reason)
 {
-	snprintf(d->error, sizeof(d->error), "%s", reason ? reason : "");
+	plugin_host_error_text(d->error, sizeof(d->error), reason);
 }
 
 static int api_http_request(crier_host *h, const crier_http_request *req, crier_http_response *resp)

@@ -6,6 +6,8 @@
  */
 #include "store.h"
 
+#include "json_writer.h"
+
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,7 +342,7 @@ static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
 		sqlite3_bind_text(st, i, "{}", 2, SQLITE_STATIC);
 		return 0;
 	}
-	char *txt = json_dumps(v, JSON_COMPACT);
+	char *txt = json_writer_dumps(v);
 	if (!txt)
 		return -1;
 	sqlite3_bind_text(st, i, txt, -1, free);

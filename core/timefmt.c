@@ -23,11 +23,13 @@ int64_t timefmt_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Read exactly n digits at *p; -1 if any is not a digit. */
-static int timefmt_digits(const char **p, int n)
+/* Read exactly n digits at *p (before end); -1 if one is missing or not a digit. */
+static int timefmt_digits(const char **p, const char *end, int n)
 {
 	int v = 0;
 
+	if (end - *p < n)
+		return -1;
 	for (int i = 0; i < n; i++) {
 		char c = (*p)[i];
 
@@ -39,9 +41,9 @@ static int timefmt_digits(const char **p, int n)
 	return v;
 }
 
-static int timefmt_expect(const char **p, char c)
+static int timefmt_expect(const char **p, const char *end, char c)
 {
-	if (**p != c)
+	if (*p == end || **p != c)
 		return -1;
 	(*p)++;
 	return 0;
@@ -55,33 +57,57 @@ static int timefmt_mdays(int year, int mon)
 	return mon == 2 && leap ? 29 : days[mon - 1];
 }
 
+/* Days from 1970-01-01 to year-mon-day in the proleptic Gregorian calendar
+ * (H. Hinnant's days_from_civil), what timegm() computes, without its
+ * normalizing and time-zone work (a thousand instructions a call, and every
+ * alert carries two times). */
+static int64_t timefmt_days(int year, int mon, int day)
+{
+	int y = year - (mon <= 2);
+	int era = (y >= 0 ? y : y - 399) / 400;
+	int yoe = y - era * 400;
+	int doy = (153 * (mon > 2 ? mon - 3 : mon + 9) + 2) / 5 + day - 1;
+	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+
+	return (int64_t)era * 146097 + doe - 719468;
+}
+
 int timefmt_parse_rfc3339(const char *s, int64_t *out_ms)
 {
+	if (!s)
+		return -1;
+	return timefmt_parse_rfc3339n(s, strlen(s), out_ms);
+}
+
+int timefmt_parse_rfc3339n(const char *s, size_t len, int64_t *out_ms)
+{
 	int year, mon, day, hour, min, sec, ms = 0, off = 0;
-	const char *p = s;
-	struct tm tm;
-	time_t t;
+	const char *p = s, *end;
+	int64_t t;
 
 	if (!s || !out_ms)
 		return -1;
-	if ((year = timefmt_digits(&p, 4)) < 0 || timefmt_expect(&p, '-') || (mon = timefmt_digits(&p, 2)) < 0 ||
-	    timefmt_expect(&p, '-') || (day = timefmt_digits(&p, 2)) < 0)
+	end = s + len;
+	if ((year = timefmt_digits(&p, end, 4)) < 0 || timefmt_expect(&p, end, '-') ||
+	    (mon = timefmt_digits(&p, end, 2)) < 0 || timefmt_expect(&p, end, '-') ||
+	    (day = timefmt_digits(&p, end, 2)) < 0)
 		return -1;
-	if (*p != 'T' && *p != 't')
+	if (p == end || (*p != 'T' && *p != 't'))
 		return -1;
 	p++;
-	if ((hour = timefmt_digits(&p, 2)) < 0 || timefmt_expect(&p, ':') || (min = timefmt_digits(&p, 2)) < 0 ||
-	    timefmt_expect(&p, ':') || (sec = timefmt_digits(&p, 2)) < 0)
+	if ((hour = timefmt_digits(&p, end, 2)) < 0 || timefmt_expect(&p, end, ':') ||
+	    (min = timefmt_digits(&p, end, 2)) < 0 || timefmt_expect(&p, end, ':') ||
+	    (sec = timefmt_digits(&p, end, 2)) < 0)
 		return -1;
-	/* RFC 3339 allows a leap second (60); timegm() carries it into the next minute. */
+	/* RFC 3339 allows a leap second (60): it carries into the next minute. */
 	if (mon < 1 || mon > 12 || day < 1 || day > timefmt_mdays(year, mon) || hour > 23 || min > 59 || sec > 60)
 		return -1;
-	if (*p == '.') {
+	if (p < end && *p == '.') {
 		int n = 0;
 
 		p++;
 		/* Any number of digits; milliseconds keep the first three (truncated, as Go's UnixMilli). */
-		for (; *p >= '0' && *p <= '9'; p++, n++)
+		for (; p < end && *p >= '0' && *p <= '9'; p++, n++)
 			if (n < 3)
 				ms = ms * 10 + (*p - '0');
 		if (n == 0)
@@ -89,13 +115,14 @@ int timefmt_parse_rfc3339(const char *s, int64_t *out_ms)
 		for (; n < 3; n++)
 			ms *= 10;
 	}
-	if (*p == 'Z' || *p == 'z') {
+	if (p < end && (*p == 'Z' || *p == 'z')) {
 		p++;
-	} else if (*p == '+' || *p == '-') {
+	} else if (p < end && (*p == '+' || *p == '-')) {
 		int sign = *p == '-' ? -1 : 1, oh, om;
 
 		p++;
-		if ((oh = timefmt_digits(&p, 2)) < 0 || timefmt_expect(&p, ':') || (om = timefmt_digits(&p, 2)) < 0)
+		if ((oh = timefmt_digits(&p, end, 2)) < 0 || timefmt_expect(&p, end, ':') ||
+		    (om = timefmt_digits(&p, end, 2)) < 0)
 			return -1;
 		if (oh > 23 || om > 59)
 			return -1;
@@ -103,26 +130,15 @@ int timefmt_parse_rfc3339(const char *s, int64_t *out_ms)
 	} else {
 		return -1;
 	}
-	if (*p != '\0')
+	if (p != end)
 		return -1;
-
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = year - 1900;
-	tm.tm_mon = mon - 1;
-	tm.tm_mday = day;
-	tm.tm_hour = hour;
-	tm.tm_min = min;
-	tm.tm_sec = sec;
-	t = timegm(&tm);
-	if (t == (time_t)-1 && !(year == 1969 && mon == 12 && day == 31 && hour == 23 && min == 59 && sec == 59))
-		return -1;
-	t -= off;
+	t = timefmt_days(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec - off;
 	/* Go's zero time.Time is how Alertmanager says "not set". */
-	if (t == (time_t)-62135596800LL && ms == 0) {
+	if (t == -62135596800LL && ms == 0) {
 		*out_ms = 0;
 		return 0;
 	}
-	*out_ms = (int64_t)t * 1000 + ms;
+	*out_ms = t * 1000 + ms;
 	return 0;
 }
 

@@ -17,6 +17,8 @@ int64_t timefmt_mono_ms(void);
  * Returns 0 and sets *out_ms, or -1 when s is not RFC 3339.
  */
 int timefmt_parse_rfc3339(const char *s, int64_t *out_ms);
+/* The same for s of len bytes (need not be NUL-terminated; a NUL in it fails). */
+int timefmt_parse_rfc3339n(const char *s, size_t len, int64_t *out_ms);
 
 /* Format ms as "2026-11-21T12:01:00.969Z" (UTC) into buf (>= 32 bytes). */
 const char *timefmt_format(int64_t ms, char *buf, size_t size);

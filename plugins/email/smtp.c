@@ -236,14 +236,16 @@ smtp_verdict smtp_send(smtp_client *c, const char *from, const char *rcpt, const
 		return SMTP_SENT;
 
 	snprintf(what, sizeof(what), "%s", errbuf[0] ? errbuf : curl_easy_strerror(rc));
+	/* A 4xx reply is temporary whatever libcurl made of it: a 454 to AUTH
+	 * (RFC 4954) or to STARTTLS comes back as a refused login or TLS. */
+	if (code >= 400 && code < 500) {
+		say(c, why, whylen, what);
+		return SMTP_TRANSIENT;
+	}
 	problem = config_problem(rc);
 	if (problem) {
 		say(c, why, whylen, problem);
 		return SMTP_REFUSED;
-	}
-	if (code >= 400 && code < 500) {
-		say(c, why, whylen, what);
-		return SMTP_TRANSIENT;
 	}
 	if (code >= 500 && code < 600) {
 		if (code == 530)

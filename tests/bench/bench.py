@@ -3,9 +3,10 @@
 every event routed to the log plugin) driven by wrk with tests/bench/load.lua:
 Alertmanager bodies of 10 alerts, 1 new and 9 repeats each.
 
-Prints requests/s, alerts/s, latency p50/p99, crierd's peak RSS and the
-non-2xx count as a table against the targets (>= 10,000 requests/s,
-p99 < 20 ms), then checks durability: every new alert of a 2xx'd request
+Prints requests/s, alerts/s, latency p50/p99, crierd's CPU time per request,
+how busy the machine was (crierd, wrk, everything else: the machine is
+shared), crierd's peak RSS and the non-2xx count as a table against the
+targets (>= 10,000 requests/s, p99 < 20 ms), then checks durability: every new alert of a 2xx'd request
 must be in the store. Exits 1 when an alert was lost or the run broke;
 missing a performance target is reported, not fatal.
 
@@ -16,6 +17,7 @@ BENCH_WARMUP (3), BENCH_THREADS (2), BENCH_CONNECTIONS (64).
 import json
 import os
 import re
+import resource
 import shutil
 import sqlite3
 import subprocess
@@ -61,6 +63,22 @@ def peak_rss_kib(pid):
     return 0
 
 
+def cpu_seconds(pid):
+    """utime + stime of a process, in seconds."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_cpu():
+    """(busy, total) CPU seconds of the whole machine, all cores (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    tck = os.sysconf("SC_CLK_TCK")
+    idle = v[3] + v[4]  # idle + iowait
+    return (sum(v[:8]) - idle) / tck, sum(v[:8]) / tck
+
+
 def count_stored_sqlite(db, prefix):
     """Distinct alert keys with prefix, read-only. None when the schema is not understood."""
     if not os.path.exists(db):
@@ -103,7 +121,11 @@ def main():
             print("bench: crierd %s, pid %d, port %d; warm-up %ds, then %ds with %d threads and %d connections"
                   % (harness.crierd_bin(), d.pid(), d.port, warmup, seconds, threads, conns), flush=True)
             wrk(d.port, warmup, "0000", threads, conns)
+            # CPU time of crierd and of wrk, and how busy the whole machine
+            # was, so that runs on a shared machine can be compared.
+            cpu0, mach0, wrk0 = cpu_seconds(d.pid()), machine_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
             r, raw = wrk(d.port, seconds, RUN, threads, conns)
+            cpu1, mach1, wrk1 = cpu_seconds(d.pid()), machine_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
             rss = peak_rss_kib(d.pid())
             time.sleep(1.0)  # requests cut by wrk's end may still commit
             status = d.ctl_json("status")
@@ -126,6 +148,11 @@ def main():
 
     secs = r["duration_us"] / 1e6
     rps = r["requests"] / secs
+    crierd_cpu = cpu1 - cpu0
+    wrk_cpu = (wrk1.ru_utime + wrk1.ru_stime) - (wrk0.ru_utime + wrk0.ru_stime)
+    busy, total = mach1[0] - mach0[0], mach1[1] - mach0[1]
+    others = max(0.0, busy - crierd_cpu - wrk_cpu)
+    cpu_us = crierd_cpu * 1e6 / r["requests"] if r["requests"] else 0.0
     ok = r["requests"] - r["non2xx"]
     p50 = r["p50_us"] / 1000.0
     p99 = r["p99_us"] / 1000.0
@@ -141,6 +168,10 @@ def main():
         ("requests", "%d" % r["requests"], "", ""),
         ("non-2xx answers", "%d" % r["non2xx"], "0", "met" if r["non2xx"] == 0 else "MISSED"),
         ("socket errors/timeouts", "%d" % errors, "0", "met" if errors == 0 else "MISSED"),
+        ("crierd CPU per request", "%.0f us" % cpu_us, "", ""),
+        ("machine busy (crierd/wrk/others)", "%.0f%% (%.0f/%.0f/%.0f)" % (
+            100.0 * busy / total if total else 0, 100.0 * crierd_cpu / total if total else 0,
+            100.0 * wrk_cpu / total if total else 0, 100.0 * others / total if total else 0), "", ""),
         ("crierd peak RSS (VmHWM)", "%.1f MiB" % (rss / 1024.0), "", ""),
         ("events logged (log plugin)", "%d" % events_logged, "", ""),
         ("outbox pending at end", "%s" % status.get("outbox_pending"), "", ""),
@@ -162,7 +193,9 @@ def main():
     else:
         print("durability: ok (every 2xx'd alert is stored)")
     print(json.dumps({"rps": round(rps), "p50_ms": p50, "p99_ms": p99, "peak_rss_kib": rss, "non2xx": r["non2xx"],
-                      "new_sent": r["new_sent"], "ok": ok, "stored": stored}))
+                      "new_sent": r["new_sent"], "ok": ok, "stored": stored, "cpu_us_per_request": round(cpu_us, 1),
+                      "machine_busy_pct": round(100.0 * busy / total, 1) if total else None,
+                      "others_pct": round(100.0 * others / total, 1) if total else None}))
     if stop_error:
         print("bench: crierd did not stop cleanly: %s" % stop_error)
     return 1 if stored < ok or stored > r["new_sent"] or stop_error else 0

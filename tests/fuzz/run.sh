@@ -15,10 +15,10 @@ set -u
 
 cd "$(dirname "$0")/../.." || exit 1
 
-TARGETS="${FUZZ_TARGETS:-fuzz_alertmanager fuzz_uptimerobot fuzz_generic fuzz_config fuzz_mustache fuzz_text fuzz_markdown}"
+TARGETS="${FUZZ_TARGETS:-fuzz_alertmanager fuzz_uptimerobot fuzz_generic fuzz_config fuzz_mustache fuzz_text fuzz_json_reader fuzz_json_writer fuzz_markdown}"
 # Everything the parsers link against, named one by one so an unrelated
 # core file that does not build yet cannot break fuzzing.
-SRCS="core/alert.c core/timefmt.c core/log.c core/ingest_util.c core/ingest_form.c
+SRCS="core/alert.c core/timefmt.c core/log.c core/ingest_util.c core/ingest_form.c core/json_reader.c core/json_writer.c
       core/ingest_alertmanager.c core/ingest_uptimerobot.c core/ingest_generic.c core/config.c
       core/mustache.c core/text.c core/markdown.c"
 OUT=build-fuzz

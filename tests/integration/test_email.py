@@ -361,6 +361,31 @@ class EmailEndToEnd(DaemonCase):
             self.assertNotIn(secret, d.log_text())
             self.assertNotIn(secret, shown)
 
+    def test_temporary_auth_failure_454_is_retried(self):
+        # RFC 4954's 454 (Gmail: "Too many login attempts, please try again
+        # later") is a 4xx: the mail goes out on a later attempt.
+        jane = "jane@example.com"
+        box = Mailbox()
+        tries = []
+
+        def authenticate(server, session, envelope, mechanism, auth_data):
+            tries.append(auth_data.login)
+            if len(tries) == 1:
+                return AuthResult(success=False, handled=False, message="454 4.7.0 Temporary authentication failure")
+            return box.authenticate(server, session, envelope, mechanism, auth_data)
+
+        port = self.start_smtp(box, authenticator=authenticate, auth_required=True, auth_require_tls=False)
+        files = email_files({"ops": instance(port, [jane], username="crier", password="${CRIER_TEST_SMTP_PASSWORD}")})
+        d = self.start_crierd(files, env={"CRIER_TEST_SMTP_PASSWORD": PASSWORD})
+
+        am_post(d, alert("a7a7a7a7a7a7a7a7", "api-1"))
+        wait_until(lambda: box.mails(jane), 30, what="the mail after the 454")
+        self.assertEqual(len(tries), 2, tries)
+        ds = wait_until(lambda: [x for x in self.email_deliveries(d) if x["state"] == "delivered"], 10,
+                        what="the delivery delivered")
+        self.assertEqual(ds[0]["attempts"], 2, ds)
+        self.assertEqual(self.email_deliveries(d, dead=True), [])
+
     def test_public_subscribers_get_the_public_view_threaded(self):
         box = Mailbox()
         port = self.start_smtp(box)

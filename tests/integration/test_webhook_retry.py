@@ -106,6 +106,21 @@ class WebhookRetry(DaemonCase):
         p = d.ctl("retry", "999999", check=False)
         self.assertNotEqual(p.returncode, 0, "retry of an unknown delivery fails")
 
+    def test_error_body_that_is_not_utf8_still_lists(self):
+        # A server answering in Latin-1: the reason is kept, readable, and
+        # crierctl still lists every delivery (its JSON needs valid UTF-8).
+        latin1 = (400, {"Content-Type": "text/plain; charset=iso-8859-1"}, b"requ\xeate refus\xe9e")
+        target = self.start_target([latin1])
+        d = self.start_crierd(webhook_files({"latin": target.url("/latin")}))
+        r = d.post_am(fixture("alertmanager", "firing-single.json"))
+        self.assertEqual(r.status, 200, r)
+        target.wait_requests(1, timeout=15)
+        dead = wait_until(lambda: d.deliveries(dead=True), 15, 0.2, "the dead delivery listed")
+        mine = [x for x in dead if x["instance"] == "webhook/latin"]
+        self.assertEqual(len(mine), 1, dead)
+        self.assertEqual(mine[0]["last_error"], "HTTP 400: requ?te refus?e")
+        self.assertIn("webhook/latin", d.ctl("deliveries", "--dead").stdout)
+
 
 if __name__ == "__main__":
     unittest.main()

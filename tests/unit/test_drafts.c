@@ -204,6 +204,23 @@ static void test_reject_fail_and_gone(store *s, drafts *dr)
 	json_decref(j);
 	CHECK_STR(routed[n_routed - 1].type, "draft_failed");
 
+	/* A long reason is cut between characters: the event recording it is JSON. */
+	offer(s, dr, 1, "social/long", "Looking into it.", 22600);
+	store_begin(s);
+	j = drafts_approve(dr, 5, "jane", 22700, &code, err, sizeof(err));
+	CHECK(j != NULL);
+	json_decref(j);
+	pub = routed[n_routed - 1].event_id;
+	char reason[512];
+	memset(reason, 'x', 499);
+	snprintf(reason + 499, sizeof(reason) - 499, "\xc3\xa9 more");
+	CHECK(drafts_publication(dr, "social/long", pub, CRIER_FAIL, reason, 22800) == 1);
+	CHECK(store_commit(s) == 0);
+	j = drafts_get(dr, 5, &code, err, sizeof(err));
+	CHECK_STR(status_of(j), "failed");
+	json_decref(j);
+	CHECK_STR(routed[n_routed - 1].type, "draft_failed");
+
 	/* An instance that is gone cannot publish: refused, nothing kept (the caller rolls back). */
 	refuse_also_to = 1;
 	store_begin(s);
@@ -217,7 +234,7 @@ static void test_reject_fail_and_gone(store *s, drafts *dr)
 
 	/* The list: pending first. */
 	json_t *list = drafts_list(dr);
-	CHECK(json_array_size(list) == 4);
+	CHECK(json_array_size(list) == 5);
 	CHECK_STR(status_of(json_array_get(list, 0)), "pending");
 	CHECK(json_integer_value(json_object_get(json_array_get(list, 0), "id")) == 4);
 	json_decref(list);

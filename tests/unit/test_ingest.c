@@ -374,6 +374,104 @@ static void test_am_bad(void)
 	CHECK(out == NULL);
 }
 
+/*
+ * The body is read in one pass, but the answers are those of parsing it
+ * whole and checking it after: a JSON error anywhere wins, "version" before
+ * "alerts" wherever they stand, the count before any alert, and within an
+ * alert status, labels, annotations, startsAt, endsAt, generatorURL in that
+ * order whatever order they come in.
+ */
+static void test_am_one_pass_order(void)
+{
+	/* body, and the whole error (or, starting with '~', a part of it) */
+	static const char *const cases[][2] = {
+	    {"{\"alerts\":[1],\"groupLabels\":{\"a\":}}", "~invalid JSON at line 1"},
+	    {"{\"alerts\":[{\"status\":\"firing\",\"labels\":{}}],\"x\":[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]}",
+	     "JSON nested deeper than 16 levels"},
+	    {"{\"alerts\":[1],\"version\":\"5\"}", "version: \"5\" is not supported (expected \"4\")"},
+	    {"{\"alerts\":[1],\"version\":null}", "version: not a string (expected \"4\")"},
+	    {"[{\"alerts\":[]}]", "body: not a JSON object"},
+	    {"\"alerts\"", "~'[' or '{' expected"},
+	    {"{\"alerts\":null}", "alerts: not an array"},
+	    /* The first bad alert, not the last. */
+	    {"{\"alerts\":[{\"status\":\"firing\",\"labels\":{}},{\"status\":\"x\"},[]]}",
+	     "alerts[1].status: must be \"firing\" or \"resolved\""},
+	    /* Fields in any order, refused in the order of the checks. */
+	    {"{\"alerts\":[{\"generatorURL\":1,\"endsAt\":\"x\",\"startsAt\":2,\"annotations\":[],\"labels\":{\"a\":1},"
+	     "\"status\":3}]}",
+	     "alerts[0].status: not a string"},
+	    {"{\"alerts\":[{\"generatorURL\":1,\"endsAt\":\"x\",\"startsAt\":2,\"annotations\":[],\"labels\":{\"a\":1},"
+	     "\"status\":\"firing\"}]}",
+	     "alerts[0].labels: value of \"a\" is not a string"},
+	    {"{\"alerts\":[{\"generatorURL\":1,\"endsAt\":\"x\",\"startsAt\":2,\"annotations\":[],\"labels\":{},"
+	     "\"status\":\"firing\"}]}",
+	     "alerts[0].annotations: not an object"},
+	    {"{\"alerts\":[{\"generatorURL\":1,\"endsAt\":\"x\",\"startsAt\":2,\"labels\":{},\"status\":\"firing\"}]}",
+	     "alerts[0].startsAt: not a string"},
+	    {"{\"alerts\":[{\"generatorURL\":1,\"endsAt\":\"x\",\"labels\":{},\"status\":\"firing\"}]}",
+	     "alerts[0].endsAt: \"x\" is not an RFC 3339 time"},
+	    {"{\"alerts\":[{\"generatorURL\":1,\"labels\":{},\"status\":\"firing\"}]}",
+	     "alerts[0].generatorURL: not a string"},
+	    {"{\"alerts\":[{\"labels\":null,\"status\":\"firing\"}]}", "alerts[0].labels: not an object"},
+	};
+	json_t *out = (json_t *)1, *a;
+	char err[256], big[4096], *p;
+	alert_limits lim = alert_limits_default;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CHECK(am(cases[i][0], &out, err, sizeof(err)) == INGEST_BAD);
+		CHECK(out == NULL);
+		if (cases[i][1][0] == '~')
+			CHECK_ERR_HAS(err, cases[i][1] + 1);
+		else
+			CHECK_STR(err, cases[i][1]);
+	}
+	/* The count before any alert. */
+	lim.max_alerts = 2;
+	const char *three = "{\"alerts\":[1,{\"status\":\"firing\",\"labels\":{}},2]}";
+	CHECK(ingest_alertmanager(three, strlen(three), &lim, &out, err, sizeof(err)) == INGEST_BAD);
+	CHECK_STR(err, "alerts: 3 alerts, limit is 2");
+	/* The label count before a bad label, even one that comes first. */
+	p = big;
+	p += sprintf(p, "{\"alerts\":[{\"status\":\"firing\",\"labels\":{\"bad\":1");
+	for (int i = 0; i < 70; i++)
+		p += sprintf(p, ",\"l%d\":\"v\"", i);
+	sprintf(p, "}}]}");
+	CHECK(am(big, &out, err, sizeof(err)) == INGEST_BAD);
+	CHECK_STR(err, "alerts[0].labels: 71 labels, limit is 64");
+	/* A repeated label past the 16th is still refused. */
+	p = big;
+	p += sprintf(p, "{\"alerts\":[{\"status\":\"firing\",\"labels\":{");
+	for (int i = 0; i < 30; i++)
+		p += sprintf(p, "\"l%d\":\"v\",", i);
+	sprintf(p, "\"l3\":\"w\"}}]}");
+	CHECK(am(big, &out, err, sizeof(err)) == INGEST_BAD);
+	CHECK_ERR_HAS(err, "duplicate");
+	CHECK(out == NULL);
+
+	/* Escapes are decoded before anything is checked or hashed. */
+	CHECK(am("{\"alerts\":[{\"status\":\"fir\\u0069ng\",\"labels\":{\"sev\\u0065rity\":\"warn\\u0069ng\",\"job\":"
+	         "\"foo\"},\"annotations\":{\"s\":\"a\\nb\\u00e9\"},\"startsAt\":\"2024-05-14T09:12:31.804\\u005a\","
+	         "\"generatorURL\":\"http:\\/\\/x\"}]}",
+	         &out, err, sizeof(err)) == INGEST_OK);
+	a = json_array_get(out, 0);
+	CHECK(well_formed(a));
+	CHECK_STR(str(a, "key"), "9266ef3da838ad95");
+	CHECK_STR(str(a, "status"), "firing");
+	CHECK_STR(label(a, "severity"), "warning");
+	CHECK_STR(annot(a, "s"), "a\nb\xc3\xa9");
+	CHECK(num(a, "starts_at") == 1715677951804LL);
+	CHECK_STR(str(a, "link"), "http://x");
+	json_decref(out);
+	/* jansson took a NUL byte right after a number (it loses it); so do we. */
+	static const char nul_after_number[] = "{\"alerts\":[],\"truncatedAlerts\":0\0}";
+
+	CHECK(ingest_alertmanager(nul_after_number, sizeof(nul_after_number) - 1, NULL, &out, err, sizeof(err)) ==
+	      INGEST_OK);
+	CHECK(json_array_size(out) == 0);
+	json_decref(out);
+}
+
 /* An error never quotes more than 64 bytes of input, and stays one line. */
 static void test_am_error_echo_bounded(void)
 {
@@ -1037,6 +1135,7 @@ int main(void)
 	test_am_fingerprint_vectors();
 	test_am_optional();
 	test_am_bad();
+	test_am_one_pass_order();
 	test_am_error_echo_bounded();
 	test_ur_down_json();
 	test_ur_up_json();

@@ -92,6 +92,25 @@ static void test_parse_bad(void)
 	CHECK(timefmt_parse_rfc3339("2024-05-14T09:12:31Z", NULL) == -1);
 }
 
+/* The length-bounded form reads only len bytes: what follows is not part of
+ * the time, and a time cut short is refused. */
+static void test_parse_bounded(void)
+{
+	const char *s = "2024-05-14T09:12:31.804Zjunk";
+	int64_t ms = -42;
+
+	CHECK(timefmt_parse_rfc3339n(s, 24, &ms) == 0 && ms == 1715677951804LL);
+	CHECK(timefmt_parse_rfc3339n(s, 28, &ms) == -1);
+	CHECK(timefmt_parse_rfc3339n(s, 23, &ms) == -1);
+	CHECK(timefmt_parse_rfc3339n(s, 10, &ms) == -1);
+	CHECK(timefmt_parse_rfc3339n(s, 0, &ms) == -1);
+	CHECK(timefmt_parse_rfc3339n("2024-05-14T09:12:31\0Z", 21, &ms) == -1);
+	CHECK(timefmt_parse_rfc3339n("2024-05-14T09:12:31.", 20, &ms) == -1);
+	/* Leap day, leap second and year 0, as timegm() counts them. */
+	CHECK(timefmt_parse_rfc3339n("2024-02-29T23:59:60Z", 20, &ms) == 0 && ms == 1709251200000LL);
+	CHECK(timefmt_parse_rfc3339n("0000-03-01T00:00:00Z", 20, &ms) == 0 && ms == -62162035200000LL);
+}
+
 static void test_format(void)
 {
 	char buf[32], small[8];
@@ -122,6 +141,7 @@ int main(void)
 {
 	test_parse_good();
 	test_parse_bad();
+	test_parse_bounded();
 	test_format();
 	test_clocks();
 	return check_summary("test_timefmt");

@@ -1,0 +1,247 @@
+/* jansson values to compact JSON text (see json_writer.h). */
+#include "json_writer.h"
+
+#include "json_reader.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct jw_buf {
+	char *data;
+	size_t len, cap;
+	int failed;
+} jw_buf;
+
+/* Room for n more bytes (and a terminator). 0, or -1 with b failed. */
+static int jw_reserve(jw_buf *b, size_t n)
+{
+	size_t cap;
+	char *grown;
+
+	if (b->failed)
+		return -1;
+	if (b->len + n < b->cap)
+		return 0;
+	cap = b->cap ? b->cap : 256;
+	while (b->len + n >= cap)
+		cap *= 2;
+	grown = realloc(b->data, cap);
+	if (!grown) {
+		b->failed = 1;
+		return -1;
+	}
+	b->data = grown;
+	b->cap = cap;
+	return 0;
+}
+
+static void jw_put(jw_buf *b, const char *s, size_t n)
+{
+	if (jw_reserve(b, n) == 0) {
+		memcpy(b->data + b->len, s, n);
+		b->len += n;
+	}
+}
+
+static void jw_putc(jw_buf *b, char c)
+{
+	if (jw_reserve(b, 1) == 0)
+		b->data[b->len++] = c;
+}
+
+/* A string as jansson's dump_string writes it without flags: '"', '\\' and
+ * control characters escaped (\b \f \n \r \t, else \u00XX), the rest as is. */
+static int jw_string(jw_buf *b, const char *str, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)str, *end = p + len, *run;
+
+	/* Worst case: every byte a \u00XX. */
+	if (jw_reserve(b, len * 6 + 2) < 0)
+		return -1;
+	char *o = b->data + b->len;
+
+	*o++ = '"';
+	while (p < end) {
+		run = p;
+		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+			p++;
+		memcpy(o, run, (size_t)(p - run));
+		o += p - run;
+		if (p == end)
+			break;
+		unsigned c = *p;
+
+		if (c >= 0x80) {
+			size_t n = json_reader_utf8(p, (size_t)(end - p));
+
+			if (!n)
+				return -1;
+			memcpy(o, p, n);
+			o += n;
+			p += n;
+			continue;
+		}
+		*o++ = '\\';
+		switch (c) {
+		case '"':
+		case '\\':
+			*o++ = (char)c;
+			break;
+		case '\b':
+			*o++ = 'b';
+			break;
+		case '\f':
+			*o++ = 'f';
+			break;
+		case '\n':
+			*o++ = 'n';
+			break;
+		case '\r':
+			*o++ = 'r';
+			break;
+		case '\t':
+			*o++ = 't';
+			break;
+		default:
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = hex[c >> 4];
+			*o++ = hex[c & 0xf];
+			break;
+		}
+		p++;
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	return 0;
+}
+
+static void jw_integer(jw_buf *b, json_int_t v)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	jw_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/* jansson's jsonp_dtostr at its default precision: "%.17g", ".0" added when
+ * it would read back as an integer, the exponent without '+' or leading zeros. */
+static int jw_real(jw_buf *b, double v)
+{
+	char buf[100], *start, *end;
+	int n = snprintf(buf, sizeof(buf), "%.17g", v);
+	size_t len;
+
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		return -1;
+	len = (size_t)n;
+	if (!strchr(buf, '.') && !strchr(buf, 'e')) {
+		if (len + 3 >= sizeof(buf))
+			return -1;
+		memcpy(buf + len, ".0", 3);
+		len += 2;
+	}
+	start = strchr(buf, 'e');
+	if (start) {
+		start++;
+		end = start + 1;
+		if (*start == '-')
+			start++;
+		while (*end == '0')
+			end++;
+		if (end != start) {
+			memmove(start, end, len - (size_t)(end - buf));
+			len -= (size_t)(end - start);
+		}
+	}
+	jw_put(b, buf, len);
+	return 0;
+}
+
+static int jw_value(jw_buf *b, const json_t *v, int depth)
+{
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: {
+		const char *key;
+		size_t klen;
+		json_t *member;
+		int first = 1;
+
+		if (depth >= JSON_WRITER_MAX_DEPTH)
+			return -1;
+		jw_putc(b, '{');
+		json_object_keylen_foreach((json_t *)v, key, klen, member)
+		{
+			if (!first)
+				jw_putc(b, ',');
+			first = 0;
+			if (jw_string(b, key, klen) < 0)
+				return -1;
+			jw_putc(b, ':');
+			if (jw_value(b, member, depth + 1) < 0)
+				return -1;
+		}
+		jw_putc(b, '}');
+		break;
+	}
+	case JSON_ARRAY: {
+		size_t i;
+		json_t *elem;
+
+		if (depth >= JSON_WRITER_MAX_DEPTH)
+			return -1;
+		jw_putc(b, '[');
+		json_array_foreach(v, i, elem)
+		{
+			if (i)
+				jw_putc(b, ',');
+			if (jw_value(b, elem, depth + 1) < 0)
+				return -1;
+		}
+		jw_putc(b, ']');
+		break;
+	}
+	case JSON_STRING:
+		return jw_string(b, json_string_value(v), json_string_length(v));
+	case JSON_INTEGER:
+		jw_integer(b, json_integer_value(v));
+		break;
+	case JSON_REAL:
+		return jw_real(b, json_real_value(v));
+	case JSON_TRUE:
+		jw_put(b, "true", 4);
+		break;
+	case JSON_FALSE:
+		jw_put(b, "false", 5);
+		break;
+	case JSON_NULL:
+		jw_put(b, "null", 4);
+		break;
+	default:
+		return -1;
+	}
+	return b->failed ? -1 : 0;
+}
+
+char *json_writer_dumps(const json_t *json)
+{
+	jw_buf b = {NULL, 0, 0, 0};
+
+	if (!json_is_object(json) && !json_is_array(json))
+		return NULL;
+	if (jw_value(&b, json, 0) < 0 || jw_reserve(&b, 1) < 0) {
+		free(b.data);
+		return NULL;
+	}
+	b.data[b.len] = '\0';
+	return b.data;
+}

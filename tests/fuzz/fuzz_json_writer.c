@@ -1,0 +1,139 @@
+/*
+ * libFuzzer target: core/json_writer.c against json_dumps(JSON_COMPACT) on
+ * any bytes: the input parsed by jansson (NUL in strings allowed), and the
+ * input cut into raw strings (any bytes, UTF-8 or not), integers and reals.
+ * Both must give the same text, or both NULL.
+ */
+#include "json_writer.h"
+
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void fuzz_assert(int cond)
+{
+	if (!cond)
+		abort();
+}
+
+/* Whether v holds an object key that is not UTF-8 (only *_nocheck makes one). */
+static int fuzz_bad_key(const json_t *v)
+{
+	const char *k;
+	size_t klen, i;
+	json_t *m, *s;
+
+	if (json_is_array(v)) {
+		json_array_foreach(v, i, m)
+		{
+			if (fuzz_bad_key(m))
+				return 1;
+		}
+	}
+	if (json_is_object(v)) {
+		json_object_keylen_foreach((json_t *)v, k, klen, m)
+		{
+			if (!(s = json_stringn(k, klen)) || fuzz_bad_key(m)) {
+				json_decref(s);
+				return 1;
+			}
+			json_decref(s);
+		}
+	}
+	return 0;
+}
+
+static void fuzz_same(const json_t *v)
+{
+	char *want, *got = json_writer_dumps(v);
+
+	/* json_dumps ignores its own failure on such a key and writes broken
+	 * JSON; the writer refuses it. */
+	if (fuzz_bad_key(v)) {
+		fuzz_assert(got == NULL);
+		return;
+	}
+	want = json_dumps(v, JSON_COMPACT);
+
+	if ((want == NULL) != (got == NULL) || (want && strcmp(want, got) != 0))
+		fprintf(stderr, "fuzz_json_writer: json_dumps \"%s\", json_writer \"%s\"\n", want ? want : "(null)",
+		        got ? got : "(null)");
+	fuzz_assert((want == NULL) == (got == NULL));
+	fuzz_assert(!want || strcmp(want, got) == 0);
+	free(want);
+	free(got);
+}
+
+/* The input as values: the first byte of each piece picks its type, the
+ * next one its length. */
+static json_t *fuzz_build(const uint8_t *data, size_t size)
+{
+	json_t *arr = json_array(), *obj = json_object();
+	size_t i = 0;
+
+	if (!arr || !obj || json_array_append(arr, obj) < 0) {
+		json_decref(arr);
+		json_decref(obj);
+		return NULL;
+	}
+	json_decref(obj);
+	while (i + 2 <= size) {
+		unsigned kind = data[i] % 4;
+		size_t n = data[i + 1];
+		json_t *v = NULL;
+
+		i += 2;
+		if (n > size - i)
+			n = size - i;
+		if (kind == 0) {
+			v = json_stringn_nocheck((const char *)data + i, n);
+		} else if (kind == 1 && n >= 8) {
+			int64_t x;
+
+			memcpy(&x, data + i, 8);
+			v = json_integer((json_int_t)x);
+		} else if (kind == 2 && n >= 8) {
+			double d;
+
+			memcpy(&d, data + i, 8);
+			v = isfinite(d) ? json_real(d) : json_null();
+		} else if (kind == 3) {
+			/* A member whose key is raw bytes too. */
+			char *key = malloc(n + 1);
+
+			if (key) {
+				memcpy(key, data + i, n);
+				key[n] = '\0';
+				json_object_setn_new_nocheck(obj, key, n, json_true());
+				free(key);
+			}
+		}
+		i += n;
+		if (v)
+			json_array_append_new(arr, v);
+	}
+	return arr;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	json_t *v = json_loadb((const char *)data, size, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+
+	if (v) {
+		fuzz_same(v);
+		json_decref(v);
+	}
+	v = fuzz_build(data, size);
+	if (v) {
+		fuzz_same(v);
+		json_decref(v);
+	}
+	fuzz_same(NULL);
+	return 0;
+}
