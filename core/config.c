@@ -214,9 +214,12 @@ static int check_keys(loader *l, const char *file, const char *path, json_t *obj
 	return 0;
 }
 
+/* Plugin and instance names: short, so keys and paths built from them stay bounded. */
+#define NAME_MAX_LEN 64
+
 static int check_name(const char *s)
 {
-	if (!*s)
+	if (!*s || strlen(s) > NAME_MAX_LEN)
 		return 0;
 	for (; *s; s++)
 		if (!(islower((unsigned char)*s) || isdigit((unsigned char)*s) || *s == '_' || *s == '-'))
@@ -923,6 +926,9 @@ static int parse_label_map(loader *l, const char *file, const char *base, json_t
 		return 0;
 	if (!json_is_object(obj))
 		return fail(l, file, base, "expected an object of label values, got %s", type_name(obj));
+	/* {} would match every incident: crier's own alerts and all. */
+	if (json_object_size(obj) == 0)
+		return fail(l, file, base, "expected at least one label (an empty set matches every incident)");
 	json_object_foreach(obj, k, v)
 	{
 		key_path(p, sizeof p, base, k);
@@ -1667,7 +1673,7 @@ static int add_instance(loader *l, config *c, const char *file, const char *pnam
 
 	snprintf(base, sizeof base, "plugins.%s.instances.%s", pname, iname);
 	if (!check_name(iname))
-		return fail(l, file, base, "instance name must match [a-z0-9_-]+");
+		return fail(l, file, base, "instance name must match [a-z0-9_-]+ (at most 64 characters)");
 	if (!json_is_object(iv))
 		return fail(l, file, base, "expected an object, got %s", type_name(iv));
 	/* Instances are few; growing one at a time keeps no capacity field in the config. */
@@ -1740,7 +1746,7 @@ static int parse_plugins(loader *l, config *c)
 
 		key_path(base, sizeof base, "plugins", pname);
 		if (!check_name(pname))
-			return fail(l, file, base, "plugin name must match [a-z0-9_-]+");
+			return fail(l, file, base, "plugin name must match [a-z0-9_-]+ (at most 64 characters)");
 		if (!json_is_object(pv))
 			return fail(l, file, base, "expected an object, got %s", type_name(pv));
 		if (check_keys(l, file, base, pv, plugin_keys) < 0 ||

@@ -169,10 +169,11 @@ static int core_dead_letter(void *ctx, const char *instance, int firing, const c
 	core *c = ctx;
 	if (c->broken)
 		return 1; /* not on a half-built index; asked again at the next result */
-	char key[300], summary[600];
+	char key[300], summary[600], why[400];
 	snprintf(key, sizeof(key), "delivery-dead/%s", instance);
-	snprintf(summary, sizeof(summary), "Deliveries to %s are failing: %.400s", instance,
-	         error && *error ? error : "see crierctl deliveries --dead");
+	/* Cut between characters: a split one would make the alert invalid JSON text. */
+	plugin_host_error_text(why, sizeof(why), error && *error ? error : "see crierctl deliveries --dead");
+	snprintf(summary, sizeof(summary), "Deliveries to %s are failing: %s", instance, why);
 	json_t *labels = json_pack("{ss ss ss ss}", "alertname", "DeliveryDead", "service", "crier", "severity",
 	                           "warning", "channel", instance);
 	json_t *annotations = json_pack("{ss}", "summary", summary);

@@ -177,7 +177,8 @@ static void test_errors(void)
 	          "public.components[0]: missing required key \"name\" (what customers read, e.g. \"API\")");
 	CHECK_STR(load_err("{\"components\": [{\"name\": \"API\"}]}"),
 	          "public.components[0]: missing required key \"labels\" (which incidents affect it)");
-	CHECK_STR(load_err("{\"components\": [{\"name\": \"A\", \"labels\": {}}, {\"name\": \"A\", \"labels\": {}}]}"),
+	CHECK_STR(load_err("{\"components\": [{\"name\": \"A\", \"labels\": {\"s\": \"a\"}}, {\"name\": \"A\", "
+	                   "\"labels\": {\"s\": \"b\"}}]}"),
 	          "public.components[1].name: \"A\" is listed twice");
 	CHECK_STR(load_err("{\"when\": [{}]}"),
 	          "public.when[0]: a rule needs at least one of labels, labels_match, min_severity, component");
@@ -188,6 +189,10 @@ static void test_errors(void)
 	              "public.security_when[0].labels_match.alertname: not a valid POSIX extended regular expression",
 	              strlen("public.security_when[0].labels_match.alertname: not a valid POSIX extended regular "
 	                     "expression")) == 0);
+	CHECK_STR(load_err("{\"when\": [{\"labels\": {}}]}"),
+	          "public.when[0].labels: expected at least one label (an empty set matches every incident)");
+	CHECK_STR(load_err("{\"components\": [{\"name\": \"API\", \"labels\": {}}]}"),
+	          "public.components[0].labels: expected at least one label (an empty set matches every incident)");
 	CHECK_STR(load_err("{\"when\": [{\"component\": \"yes\"}]}"),
 	          "public.when[0].component: expected true or false, got a string");
 }

@@ -490,9 +490,10 @@ static void test_errors(void)
 
 	/* plugins */
 	d = bad("pluginname", "p.json", "{\"plugins\": {\"Slack\": {\"instances\": {}}}}");
-	expect_err(d, "p.json", "plugins.Slack: plugin name must match [a-z0-9_-]+");
+	expect_err(d, "p.json", "plugins.Slack: plugin name must match [a-z0-9_-]+ (at most 64 characters)");
 	d = bad("instname", "p.json", "{\"plugins\": {\"slack\": {\"instances\": {\"ops team\": {}}}}}");
-	expect_err(d, "p.json", "plugins.slack.instances.ops team: instance name must match [a-z0-9_-]+");
+	expect_err(d, "p.json",
+	           "plugins.slack.instances.ops team: instance name must match [a-z0-9_-]+ (at most 64 characters)");
 	d = bad("noinst", "p.json", "{\"plugins\": {\"slack\": {}}}");
 	e = load_fail(d);
 	CHECK(strstr(e, "/p.json: plugins.slack: missing \"instances\"") != NULL);
