@@ -134,7 +134,8 @@ json_t *audience_public_doc(const json_t *doc)
 	const char *msg = type && strcmp(type, "update") == 0 ? json_string_value(json_object_get(doc, "message")) : "";
 	if (!pi || json_object_set_new(out, "incident", pi) < 0 || keep(out, doc, "type") < 0 ||
 	    keep(out, doc, "time") < 0 || json_object_set_new(out, "message", json_string(msg ? msg : "")) < 0 ||
-	    keep(out, doc, "previous") < 0 || keep(out, doc, "draft") < 0 || keep(out, doc, "severity_is") < 0) {
+	    keep(out, doc, "previous") < 0 || keep(out, doc, "draft") < 0 || keep(out, doc, "severity_is") < 0 ||
+	    (type && strcmp(type, "postmortem_published") == 0 && keep(out, doc, "postmortem") < 0)) {
 		json_decref(out);
 		return NULL;
 	}
@@ -143,7 +144,7 @@ json_t *audience_public_doc(const json_t *doc)
 
 int audience_internal_type(const char *type)
 {
-	static const char *const internal[] = {"reminder", "escalation", "awaiting_first_update"};
+	static const char *const internal[] = {"reminder", "escalation", "awaiting_first_update", "postmortem_due"};
 	for (size_t i = 0; type && i < sizeof(internal) / sizeof(internal[0]); i++)
 		if (strcmp(type, internal[i]) == 0)
 			return 1;

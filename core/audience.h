@@ -31,10 +31,6 @@
  */
 int audience_classify(const config *c, const json_t *incident_labels, int severity, const json_t *alert_labels);
 
-/* Event types for people inside only (the cadence's reminders and
- * escalations): a public instance never gets them, whatever the routes say. */
-int audience_internal_type(const char *type);
-
 /* Names of the configured components the incident's labels match: a new
  * array (empty when none), or NULL on out of memory. */
 json_t *audience_components(const config *c, const json_t *incident_labels);
@@ -42,12 +38,21 @@ json_t *audience_components(const config *c, const json_t *incident_labels);
 /*
  * The public view of a stored event document (borrowed): a new object, or
  * NULL on out of memory. Keeps type, time, a draft (text written for the
- * public, docs/drafts.md), and for "update" events the
+ * public, docs/drafts.md), the post-mortem of a postmortem_published event
+ * (published by a person, docs/postmortems.md), and for "update" events the
  * person's message; the incident's id, state, severity, times, components
  * and title (a neutral title for security incidents), and the impact and
  * workaround annotations of non-security incidents. Drops the actor, the
  * alert, labels, keys and everything else.
  */
 json_t *audience_public_doc(const json_t *doc);
+
+/*
+ * Event types for people inside only, whatever the incident: prompts to
+ * the staff (the cadence's reminders and escalations, an overdue
+ * post-mortem), never news for customers. A public instance never gets
+ * them, whatever the routes say. 1 for those, 0 for the others.
+ */
+int audience_internal_type(const char *type);
 
 #endif

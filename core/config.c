@@ -62,7 +62,9 @@ static const char *const daemon_keys[] = {"state_dir", "plugin_dir", "control", 
 static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", NULL};
 static const char *const zmq_keys[] = {"ingest", NULL};
 static const char *const store_keys[] = {"synchronous", "batch_max", "checkpoint_pages", NULL};
-static const char *const incidents_keys[] = {"group_by", "hold_seconds", NULL};
+static const char *const incidents_keys[] = {"group_by", "hold_seconds", "postmortem_due_seconds", "postmortem_for",
+                                             NULL};
+static const char *const postmortem_for[] = {"public", "all", NULL};
 static const char *const delivery_keys[] = {"max_attempts", "max_age_seconds", "backoff_initial_ms", "backoff_max_ms",
                                             NULL};
 static const char *const ingest_keys[] = {"alertmanager", "uptimerobot", "generic", NULL};
@@ -87,6 +89,8 @@ static const char *const event_types[] = {"opened",
                                           "reminder",
                                           "escalation",
                                           "awaiting_first_update",
+                                          "postmortem_published",
+                                          "postmortem_due",
                                           NULL};
 static const char *const severities[] = {"info", "warning", "major", "critical", NULL};
 
@@ -1220,13 +1224,22 @@ static int parse_incidents(loader *l, config *c)
 
 	if (rc < 0)
 		return -1;
+	const char *pm_for = "public";
 	c->hold_ms = 300000;
+	c->postmortem_due_ms = 3 * 86400 * 1000LL;
 	if (s) {
 		if (check_keys(l, file, "incidents", s, incidents_keys) < 0 ||
-		    opt_seconds_ms(l, file, "incidents", s, "hold_seconds", 0, 604800, &c->hold_ms) < 0)
+		    opt_seconds_ms(l, file, "incidents", s, "hold_seconds", 0, 604800, &c->hold_ms) < 0 ||
+		    opt_seconds_ms(l, file, "incidents", s, "postmortem_due_seconds", 0, 31536000,
+		                   &c->postmortem_due_ms) < 0 ||
+		    opt_string(l, file, "incidents", s, "postmortem_for", &pm_for) < 0)
 			return -1;
+		if (!in_list(pm_for, postmortem_for))
+			return fail(l, file, "incidents.postmortem_for",
+			            "expected \"public\" or \"all\", got \"%.40s\"", pm_for);
 		g = json_object_get(s, "group_by");
 	}
+	c->postmortem_all = strcmp(pm_for, "all") == 0;
 	if (!g) {
 		c->group_by = json_pack("[s]", "service");
 		return c->group_by ? 0 : fail_oom(l);
@@ -1752,7 +1765,7 @@ static int parse_plugins(loader *l, config *c)
 
 static int parse_route(loader *l, config *c, const char *file, size_t idx, json_t *r, config_route *out)
 {
-	char base[KEYPATH_LEN], p[KEYPATH_LEN], list[256];
+	char base[KEYPATH_LEN], p[KEYPATH_LEN], list[512]; /* every event type, named */
 	const char *name = NULL, *sev = NULL;
 	json_t *events, *labels = NULL, *to;
 

@@ -135,6 +135,8 @@ typedef struct config {
 	/* incidents */
 	json_t *group_by; /* array of label names */
 	int64_t hold_ms;
+	int64_t postmortem_due_ms; /* a resolved incident's post-mortem reminder after this; 0 = none */
+	int postmortem_all;        /* reminders for every incident, not only public ones (docs/postmortems.md) */
 
 	config_delivery delivery; /* defaults */
 

@@ -186,6 +186,10 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		txt = subscribers_control(ctx->subs, ctx->ob, req, cmd, now);
 		goto out;
 	}
+	if (postmortem_is_command(cmd)) {
+		txt = postmortem_control(ctx->pm, req, cmd, now, &ctx->rolled_back);
+		goto out;
+	}
 	if (strcmp(cmd, "status") == 0) {
 		int64_t pending = 0, dead = 0;
 		store_outbox_counts(ctx->st, &pending, &dead);
@@ -257,7 +261,8 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		txt = reply_error(
 		    "unknown command \"%.32s\" (known: status, incidents, show, ack, update, resolve, "
 		    "deliveries, retry, drafts, draft, draft_approve, draft_reject, draft_edit, subscribers, "
-		    "subscriber_add, subscriber_remove)",
+		    "subscriber_add, subscriber_remove, postmortems, postmortem, postmortem_draft, "
+		    "postmortem_publish)",
 		    cmd);
 		goto out;
 	}

@@ -6,6 +6,7 @@
 #include "drafts.h"
 #include "incidents.h"
 #include "outbox.h"
+#include "postmortem.h"
 #include "store.h"
 #include "subscribers.h"
 
@@ -17,6 +18,7 @@ typedef struct control_ctx {
 	incidents *inc;    /* borrowed */
 	outbox *ob;        /* borrowed */
 	drafts *dr;        /* borrowed */
+	postmortems *pm;   /* borrowed */
 	subscribers *subs; /* borrowed */
 	const config *cfg; /* borrowed */
 	int64_t started_ms;

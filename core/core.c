@@ -33,6 +33,7 @@
 #include "metrics.h"
 #include "outbox.h"
 #include "plugin_host.h"
+#include "postmortem.h"
 #include "route.h"
 #include "store.h"
 #include "subscribers.h"
@@ -64,6 +65,7 @@ struct core {
 	incidents *inc;
 	outbox *ob;
 	drafts *dr;
+	postmortems *pm;
 	cadence *cad;
 	watchdog *wd;
 	subscribers *subs;
@@ -127,6 +129,9 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 		outbox_wake(c->ob, to[i]);
 	}
 	c->new_events++;
+	/* Its post-mortem is now owed; the draft is written once this commits. */
+	if (c->pm && strcmp(type, "resolved") == 0 && postmortem_resolved(c->pm, incident_id, audience, now) < 0)
+		return -1;
 	/* The update clock of public incidents moves with their events. */
 	return c->cad ? cadence_on_event(c->cad, incident_id, type, audience, now) : 0;
 }
@@ -189,6 +194,8 @@ static void tx_done(core *c, int committed)
 	if (committed)
 		metrics_events(c->new_events);
 	c->new_events = 0;
+	if (c->pm)
+		postmortem_tx_done(c->pm, committed);
 }
 
 /* After a failed transaction the in-memory index may be ahead of the store:
@@ -478,6 +485,7 @@ static void handle_cmd(core *c)
 			return;
 		}
 		incidents_set_config(c->inc, next);
+		postmortem_set_config(c->pm, next);
 		cadence_set_config(c->cad, next);
 		watchdog_set_config(c->wd, next, timefmt_now_ms());
 		subscribers_configure(c->subs, next);
@@ -500,13 +508,15 @@ static void update_gauges(core *c)
 	metrics_set_incidents_open((int64_t)incidents_open_count(c->inc));
 }
 
-/* The earliest of every timer the core keeps: holds, update clocks, the watchdog. */
+/* The earliest of every timer the core keeps: holds, update clocks, the watchdog, post-mortem reminders. */
 static int64_t next_deadline(const core *c)
 {
 	int64_t next = incidents_next_deadline(c->inc), cad = cadence_next_deadline(c->cad),
-	        wd = watchdog_next_deadline(c->wd);
+	        wd = watchdog_next_deadline(c->wd), pm = postmortem_next_deadline(c->pm);
 	if (cad < next)
 		next = cad;
+	if (pm < next)
+		next = pm;
 	return wd < next ? wd : next;
 }
 
@@ -523,10 +533,13 @@ static void run_timers(core *c, int64_t now, int64_t *next)
 	if (n >= 0)
 		n = watchdog_tick(c->wd, now, &own_next);
 	if (n >= 0)
+		n = postmortem_tick(c->pm, now, &own_next);
+	if (n >= 0)
 		*next = next_deadline(c);
 	if (n < 0 || incidents_flush(c->inc) < 0 || store_commit(c->st) < 0) {
-		log_error("cannot run the timers (monitoring holds, update reminders, the watchdog)", " error=%s",
-		          log_q(store_error(c->st)));
+		log_error(
+		    "cannot run the timers (monitoring holds, update reminders, the watchdog, post-mortem reminders)",
+		    " error=%s", log_q(store_error(c->st)));
 		store_rollback(c->st);
 		rebuild_index(c);
 		*next = now + 1000;
@@ -723,6 +736,7 @@ static void core_free(core *c)
 {
 	outbox_free(c->ob);
 	drafts_free(c->dr);
+	postmortem_free(c->pm);
 	cadence_free(c->cad);
 	watchdog_free(c->wd);
 	incidents_free(c->inc);
@@ -787,6 +801,9 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 		goto fail;
 	}
 	outbox_on_drafts(c->ob, drafts_offered, drafts_publication, c->dr);
+	c->pm = postmortem_new(c->st, c->inc, cfg, core_route, c, err, errlen);
+	if (!c->pm)
+		goto fail;
 	if (outbox_configure(c->ob, cfg, err, errlen) < 0)
 		goto fail;
 	if (!(c->ingest = bind_socket(zctx, ZMQ_ROUTER, INGEST_ENDPOINT, 0, err, errlen)))
@@ -824,6 +841,7 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	                           .subs = c->subs,
 	                           .cfg = cfg,
 	                           .started_ms = timefmt_now_ms()};
+	c->ctl_ctx.pm = c->pm;
 	if (pthread_create(&c->thread, NULL, core_main, c) != 0) {
 		snprintf(err, errlen, "cannot start the core thread");
 		goto fail;

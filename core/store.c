@@ -55,6 +55,12 @@ static const char schema_sql[] =
     /* The update clock of each open public incident (cadence.c); a new table, so no migration. */
     "CREATE TABLE IF NOT EXISTS cadence(incident_id INTEGER PRIMARY KEY, public_at INTEGER NOT NULL,"
     " last_update INTEGER NOT NULL, cycle INTEGER NOT NULL, stage INTEGER NOT NULL);"
+    /* Post-mortems (docs/postmortems.md): one row per resolved incident. */
+    "CREATE TABLE IF NOT EXISTS postmortems(incident_id INTEGER PRIMARY KEY, resolved_at INTEGER NOT NULL,"
+    " due_at INTEGER, reminded_at INTEGER, draft_hash TEXT, drafted_at INTEGER, markdown TEXT, html TEXT,"
+    " published_at INTEGER, published_by TEXT, publish_event INTEGER, revision INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS postmortems_due ON postmortems(due_at)"
+    " WHERE published_at IS NULL AND reminded_at IS NULL;"
     "INSERT OR IGNORE INTO meta(k, v) VALUES('schema', '" STR(SCHEMA_VERSION) "');"
                                                                               "COMMIT;";
 
@@ -930,4 +936,162 @@ json_t *store_draft_json(store *s, int64_t id)
 	json_t *one = rows ? json_incref(json_array_get(rows, 0)) : NULL;
 	json_decref(rows);
 	return one;
+}
+
+/* ---- post-mortems (postmortem.c) ------------------------------------------
+ * A few statements a resolved incident runs once or twice: prepared per
+ * call rather than kept, so this section stays apart from the hot ones. */
+
+/* Prepare sql and bind up to three integers (0 binds NULL for times) and two texts. */
+static sqlite3_stmt *pm_prepare(store *s, const char *sql, int64_t a, int64_t b, int64_t c, const char *t1,
+                                const char *t2)
+{
+	sqlite3_stmt *st = NULL;
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return NULL;
+	int n = sqlite3_bind_parameter_count(st);
+	const int64_t ints[3] = {a, b, c};
+	for (int i = 0; i < 3 && i < n; i++)
+		bind_time(st, i + 1, ints[i]);
+	if (n >= 4)
+		bind_text(st, 4, t1);
+	if (n >= 5)
+		bind_text(st, 5, t2);
+	return st;
+}
+
+/* Run a statement that returns no rows: 1 when it changed a row, 0 when none, -1. */
+static int pm_exec(store *s, sqlite3_stmt *st)
+{
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? sqlite3_changes(s->db) > 0 : -1;
+}
+
+int store_postmortem_add(store *s, int64_t incident_id, int64_t resolved_at, int64_t due_at)
+{
+	return pm_exec(s, pm_prepare(s,
+	                             "INSERT OR IGNORE INTO postmortems(incident_id, resolved_at, due_at)"
+	                             " VALUES(?1, ?2, ?3)",
+	                             incident_id, resolved_at, due_at, NULL, NULL));
+}
+
+int store_postmortem_get(store *s, int64_t incident_id, store_postmortem *p)
+{
+	memset(p, 0, sizeof(*p));
+	sqlite3_stmt *st = pm_prepare(s,
+	                              "SELECT incident_id, resolved_at, COALESCE(due_at, 0), COALESCE(reminded_at, 0),"
+	                              " COALESCE(published_at, 0), revision, draft_hash, published_by"
+	                              " FROM postmortems WHERE incident_id = ?1",
+	                              incident_id, 0, 0, NULL, NULL);
+	if (!st)
+		return -1;
+	int rc = sqlite3_step(st), ret = rc == SQLITE_DONE ? 0 : -1;
+	if (rc == SQLITE_ROW) {
+		p->incident_id = sqlite3_column_int64(st, 0);
+		p->resolved_at = sqlite3_column_int64(st, 1);
+		p->due_at = sqlite3_column_int64(st, 2);
+		p->reminded_at = sqlite3_column_int64(st, 3);
+		p->published_at = sqlite3_column_int64(st, 4);
+		p->revision = sqlite3_column_int(st, 5);
+		p->draft_hash = col_dup(st, 6);
+		p->published_by = col_dup(st, 7);
+		ret = (p->draft_hash || sqlite3_column_type(st, 6) == SQLITE_NULL) &&
+		              (p->published_by || sqlite3_column_type(st, 7) == SQLITE_NULL)
+		          ? 1
+		          : -1;
+		if (ret < 0)
+			store_postmortem_free(p);
+	}
+	sqlite3_finalize(st);
+	return ret;
+}
+
+void store_postmortem_free(store_postmortem *p)
+{
+	free(p->draft_hash);
+	free(p->published_by);
+	p->draft_hash = p->published_by = NULL;
+}
+
+int store_postmortem_drafted(store *s, int64_t incident_id, const char *hash, int64_t now)
+{
+	return pm_exec(s,
+	               pm_prepare(s, "UPDATE postmortems SET draft_hash = ?4, drafted_at = ?2 WHERE incident_id = ?1",
+	                          incident_id, now, 0, hash, NULL));
+}
+
+int store_postmortem_publish(store *s, int64_t incident_id, const char *markdown, const char *html, const char *actor,
+                             int64_t event_id, int64_t now)
+{
+	sqlite3_stmt *st = pm_prepare(s,
+	                              "UPDATE postmortems SET markdown = ?4, html = ?5, published_by = ?6,"
+	                              " published_at = ?2, publish_event = ?3, revision = revision + 1"
+	                              " WHERE incident_id = ?1",
+	                              incident_id, now, event_id, markdown, html);
+	if (st)
+		bind_text(st, 6, actor);
+	return pm_exec(s, st);
+}
+
+int store_postmortem_reminded(store *s, int64_t incident_id, int64_t now)
+{
+	return pm_exec(s, pm_prepare(s, "UPDATE postmortems SET reminded_at = ?2 WHERE incident_id = ?1", incident_id,
+	                             now, 0, NULL, NULL));
+}
+
+/* The first column of every row of st, up to max, into out: n, or -1. */
+static int pm_ids(sqlite3_stmt *st, int64_t *out, int max)
+{
+	int n = 0, rc = SQLITE_DONE;
+	if (!st)
+		return -1;
+	while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		out[n++] = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? n : -1;
+}
+
+int store_postmortem_due(store *s, int64_t now, int64_t *out, int max)
+{
+	return pm_ids(
+	    pm_prepare(s,
+	               "SELECT incident_id FROM postmortems WHERE published_at IS NULL AND reminded_at IS NULL"
+	               " AND due_at IS NOT NULL AND due_at <= ?1 ORDER BY due_at LIMIT ?2",
+	               now, max, 0, NULL, NULL),
+	    out, max);
+}
+
+int64_t store_postmortem_next_due(store *s)
+{
+	int64_t at = 0;
+	int n =
+	    pm_ids(pm_prepare(s,
+	                      "SELECT MIN(due_at) FROM postmortems WHERE published_at IS NULL AND reminded_at IS NULL"
+	                      " AND due_at IS NOT NULL",
+	                      0, 0, 0, NULL, NULL),
+	           &at, 1);
+	if (n < 0)
+		return -1;
+	return at > 0 ? at : INT64_MAX;
+}
+
+int store_postmortem_undrafted(store *s, int64_t *out, int max)
+{
+	return pm_ids(pm_prepare(s,
+	                         "SELECT incident_id FROM postmortems WHERE draft_hash IS NULL ORDER BY incident_id"
+	                         " LIMIT ?1",
+	                         max, 0, 0, NULL, NULL),
+	              out, max);
+}
+
+json_t *store_postmortems_json(store *s)
+{
+	return query_rows(s,
+	                  "SELECT p.incident_id, i.title, p.resolved_at, p.due_at, p.reminded_at, p.published_at,"
+	                  " p.published_by, p.revision FROM postmortems p LEFT JOIN incidents i ON i.id = p.incident_id"
+	                  " ORDER BY p.incident_id DESC LIMIT 500",
+	                  0, 0, 0, NULL);
 }

@@ -167,6 +167,35 @@ int store_clock_load(store *s, int64_t now, int public_flag, int adopt_stage,
 int store_meta_get(store *s, const char *key, int64_t *value);
 int store_meta_set(store *s, const char *key, int64_t value);
 
+/* --- post-mortems: one row per resolved incident (postmortem.c) --------- */
+typedef struct store_postmortem {
+	int64_t incident_id, resolved_at;
+	int64_t due_at, reminded_at, published_at; /* 0 = not set */
+	int revision;                              /* publications so far */
+	char *draft_hash;                          /* new (free with store_postmortem_free); NULL = never drafted */
+	char *published_by;                        /* same; NULL until published */
+} store_postmortem;
+
+/* Insert incident_id's row unless it has one (due_at 0: no reminder). 1 inserted, 0 there already, -1. */
+int store_postmortem_add(store *s, int64_t incident_id, int64_t resolved_at, int64_t due_at);
+/* 1 and *p filled, 0 no row, -1. */
+int store_postmortem_get(store *s, int64_t incident_id, store_postmortem *p);
+void store_postmortem_free(store_postmortem *p);
+/* The draft file now holds the text whose hash is hash (borrowed). 1, 0 no row, -1. */
+int store_postmortem_drafted(store *s, int64_t incident_id, const char *hash, int64_t now);
+/* Keep a publication (strings borrowed) and count it. 1, 0 no row, -1. */
+int store_postmortem_publish(store *s, int64_t incident_id, const char *markdown, const char *html, const char *actor,
+                             int64_t event_id, int64_t now);
+int store_postmortem_reminded(store *s, int64_t incident_id, int64_t now);
+/* Incidents whose reminder is due at now (unpublished, not reminded), up to max, into out: n, or -1. */
+int store_postmortem_due(store *s, int64_t now, int64_t *out, int max);
+/* When the next reminder is due: unix ms, INT64_MAX when none, -1 when the store failed. */
+int64_t store_postmortem_next_due(store *s);
+/* Incidents whose draft was never written (a crash came first), up to max: n, or -1. */
+int store_postmortem_undrafted(store *s, int64_t *out, int max);
+/* Post-mortem rows, newest incident first (at most 500), times in unix ms. New JSON. */
+json_t *store_postmortems_json(store *s);
+
 /* --- read side for the control socket (new JSON) ------------------------ */
 json_t *store_incidents_json(store *s, int all);
 json_t *store_incident_json(store *s, int64_t id); /* NULL when absent */

@@ -6,9 +6,12 @@
  * Exit status: 0 done, 1 crierd refused the request, 2 crierd could not be
  * reached (or answered nonsense), 64 usage error.
  */
+#include "markdown.h"
+#include "postmortem.h"
 #include "timefmt.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <pwd.h>
 #include <stdarg.h>
@@ -647,6 +650,137 @@ static void print_subscribers(const cmd_args *a, const json_t *reply)
 	table_free(&t);
 }
 
+static void print_postmortem_list(const json_t *list)
+{
+	static const char *const head[] = {"INCIDENT", "RESOLVED", "PUBLISHED", "REMINDER", "TITLE"};
+	table t = {.ncols = 5};
+	size_t i;
+	const json_t *p;
+
+	if (json_array_size(list) == 0) {
+		printf("no post-mortems\n");
+		return;
+	}
+	table_row(&t, head);
+	json_array_foreach(list, i, p)
+	{
+		char id[32], resolved[64], published[64], reminder[80], title[512], when[64];
+		const char *row[] = {id, resolved, published, reminder, title};
+
+		value_text(get(p, "incident_id"), id, sizeof id);
+		time_text(get(p, "resolved_at"), resolved, sizeof resolved);
+		time_text(get(p, "published_at"), published, sizeof published);
+		if (json_is_string(get(p, "reminded_at"))) {
+			time_text(get(p, "reminded_at"), when, sizeof when);
+			snprintf(reminder, sizeof reminder, "sent %s", when);
+		} else if (json_is_string(get(p, "due_at")) && !json_is_true(get(p, "published"))) {
+			time_text(get(p, "due_at"), when, sizeof when);
+			snprintf(reminder, sizeof reminder, "due %s", when);
+		} else {
+			snprintf(reminder, sizeof reminder, "-");
+		}
+		value_text(get(p, "title"), title, sizeof title);
+		table_row(&t, row);
+	}
+	table_print(&t, "");
+	table_free(&t);
+}
+
+static void print_postmortem_one(const json_t *p)
+{
+	static const struct {
+		const char *status, *says;
+	} drafts[] = {{"written", "as crier wrote it"},
+	              {"edited", "edited since crier wrote it"},
+	              {"missing", "missing: crierctl postmortem draft ID writes it again"},
+	              {"pending", "being written"},
+	              {"none", "none: crierctl postmortem draft ID writes one"}};
+	char id[32], buf[1024], when[64], by[256];
+	const char *status = json_string_value(get(p, "draft_status")), *says = "";
+	table t = {.ncols = 2};
+	char *title;
+
+	value_text(get(p, "incident_id"), id, sizeof id);
+	value_text(get(p, "title"), buf, sizeof buf);
+	title = clean(buf);
+	printf("post-mortem of incident %s: %s\n", id, title ? title : "");
+	free(title);
+	for (size_t i = 0; status && i < sizeof drafts / sizeof *drafts; i++)
+		if (strcmp(status, drafts[i].status) == 0)
+			says = drafts[i].says;
+	{
+		const char *row[2] = {"state", buf};
+
+		value_text(get(p, "state"), buf, sizeof buf);
+		table_row(&t, row);
+	}
+	{
+		const char *row[2] = {"resolved", buf};
+
+		time_text(get(p, "resolved_at"), buf, sizeof buf);
+		table_row(&t, row);
+	}
+	{
+		const char *row[2] = {"draft", buf};
+
+		snprintf(buf, sizeof buf, "%s (%s)",
+		         json_string_value(get(p, "draft")) ? json_string_value(get(p, "draft")) : "-", says);
+		table_row(&t, row);
+	}
+	{
+		const char *row[2] = {"published", buf};
+
+		if (json_is_true(get(p, "published"))) {
+			time_text(get(p, "published_at"), when, sizeof when);
+			value_text(get(p, "published_by"), by, sizeof by);
+			snprintf(buf, sizeof buf, "%s by %s (revision %lld)", when, by,
+			         (long long)json_integer_value(get(p, "revision")));
+		} else {
+			snprintf(buf, sizeof buf, "no");
+		}
+		table_row(&t, row);
+	}
+	{
+		const char *row[2] = {"reminder", buf};
+
+		if (json_is_string(get(p, "reminded_at"))) {
+			time_text(get(p, "reminded_at"), when, sizeof when);
+			snprintf(buf, sizeof buf, "sent %s", when);
+		} else if (json_is_string(get(p, "due_at"))) {
+			time_text(get(p, "due_at"), when, sizeof when);
+			snprintf(buf, sizeof buf, "%s %s", json_is_true(get(p, "published")) ? "was due" : "due", when);
+		} else {
+			snprintf(buf, sizeof buf, "none");
+		}
+		table_row(&t, row);
+	}
+	table_print(&t, "  ");
+	table_free(&t);
+}
+
+static void print_postmortem(const cmd_args *a, const json_t *reply)
+{
+	const json_t *p = get(reply, "postmortem");
+	const char *sub = a->npos ? a->pos[0] : "list";
+
+	if (strcmp(sub, "list") == 0) {
+		print_postmortem_list(get(reply, "postmortems"));
+	} else if (strcmp(sub, "draft") == 0) {
+		char path[1024];
+
+		value_text(get(p, "draft"), path, sizeof path);
+		printf("draft of incident %s written to %s\n", a->pos[1], path);
+	} else if (strcmp(sub, "publish") == 0) {
+		char ev[32];
+
+		value_text(get(reply, "event"), ev, sizeof ev);
+		printf("post-mortem of incident %s published (revision %lld, event %s)\n", a->pos[1],
+		       (long long)json_integer_value(get(p, "revision")), ev);
+	} else {
+		print_postmortem_one(p);
+	}
+}
+
 /* The two largest units are enough to read at a glance: "3d 4h", "12m 5s". */
 static void uptime_text(long long s, char *buf, size_t n)
 {
@@ -917,6 +1051,109 @@ static json_t *build_subscribers(const command *cmd, const cmd_args *a, const op
 	return req;
 }
 
+/* The post-mortem in path, read and checked here so that crierd gets only text it can take. New, or NULL with err. */
+static char *read_postmortem(const char *path, size_t *len, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat sb;
+	char *buf = NULL;
+	size_t got = 0;
+
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		usage_fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (S_ISDIR(sb.st_mode)) {
+		usage_fail(err, errlen, "cannot read %s: it is a directory", path);
+		goto fail;
+	}
+	if (S_ISREG(sb.st_mode) && sb.st_size > POSTMORTEM_MAX) {
+		usage_fail(err, errlen, "%s is %lld bytes, over the limit of %d bytes (%d KiB)", path,
+		           (long long)sb.st_size, POSTMORTEM_MAX, POSTMORTEM_MAX / 1024);
+		goto fail;
+	}
+	/* One byte more than allowed: enough to tell a pipe that is too long. */
+	buf = malloc(POSTMORTEM_MAX + 2);
+	if (!buf) {
+		usage_fail(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (;;) {
+		ssize_t r = read(fd, buf + got, POSTMORTEM_MAX + 1 - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			usage_fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
+			goto fail;
+		}
+		if (r == 0 || (got += (size_t)r) > POSTMORTEM_MAX)
+			break;
+	}
+	close(fd);
+	fd = -1;
+	buf[got] = '\0';
+	if (markdown_check(buf, got, POSTMORTEM_MAX, path, err, errlen) < 0)
+		goto fail;
+	*len = got;
+	return buf;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return NULL;
+}
+
+static json_t *build_postmortem(const command *cmd, const cmd_args *a, const opts *o, char *err, size_t errlen)
+{
+	static const char *const subs[][2] = {{"list", "postmortems"},
+	                                      {"show", "postmortem"},
+	                                      {"draft", "postmortem_draft"},
+	                                      {"publish", "postmortem_publish"}};
+	const char *sub = a->npos ? a->pos[0] : "list", *ctl = NULL;
+	int publish = strcmp(sub, "publish") == 0;
+	char *md;
+	size_t len;
+	json_t *req;
+
+	(void)cmd;
+	for (size_t i = 0; i < sizeof subs / sizeof *subs; i++)
+		if (strcmp(sub, subs[i][0]) == 0)
+			ctl = subs[i][1];
+	if (!ctl) {
+		usage_fail(err, errlen, "unknown postmortem subcommand \"%s\" (use list, show, draft or publish)", sub);
+		return NULL;
+	}
+	if (strcmp(sub, "list") == 0) {
+		if (a->npos > 1) {
+			usage_fail(err, errlen, "postmortem list takes no ID");
+			return NULL;
+		}
+		return new_request(ctl);
+	}
+	if (publish && a->npos < 3) {
+		usage_fail(err, errlen, "postmortem publish needs an incident ID and a FILE");
+		return NULL;
+	}
+	if (!publish && a->npos != 2) {
+		usage_fail(err, errlen, "postmortem %s %s", sub,
+		           a->npos < 2 ? "needs an incident ID" : "takes an incident ID only");
+		return NULL;
+	}
+	req = with_id(new_request(ctl), "id", "ID", a->pos[1], err, errlen);
+	if (!req || !publish)
+		return req;
+	md = read_postmortem(a->pos[2], &len, err, errlen);
+	if (!md || json_object_set_new(req, "markdown", json_stringn(md, len)) < 0 ||
+	    set_str(req, "actor", o->actor) < 0) {
+		free(md);
+		json_decref(req);
+		return NULL;
+	}
+	free(md);
+	return req;
+}
+
 static json_t *build_status(const command *cmd, const cmd_args *a, const opts *o, char *err, size_t errlen)
 {
 	(void)a;
@@ -951,6 +1188,9 @@ static const command commands[] = {
      "people told of public incidents by email or SMS; add confirms at once, --component limits to some",
      "crierctl subscribers add jane@example.com --component API", "--component", 0, build_subscribers,
      print_subscribers, 2},
+    {"postmortem", "[show|draft|publish ID]",
+     "post-mortems of resolved incidents; show ID (where its draft is), draft ID (write it again), publish ID FILE",
+     "crierctl postmortem publish 3 incident-3.md", "", 0, build_postmortem, print_postmortem, 3},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof *commands)

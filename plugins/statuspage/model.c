@@ -22,7 +22,8 @@ typedef enum kind {
 static kind event_kind(const char *type)
 {
 	static const char *const entries[] = {"opened", "acknowledged", "update", "state_changed", "resolved"};
-	static const char *const quiet[] = {"alert_joined", "alert_resolved", "severity_raised"};
+	static const char *const quiet[] = {"alert_joined", "alert_resolved", "severity_raised",
+	                                    "postmortem_published"};
 
 	for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++)
 		if (strcmp(type, entries[i]) == 0)
@@ -301,6 +302,27 @@ static int refresh(json_t *rec, const json_t *inc, const char *type, const char 
 	return rc ? OOM : 0;
 }
 
+/*
+ * A postmortem_published event: its HTML (crier renders it from a strict
+ * Markdown subset with everything else escaped, docs/postmortems.md) goes on
+ * the incident's page as it is. The newest publication wins.
+ */
+static int set_postmortem(json_t *rec, const json_t *event, json_int_t event_id, const char *ev_time, int *changed)
+{
+	const json_t *pm = json_object_get(event, "postmortem");
+	const char *html = str_of(pm, "html");
+	const char *at = str_of(pm, "published_at");
+	if (!html || event_id < json_integer_value(json_object_get(json_object_get(rec, "postmortem"), "event")))
+		return 0;
+	if (!at || model_time_ms(at) < 0)
+		at = ev_time;
+	return set_noting(rec, "postmortem",
+	                  json_pack("{sI ss ss sI sI}", "event", event_id, "html", html, "published_at", at,
+	                            "published_ms", (json_int_t)model_time_ms(at), "revision",
+	                            json_integer_value(json_object_get(pm, "revision"))),
+	                  changed);
+}
+
 static json_t *new_record(json_int_t id, const json_t *inc, const char *ev_time)
 {
 	const char *opened = str_of(inc, "opened_at");
@@ -428,6 +450,8 @@ int model_apply(json_t *m, const json_t *event, const model_component *comps, si
 		if (rc)
 			goto oom;
 	}
+	if (strcmp(type, "postmortem_published") == 0 && set_postmortem(rec, event, event_id, ev_time, &changed) != 0)
+		goto oom;
 	if (k == KIND_ENTRY && !has_entry(json_object_get(rec, "updates"), event_id, type)) {
 		/* Only a person's words are shown; automation's messages may
 		 * quote alert internals. */

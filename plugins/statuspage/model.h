@@ -17,7 +17,9 @@
  *                        "opened_at": "...", "opened_ms": ..., "resolved_at": null, "resolved_ms": 0,
  *                        "last_event": 17,
  *                        "updates": [{"event": 17, "type": "opened", "time": "...", "ms": ...,
- *                                     "state": "investigating", "message": "..."}, ...]}},
+ *                                     "state": "investigating", "message": "..."}, ...],
+ *                        "postmortem": {"event": 40, "html": "<h3>...", "published_at": "...",
+ *                                       "published_ms": ..., "revision": 1}}},   once one is published
  *    "targets": {"<target key>": {"version": 12, "files": {"index.html": "<hash>", ...}}}}
  *
  * Updates are kept oldest first. Only the words people wrote ("message"

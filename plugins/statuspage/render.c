@@ -226,6 +226,14 @@ static json_t *incident_obj(const render_conf *conf, const json_t *inc, const ch
 	if (resolved && json_object_set_new(o, "resolved_at",
 	                                    time_obj(json_integer_value(json_object_get(inc, "resolved_ms")))) != 0)
 		goto oom;
+	/* The post-mortem's HTML is crier's, escaped already: the template puts it in as it is. */
+	const json_t *pm = json_object_get(inc, "postmortem");
+	if (json_is_string(json_object_get(pm, "html")) &&
+	    json_object_set_new(o, "postmortem",
+	                        json_pack("{sO so sb}", "html", json_object_get(pm, "html"), "published",
+	                                  time_obj(json_integer_value(json_object_get(pm, "published_ms"))), "revised",
+	                                  json_integer_value(json_object_get(pm, "revision")) > 1)) != 0)
+		goto oom;
 	if (!(list = json_array()))
 		goto oom;
 	/* Newest first, as readers scan a live incident. */

@@ -291,7 +291,7 @@ class ControlSocket(DaemonCase):
             (b"\xff\xfe", "request is not valid JSON: unable to decode byte 0xff"),
             (b"{}", 'request has no "cmd"'),
             (b'{"cmd":"frob"}',
-             'unknown command "frob" (known: status, incidents, show, ack, update, resolve, deliveries, retry, drafts, draft, draft_approve, draft_reject, draft_edit, subscribers, subscriber_add, subscriber_remove)'),
+             'unknown command "frob" (known: status, incidents, show, ack, update, resolve, deliveries, retry, drafts, draft, draft_approve, draft_reject, draft_edit, subscribers, subscriber_add, subscriber_remove, postmortems, postmortem, postmortem_draft, postmortem_publish)'),
             (b'{"cmd":"show","id":999}', "no incident 999"),
             (b'{"cmd":"draft_approve"}', 'draft_approve needs a positive draft "id"'),
             (b'{"cmd":"draft","id":999}', "no draft 999"),

@@ -152,6 +152,23 @@ static void test_public_doc(void)
 	CHECK_STR(json_string_value(json_object_get(pub, "message")), "We rolled back the deploy.");
 	json_decref(pub);
 	json_decref(doc);
+
+	/* A published post-mortem is written for readers; the reminder's details are not. */
+	doc = json_pack("{ss s{sI sb sb} s{ss ss}}", "type", "postmortem_published", "incident", "id", (json_int_t)3,
+	                "public", 1, "security", 1, "postmortem", "markdown", "# What happened", "html",
+	                "<h2>What happened</h2>\n");
+	pub = audience_public_doc(doc);
+	CHECK(json_equal(json_object_get(pub, "postmortem"), json_object_get(doc, "postmortem")));
+	json_decref(pub);
+	json_object_set_new(doc, "type", json_string("postmortem_due"));
+	pub = audience_public_doc(doc);
+	CHECK(pub != NULL && json_object_get(pub, "postmortem") == NULL);
+	json_decref(pub);
+	json_decref(doc);
+	CHECK(audience_internal_type("postmortem_due"));
+	CHECK(!audience_internal_type("postmortem_published"));
+	CHECK(!audience_internal_type("resolved"));
+	CHECK(!audience_internal_type(NULL));
 }
 
 static void test_errors(void)

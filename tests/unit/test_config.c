@@ -90,7 +90,8 @@ static void test_full(void)
 	    " \"http\": {\"listen\": \"[::1]:8080\", \"max_body_bytes\": 2048, \"ack_timeout_ms\": 500},\n"
 	    " \"zmq\": {\"ingest\": \"tcp://127.0.0.1:5555\"},\n"
 	    " \"store\": {\"synchronous\": \"full\", \"batch_max\": 64, \"checkpoint_pages\": 500},\n"
-	    " \"incidents\": {\"group_by\": [\"service\", \"cluster\"], \"hold_seconds\": 0.5},\n"
+	    " \"incidents\": {\"group_by\": [\"service\", \"cluster\"], \"hold_seconds\": 0.5,"
+	    " \"postmortem_due_seconds\": 1.5, \"postmortem_for\": \"all\"},\n"
 	    " \"delivery\": {\"max_attempts\": 3, \"max_age_seconds\": 60, \"backoff_initial_ms\": 10, "
 	    "\"backoff_max_ms\": 100}}\n");
 	snprintf(secret_file, sizeof secret_file, "%s/pw.txt", root);
@@ -144,6 +145,7 @@ static void test_full(void)
 	CHECK(json_array_size(c->group_by) == 2);
 	CHECK_STR(json_string_value(json_array_get(c->group_by, 1)), "cluster");
 	CHECK(c->hold_ms == 500);
+	CHECK(c->postmortem_due_ms == 1500 && c->postmortem_all == 1);
 	CHECK(c->delivery.max_attempts == 3);
 	CHECK(c->delivery.max_age_ms == 60000);
 	CHECK(c->delivery.backoff_initial_ms == 10);
@@ -233,6 +235,7 @@ static void test_defaults(void)
 	CHECK(json_array_size(c->group_by) == 1);
 	CHECK_STR(json_string_value(json_array_get(c->group_by, 0)), "service");
 	CHECK(c->hold_ms == 300000);
+	CHECK(c->postmortem_due_ms == 3 * 86400 * 1000LL && c->postmortem_all == 0);
 	CHECK(c->delivery.max_attempts == 12);
 	CHECK(c->delivery.max_age_ms == 86400000);
 	CHECK(c->delivery.backoff_initial_ms == 1000);
@@ -441,6 +444,10 @@ static void test_errors(void)
 	expect_err(d, "crierd.json", "incidents.group_by[1]: expected a label name, got an integer");
 	d = bad("hold", "crierd.json", "{\"incidents\": {\"hold_seconds\": -1}}");
 	expect_err(d, "crierd.json", "incidents.hold_seconds: must be between 0 and 604800 seconds, got -1");
+	d = bad("pmdue", "crierd.json", "{\"incidents\": {\"postmortem_due_seconds\": \"3d\"}}");
+	expect_err(d, "crierd.json", "incidents.postmortem_due_seconds: expected a number of seconds, got a string");
+	d = bad("pmfor", "crierd.json", "{\"incidents\": {\"postmortem_for\": \"some\"}}");
+	expect_err(d, "crierd.json", "incidents.postmortem_for: expected \"public\" or \"all\", got \"some\"");
 	d = bad("backoff", "crierd.json", "{\"delivery\": {\"backoff_initial_ms\": 5000, \"backoff_max_ms\": 100}}");
 	expect_err(d, "crierd.json",
 	           "delivery.backoff_max_ms: backoff_max_ms (100) must be at least backoff_initial_ms (5000)");
@@ -463,11 +470,11 @@ static void test_errors(void)
 	d = bad("routeinst", "routes.json", "{\"routes\": [{\"to\": [\"log/default\", \"slack/ops\"]}]}");
 	expect_err(d, "routes.json", "routes[0].to[1]: unknown instance \"slack/ops\" (configured: log/default)");
 	d = bad("routeevent", "routes.json", "{\"routes\": [{\"to\": [\"log/default\"]}, {\"events\": [\"opend\"]}]}");
-	expect_err(
-	    d, "routes.json",
-	    "routes[1].events[0]: unknown event type \"opend\" (known: opened, alert_joined, alert_resolved, "
-	    "severity_raised, state_changed, acknowledged, update, resolved, draft_created, draft_approved, "
-	    "draft_rejected, draft_published, draft_failed, reminder, escalation, awaiting_first_update, or \"*\")");
+	expect_err(d, "routes.json",
+	           "routes[1].events[0]: unknown event type \"opend\" (known: opened, alert_joined, alert_resolved, "
+	           "severity_raised, state_changed, acknowledged, update, resolved, draft_created, draft_approved, "
+	           "draft_rejected, draft_published, draft_failed, reminder, escalation, awaiting_first_update, "
+	           "postmortem_published, postmortem_due, or \"*\")");
 	d = bad("routesev", "routes.json", "{\"routes\": [{\"min_severity\": \"high\", \"to\": [\"log/default\"]}]}");
 	expect_err(d, "routes.json",
 	           "routes[0].min_severity: unknown severity \"high\" (known: info, warning, major, critical)");

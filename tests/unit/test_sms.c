@@ -544,6 +544,20 @@ static void test_request(const crier_plugin *p, crier_host *h)
 	CHECK_STR(body, "[crier] Resolved: API 5xx above 5%.");
 	free(json);
 
+	/* A published post-mortem, and the staff's reminder that one is overdue. */
+	json = event("postmortem_published", "API 5xx above 5%", "resolved", LINK);
+	d = (crier_delivery){.json = json, .recipient = TO};
+	CHECK(deliver(p, h, CONFIG(""), &d) == CRIER_OK);
+	form_body(h->body, body, sizeof(body));
+	CHECK_STR(body, "[crier] Post-mortem published: API 5xx above 5%. " LINK);
+	free(json);
+	json = event("postmortem_due", "API 5xx above 5%", "resolved", LINK);
+	d = (crier_delivery){.json = json, .recipient = TO};
+	CHECK(deliver(p, h, CONFIG(""), &d) == CRIER_OK);
+	form_body(h->body, body, sizeof(body));
+	CHECK_STR(body, "[crier] Post-mortem overdue: API 5xx above 5%. crierctl postmortem show 3");
+	free(json);
+
 	/* A Messaging Service sends instead of From. */
 	json = event("opened", "Disk full", "investigating", LINK);
 	d = (crier_delivery){.json = json, .recipient = TO};
