@@ -18,6 +18,7 @@
 #include "smtp.h"
 
 #include <crier/plugin.h>
+#include <crier/plugin_util.h>
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -68,18 +69,6 @@ struct settings {
 	json_t *templates; /* borrowed */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* ---- configuration ---- */
 
 /* The host part of an smtp(s):// URL's authority, into out; -1 when the
@@ -126,13 +115,14 @@ static int check_transport(const struct settings *s, smtp_tls *tls, char *err, s
 	else if (strncasecmp(s->url, "smtp://", 7) == 0)
 		smtps = 0;
 	else
-		return fail(err, errlen, "\"url\" must start with smtp:// or smtps://");
+		return crier_fail(err, errlen, "\"url\" must start with smtp:// or smtps://");
 	for (const char *p = s->url; *p; p++)
 		if ((unsigned char)*p <= 0x20 || *p == 0x7f)
-			return fail(err, errlen, "\"url\" must not hold white space or control characters");
+			return crier_fail(err, errlen, "\"url\" must not hold white space or control characters");
 	if (url_host(s->url, host, sizeof(host)) != 0)
-		return fail(err, errlen,
-		            "\"url\" must name a host, with no credentials in it (use \"username\" and \"password\")");
+		return crier_fail(
+		    err, errlen,
+		    "\"url\" must name a host, with no credentials in it (use \"username\" and \"password\")");
 	if (!s->tls)
 		*tls = smtps ? SMTP_TLS_IMPLICIT : SMTP_TLS_STARTTLS;
 	else if (strcmp(s->tls, "starttls") == 0)
@@ -142,15 +132,16 @@ static int check_transport(const struct settings *s, smtp_tls *tls, char *err, s
 	else if (strcmp(s->tls, "none") == 0)
 		*tls = SMTP_TLS_NONE;
 	else
-		return fail(err, errlen, "\"tls\" must be \"starttls\", \"implicit\" or \"none\"");
+		return crier_fail(err, errlen, "\"tls\" must be \"starttls\", \"implicit\" or \"none\"");
 	if (smtps != (*tls == SMTP_TLS_IMPLICIT))
-		return fail(err, errlen, "\"tls\": \"implicit\" goes with an smtps:// URL, the others with smtp://");
+		return crier_fail(err, errlen,
+		                  "\"tls\": \"implicit\" goes with an smtps:// URL, the others with smtp://");
 	if (!s->username != !s->password)
-		return fail(err, errlen, "\"username\" and \"password\" go together");
+		return crier_fail(err, errlen, "\"username\" and \"password\" go together");
 	if (s->password && *tls == SMTP_TLS_NONE && !is_loopback(host))
-		return fail(err, errlen,
-		            "\"password\" would cross the network in clear text: use \"tls\": \"starttls\" or "
-		            "\"implicit\" (plain SMTP with a password is allowed to a loopback host only)");
+		return crier_fail(err, errlen,
+		                  "\"password\" would cross the network in clear text: use \"tls\": \"starttls\" or "
+		                  "\"implicit\" (plain SMTP with a password is allowed to a loopback host only)");
 	return 0;
 }
 
@@ -158,7 +149,7 @@ static int string_key(json_t *v, const char *key, const char **out, char *err, s
 {
 	*out = json_string_value(v);
 	if (!*out || !**out)
-		return fail(err, errlen, "\"%s\" must be a non-empty string", key);
+		return crier_fail(err, errlen, "\"%s\" must be a non-empty string", key);
 	return 0;
 }
 
@@ -170,7 +161,7 @@ static int address_key(json_t *v, const char *key, mime_address *out, char *err,
 	if (string_key(v, key, &s, err, errlen) != 0)
 		return -1;
 	if (mime_address_parse(s, out, why, sizeof(why)) != 0)
-		return fail(err, errlen, "\"%s\" %s", key, why);
+		return crier_fail(err, errlen, "\"%s\" %s", key, why);
 	return 0;
 }
 
@@ -181,19 +172,20 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 	char why[512];
 
 	if (overrides && !json_is_object(overrides))
-		return fail(err, errlen, "\"templates\" must be an object of template name to text or \"file:path\"");
+		return crier_fail(err, errlen,
+		                  "\"templates\" must be an object of template name to text or \"file:path\"");
 	json_object_foreach(overrides, name, v)
 	{
 		int known = 0;
 		for (int i = 0; i < N_TPL; i++)
 			known |= strcmp(name, templates[i].name) == 0;
 		if (!known)
-			return fail(err, errlen,
-			            "templates: unknown template \"%s\"; known: subject, text, html, "
-			            "confirm_subject, confirm_text, confirm_html",
-			            name);
+			return crier_fail(err, errlen,
+			                  "templates: unknown template \"%s\"; known: subject, text, html, "
+			                  "confirm_subject, confirm_text, confirm_html",
+			                  name);
 		if (!json_is_string(v))
-			return fail(err, errlen, "templates: \"%s\" must be a string", name);
+			return crier_fail(err, errlen, "templates: \"%s\" must be a string", name);
 	}
 	for (int i = 0; i < N_TPL; i++) {
 		json_t *o = overrides ? json_object_get(overrides, templates[i].name) : NULL;
@@ -201,8 +193,8 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 		inst->tpl[i] = inst->api->template_load(inst->host, templates[i].name, o ? json_string_value(o) : NULL,
 		                                        why, sizeof(why));
 		if (!inst->tpl[i])
-			return fail(err, errlen, "template \"%s\": %s", templates[i].name,
-			            why[0] ? why : "cannot load");
+			return crier_fail(err, errlen, "template \"%s\": %s", templates[i].name,
+			                  why[0] ? why : "cannot load");
 	}
 	return 0;
 }
@@ -219,10 +211,10 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
 	/* Not jerr.text: it quotes the text near the error, which may be the password. */
 	if (!root)
-		return fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		            jerr.column);
+		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
+		                  jerr.column);
 	if (!json_is_object(root)) {
-		fail(err, errlen, "configuration must be a JSON object");
+		crier_fail(err, errlen, "configuration must be a JSON object");
 		goto out;
 	}
 	json_object_foreach(root, key, v)
@@ -241,8 +233,8 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 		} else if (strcmp(key, "timeout_ms") == 0) {
 			json_int_t t = json_integer_value(v);
 			if (!json_is_integer(v) || t < 1 || t > MAX_TIMEOUT_MS)
-				rc =
-				    fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d", MAX_TIMEOUT_MS);
+				rc = crier_fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
+				                MAX_TIMEOUT_MS);
 			s.timeout_ms = (long)t;
 		} else if (strcmp(key, "from") == 0) {
 			rc = address_key(v, key, &inst->from, err, errlen);
@@ -251,21 +243,22 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 		} else if (strcmp(key, "message_id_domain") == 0) {
 			rc = string_key(v, key, &domain, err, errlen);
 			if (rc == 0 && (!mime_domain_valid(domain) || strlen(domain) > MSGID_DOMAIN_MAX))
-				rc = fail(err, errlen,
-				          "\"message_id_domain\" must be a domain name like \"example.com\"");
+				rc = crier_fail(err, errlen,
+				                "\"message_id_domain\" must be a domain name like \"example.com\"");
 		} else if (strcmp(key, "templates") == 0) {
 			s.templates = v;
 		} else {
-			rc = fail(err, errlen,
-			          "unknown key \"%s\"; known keys: url, tls, username, password, ca_file, timeout_ms, "
-			          "from, reply_to, message_id_domain, templates",
-			          key);
+			rc = crier_fail(
+			    err, errlen,
+			    "unknown key \"%s\"; known keys: url, tls, username, password, ca_file, timeout_ms, "
+			    "from, reply_to, message_id_domain, templates",
+			    key);
 		}
 		if (rc != 0)
 			goto out;
 	}
 	if (!s.url || !inst->from.addr) {
-		fail(err, errlen, "missing required key \"%s\"", !s.url ? "url" : "from");
+		crier_fail(err, errlen, "missing required key \"%s\"", !s.url ? "url" : "from");
 		goto out;
 	}
 	o = (smtp_options){.url = s.url,
@@ -278,14 +271,15 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 	if (!domain) {
 		domain = mime_address_domain(inst->from.addr);
 		if (strlen(domain) > MSGID_DOMAIN_MAX) {
-			fail(err, errlen, "the \"from\" domain is too long for Message-IDs: set \"message_id_domain\"");
+			crier_fail(err, errlen,
+			           "the \"from\" domain is too long for Message-IDs: set \"message_id_domain\"");
 			goto out;
 		}
 	}
 	inst->msgid_domain = strdup(domain);
 	inst->smtp = smtp_client_new(&o);
 	if (!inst->msgid_domain || !inst->smtp) {
-		fail(err, errlen, "out of memory");
+		crier_fail(err, errlen, "out of memory");
 		goto out;
 	}
 	ret = load_templates(inst, s.templates, err, errlen);
@@ -317,10 +311,10 @@ static int email_init(const crier_host_api *api, crier_host *host, const char *c
 	if (!api || api->abi_version < 2 || !api->delivery_json || !api->delivery_key || !api->delivery_recipient ||
 	    !api->delivery_state || !api->set_state || !api->set_error || !api->instance_name || !api->now_ms ||
 	    !api->template_load || !api->template_render || !api->template_free || !api->text_measure || !api->text_fit)
-		return fail(err, errlen, "the host table lacks entries this plugin needs (ABI version 2)");
+		return crier_fail(err, errlen, "the host table lacks entries this plugin needs (ABI version 2)");
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	inst->api = api;
 	inst->host = host;
 	if (parse_config(inst, config_json, err, errlen) != 0) {

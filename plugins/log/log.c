@@ -4,6 +4,7 @@
  * tests, and as the smallest example of the plugin ABI.
  */
 #include <crier/plugin.h>
+#include <crier/plugin_util.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,18 +28,6 @@ struct crier_instance {
 	int torn; /* a failed write may have left half a line behind */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static int parse_config(const char *config_json, char **path, int *do_fsync, char *err, size_t errlen)
 {
 	json_error_t jerr;
@@ -51,10 +40,10 @@ static int parse_config(const char *config_json, char **path, int *do_fsync, cha
 	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
 	if (!root)
 		/* Not jerr.text: it quotes the text near the error, which may be a secret. */
-		return fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		            jerr.column);
+		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
+		                  jerr.column);
 	if (!json_is_object(root)) {
-		fail(err, errlen, "configuration must be a JSON object");
+		crier_fail(err, errlen, "configuration must be a JSON object");
 		goto out;
 	}
 	json_object_foreach(root, key, v)
@@ -62,28 +51,28 @@ static int parse_config(const char *config_json, char **path, int *do_fsync, cha
 		if (strcmp(key, "path") == 0) {
 			const char *s = json_string_value(v);
 			if (!s || !*s) {
-				fail(err, errlen, "\"path\" must be a non-empty string");
+				crier_fail(err, errlen, "\"path\" must be a non-empty string");
 				goto out;
 			}
 			if (s[strlen(s) - 1] == '/') {
-				fail(err, errlen, "\"path\" must name a file, not a folder");
+				crier_fail(err, errlen, "\"path\" must name a file, not a folder");
 				goto out;
 			}
 		} else if (strcmp(key, "fsync") == 0) {
 			if (!json_is_boolean(v)) {
-				fail(err, errlen, "\"fsync\" must be true or false");
+				crier_fail(err, errlen, "\"fsync\" must be true or false");
 				goto out;
 			}
 			*do_fsync = json_is_true(v);
 		} else {
-			fail(err, errlen, "unknown key \"%s\"; known keys: path, fsync", key);
+			crier_fail(err, errlen, "unknown key \"%s\"; known keys: path, fsync", key);
 			goto out;
 		}
 	}
 	v = json_object_get(root, "path");
 	*path = strdup(v ? json_string_value(v) : DEFAULT_PATH);
 	if (!*path) {
-		fail(err, errlen, "out of memory");
+		crier_fail(err, errlen, "out of memory");
 		goto out;
 	}
 	ret = 0;
@@ -101,10 +90,10 @@ static int log_init(const crier_host_api *api, crier_host *host, const char *con
 
 	*out = NULL;
 	if (!api || !api->state_dir || !api->delivery_json || !api->set_error)
-		return fail(err, errlen, "the host table lacks entries this plugin needs");
+		return crier_fail(err, errlen, "the host table lacks entries this plugin needs");
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	inst->api = api;
 	inst->host = host;
 	inst->fd = -1;
@@ -119,7 +108,7 @@ static int log_init(const crier_host_api *api, crier_host *host, const char *con
 		rc = asprintf(&inst->full_path, "%s/%s", state_dir, inst->path);
 	if (rc < 0) {
 		inst->full_path = NULL;
-		fail(err, errlen, "out of memory");
+		crier_fail(err, errlen, "out of memory");
 		goto fail;
 	}
 	/* No file is touched here: --check-config runs init and destroy. */

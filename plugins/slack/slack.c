@@ -14,6 +14,7 @@
  * that it looks like one.
  */
 #include <crier/plugin.h>
+#include <crier/plugin_util.h>
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -67,32 +68,6 @@ static const char *const retry_codes[] = {"ratelimited",         "rate_limited",
 
 /* chat.update codes that mean the root is gone or frozen: start a new one. */
 static const char *const lost_root_codes[] = {"message_not_found", "cant_update_message", "edit_window_closed"};
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static void log_msg(const crier_instance *inst, crier_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void log_msg(const crier_instance *inst, crier_log_level level, const char *fmt, ...)
-{
-	char line[400];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(line, sizeof(line), fmt, ap);
-	va_end(ap);
-	inst->api->log(inst->host, level, line);
-}
 
 static int in_list(const char *s, const char *const *list, size_t n)
 {
@@ -172,37 +147,38 @@ static int read_settings(crier_instance *inst, json_t *root, struct settings *s,
 		if (strcmp(key, "webhook_url") == 0) {
 			/* Never quote it: the URL is the credential. */
 			if (!str || !is_http_url(str))
-				return fail(
+				return crier_fail(
 				    err, errlen,
 				    "\"webhook_url\" must be a string starting with http:// or https://, without "
 				    "spaces");
 			s->webhook_url = str;
 		} else if (strcmp(key, "token") == 0) {
 			if (!str || !is_clean(str))
-				return fail(err, errlen, "\"token\" must be a non-empty string without spaces");
+				return crier_fail(err, errlen, "\"token\" must be a non-empty string without spaces");
 			s->token = str;
 		} else if (strcmp(key, "channel") == 0) {
 			if (!str || !is_clean(str))
-				return fail(
+				return crier_fail(
 				    err, errlen,
 				    "\"channel\" must be a channel ID (C0123ABC) or name (#ops), without spaces");
 			s->channel = str;
 		} else if (strcmp(key, "api_base") == 0) {
 			if (!str || !is_http_url(str))
-				return fail(err, errlen, "\"api_base\" must start with http:// or https://");
+				return crier_fail(err, errlen, "\"api_base\" must start with http:// or https://");
 			s->api_base = str;
 		} else if (strcmp(key, "timeout_ms") == 0) {
 			json_int_t t = json_integer_value(v);
 			if (!json_is_integer(v) || t < 1 || t > MAX_TIMEOUT_MS)
-				return fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
-				            MAX_TIMEOUT_MS);
+				return crier_fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
+				                  MAX_TIMEOUT_MS);
 			inst->timeout_ms = (long)t;
 		} else if (strcmp(key, "templates") == 0) {
 			if (!json_is_object(v))
-				return fail(err, errlen, "\"templates\" must be an object of template name to text");
+				return crier_fail(err, errlen,
+				                  "\"templates\" must be an object of template name to text");
 			s->templates = v;
 		} else {
-			return fail(
+			return crier_fail(
 			    err, errlen,
 			    "unknown key \"%s\"; known keys: webhook_url, token, channel, api_base, timeout_ms, "
 			    "templates",
@@ -210,14 +186,16 @@ static int read_settings(crier_instance *inst, json_t *root, struct settings *s,
 		}
 	}
 	if (s->webhook_url && (s->token || s->channel || s->api_base))
-		return fail(err, errlen,
-		            "\"webhook_url\" (incoming webhook) cannot be combined with \"token\", \"channel\" or "
-		            "\"api_base\" (Web API)");
+		return crier_fail(
+		    err, errlen,
+		    "\"webhook_url\" (incoming webhook) cannot be combined with \"token\", \"channel\" or "
+		    "\"api_base\" (Web API)");
 	if (!s->webhook_url && !s->token)
-		return fail(err, errlen,
-		            "set \"webhook_url\" (incoming webhook) or \"token\" and \"channel\" (Web API)");
+		return crier_fail(err, errlen,
+		                  "set \"webhook_url\" (incoming webhook) or \"token\" and \"channel\" (Web API)");
 	if (s->token && !s->channel)
-		return fail(err, errlen, "missing required key \"channel\" (the Web API needs it with \"token\")");
+		return crier_fail(err, errlen,
+		                  "missing required key \"channel\" (the Web API needs it with \"token\")");
 	return 0;
 }
 
@@ -235,12 +213,12 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 		int ok =
 		    web_api ? (strcmp(name, "root") == 0 || strcmp(name, "reply") == 0) : strcmp(name, "message") == 0;
 		if (!ok)
-			return fail(err, errlen, "templates: \"%s\" is not a template of %s; it has %s", name,
-			            web_api ? "the Web API mode" : "the webhook mode",
-			            web_api ? "root and reply" : "message");
+			return crier_fail(err, errlen, "templates: \"%s\" is not a template of %s; it has %s", name,
+			                  web_api ? "the Web API mode" : "the webhook mode",
+			                  web_api ? "root and reply" : "message");
 		if (!json_is_string(v))
-			return fail(err, errlen, "templates: \"%s\" must be a string (the template, or \"file:PATH\")",
-			            name);
+			return crier_fail(err, errlen,
+			                  "templates: \"%s\" must be a string (the template, or \"file:PATH\")", name);
 	}
 	for (int i = 0; i < N_TEMPLATES; i++) {
 		if ((i == T_MESSAGE) == web_api)
@@ -264,10 +242,10 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
 	/* Not jerr.text: it quotes the text near the error, which may be a secret. */
 	if (!root)
-		return fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		            jerr.column);
+		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
+		                  jerr.column);
 	if (!json_is_object(root)) {
-		fail(err, errlen, "configuration must be a JSON object");
+		crier_fail(err, errlen, "configuration must be a JSON object");
 		goto out;
 	}
 	inst->timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -276,14 +254,14 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 	if (s.webhook_url) {
 		inst->webhook_url = strdup(s.webhook_url);
 		if (!inst->webhook_url) {
-			fail(err, errlen, "out of memory");
+			crier_fail(err, errlen, "out of memory");
 			goto out;
 		}
 	} else {
 		char base[512];
 		size_t n = strlen(s.api_base ? s.api_base : DEFAULT_API_BASE);
 		if (n >= sizeof(base)) {
-			fail(err, errlen, "\"api_base\" is longer than %zu bytes", sizeof(base) - 1);
+			crier_fail(err, errlen, "\"api_base\" is longer than %zu bytes", sizeof(base) - 1);
 			goto out;
 		}
 		memcpy(base, s.api_base ? s.api_base : DEFAULT_API_BASE, n + 1);
@@ -294,7 +272,7 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 		inst->post_url = join(base, "/chat.postMessage");
 		inst->update_url = join(base, "/chat.update");
 		if (!inst->auth || !inst->channel || !inst->post_url || !inst->update_url) {
-			fail(err, errlen, "out of memory");
+			crier_fail(err, errlen, "out of memory");
 			goto out;
 		}
 	}
@@ -328,10 +306,10 @@ static int slack_init(const crier_host_api *api, crier_host *host, const char *c
 	if (!api || api->abi_version < 2 || !api->http_request || !api->http_response_free || !api->delivery_json ||
 	    !api->delivery_state || !api->set_state || !api->set_error || !api->retry_after || !api->log ||
 	    !api->template_load || !api->template_render || !api->template_free || !api->text_fit)
-		return fail(err, errlen, "the host table lacks entries this plugin needs (ABI version 2)");
+		return crier_fail(err, errlen, "the host table lacks entries this plugin needs (ABI version 2)");
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	inst->api = api;
 	inst->host = host;
 	if (parse_config(inst, config_json, err, errlen) != 0) {
@@ -668,8 +646,8 @@ static void post_root(crier_instance *inst, crier_delivery *d, const char *text,
 	json_decref(s);
 	/* Without the state the next event would start a second root: say so. */
 	if (!state || inst->api->set_state(d, state) != 0)
-		log_msg(inst, CRIER_LOG_ERROR,
-		        "could not keep the root message's ts %s; the next event will start a new thread", r->ts);
+		crier_logf(inst->api, inst->host, CRIER_LOG_ERROR,
+		           "could not keep the root message's ts %s; the next event will start a new thread", r->ts);
 	free(state);
 }
 
@@ -690,8 +668,8 @@ static crier_result deliver_web_api(crier_instance *inst, crier_delivery *d, con
 		have_root = root_from_json(j, &r) == 0;
 		json_decref(j);
 		if (!have_root)
-			log_msg(inst, CRIER_LOG_WARN,
-			        "unreadable thread state for this incident; starting a new thread");
+			crier_logf(inst->api, inst->host, CRIER_LOG_WARN,
+			           "unreadable thread state for this incident; starting a new thread");
 	}
 	/* Render everything first: a template error must not leave half a delivery behind. */
 	res = render(inst, d, T_ROOT, ctx, link, &root_text);
@@ -732,8 +710,8 @@ static crier_result deliver_web_api(crier_instance *inst, crier_delivery *d, con
 			res = report(inst, d, &a);
 			goto out;
 		}
-		log_msg(inst, CRIER_LOG_WARN, "the root message %s cannot be updated (%s); posting a new one", r.ts,
-		        a.code);
+		crier_logf(inst->api, inst->host, CRIER_LOG_WARN,
+		           "the root message %s cannot be updated (%s); posting a new one", r.ts, a.code);
 		post_root(inst, d, root_text, &r, &a);
 		if (a.res != CRIER_OK) {
 			res = report(inst, d, &a);
@@ -761,7 +739,8 @@ static crier_result deliver_web_api(crier_instance *inst, crier_delivery *d, con
 		/* A retry would find the old root gone again and post a third;
 		 * keep the new root, which shows the current state, and lose
 		 * this one reply. */
-		log_msg(inst, CRIER_LOG_WARN, "posted a new root message but not the reply to it (%s)", a.why);
+		crier_logf(inst->api, inst->host, CRIER_LOG_WARN,
+		           "posted a new root message but not the reply to it (%s)", a.why);
 		res = CRIER_OK;
 	} else {
 		res = report(inst, d, &a);

@@ -13,6 +13,7 @@
 #include "sms_text.h"
 
 #include <crier/plugin.h>
+#include <crier/plugin_util.h>
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -49,18 +50,6 @@ struct crier_instance {
 	crier_template *confirm; /* new, from template_load */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* prefix then exactly 32 hex digits: how Twilio writes every SID. */
 static int is_sid(const char *s, const char *prefix)
 {
@@ -92,7 +81,7 @@ static int api_base_ok(const char *s)
 static int set_string(char **dst, const char *src, char *err, size_t errlen)
 {
 	*dst = strdup(src);
-	return *dst ? 0 : fail(err, errlen, "out of memory");
+	return *dst ? 0 : crier_fail(err, errlen, "out of memory");
 }
 
 static int load_templates(crier_instance *inst, json_t *overrides, char *err, size_t errlen)
@@ -103,25 +92,26 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 
 	if (overrides) {
 		if (!json_is_object(overrides))
-			return fail(err, errlen,
-			            "\"templates\" must be an object of template name to text or \"file:PATH\"");
+			return crier_fail(err, errlen,
+			                  "\"templates\" must be an object of template name to text or \"file:PATH\"");
 		json_object_foreach(overrides, name, v)
 		{
 			if (strcmp(name, template_names[0]) != 0 && strcmp(name, template_names[1]) != 0)
-				return fail(err, errlen,
-				            "templates: unknown template \"%s\"; known templates: text, confirm", name);
+				return crier_fail(err, errlen,
+				                  "templates: unknown template \"%s\"; known templates: text, confirm",
+				                  name);
 			if (!json_is_string(v))
-				return fail(err, errlen, "templates: \"%s\" must be a string", name);
+				return crier_fail(err, errlen, "templates: \"%s\" must be a string", name);
 		}
 	}
 	inst->text = inst->api->template_load(inst->host, "text", json_string_value(json_object_get(overrides, "text")),
 	                                      why, sizeof(why));
 	if (!inst->text)
-		return fail(err, errlen, "templates: %s", why[0] ? why : "cannot load \"text\"");
+		return crier_fail(err, errlen, "templates: %s", why[0] ? why : "cannot load \"text\"");
 	inst->confirm = inst->api->template_load(
 	    inst->host, "confirm", json_string_value(json_object_get(overrides, "confirm")), why, sizeof(why));
 	if (!inst->confirm)
-		return fail(err, errlen, "templates: %s", why[0] ? why : "cannot load \"confirm\"");
+		return crier_fail(err, errlen, "templates: %s", why[0] ? why : "cannot load \"confirm\"");
 	return 0;
 }
 
@@ -132,47 +122,52 @@ static int parse_key(crier_instance *inst, const char *key, json_t *v, const cha
 
 	if (strcmp(key, "account_sid") == 0) {
 		if (!is_sid(s, "AC"))
-			return fail(err, errlen, "\"account_sid\" must be \"AC\" followed by 32 hex digits");
+			return crier_fail(err, errlen, "\"account_sid\" must be \"AC\" followed by 32 hex digits");
 		memcpy(inst->account_sid, s, 35);
 	} else if (strcmp(key, "auth_token") == 0) {
 		/* Never quote it, and say nothing about what it looked like. */
 		if (!s || !*s || strpbrk(s, "\r\n"))
-			return fail(err, errlen, "\"auth_token\" must be a non-empty string on one line");
+			return crier_fail(err, errlen, "\"auth_token\" must be a non-empty string on one line");
 		return set_string(&inst->auth_token, s, err, errlen);
 	} else if (strcmp(key, "from") == 0) {
 		if (!sms_text_is_e164(s))
-			return fail(err, errlen,
-			            "\"from\" must be an E.164 number: \"+\", then 8 to 15 digits, the first not 0 "
-			            "(for a short code or sender name, use messaging_service_sid)");
+			return crier_fail(
+			    err, errlen,
+			    "\"from\" must be an E.164 number: \"+\", then 8 to 15 digits, the first not 0 "
+			    "(for a short code or sender name, use messaging_service_sid)");
 		return set_string(&inst->from, s, err, errlen);
 	} else if (strcmp(key, "messaging_service_sid") == 0) {
 		if (!is_sid(s, "MG"))
-			return fail(err, errlen, "\"messaging_service_sid\" must be \"MG\" followed by 32 hex digits");
+			return crier_fail(err, errlen,
+			                  "\"messaging_service_sid\" must be \"MG\" followed by 32 hex digits");
 		return set_string(&inst->messaging_service, s, err, errlen);
 	} else if (strcmp(key, "api_base") == 0) {
 		if (!api_base_ok(s))
-			return fail(err, errlen,
-			            "\"api_base\" must be an https:// URL without query or whitespace (http:// only "
-			            "to 127.0.0.1, localhost or [::1])");
+			return crier_fail(
+			    err, errlen,
+			    "\"api_base\" must be an https:// URL without query or whitespace (http:// only "
+			    "to 127.0.0.1, localhost or [::1])");
 		*api_base = s;
 	} else if (strcmp(key, "max_segments") == 0) {
 		json_int_t n = json_integer_value(v);
 		if (!json_is_integer(v) || n < 1 || n > SMS_TEXT_MAX_SEGMENTS)
-			return fail(err, errlen, "\"max_segments\" must be an integer from 1 to %d",
-			            SMS_TEXT_MAX_SEGMENTS);
+			return crier_fail(err, errlen, "\"max_segments\" must be an integer from 1 to %d",
+			                  SMS_TEXT_MAX_SEGMENTS);
 		inst->max_segments = (unsigned)n;
 	} else if (strcmp(key, "timeout_ms") == 0) {
 		json_int_t t = json_integer_value(v);
 		if (!json_is_integer(v) || t < 1 || t > MAX_TIMEOUT_MS)
-			return fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d", MAX_TIMEOUT_MS);
+			return crier_fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
+			                  MAX_TIMEOUT_MS);
 		inst->timeout_ms = (long)t;
 	} else if (strcmp(key, "templates") == 0) {
 		*templates = v;
 	} else {
-		return fail(err, errlen,
-		            "unknown key \"%s\"; known keys: account_sid, auth_token, from, messaging_service_sid, "
-		            "api_base, max_segments, timeout_ms, templates",
-		            key);
+		return crier_fail(
+		    err, errlen,
+		    "unknown key \"%s\"; known keys: account_sid, auth_token, from, messaging_service_sid, "
+		    "api_base, max_segments, timeout_ms, templates",
+		    key);
 	}
 	return 0;
 }
@@ -188,26 +183,26 @@ static int build_request_parts(crier_instance *inst, const char *api_base, char 
 	n = base_len + sizeof("/2010-04-01/Accounts//Messages.json") + sizeof(inst->account_sid);
 	inst->url = malloc(n);
 	if (!inst->url)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	snprintf(inst->url, n, "%.*s/2010-04-01/Accounts/%s/Messages.json", (int)base_len, api_base, inst->account_sid);
 
 	n = strlen(inst->account_sid) + 1 + strlen(inst->auth_token) + 1;
 	pair = malloc(n);
 	if (!pair)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	snprintf(pair, n, "%s:%s", inst->account_sid, inst->auth_token);
 	b64 = sms_text_base64(pair, n - 1);
 	explicit_bzero(pair, n);
 	free(pair);
 	if (!b64)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	n = sizeof("Basic ") + strlen(b64);
 	inst->authorization = malloc(n);
 	if (inst->authorization)
 		snprintf(inst->authorization, n, "Basic %s", b64);
 	explicit_bzero(b64, strlen(b64));
 	free(b64);
-	return inst->authorization ? 0 : fail(err, errlen, "out of memory");
+	return inst->authorization ? 0 : crier_fail(err, errlen, "out of memory");
 }
 
 static int parse_config(crier_instance *inst, const char *config_json, char *err, size_t errlen)
@@ -220,10 +215,10 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
 	/* Not jerr.text: it quotes the text near the error, which may be the token. */
 	if (!root)
-		return fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		            jerr.column);
+		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
+		                  jerr.column);
 	if (!json_is_object(root)) {
-		fail(err, errlen, "configuration must be a JSON object");
+		crier_fail(err, errlen, "configuration must be a JSON object");
 		goto out;
 	}
 	inst->max_segments = DEFAULT_MAX_SEGMENTS;
@@ -234,15 +229,15 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 			goto out;
 	}
 	if (!inst->account_sid[0]) {
-		fail(err, errlen, "missing required key \"account_sid\"");
+		crier_fail(err, errlen, "missing required key \"account_sid\"");
 		goto out;
 	}
 	if (!inst->auth_token) {
-		fail(err, errlen, "missing required key \"auth_token\"");
+		crier_fail(err, errlen, "missing required key \"auth_token\"");
 		goto out;
 	}
 	if (!inst->from == !inst->messaging_service) {
-		fail(err, errlen, "set exactly one of \"from\" and \"messaging_service_sid\"");
+		crier_fail(err, errlen, "set exactly one of \"from\" and \"messaging_service_sid\"");
 		goto out;
 	}
 	if (build_request_parts(inst, api_base, err, errlen) != 0 || load_templates(inst, templates, err, errlen) != 0)
@@ -286,10 +281,10 @@ static int sms_init(const crier_host_api *api, crier_host *host, const char *con
 	if (!api || api->abi_version < 2 || !api->http_request || !api->http_response_free || !api->delivery_json ||
 	    !api->set_error || !api->retry_after || !api->log || !api->delivery_recipient || !api->template_load ||
 	    !api->template_render || !api->template_free || !api->text_measure || !api->text_fit)
-		return fail(err, errlen, "the host table lacks entries this plugin needs");
+		return crier_fail(err, errlen, "the host table lacks entries this plugin needs");
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	inst->api = api;
 	inst->host = host;
 	if (parse_config(inst, config_json, err, errlen) != 0) {

@@ -14,6 +14,7 @@
  * The token is a secret: it never goes into a log line or an error text.
  */
 #include <crier/plugin.h>
+#include <crier/plugin_util.h>
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -61,32 +62,6 @@ struct crier_instance {
 	crier_template *post; /* new */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static void logf_(const crier_instance *inst, crier_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void logf_(const crier_instance *inst, crier_log_level level, const char *fmt, ...)
-{
-	char msg[600];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	inst->api->log(inst->host, level, msg);
-}
-
 /* ---- configuration ---- */
 
 static void social_destroy(crier_instance *inst)
@@ -112,9 +87,9 @@ static int parse_states(crier_instance *inst, const json_t *v, char *err, size_t
 	json_t *s;
 
 	if (!json_is_array(v) || json_array_size(v) == 0)
-		return fail(err, errlen,
-		            "\"states\" must be a non-empty array of investigating, identified, monitoring, "
-		            "resolved");
+		return crier_fail(err, errlen,
+		                  "\"states\" must be a non-empty array of investigating, identified, monitoring, "
+		                  "resolved");
 	inst->states = 0;
 	json_array_foreach(v, i, s)
 	{
@@ -122,8 +97,8 @@ static int parse_states(crier_instance *inst, const json_t *v, char *err, size_t
 		while (k < N_STATES && !(json_is_string(s) && strcmp(json_string_value(s), states[k]) == 0))
 			k++;
 		if (k == N_STATES)
-			return fail(err, errlen,
-			            "states[%zu]: expected investigating, identified, monitoring or resolved", i);
+			return crier_fail(err, errlen,
+			                  "states[%zu]: expected investigating, identified, monitoring or resolved", i);
 		inst->states |= 1u << k;
 	}
 	return 0;
@@ -136,13 +111,14 @@ static int parse_templates(const json_t *v, const char **post, char *err, size_t
 	json_t *t;
 
 	if (!json_is_object(v))
-		return fail(err, errlen, "\"templates\" must be an object: {\"post\": \"...\"}");
+		return crier_fail(err, errlen, "\"templates\" must be an object: {\"post\": \"...\"}");
 	json_object_foreach((json_t *)v, k, t)
 	{
 		if (strcmp(k, "post") != 0)
-			return fail(err, errlen, "templates: unknown template \"%s\" (this plugin has one: post)", k);
+			return crier_fail(err, errlen, "templates: unknown template \"%s\" (this plugin has one: post)",
+			                  k);
 		if (!json_is_string(t) || json_string_length(t) == 0)
-			return fail(err, errlen, "templates.post: expected a non-empty string");
+			return crier_fail(err, errlen, "templates.post: expected a non-empty string");
 		*post = json_string_value(t);
 	}
 	return 0;
@@ -155,56 +131,58 @@ static int parse_mastodon(crier_instance *inst, const json_t *root, char *err, s
 	json_t *v;
 
 	if (!url)
-		return fail(err, errlen,
-		            "missing required key \"instance_url\" (the Mastodon server, e.g. "
-		            "\"https://mastodon.social\")");
+		return crier_fail(err, errlen,
+		                  "missing required key \"instance_url\" (the Mastodon server, e.g. "
+		                  "\"https://mastodon.social\")");
 	if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0)
-		return fail(err, errlen, "\"instance_url\" must start with http:// or https://");
+		return crier_fail(err, errlen, "\"instance_url\" must start with http:// or https://");
 	if (strpbrk(url, " \t\r\n?#"))
-		return fail(err, errlen, "\"instance_url\" must be a plain base URL (no blanks, query or fragment)");
+		return crier_fail(err, errlen,
+		                  "\"instance_url\" must be a plain base URL (no blanks, query or fragment)");
 	if (!token || !*token)
-		return fail(err, errlen,
-		            "missing required key \"token\" (an access token with write:statuses; write "
-		            "it as \"${ENV}\" or \"file:/path\")");
+		return crier_fail(err, errlen,
+		                  "missing required key \"token\" (an access token with write:statuses; write "
+		                  "it as \"${ENV}\" or \"file:/path\")");
 	if (strpbrk(token, "\r\n"))
-		return fail(err, errlen, "\"token\" holds CR or LF");
+		return crier_fail(err, errlen, "\"token\" holds CR or LF");
 	size_t n = strlen(url);
 	while (n > 0 && url[n - 1] == '/')
 		n--;
 	if (asprintf(&inst->statuses_url, "%.*s/api/v1/statuses", (int)n, url) < 0) {
 		inst->statuses_url = NULL;
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	}
 	inst->token = strdup(token);
 	if (!inst->token || asprintf(&inst->auth_header, "Bearer %s", token) < 0) {
 		inst->auth_header = NULL;
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	}
 	if ((v = json_object_get(root, "visibility"))) {
 		size_t k = 0;
 		while (k < 4 && !(json_is_string(v) && strcmp(json_string_value(v), visibilities[k]) == 0))
 			k++;
 		if (k == 4)
-			return fail(err, errlen, "\"visibility\" must be public, unlisted, private or direct");
+			return crier_fail(err, errlen, "\"visibility\" must be public, unlisted, private or direct");
 		inst->visibility = visibilities[k];
 	}
 	if ((v = json_object_get(root, "language"))) {
 		const char *l = json_string_value(v);
 		if (!l || strlen(l) != 2 || l[0] < 'a' || l[0] > 'z' || l[1] < 'a' || l[1] > 'z')
-			return fail(err, errlen, "\"language\" must be an ISO 639-1 code such as \"en\"");
+			return crier_fail(err, errlen, "\"language\" must be an ISO 639-1 code such as \"en\"");
 		if (!(inst->language = strdup(l)))
-			return fail(err, errlen, "out of memory");
+			return crier_fail(err, errlen, "out of memory");
 	}
 	if ((v = json_object_get(root, "max_characters"))) {
 		if (!json_is_integer(v) || json_integer_value(v) < 50 || json_integer_value(v) > 100000)
-			return fail(err, errlen,
-			            "\"max_characters\" must be an integer from 50 to 100000 (your server's "
-			            "configuration.statuses.max_characters)");
+			return crier_fail(err, errlen,
+			                  "\"max_characters\" must be an integer from 50 to 100000 (your server's "
+			                  "configuration.statuses.max_characters)");
 		inst->limit = (size_t)json_integer_value(v);
 	}
 	if ((v = json_object_get(root, "timeout_ms"))) {
 		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MAX_TIMEOUT_MS)
-			return fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d", MAX_TIMEOUT_MS);
+			return crier_fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
+			                  MAX_TIMEOUT_MS);
 		inst->timeout_ms = (long)json_integer_value(v);
 	}
 	return 0;
@@ -222,10 +200,10 @@ static int parse_config(crier_instance *inst, const char *config_json, const cha
 
 	/* Not jerr.text: it quotes the text near the error, which may be the token. */
 	if (!root)
-		return fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		            jerr.column);
+		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
+		                  jerr.column);
 	if (!json_is_object(root)) {
-		fail(err, errlen, "configuration must be a JSON object");
+		crier_fail(err, errlen, "configuration must be a JSON object");
 		goto out;
 	}
 	const char *net = json_string_value(json_object_get(root, "network"));
@@ -234,7 +212,7 @@ static int parse_config(crier_instance *inst, const char *config_json, const cha
 		if (strcmp(net, networks[i].name) == 0)
 			inst->net = (network)i;
 	if (inst->net == NET_N) {
-		fail(err, errlen, "\"network\" must be \"mastodon\", \"x\" or \"bluesky\"");
+		crier_fail(err, errlen, "\"network\" must be \"mastodon\", \"x\" or \"bluesky\"");
 		goto out;
 	}
 	inst->limit = networks[inst->net].limit;
@@ -247,19 +225,20 @@ static int parse_config(crier_instance *inst, const char *config_json, const cha
 			if (strcmp(key, mastodon[i]) != 0)
 				continue;
 			if (inst->net != NET_MASTODON) {
-				fail(err, errlen,
-				     "\"%s\" is a Mastodon setting; publishing to %s is not built (its drafts are "
-				     "posted by hand), so it takes only network, states, templates",
-				     key, networks[inst->net].display);
+				crier_fail(
+				    err, errlen,
+				    "\"%s\" is a Mastodon setting; publishing to %s is not built (its drafts are "
+				    "posted by hand), so it takes only network, states, templates",
+				    key, networks[inst->net].display);
 				goto out;
 			}
 			known = 1;
 		}
 		if (!known) {
-			fail(err, errlen, "unknown key \"%s\"; known keys: network, states, templates%s", key,
-			     inst->net == NET_MASTODON
-			         ? ", instance_url, token, visibility, language, max_characters, timeout_ms"
-			         : "");
+			crier_fail(err, errlen, "unknown key \"%s\"; known keys: network, states, templates%s", key,
+			           inst->net == NET_MASTODON
+			               ? ", instance_url, token, visibility, language, max_characters, timeout_ms"
+			               : "");
 			goto out;
 		}
 	}
@@ -273,7 +252,7 @@ static int parse_config(crier_instance *inst, const char *config_json, const cha
 out:
 	/* The template source is kept by the caller only while root lives. */
 	if (ret == 0 && *post && !(*post = strdup(*post)))
-		ret = fail(err, errlen, "out of memory");
+		ret = crier_fail(err, errlen, "out of memory");
 	json_decref(root);
 	return ret;
 }
@@ -286,10 +265,11 @@ static int social_init(const crier_host_api *api, crier_host *host, const char *
 
 	*out = NULL;
 	if (!api || api->abi_version < 2 || !api->draft_submit || !api->template_load || !api->text_fit)
-		return fail(err, errlen, "the host table lacks entries this plugin needs (ABI version 2 with drafts)");
+		return crier_fail(err, errlen,
+		                  "the host table lacks entries this plugin needs (ABI version 2 with drafts)");
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	inst->api = api;
 	inst->host = host;
 	inst->states = (1u << N_STATES) - 1;
@@ -448,27 +428,6 @@ out:
 
 /* ---- publishing ---- */
 
-/* Replace every occurrence of needle in s with "[redacted]" (or cut s there). */
-static void redact(char *s, size_t size, const char *needle)
-{
-	static const char mark[] = "[redacted]";
-	size_t nlen = needle ? strlen(needle) : 0, mlen = sizeof(mark) - 1;
-	char *p = s;
-
-	if (nlen < 4)
-		return;
-	while ((p = strstr(p, needle)) != NULL) {
-		size_t tail = strlen(p + nlen);
-		if ((size_t)(p - s) + mlen + tail + 1 > size) {
-			*p = '\0';
-			return;
-		}
-		memmove(p + mlen, p + nlen, tail + 1);
-		memcpy(p, mark, mlen);
-		p += mlen;
-	}
-}
-
 /* "HTTP 422: <Mastodon's error>", cut and cleaned, without the token. */
 static void http_error(const crier_instance *inst, const crier_http_response *resp, char *out, size_t size)
 {
@@ -493,7 +452,7 @@ static void http_error(const crier_instance *inst, const crier_http_response *re
 		snprintf(out, size, "HTTP %ld: %s", resp->status, snippet);
 	else
 		snprintf(out, size, "HTTP %ld", resp->status);
-	redact(out, size, inst->token);
+	crier_redact(out, size, inst->token);
 }
 
 static crier_result publish_mastodon(crier_instance *inst, crier_delivery *d, const json_t *dr, int64_t draft_id)
@@ -533,7 +492,7 @@ static crier_result publish_mastodon(crier_instance *inst, crier_delivery *d, co
 	memset(&resp, 0, sizeof(resp));
 	if (api->http_request(inst->host, &req, &resp) != 0) {
 		snprintf(msg, sizeof(msg), "%s", resp.error[0] ? resp.error : "transport error");
-		redact(msg, sizeof(msg), inst->token);
+		crier_redact(msg, sizeof(msg), inst->token);
 		api->set_error(d, msg);
 		goto out;
 	}
@@ -545,8 +504,8 @@ static crier_result publish_mastodon(crier_instance *inst, crier_delivery *d, co
 			snprintf(t.status_id, sizeof(t.status_id), "%s", id);
 			thread_write(inst, d, &t);
 		}
-		logf_(inst, CRIER_LOG_INFO, "published draft %lld: %s", (long long)draft_id,
-		      url ? url : "(Mastodon gave no url)");
+		crier_logf(inst->api, inst->host, CRIER_LOG_INFO, "published draft %lld: %s", (long long)draft_id,
+		           url ? url : "(Mastodon gave no url)");
 		json_decref(st);
 		res = CRIER_OK;
 		goto out;

@@ -2,6 +2,8 @@
 
 #include "fsio.h"
 
+#include <crier/plugin_util.h>
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -15,18 +17,6 @@
 #define MAX_TIMEOUT_MS     300000
 #define USER_AGENT         "crier/0.1"
 #define TMP_SUFFIX         ".crier-tmp"
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static void result_set(publish_result *res, int permanent, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
@@ -100,8 +90,8 @@ static int check_keys(const json_t *cfg, const char *const *known, int index, co
 			for (i = 0; known[i]; i++)
 				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
 				         known[i]);
-			return fail(err, errlen, "targets[%d]: unknown key \"%s\" for %s target; known keys: %s", index,
-			            k, what, list);
+			return crier_fail(err, errlen, "targets[%d]: unknown key \"%s\" for %s target; known keys: %s",
+			                  index, k, what, list);
 		}
 	}
 	return 0;
@@ -117,9 +107,9 @@ static int opt_string(const json_t *cfg, const char *key, int index, char **out,
 	if (!v)
 		return 0;
 	if (!json_is_string(v) || json_string_length(v) == 0 || strpbrk(json_string_value(v), "\r\n"))
-		return fail(err, errlen, "targets[%d].%s: expected a non-empty string on one line", index, key);
+		return crier_fail(err, errlen, "targets[%d].%s: expected a non-empty string on one line", index, key);
 	if (!(*out = strdup(json_string_value(v))))
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	return 0;
 }
 
@@ -216,35 +206,38 @@ static int parse_url(publish_target *t, int index, const char *url, char *err, s
 	else if (strncasecmp(url, "sftp://", 7) == 0)
 		t->kind = PUBLISH_SFTP;
 	else
-		return fail(err, errlen, "targets[%d].url: must start with http://, https:// or sftp://", index);
+		return crier_fail(err, errlen, "targets[%d].url: must start with http://, https:// or sftp://", index);
 	for (const char *c = url; *c; c++)
 		if ((unsigned char)*c <= 0x20 || *c == 0x7f)
-			return fail(err, errlen, "targets[%d].url: holds blanks or control characters", index);
+			return crier_fail(err, errlen, "targets[%d].url: holds blanks or control characters", index);
 	if (strpbrk(url, "?#"))
-		return fail(err, errlen, "targets[%d].url: a folder URL has no query or fragment", index);
+		return crier_fail(err, errlen, "targets[%d].url: a folder URL has no query or fragment", index);
 	if (split_url(url, &host, &host_len, &path) != 0)
-		return fail(err, errlen, "targets[%d].url: no host", index);
+		return crier_fail(err, errlen, "targets[%d].url: no host", index);
 	if (memchr(host, '@', host_len))
-		return fail(err, errlen,
-		            "targets[%d].url: put credentials in \"username\" and \"password\", not in the URL", index);
+		return crier_fail(err, errlen,
+		                  "targets[%d].url: put credentials in \"username\" and \"password\", not in the URL",
+		                  index);
 	if (t->kind == PUBLISH_SFTP && (!*path || strcmp(path, "/") == 0))
-		return fail(err, errlen, "targets[%d].url: name the folder, e.g. sftp://host/var/www/status/", index);
+		return crier_fail(err, errlen, "targets[%d].url: name the folder, e.g. sftp://host/var/www/status/",
+		                  index);
 	/* Files are named relative to the URL, which is a folder. */
 	if (asprintf(&t->url, "%s%s", url, n && url[n - 1] == '/' ? "" : "/") < 0) {
 		t->url = NULL;
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	}
 	if (!(t->key = strdup(t->url)) || asprintf(&t->label, "target %d (%.*s)", index, (int)host_len, host) < 0) {
 		t->label = NULL;
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	}
 	if (t->kind == PUBLISH_SFTP) {
 		split_url(t->url, &host, &host_len, &path);
 		if (!(t->path = decode_path(path)))
-			return fail(err, errlen,
-			            "targets[%d].url: the path must be percent-encoded correctly and hold no quote, "
-			            "backslash or control character",
-			            index);
+			return crier_fail(
+			    err, errlen,
+			    "targets[%d].url: the path must be percent-encoded correctly and hold no quote, "
+			    "backslash or control character",
+			    index);
 	}
 	return 0;
 }
@@ -257,8 +250,8 @@ static int parse_timeout(publish_target *t, const json_t *cfg, int index, char *
 	if (!v)
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MAX_TIMEOUT_MS)
-		return fail(err, errlen, "targets[%d].timeout_ms: expected an integer from 1 to %d", index,
-		            MAX_TIMEOUT_MS);
+		return crier_fail(err, errlen, "targets[%d].timeout_ms: expected an integer from 1 to %d", index,
+		                  MAX_TIMEOUT_MS);
 	t->timeout_ms = (long)json_integer_value(v);
 	return 0;
 }
@@ -272,14 +265,15 @@ static int parse_http(publish_target *t, const json_t *cfg, int index, char *err
 	    opt_string(cfg, "password", index, &t->password, err, errlen) != 0)
 		return -1;
 	if (!t->username != !t->password)
-		return fail(err, errlen, "targets[%d]: \"username\" and \"password\" go together", index);
+		return crier_fail(err, errlen, "targets[%d]: \"username\" and \"password\" go together", index);
 	if (t->username && strchr(t->username, ':'))
-		return fail(err, errlen, "targets[%d].username: must not hold ':' (HTTP basic authentication)", index);
+		return crier_fail(err, errlen, "targets[%d].username: must not hold ':' (HTTP basic authentication)",
+		                  index);
 	if (t->username && !(t->auth = basic_auth(t->username, t->password)))
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	t->atomic = 1;
 	if (v && !json_is_boolean(v))
-		return fail(err, errlen, "targets[%d].atomic: expected true or false", index);
+		return crier_fail(err, errlen, "targets[%d].atomic: expected true or false", index);
 	if (v)
 		t->atomic = json_is_true(v);
 	return 0;
@@ -297,22 +291,24 @@ static int parse_sftp(publish_target *t, const json_t *cfg, int index, char *err
 	    opt_string(cfg, "host_key_sha256", index, &t->host_key_sha256, err, errlen) != 0)
 		return -1;
 	if (!t->username)
-		return fail(err, errlen, "targets[%d]: an SFTP target needs \"username\"", index);
+		return crier_fail(err, errlen, "targets[%d]: an SFTP target needs \"username\"", index);
 	if (!t->password && !t->private_key)
-		return fail(err, errlen, "targets[%d]: an SFTP target needs \"password\" or \"private_key\"", index);
+		return crier_fail(err, errlen, "targets[%d]: an SFTP target needs \"password\" or \"private_key\"",
+		                  index);
 	if ((t->public_key || t->key_passphrase) && !t->private_key)
-		return fail(err, errlen, "targets[%d]: \"public_key\" and \"key_passphrase\" go with \"private_key\"",
-		            index);
+		return crier_fail(err, errlen,
+		                  "targets[%d]: \"public_key\" and \"key_passphrase\" go with \"private_key\"", index);
 	/* An unchecked host key would hand the credentials to whoever answers. */
 	if (!t->known_hosts == !t->host_key_sha256)
-		return fail(err, errlen,
-		            "targets[%d]: an SFTP target needs one of \"known_hosts\" (a file) or \"host_key_sha256\" "
-		            "(the server key's base64 SHA-256, as ssh-keygen -lf prints it)",
-		            index);
+		return crier_fail(
+		    err, errlen,
+		    "targets[%d]: an SFTP target needs one of \"known_hosts\" (a file) or \"host_key_sha256\" "
+		    "(the server key's base64 SHA-256, as ssh-keygen -lf prints it)",
+		    index);
 #if LIBCURL_VERSION_NUM < 0x075000
 	if (t->host_key_sha256)
-		return fail(err, errlen, "targets[%d].host_key_sha256: needs libcurl 7.80 or later; use known_hosts",
-		            index);
+		return crier_fail(err, errlen,
+		                  "targets[%d].host_key_sha256: needs libcurl 7.80 or later; use known_hosts", index);
 #endif
 	return 0;
 }
@@ -349,10 +345,10 @@ int publish_parse(publish_target *t, int index, const json_t *cfg, const char *s
 
 	memset(t, 0, sizeof(*t));
 	if (!json_is_object(cfg))
-		return fail(err, errlen, "targets[%d]: expected an object with \"dir\" or \"url\"", index);
+		return crier_fail(err, errlen, "targets[%d]: expected an object with \"dir\" or \"url\"", index);
 	if (!dir == !url || (json_object_get(cfg, "dir") && !dir) || (json_object_get(cfg, "url") && !url))
-		return fail(err, errlen, "targets[%d]: give either \"dir\" (a local folder) or \"url\" (a string)",
-		            index);
+		return crier_fail(err, errlen,
+		                  "targets[%d]: give either \"dir\" (a local folder) or \"url\" (a string)", index);
 	if (dir) {
 		size_t n = strlen(dir);
 		if (check_keys(cfg, dir_keys, index, "a local", err, errlen) != 0)
@@ -360,22 +356,22 @@ int publish_parse(publish_target *t, int index, const json_t *cfg, const char *s
 		while (n > 1 && dir[n - 1] == '/')
 			n--;
 		if (n == 0)
-			return fail(err, errlen, "targets[%d].dir: expected a folder", index);
+			return crier_fail(err, errlen, "targets[%d].dir: expected a folder", index);
 		ret = dir[0] == '/' ? asprintf(&abs, "%.*s", (int)n, dir)
 		                    : asprintf(&abs, "%s/%.*s", state_dir ? state_dir : ".", (int)n, dir);
 		if (ret < 0)
-			return fail(err, errlen, "out of memory");
+			return crier_fail(err, errlen, "out of memory");
 		ret = publish_local(t, index, abs);
 		free(abs);
 		t->create = 0;
-		return ret == 0 ? 0 : fail(err, errlen, "out of memory");
+		return ret == 0 ? 0 : crier_fail(err, errlen, "out of memory");
 	}
 	if (parse_url(t, index, url, err, errlen) != 0 || parse_timeout(t, cfg, index, err, errlen) != 0)
 		return -1;
 	if (t->kind == PUBLISH_HTTP)
 		return parse_http(t, cfg, index, err, errlen);
 	if (!sftp_supported())
-		return fail(err, errlen, "targets[%d].url: this libcurl is built without SFTP", index);
+		return crier_fail(err, errlen, "targets[%d].url: this libcurl is built without SFTP", index);
 	return parse_sftp(t, cfg, index, err, errlen);
 }
 

@@ -21,6 +21,7 @@
 #include "render.h"
 
 #include <crier/plugin.h>
+#include <crier/plugin_util.h>
 
 #include <errno.h>
 #include <jansson.h>
@@ -56,32 +57,6 @@ struct crier_instance {
 	int dirty;                        /* the model changed since it was last saved */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static void logf_(const crier_instance *inst, crier_log_level level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void logf_(const crier_instance *inst, crier_log_level level, const char *fmt, ...)
-{
-	char msg[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	inst->api->log(inst->host, level, msg);
-}
-
 /* ---- configuration ---- */
 
 static void statuspage_destroy(crier_instance *inst)
@@ -113,12 +88,12 @@ static int parse_components(crier_instance *inst, const json_t *v, char *err, si
 	json_t *c;
 
 	if (!json_is_array(v) || json_array_size(v) > MAX_COMPONENTS)
-		return fail(err, errlen,
-		            "\"components\" must be an array of at most %d objects: [{\"name\": \"API\", "
-		            "\"labels\": {\"service\": \"api\"}}, ...]",
-		            MAX_COMPONENTS);
+		return crier_fail(err, errlen,
+		                  "\"components\" must be an array of at most %d objects: [{\"name\": \"API\", "
+		                  "\"labels\": {\"service\": \"api\"}}, ...]",
+		                  MAX_COMPONENTS);
 	if (!(inst->comps = calloc(json_array_size(v) + 1, sizeof(*inst->comps))))
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	json_array_foreach(v, i, c)
 	{
 		const char *name = json_string_value(json_object_get(c, "name"));
@@ -126,30 +101,33 @@ static int parse_components(crier_instance *inst, const json_t *v, char *err, si
 		const char *k;
 
 		if (!json_is_object(c))
-			return fail(err, errlen, "components[%zu]: expected an object with \"name\" and \"labels\"", i);
+			return crier_fail(err, errlen,
+			                  "components[%zu]: expected an object with \"name\" and \"labels\"", i);
 		json_object_foreach(c, k, lv)
 		{
 			if (strcmp(k, "name") != 0 && strcmp(k, "labels") != 0)
-				return fail(err, errlen,
-				            "components[%zu]: unknown key \"%s\"; known keys: name, labels", i, k);
+				return crier_fail(
+				    err, errlen, "components[%zu]: unknown key \"%s\"; known keys: name, labels", i, k);
 		}
 		if (!name || !*name || json_string_length(json_object_get(c, "name")) > 200)
-			return fail(err, errlen, "components[%zu].name: expected a string of 1 to 200 bytes", i);
+			return crier_fail(err, errlen, "components[%zu].name: expected a string of 1 to 200 bytes", i);
 		for (size_t j = 0; j < inst->n_comps; j++)
 			if (strcmp(inst->comps[j].name, name) == 0)
-				return fail(err, errlen, "components[%zu].name: \"%s\" is listed twice", i, name);
+				return crier_fail(err, errlen, "components[%zu].name: \"%s\" is listed twice", i, name);
 		if (labels) {
 			if (!json_is_object(labels) || json_object_size(labels) == 0)
-				return fail(err, errlen,
-				            "components[%zu].labels: expected a non-empty object of label values", i);
+				return crier_fail(err, errlen,
+				                  "components[%zu].labels: expected a non-empty object of label values",
+				                  i);
 			json_object_foreach(labels, k, lv)
 			{
 				if (!json_is_string(lv))
-					return fail(err, errlen, "components[%zu].labels.%s: expected a string", i, k);
+					return crier_fail(err, errlen, "components[%zu].labels.%s: expected a string",
+					                  i, k);
 			}
 		}
 		if (!(inst->comps[inst->n_comps].name = strdup(name)))
-			return fail(err, errlen, "out of memory");
+			return crier_fail(err, errlen, "out of memory");
 		inst->comps[inst->n_comps++].labels = json_incref(labels);
 	}
 	return 0;
@@ -162,11 +140,11 @@ static int parse_targets(crier_instance *inst, const json_t *v, char *err, size_
 	json_t *t;
 
 	if (!json_is_array(v) || json_array_size(v) == 0 || json_array_size(v) > MAX_TARGETS)
-		return fail(err, errlen,
-		            "\"targets\" must be an array of 1 to %d objects: {\"dir\": ...}, {\"url\": ...}",
-		            MAX_TARGETS);
+		return crier_fail(err, errlen,
+		                  "\"targets\" must be an array of 1 to %d objects: {\"dir\": ...}, {\"url\": ...}",
+		                  MAX_TARGETS);
 	if (!(inst->targets = calloc(json_array_size(v), sizeof(*inst->targets))))
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	json_array_foreach(v, i, t)
 	{
 		inst->n_targets = i + 1;
@@ -174,7 +152,7 @@ static int parse_targets(crier_instance *inst, const json_t *v, char *err, size_
 			return -1;
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(inst->targets[j].key, inst->targets[i].key) == 0)
-				return fail(err, errlen, "targets[%zu]: the same place as targets[%zu]", i, j);
+				return crier_fail(err, errlen, "targets[%zu]: the same place as targets[%zu]", i, j);
 	}
 	return 0;
 }
@@ -186,17 +164,18 @@ static int parse_templates(const json_t *v, const char *src[N_TEMPLATES], char *
 	json_t *t;
 
 	if (!json_is_object(v))
-		return fail(err, errlen, "\"templates\" must be an object: {\"index\": \"...\", ...}");
+		return crier_fail(err, errlen, "\"templates\" must be an object: {\"index\": \"...\", ...}");
 	json_object_foreach((json_t *)v, k, t)
 	{
 		size_t i = 0;
 		while (i < N_TEMPLATES && strcmp(k, template_names[i]) != 0)
 			i++;
 		if (i == N_TEMPLATES)
-			return fail(err, errlen,
-			            "templates: unknown template \"%s\" (known: index, incident, history, feed)", k);
+			return crier_fail(err, errlen,
+			                  "templates: unknown template \"%s\" (known: index, incident, history, feed)",
+			                  k);
 		if (!json_is_string(t) || json_string_length(t) == 0)
-			return fail(err, errlen, "templates.%s: expected a non-empty string", k);
+			return crier_fail(err, errlen, "templates.%s: expected a non-empty string", k);
 		src[i] = json_string_value(t);
 	}
 	return 0;
@@ -209,7 +188,7 @@ static int parse_int(const json_t *root, const char *key, int lo, int hi, int *o
 	if (!v)
 		return 0;
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-		return fail(err, errlen, "\"%s\" must be an integer from %d to %d", key, lo, hi);
+		return crier_fail(err, errlen, "\"%s\" must be an integer from %d to %d", key, lo, hi);
 	*out = (int)json_integer_value(v);
 	return 0;
 }
@@ -221,13 +200,13 @@ static int parse_url(crier_instance *inst, const json_t *v, char *err, size_t er
 
 	if (!url || (strncmp(url, "https://", 8) != 0 && strncmp(url, "http://", 7) != 0) ||
 	    strpbrk(url, " \t\r\n?#\"<>"))
-		return fail(
+		return crier_fail(
 		    err, errlen,
 		    "\"url\" must be the page's public address, http:// or https://, without query or fragment");
 	n = strlen(url);
 	if (asprintf(&inst->url, "%s%s", url, url[n - 1] == '/' ? "" : "/") < 0) {
 		inst->url = NULL;
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	}
 	return 0;
 }
@@ -241,25 +220,26 @@ static int parse_config(crier_instance *inst, const json_t *root, const char *sr
 	json_t *v;
 
 	if (!json_is_object(root))
-		return fail(err, errlen, "configuration must be a JSON object");
+		return crier_fail(err, errlen, "configuration must be a JSON object");
 	json_object_foreach((json_t *)root, key, v)
 	{
 		size_t i = 0;
 		while (i < sizeof(known) / sizeof(known[0]) && strcmp(key, known[i]) != 0)
 			i++;
 		if (i == sizeof(known) / sizeof(known[0]))
-			return fail(err, errlen,
-			            "unknown key \"%s\"; known keys: name, url, components, targets, history_days, "
-			            "recent_days, templates",
-			            key);
+			return crier_fail(
+			    err, errlen,
+			    "unknown key \"%s\"; known keys: name, url, components, targets, history_days, "
+			    "recent_days, templates",
+			    key);
 	}
 	v = json_object_get(root, "name");
 	name = v ? json_string_value(v) : DEFAULT_NAME;
 	if (!name || !*name || strlen(name) > 100)
-		return fail(err, errlen,
-		            "\"name\" must be a string of 1 to 100 bytes (the service's name on the page)");
+		return crier_fail(err, errlen,
+		                  "\"name\" must be a string of 1 to 100 bytes (the service's name on the page)");
 	if (!(inst->name = strdup(name)))
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	if ((v = json_object_get(root, "url")) && parse_url(inst, v, err, errlen) != 0)
 		return -1;
 	inst->history_days = DEFAULT_HISTORY_DAYS;
@@ -279,11 +259,11 @@ static int parse_config(crier_instance *inst, const json_t *root, const char *sr
 	char *dir = NULL;
 	if (!(inst->targets = calloc(1, sizeof(*inst->targets))) ||
 	    asprintf(&dir, "%s/%s/site", inst->api->state_dir(inst->host), inst->api->instance_name(inst->host)) < 0)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	inst->n_targets = 1;
 	int rc = publish_local(&inst->targets[0], 0, dir);
 	free(dir);
-	return rc == 0 ? 0 : fail(err, errlen, "out of memory");
+	return rc == 0 ? 0 : crier_fail(err, errlen, "out of memory");
 }
 
 static int statuspage_init(const crier_host_api *api, crier_host *host, const char *config_json, crier_instance **out,
@@ -296,16 +276,16 @@ static int statuspage_init(const crier_host_api *api, crier_host *host, const ch
 
 	*out = NULL;
 	if (!api || api->abi_version < 2 || !api->template_load || !api->template_render || !api->http_request)
-		return fail(err, errlen,
-		            "the host table lacks entries this plugin needs (ABI version 2 with templates)");
+		return crier_fail(err, errlen,
+		                  "the host table lacks entries this plugin needs (ABI version 2 with templates)");
 	if (!(inst = calloc(1, sizeof(*inst))))
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	inst->api = api;
 	inst->host = host;
 	/* Not jerr.text: it quotes the text near the error, which may be a password. */
 	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line, jerr.column);
+		crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line, jerr.column);
 		goto fail;
 	}
 	if (parse_config(inst, root, src, err, errlen) != 0)
@@ -316,7 +296,7 @@ static int statuspage_init(const crier_host_api *api, crier_host *host, const ch
 	if (!(inst->failing = calloc(inst->n_targets, 1)) ||
 	    asprintf(&inst->model_path, "%s/%s/model.json", api->state_dir(host), api->instance_name(host)) < 0) {
 		inst->model_path = NULL;
-		fail(err, errlen, "out of memory");
+		crier_fail(err, errlen, "out of memory");
 		goto fail;
 	}
 	/* Nothing is read or written here: --check-config runs init and destroy. */
@@ -364,14 +344,14 @@ static int ensure_model(crier_instance *inst, char *err, size_t errlen)
 	/* Readable folders, so the default site under it can be served; the
 	 * model file itself is 0600. */
 	if (fsio_mkdirs(dir, 0755) != 0)
-		return fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+		return crier_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 	rc = model_load(inst->model_path, &inst->model, err, errlen);
 	if (rc == -2) {
 		char aside[4200];
 		snprintf(aside, sizeof(aside), "%s.corrupt", inst->model_path);
-		logf_(inst, CRIER_LOG_ERROR, "%s; kept as %s, starting a new model", err, aside);
+		crier_logf(inst->api, inst->host, CRIER_LOG_ERROR, "%s; kept as %s, starting a new model", err, aside);
 		if (rename(inst->model_path, aside) != 0)
-			return fail(err, errlen, "cannot move the broken model aside: %s", strerror(errno));
+			return crier_fail(err, errlen, "cannot move the broken model aside: %s", strerror(errno));
 		rc = model_load(inst->model_path, &inst->model, err, errlen);
 	}
 	if (rc != 0)
@@ -445,7 +425,7 @@ static crier_result statuspage_deliver(crier_instance *inst, crier_delivery *d)
 		return CRIER_FAIL;
 	}
 	if (ensure_model(inst, err, sizeof(err)) != 0) {
-		logf_(inst, CRIER_LOG_ERROR, "%s", err);
+		crier_logf(inst->api, inst->host, CRIER_LOG_ERROR, "%s", err);
 		api->set_error(d, err);
 		goto out;
 	}
@@ -464,7 +444,7 @@ static crier_result statuspage_deliver(crier_instance *inst, crier_delivery *d)
 	inst->dirty |= changed;
 	if (render_site_build(&rc, inst->model, &site, err, sizeof(err)) != 0) {
 		/* A template that cannot render will not render on a retry either. */
-		logf_(inst, CRIER_LOG_ERROR, "%s", err);
+		crier_logf(inst->api, inst->host, CRIER_LOG_ERROR, "%s", err);
 		api->set_error(d, err);
 		res = CRIER_FAIL;
 		goto out;
@@ -491,7 +471,8 @@ static crier_result statuspage_deliver(crier_instance *inst, crier_delivery *d)
 			continue;
 		}
 		if (publish_files(api, inst->host, t, site.files, site.n, send, &pr) != 0) {
-			logf_(inst, CRIER_LOG_WARN, "%s%s", pr.error, pr.permanent ? "" : "; will retry");
+			crier_logf(inst->api, inst->host, CRIER_LOG_WARN, "%s%s", pr.error,
+			           pr.permanent ? "" : "; will retry");
 			append_error(errors, pr.error);
 			inst->failing[i] = 1;
 			lagging++;
@@ -501,7 +482,7 @@ static crier_result statuspage_deliver(crier_instance *inst, crier_delivery *d)
 			continue;
 		}
 		if (inst->failing[i])
-			logf_(inst, CRIER_LOG_INFO, "%s is current again", t->label);
+			crier_logf(inst->api, inst->host, CRIER_LOG_INFO, "%s is current again", t->label);
 		inst->failing[i] = 0;
 		if (record_published(inst, rec, &site, send) != 0) {
 			api->set_error(d, "out of memory");
@@ -511,7 +492,7 @@ static crier_result statuspage_deliver(crier_instance *inst, crier_delivery *d)
 	/* Saved before ok: an event acknowledged is an event the page keeps. */
 	if (inst->dirty) {
 		if (model_save(inst->model_path, inst->model, err, sizeof(err)) != 0) {
-			logf_(inst, CRIER_LOG_ERROR, "%s", err);
+			crier_logf(inst->api, inst->host, CRIER_LOG_ERROR, "%s", err);
 			api->set_error(d, err);
 			goto out;
 		}

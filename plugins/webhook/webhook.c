@@ -9,6 +9,7 @@
  * into a log line or an error text.
  */
 #include <crier/plugin.h>
+#include <crier/plugin_util.h>
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -44,18 +45,6 @@ struct crier_instance {
 	int json_body;        /* the Content-Type is JSON: values are escaped, the result checked */
 	json_t *max_chars;    /* new reference or NULL: dotted path in the event -> code points */
 };
-
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
 
 static int in_list(const char *name, const char *const *list, size_t n)
 {
@@ -120,22 +109,23 @@ static int parse_headers(crier_instance *inst, json_t *obj, const char *content_
 	int has_type = 0, has_agent = 0;
 
 	if (!json_is_object(obj))
-		return fail(err, errlen, "\"headers\" must be an object of header name to string value");
+		return crier_fail(err, errlen, "\"headers\" must be an object of header name to string value");
 	json_object_foreach(obj, name, v)
 	{
 		const char *value = json_string_value(v);
 		if (!is_token(name))
-			return fail(err, errlen, "headers: \"%s\" is not a valid header name", name);
+			return crier_fail(err, errlen, "headers: \"%s\" is not a valid header name", name);
 		if (in_list(name, reserved, sizeof(reserved) / sizeof(reserved[0])))
-			return fail(err, errlen, "headers: \"%s\" is set by crier and cannot be configured", name);
+			return crier_fail(err, errlen, "headers: \"%s\" is set by crier and cannot be configured",
+			                  name);
 		/* The value may be a secret (an Authorization token): never quote it. */
 		if (!value)
-			return fail(err, errlen, "headers: the value of \"%s\" must be a string", name);
+			return crier_fail(err, errlen, "headers: the value of \"%s\" must be a string", name);
 		if (strpbrk(value, "\r\n"))
-			return fail(err, errlen, "headers: the value of \"%s\" holds CR or LF", name);
+			return crier_fail(err, errlen, "headers: the value of \"%s\" holds CR or LF", name);
 		if (strcasecmp(name, "Content-Type") == 0) {
 			if (content_type)
-				return fail(
+				return crier_fail(
 				    err, errlen,
 				    "set the content type with \"content_type\" or headers.Content-Type, not both");
 			has_type = 1;
@@ -145,20 +135,20 @@ static int parse_headers(crier_instance *inst, json_t *obj, const char *content_
 	}
 	inst->headers = calloc(N_DEFAULT_HEADERS + json_object_size(obj), sizeof(*inst->headers));
 	if (!inst->headers)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	if (!has_type) {
 		if (!content_type)
 			content_type = "application/json";
 		inst->json_body = is_json_type(content_type);
 		if (add_header(inst, "Content-Type", content_type) != 0)
-			return fail(err, errlen, "out of memory");
+			return crier_fail(err, errlen, "out of memory");
 	}
 	if (!has_agent && add_header(inst, "User-Agent", USER_AGENT) != 0)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	json_object_foreach(obj, name, v)
 	{
 		if (add_header(inst, name, json_string_value(v)) != 0)
-			return fail(err, errlen, "out of memory");
+			return crier_fail(err, errlen, "out of memory");
 	}
 	return 0;
 }
@@ -170,16 +160,18 @@ static int check_max_chars(json_t *obj, char *err, size_t errlen)
 	json_t *v;
 
 	if (!json_is_object(obj))
-		return fail(err, errlen, "\"max_chars\" must be an object of dotted path to a number of characters");
+		return crier_fail(err, errlen,
+		                  "\"max_chars\" must be an object of dotted path to a number of characters");
 	json_object_foreach(obj, path, v)
 	{
 		json_int_t n = json_integer_value(v);
 		size_t len = strlen(path);
 		if (len == 0 || path[0] == '.' || path[len - 1] == '.' || strstr(path, ".."))
-			return fail(err, errlen, "max_chars: \"%s\" is not a dotted path such as incident.title", path);
+			return crier_fail(err, errlen, "max_chars: \"%s\" is not a dotted path such as incident.title",
+			                  path);
 		if (!json_is_integer(v) || n < 1 || n > MAX_CHARS_LIMIT)
-			return fail(err, errlen, "max_chars: \"%s\" must be an integer from 1 to %d", path,
-			            MAX_CHARS_LIMIT);
+			return crier_fail(err, errlen, "max_chars: \"%s\" must be an integer from 1 to %d", path,
+			                  MAX_CHARS_LIMIT);
 	}
 	return 0;
 }
@@ -197,16 +189,16 @@ static int load_template(crier_instance *inst, const char *src, char *err, size_
 	char terr[512] = "";
 
 	if (api->abi_version < 2 || !api->template_load || !api->template_render || !api->template_free)
-		return fail(err, errlen, "\"template\" needs a crierd with template support (plugin ABI 2)");
+		return crier_fail(err, errlen, "\"template\" needs a crierd with template support (plugin ABI 2)");
 	if (inst->max_chars && (!api->text_measure || !api->text_fit))
-		return fail(err, errlen, "\"max_chars\" needs a crierd with text measures (plugin ABI 2)");
+		return crier_fail(err, errlen, "\"max_chars\" needs a crierd with text measures (plugin ABI 2)");
 	/* The name in messages: "teams", the file's path, or "inline". */
 	inst->body_name = strdup(named ? src : strncmp(src, "file:", 5) == 0 ? src + 5 : "inline");
 	if (!inst->body_name)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	inst->body = api->template_load(inst->host, inst->body_name, named ? NULL : src, terr, sizeof(terr));
 	if (!inst->body)
-		return fail(err, errlen, "\"template\": %s", terr[0] ? terr : "cannot load the template");
+		return crier_fail(err, errlen, "\"template\": %s", terr[0] ? terr : "cannot load the template");
 	return 0;
 }
 
@@ -220,10 +212,10 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
 	/* Not jerr.text: it quotes the text near the error, which may be the URL. */
 	if (!root)
-		return fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		            jerr.column);
+		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
+		                  jerr.column);
 	if (!json_is_object(root)) {
-		fail(err, errlen, "configuration must be a JSON object");
+		crier_fail(err, errlen, "configuration must be a JSON object");
 		goto out;
 	}
 	inst->timeout_ms = DEFAULT_TIMEOUT_MS;
@@ -232,26 +224,27 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 		if (strcmp(key, "url") == 0) {
 			const char *url = json_string_value(v);
 			if (!url) {
-				fail(err, errlen, "\"url\" must be a string");
+				crier_fail(err, errlen, "\"url\" must be a string");
 				goto out;
 			}
 			if (strncasecmp(url, "http://", 7) != 0 && strncasecmp(url, "https://", 8) != 0) {
-				fail(err, errlen, "\"url\" must start with http:// or https://");
+				crier_fail(err, errlen, "\"url\" must start with http:// or https://");
 				goto out;
 			}
 			if (strpbrk(url, " \t\r\n")) {
-				fail(err, errlen, "\"url\" must not hold whitespace");
+				crier_fail(err, errlen, "\"url\" must not hold whitespace");
 				goto out;
 			}
 			inst->url = strdup(url);
 			if (!inst->url) {
-				fail(err, errlen, "out of memory");
+				crier_fail(err, errlen, "out of memory");
 				goto out;
 			}
 		} else if (strcmp(key, "timeout_ms") == 0) {
 			json_int_t t = json_integer_value(v);
 			if (!json_is_integer(v) || t < 1 || t > MAX_TIMEOUT_MS) {
-				fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d", MAX_TIMEOUT_MS);
+				crier_fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
+				           MAX_TIMEOUT_MS);
 				goto out;
 			}
 			inst->timeout_ms = (long)t;
@@ -260,15 +253,17 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 		} else if (strcmp(key, "template") == 0) {
 			template = json_string_value(v);
 			if (!template || !*template) {
-				fail(err, errlen,
-				     "\"template\" must be a template name (\"teams\", \"discord\"), \"file:PATH\" or "
-				     "the template text");
+				crier_fail(
+				    err, errlen,
+				    "\"template\" must be a template name (\"teams\", \"discord\"), \"file:PATH\" or "
+				    "the template text");
 				goto out;
 			}
 		} else if (strcmp(key, "content_type") == 0) {
 			content_type = json_string_value(v);
 			if (!content_type || !*content_type || strpbrk(content_type, "\r\n")) {
-				fail(err, errlen, "\"content_type\" must be a media type such as application/json");
+				crier_fail(err, errlen,
+				           "\"content_type\" must be a media type such as application/json");
 				goto out;
 			}
 		} else if (strcmp(key, "max_chars") == 0) {
@@ -276,19 +271,19 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 				goto out;
 			inst->max_chars = json_incref(v);
 		} else {
-			fail(err, errlen,
-			     "unknown key \"%s\"; known keys: url, timeout_ms, headers, template, content_type, "
-			     "max_chars",
-			     key);
+			crier_fail(err, errlen,
+			           "unknown key \"%s\"; known keys: url, timeout_ms, headers, template, content_type, "
+			           "max_chars",
+			           key);
 			goto out;
 		}
 	}
 	if (!inst->url) {
-		fail(err, errlen, "missing required key \"url\"");
+		crier_fail(err, errlen, "missing required key \"url\"");
 		goto out;
 	}
 	if (inst->max_chars && !template) {
-		fail(err, errlen, "\"max_chars\" shortens the values a \"template\" uses; set \"template\" too");
+		crier_fail(err, errlen, "\"max_chars\" shortens the values a \"template\" uses; set \"template\" too");
 		goto out;
 	}
 	if (!headers)
@@ -296,7 +291,7 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 	else
 		json_incref(headers);
 	if (!headers) {
-		fail(err, errlen, "out of memory");
+		crier_fail(err, errlen, "out of memory");
 		goto out;
 	}
 	ret = parse_headers(inst, headers, content_type, err, errlen);
@@ -329,10 +324,10 @@ static int webhook_init(const crier_host_api *api, crier_host *host, const char 
 	*out = NULL;
 	if (!api || !api->http_request || !api->http_response_free || !api->delivery_json || !api->delivery_key ||
 	    !api->delivery_attempt || !api->set_error || !api->retry_after || !api->now_ms)
-		return fail(err, errlen, "the host table lacks entries this plugin needs");
+		return crier_fail(err, errlen, "the host table lacks entries this plugin needs");
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)
-		return fail(err, errlen, "out of memory");
+		return crier_fail(err, errlen, "out of memory");
 	inst->api = api;
 	inst->host = host;
 	if (parse_config(inst, config_json, err, errlen) != 0) {
@@ -341,30 +336,6 @@ static int webhook_init(const crier_host_api *api, crier_host *host, const char 
 	}
 	*out = inst;
 	return 0;
-}
-
-/* Replace every occurrence of needle in s (in place) with "[redacted]" when
- * it fits, else cut s there; needles shorter than 4 bytes are left alone. */
-static void redact(char *s, size_t size, const char *needle)
-{
-	static const char mark[] = "[redacted]";
-	size_t nlen = strlen(needle);
-	size_t mlen = sizeof(mark) - 1;
-	char *p = s;
-
-	if (nlen < 4)
-		return;
-	/* Search on after each mark, so a needle inside the mark cannot loop. */
-	while ((p = strstr(p, needle)) != NULL) {
-		size_t tail = strlen(p + nlen);
-		if ((size_t)(p - s) + mlen + tail + 1 > size) {
-			*p = '\0';
-			return;
-		}
-		memmove(p + mlen, p + nlen, tail + 1);
-		memcpy(p, mark, mlen);
-		p += mlen;
-	}
 }
 
 /* "HTTP 404: <start of the body>", with the body cut at ERROR_BODY_MAX
@@ -398,9 +369,9 @@ static void http_error(const crier_instance *inst, const crier_http_response *re
 		const char *rest;
 		auth = auth ? auth + 3 : inst->url;
 		rest = auth + strcspn(auth, "/?#");
-		redact(out, size, inst->url);
+		crier_redact(out, size, inst->url);
 		if (strlen(rest) > 1)
-			redact(out, size, rest);
+			crier_redact(out, size, rest);
 	}
 	/* Configured header values may be credentials a server echoes back,
 	 * whole or as the token after "Bearer ". */
@@ -410,9 +381,9 @@ static void http_error(const crier_instance *inst, const crier_http_response *re
 		if (strcasecmp(inst->headers[i].name, "Content-Type") == 0 ||
 		    strcasecmp(inst->headers[i].name, "User-Agent") == 0)
 			continue;
-		redact(out, size, value);
+		crier_redact(out, size, value);
 		if (word)
-			redact(out, size, word + 1);
+			crier_redact(out, size, word + 1);
 	}
 	if (resp->status >= 300 && resp->status < 400 && strlen(out) + 40 < size)
 		strcat(out, " (redirects are not followed)");
