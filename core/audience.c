@@ -2,28 +2,14 @@
 #include "audience.h"
 
 #include "alert.h"
+#include "route.h"
 
 #include <string.h>
-
-/* Every name -> value of want is in have. */
-static int labels_equal(const json_t *want, const json_t *have)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach((json_t *)want, k, v)
-	{
-		const char *h = json_string_value(json_object_get(have, k));
-		if (!h || strcmp(h, json_string_value(v)) != 0)
-			return 0;
-	}
-	return 1;
-}
 
 static int affects_component(const config *c, const json_t *labels)
 {
 	for (size_t i = 0; i < c->n_components; i++)
-		if (labels_equal(c->components[i].labels, labels))
+		if (route_labels_match(c->components[i].labels, labels))
 			return 1;
 	return 0;
 }
@@ -32,7 +18,7 @@ static int rule_matches(const config *c, const config_match *m, const json_t *la
 {
 	if (!labels)
 		return 0;
-	if (m->labels && !labels_equal(m->labels, labels))
+	if (m->labels && !route_labels_match(m->labels, labels))
 		return 0;
 	for (size_t i = 0; i < m->n_re; i++) {
 		const char *v = json_string_value(json_object_get(labels, m->re_names[i]));
@@ -76,7 +62,7 @@ json_t *audience_components(const config *c, const json_t *incident_labels)
 {
 	json_t *out = json_array();
 	for (size_t i = 0; out && i < c->n_components; i++)
-		if (labels_equal(c->components[i].labels, incident_labels) &&
+		if (route_labels_match(c->components[i].labels, incident_labels) &&
 		    json_array_append_new(out, json_string(c->components[i].name)) < 0) {
 			json_decref(out);
 			return NULL;

@@ -1516,11 +1516,6 @@ static int parse_watchdog(loader *l, config *c)
 	    opt_seconds_ms(l, file, "watchdog", w, "startup_grace_seconds", 0.5, 604800, &grace) < 0 ||
 	    parse_label_map(l, file, "watchdog.labels", json_object_get(w, "labels"), &labels) < 0)
 		return -1;
-	if (labels && json_object_size(labels) == 0) {
-		json_decref(labels);
-		return fail(l, file, "watchdog.labels",
-		            "expected at least one label (default {\"alertname\": \"Watchdog\"})");
-	}
 	c->watchdog_labels = labels ? labels : json_pack("{ss}", "alertname", "Watchdog");
 	if (!c->watchdog_labels)
 		return fail_oom(l);

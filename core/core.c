@@ -98,16 +98,23 @@ struct core {
 
 /* ---- routing: the incident engine's emit callback ---------------------------- */
 
-static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                      const json_t *labels, int audience, int64_t now)
+/*
+ * Route one event: to the instances the routes name and, when also_to is
+ * set (a draft's publication), to that one instance too, once, and never
+ * to each of its recipients. "Named by a route" counts before the audience
+ * filter, as the publication itself is never filtered.
+ */
+static int route_event(core *c, int64_t event_id, int64_t incident_id, const char *type, int severity,
+                       const json_t *labels, int audience, const char *also_to, int64_t now)
 {
-	core *c = ctx;
 	const char *to[OUTBOX_MAX_CHANNELS];
+	int routed = 0;
 	size_t n = route_targets(c->cfg, type, severity, labels, to, sizeof(to) / sizeof(to[0]));
 	for (size_t i = 0; i < n; i++) {
 		const config_instance *ic = config_find_instance(c->cfg, to[i]);
 		if (!ic)
 			continue;
+		routed |= also_to && strcmp(to[i], also_to) == 0;
 		/* Customers hear of public incidents only, whatever the routes say,
 		 * and never of the chasing that goes on inside. */
 		if (ic->audience_public && (!(audience & AUDIENCE_PUBLIC) || audience_internal_type(type)))
@@ -128,6 +135,11 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 		}
 		outbox_wake(c->ob, to[i]);
 	}
+	if (also_to && !routed) {
+		if (store_outbox_add(c->st, event_id, incident_id, also_to, NULL, now) < 0)
+			return -1;
+		outbox_wake(c->ob, also_to);
+	}
 	c->new_events++;
 	/* Its post-mortem is now owed; the draft is written once this commits. */
 	if (c->pm && strcmp(type, "resolved") == 0 && postmortem_resolved(c->pm, incident_id, audience, now) < 0)
@@ -136,27 +148,20 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 	return c->cad ? cadence_on_event(c->cad, incident_id, type, audience, now) : 0;
 }
 
+static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
+                      const json_t *labels, int audience, int64_t now)
+{
+	return route_event(ctx, event_id, incident_id, type, severity, labels, audience, NULL, now);
+}
+
 /* Drafts' events: routed, and maybe also to one instance (the publication). */
 static int core_route_draft(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
                             const json_t *labels, int audience, const char *also_to, int64_t now)
 {
 	core *c = ctx;
-	const char *to[OUTBOX_MAX_CHANNELS];
 	if (also_to && !config_find_instance(c->cfg, also_to))
 		return -2;
-	size_t n = route_targets(c->cfg, type, severity, labels, to, sizeof(to) / sizeof(to[0]));
-	int routed = 0;
-	for (size_t i = 0; also_to && i < n; i++)
-		routed |= strcmp(to[i], also_to) == 0;
-	if (core_route(c, event_id, incident_id, type, severity, labels, audience, now) < 0)
-		return -1;
-	if (also_to && !routed) {
-		/* A publication goes to its one account, never to each recipient. */
-		if (store_outbox_add(c->st, event_id, incident_id, also_to, NULL, now) < 0)
-			return -1;
-		outbox_wake(c->ob, also_to);
-	}
-	return 0;
+	return route_event(c, event_id, incident_id, type, severity, labels, audience, also_to, now);
 }
 
 /*

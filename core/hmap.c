@@ -18,7 +18,7 @@ struct hmap {
 	size_t len;
 };
 
-static uint64_t hash_str(const char *s)
+uint64_t hmap_hash(const char *s)
 {
 	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
 	for (; *s; s++) {
@@ -85,7 +85,7 @@ static int grow(hmap *m)
 
 void *hmap_get(const hmap *m, const char *key)
 {
-	const slot *s = &m->slots[find(m, key, hash_str(key))];
+	const slot *s = &m->slots[find(m, key, hmap_hash(key))];
 	return s->key ? s->value : NULL;
 }
 
@@ -93,7 +93,7 @@ int hmap_put(hmap *m, const char *key, void *value)
 {
 	if ((m->len + 1) * 4 > m->cap * 3 && grow(m) < 0)
 		return -1;
-	uint64_t h = hash_str(key);
+	uint64_t h = hmap_hash(key);
 	slot *s = &m->slots[find(m, key, h)];
 	if (s->key) {
 		s->value = value;
@@ -112,7 +112,7 @@ int hmap_put(hmap *m, const char *key, void *value)
 void *hmap_del(hmap *m, const char *key)
 {
 	size_t mask = m->cap - 1;
-	size_t i = find(m, key, hash_str(key));
+	size_t i = find(m, key, hmap_hash(key));
 	if (!m->slots[i].key)
 		return NULL;
 	void *v = m->slots[i].value;

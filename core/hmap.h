@@ -5,8 +5,12 @@
 #define CRIER_HMAP_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct hmap hmap;
+
+/* FNV-1a 64 of a string: the map's own hash, for anyone else who needs one (pure, any thread). */
+uint64_t hmap_hash(const char *s);
 
 hmap *hmap_new(void);
 /* Frees the map and its keys, not the values. */

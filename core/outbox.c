@@ -6,6 +6,7 @@
 #include "outbox.h"
 
 #include "audience.h"
+#include "hmap.h"
 #include "json_writer.h"
 #include "log.h"
 #include "metrics.h"
@@ -49,8 +50,12 @@ typedef struct channel {
 	char *config_json; /* to tell a changed instance on reload */
 	config_delivery delivery;
 	int audience_public; /* hand it the public view of events (audience.h) */
-	int subscribers;     /* CONFIG_SUBSCRIBERS_*: its recipients are subscribers of that kind */
-	int fail_streak;     /* personal deliveries failed for good in a row, since the last success */
+	/* The last public view made: an event fans out to many subscribers in a
+	 * row, and a stored document never changes. */
+	int64_t pub_event;
+	char *pub_doc;
+	int subscribers; /* CONFIG_SUBSCRIBERS_*: its recipients are subscribers of that kind */
+	int fail_streak; /* personal deliveries failed for good in a row, since the last success */
 	plugin_host *host;
 	int64_t wake_at; /* 0 = look now; INT64_MAX = nothing pending */
 	int stale;       /* removed or changed: stop once idle */
@@ -125,6 +130,7 @@ static void channel_free(channel *c)
 	free(c->name);
 	free(c->plugin);
 	free(c->config_json);
+	free(c->pub_doc);
 	free(c);
 }
 
@@ -322,14 +328,21 @@ static double next_rnd(outbox *o)
 	return (double)(o->rnd >> 8) / (double)(1u << 24);
 }
 
-/* The public view of a stored document, as JSON text (new), or NULL. */
-static char *public_view(const char *stored)
+/* The public view of d's event, as JSON text (borrowed from c's cache), or NULL. */
+static const char *public_view(channel *c, const store_delivery *d)
 {
-	json_t *doc = json_loads(stored, 0, NULL);
+	if (c->pub_doc && c->pub_event == d->event_id)
+		return c->pub_doc;
+	json_t *doc = json_loads(d->doc, 0, NULL);
 	json_t *pub = doc ? audience_public_doc(doc) : NULL;
 	char *txt = pub ? json_writer_dumps(pub) : NULL;
 	json_decref(pub);
 	json_decref(doc);
+	if (txt) {
+		free(c->pub_doc);
+		c->pub_doc = txt;
+		c->pub_event = d->event_id;
+	}
 	return txt;
 }
 
@@ -339,10 +352,10 @@ static char *public_view(const char *stored)
  * id, idempotency_key, recipient, links, and "is": {"<type>": true} so that
  * logic-less templates can tell event types apart.
  */
-static char *delivery_doc(const outbox *o, const channel *c, const store_delivery *d, const char *key,
-                          json_t *subscriber)
+static char *delivery_doc(const outbox *o, channel *c, const store_delivery *d, const char *key, json_t *subscriber)
 {
-	char *head = NULL, *out = NULL, *pub = NULL, incident[64];
+	char *head = NULL, *out = NULL, incident[64];
+	const char *pub = NULL;
 	const char *base = o->status_page_url ? o->status_page_url : "";
 	json_t *h = json_pack("{sI ss}", "id", (json_int_t)d->event_id, "idempotency_key", key);
 	snprintf(incident, sizeof(incident), "incidents/%" PRId64 ".html", d->incident_id);
@@ -361,7 +374,7 @@ static char *delivery_doc(const outbox *o, const channel *c, const store_deliver
 	/* A public channel gets the public view, never the stored document.
 	 * A subscription's confirmation is crier's own words to one person,
 	 * of no incident: it goes as it is. */
-	if (c->audience_public && strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) != 0 && !(pub = public_view(d->doc)))
+	if (c->audience_public && strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) != 0 && !(pub = public_view(c, d)))
 		goto out;
 	/* Splice: the head's members, then the document's. */
 	head[strlen(head) - 1] = '\0';
@@ -371,7 +384,6 @@ static char *delivery_doc(const outbox *o, const channel *c, const store_deliver
 		out = NULL;
 out:
 	free(head);
-	free(pub);
 	json_decref(links);
 	json_decref(h);
 	return out;
@@ -380,10 +392,7 @@ out:
 /* FNV-1a: a recipient's lane; two recipients sharing one only wait for each other. */
 static uint64_t lane_of(const char *recipient)
 {
-	uint64_t x = 0xcbf29ce484222325ULL;
-	for (const unsigned char *p = (const unsigned char *)recipient; *p; p++)
-		x = (x ^ *p) * 0x100000001b3ULL;
-	return x;
+	return hmap_hash(recipient);
 }
 
 static int flying(const channel *c, int64_t id, int64_t incident_id, uint64_t lane)
@@ -421,10 +430,7 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 			c->wake_at = INT64_MAX; /* a result will wake us */
 			break;
 		}
-		/* Agrees with STORE_IDEMPOTENCY_KEY_SQL. */
-		char key[640];
-		snprintf(key, sizeof(key), "crier-%" PRId64 "-%s%s%s", d->event_id, c->name, d->recipient[0] ? "-" : "",
-		         d->recipient);
+		const char *key = d->key;
 		/* A subscriber's delivery carries their unsubscribe link. */
 		int confirm = strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) == 0, gone = 0;
 		int lookup = c->subscribers && o->subs && d->recipient[0] && !confirm;

@@ -2,6 +2,19 @@
 
 #include <string.h>
 
+int route_labels_match(const json_t *want, const json_t *have)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach((json_t *)want, k, v)
+	{
+		const char *h = json_string_value(json_object_get(have, k));
+		if (!h || strcmp(h, json_string_value(v)) != 0)
+			return 0;
+	}
+	return 1;
+}
+
 static int route_matches(const config_route *r, const char *type, int severity, const json_t *labels)
 {
 	if (r->events) {
@@ -21,17 +34,7 @@ static int route_matches(const config_route *r, const char *type, int severity, 
 	}
 	if (r->min_severity && severity < r->min_severity)
 		return 0;
-	if (r->labels) {
-		const char *k;
-		json_t *want;
-		json_object_foreach((json_t *)r->labels, k, want)
-		{
-			const char *have = json_string_value(json_object_get(labels, k));
-			if (!have || strcmp(have, json_string_value(want)) != 0)
-				return 0;
-		}
-	}
-	return 1;
+	return !r->labels || route_labels_match(r->labels, labels);
 }
 
 size_t route_targets(const config *cfg, const char *type, int severity, const json_t *labels, const char **out,

@@ -7,6 +7,9 @@
 #include <jansson.h>
 #include <stddef.h>
 
+/* Every name -> value of want (borrowed) is in have (borrowed, may be NULL). */
+int route_labels_match(const json_t *want, const json_t *have);
+
 /*
  * Fill out[] with the names of the instances every matching route sends
  * the event to, each once, in configuration order. Names are borrowed from

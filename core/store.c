@@ -18,6 +18,16 @@
  * upgraded in place (see migrate); newer ones are refused. */
 #define SCHEMA_VERSION 3
 
+/*
+ * A delivery's idempotency key, "crier-<event>-<instance>", plus
+ * "-<recipient>" for a recipient: the same on every retry and restart. Made
+ * here only, for the plugins (ST_OUTBOX_NEXT) and for crierctl alike. t is
+ * the outbox table's qualifier ("o." or "").
+ */
+#define IDEMPOTENCY_KEY_SQL(t)                                                                                         \
+	"('crier-' || " t "event_id || '-' || " t "instance || CASE " t "recipient WHEN '' THEN '' ELSE '-' || " t     \
+	"recipient END)"
+
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
@@ -120,13 +130,15 @@ static const char *const stmt_sql[ST_N] = {
                       " updated_at, recipient) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4, ?5)",
     /* Order is kept per incident and recipient: one recipient's retries
      * never hold back another's messages. */
-    [ST_OUTBOX_NEXT] = "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state,"
-                       " o.recipient, e.type FROM outbox o JOIN events e ON e.id = o.event_id"
-                       " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
-                       " WHERE o.instance = ?1 AND o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p"
-                       "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id"
-                       "  AND p.recipient = o.recipient)"
-                       " ORDER BY o.next_at, o.id LIMIT ?2",
+    [ST_OUTBOX_NEXT] =
+        "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state,"
+        " o.recipient, e.type, " IDEMPOTENCY_KEY_SQL(
+            "o.") " FROM outbox o JOIN events e ON e.id = o.event_id"
+                  " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
+                  " WHERE o.instance = ?1 AND o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p"
+                  "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id"
+                  "  AND p.recipient = o.recipient)"
+                  " ORDER BY o.next_at, o.id LIMIT ?2",
     [ST_OUTBOX_DONE] =
         "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1 AND state = 0",
     [ST_OUTBOX_RETRY] = "UPDATE outbox SET state = 0, attempts = ?2, next_at = ?3, last_error = ?4, updated_at = ?5"
@@ -518,7 +530,9 @@ int store_outbox_due(store *s, const char *instance, store_delivery *out, int ma
 		d->state = col_dup(st, 7);
 		d->recipient = col_dup(st, 8);
 		d->type = col_dup(st, 9);
-		if (!d->doc || !d->recipient || !d->type || (!d->state && sqlite3_column_type(st, 7) != SQLITE_NULL)) {
+		d->key = col_dup(st, 10);
+		if (!d->doc || !d->recipient || !d->type || !d->key ||
+		    (!d->state && sqlite3_column_type(st, 7) != SQLITE_NULL)) {
 			store_delivery_free(d);
 			rc = SQLITE_NOMEM;
 			break;
@@ -541,7 +555,8 @@ void store_delivery_free(store_delivery *d)
 	free(d->state);
 	free(d->recipient);
 	free(d->type);
-	d->doc = d->state = d->recipient = d->type = NULL;
+	free(d->key);
+	d->doc = d->state = d->recipient = d->type = d->key = NULL;
 }
 
 int store_outbox_done(store *s, int64_t id, int attempts, int64_t now)
@@ -893,7 +908,7 @@ json_t *store_events_json(store *s, int64_t incident_id)
 #define DELIVERY_COLS                                                                                                  \
 	"id, event_id, incident_id, instance, NULLIF(recipient, '') AS recipient,"                                     \
 	" CASE state WHEN 0 THEN 'pending' WHEN 2 THEN 'delivered' ELSE 'dead' END AS state, attempts, next_at,"       \
-	" created_at, updated_at, last_error, " STORE_IDEMPOTENCY_KEY_SQL " AS idempotency_key"
+	" created_at, updated_at, last_error, " IDEMPOTENCY_KEY_SQL("") " AS idempotency_key"
 
 json_t *store_deliveries_json(store *s, int dead_only, int64_t incident_id)
 {

@@ -75,14 +75,6 @@ int64_t store_event_add(store *s, int64_t incident_id, const char *type, int64_t
 int store_outbox_add(store *s, int64_t event_id, int64_t incident_id, const char *instance, const char *recipient,
                      int64_t now);
 
-/*
- * A delivery's idempotency key: "crier-<event>-<instance>", plus
- * "-<recipient>" for a recipient. The same on every retry and restart; the
- * SQL form (over outbox columns) must agree with outbox.c's.
- */
-#define STORE_IDEMPOTENCY_KEY_SQL                                                                                      \
-	"('crier-' || event_id || '-' || instance || CASE recipient WHEN '' THEN '' ELSE '-' || recipient END)"
-
 typedef struct store_delivery {
 	int64_t id, event_id, incident_id, created_at, next_at;
 	int attempts;
@@ -90,6 +82,7 @@ typedef struct store_delivery {
 	char *state;     /* new (free), the plugin's per-incident state or NULL */
 	char *recipient; /* new (free), "" when the instance has no recipients */
 	char *type;      /* new (free), the event's type */
+	char *key;       /* new (free), the idempotency key: "crier-<event>-<instance>[-<recipient>]" */
 } store_delivery;
 
 /*

@@ -1,6 +1,7 @@
 /* The public subscription API's translation, pages and rate limit. */
 #include "subscribe_api.h"
 
+#include "hmap.h"
 #include "ingest.h"
 
 #include <arpa/inet.h>
@@ -498,10 +499,7 @@ static void client_key(const char *client, char *key, size_t n)
 
 static size_t slot_of(const char *key)
 {
-	uint64_t x = 0xcbf29ce484222325ULL;
-	for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-		x = (x ^ *p) * 0x100000001b3ULL;
-	return (size_t)(x % LIMITER_SLOTS);
+	return (size_t)(hmap_hash(key) % LIMITER_SLOTS);
 }
 
 static bucket *find(subscribe_api_limiter *l, const char *key)

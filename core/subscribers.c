@@ -2,6 +2,7 @@
 #include "subscribers.h"
 
 #include "audience.h"
+#include "auth.h"
 #include "log.h"
 #include "sha256.h"
 #include "timefmt.h"
@@ -306,19 +307,6 @@ static int token_ok(const char *t)
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
 			return 0;
 	return 1;
-}
-
-/* Equal strings of equal length, in time that does not depend on where they differ. */
-static int same_secret(const char *a, const char *b)
-{
-	size_t n = strlen(a);
-	unsigned char d = 0;
-
-	if (n != strlen(b))
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		d |= (unsigned char)(a[i] ^ b[i]);
-	return d == 0;
 }
 
 /* ---- statements ---- */
@@ -788,7 +776,10 @@ static char *cmd_confirm(subscribers *s, const json_t *req, int64_t now)
 			attempts = sqlite3_column_int(q, 3);
 			snprintf(salted, sizeof(salted), "%s:%s", col(q, 4), code);
 			sha256_hex(salted, strlen(salted), hash);
-			good = same_secret(hash, col(q, 2));
+			{
+				const char *stored = col(q, 2);
+				good = auth_equal(hash, strlen(hash), stored, strlen(stored));
+			}
 		}
 		done(q);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)

@@ -3,6 +3,7 @@
 
 #include "alert.h"
 #include "log.h"
+#include "route.h"
 #include "timefmt.h"
 
 #include <inttypes.h>
@@ -32,18 +33,9 @@ int64_t watchdog_deadline(int64_t armed_at, int64_t last_seen, int64_t silent_ms
 
 int watchdog_matches(const json_t *want, const json_t *alert)
 {
-	const json_t *labels = json_object_get(alert, "labels");
-	const char *k;
-	json_t *v;
 	if (!want || !json_object_size(want))
 		return 0;
-	json_object_foreach((json_t *)want, k, v)
-	{
-		const char *have = json_string_value(json_object_get(labels, k));
-		if (!have || strcmp(have, json_string_value(v)) != 0)
-			return 0;
-	}
-	return 1;
+	return route_labels_match(want, json_object_get(alert, "labels"));
 }
 
 int watchdog_reload(watchdog *w)

@@ -13,6 +13,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Write a message into err (errlen bytes, always NUL-terminated); returns
@@ -67,6 +68,26 @@ static inline void crier_redact(char *s, size_t size, const char *needle)
 		memmove(p + mlen, p + nlen, tail + 1);
 		memcpy(p, mark, mlen);
 		p += mlen;
+	}
+}
+
+/* memset through a volatile pointer: a wipe right before free() that the
+ * compiler cannot drop as a dead store (explicit_bzero needs _DEFAULT_SOURCE). */
+static void *(*const volatile crier_memset_)(void *, int, size_t) = memset;
+
+/* Zero n bytes of a secret (p may be NULL). */
+static inline void crier_wipe(void *p, size_t n)
+{
+	if (p)
+		crier_memset_(p, 0, n);
+}
+
+/* Zero a secret string, then free it (s may be NULL). */
+static inline void crier_free_secret(char *s)
+{
+	if (s) {
+		crier_wipe(s, strlen(s));
+		free(s);
 	}
 }
 

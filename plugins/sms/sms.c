@@ -248,14 +248,6 @@ out:
 	return ret;
 }
 
-static void free_secret(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
 static void sms_destroy(crier_instance *inst)
 {
 	if (!inst)
@@ -264,8 +256,8 @@ static void sms_destroy(crier_instance *inst)
 		inst->api->template_free(inst->text);
 	if (inst->confirm)
 		inst->api->template_free(inst->confirm);
-	free_secret(inst->auth_token);
-	free_secret(inst->authorization);
+	crier_free_secret(inst->auth_token);
+	crier_free_secret(inst->authorization);
 	free(inst->from);
 	free(inst->messaging_service);
 	free(inst->url);
@@ -278,9 +270,8 @@ static int sms_init(const crier_host_api *api, crier_host *host, const char *con
 	crier_instance *inst;
 
 	*out = NULL;
-	if (!api || api->abi_version < 2 || !api->http_request || !api->http_response_free || !api->delivery_json ||
-	    !api->set_error || !api->retry_after || !api->log || !api->delivery_recipient || !api->template_load ||
-	    !api->template_render || !api->template_free || !api->text_measure || !api->text_fit)
+	/* Version 2 guarantees every entry this plugin uses. */
+	if (!api || api->abi_version < 2)
 		return crier_fail(err, errlen, "the host table lacks entries this plugin needs");
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)

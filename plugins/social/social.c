@@ -68,13 +68,9 @@ static void social_destroy(crier_instance *inst)
 {
 	if (!inst)
 		return;
-	if (inst->token)
-		memset(inst->token, 0, strlen(inst->token));
-	if (inst->auth_header)
-		memset(inst->auth_header, 0, strlen(inst->auth_header));
 	free(inst->statuses_url);
-	free(inst->token);
-	free(inst->auth_header);
+	crier_free_secret(inst->token);
+	crier_free_secret(inst->auth_header);
 	free(inst->language);
 	if (inst->post)
 		inst->api->template_free(inst->post);
@@ -264,7 +260,8 @@ static int social_init(const crier_host_api *api, crier_host *host, const char *
 	const char *post = NULL;
 
 	*out = NULL;
-	if (!api || api->abi_version < 2 || !api->draft_submit || !api->template_load || !api->text_fit)
+	/* Version 2 guarantees every entry this plugin uses. */
+	if (!api || api->abi_version < 2)
 		return crier_fail(err, errlen,
 		                  "the host table lacks entries this plugin needs (ABI version 2 with drafts)");
 	inst = calloc(1, sizeof(*inst));

@@ -30,14 +30,6 @@ static void result_set(publish_result *res, int permanent, const char *fmt, ...)
 	res->permanent = permanent;
 }
 
-static void wipe(char *s)
-{
-	if (s) {
-		memset(s, 0, strlen(s));
-		free(s);
-	}
-}
-
 void publish_target_free(publish_target *t)
 {
 	if (!t)
@@ -49,12 +41,12 @@ void publish_target_free(publish_target *t)
 	free(t->dir);
 	free(t->url);
 	free(t->path);
-	wipe(t->auth);
-	wipe(t->username);
-	wipe(t->password);
-	wipe(t->private_key);
-	wipe(t->public_key);
-	wipe(t->key_passphrase);
+	crier_free_secret(t->auth);
+	crier_free_secret(t->username);
+	crier_free_secret(t->password);
+	crier_free_secret(t->private_key);
+	crier_free_secret(t->public_key);
+	crier_free_secret(t->key_passphrase);
 	free(t->known_hosts);
 	free(t->host_key_sha256);
 	memset(t, 0, sizeof(*t));
@@ -139,7 +131,7 @@ static char *basic_auth(const char *user, const char *pass)
 		out[o++] = i + 2 < n ? b64[v & 63] : '=';
 	}
 	out[o] = '\0';
-	memset(raw, 0, n);
+	crier_wipe(raw, n);
 	free(raw);
 	return out;
 }
