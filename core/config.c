@@ -59,7 +59,7 @@ static const char *const component_keys[] = {"name", "labels", NULL};
 static const char *const match_keys[] = {"labels", "labels_match", "min_severity", "component", NULL};
 static const char *const instance_audiences[] = {"internal", "public", NULL};
 static const char *const daemon_keys[] = {"state_dir", "plugin_dir", "control", NULL};
-static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", NULL};
+static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", "threads", NULL};
 static const char *const zmq_keys[] = {"ingest", NULL};
 static const char *const store_keys[] = {"synchronous", "batch_max", "checkpoint_pages", NULL};
 static const char *const incidents_keys[] = {"group_by", "hold_seconds", "postmortem_due_seconds", "postmortem_for",
@@ -860,7 +860,7 @@ static int parse_http(loader *l, config *c)
 	json_t *h = section(l, TOP_HTTP, 0, &rc);
 	const char *file = l->top_file[TOP_HTTP];
 	const char *listen = "127.0.0.1:9095";
-	long long body = 1048576, ack = 10000;
+	long long body = 1048576, ack = 10000, threads = 0;
 
 	if (rc < 0)
 		return -1;
@@ -868,7 +868,8 @@ static int parse_http(loader *l, config *c)
 		if (check_keys(l, file, "http", h, http_keys) < 0 ||
 		    opt_string(l, file, "http", h, "listen", &listen) < 0 ||
 		    opt_int(l, file, "http", h, "max_body_bytes", 1, 1LL << 30, &body) < 0 ||
-		    opt_int(l, file, "http", h, "ack_timeout_ms", 1, 3600000, &ack) < 0)
+		    opt_int(l, file, "http", h, "ack_timeout_ms", 1, 3600000, &ack) < 0 ||
+		    opt_int(l, file, "http", h, "threads", 0, 16, &threads) < 0)
 			return -1;
 	}
 	rc = parse_listen(listen, &c->listen_host, &c->listen_port);
@@ -878,6 +879,7 @@ static int parse_http(loader *l, config *c)
 		return fail(l, file, "http.listen", "expected \"host:port\", got \"%s\"", listen);
 	c->max_body_bytes = (size_t)body;
 	c->ack_timeout_ms = (int)ack;
+	c->http_threads = (int)threads;
 	return 0;
 }
 
