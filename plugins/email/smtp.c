@@ -9,6 +9,7 @@
  */
 #include "smtp.h"
 
+#include <crier/plugin_util.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,10 +76,7 @@ void smtp_client_free(smtp_client *c)
 		return;
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
-	if (c->password) {
-		explicit_bzero(c->password, strlen(c->password));
-		free(c->password);
-	}
+	crier_free_secret(c->password);
 	free(c->url);
 	free(c->username);
 	free(c->ca_file);
