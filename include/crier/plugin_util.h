@@ -2,7 +2,7 @@
  * Helpers nearly every plugin needs: formatting an init() error, logging a
  * formatted line, cutting a secret out of text a far side echoed back,
  * what an HTTP answer comes to, quoting a far side's text, base64 and HTTP
- * basic authentication.
+ * basic authentication, an upload buffer for libcurl.
  *
  * Optional. The ABI is include/crier/plugin.h alone; these are static
  * inline, so a plugin that includes this header carries its own copy and
@@ -248,6 +248,27 @@ static inline char *crier_basic_auth(const char *user, const char *pass)
 	crier_wipe(raw, n);
 	free(raw);
 	return out;
+}
+
+/* ---- uploads through libcurl ---- */
+
+/* A buffer libcurl uploads from, for a plugin that speaks a protocol the
+ * host's HTTP client does not (SMTP, SFTP): CURLOPT_READFUNCTION
+ * crier_upload_read, CURLOPT_READDATA a crier_upload. */
+typedef struct crier_upload {
+	const char *p; /* borrowed: what is still to be sent */
+	size_t left;
+} crier_upload;
+
+static inline size_t crier_upload_read(char *buf, size_t size, size_t nitems, void *userdata)
+{
+	crier_upload *u = (crier_upload *)userdata;
+	size_t n = size * nitems < u->left ? size * nitems : u->left;
+
+	memcpy(buf, u->p, n);
+	u->p += n;
+	u->left -= n;
+	return n;
 }
 
 #endif /* CRIER_PLUGIN_UTIL_H */

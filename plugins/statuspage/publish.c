@@ -525,22 +525,6 @@ static int http_publish(const crier_host_api *api, crier_host *host, publish_tar
 
 /* ---- SFTP ---- */
 
-typedef struct reader {
-	const char *p;
-	size_t left;
-} reader;
-
-static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud)
-{
-	reader *r = ud;
-	size_t n = size * nmemb < r->left ? size * nmemb : r->left;
-
-	memcpy(buf, r->p, n);
-	r->p += n;
-	r->left -= n;
-	return n;
-}
-
 static size_t discard_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
 	(void)buf;
@@ -603,7 +587,7 @@ static int sftp_upload(publish_target *t, const char *rel, const render_file *f,
 	CURL *h = t->curl;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char *url = NULL;
-	reader r = {f->data, f->len};
+	crier_upload r = {f->data, f->len};
 	CURLcode rc;
 
 	if (!(url = cat(t->url, "", rel))) {
@@ -641,7 +625,7 @@ static int sftp_upload(publish_target *t, const char *rel, const render_file *f,
 		SSH_SETOPT(CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256, t->host_key_sha256);
 #endif
 	SSH_SETOPT(CURLOPT_UPLOAD, 1L);
-	SSH_SETOPT(CURLOPT_READFUNCTION, read_cb);
+	SSH_SETOPT(CURLOPT_READFUNCTION, crier_upload_read);
 	SSH_SETOPT(CURLOPT_READDATA, &r);
 	SSH_SETOPT(CURLOPT_WRITEFUNCTION, discard_cb);
 	SSH_SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t)f->len);

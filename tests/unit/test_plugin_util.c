@@ -234,6 +234,21 @@ static void test_base64(void)
 	crier_free_secret(s);
 }
 
+/* ---- uploads ---- */
+
+static void test_upload(void)
+{
+	crier_upload u = {"0123456789", 10};
+	char buf[8];
+
+	/* libcurl asks for size * nitems bytes at a time. */
+	CHECK(crier_upload_read(buf, 1, 4, &u) == 4 && memcmp(buf, "0123", 4) == 0);
+	CHECK(crier_upload_read(buf, 2, 2, &u) == 4 && memcmp(buf, "4567", 4) == 0);
+	CHECK(crier_upload_read(buf, 1, 8, &u) == 2 && memcmp(buf, "89", 2) == 0);
+	CHECK(u.left == 0);
+	CHECK(crier_upload_read(buf, 1, 8, &u) == 0);
+}
+
 /* ---- configuration ---- */
 
 static void test_config_load(void)
@@ -461,6 +476,7 @@ int main(void)
 	test_http_error();
 	test_names();
 	test_base64();
+	test_upload();
 	test_config_load();
 	test_json_int();
 	test_json_string();
