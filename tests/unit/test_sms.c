@@ -314,6 +314,16 @@ static void fake_template_free(crier_template *t)
 	mustache_free((mustache *)t);
 }
 
+/* crier's own measure, counted: a delivery has no need to measure the same
+ * text twice. */
+static int n_measures;
+
+static size_t counted_measure(const char *utf8, crier_measure m)
+{
+	n_measures++;
+	return text_measure(utf8, m);
+}
+
 static const crier_host_api fake_api = {
     .abi_version = CRIER_ABI_VERSION,
     .log = fake_log,
@@ -326,7 +336,7 @@ static const crier_host_api fake_api = {
     .template_load = fake_template_load,
     .template_render = fake_template_render,
     .template_free = fake_template_free,
-    .text_measure = text_measure,
+    .text_measure = counted_measure,
     .text_fit = text_fit,
 };
 
@@ -493,8 +503,11 @@ static void test_request(const crier_plugin *p, crier_host *h)
 	h->next_rc = 0;
 	h->next_status = 201;
 	h->next_body = "{\"sid\":\"SM0123456789abcdef0123456789abcdef\",\"status\":\"queued\",\"num_segments\":\"1\"}";
+	n_measures = 0;
 	CHECK(deliver(p, h, CONFIG(""), &d) == CRIER_OK);
 	CHECK(d.error_calls == 0);
+	/* GSM-7, one part, nothing cut: measured once. */
+	CHECK(n_measures == 1);
 	CHECK_STR(h->url, "http://127.0.0.1:8099/2010-04-01/Accounts/" SID "/Messages.json");
 	CHECK(has_header(h, "Content-Type: application/x-www-form-urlencoded"));
 	/* base64(SID ":" TOKEN) */
