@@ -148,7 +148,7 @@ static int parse_key(crier_instance *inst, const char *key, json_t *v, const cha
 			    "to 127.0.0.1, localhost or [::1])");
 		*api_base = s;
 	} else if (strcmp(key, "max_segments") == 0) {
-		long n;
+		long n = 0;
 		if (crier_json_int(v, key, 1, SMS_TEXT_MAX_SEGMENTS, &n, err, errlen) != 0)
 			return -1;
 		inst->max_segments = (unsigned)n;
