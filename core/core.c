@@ -87,6 +87,7 @@ struct core {
 	int broken;          /* the incident index could not be rebuilt: refuse ingest until it is */
 	int64_t retry_at;    /* after a failed transaction: no new turn before this */
 	unsigned new_events; /* routed in the open transaction; counted once committed */
+	int64_t accepted_us; /* the request whose alerts are being applied (handle_turn), 0 = none */
 
 	struct ingest_msg *batch; /* reused by every handle_turn */
 	size_t batch_cap;
@@ -147,6 +148,9 @@ static int route_event(core *c, int64_t event_id, int64_t incident_id, const cha
 static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
                       const json_t *labels, int audience, int64_t now)
 {
+	core *c = ctx;
+	if (c->accepted_us)
+		outbox_note_accepted(c->ob, event_id, c->accepted_us);
 	return route_event(ctx, event_id, incident_id, type, severity, labels, audience, NULL, now);
 }
 
@@ -223,12 +227,19 @@ static void rebuild_index(core *c)
 
 /* ---- ingest batches -------------------------------------------------------------- */
 
+/* The body of a worker's alerts message: a reference moves, nothing is copied. */
+typedef struct core_alerts_msg {
+	json_t *alerts;
+	int64_t received_us;
+} core_alerts_msg;
+
 typedef struct ingest_msg {
 	void *sock;
 	zmq_msg_t id;
 	int delim;  /* the peer is a REQ socket: answer with an empty delimiter */
 	int tagged; /* an HTTP worker's request: answer with its tag */
 	void *tag;
+	int64_t received_us; /* when its request arrived whole (timefmt_mono_us), 0 = unknown */
 	json_t *alerts;
 	char reply[256];
 } ingest_msg;
@@ -299,9 +310,12 @@ static int recv_one(core *c, void *sock, ingest_msg *p)
 		p->tagged = n == 3 && p->delim && zmq_msg_size(&f[1]) == sizeof(p->tag);
 		if (p->tagged)
 			memcpy(&p->tag, zmq_msg_data(&f[1]), sizeof(p->tag));
-		if (p->tagged && !extra && zmq_msg_size(&f[2]) == sizeof(json_t *))
-			memcpy(&p->alerts, zmq_msg_data(&f[2]), sizeof(json_t *));
-		else
+		core_alerts_msg m;
+		if (p->tagged && !extra && zmq_msg_size(&f[2]) == sizeof(m)) {
+			memcpy(&m, zmq_msg_data(&f[2]), sizeof(m));
+			p->alerts = m.alerts;
+			p->received_us = m.received_us;
+		} else
 			snprintf(p->reply, sizeof(p->reply), "ERR 400 malformed internal message");
 	} else if (body && zmq_msg_size(body) > c->cfg->max_body_bytes) {
 		snprintf(p->reply, sizeof(p->reply), "ERR 413 message is larger than %zu bytes",
@@ -362,6 +376,8 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 		int changed = 0;
 		size_t j;
 		json_t *a;
+		/* Events routed while these alerts apply were caused by this request. */
+		c->accepted_us = batch[i].received_us;
 		json_array_foreach(batch[i].alerts, j, a)
 		{
 			/* The Watchdog proves the feed alive; it is never an incident. */
@@ -376,6 +392,7 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 		}
 		snprintf(batch[i].reply, sizeof(batch[i].reply), "OK %d", changed);
 	}
+	c->accepted_us = 0;
 	for (size_t i = 0; ok && i < nh; i++)
 		if (hosts[i] && outbox_on_result(c->ob, i, now) < 0)
 			ok = 0;
@@ -898,9 +915,10 @@ static int send_tagged(void *sock, void *tag, const void *body, size_t len)
 	return zmq_send(sock, body, len, 0) < 0 ? -1 : 0;
 }
 
-int core_send_alerts(void *sock, json_t *alerts, void *tag)
+int core_send_alerts(void *sock, json_t *alerts, int64_t received_us, void *tag)
 {
-	if (send_tagged(sock, tag, &alerts, sizeof(alerts)) < 0) {
+	core_alerts_msg m = {.alerts = alerts, .received_us = received_us};
+	if (send_tagged(sock, tag, &m, sizeof(m)) < 0) {
 		/* A half-sent message is never delivered: the reference is ours to drop. */
 		json_decref(alerts);
 		return -1;

@@ -172,6 +172,7 @@ struct http_request {
 	http_ticket *ticket;    /* while waiting for the answer */
 	json_t *alerts;         /* our reference to what the core has */
 	size_t n_alerts;        /* how many */
+	int64_t received_us;    /* when the request arrived whole */
 	char *reply;            /* the core's answer (owned), NULL when none came */
 	char err[HTTP_ERR_MAX]; /* why none came */
 };
@@ -915,7 +916,7 @@ static enum MHD_Result http_hand_over(http_worker *w, struct MHD_Connection *con
 		rc = core_send_control(w->control, creq, t);
 	} else {
 		json_incref(req->alerts); /* the core's */
-		rc = core_send_alerts(w->ingest, req->alerts, t);
+		rc = core_send_alerts(w->ingest, req->alerts, req->received_us, t);
 	}
 	if (rc < 0) {
 		snprintf(req->err, sizeof(req->err), "cannot reach the core: %s", zmq_strerror(zmq_errno()));
@@ -946,6 +947,7 @@ static enum MHD_Result http_finish(http_worker *w, struct MHD_Connection *conn, 
 	if (req->answered)
 		return MHD_YES;
 	req->answered = 1;
+	req->received_us = timefmt_mono_us();
 	if (req->too_large) {
 		char msg[96];
 

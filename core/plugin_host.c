@@ -482,6 +482,7 @@ static int send_init(void *sock, const char *error)
 
 typedef struct __attribute__((packed)) delivery_head {
 	int64_t id;
+	int64_t accepted_us; /* timefmt_mono_us() of the request behind it, 0 = not measured */
 	uint32_t attempt;
 	uint8_t has_state;
 } delivery_head;
@@ -495,6 +496,7 @@ typedef struct __attribute__((packed)) result_head {
 	int32_t draft_measure;
 	uint64_t draft_length;
 	uint64_t draft_limit;
+	int64_t waited_us; /* accepted -> this call of deliver(), -1 = not measured */
 } result_head;
 
 /* ---- the loop: the same in a thread and in a child process -------------------- */
@@ -511,9 +513,12 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 	                    .recipient = lens[5] ? f[5] : NULL,
 	                    .attempt = dh.attempt};
 	int r;
+	int64_t waited = -1;
 	if (atomic_load(&h->stopping)) {
 		r = PLUGIN_HOST_SKIPPED; /* shutting down: leave it pending for the next start */
 	} else {
+		if (dh.accepted_us > 0)
+			waited = timefmt_mono_us() - dh.accepted_us;
 		r = (int)h->api->deliver(inst, &d);
 		if (r != CRIER_OK && r != CRIER_RETRY && r != CRIER_FAIL) {
 			snprintf(d.error, sizeof(d.error), "plugin returned an unknown result %d", r);
@@ -528,7 +533,8 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 	                  .has_draft = (uint8_t)drafted,
 	                  .draft_measure = drafted ? d.draft.measure : 0,
 	                  .draft_length = drafted ? d.draft.length : 0,
-	                  .draft_limit = drafted ? d.draft.limit : 0};
+	                  .draft_limit = drafted ? d.draft.limit : 0,
+	                  .waited_us = waited};
 	const char *st = d.new_state ? d.new_state : "";
 	const char *dn = drafted ? d.draft.network : "", *dt = drafted ? d.draft.text : "";
 	int rc = (send_frame(sock, "R", 1, ZMQ_SNDMORE) < 0 || send_frame(sock, &rh, sizeof(rh), ZMQ_SNDMORE) < 0 ||
@@ -1241,9 +1247,9 @@ int plugin_host_readable(plugin_host *h)
 }
 
 int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state,
-                     const char *recipient)
+                     const char *recipient, int64_t accepted_us)
 {
-	delivery_head dh = {.id = id, .attempt = attempt, .has_state = state != NULL};
+	delivery_head dh = {.id = id, .accepted_us = accepted_us, .attempt = attempt, .has_state = state != NULL};
 	const char *st = state ? state : "", *rc = recipient ? recipient : "";
 	int fl = h->send_flags;
 	if (!h->core_sock || !plugin_host_ready(h))
@@ -1263,6 +1269,7 @@ int plugin_host_recv(plugin_host *h, plugin_host_result *r)
 	char *f[6] = {0};
 	size_t lens[6], n = 0;
 	memset(r, 0, sizeof(*r));
+	r->waited_us = -1;
 	if (!h->core_sock || recv_frames(h->core_sock, f, lens, 6, &n) < 0)
 		return -1;
 	if (n > 0 && f[0][0] != 'R' && h->process) {
@@ -1280,6 +1287,7 @@ int plugin_host_recv(plugin_host *h, plugin_host_result *r)
 	r->result = rh.result;
 	r->not_before = rh.not_before;
 	r->has_state = rh.has_state;
+	r->waited_us = rh.waited_us;
 	r->error = lens[2] ? f[2] : NULL;
 	r->state = rh.has_state ? f[3] : NULL;
 	if (rh.has_draft) {

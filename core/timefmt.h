@@ -10,6 +10,8 @@ int64_t timefmt_now_ms(void);
 
 /* Monotonic clock, ms (for timeouts and latency). */
 int64_t timefmt_mono_ms(void);
+/* The same in µs: one clock for every thread and process of the machine. */
+int64_t timefmt_mono_us(void);
 
 /*
  * Parse RFC 3339 ("2024-05-14T09:12:31.804Z", "2018-03-07T06:33:21.873077559-05:00").

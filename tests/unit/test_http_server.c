@@ -84,8 +84,9 @@ void *core_socket(core *c, core_channel ch, char *err, size_t errlen)
 	return s;
 }
 
-int core_send_alerts(void *sock, json_t *alerts, void *tag)
+int core_send_alerts(void *sock, json_t *alerts, int64_t received_us, void *tag)
 {
+	(void)received_us;
 	if (zmq_send(sock, &tag, sizeof(tag), ZMQ_SNDMORE) < 0 || zmq_send(sock, &alerts, sizeof(alerts), 0) < 0) {
 		json_decref(alerts);
 		return -1;
