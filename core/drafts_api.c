@@ -1,6 +1,8 @@
 /* The drafts HTTP API's translation to and from control requests. */
 #include "drafts_api.h"
 
+#include "control.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -149,11 +151,8 @@ json_t *drafts_api_answer(const char *reply, unsigned *status)
 		json_t *d = json_object_get(r, "draft");
 		out = d ? json_incref(d) : json_pack("{sO}", "drafts", json_object_get(r, "drafts"));
 	} else {
-		json_t *code = json_object_get(r, "code");
 		const char *e = json_string_value(json_object_get(r, "error"));
-		*status = json_is_integer(code) && json_integer_value(code) >= 400 && json_integer_value(code) < 600
-		              ? (unsigned)json_integer_value(code)
-		              : 500;
+		*status = control_reply_status(r, 500);
 		out = json_pack("{ss ss}", "status", "error", "error", e ? e : "the core gave no answer");
 	}
 	json_decref(r);

@@ -1,6 +1,7 @@
 /* The public subscription API's translation, pages and rate limit. */
 #include "subscribe_api.h"
 
+#include "control.h"
 #include "hmap.h"
 #include "ingest.h"
 
@@ -384,13 +385,8 @@ int subscribe_api_answer_for(subscribe_api_action action, const char *reply, con
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_true(json_object_get(r, "ok"))) {
-		json_t *code = json_object_get(r, "code");
 		const char *e = json_string_value(json_object_get(r, "error"));
-		unsigned status =
-		    json_is_integer(code) && json_integer_value(code) >= 400 && json_integer_value(code) < 600
-		        ? (unsigned)json_integer_value(code)
-		    : r ? 500
-		        : 503;
+		unsigned status = control_reply_status(r, r ? 500 : 503);
 		rc = subscribe_api_error(action, status, e ? e : "the service is unavailable; try again in a minute",
 		                         out);
 		goto out;
