@@ -25,6 +25,7 @@
 #include "mustache.h"
 
 #include "ingest_util.h"
+#include "text.h"
 
 #include <float.h>
 #include <inttypes.h>
@@ -539,18 +540,9 @@ static int out_value(renderer *r, const char *s, size_t n, crier_escape esc)
 		const char *rep = NULL;
 		char ch = s[i];
 
-		if (esc == CRIER_ESCAPE_HTML || esc == CRIER_ESCAPE_SLACK) {
-			if (ch == '&')
-				rep = "&amp;";
-			else if (ch == '<')
-				rep = "&lt;";
-			else if (ch == '>')
-				rep = "&gt;";
-			else if (esc == CRIER_ESCAPE_HTML && ch == '"')
-				rep = "&quot;";
-			else if (esc == CRIER_ESCAPE_HTML && ch == '\'')
-				rep = "&#39;";
-		}
+		/* Slack's own rule leaves quotes alone. */
+		if (esc == CRIER_ESCAPE_HTML || (esc == CRIER_ESCAPE_SLACK && ch != '"' && ch != '\''))
+			rep = text_html_entity(ch);
 		if (rep) {
 			if (out_add(r, rep, strlen(rep)) < 0)
 				return -1;

@@ -4,6 +4,7 @@
 #include "control.h"
 #include "hmap.h"
 #include "ingest.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -235,30 +236,16 @@ static char *html(const char *s)
 	char *out, *o;
 
 	for (const char *p = s; *p; p++)
-		n += strchr("&<>\"'", *p) ? 6 : 1;
+		n += text_html_entity(*p) ? strlen(text_html_entity(*p)) : 1;
 	out = o = malloc(n + 1);
 	if (!out)
 		return NULL;
 	for (const char *p = s; *p; p++) {
-		switch (*p) {
-		case '&':
-			o += sprintf(o, "&amp;");
-			break;
-		case '<':
-			o += sprintf(o, "&lt;");
-			break;
-		case '>':
-			o += sprintf(o, "&gt;");
-			break;
-		case '"':
-			o += sprintf(o, "&quot;");
-			break;
-		case '\'':
-			o += sprintf(o, "&#39;");
-			break;
-		default:
+		const char *e = text_html_entity(*p);
+		if (e)
+			o = stpcpy(o, e);
+		else
 			*o++ = *p;
-		}
 	}
 	*o = '\0';
 	return out;
