@@ -72,12 +72,8 @@ static void humanize(json_t *v)
 		return;
 	for (size_t i = 0; i < sizeof(time_keys) / sizeof(time_keys[0]); i++) {
 		json_t *t = json_object_get(v, time_keys[i]);
-		if (json_is_integer(t)) {
-			char buf[40];
-			json_int_t ms = json_integer_value(t);
-			json_object_set_new(v, time_keys[i],
-			                    ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null());
-		}
+		if (json_is_integer(t))
+			json_object_set_new(v, time_keys[i], timefmt_json(json_integer_value(t)));
 	}
 	json_t *sev = json_object_get(v, "severity");
 	if (json_is_integer(sev))

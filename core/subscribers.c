@@ -430,12 +430,6 @@ static int sweep(subscribers *s, int64_t now)
 	return 0;
 }
 
-static json_t *time_json(int64_t ms)
-{
-	char buf[40];
-	return ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null();
-}
-
 /* "24 hours", "30 minutes": how long a confirmation stays good, for people. */
 static void duration_text(int64_t ms, char *buf, size_t n)
 {
@@ -579,7 +573,7 @@ static int send_confirmation(subscribers *s, outbox *ob, const row *r, const cha
 	}
 	duration_text(cs->confirm_expiry_ms, in, sizeof(in));
 	sub = json_pack("{ss so ss so sb}", "kind", r->kind == CONFIG_SUBSCRIBERS_EMAIL ? "email" : "phone",
-	                "expires_at", time_json(now + cs->confirm_expiry_ms), "expires_in", in, "components",
+	                "expires_at", timefmt_json(now + cs->confirm_expiry_ms), "expires_in", in, "components",
 	                json_loads(components, 0, NULL), "all", strcmp(components, "[]") == 0);
 	if (!sub)
 		goto out;
@@ -593,7 +587,8 @@ static int send_confirmation(subscribers *s, outbox *ob, const row *r, const cha
 		goto out;
 	}
 	rc = -1;
-	doc = json_pack("{ss so so}", "type", SUBSCRIBERS_CONFIRM_EVENT, "time", time_json(now), "subscription", sub);
+	doc =
+	    json_pack("{ss so so}", "type", SUBSCRIBERS_CONFIRM_EVENT, "time", timefmt_json(now), "subscription", sub);
 	txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	if (!txt)
 		goto out;
@@ -825,15 +820,16 @@ static json_t *row_json(sqlite3_stmt *q)
 {
 	int confirmed = sqlite3_column_int(q, 4);
 	const char *comps = col(q, confirmed ? 3 : 9);
-	json_t *o = json_pack("{sI ss ss so ss so so ss}", "id", (json_int_t)sqlite3_column_int64(q, 0), "kind",
-	                      sqlite3_column_int(q, 1) == CONFIG_SUBSCRIBERS_EMAIL ? "email" : "phone", "address",
-	                      col(q, 2), "components", json_loads(comps[0] ? comps : "[]", 0, NULL), "status",
-	                      confirmed ? "confirmed" : "pending", "created_at", time_json(sqlite3_column_int64(q, 5)),
-	                      "confirmed_at", time_json(sqlite3_column_int64(q, 6)), "source", col(q, 7));
+	json_t *o =
+	    json_pack("{sI ss ss so ss so so ss}", "id", (json_int_t)sqlite3_column_int64(q, 0), "kind",
+	              sqlite3_column_int(q, 1) == CONFIG_SUBSCRIBERS_EMAIL ? "email" : "phone", "address", col(q, 2),
+	              "components", json_loads(comps[0] ? comps : "[]", 0, NULL), "status",
+	              confirmed ? "confirmed" : "pending", "created_at", timefmt_json(sqlite3_column_int64(q, 5)),
+	              "confirmed_at", timefmt_json(sqlite3_column_int64(q, 6)), "source", col(q, 7));
 	if (o && sqlite3_column_type(q, 8) != SQLITE_NULL &&
 	    json_object_set_new(o, "client", json_string(col(q, 8))) < 0)
 		goto fail;
-	if (o && !confirmed && json_object_set_new(o, "expires_at", time_json(sqlite3_column_int64(q, 10))) < 0)
+	if (o && !confirmed && json_object_set_new(o, "expires_at", timefmt_json(sqlite3_column_int64(q, 10))) < 0)
 		goto fail;
 	return o;
 fail:
