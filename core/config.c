@@ -1064,8 +1064,6 @@ static int parse_components(loader *l, const char *file, json_t *arr, config *c)
 	return 0;
 }
 
-#define TEMPLATE_FILE_MAX (1 << 20)
-
 /*
  * templates/core/first_update.mustache: the first public update crier posts
  * itself. Compiled whenever the file is there, so --check-config finds its
@@ -1093,14 +1091,13 @@ static int load_first_update(loader *l, config *c)
 		            : 0;
 		goto out;
 	}
-	text = malloc(TEMPLATE_FILE_MAX + 1);
+	size_t len;
+	text = mustache_read(f, &len);
 	if (!text) {
-		fail_oom(l);
-		goto out;
-	}
-	size_t len = fread(text, 1, TEMPLATE_FILE_MAX + 1, f);
-	if (ferror(f) || len > TEMPLATE_FILE_MAX) {
-		fail(l, path, NULL, "cannot read: %s", ferror(f) ? strerror(EIO) : "larger than 1 MiB");
+		if (errno == ENOMEM)
+			fail_oom(l);
+		else
+			fail(l, path, NULL, "cannot read: %s", errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
 		goto out;
 	}
 	c->first_update = mustache_compile(rel, text, len, why, sizeof why);
