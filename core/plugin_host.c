@@ -63,7 +63,8 @@ struct crier_host {
 	char *plugin;
 	char *state_dir;
 	char *config_dir;
-	void *curl; /* the instance's keep-alive connection, see http_client.c */
+	void *curl;               /* the instance's keep-alive connection, see http_client.c */
+	crier_delivery *delivery; /* the one deliver() is handling, or NULL */
 };
 
 struct crier_delivery {
@@ -74,6 +75,7 @@ struct crier_delivery {
 	int64_t not_before;
 	char error[512];
 	plugin_host_draft draft; /* offered with draft_submit */
+	json_t *doc_json;        /* doc parsed, once a template rendered against it; or NULL */
 };
 
 /* Where a process host is: no child, waiting for its hello, for its init, running. */
@@ -225,10 +227,14 @@ static const char *api_config_dir(const crier_host *h)
 	return h->config_dir;
 }
 
-/* A template and where its partials come from. */
+/* A template and its partials: where they come from, and those compiled. */
 struct crier_template {
 	mustache *m;
 	char *dirs[2]; /* <config_dir>/templates/<plugin>, <config_dir>/templates */
+	/* Kept until the template is freed (a reload makes new templates). Only
+	 * its instance's thread renders it (plugin.h), one render at a time. */
+	mustache_partials *partials;
+	crier_host *host; /* the instance's, which outlives it */
 };
 
 /* Read a whole template file (new), or NULL with errno set. */
@@ -279,6 +285,7 @@ static void api_template_free(crier_template *t)
 	if (!t)
 		return;
 	mustache_free(t->m);
+	mustache_partials_free(t->partials);
 	free(t->dirs[0]);
 	free(t->dirs[1]);
 	free(t);
@@ -290,10 +297,12 @@ static crier_template *api_template_load(crier_host *h, const char *name, const 
 	char *path = NULL, *text = NULL;
 	size_t len = 0;
 	if (!t || asprintf(&t->dirs[0], "%s/templates/%s", h->config_dir, h->plugin) < 0 ||
-	    asprintf(&t->dirs[1], "%s/templates", h->config_dir) < 0) {
+	    asprintf(&t->dirs[1], "%s/templates", h->config_dir) < 0 ||
+	    !(t->partials = mustache_partials_new(load_partial, t))) {
 		snprintf(err, errlen, "template %s: out of memory", name);
 		goto fail;
 	}
+	t->host = h;
 	if (src && strncmp(src, "file:", 5) != 0) {
 		t->m = mustache_compile(name, src, strlen(src), err, errlen);
 		if (!t->m)
@@ -330,14 +339,24 @@ fail:
 static char *api_template_render(const crier_template *t, const char *context_json, crier_escape esc, char *err,
                                  size_t errlen)
 {
-	json_error_t jerr;
-	json_t *ctx = json_loads(context_json ? context_json : "{}", JSON_DECODE_ANY, &jerr);
+	/* A plugin renders several templates against its delivery's document
+	 * (the email plugin three): that one is parsed once per delivery. */
+	crier_delivery *d = t->host->delivery;
+	int own = d && context_json == d->doc;
+	json_t *ctx = own ? d->doc_json : NULL;
 	if (!ctx) {
-		snprintf(err, errlen, "template context is not JSON: %s", jerr.text);
-		return NULL;
+		json_error_t jerr;
+		ctx = json_loads(context_json ? context_json : "{}", JSON_DECODE_ANY, &jerr);
+		if (!ctx) {
+			snprintf(err, errlen, "template context is not JSON: %s", jerr.text);
+			return NULL;
+		}
+		if (own)
+			d->doc_json = ctx;
 	}
-	char *out = mustache_render(t->m, ctx, esc, load_partial, (void *)t, err, errlen);
-	json_decref(ctx);
+	char *out = mustache_render_cached(t->m, ctx, esc, t->partials, err, errlen);
+	if (!own)
+		json_decref(ctx);
 	return out;
 }
 
@@ -500,7 +519,9 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 	if (atomic_load(&h->stopping)) {
 		r = PLUGIN_HOST_SKIPPED; /* shutting down: leave it pending for the next start */
 	} else {
+		h->host.delivery = &d;
 		r = (int)h->api->deliver(inst, &d);
+		h->host.delivery = NULL;
 		if (r != CRIER_OK && r != CRIER_RETRY && r != CRIER_FAIL) {
 			snprintf(d.error, sizeof(d.error), "plugin returned an unknown result %d", r);
 			r = CRIER_FAIL;
@@ -526,6 +547,7 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 	free(d.new_state);
 	free(d.draft.network);
 	free(d.draft.text);
+	json_decref(d.doc_json);
 	return rc;
 }
 
