@@ -1163,18 +1163,12 @@ out:
 
 /* ---- the core's interface -------------------------------------------------------------- */
 
-/* The folder a child loads name.so from: the first of dirs that has it
- * (as plugin_loader_open searches), else the first (the child then says
- * what is missing). */
+/* The folder a child loads name.so from: the one plugin_loader_open would
+ * load it from, else the first (the child then says what is missing). */
 static const char *plugin_folder(char *const *dirs, const char *name)
 {
-	for (size_t i = 0; dirs[i]; i++) {
-		char path[4096];
-		if (snprintf(path, sizeof(path), "%s/%s.so", dirs[i], name) < (int)sizeof(path) &&
-		    access(path, R_OK) == 0)
-			return dirs[i];
-	}
-	return dirs[0];
+	int i = plugin_loader_find(dirs, name);
+	return dirs[i < 0 ? 0 : i];
 }
 
 plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const config *cfg, char *err,
