@@ -1026,6 +1026,36 @@ static int process_start(plugin_host *h, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * Send "Q" and read what the host still sends until its own "Q", by
+ * deadline (unix ms), pushed to renew_ms after each message when renew_ms
+ * is not 0; a child's exit ends the wait too. Results still on their way
+ * are dropped: their rows stay pending and go out again, same key, after
+ * the next start. 1 when the host said it stopped, else 0.
+ */
+static int ask_quit(plugin_host *h, int64_t deadline, int64_t renew_ms)
+{
+	if (send_frame(h->core_sock, "Q", 1, h->send_flags) < 0)
+		return 0;
+	for (;;) {
+		int64_t left = deadline - timefmt_now_ms();
+		zmq_pollitem_t it[2] = {{.socket = h->core_sock, .events = ZMQ_POLLIN},
+		                        {.socket = NULL, .fd = h->pidfd, .events = ZMQ_POLLIN}};
+		if (left <= 0 || zmq_poll(it, h->process ? 2 : 1, left) <= 0 || !(it[0].revents & ZMQ_POLLIN))
+			return 0;
+		char *f[1] = {0};
+		size_t lens[1], n = 0;
+		if (recv_frames(h->core_sock, f, lens, 1, &n) < 0)
+			return 0;
+		int done = n > 0 && f[0][0] == 'Q';
+		free_frames(f, n);
+		if (done)
+			return 1;
+		if (renew_ms)
+			deadline = timefmt_now_ms() + renew_ms;
+	}
+}
+
 /* Stop the child in order, bounded: queued deliveries come back skipped,
  * the one in progress finishes, then "Q" (destroy); killed when late. */
 static void process_stop(plugin_host *h)
@@ -1043,25 +1073,7 @@ static void process_stop(plugin_host *h)
 	}
 	int64_t deadline = timefmt_now_ms() + PLUGIN_HOST_STOP_MS;
 	child_signal(h, SIGUSR1);
-	if (send_frame(h->core_sock, "Q", 1, h->send_flags) == 0) {
-		/* Results still on their way are dropped, as for a thread: their
-		 * rows stay pending and go out again, same key, after the next start. */
-		for (;;) {
-			int64_t left = deadline - timefmt_now_ms();
-			zmq_pollitem_t it[2] = {{.socket = h->core_sock, .events = ZMQ_POLLIN},
-			                        {.socket = NULL, .fd = h->pidfd, .events = ZMQ_POLLIN}};
-			if (left <= 0 || zmq_poll(it, 2, left) <= 0 || !(it[0].revents & ZMQ_POLLIN))
-				break;
-			char *f[1] = {0};
-			size_t lens[1], n = 0;
-			if (recv_frames(h->core_sock, f, lens, 1, &n) < 0)
-				break;
-			int done = n > 0 && f[0][0] == 'Q';
-			free_frames(f, n);
-			if (done)
-				break;
-		}
-	}
+	ask_quit(h, deadline, 0);
 	if (!child_wait(h, deadline, &status)) {
 		log_error("plugin host process did not stop in time; killing it", " instance=%s pid=%ld", h->host.name,
 		          (long)h->pid);
@@ -1394,30 +1406,9 @@ int plugin_host_stop(plugin_host *h)
 		host_free(h);
 		return 0;
 	}
-	int joined = 1;
 	atomic_store(&h->stopping, 1);
-	if (send_frame(h->core_sock, "Q", 1, 0) == 0) {
-		/* Wait, bounded, for the thread to say it exited; results that are
-		 * still on their way are dropped: their rows stay pending and are
-		 * sent again, with the same key, after the next start. */
-		int wait_ms = PLUGIN_HOST_STOP_MS;
-		zmq_setsockopt(h->core_sock, ZMQ_RCVTIMEO, &wait_ms, sizeof(wait_ms));
-		for (;;) {
-			char *f[1] = {0};
-			size_t lens[1], n = 0;
-			if (recv_frames(h->core_sock, f, lens, 1, &n) < 0) {
-				joined = 0;
-				break;
-			}
-			int done = n > 0 && f[0][0] == 'Q';
-			free_frames(f, n);
-			if (done)
-				break;
-		}
-	} else {
-		joined = 0;
-	}
-	if (!joined) {
+	/* A thread that still answers is not stuck: each answer renews its wait. */
+	if (!ask_quit(h, timefmt_now_ms() + PLUGIN_HOST_STOP_MS, PLUGIN_HOST_STOP_MS)) {
 		/* A plugin stuck in deliver(): leave the thread and h to it. */
 		abandon(h);
 		return -1;
