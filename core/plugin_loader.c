@@ -1,24 +1,12 @@
 #include "plugin_loader.h"
 
+#include "text.h"
+
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* "<dir>, <dir>" into buf, cut short if need be. */
-static void join_dirs(char *buf, size_t size, char *const *dirs)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (; *dirs && used < size; dirs++) {
-		int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", *dirs);
-		if (w < 0)
-			return;
-		used += (size_t)w;
-	}
-}
 
 int plugin_loader_find(char *const *dirs, const char *name)
 {
@@ -48,7 +36,7 @@ plugin_lib *plugin_loader_open(char *const *dirs, const char *name, char *err, s
 	}
 	int dir = plugin_loader_find(dirs, name);
 	if (dir < 0) {
-		join_dirs(searched, sizeof(searched), dirs);
+		text_join(searched, sizeof(searched), (const char *const *)dirs);
 		snprintf(err, errlen, "plugin \"%s\": %s.so not found in daemon.plugin_dir (%s); build it with make",
 		         name, name, searched);
 		goto fail;

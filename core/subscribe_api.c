@@ -134,10 +134,8 @@ static int check_fields(const json_t *in, const char *const *keys, char *err, si
 		while (keys[i] && strcmp(keys[i], k) != 0)
 			i++;
 		if (!keys[i]) {
-			char known[128] = "";
-			for (i = 0; keys[i]; i++)
-				snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", i ? ", " : "",
-				         keys[i]);
+			char known[128];
+			text_join(known, sizeof(known), keys);
 			return fail(err, errlen, "unknown key \"%.64s\" (known: %s)", k, known);
 		}
 		if (strcmp(k, "components") == 0) {

@@ -47,6 +47,7 @@
 #include "text.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -821,5 +822,18 @@ const char *text_html_entity(char c)
 		return "&#39;";
 	default:
 		return NULL;
+	}
+}
+
+void text_join(char *buf, size_t size, const char *const *list)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (; *list && used < size; list++) {
+		int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", *list);
+		if (w < 0)
+			return;
+		used += (size_t)w;
 	}
 }
