@@ -2,6 +2,7 @@
 #include "drafts_api.h"
 
 #include "control.h"
+#include "text.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -12,7 +13,7 @@ static const struct {
 	const char *suffix;
 	drafts_api_action action;
 	const char *cmd;
-	const char *const keys[3]; /* body keys it takes */
+	const char *const keys[3]; /* body keys it takes, NULL-terminated */
 } actions[] = {
     {"approve", DRAFTS_API_APPROVE, "draft_approve", {"actor", NULL, NULL}},
     {"reject", DRAFTS_API_REJECT, "draft_reject", {"actor", "message", NULL}},
@@ -107,8 +108,9 @@ char *drafts_api_request(drafts_api_action action, int64_t id, const char *body,
 		json_object_foreach(in, k, v)
 		{
 			if (!known_key(actions[a].keys, k)) {
-				snprintf(err, errlen, "unknown key \"%.64s\" (known: %s%s%s)", k, actions[a].keys[0],
-				         actions[a].keys[1] ? ", " : "", actions[a].keys[1] ? actions[a].keys[1] : "");
+				char known[64];
+				text_join(known, sizeof(known), actions[a].keys);
+				snprintf(err, errlen, "unknown key \"%.64s\" (known: %s)", k, known);
 				goto out;
 			}
 			if (!json_is_string(v)) {

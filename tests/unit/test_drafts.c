@@ -292,6 +292,8 @@ static void test_api(void)
 	CHECK(strstr(err, "text: missing") != NULL);
 	CHECK(drafts_api_request(DRAFTS_API_APPROVE, 7, "{\"text\":\"x\"}", 12, err, sizeof(err)) == NULL);
 	CHECK_STR(err, "unknown key \"text\" (known: actor)");
+	CHECK(drafts_api_request(DRAFTS_API_REJECT, 7, "{\"text\":\"x\"}", 12, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "unknown key \"text\" (known: actor, message)");
 	CHECK(drafts_api_request(DRAFTS_API_REJECT, 7, "{\"message\": 3}", 14, err, sizeof(err)) == NULL);
 	CHECK_STR(err, "message: not a string");
 	CHECK(drafts_api_request(DRAFTS_API_REJECT, 7, "[1]", 3, err, sizeof(err)) == NULL);
