@@ -174,6 +174,12 @@ const char *timefmt_format(int64_t ms, char *buf, size_t size)
 	return buf;
 }
 
+json_t *timefmt_json(int64_t ms)
+{
+	char buf[40];
+	return ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null();
+}
+
 const char *timefmt_clock(int64_t ms, char *buf, size_t size)
 {
 	struct tm tm;

@@ -2,6 +2,7 @@
 #ifndef CRIER_TIMEFMT_H
 #define CRIER_TIMEFMT_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,10 @@ int timefmt_parse_rfc3339n(const char *s, size_t len, int64_t *out_ms);
 
 /* Format ms as "2026-11-21T12:01:00.969Z" (UTC) into buf (>= 32 bytes). */
 const char *timefmt_format(int64_t ms, char *buf, size_t size);
+
+/* ms as a JSON string of timefmt_format, or JSON null when ms is 0 ("unset"):
+ * a new reference, NULL when out of memory. */
+json_t *timefmt_json(int64_t ms);
 
 /* The time of day, "12:01:05 UTC", into buf (>= 16 bytes): for messages people read. */
 const char *timefmt_clock(int64_t ms, char *buf, size_t size);
