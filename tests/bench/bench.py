@@ -70,6 +70,21 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu(pid):
+    """utime + stime in seconds per thread name (crier-core, crier-http-N, ...)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                raw = f.read()
+        except OSError:
+            continue
+        name = raw[raw.index("(") + 1:raw.rindex(")")]
+        fields = raw.rsplit(")", 1)[1].split()
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
 def machine_cpu():
     """(busy, total) CPU seconds of the whole machine, all cores (/proc/stat)."""
     with open("/proc/stat") as f:
@@ -124,8 +139,10 @@ def main():
             # CPU time of crierd and of wrk, and how busy the whole machine
             # was, so that runs on a shared machine can be compared.
             cpu0, mach0, wrk0 = cpu_seconds(d.pid()), machine_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+            th0 = thread_cpu(d.pid())
             r, raw = wrk(d.port, seconds, RUN, threads, conns)
             cpu1, mach1, wrk1 = cpu_seconds(d.pid()), machine_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+            th1 = thread_cpu(d.pid())
             rss = peak_rss_kib(d.pid())
             time.sleep(1.0)  # requests cut by wrk's end may still commit
             status = d.ctl_json("status")
@@ -153,6 +170,14 @@ def main():
     busy, total = mach1[0] - mach0[0], mach1[1] - mach0[1]
     others = max(0.0, busy - crierd_cpu - wrk_cpu)
     cpu_us = crierd_cpu * 1e6 / r["requests"] if r["requests"] else 0.0
+    # The core thread is the one serial part: its CPU per request bounds what
+    # crierd can take when it has a CPU to itself, however busy the machine.
+    per_thread = {}
+    for name, v in th1.items():
+        group = "core" if name == "crier-core" else "http" if name.startswith("crier-http") else "other"
+        per_thread[group] = per_thread.get(group, 0.0) + v - th0.get(name, 0.0)
+    core_us = per_thread.get("core", 0.0) * 1e6 / r["requests"] if r["requests"] else 0.0
+    http_us = per_thread.get("http", 0.0) * 1e6 / r["requests"] if r["requests"] else 0.0
     ok = r["requests"] - r["non2xx"]
     p50 = r["p50_us"] / 1000.0
     p99 = r["p99_us"] / 1000.0
@@ -169,6 +194,8 @@ def main():
         ("non-2xx answers", "%d" % r["non2xx"], "0", "met" if r["non2xx"] == 0 else "MISSED"),
         ("socket errors/timeouts", "%d" % errors, "0", "met" if errors == 0 else "MISSED"),
         ("crierd CPU per request", "%.0f us" % cpu_us, "", ""),
+        ("  core thread / HTTP workers", "%.0f / %.0f us" % (core_us, http_us), "", ""),
+        ("  core thread's ceiling (1 s / its CPU)", "%.0f req/s" % (1e6 / core_us if core_us else 0), "", ""),
         ("machine busy (crierd/wrk/others)", "%.0f%% (%.0f/%.0f/%.0f)" % (
             100.0 * busy / total if total else 0, 100.0 * crierd_cpu / total if total else 0,
             100.0 * wrk_cpu / total if total else 0, 100.0 * others / total if total else 0), "", ""),
@@ -194,6 +221,7 @@ def main():
         print("durability: ok (every 2xx'd alert is stored)")
     print(json.dumps({"rps": round(rps), "p50_ms": p50, "p99_ms": p99, "peak_rss_kib": rss, "non2xx": r["non2xx"],
                       "new_sent": r["new_sent"], "ok": ok, "stored": stored, "cpu_us_per_request": round(cpu_us, 1),
+                      "core_us_per_request": round(core_us, 1), "http_us_per_request": round(http_us, 1),
                       "machine_busy_pct": round(100.0 * busy / total, 1) if total else None,
                       "others_pct": round(100.0 * others / total, 1) if total else None}))
     if stop_error:
