@@ -1064,7 +1064,49 @@ static int parse_components(loader *l, const char *file, json_t *arr, config *c)
 	return 0;
 }
 
-#define TEMPLATE_FILE_MAX (1 << 20)
+char *config_read_stream(FILE *f, size_t *len)
+{
+	char *buf = NULL;
+	size_t cap = 0;
+
+	*len = 0;
+	for (;;) {
+		if (*len == cap) {
+			/* Grown to fit rather than CONFIG_FILE_MAX up front: a
+			 * megabyte malloc'ed and freed raises glibc's mmap threshold
+			 * for the rest of the process, and the idle daemon then keeps
+			 * about 128 KiB more of its heap resident. */
+			if (cap > CONFIG_FILE_MAX) {
+				errno = EFBIG;
+				goto fail;
+			}
+			size_t ncap = cap ? cap * 2 : 4096;
+			if (ncap > CONFIG_FILE_MAX + 1)
+				ncap = CONFIG_FILE_MAX + 1;
+			char *nb = realloc(buf, ncap + 1);
+			if (!nb) {
+				errno = ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		size_t got = fread(buf + *len, 1, cap - *len, f);
+		*len += got;
+		if (got == 0) {
+			if (ferror(f)) {
+				errno = EIO;
+				goto fail;
+			}
+			break;
+		}
+	}
+	buf[*len] = '\0';
+	return buf;
+fail:
+	free(buf);
+	return NULL;
+}
 
 /*
  * templates/core/first_update.mustache: the first public update crier posts
@@ -1093,14 +1135,13 @@ static int load_first_update(loader *l, config *c)
 		            : 0;
 		goto out;
 	}
-	text = malloc(TEMPLATE_FILE_MAX + 1);
+	size_t len;
+	text = config_read_stream(f, &len);
 	if (!text) {
-		fail_oom(l);
-		goto out;
-	}
-	size_t len = fread(text, 1, TEMPLATE_FILE_MAX + 1, f);
-	if (ferror(f) || len > TEMPLATE_FILE_MAX) {
-		fail(l, path, NULL, "cannot read: %s", ferror(f) ? strerror(EIO) : "larger than 1 MiB");
+		if (errno == ENOMEM)
+			fail_oom(l);
+		else
+			fail(l, path, NULL, "cannot read: %s", errno == EFBIG ? "larger than 1 MiB" : strerror(EIO));
 		goto out;
 	}
 	c->first_update = mustache_compile(rel, text, len, why, sizeof why);

@@ -12,6 +12,7 @@
 #include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 typedef enum config_source {
 	CONFIG_SRC_ALERTMANAGER = 0,
@@ -164,5 +165,13 @@ const char *config_source_name(config_source s);
 
 /* The instance named name, or NULL. */
 const config_instance *config_find_instance(const config *c, const char *name);
+
+/* Most bytes of a template file read with config_read_stream. */
+#define CONFIG_FILE_MAX (1 << 20)
+
+/* The rest of f (borrowed), new and NUL-terminated, its length in *len; or
+ * NULL with errno ENOMEM, EIO (a read error) or EFBIG (more than
+ * CONFIG_FILE_MAX bytes). */
+char *config_read_stream(FILE *f, size_t *len);
 
 #endif

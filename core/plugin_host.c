@@ -231,30 +231,16 @@ struct crier_template {
 	char *dirs[2]; /* <config_dir>/templates/<plugin>, <config_dir>/templates */
 };
 
-#define TEMPLATE_FILE_MAX (1 << 20)
-
 /* Read a whole template file (new), or NULL with errno set. */
 static char *read_file(const char *path, size_t *len)
 {
-	char *buf = NULL;
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
-	buf = malloc(TEMPLATE_FILE_MAX + 1);
-	if (!buf) {
-		errno = ENOMEM;
-		goto out;
-	}
-	*len = fread(buf, 1, TEMPLATE_FILE_MAX + 1, f);
-	if (ferror(f) || *len > TEMPLATE_FILE_MAX) {
-		errno = ferror(f) ? EIO : EFBIG;
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	buf[*len] = '\0';
-out:
+	char *buf = config_read_stream(f, len);
+	int e = errno;
 	fclose(f);
+	errno = e;
 	return buf;
 }
 
