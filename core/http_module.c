@@ -24,8 +24,8 @@ static int failure_logged; /* under load_mu */
  * without the lock. */
 static const http_client_module *_Atomic module;
 
-/* Paths may be long and the message is cut short then: it names the file
- * first. */
+/* A message cut short by a long path is fine (the file comes first), and
+ * vsnprintf says so without -Wformat-truncation's objections. */
 __attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
 	va_list ap;
