@@ -16,7 +16,7 @@ OPT     ?= -O2 -g
 SAN     ?=
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Iinclude -Icore $(OPT) $(SAN) $(CFLAGS)
-LDLIBS_CORE = -lzmq -ljansson -lcurl -lmicrohttpd -lsqlite3 -ldl -lpthread -lm
+LDLIBS_CORE = -lzmq -ljansson -lmicrohttpd -lsqlite3 -ldl -lpthread -lm
 PLUGIN_CFLAGS = -fPIC -fvisibility=hidden
 PLUGIN_LDLIBS = -ljansson
 # A plugin's own libraries, added after PLUGIN_LDLIBS: PLUGIN_LDLIBS_<name>.
@@ -29,7 +29,8 @@ DEPS_TEST  = python3 curl prometheus-alertmanager clang-format python3-aiosmtpd 
 DEPS_FUZZ  = clang libclang-rt-14-dev
 DEPS_BENCH = wrk nginx-light
 
-CORE_SRC   = $(filter-out core/main.c,$(wildcard core/*.c))
+# core/http_client.c goes into crier-http.so, not into crierd (http_module.h).
+CORE_SRC   = $(filter-out core/main.c core/http_client.c,$(wildcard core/*.c))
 CORE_OBJ   = $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC))
 PLUGINS    = $(notdir $(wildcard plugins/*))
 PLUGIN_SO  = $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
@@ -42,7 +43,9 @@ PLUGIN_HEADERS = $(wildcard include/crier/*.h)
 
 .PHONY: all deps run test test-unit test-integration bench fuzz valgrind format format-check clean install check-config
 
-all: $(BUILD)/crierd $(BUILD)/crierctl $(PLUGIN_SO)
+HTTP_MODULE = $(BUILD)/lib/crier/crier-http.so
+
+all: $(BUILD)/crierd $(BUILD)/crierctl $(PLUGIN_SO) $(HTTP_MODULE)
 
 deps:
 	@sh tests/deps.sh $(DEPS_BUILD) $(DEPS_TEST)
@@ -61,15 +64,24 @@ $(BUILD)/crierd: $(BUILD)/obj/core/main.o $(BUILD)/libcrier.a
 $(BUILD)/crierctl: $(BUILD)/obj/crierctl/crierctl.o $(BUILD)/libcrier.a
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_CORE)
 
+# libcurl behind the host's http_request, loaded by crierd on first use
+# (core/http_module.h) from lib/crier/ beside it, as installed.
+$(HTTP_MODULE): core/http_client.c core/timefmt.c core/http_client.h core/timefmt.h include/crier/plugin.h
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) -lcurl
+
 # One shared object per plugins/<name>/ folder, from every .c in it.
 .SECONDEXPANSION:
 $(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.[ch]) $(PLUGIN_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LDLIBS) $(PLUGIN_LDLIBS_$*)
 
+# Tests may drive HTTP with libcurl themselves; test_http_client links the
+# module's source in.
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(BUILD)/libcrier.a $(LDLIBS_CORE)
+	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(filter %.o,$^) $(BUILD)/libcrier.a $(LDLIBS_CORE) -lcurl
+$(BUILD)/tests/test_http_client: $(BUILD)/obj/core/http_client.o
 
 # Unit tests that compile a plugin's pure helpers in.
 $(BUILD)/tests/test_email_mime: plugins/email/mime.c plugins/email/mime.h
@@ -153,8 +165,8 @@ ABI_VERSION_MIN = $(shell sed -n 's/^\#define CRIER_ABI_VERSION_MIN  *\([0-9]*\)
 
 # PREFIX (default /usr/local) is where crier will live; DESTDIR, if set, is
 # prepended to every path written (a staging folder for a package). Besides
-# the programs and plugins, the plugin header and crier-plugin.pc, for
-# plugins built out of tree (docs/writing-a-plugin.md).
+# the programs, plugins and crier-http.so, the plugin header and
+# crier-plugin.pc, for plugins built out of tree (docs/writing-a-plugin.md).
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/crier $(DESTDIR)$(PREFIX)/lib/crier/plugins \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
@@ -164,6 +176,7 @@ install: all
 	    -e 's|@ABI_VERSION_MIN@|$(ABI_VERSION_MIN)|' include/crier-plugin.pc.in > $(BUILD)/crier-plugin.pc
 	install -m 644 $(BUILD)/crier-plugin.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
 	install -m 755 $(PLUGIN_SO) $(DESTDIR)$(PREFIX)/lib/crier/plugins/
+	install -m 755 $(HTTP_MODULE) $(DESTDIR)$(PREFIX)/lib/crier/
 
 clean:
 	rm -rf build build-san build-fuzz build-vg

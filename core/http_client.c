@@ -582,11 +582,10 @@ void http_client_close(void **handle)
 	*handle = NULL;
 }
 
-void http_client_response_free(crier_http_response *resp)
-{
-	if (!resp)
-		return;
-	free(resp->body);
-	resp->body = NULL;
-	resp->body_len = 0;
-}
+__attribute__((visibility("default"))) const http_client_module crier_http_module = {
+    .version = HTTP_CLIENT_MODULE_VERSION,
+    .global_init = http_client_global_init,
+    .global_cleanup = http_client_global_cleanup,
+    .request = http_client_request,
+    .close = http_client_close,
+};

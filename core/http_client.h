@@ -1,6 +1,8 @@
 /*
- * Outbound HTTP with libcurl: what the host table's http_request and
- * http_response_free do for a plugin instance (see include/crier/plugin.h).
+ * Outbound HTTP with libcurl: what the host table's http_request does for a
+ * plugin instance (see include/crier/plugin.h). Built, with libcurl, into
+ * crier-http.so, which crierd loads on the first request (http_module.h):
+ * a crierd whose plugins never ask never maps libcurl and its TLS stack.
  *
  * One CURL easy handle per plugin instance, created on first use and kept
  * between calls so the connection stays alive. A handle is not thread-safe:
@@ -18,11 +20,29 @@
 
 #include <stdint.h>
 
+/* What crier-http.so exports under HTTP_CLIENT_MODULE_SYMBOL, its only
+ * visible symbol: the functions below, for http_module.c. Bump the version
+ * whenever this table or what its functions promise changes. */
+#define HTTP_CLIENT_MODULE_SYMBOL  "crier_http_module"
+#define HTTP_CLIENT_MODULE_VERSION 1
+
+typedef struct http_client_module {
+	unsigned version; /* HTTP_CLIENT_MODULE_VERSION */
+	int (*global_init)(void);
+	void (*global_cleanup)(void);
+	int (*request)(void **handle, const crier_http_request *req, crier_http_response *resp);
+	void (*close)(void **handle);
+} http_client_module;
+
+extern const http_client_module crier_http_module;
+
 /* Most bytes of a response body kept; the rest is read and dropped. */
 #define HTTP_CLIENT_BODY_MAX 65536
 
-/* Initialize libcurl for the whole process. Call once from main() before
- * any thread starts. 0, or -1 when libcurl could not initialize. */
+/* Initialize libcurl for the whole process, once, before the first request
+ * (http_module.c does, under its lock, when it loads the module: other
+ * threads are running by then, which libcurl allows from 7.84 on). 0, or -1
+ * when libcurl could not initialize. */
 int http_client_global_init(void);
 
 /* Release what http_client_global_init took. Call once at exit, after every
@@ -43,15 +63,12 @@ void http_client_global_cleanup(void);
  *   - returns -1 on transport failure (or a bad request such as a header
  *     holding CR/LF, or a scheme other than http/https): resp->status is 0,
  *     resp->body is NULL and resp->error says why, without the URL.
- * In both cases release resp with http_client_response_free.
+ * In both cases release resp with http_module_response_free.
  */
 int http_client_request(void **handle, const crier_http_request *req, crier_http_response *resp);
 
 /* Free the easy handle in *handle (may be NULL) and set *handle to NULL. */
 void http_client_close(void **handle);
-
-/* Free resp->body and reset it to NULL; safe to call twice. */
-void http_client_response_free(crier_http_response *resp);
 
 /*
  * Parse a Retry-After header value (RFC 9110 10.2.3): delta-seconds, or an

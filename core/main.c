@@ -7,7 +7,7 @@
 #include "auth.h"
 #include "config.h"
 #include "core.h"
-#include "http_client.h"
+#include "http_module.h"
 #include "http_server.h"
 #include "log.h"
 #include "plugin_host.h"
@@ -208,10 +208,6 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
-	if (http_client_global_init() < 0) {
-		log_error("cannot initialise libcurl", NULL);
-		goto out;
-	}
 	zctx = zmq_ctx_new();
 	if (!zctx) {
 		log_error("cannot create the ZeroMQ context", NULL);
@@ -252,7 +248,7 @@ out:
 	 * zmq_ctx_term would wait for it for ever: exit without it. */
 	if (zctx && !plugin_host_abandoned())
 		zmq_ctx_term(zctx);
-	http_client_global_cleanup();
+	http_module_cleanup();
 	for (size_t i = 0; i < configs.n; i++)
 		config_free(configs.v[i]);
 	free(configs.v);

@@ -468,21 +468,46 @@ void mustache_free(mustache *t)
 
 char *mustache_read(FILE *f, size_t *len)
 {
-	char *buf = malloc(MUSTACHE_MAX_SOURCE + 1);
+	char *buf = NULL;
+	size_t cap = 0;
 
-	if (!buf) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	/* One byte more than allowed tells a file that is too large. */
-	*len = fread(buf, 1, MUSTACHE_MAX_SOURCE + 1, f);
-	if (ferror(f) || *len > MUSTACHE_MAX_SOURCE) {
-		errno = ferror(f) ? EIO : EFBIG;
-		free(buf);
-		return NULL;
+	*len = 0;
+	for (;;) {
+		if (*len == cap) {
+			/* Grown to fit rather than the limit up front: a megabyte
+			 * malloc'ed and freed raises glibc's mmap threshold for the
+			 * rest of the process, and the idle daemon then keeps about
+			 * 128 KiB more of its heap resident. */
+			if (cap > MUSTACHE_MAX_SOURCE) {
+				errno = EFBIG;
+				goto fail;
+			}
+			size_t ncap = cap ? cap * 2 : 4096;
+			if (ncap > MUSTACHE_MAX_SOURCE + 1)
+				ncap = MUSTACHE_MAX_SOURCE + 1;
+			char *nb = realloc(buf, ncap + 1);
+			if (!nb) {
+				errno = ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+			cap = ncap;
+		}
+		size_t got = fread(buf + *len, 1, cap - *len, f);
+		*len += got;
+		if (got == 0) {
+			if (ferror(f)) {
+				errno = EIO;
+				goto fail;
+			}
+			break;
+		}
 	}
 	buf[*len] = '\0';
 	return buf;
+fail:
+	free(buf);
+	return NULL;
 }
 
 /* ---- rendering ---- */

@@ -21,7 +21,7 @@
  */
 #include "plugin_host.h"
 
-#include "http_client.h"
+#include "http_module.h"
 #include "ingest_util.h"
 #include "log.h"
 #include "mustache.h"
@@ -63,7 +63,7 @@ struct crier_host {
 	char *plugin;
 	char *state_dir;
 	char *config_dir;
-	void *curl;               /* the instance's keep-alive connection, see http_client.c */
+	void *curl;               /* the instance's keep-alive connection, see http_module.h */
 	crier_delivery *delivery; /* the one deliver() is handling, or NULL */
 };
 
@@ -212,7 +212,7 @@ static void api_set_error(crier_delivery *d, const char *reason)
 
 static int api_http_request(crier_host *h, const crier_http_request *req, crier_http_response *resp)
 {
-	return http_client_request(&h->curl, req, resp);
+	return http_module_request(&h->curl, req, resp);
 }
 
 /* ---- version 2: recipients, templates, text measures ------------------------ */
@@ -407,7 +407,7 @@ static int api_draft_submit(crier_delivery *d, const char *network, const char *
 	.delivery_json = api_delivery_json, .delivery_key = api_delivery_key,                                          \
 	.delivery_attempt = api_delivery_attempt, .delivery_state = api_delivery_state, .set_state = api_set_state,    \
 	.retry_after = api_retry_after, .set_error = api_set_error, .http_request = api_http_request,                  \
-	.http_response_free = http_client_response_free, .delivery_recipient = api_delivery_recipient,                 \
+	.http_response_free = http_module_response_free, .delivery_recipient = api_delivery_recipient,                 \
 	.config_dir = api_config_dir, .template_load = api_template_load, .template_render = api_template_render,      \
 	.template_free = api_template_free, .text_measure = text_measure, .text_fit = text_fit,                        \
 	.draft_submit = api_draft_submit
@@ -583,7 +583,7 @@ static void host_serve(plugin_host *h, void *sock, const char *config_json)
 			break;
 	}
 	h->api->destroy(inst);
-	http_client_close(&h->host.curl);
+	http_module_close(&h->host.curl);
 	send_frame(sock, "Q", 1, 0);
 }
 
@@ -1112,7 +1112,7 @@ int plugin_host_child_main(int argc, char **argv)
 	 * come: we have a new parent already. */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != (pid_t)parent)
 		return 1;
-	int rc = 1, zinit = 0;
+	int rc = 1;
 	void *zctx = NULL, *sock = NULL;
 	plugin_lib *lib = NULL;
 	char *f[4] = {0}, plugin[128], err[1024];
@@ -1130,11 +1130,6 @@ int plugin_host_child_main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (sigaction(SIGUSR1, &sa, NULL) < 0 || sigprocmask(SIG_UNBLOCK, &usr1, NULL) < 0)
 		goto out;
-	if (http_client_global_init() < 0) {
-		log_error("plugin host: cannot initialise libcurl", " instance=%s", log_q(name));
-		goto out;
-	}
-	zinit = 1;
 	zctx = zmq_ctx_new();
 	sock = zctx ? zmq_socket(zctx, ZMQ_PAIR) : NULL;
 	int linger = 1000; /* the last answer must get out, crierd may be waiting for it */
@@ -1174,8 +1169,7 @@ out:
 	child_host = NULL;
 	host_free(h);
 	plugin_loader_close(lib);
-	if (zinit)
-		http_client_global_cleanup();
+	http_module_cleanup();
 	return rc;
 }
 
@@ -1443,7 +1437,7 @@ int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *st
 		goto out;
 	}
 	lib->api->destroy(inst);
-	http_client_close(&host.curl);
+	http_module_close(&host.curl);
 	rc = 0;
 out:
 	host_clear(&host);

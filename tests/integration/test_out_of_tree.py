@@ -3,7 +3,8 @@ to: `make install` into a staging folder, build examples/plugins/ntfy against
 the installed header found through pkg-config (crier-plugin.pc), install it
 into the team's own folder, and have crierd load it from the second entry of
 daemon.plugin_dir (the installed shipped plugins being the first) and deliver
-to a fake ntfy server that checks requests the way ntfy does."""
+to a fake ntfy server that checks requests the way ntfy does. The installed
+crierd finds its HTTP helper (crier-http.so) where make install put it."""
 
 import filecmp
 import json
@@ -14,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import unittest
+from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -98,6 +100,7 @@ class OutOfTree(DaemonCase):
         self.assertTrue(filecmp.cmp(os.path.join(inc, "crier/plugin.h"), os.path.join(REPO, "include/crier/plugin.h")))
         for so in ("log.so", "webhook.so"):
             self.assertTrue(os.path.isfile(os.path.join(self.stage, "usr/local/lib/crier/plugins", so)))
+        self.assertTrue(os.path.isfile(os.path.join(self.stage, "usr/local/lib/crier/crier-http.so")))
         cflags = run(["pkg-config", "--cflags", "crier-plugin"], env=self.pc_env).split()
         self.assertEqual(cflags, ["-I" + inc])
         with open(os.path.join(REPO, "include/crier/plugin.h")) as f:
@@ -175,6 +178,29 @@ class OutOfTree(DaemonCase):
         self.assertEqual(stale[0]["last_error"], "ntfy answered HTTP 401: unauthorized")
         self.assertNotIn("REVOKED", d.log_text())
         self.assertNotIn(TOKEN, d.log_text())
+
+    def test_the_installed_crierd_finds_its_http_helper(self):
+        # <prefix>/bin/crierd loads <prefix>/lib/crier/crier-http.so on the
+        # first HTTP request a plugin makes (here the installed webhook plugin).
+        target = self.start_target(default=200)
+        tmp = self.tmpdir()
+        files = {
+            "daemon.json": {
+                "daemon": {
+                    "state_dir": os.path.join(tmp, "state"),
+                    "plugin_dir": os.path.join(self.stage, "usr/local/lib/crier/plugins"),
+                }
+            },
+            "webhook.json": {"plugins": {"webhook": {"instances": {"hook": {"url": target.url("/hook")}}}}},
+            "routes.json": {"routes": [{"name": "hook", "events": ["opened"], "to": ["webhook/hook"]}]},
+        }
+        installed = os.path.join(self.stage, "usr/local/bin/crierd")
+        with mock.patch.object(harness, "crierd_bin", lambda: installed):
+            d = self.start_crierd(files, tmp=tmp)
+        self.assertEqual(d.post_am(harness.fixture("alertmanager", "firing-single.json")).status, 200)
+        self.assertEqual(target.wait_requests(1, timeout=20)[0].path, "/hook")
+        with open("/proc/%d/maps" % d.pid()) as f:
+            self.assertIn(os.path.join(self.stage, "usr/local/lib/crier/crier-http.so"), f.read())
 
     def test_a_missing_plugin_names_every_folder(self):
         tmp = self.tmpdir()

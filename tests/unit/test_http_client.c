@@ -2,6 +2,7 @@
  * server this test runs on 127.0.0.1 in a thread. */
 #include "check.h"
 #include "http_client.h"
+#include "http_module.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -358,15 +359,15 @@ static void test_requests(server *s)
 	CHECK(last_request_has(s, "\r\nX-Test: one two\r\n"));
 	CHECK(last_request_has(s, "\r\nContent-Length: 7\r\n"));
 	CHECK(!last_request_has(s, "Expect:"));
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 	CHECK(resp.body == NULL);
-	http_client_response_free(&resp); /* twice is fine */
+	http_module_response_free(&resp); /* twice is fine */
 
 	url_for(url, sizeof(url), s, "/ok");
 	CHECK(get(&h, url, 0, &resp) == 0);
 	CHECK(resp.status == 200);
 	CHECK_STR(resp.body, "hello");
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	before = 0;
 	{
@@ -379,13 +380,13 @@ static void test_requests(server *s)
 	CHECK(resp.status == 503);
 	CHECK_STR(resp.body, "busy");
 	CHECK(resp.retry_after_ms >= before + 2000 && resp.retry_after_ms <= before + 2000 + 5000);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	url_for(url, sizeof(url), s, "/429");
 	CHECK(get(&h, url, 0, &resp) == 0);
 	CHECK(resp.status == 429);
 	CHECK(resp.retry_after_ms == 2139722880000LL);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	/* Mastodon says when the window reopens, not how long to wait; only a
 	 * 429 makes that the wait. */
@@ -393,11 +394,11 @@ static void test_requests(server *s)
 	CHECK(get(&h, url, 0, &resp) == 0);
 	CHECK(resp.status == 429);
 	CHECK(resp.retry_after_ms == 2139722880000LL);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 	url_for(url, sizeof(url), s, "/reset200");
 	CHECK(get(&h, url, 0, &resp) == 0);
 	CHECK(resp.status == 200 && resp.retry_after_ms == 0);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	/* The cap keeps 64 KiB and drops the rest, yet reads it all, so the
 	 * connection stays usable for the next request. */
@@ -407,18 +408,18 @@ static void test_requests(server *s)
 	CHECK(resp.body_len == HTTP_CLIENT_BODY_MAX);
 	CHECK(resp.body && strlen(resp.body) == HTTP_CLIENT_BODY_MAX);
 	CHECK(resp.body && resp.body[0] == 'a' && resp.body[HTTP_CLIENT_BODY_MAX - 1] == 'a' + (65535 % 26));
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	url_for(url, sizeof(url), s, "/redirect");
 	CHECK(get(&h, url, 0, &resp) == 0);
 	CHECK(resp.status == 302); /* not followed */
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	url_for(url, sizeof(url), s, "/missing");
 	CHECK(get(&h, url, 0, &resp) == 0);
 	CHECK(resp.status == 404);
 	CHECK_STR(resp.body, "no such path");
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	/* Everything so far went over one kept-alive connection. */
 	CHECK(server_accepted(s) == 1);
@@ -430,7 +431,7 @@ static void test_requests(server *s)
 	CHECK(resp.body == NULL);
 	CHECK(resp.error[0] != '\0');
 	CHECK(strstr(resp.error, "SECRET123") == NULL && strstr(resp.error, "/close") == NULL);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	/* No answer within the timeout. */
 	url_for(url, sizeof(url), s, "/hang/path?token=SECRET456");
@@ -438,13 +439,13 @@ static void test_requests(server *s)
 	CHECK(resp.status == 0);
 	CHECK(strstr(resp.error, "imeout") != NULL || strstr(resp.error, "timed out") != NULL);
 	CHECK(strstr(resp.error, "SECRET456") == NULL && strstr(resp.error, "/hang") == NULL);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	/* The handle recovers after errors. */
 	url_for(url, sizeof(url), s, "/ok");
 	CHECK(get(&h, url, 0, &resp) == 0);
 	CHECK(resp.status == 200);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	http_client_close(&h);
 	CHECK(h == NULL);
@@ -467,27 +468,27 @@ static void test_refusals(void)
 	CHECK(get(&h, url, 2000, &resp) == -1);
 	CHECK(resp.status == 0 && resp.error[0] != '\0');
 	CHECK(strstr(resp.error, "SECRET789") == NULL);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	/* Only http and https. */
 	CHECK(get(&h, "ftp://127.0.0.1/SECRET", 1000, &resp) == -1);
 	CHECK(resp.error[0] != '\0' && strstr(resp.error, "SECRET") == NULL);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 	CHECK(get(&h, "file:///etc/passwd", 1000, &resp) == -1);
 	CHECK(strstr(resp.error, "passwd") == NULL);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	/* A header trying to smuggle another one in. */
 	const crier_http_header bad[] = {{"X-Bad", "a\r\nX-Injected: 1"}};
 	crier_http_request req = {.url = "http://127.0.0.1:1/", .headers = bad, .n_headers = 1};
 	CHECK(http_client_request(&h, &req, &resp) == -1);
 	CHECK(strstr(resp.error, "CR or LF") != NULL);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 	const crier_http_header badname[] = {{"X Bad", "v"}};
 	req.headers = badname;
 	CHECK(http_client_request(&h, &req, &resp) == -1);
 	CHECK(strstr(resp.error, "invalid name") != NULL);
-	http_client_response_free(&resp);
+	http_module_response_free(&resp);
 
 	http_client_close(&h);
 }
