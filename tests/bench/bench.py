@@ -130,7 +130,16 @@ def main():
     conns = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 
     with harness.TempDir(prefix="crier-bench-") as tmp:
-        d = harness.Crierd(tmp, hold_seconds=300)
+        files = {}
+        # Knobs for experiments: BENCH_HTTP_THREADS (http.threads), BENCH_CHECKPOINT_PAGES (store.checkpoint_pages).
+        port = harness.free_port()
+        http = {"listen": "127.0.0.1:%d" % port}
+        if os.environ.get("BENCH_HTTP_THREADS"):
+            http["threads"] = int(os.environ["BENCH_HTTP_THREADS"])
+        files["http.json"] = {"http": http}
+        if os.environ.get("BENCH_CHECKPOINT_PAGES"):
+            files["store.json"] = {"store": {"checkpoint_pages": int(os.environ["BENCH_CHECKPOINT_PAGES"])}}
+        d = harness.Crierd(tmp, hold_seconds=300, files=files, port=port)
         d.start()
         try:
             print("bench: crierd %s, pid %d, port %d; warm-up %ds, then %ds with %d threads and %d connections"
