@@ -315,6 +315,12 @@ static const http_route_def *http_find_route(const char *url)
 	return NULL;
 }
 
+/* Who a log line says sent the request: the ingest source, or the API. */
+static const char *http_route_name(const http_route_def *r)
+{
+	return r->ingest ? config_source_name(r->src) : r->route == HTTP_ROUTE_SUBSCRIBE ? "subscribe" : "drafts";
+}
+
 static int http_method_ok(const http_route_def *r, const char *method)
 {
 	if (strcmp(method, MHD_HTTP_METHOD_GET) == 0)
@@ -632,10 +638,7 @@ static enum MHD_Result http_check_length(struct MHD_Connection *conn, http_reque
 			if (r->ingest)
 				metrics_rejected(r->src, "too_large");
 			log_warn("request rejected", " source=%s peer=%s reason=too_large content_length=%" PRIu64,
-			         r->ingest                          ? config_source_name(r->src)
-			         : r->route == HTTP_ROUTE_SUBSCRIBE ? "subscribe"
-			                                            : "drafts",
-			         req->peer, clen);
+			         http_route_name(r), req->peer, clen);
 			snprintf(msg, sizeof(msg), "request body is larger than %zu bytes", req->max_body);
 			return http_error(conn, MHD_HTTP_CONTENT_TOO_LARGE, msg, NULL);
 		}
@@ -669,7 +672,7 @@ static int http_absorb(http_request *req, const char *data, size_t size)
 			metrics_rejected(req->route->src, "too_large");
 			log_warn("request rejected",
 			         " source=%s peer=%s reason=too_large received=%zu action=disconnect",
-			         config_source_name(req->route->src), req->peer, req->received);
+			         http_route_name(req->route), req->peer, req->received);
 			return -1;
 		}
 		return 0;
@@ -938,7 +941,7 @@ static enum MHD_Result http_hand_over(http_worker *w, struct MHD_Connection *con
 static enum MHD_Result http_finish(http_worker *w, struct MHD_Connection *conn, http_request *req)
 {
 	const http_route_def *r = req->route;
-	const char *src = config_source_name(r->src);
+	const char *src = http_route_name(r);
 	char err[HTTP_ERR_MAX] = "";
 	char qerr[HTTP_ERR_MAX + 64];
 	json_t *alerts = NULL, *obj;

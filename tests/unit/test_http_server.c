@@ -1011,6 +1011,17 @@ static void test_drafts_api(http_server *s, config *cfg)
 
 	/* Refused before the core: paths, methods, bodies. */
 	before = ctl_calls;
+	/* Streamed past the limit: a 413, logged as the drafts API's. */
+	{
+		stream st = {.total = 3 * MAX_BODY, .piece = 500};
+
+		CHECK(perform(&(req){.method = "POST",
+		                     .path = "/api/v1/drafts/7/edit",
+		                     .auth = "Bearer " DRAFTS_TOKEN,
+		                     .chunked = &st},
+		              &r) == 0);
+		CHECK(r.code == 413);
+	}
 	CHECK(perform(&(req){.path = "/api/v1/drafts/7/publish", .auth = "Bearer " DRAFTS_TOKEN}, &r) == 0);
 	CHECK(r.code == 404);
 	CHECK(perform(&(req){.path = "/api/v1/drafts/7/approve", .auth = "Bearer " DRAFTS_TOKEN}, &r) == 0);
@@ -1125,6 +1136,9 @@ int main(void)
 		CHECK(strstr(log_text, "request rejected") != NULL);
 		CHECK(strstr(log_text, "source=alertmanager peer=127.0.0.1 reason=auth") != NULL);
 		CHECK(strstr(log_text, "request accepted") != NULL);
+		/* Every rejection names who sent it, the APIs too. */
+		CHECK(strstr(log_text, "source=drafts peer=127.0.0.1 reason=too_large received=") != NULL);
+		CHECK(strstr(log_text, "source=unknown") == NULL);
 		/* No secret, presented or configured, in any line. */
 		CHECK(strstr(log_text, AM_TOKEN) == NULL);
 		CHECK(strstr(log_text, UR_TOKEN) == NULL);
