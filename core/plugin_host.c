@@ -30,6 +30,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1421,7 +1422,8 @@ int plugin_host_stop(plugin_host *h)
 	return 0;
 }
 
-int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, const char *config_dir,
+/* init and destroy the instance on this thread. */
+static int check_here(plugin_lib *lib, const config_instance *ic, const char *state_dir, const char *config_dir,
                       char *err, size_t errlen)
 {
 	crier_host host = {0};
@@ -1442,4 +1444,56 @@ int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *st
 out:
 	host_clear(&host);
 	return rc;
+}
+
+int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, const char *config_dir,
+                      char *err, size_t errlen)
+{
+	/* In a child, whatever the instance's isolation: a plugin that crashes
+	 * while starting is then reported like any other refusal, and the
+	 * check goes on to the next instance. */
+	int fds[2], status = 0;
+	if (pipe2(fds, O_CLOEXEC) < 0) {
+		snprintf(err, errlen, "cannot create a pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "cannot fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		char why[1024] = "";
+		close(fds[0]);
+		int rc = check_here(lib, ic, state_dir, config_dir, why, sizeof(why));
+		if (rc < 0 && write(fds[1], why, strlen(why)) < 0)
+			rc = -1;
+		_exit(rc < 0 ? 1 : 0);
+	}
+	close(fds[1]);
+	size_t got = 0;
+	while (got + 1 < errlen) {
+		ssize_t n = read(fds[0], err + got, errlen - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (errlen)
+		err[got] = '\0';
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	if (!(WIFEXITED(status) && WEXITSTATUS(status) == 1 && got)) {
+		char why[128];
+		describe_exit(status, why, sizeof(why));
+		snprintf(err, errlen, "the plugin failed while starting: %s", why);
+	}
+	return -1;
 }

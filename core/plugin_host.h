@@ -126,7 +126,9 @@ int plugin_host_stop(plugin_host *h);
  * is, plugin libraries must not be unloaded nor the ZeroMQ context terminated. */
 int plugin_host_abandoned(void);
 
-/* --check-config: init then destroy the instance on the calling thread. */
+/* --check-config: init then destroy the instance, in a child process so a
+ * plugin that crashes while starting is reported ("the plugin failed while
+ * starting: killed by signal 11 (SIGSEGV)") instead of ending the check. */
 int plugin_host_check(plugin_lib *lib, const config_instance *ic, const char *state_dir, const char *config_dir,
                       char *err, size_t errlen);
 

@@ -340,6 +340,26 @@ class Isolation(DaemonCase):
         self.assertEqual(socket_files(d), [])
         target.delay = 0
 
+    def test_f_check_config_reports_a_plugin_that_crashes_while_starting(self):
+        """--check-config starts each instance in a child: a segfault in init is a finding, not the end."""
+        import harness
+        flag = os.path.join(self.tmpdir(), "crash-at-init")
+        with open(flag, "w"):
+            pass
+        for isolation in ("process", "thread"):
+            tmp = self.tmpdir()
+            files = self.crash_files("http://127.0.0.1:9/side", init_crash_file=flag)
+            files["crashy.json"]["plugins"]["crashy"]["instances"]["boom"]["isolation"] = isolation
+            files["daemon.json"] = {"daemon": {"state_dir": os.path.join(tmp, "state"), "plugin_dir": self.plugins}}
+            d = harness.Crierd(tmp, files=files, env=dict(self.env, CRIER_TEST_BOOM_URL="http://127.0.0.1:9/boom"))
+            p = d.check_config()
+            self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+            self.assertIn("crashy.json: plugins.crashy.instances.boom: the plugin failed while starting: "
+                          "killed by signal 11 (SIGSEGV)", p.stderr)
+            # The check went on: the other instance was started and found fine.
+            self.assertNotIn("webhook", p.stderr)
+            self.assertNotIn("AddressSanitizer", p.stderr)
+
     def test_e_plugin_host_by_hand(self):
         """--plugin-host is crierd's own: refused when run wrongly."""
         p = subprocess.run([crierd_bin(), "--plugin-host"], capture_output=True, text=True, timeout=30)
