@@ -367,21 +367,24 @@ static const char *jstr(const json_t *o, const char *k)
 	return v ? v : "";
 }
 
-int store_alert_put(store *s, const json_t *alert, int64_t incident_id, int64_t now)
+/* Text the caller keeps until the statement has run: no copy. */
+static void bind_static(sqlite3_stmt *st, int i, const char *v)
+{
+	sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+}
+
+int store_alert_put(store *s, const json_t *alert, const char *labels, const char *annotations, int64_t incident_id,
+                    int64_t now)
 {
 	sqlite3_stmt *st = s->st[ST_ALERT_PUT];
-	bind_text(st, 1, jstr(alert, "source"));
-	bind_text(st, 2, jstr(alert, "key"));
-	bind_text(st, 3, jstr(alert, "status"));
-	if (bind_json(st, 4, json_object_get(alert, "labels")) < 0 ||
-	    bind_json(st, 5, json_object_get(alert, "annotations")) < 0) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		return -1;
-	}
+	bind_static(st, 1, jstr(alert, "source"));
+	bind_static(st, 2, jstr(alert, "key"));
+	bind_static(st, 3, jstr(alert, "status"));
+	bind_static(st, 4, labels ? labels : "{}");
+	bind_static(st, 5, annotations ? annotations : "{}");
 	sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(alert, "starts_at")));
 	sqlite3_bind_int64(st, 7, json_integer_value(json_object_get(alert, "ends_at")));
-	bind_text(st, 8, jstr(alert, "link"));
+	bind_static(st, 8, jstr(alert, "link"));
 	if (incident_id)
 		sqlite3_bind_int64(st, 9, incident_id);
 	else
@@ -426,7 +429,9 @@ int store_incident_put(store *s, store_incident *row)
 	bind_text(st, 3, row->state);
 	sqlite3_bind_int(st, 4, row->severity);
 	sqlite3_bind_int(st, 5, row->human);
-	if (bind_json(st, 6, row->labels) < 0) {
+	if (row->labels_txt)
+		bind_static(st, 6, row->labels_txt);
+	else if (bind_json(st, 6, row->labels) < 0) {
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 		return -1;

@@ -13,9 +13,10 @@ static char ev_env[MAX_EV][16]; /* the incident's "env" label as routes see it *
 static int n_ev;
 
 static int record(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                  const json_t *labels, int audience, int64_t now)
+                  const json_t *labels, int audience, const char *also_to, int64_t now)
 {
 	(void)ctx;
+	(void)also_to;
 	(void)audience;
 	(void)event_id;
 	(void)severity;
