@@ -22,7 +22,8 @@ typedef struct incident {
 	int64_t id;
 	char *key;
 	char *title;
-	const char *state; /* one of the static state names below */
+	const char *state;       /* one of the static state names below */
+	const char *saved_state; /* the state as the store has it, NULL when not known */
 	int severity;
 	int human;
 	json_t *labels;
@@ -185,7 +186,7 @@ static int load_incident(const store_incident *row, void *ctx)
 	inc->id = row->id;
 	inc->key = strdup(row->key);
 	inc->title = strdup(row->title);
-	inc->state = state_canonical(row->state);
+	inc->state = inc->saved_state = state_canonical(row->state);
 	inc->severity = row->severity;
 	inc->human = row->human;
 	inc->labels = row->labels ? json_deep_copy(row->labels) : json_object();
@@ -336,10 +337,12 @@ static int save_incident(incidents *m, incident *inc)
 	    .resolved_at = inc->resolved_at,
 	    .hold_until = inc->hold_until,
 	    .audience = inc->audience,
+	    .same_state = inc->state == inc->saved_state,
 	};
 	if (store_incident_put(m->st, &row) < 0)
 		return -1;
 	inc->id = row.id;
+	inc->saved_state = inc->state;
 	inc->dirty = 0;
 	return 0;
 }

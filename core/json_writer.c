@@ -367,6 +367,16 @@ void json_writer_members(json_writer *w, const json_t *obj)
 	}
 }
 
+void json_writer_members_text(json_writer *w, const char *text, size_t len)
+{
+	if (len < 2 || text[0] != '{' || text[len - 1] != '}') {
+		w->failed = 1;
+		return;
+	}
+	if (len > 2)
+		json_writer_raw(w, text + 1, len - 2);
+}
+
 const char *json_writer_text(json_writer *w)
 {
 	if (jw_reserve(w, 1) < 0)

@@ -67,6 +67,10 @@ void json_writer_value(json_writer *w, const json_t *v);
 /* The members of object obj (borrowed), as if each were written with
  * json_writer_key and json_writer_value; not an object fails. */
 void json_writer_members(json_writer *w, const json_t *obj);
+/* The members of an object given as its compact text (borrowed, len bytes
+ * "{...}", such as json_writer_finish gave), into the object being
+ * written; text that is not "{...}" fails. */
+void json_writer_members_text(json_writer *w, const char *text, size_t len);
 /* The text (new, NUL-terminated; w is left empty), or NULL when anything
  * failed (w is freed). */
 char *json_writer_finish(json_writer *w);

@@ -13,10 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 3: incidents.audience (public and security flags, core/audience.h).
+/* 4: the outbox's indexes hold pending rows only (and dead ones, apart),
+ * so a delivery done leaves them instead of moving inside them.
+ * 3: incidents.audience (public and security flags, core/audience.h).
  * 2: outbox.recipient (one delivery per recipient). Older versions are
  * upgraded in place (see migrate); newer ones are refused. */
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 
 /*
  * A delivery's idempotency key, "crier-<event>-<instance>", plus
@@ -51,9 +53,12 @@ static const char schema_sql[] =
     " incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"
     " attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
     " updated_at INTEGER, last_error TEXT, recipient TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(instance, state, next_at);"
-    "CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, state, id);"
-    "CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state) WHERE state <> 2;"
+    /* Delivered rows, nearly all of them, are in no index but the table's:
+     * what is due (ST_OUTBOX_NEXT), each lane's head (its NOT EXISTS) and
+     * the counts read pending and dead rows only. */
+    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(instance, next_at) WHERE state = 0;"
+    "CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, recipient, id) WHERE state = 0;"
+    "CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(id) WHERE state = 3;"
     "CREATE TABLE IF NOT EXISTS plugin_state(incident_id INTEGER NOT NULL, instance TEXT NOT NULL,"
     " state TEXT NOT NULL, PRIMARY KEY(incident_id, instance)) WITHOUT ROWID;"
     /* Drafts (docs/drafts.md): text people approve before it is published. */
@@ -82,6 +87,7 @@ enum {
 	ST_ALERT_LOAD,
 	ST_INC_INSERT,
 	ST_INC_UPDATE,
+	ST_INC_UPDATE_SAME_STATE,
 	ST_INC_LOAD,
 	ST_EVENT_ADD,
 	ST_OUTBOX_ADD,
@@ -122,6 +128,10 @@ static const char *const stmt_sql[ST_N] = {
     [ST_INC_UPDATE] = "UPDATE incidents SET key = ?1, title = ?2, state = ?3, severity = ?4, human = ?5,"
                       " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10,"
                       " audience = ?12 WHERE id = ?11",
+    /* Most writes leave the state as it was: then its index is not touched. */
+    [ST_INC_UPDATE_SAME_STATE] = "UPDATE incidents SET key = ?1, title = ?2, severity = ?4, human = ?5, labels = ?6,"
+                                 " opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10,"
+                                 " audience = ?12 WHERE id = ?11",
     [ST_INC_LOAD] = "SELECT id, key, title, state, severity, human, labels, opened_at, updated_at,"
                     " COALESCE(resolved_at, 0), COALESCE(hold_until, 0), audience FROM incidents"
                     " WHERE state <> 'resolved'",
@@ -147,8 +157,8 @@ static const char *const stmt_sql[ST_N] = {
         "UPDATE outbox SET state = 3, attempts = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1 AND state = 0",
     [ST_OUTBOX_REQUEUE] = "UPDATE outbox SET state = 0, next_at = ?2, updated_at = ?2 WHERE id = ?1 AND state <> 2"
                           " RETURNING instance",
-    [ST_OUTBOX_COUNTS] = "SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 3), 0) FROM outbox"
-                         " WHERE state <> 2",
+    [ST_OUTBOX_COUNTS] = "SELECT (SELECT COUNT(*) FROM outbox WHERE state = 0),"
+                         " (SELECT COUNT(*) FROM outbox WHERE state = 3)",
     [ST_STATE_SET] = "INSERT OR REPLACE INTO plugin_state(incident_id, instance, state) VALUES(?1, ?2, ?3)",
     [ST_DRAFT_ADD] = "INSERT INTO drafts(incident_id, event_id, instance, network, measure, text, length, max_length,"
                      " status, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9)",
@@ -214,6 +224,8 @@ broken:
 static const char *const migrations[SCHEMA_VERSION + 1] = {
     [2] = "ALTER TABLE outbox ADD COLUMN recipient TEXT NOT NULL DEFAULT '';",
     [3] = "ALTER TABLE incidents ADD COLUMN audience INTEGER NOT NULL DEFAULT 0;",
+    /* schema_sql then makes them anew, partial. */
+    [4] = "DROP INDEX IF EXISTS outbox_pending; DROP INDEX IF EXISTS outbox_order; DROP INDEX IF EXISTS outbox_state;",
 };
 
 static int migrate(store *s, const char *path, int from, char *err, size_t errlen)
@@ -423,7 +435,7 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
 
 int store_incident_put(store *s, store_incident *row)
 {
-	sqlite3_stmt *st = s->st[row->id ? ST_INC_UPDATE : ST_INC_INSERT];
+	sqlite3_stmt *st = s->st[!row->id ? ST_INC_INSERT : row->same_state ? ST_INC_UPDATE_SAME_STATE : ST_INC_UPDATE];
 	bind_text(st, 1, row->key);
 	bind_text(st, 2, row->title);
 	bind_text(st, 3, row->state);

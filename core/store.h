@@ -60,7 +60,8 @@ typedef struct store_incident {
 	const json_t *labels;   /* borrowed */
 	const char *labels_txt; /* borrowed, may be NULL: labels as JSON text, when the caller has it */
 	int64_t opened_at, updated_at, resolved_at, hold_until;
-	int audience; /* AUDIENCE_PUBLIC | AUDIENCE_SECURITY (core/audience.h) */
+	int audience;   /* AUDIENCE_PUBLIC | AUDIENCE_SECURITY (core/audience.h) */
+	int same_state; /* an update whose state is the stored one already: left as it is */
 } store_incident;
 
 /* Insert (row->id == 0; sets it) or update. */

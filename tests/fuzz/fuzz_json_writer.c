@@ -57,10 +57,10 @@ static void fuzz_stream(json_writer *w, const json_t *v, size_t depth, size_t po
 	size_t klen, i;
 	json_t *m;
 	unsigned how = (unsigned)((depth + pos) % 3);
+	char *txt;
 
 	if ((json_is_object(v) || json_is_array(v)) && how == 1) {
-		char *txt = json_writer_dumps(v);
-
+		txt = json_writer_dumps(v);
 		if (txt)
 			json_writer_raw(w, txt, strlen(txt));
 		else
@@ -75,7 +75,10 @@ static void fuzz_stream(json_writer *w, const json_t *v, size_t depth, size_t po
 	switch (json_typeof(v)) {
 	case JSON_OBJECT:
 		json_writer_begin_object(w);
-		if (pos % 2) {
+		if (pos % 3 == 2 && (txt = json_writer_dumps(v)) != NULL) {
+			json_writer_members_text(w, txt, strlen(txt));
+			free(txt);
+		} else if (pos % 3) {
 			json_writer_members(w, v);
 		} else {
 			i = 0;

@@ -347,6 +347,24 @@ static void test_writer_stream(void)
 	json_writer_members(&w, json_object_get(sub, "x"));
 	CHECK(json_writer_finish(&w) == NULL);
 	CHECK(w.data == NULL);
+	/* An object's members from its text, into another. */
+	json_writer_begin_object(&w);
+	json_writer_key(&w, "id");
+	json_writer_int(&w, 7);
+	json_writer_members_text(&w, "{\"a\":1,\"b\":{}}", strlen("{\"a\":1,\"b\":{}}"));
+	json_writer_members_text(&w, "{}", 2);
+	json_writer_end_object(&w);
+	CHECK_STR(json_writer_text(&w), "{\"id\":7,\"a\":1,\"b\":{}}");
+	json_writer_reset(&w);
+	json_writer_begin_object(&w);
+	json_writer_members_text(&w, "{\"a\":1}", 7);
+	json_writer_end_object(&w);
+	CHECK_STR(json_writer_text(&w), "{\"a\":1}");
+	json_writer_reset(&w);
+	json_writer_begin_object(&w);
+	json_writer_members_text(&w, "[1]", 3);
+	CHECK(json_writer_text(&w) == NULL);
+	json_writer_reset(&w);
 	/* A key that is not UTF-8 fails too. */
 	json_writer_begin_object(&w);
 	json_writer_keyn(&w, "\xc3", 1);
