@@ -905,24 +905,28 @@ int incidents_apply(incidents *m, const json_t *a, int64_t now)
 		return -1;
 	const char *status = json_string_value(json_object_get(a, "status"));
 	int firing = status && strcmp(status, "firing") == 0;
-	int64_t starts = json_integer_value(json_object_get(a, "starts_at"));
 	alert_entry *e = hmap_get(m->alerts, mk);
-	incident *inc = e && e->incident_id ? find_by_id(m, e->incident_id) : NULL;
 	int rc;
 
-	if (!e)
+	if (!e) {
 		/* A resolved alert we never saw fire: nothing to tell. */
 		rc = firing ? alert_fires(m, a, NULL, mk, now) : 0;
-	else if (firing && e->firing)
+	} else if (firing && e->firing) {
 		/* Same occurrence (Alertmanager re-sends whole groups; HA pairs send
-		 * twice), unless it fires anew (new startsAt) after its incident closed. */
-		rc = (inc || starts == 0 || starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
-	else if (firing)
+		 * twice), unless it fires anew (new startsAt) after its incident
+		 * closed. Most alerts a busy Alertmanager sends end here: the
+		 * startsAt is read only when the incident is gone. */
+		int open = e->incident_id && find_by_id(m, e->incident_id);
+		int64_t starts = open ? 0 : json_integer_value(json_object_get(a, "starts_at"));
+		rc = (open || starts == 0 || starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
+	} else if (firing) {
 		/* Firing again after it resolved: a new occurrence has a new startsAt;
 		 * the same one is a stale copy (an HA peer lagging behind). */
+		int64_t starts = json_integer_value(json_object_get(a, "starts_at"));
 		rc = (starts != 0 && starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
-	else
+	} else {
 		rc = e->firing ? alert_resolves(m, a, e, mk, now) : 0;
+	}
 	map_key_free(mk, buf);
 	return rc;
 }

@@ -64,8 +64,8 @@ static int jw_string(jw_buf *b, const char *str, size_t len)
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *p = (const unsigned char *)str, *end = p + len, *run;
 
-	/* Worst case: every byte a \u00XX. */
-	if (jw_reserve(b, len * 6 + 2) < 0)
+	/* Worst case: every byte a \u00XX; and one more byte, for a key's ':'. */
+	if (jw_reserve(b, len * 6 + 3) < 0)
 		return -1;
 	char *o = b->data + b->len;
 
@@ -299,10 +299,10 @@ void json_writer_end_array(json_writer *w)
 void json_writer_keyn(json_writer *w, const char *key, size_t len)
 {
 	jw_sep(w);
-	if (!w->failed) {
-		jw_fail(w, jw_string(w, key, len));
-		jw_putc(w, ':');
-	}
+	if (jw_string(w, key, len) < 0)
+		w->failed = 1;
+	else
+		w->data[w->len++] = ':'; /* jw_string kept room for it */
 }
 
 void json_writer_key(json_writer *w, const char *key)
