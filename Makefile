@@ -37,6 +37,8 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 FUZZ_SRC   = $(wildcard tests/fuzz/fuzz_*.c)
 HEADERS    = $(wildcard include/crier/*.h core/*.h)
+# The plugin ABI and the optional helpers, installed for plugins built out of tree.
+PLUGIN_HEADERS = $(wildcard include/crier/*.h)
 
 .PHONY: all deps run test test-unit test-integration bench fuzz valgrind format format-check clean install check-config
 
@@ -61,7 +63,7 @@ $(BUILD)/crierctl: $(BUILD)/obj/crierctl/crierctl.o $(BUILD)/libcrier.a
 
 # One shared object per plugins/<name>/ folder, from every .c in it.
 .SECONDEXPANSION:
-$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.[ch]) include/crier/plugin.h include/crier/plugin_util.h
+$(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.[ch]) $(PLUGIN_HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(PLUGIN_CFLAGS) -shared -o $@ $(filter %.c,$^) $(PLUGIN_LDLIBS) $(PLUGIN_LDLIBS_$*)
 
@@ -157,7 +159,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/include/crier $(DESTDIR)$(PREFIX)/lib/crier/plugins \
 	    $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(BUILD)/crierd $(BUILD)/crierctl $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 include/crier/plugin.h include/crier/plugin_util.h $(DESTDIR)$(PREFIX)/include/crier/
+	install -m 644 $(PLUGIN_HEADERS) $(DESTDIR)$(PREFIX)/include/crier/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' -e 's|@ABI_VERSION@|$(ABI_VERSION)|' \
 	    -e 's|@ABI_VERSION_MIN@|$(ABI_VERSION_MIN)|' include/crier-plugin.pc.in > $(BUILD)/crier-plugin.pc
 	install -m 644 $(BUILD)/crier-plugin.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "mustache.h"
+#include "text.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -59,7 +60,7 @@ static const char *const component_keys[] = {"name", "labels", NULL};
 static const char *const match_keys[] = {"labels", "labels_match", "min_severity", "component", NULL};
 static const char *const instance_audiences[] = {"internal", "public", NULL};
 static const char *const daemon_keys[] = {"state_dir", "plugin_dir", "control", NULL};
-static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", NULL};
+static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", "threads", NULL};
 static const char *const zmq_keys[] = {"ingest", NULL};
 static const char *const store_keys[] = {"synchronous", "batch_max", "checkpoint_pages", NULL};
 static const char *const incidents_keys[] = {"group_by", "hold_seconds", "postmortem_due_seconds", "postmortem_for",
@@ -165,19 +166,6 @@ static int in_list(const char *s, const char *const *list)
 	return 0;
 }
 
-static void join_list(char *buf, size_t n, const char *const *list)
-{
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (; *list && used < n; list++) {
-		int w = snprintf(buf + used, n - used, "%s%s", used ? ", " : "", *list);
-		if (w < 0)
-			return;
-		used += (size_t)w;
-	}
-}
-
 /* A key path cut short still names where the problem is; mark the cut so it is not mistaken for a key. */
 static const char *mark_cut(char *buf, size_t n, int written)
 {
@@ -207,7 +195,7 @@ static int check_keys(loader *l, const char *file, const char *path, json_t *obj
 	json_object_foreach(obj, key, v)
 	{
 		if (!in_list(key, known)) {
-			join_list(list, sizeof list, known);
+			text_join(list, sizeof list, known);
 			return fail(l, file, path, "unknown key \"%s\" (known: %s)", key, list);
 		}
 	}
@@ -315,7 +303,7 @@ static int opt_severity(loader *l, const char *file, const char *base, json_t *o
 	if (r <= 0)
 		return r;
 	if (!in_list(s, severities)) {
-		join_list(list, sizeof list, severities);
+		text_join(list, sizeof list, severities);
 		return fail(l, file, key_path(p, sizeof p, base, key), "unknown severity \"%s\" (known: %s)", s, list);
 	}
 	*out = s;
@@ -681,7 +669,7 @@ static int merge_file(loader *l, size_t fi, json_t *doc)
 			if (strcmp(key, top_keys[t]) == 0)
 				break;
 		if (t == TOP_N) {
-			join_list(list, sizeof list, top_keys);
+			text_join(list, sizeof list, top_keys);
 			return fail(l, file, NULL, "unknown top-level key \"%s\" (known: %s)", key, list);
 		}
 		if (t == TOP_PLUGINS) {
@@ -860,7 +848,7 @@ static int parse_http(loader *l, config *c)
 	json_t *h = section(l, TOP_HTTP, 0, &rc);
 	const char *file = l->top_file[TOP_HTTP];
 	const char *listen = "127.0.0.1:9095";
-	long long body = 1048576, ack = 10000;
+	long long body = 1048576, ack = 10000, threads = 0;
 
 	if (rc < 0)
 		return -1;
@@ -868,7 +856,8 @@ static int parse_http(loader *l, config *c)
 		if (check_keys(l, file, "http", h, http_keys) < 0 ||
 		    opt_string(l, file, "http", h, "listen", &listen) < 0 ||
 		    opt_int(l, file, "http", h, "max_body_bytes", 1, 1LL << 30, &body) < 0 ||
-		    opt_int(l, file, "http", h, "ack_timeout_ms", 1, 3600000, &ack) < 0)
+		    opt_int(l, file, "http", h, "ack_timeout_ms", 1, 3600000, &ack) < 0 ||
+		    opt_int(l, file, "http", h, "threads", 0, 16, &threads) < 0)
 			return -1;
 	}
 	rc = parse_listen(listen, &c->listen_host, &c->listen_port);
@@ -878,6 +867,7 @@ static int parse_http(loader *l, config *c)
 		return fail(l, file, "http.listen", "expected \"host:port\", got \"%s\"", listen);
 	c->max_body_bytes = (size_t)body;
 	c->ack_timeout_ms = (int)ack;
+	c->http_threads = (int)threads;
 	return 0;
 }
 
@@ -1064,8 +1054,6 @@ static int parse_components(loader *l, const char *file, json_t *arr, config *c)
 	return 0;
 }
 
-#define TEMPLATE_FILE_MAX (1 << 20)
-
 /*
  * templates/core/first_update.mustache: the first public update crier posts
  * itself. Compiled whenever the file is there, so --check-config finds its
@@ -1093,14 +1081,13 @@ static int load_first_update(loader *l, config *c)
 		            : 0;
 		goto out;
 	}
-	text = malloc(TEMPLATE_FILE_MAX + 1);
+	size_t len;
+	text = mustache_read(f, &len);
 	if (!text) {
-		fail_oom(l);
-		goto out;
-	}
-	size_t len = fread(text, 1, TEMPLATE_FILE_MAX + 1, f);
-	if (ferror(f) || len > TEMPLATE_FILE_MAX) {
-		fail(l, path, NULL, "cannot read: %s", ferror(f) ? strerror(EIO) : "larger than 1 MiB");
+		if (errno == ENOMEM)
+			fail_oom(l);
+		else
+			fail(l, path, NULL, "cannot read: %s", errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
 		goto out;
 	}
 	c->first_update = mustache_compile(rel, text, len, why, sizeof why);
@@ -1651,7 +1638,7 @@ static int parse_isolation(loader *l, const char *file, const char *base, json_t
 	if (!json_is_string(v))
 		return fail(l, file, p, "expected \"thread\" or \"process\", got %s", type_name(v));
 	if (!in_list(json_string_value(v), isolations)) {
-		join_list(list, sizeof list, isolations);
+		text_join(list, sizeof list, isolations);
 		return fail(l, file, p, "unknown isolation \"%s\" (known: %s)", json_string_value(v), list);
 	}
 	if (strcmp(json_string_value(v), "process") == 0)
@@ -1796,7 +1783,7 @@ static int parse_route(loader *l, config *c, const char *file, size_t idx, json_
 				continue;
 			}
 			if (!in_list(json_string_value(e), event_types)) {
-				join_list(list, sizeof list, event_types);
+				text_join(list, sizeof list, event_types);
 				return fail(l, file, p, "unknown event type \"%s\" (known: %s, or \"*\")",
 				            json_string_value(e), list);
 			}

@@ -123,6 +123,7 @@ typedef struct config {
 	int listen_port;
 	size_t max_body_bytes;
 	int ack_timeout_ms;
+	int http_threads; /* HTTP worker threads; 0: one per CPU, at most 4 */
 
 	/* zmq */
 	char *zmq_ingest; /* endpoint or NULL */

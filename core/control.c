@@ -4,30 +4,57 @@
 #include "log.h"
 #include "timefmt.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CRIER_VERSION "0.1.0"
 
-/* code: what an HTTP front end answers for it (the drafts API), 0 = none. */
-static char *reply_error_code(int code, const char *fmt, const char *arg)
+/* Replies longer than this are cut (a message names one thing, never a document). */
+#define REPLY_MSG_MAX 600
+
+json_t *control_fail(int code, const char *fmt, ...)
 {
-	char msg[512];
-	snprintf(msg, sizeof(msg), fmt, arg);
+	char msg[REPLY_MSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	json_t *r = json_pack("{sb ss}", "ok", 0, "error", msg);
 	if (r && code && json_object_set_new(r, "code", json_integer(code)) < 0) {
 		json_decref(r);
 		r = NULL;
 	}
+	return r;
+}
+
+json_t *control_ok(const char *key, json_t *value, int64_t event)
+{
+	json_t *r = key && !value ? NULL : json_pack("{sb}", "ok", 1);
+	if (!r) {
+		json_decref(value);
+		return NULL;
+	}
+	if ((key && json_object_set_new(r, key, value) < 0) ||
+	    (event && json_object_set_new(r, "event", json_integer(event)) < 0)) {
+		json_decref(r);
+		return NULL;
+	}
+	return r;
+}
+
+char *control_reply(json_t *r)
+{
 	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
 	json_decref(r);
 	return txt;
 }
 
-static char *reply_error(const char *fmt, const char *arg)
+unsigned control_reply_status(const json_t *r, unsigned otherwise)
 {
-	return reply_error_code(0, fmt, arg);
+	json_int_t code = json_integer_value(json_object_get(r, "code"));
+	return code >= 400 && code < 600 ? (unsigned)code : otherwise;
 }
 
 /* Stored times are unix ms; people and tools read RFC 3339. */
@@ -45,12 +72,8 @@ static void humanize(json_t *v)
 		return;
 	for (size_t i = 0; i < sizeof(time_keys) / sizeof(time_keys[0]); i++) {
 		json_t *t = json_object_get(v, time_keys[i]);
-		if (json_is_integer(t)) {
-			char buf[40];
-			json_int_t ms = json_integer_value(t);
-			json_object_set_new(v, time_keys[i],
-			                    ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null());
-		}
+		if (json_is_integer(t))
+			json_object_set_new(v, time_keys[i], timefmt_json(json_integer_value(t)));
 	}
 	json_t *sev = json_object_get(v, "severity");
 	if (json_is_integer(sev))
@@ -75,11 +98,11 @@ static char *human_action(control_ctx *ctx, const json_t *req, const char *actio
 {
 	int64_t id = get_id(req, "id");
 	if (id <= 0)
-		return reply_error("%s needs a positive incident \"id\"", action);
+		return control_error(0, "%s needs a positive incident \"id\"", action);
 	const char *actor = get_str(req, "actor");
 	char err[256] = "";
 	if (store_begin(ctx->st) < 0)
-		return reply_error("store unavailable: %s", store_error(ctx->st));
+		return control_error(0, "store unavailable: %s", store_error(ctx->st));
 	int64_t ev = incidents_human(ctx->inc, id, action, get_str(req, "state"), get_str(req, "message"),
 	                             actor && *actor ? actor : "operator", now, err, sizeof(err));
 	if (ev < 0 || incidents_flush(ctx->inc) < 0 || store_commit(ctx->st) < 0) {
@@ -87,16 +110,13 @@ static char *human_action(control_ctx *ctx, const json_t *req, const char *actio
 		if (ev >= 0 || ev == -1) {
 			/* Memory may be ahead of the store now: the core rebuilds it. */
 			ctx->rolled_back = 1;
-			return reply_error("store failed: %s", store_error(ctx->st));
+			return control_error(0, "store failed: %s", store_error(ctx->st));
 		}
-		return reply_error("%s", err);
+		return control_error(0, "%s", err);
 	}
 	outbox_wake(ctx->ob, NULL);
 	log_info("incident changed by a person", " incident=%lld action=%s", (long long)id, action);
-	json_t *r = json_pack("{sb sI}", "ok", 1, "event", (json_int_t)ev);
-	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
-	json_decref(r);
-	return txt;
+	return control_reply(control_ok(NULL, NULL, ev));
 }
 
 /*
@@ -105,30 +125,28 @@ static char *human_action(control_ctx *ctx, const json_t *req, const char *actio
  */
 static char *draft_command(control_ctx *ctx, const json_t *req, const char *cmd, int64_t now)
 {
-	json_t *d = NULL, *r;
+	json_t *d = NULL;
 	char err[512] = "";
 	int code = 500;
 	if (strcmp(cmd, "drafts") == 0) {
 		d = drafts_list(ctx->dr);
 		if (!d)
-			return reply_error_code(503, "store failed: %s", store_error(ctx->st));
-		r = json_pack("{sb so}", "ok", 1, "drafts", d);
-		goto reply;
+			return control_error(503, "store failed: %s", store_error(ctx->st));
+		return control_reply(control_ok("drafts", d, 0));
 	}
 	int64_t id = get_id(req, "id");
 	if (id <= 0)
-		return reply_error_code(400, "%s needs a positive draft \"id\"", cmd);
+		return control_error(400, "%s needs a positive draft \"id\"", cmd);
 	if (strcmp(cmd, "draft") == 0) {
 		d = drafts_get(ctx->dr, id, &code, err, sizeof(err));
 		if (!d)
-			return reply_error_code(code, "%s", err);
-		r = json_pack("{sb so}", "ok", 1, "draft", d);
-		goto reply;
+			return control_error(code, "%s", err);
+		return control_reply(control_ok("draft", d, 0));
 	}
 	const char *actor = get_str(req, "actor");
 	actor = actor && *actor ? actor : "operator";
 	if (store_begin(ctx->st) < 0)
-		return reply_error_code(503, "store unavailable: %s", store_error(ctx->st));
+		return control_error(503, "store unavailable: %s", store_error(ctx->st));
 	if (strcmp(cmd, "draft_approve") == 0)
 		d = drafts_approve(ctx->dr, id, actor, now, &code, err, sizeof(err));
 	else if (strcmp(cmd, "draft_reject") == 0)
@@ -145,14 +163,10 @@ static char *draft_command(control_ctx *ctx, const json_t *req, const char *cmd,
 		store_rollback(ctx->st);
 		/* Events may have been routed before the refusal: forget them. */
 		ctx->rolled_back = 1;
-		return reply_error_code(code, "%s", err);
+		return control_error(code, "%s", err);
 	}
 	outbox_wake(ctx->ob, NULL);
-	r = json_pack("{sb so}", "ok", 1, "draft", d);
-reply:;
-	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
-	json_decref(r);
-	return txt;
+	return control_reply(control_ok("draft", d, 0));
 }
 
 char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t now)
@@ -162,15 +176,15 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 	json_t *r = NULL;
 	char *txt = NULL;
 	if (!req)
-		return reply_error("request is not valid JSON: %s", jerr.text);
+		return control_error(0, "request is not valid JSON: %s", jerr.text);
 	if (!json_is_object(req)) {
 		json_decref(req);
-		return reply_error("%s", "request is not a JSON object");
+		return control_error(0, "%s", "request is not a JSON object");
 	}
 	json_t *cmdv = json_object_get(req, "cmd");
 	const char *cmd = json_string_value(cmdv);
 	if (!cmd) {
-		txt = reply_error("%s", cmdv ? "\"cmd\" must be a string" : "request has no \"cmd\"");
+		txt = control_error(0, "%s", cmdv ? "\"cmd\" must be a string" : "request has no \"cmd\"");
 		goto out;
 	}
 	if (strcmp(cmd, "ack") == 0 || strcmp(cmd, "update") == 0 || strcmp(cmd, "resolve") == 0) {
@@ -206,19 +220,19 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		json_t *list = store_incidents_json(ctx->st, json_is_true(json_object_get(req, "all")));
 		if (list) {
 			humanize(list);
-			r = json_pack("{sb so}", "ok", 1, "incidents", list);
+			r = control_ok("incidents", list, 0);
 		}
 	} else if (strcmp(cmd, "show") == 0) {
 		int64_t id = get_id(req, "id");
 		if (id <= 0) {
-			txt = reply_error("%s needs a positive incident \"id\"", cmd);
+			txt = control_error(0, "%s needs a positive incident \"id\"", cmd);
 			goto out;
 		}
 		json_t *inc = store_incident_json(ctx->st, id);
 		if (!inc) {
 			char ids[32];
 			snprintf(ids, sizeof(ids), "%lld", (long long)id);
-			txt = reply_error("no incident %s", ids);
+			txt = control_error(0, "no incident %s", ids);
 			goto out;
 		}
 		json_t *alerts = store_alerts_json(ctx->st, id);
@@ -233,32 +247,33 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		    store_deliveries_json(ctx->st, json_is_true(json_object_get(req, "dead")), get_id(req, "incident"));
 		if (list) {
 			humanize(list);
-			r = json_pack("{sb so}", "ok", 1, "deliveries", list);
+			r = control_ok("deliveries", list, 0);
 		}
 	} else if (strcmp(cmd, "retry") == 0) {
 		int64_t id = get_id(req, "id");
 		char inst[256];
 		if (id <= 0) {
-			txt = reply_error("%s needs a positive delivery \"id\"", cmd);
+			txt = control_error(0, "%s needs a positive delivery \"id\"", cmd);
 			goto out;
 		}
 		int rc = store_outbox_requeue(ctx->st, id, now, inst, sizeof(inst));
 		if (rc <= 0) {
 			char ids[32];
 			snprintf(ids, sizeof(ids), "%lld", (long long)id);
-			txt = rc == 0 ? reply_error("no undelivered delivery %s", ids)
-			              : reply_error("store failed: %s", store_error(ctx->st));
+			txt = rc == 0 ? control_error(0, "no undelivered delivery %s", ids)
+			              : control_error(0, "store failed: %s", store_error(ctx->st));
 			goto out;
 		}
 		outbox_wake(ctx->ob, inst);
 		json_t *d = store_delivery_json(ctx->st, id);
 		if (d) {
 			humanize(d);
-			r = json_pack("{sb so}", "ok", 1, "delivery", d);
+			r = control_ok("delivery", d, 0);
 		}
 		log_info("delivery requeued by a person", " delivery=%lld instance=%s", (long long)id, inst);
 	} else {
-		txt = reply_error(
+		txt = control_error(
+		    0,
 		    "unknown command \"%.32s\" (known: status, incidents, show, ack, update, resolve, "
 		    "deliveries, retry, drafts, draft, draft_approve, draft_reject, draft_edit, subscribers, "
 		    "subscriber_add, subscriber_remove, postmortems, postmortem, postmortem_draft, "
@@ -267,10 +282,11 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		goto out;
 	}
 	if (!r) {
-		txt = reply_error("%s", store_error(ctx->st));
+		txt = control_error(0, "%s", store_error(ctx->st));
 		goto out;
 	}
-	txt = json_dumps(r, JSON_COMPACT);
+	txt = control_reply(r);
+	r = NULL;
 out:
 	json_decref(r);
 	json_decref(req);

@@ -3,14 +3,14 @@
  * outbox, so none of them needs a lock. Everything else reaches it over
  * ZeroMQ:
  *
- *   inproc://crier-ingest   ROUTER  HTTP handlers (REQ, one per request in
- *                                   flight, pooled) send a json_t* of
- *                                   normalized alerts; the pointer moves
- *                                   ownership, no serialization.
- *   zmq.ingest (optional)   ROUTER  other producers send generic alert JSON.
+ *   inproc://crier-ingest   ROUTER  HTTP workers (a DEALER each) send a tag and a
+ *                                   json_t* of normalized alerts; the pointer
+ *                                   moves a reference, no serialization. The
+ *                                   answer carries the tag back.
  *   <state>/crierd.ctl      REP     crierctl (docs/control.md).
- *   inproc://crier-control  ROUTER  the same requests from HTTP handlers (the
- *                                   drafts API), see core_control.
+ *   inproc://crier-control  ROUTER  the same requests from HTTP workers (the
+ *                                   drafts and subscription APIs), tagged the
+ *                                   same way (core_send_control).
  *   inproc://crier-cmd      PAIR    main thread: reload, stop.
  *   inproc://crier-host-N   PAIR    one per plugin instance run as a thread, or
  *   <state>/plugin-hosts/host-N.sock  ipc:// to one run as a child process, whose
@@ -87,13 +87,10 @@ struct core {
 	int broken;          /* the incident index could not be rebuilt: refuse ingest until it is */
 	int64_t retry_at;    /* after a failed transaction: no new turn before this */
 	unsigned new_events; /* routed in the open transaction; counted once committed */
+	int64_t accepted_us; /* the request whose alerts are being applied (handle_turn), 0 = none */
 
 	struct ingest_msg *batch; /* reused by every handle_turn */
 	size_t batch_cap;
-
-	pthread_mutex_t pool_mu; /* REQ sockets for core_submit */
-	void **pool;
-	size_t n_pool, cap_pool;
 };
 
 /* ---- routing: the incident engine's emit callback ---------------------------- */
@@ -155,6 +152,8 @@ static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const ch
 	core *c = ctx;
 	if (also_to && !config_find_instance(c->cfg, also_to))
 		return -2;
+	if (c->accepted_us)
+		outbox_note_accepted(c->ob, event_id, c->accepted_us);
 	return route_event(c, event_id, incident_id, type, severity, labels, audience, also_to, now);
 }
 
@@ -221,10 +220,19 @@ static void rebuild_index(core *c)
 
 /* ---- ingest batches -------------------------------------------------------------- */
 
+/* The body of a worker's alerts message: a reference moves, nothing is copied. */
+typedef struct core_alerts_msg {
+	json_t *alerts;
+	int64_t received_us;
+} core_alerts_msg;
+
 typedef struct ingest_msg {
 	void *sock;
 	zmq_msg_t id;
-	int delim; /* the peer is a REQ socket: answer with an empty delimiter */
+	int delim;  /* the peer is a REQ socket: answer with an empty delimiter */
+	int tagged; /* an HTTP worker's request: answer with its tag */
+	void *tag;
+	int64_t received_us; /* when its request arrived whole (timefmt_mono_us), 0 = unknown */
 	json_t *alerts;
 	char reply[256];
 } ingest_msg;
@@ -236,6 +244,8 @@ static int send_reply(ingest_msg *p)
 		return -1;
 	if (p->delim && zmq_send(p->sock, "", 0, ZMQ_SNDMORE) < 0)
 		return -1;
+	if (p->tagged && zmq_send(p->sock, &p->tag, sizeof(p->tag), ZMQ_SNDMORE) < 0)
+		return -1;
 	if (zmq_msg_init_size(&msg, strlen(p->reply)) < 0)
 		return -1;
 	memcpy(zmq_msg_data(&msg), p->reply, strlen(p->reply));
@@ -244,6 +254,33 @@ static int send_reply(ingest_msg *p)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The frames after a ROUTER's identity frame, at most three kept (the rest
+ * are read and dropped). Returns how many were kept; *extra says whether
+ * there were more.
+ */
+static int recv_frames(void *sock, const zmq_msg_t *id, zmq_msg_t f[3], int *extra)
+{
+	int n = 0, more = zmq_msg_more(id);
+	*extra = 0;
+	while (more) {
+		zmq_msg_t drop, *m = n < 3 ? &f[n] : &drop;
+		zmq_msg_init(m);
+		if (zmq_msg_recv(m, sock, 0) < 0) {
+			zmq_msg_close(m);
+			break;
+		}
+		more = zmq_msg_more(m);
+		if (m == &drop) {
+			*extra = 1;
+			zmq_msg_close(m);
+		} else {
+			n++;
+		}
+	}
+	return n;
 }
 
 /* Read one message from a ROUTER without blocking. 1 got one, 0 none, -1 error. */
@@ -256,37 +293,31 @@ static int recv_one(core *c, void *sock, ingest_msg *p)
 		zmq_msg_close(&p->id);
 		return errno == EAGAIN ? 0 : -1;
 	}
-	zmq_msg_t body;
-	zmq_msg_init(&body);
-	int more = zmq_msg_more(&p->id);
-	if (more && zmq_msg_recv(&body, sock, 0) >= 0 && zmq_msg_size(&body) == 0 && zmq_msg_more(&body)) {
-		p->delim = 1;
-		zmq_msg_close(&body);
-		zmq_msg_init(&body);
-		zmq_msg_recv(&body, sock, 0);
-	}
-	/* swallow any unexpected extra frames */
-	while (zmq_msg_more(&body)) {
-		zmq_msg_t extra;
-		zmq_msg_init(&extra);
-		zmq_msg_recv(&extra, sock, 0);
-		int m = zmq_msg_more(&extra);
-		zmq_msg_close(&extra);
-		if (!m)
-			break;
-	}
+	zmq_msg_t f[3];
+	int extra, n = recv_frames(sock, &p->id, f, &extra);
+	/* A REQ peer (or our own workers) starts with an empty delimiter. */
+	p->delim = n >= 2 && zmq_msg_size(&f[0]) == 0;
+	zmq_msg_t *body = n > p->delim ? &f[p->delim] : NULL;
 	if (sock == c->ingest) {
-		if (zmq_msg_size(&body) == sizeof(json_t *))
-			memcpy(&p->alerts, zmq_msg_data(&body), sizeof(json_t *));
-		else
+		/* Our workers only: delimiter, tag, pointer. */
+		p->tagged = n == 3 && p->delim && zmq_msg_size(&f[1]) == sizeof(p->tag);
+		if (p->tagged)
+			memcpy(&p->tag, zmq_msg_data(&f[1]), sizeof(p->tag));
+		core_alerts_msg m;
+		if (p->tagged && !extra && zmq_msg_size(&f[2]) == sizeof(m)) {
+			memcpy(&m, zmq_msg_data(&f[2]), sizeof(m));
+			p->alerts = m.alerts;
+			p->received_us = m.received_us;
+		} else
 			snprintf(p->reply, sizeof(p->reply), "ERR 400 malformed internal message");
-	} else if (zmq_msg_size(&body) > c->cfg->max_body_bytes) {
+	} else if (body && zmq_msg_size(body) > c->cfg->max_body_bytes) {
 		snprintf(p->reply, sizeof(p->reply), "ERR 413 message is larger than %zu bytes",
 		         c->cfg->max_body_bytes);
 	} else {
+		/* The first frame after any delimiter is the body; extra frames are ignored. */
 		char err[200];
-		ingest_status st = ingest_generic(zmq_msg_data(&body), zmq_msg_size(&body), &c->cfg->limits, &p->alerts,
-		                                  err, sizeof(err));
+		ingest_status st = ingest_generic(body ? zmq_msg_data(body) : "", body ? zmq_msg_size(body) : 0,
+		                                  &c->cfg->limits, &p->alerts, err, sizeof(err));
 		if (st == INGEST_BAD)
 			snprintf(p->reply, sizeof(p->reply), "ERR 400 %s", err);
 		else if (st == INGEST_IGNORED)
@@ -294,7 +325,8 @@ static int recv_one(core *c, void *sock, ingest_msg *p)
 		else
 			metrics_alerts(CONFIG_SRC_GENERIC, (unsigned)json_array_size(p->alerts));
 	}
-	zmq_msg_close(&body);
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&f[i]);
 	return 1;
 }
 
@@ -337,6 +369,8 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 		int changed = 0;
 		size_t j;
 		json_t *a;
+		/* Events routed while these alerts apply were caused by this request. */
+		c->accepted_us = batch[i].received_us;
 		json_array_foreach(batch[i].alerts, j, a)
 		{
 			/* The Watchdog proves the feed alive; it is never an incident. */
@@ -351,6 +385,7 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 		}
 		snprintf(batch[i].reply, sizeof(batch[i].reply), "OK %d", changed);
 	}
+	c->accepted_us = 0;
 	for (size_t i = 0; ok && i < nh; i++)
 		if (hosts[i] && outbox_on_result(c->ob, i, now) < 0)
 			ok = 0;
@@ -424,32 +459,29 @@ static void handle_control(core *c)
 	zmq_msg_close(&req);
 }
 
-/* A request from core_control: identity, empty delimiter, body (REQ framing). */
+/* A request from core_send_control: identity, empty delimiter, tag, body. */
 static void handle_control_in(core *c)
 {
-	zmq_msg_t id, delim, req;
+	zmq_msg_t id, f[3];
+	int n = 0, extra = 0;
 	zmq_msg_init(&id);
-	zmq_msg_init(&delim);
-	zmq_msg_init(&req);
-	if (zmq_msg_recv(&id, c->ctl_in, ZMQ_DONTWAIT) < 0 || !zmq_msg_more(&id) ||
-	    zmq_msg_recv(&delim, c->ctl_in, 0) < 0 || !zmq_msg_more(&delim) || zmq_msg_recv(&req, c->ctl_in, 0) < 0)
+	if (zmq_msg_recv(&id, c->ctl_in, ZMQ_DONTWAIT) < 0)
 		goto out;
-	char *reply = run_control(c, &req);
+	n = recv_frames(c->ctl_in, &id, f, &extra);
+	/* Only our own workers connect here: anything else is dropped unanswered. */
+	if (n != 3 || extra || zmq_msg_size(&f[0]) != 0 || zmq_msg_size(&f[1]) != sizeof(void *))
+		goto out;
+	char *reply = run_control(c, &f[2]);
 	const char *r = reply ? reply : CONTROL_OOM;
 	if (zmq_msg_send(&id, c->ctl_in, ZMQ_SNDMORE) < 0 || zmq_send(c->ctl_in, "", 0, ZMQ_SNDMORE) < 0 ||
+	    zmq_send(c->ctl_in, zmq_msg_data(&f[1]), sizeof(void *), ZMQ_SNDMORE) < 0 ||
 	    zmq_send(c->ctl_in, r, strlen(r), 0) < 0)
 		log_warn("could not answer a control request from HTTP", " error=%s", log_q(zmq_strerror(zmq_errno())));
 	free(reply);
 out:
-	/* Never more than three frames from our own REQ sockets; drop any extra. */
-	while (zmq_msg_more(&req)) {
-		zmq_msg_close(&req);
-		zmq_msg_init(&req);
-		zmq_msg_recv(&req, c->ctl_in, 0);
-	}
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&f[i]);
 	zmq_msg_close(&id);
-	zmq_msg_close(&delim);
-	zmq_msg_close(&req);
 }
 
 static void reply_cmd(core *c, const char *txt)
@@ -726,9 +758,6 @@ static void close_sockets(core *c)
 			zmq_close(*all[i]);
 		*all[i] = NULL;
 	}
-	for (size_t i = 0; i < c->n_pool; i++)
-		zmq_close(c->pool[i]);
-	c->n_pool = 0;
 }
 
 static void core_free(core *c)
@@ -747,9 +776,7 @@ static void core_free(core *c)
 	free(c->ctl_path);
 	if (c->lock_fd > 0)
 		close(c->lock_fd);
-	free(c->pool);
 	free(c->batch);
-	pthread_mutex_destroy(&c->pool_mu);
 	free(c);
 }
 
@@ -760,7 +787,6 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	pthread_mutex_init(&c->pool_mu, NULL);
 	c->zctx = zctx;
 	c->cfg = cfg;
 	c->lock_fd = -1;
@@ -859,130 +885,80 @@ int core_ready(const core *c)
 
 /* ---- front doors for other threads -------------------------------------------------- */
 
-static void *pool_take(core *c)
+void *core_socket(core *c, core_channel ch, char *err, size_t errlen)
 {
-	void *s = NULL;
-	pthread_mutex_lock(&c->pool_mu);
-	if (c->n_pool)
-		s = c->pool[--c->n_pool];
-	pthread_mutex_unlock(&c->pool_mu);
-	if (s)
-		return s;
-	s = zmq_socket(c->zctx, ZMQ_REQ);
-	if (!s)
-		return NULL;
 	int linger = 0;
-	zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger));
-	if (zmq_connect(s, INGEST_ENDPOINT) < 0) {
-		zmq_close(s);
+	void *s = zmq_socket(c->zctx, ZMQ_DEALER);
+	if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0 ||
+	    zmq_connect(s, ch == CORE_INGEST ? INGEST_ENDPOINT : CONTROL_ENDPOINT) < 0) {
+		snprintf(err, errlen, "cannot reach the core: %s", zmq_strerror(zmq_errno()));
+		if (s)
+			zmq_close(s);
 		return NULL;
 	}
 	return s;
 }
 
-static void pool_give(core *c, void *s)
+/* The envelope of a tagged request: an empty delimiter (as REQ would send),
+ * the tag, then the body. */
+static int send_tagged(void *sock, void *tag, const void *body, size_t len)
 {
-	pthread_mutex_lock(&c->pool_mu);
-	if (c->n_pool == c->cap_pool) {
-		size_t cap = c->cap_pool ? c->cap_pool * 2 : 16;
-		void **grown = realloc(c->pool, cap * sizeof(*grown));
-		if (!grown) {
-			pthread_mutex_unlock(&c->pool_mu);
-			zmq_close(s);
-			return;
-		}
-		c->pool = grown;
-		c->cap_pool = cap;
-	}
-	c->pool[c->n_pool++] = s;
-	pthread_mutex_unlock(&c->pool_mu);
+	if (zmq_send(sock, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(sock, &tag, sizeof(tag), ZMQ_SNDMORE) < 0)
+		return -1;
+	return zmq_send(sock, body, len, 0) < 0 ? -1 : 0;
 }
 
-int core_submit(core *c, json_t *alerts, int timeout_ms, int *changed, char *err, size_t errlen)
+int core_send_alerts(void *sock, json_t *alerts, int64_t received_us, void *tag)
 {
-	int ret = -2;
-	void *s = pool_take(c);
-	if (!s) {
-		snprintf(err, errlen, "cannot reach the core: %s", zmq_strerror(zmq_errno()));
+	core_alerts_msg m = {.alerts = alerts, .received_us = received_us};
+	if (send_tagged(sock, tag, &m, sizeof(m)) < 0) {
+		/* A half-sent message is never delivered: the reference is ours to drop. */
 		json_decref(alerts);
-		return -2;
+		return -1;
 	}
-	/*
-	 * Two references: the core's (it drops it after its batch) and ours. We
-	 * keep ours until the answer so that the last reference, and with it the
-	 * freeing of the whole parsed document, usually falls on this thread
-	 * rather than on the core's. Counts are atomic in jansson.
-	 */
-	json_incref(alerts);
-	if (zmq_send(s, &alerts, sizeof(alerts), 0) < 0) {
-		json_decref(alerts); /* the core's: it never got it */
-		zmq_close(s);
-		snprintf(err, errlen, "cannot reach the core: %s", zmq_strerror(zmq_errno()));
-		goto out;
-	}
-	zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
-	int rc = zmq_poll(&item, 1, timeout_ms);
-	if (rc <= 0) {
-		/* A REQ socket without its answer is unusable: drop it. */
-		zmq_close(s);
-		snprintf(err, errlen, "the store did not confirm within %d ms", timeout_ms);
-		goto out;
-	}
-	char reply[256];
-	int n = zmq_recv(s, reply, sizeof(reply) - 1, 0);
-	if (n < 0) {
-		zmq_close(s);
-		snprintf(err, errlen, "no answer from the core");
-		goto out;
-	}
-	pool_give(c, s);
-	reply[n < (int)sizeof(reply) ? n : (int)sizeof(reply) - 1] = '\0';
-	if (strncmp(reply, "OK", 2) == 0) {
-		if (changed)
-			*changed = atoi(reply + 2);
-		ret = 0;
-	} else {
-		snprintf(err, errlen, "%s", reply + (strncmp(reply, "ERR 503 ", 8) == 0 ? 8 : 0));
-		ret = -1;
-	}
-out:
-	json_decref(alerts);
-	return ret;
+	return 0;
 }
 
-int core_control(core *c, const char *req, int timeout_ms, char **reply, char *err, size_t errlen)
+int core_send_control(void *sock, const char *req, void *tag)
 {
-	int ret = -1, linger = 0;
+	return send_tagged(sock, tag, req, strlen(req));
+}
+
+int core_recv(void *sock, void **tag, char **reply)
+{
+	zmq_msg_t part[3];
+	int n, ret = -1;
+	*tag = NULL;
 	*reply = NULL;
-	/* Few and far between (people deciding on drafts): a socket per request. */
-	void *s = zmq_socket(c->zctx, ZMQ_REQ);
-	if (!s || zmq_setsockopt(s, ZMQ_LINGER, &linger, sizeof(linger)) < 0 || zmq_connect(s, CONTROL_ENDPOINT) < 0 ||
-	    zmq_send(s, req, strlen(req), 0) < 0) {
-		snprintf(err, errlen, "cannot reach the core: %s", zmq_strerror(zmq_errno()));
+	/* An answer is three frames: delimiter, tag, text. */
+	for (n = 0; n < 3;) {
+		zmq_msg_init(&part[n]);
+		if (zmq_msg_recv(&part[n], sock, n ? 0 : ZMQ_DONTWAIT) < 0) {
+			zmq_msg_close(&part[n]);
+			ret = n == 0 && zmq_errno() == EAGAIN ? 0 : -1;
+			goto out;
+		}
+		if (!zmq_msg_more(&part[n++]))
+			break;
+	}
+	if (zmq_msg_more(&part[n - 1])) {
+		/* More frames than an answer has: not one of ours. */
+		while (zmq_msg_more(&part[n - 1])) {
+			zmq_msg_close(&part[n - 1]);
+			zmq_msg_init(&part[n - 1]);
+			if (zmq_msg_recv(&part[n - 1], sock, 0) < 0)
+				break;
+		}
 		goto out;
 	}
-	zmq_pollitem_t item = {.socket = s, .events = ZMQ_POLLIN};
-	if (zmq_poll(&item, 1, timeout_ms) <= 0) {
-		snprintf(err, errlen, "the core did not answer within %d ms", timeout_ms);
+	if (n != 3 || zmq_msg_size(&part[0]) != 0 || zmq_msg_size(&part[1]) != sizeof(*tag))
 		goto out;
-	}
-	zmq_msg_t msg;
-	zmq_msg_init(&msg);
-	if (zmq_msg_recv(&msg, s, 0) < 0) {
-		zmq_msg_close(&msg);
-		snprintf(err, errlen, "no answer from the core");
-		goto out;
-	}
-	*reply = strndup(zmq_msg_data(&msg), zmq_msg_size(&msg));
-	zmq_msg_close(&msg);
-	if (!*reply) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	ret = 0;
+	memcpy(tag, zmq_msg_data(&part[1]), sizeof(*tag));
+	*reply = strndup(zmq_msg_data(&part[2]), zmq_msg_size(&part[2]));
+	ret = *reply ? 1 : -1;
 out:
-	if (s)
-		zmq_close(s);
+	for (int i = 0; i < n; i++)
+		zmq_msg_close(&part[i]);
 	return ret;
 }
 

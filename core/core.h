@@ -17,20 +17,40 @@ typedef struct core core;
 core *core_start(void *zctx, const config *cfg, char *err, size_t errlen);
 
 /*
- * Hand normalized alerts to the core and wait until they are committed to
- * the store. Steals alerts (a JSON array). Thread-safe, blocking.
- * Returns 0 when committed (*changed = alerts that changed something, may be
- * NULL), -1 when the store failed, -2 on timeout or shutdown. err gets the reason.
+ * The hand-off, for threads that poll their own sockets (the HTTP workers):
+ * each opens one socket per channel with core_socket() and keeps it for its
+ * life. A request carries a tag, the sender's own pointer to its record of
+ * the request, which comes back with the answer; answers come in any order.
  */
-int core_submit(core *c, json_t *alerts, int timeout_ms, int *changed, char *err, size_t errlen);
+typedef enum core_channel {
+	CORE_INGEST,  /* normalized alerts, answered after the commit */
+	CORE_CONTROL, /* control requests (docs/control.md), as crierctl's */
+} core_channel;
+
+/* A new socket for the calling thread (close with zmq_close), or NULL with
+ * err. Poll it for ZMQ_POLLIN and read answers with core_recv. */
+void *core_socket(core *c, core_channel ch, char *err, size_t errlen);
 
 /*
- * Run one control request (JSON text, docs/control.md) on the core thread,
- * as crierctl's would be, and wait for the reply. req is borrowed.
- * Thread-safe, blocking. 0 with *reply the new reply text (free), or -1
- * with err (timeout, shutdown).
+ * Hand normalized alerts (a JSON array) to the core; received_us is when
+ * their request arrived whole (timefmt_mono_us), for the ingest-to-plugin
+ * measure (0: do not measure). Steals one reference,
+ * which the core drops after its batch: a sender that keeps another until
+ * the answer also keeps the freeing of the document on its own thread.
+ * 0, or -1 (zmq_errno) with the reference already dropped.
  */
-int core_control(core *c, const char *req, int timeout_ms, char **reply, char *err, size_t errlen);
+int core_send_alerts(void *sock, json_t *alerts, int64_t received_us, void *tag);
+
+/* A control request (JSON text, borrowed) to run on the core thread. 0 / -1. */
+int core_send_control(void *sock, const char *req, void *tag);
+
+/*
+ * One answer from sock, without blocking: 1 with *tag and *reply (new text),
+ * 0 when none is waiting, -1 on error. An alerts answer is "OK <changed>"
+ * once committed, or "ERR <status> <reason>" (503 when the store failed);
+ * a control answer is the control reply.
+ */
+int core_recv(void *sock, void **tag, char **reply);
 
 /* True once the core is serving (store open, plugins up). */
 int core_ready(const core *c);

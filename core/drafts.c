@@ -76,25 +76,31 @@ static int time_to_text(json_t *o, const char *key)
 }
 
 /*
- * A draft as people and plugins see it: the stored row with RFC 3339
- * times, plus, while it waits for a decision, how to make one.
+ * A draft as people and plugins see it: d, a stored row (store_draft_json,
+ * borrowed, changed in place), with RFC 3339 times, plus, while it waits
+ * for a decision, how to make one. 0, or -1 when out of memory.
  */
-static json_t *draft_json(drafts *dr, int64_t id)
+static int draft_view(json_t *d)
 {
-	json_t *d = store_draft_json(dr->st, id);
-	if (!d)
-		return NULL;
+	int64_t id = (int64_t)json_integer_value(json_object_get(d, "id"));
 	if (time_to_text(d, "created_at") < 0 || time_to_text(d, "updated_at") < 0)
-		goto fail;
+		return -1;
 	if (strcmp(json_string_value(json_object_get(d, "status")), "pending") == 0 &&
 	    (json_object_set_new(d, "approve", json_sprintf("crierctl drafts approve %" PRId64, id)) < 0 ||
 	     json_object_set_new(d, "reject", json_sprintf("crierctl drafts reject %" PRId64, id)) < 0 ||
 	     json_object_set_new(d, "api", json_sprintf("POST /api/v1/drafts/%" PRId64 "/approve", id)) < 0))
-		goto fail;
+		return -1;
+	return 0;
+}
+
+static json_t *draft_json(drafts *dr, int64_t id)
+{
+	json_t *d = store_draft_json(dr->st, id);
+	if (d && draft_view(d) < 0) {
+		json_decref(d);
+		return NULL;
+	}
 	return d;
-fail:
-	json_decref(d);
-	return NULL;
 }
 
 json_t *drafts_get(drafts *dr, int64_t id, int *code, char *err, size_t errlen)
@@ -112,10 +118,10 @@ json_t *drafts_list(drafts *dr)
 	json_t *d;
 	if (!list)
 		return NULL;
+	/* The rows are whole already: no query per draft. */
 	json_array_foreach(list, i, d)
 	{
-		json_t *full = draft_json(dr, json_integer_value(json_object_get(d, "id")));
-		if (!full || json_array_set_new(list, i, full) < 0) {
+		if (draft_view(d) < 0) {
 			json_decref(list);
 			return NULL;
 		}

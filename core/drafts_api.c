@@ -1,6 +1,9 @@
 /* The drafts HTTP API's translation to and from control requests. */
 #include "drafts_api.h"
 
+#include "control.h"
+#include "text.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -10,7 +13,7 @@ static const struct {
 	const char *suffix;
 	drafts_api_action action;
 	const char *cmd;
-	const char *const keys[3]; /* body keys it takes */
+	const char *const keys[3]; /* body keys it takes, NULL-terminated */
 } actions[] = {
     {"approve", DRAFTS_API_APPROVE, "draft_approve", {"actor", NULL, NULL}},
     {"reject", DRAFTS_API_REJECT, "draft_reject", {"actor", "message", NULL}},
@@ -105,8 +108,9 @@ char *drafts_api_request(drafts_api_action action, int64_t id, const char *body,
 		json_object_foreach(in, k, v)
 		{
 			if (!known_key(actions[a].keys, k)) {
-				snprintf(err, errlen, "unknown key \"%.64s\" (known: %s%s%s)", k, actions[a].keys[0],
-				         actions[a].keys[1] ? ", " : "", actions[a].keys[1] ? actions[a].keys[1] : "");
+				char known[64];
+				text_join(known, sizeof(known), actions[a].keys);
+				snprintf(err, errlen, "unknown key \"%.64s\" (known: %s)", k, known);
 				goto out;
 			}
 			if (!json_is_string(v)) {
@@ -149,11 +153,8 @@ json_t *drafts_api_answer(const char *reply, unsigned *status)
 		json_t *d = json_object_get(r, "draft");
 		out = d ? json_incref(d) : json_pack("{sO}", "drafts", json_object_get(r, "drafts"));
 	} else {
-		json_t *code = json_object_get(r, "code");
 		const char *e = json_string_value(json_object_get(r, "error"));
-		*status = json_is_integer(code) && json_integer_value(code) >= 400 && json_integer_value(code) < 600
-		              ? (unsigned)json_integer_value(code)
-		              : 500;
+		*status = control_reply_status(r, 500);
 		out = json_pack("{ss ss}", "status", "error", "error", e ? e : "the core gave no answer");
 	}
 	json_decref(r);

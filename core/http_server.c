@@ -1,7 +1,13 @@
 /*
- * The webhook server. libmicrohttpd runs one thread per connection, so a
- * handler may block in core_submit() until the store has committed; the
- * connection limit bounds how many can wait at once.
+ * The webhook server. A few worker threads (http.threads) each run their own
+ * libmicrohttpd daemon on the shared listening socket, in an event loop that
+ * also polls the worker's two sockets to the core. A request handed to the
+ * core (alerts, or a drafts or subscription request) suspends its
+ * connection; the core's answer, or http.ack_timeout_ms passing first,
+ * resumes it and the handler answers. So no thread ever waits on the store,
+ * and a connection costs no thread: the core's group commit sees every
+ * request in flight, and the cores of the machine go to parsing and
+ * committing rather than to switching between hundreds of threads.
  *
  * A request passes, in order: route (404), method (405), credentials
  * (401/403), declared length (413), streamed length (413), source parser
@@ -9,7 +15,7 @@
  * and metrics endpoints.
  *
  * The drafts API (drafts_api.h) takes the same path with its own token,
- * and hands its requests to the core with core_control().
+ * and hands its requests to the core as control requests.
  */
 #include "http_server.h"
 
@@ -26,23 +32,30 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #define HTTP_CONNECTION_LIMIT     512
 #define HTTP_CONNECTION_TIMEOUT_S 30
-#define HTTP_ERR_MAX              512
-#define HTTP_PEER_MAX             64
+#define HTTP_WORKERS_MAX          16
+/* At stop: how long requests in progress get to finish. */
+#define HTTP_STOP_GRACE_MS 10000
+#define HTTP_ERR_MAX       512
+#define HTTP_PEER_MAX      64
 /* Bytes past max_body read and dropped before an oversized request's
  * connection is closed instead of answered. */
 #define HTTP_DRAIN_BYTES ((size_t)4 << 20)
@@ -54,8 +67,9 @@
 	"the drafts API is off: set drafts.auth.token in the configuration (e.g. \"${CRIER_DRAFTS_TOKEN}\") to "       \
 	"enable it"
 
+typedef struct http_worker http_worker;
+
 struct http_server {
-	struct MHD_Daemon *daemon;
 	core *core; /* borrowed */
 	/* Guards cfg: handlers read under the read lock, reload swaps under
 	 * the write lock, so no handler sees a config after it is replaced. */
@@ -63,6 +77,42 @@ struct http_server {
 	const config *cfg; /* borrowed */
 	int port;
 	subscribe_api_limiter *limiter; /* the subscription API's rate limit */
+	int stop_fd;                    /* eventfd, readable once stopping */
+	atomic_int stopping;
+	size_t n_workers;
+	http_worker *workers;
+};
+
+typedef struct http_request http_request;
+
+/* A request the core has: its tag travels with it and comes back with the
+ * answer, so it lives until then even if the request gave up waiting. */
+typedef struct http_ticket {
+	struct http_ticket *prev, *next; /* the worker's pending list */
+	http_request *req;               /* NULL once the request stopped waiting */
+	struct MHD_Connection *conn;     /* suspended until the answer */
+	int64_t deadline;
+} http_ticket;
+
+/* Request bodies of up to this size reuse a worker's spare buffers: glibc
+ * answers every "large" (>= 1 KiB) malloc by first consolidating its fast
+ * bins, which jansson keeps full, and that cost ~8% of request time. */
+#define HTTP_SPARE_SIZE (64 * 1024)
+#define HTTP_SPARE_MAX  64
+
+/* One event loop: a daemon, its sockets to the core, its requests in flight.
+ * Everything here is touched by its own thread only. */
+struct http_worker {
+	http_server *s;
+	struct MHD_Daemon *d;
+	void *ingest, *control; /* core_socket()s */
+	http_ticket *pending;
+	size_t in_progress; /* requests begun and not completed */
+	char *spare[HTTP_SPARE_MAX];
+	size_t n_spare;
+	pthread_t thread;
+	int started;
+	char name[16];
 };
 
 typedef enum http_route {
@@ -100,7 +150,8 @@ static const http_route_def http_routes[] = {
 
 /* Per-request state, kept in MHD's con_cls from the first call to the
  * completion callback. */
-typedef struct http_request {
+struct http_request {
+	http_worker *w;
 	const http_route_def *route;
 	int begun;    /* the first handler call has happened */
 	int answered; /* a response is queued; drop whatever else arrives */
@@ -116,7 +167,15 @@ typedef struct http_request {
 	drafts_api_action draft_action; /* for the drafts API */
 	int64_t draft_id;
 	subscribe_api_action sub_action; /* for the subscription API */
-} http_request;
+	/* Handed to the core: */
+	int handed;             /* the next handler call answers */
+	http_ticket *ticket;    /* while waiting for the answer */
+	json_t *alerts;         /* our reference to what the core has */
+	size_t n_alerts;        /* how many */
+	int64_t received_us;    /* when the request arrived whole */
+	char *reply;            /* the core's answer (owned), NULL when none came */
+	char err[HTTP_ERR_MAX]; /* why none came */
+};
 
 /* Extra headers for one answer. */
 typedef struct http_extra {
@@ -319,41 +378,19 @@ static enum MHD_Result http_health(http_server *s, struct MHD_Connection *conn, 
 	return MHD_NO;
 }
 
-/*
- * A spare body buffer per thread. With a thread per connection, keep-alive
- * requests reuse it instead of asking malloc for a large block each time:
- * glibc answers every "large" (>= 1 KiB) request by first consolidating its
- * fast bins, which jansson keeps full, and that cost ~8% of request time.
- */
-#define HTTP_SPARE_SIZE (64 * 1024)
-static pthread_key_t http_spare_key;
-static pthread_once_t http_spare_once = PTHREAD_ONCE_INIT;
-
-static void http_spare_init(void)
+/* A buffer of HTTP_SPARE_SIZE bytes (new or one of w's spares), or NULL. */
+static char *http_spare_take(http_worker *w)
 {
-	if (pthread_key_create(&http_spare_key, free) != 0)
-		http_spare_key = (pthread_key_t)-1;
+	return w->n_spare ? w->spare[--w->n_spare] : malloc(HTTP_SPARE_SIZE);
 }
 
-/* A buffer of HTTP_SPARE_SIZE bytes (new or the thread's spare), or NULL. */
-static char *http_spare_take(void)
+/* Free body, or keep it as a spare of w. */
+static void http_spare_give(http_worker *w, char *body, size_t cap)
 {
-	pthread_once(&http_spare_once, http_spare_init);
-	char *b = http_spare_key == (pthread_key_t)-1 ? NULL : pthread_getspecific(http_spare_key);
-	if (b) {
-		pthread_setspecific(http_spare_key, NULL);
-		return b;
-	}
-	return malloc(HTTP_SPARE_SIZE);
-}
-
-/* Free body, or keep it as this thread's spare. */
-static void http_spare_give(char *body, size_t cap)
-{
-	if (body && cap == HTTP_SPARE_SIZE && http_spare_key != (pthread_key_t)-1 &&
-	    !pthread_getspecific(http_spare_key) && pthread_setspecific(http_spare_key, body) == 0)
-		return;
-	free(body);
+	if (body && cap == HTTP_SPARE_SIZE && w->n_spare < HTTP_SPARE_MAX)
+		w->spare[w->n_spare++] = body;
+	else
+		free(body);
 }
 
 static enum MHD_Result http_check_length(struct MHD_Connection *conn, http_request *req, const http_route_def *r);
@@ -469,14 +506,15 @@ static enum MHD_Result http_begin_subscribe(http_server *s, struct MHD_Connectio
 	return http_check_length(conn, req, req->route);
 }
 
-/* The subscription API's last call: translate, hand to the core, answer. */
-static enum MHD_Result http_finish_subscribe(http_server *s, struct MHD_Connection *conn, http_request *req)
+static enum MHD_Result http_hand_over(http_worker *w, struct MHD_Connection *conn, http_request *req, const char *creq);
+
+static const char *const http_subscribe_names[] = {"subscribe", "confirm_link", "confirm_code", "unsubscribe_page",
+                                                   "unsubscribe"};
+
+/* The subscription API's last call: translate and hand to the core. */
+static enum MHD_Result http_finish_subscribe(http_worker *w, struct MHD_Connection *conn, http_request *req)
 {
-	static const char *const names[] = {"subscribe", "confirm_link", "confirm_code", "unsubscribe_page",
-	                                    "unsubscribe"};
-	const char *action = names[req->sub_action];
-	char err[HTTP_ERR_MAX] = "", qerr[HTTP_ERR_MAX + 64], *reply = NULL, *home = NULL;
-	subscribe_api_answer a = {0};
+	char err[HTTP_ERR_MAX] = "", qerr[HTTP_ERR_MAX + 64];
 	char *creq =
 	    subscribe_api_request(req->sub_action, req->query,
 	                          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
@@ -484,18 +522,28 @@ static enum MHD_Result http_finish_subscribe(http_server *s, struct MHD_Connecti
 
 	if (!creq) {
 		log_info("request rejected", " api=subscribe peer=%s reason=bad_request action=%s detail=%s", req->peer,
-		         action, log_quote(qerr, sizeof(qerr), err));
+		         http_subscribe_names[req->sub_action], log_quote(qerr, sizeof(qerr), err));
 		return http_subscribe_error(conn, req, MHD_HTTP_BAD_REQUEST, err, NULL);
 	}
-	if (core_control(s->core, creq, req->ack_timeout_ms, &reply, err, sizeof(err)) < 0)
-		log_warn("subscription request not answered", " api=subscribe peer=%s action=%s detail=%s", req->peer,
-		         action, log_quote(qerr, sizeof(qerr), err));
+	enum MHD_Result rc = http_hand_over(w, conn, req, creq);
 	free(creq);
+	return rc;
+}
+
+/* The core's answer (or none) to a subscription request, for its sender. */
+static enum MHD_Result http_answer_subscribe(http_server *s, struct MHD_Connection *conn, http_request *req)
+{
+	const char *action = http_subscribe_names[req->sub_action];
+	char qerr[HTTP_ERR_MAX + 64], *home = NULL;
+	subscribe_api_answer a = {0};
+
+	if (!req->reply)
+		log_warn("subscription request not answered", " api=subscribe peer=%s action=%s detail=%s", req->peer,
+		         action, log_quote(qerr, sizeof(qerr), req->err));
 	http_rdlock(s);
 	home = s->cfg->status_page_url ? strdup(s->cfg->status_page_url) : NULL;
 	http_unlock(s);
-	int rc = subscribe_api_answer_for(req->sub_action, reply, req->query, home, &a);
-	free(reply);
+	int rc = subscribe_api_answer_for(req->sub_action, req->reply, req->query, home, &a);
 	free(home);
 	if (rc < 0)
 		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
@@ -593,7 +641,7 @@ static enum MHD_Result http_check_length(struct MHD_Connection *conn, http_reque
 		}
 		/* Known size: one allocation instead of doublings. */
 		if (clen + 1 <= HTTP_SPARE_SIZE) {
-			req->body = http_spare_take();
+			req->body = http_spare_take(req->w);
 			req->cap = req->body ? HTTP_SPARE_SIZE : 0;
 		} else {
 			req->body = malloc((size_t)clen + 1);
@@ -633,7 +681,7 @@ static int http_absorb(http_request *req, const char *data, size_t size)
 	if (req->received > req->max_body) {
 		/* Stop buffering at once; only the count goes on. */
 		req->too_large = 1;
-		http_spare_give(req->body, req->cap);
+		http_spare_give(req->w, req->body, req->cap);
 		req->body = NULL;
 		req->len = req->cap = 0;
 		return 0;
@@ -766,31 +814,38 @@ static ingest_status http_parse(http_server *s, struct MHD_Connection *conn, con
 	return st;
 }
 
-/* The drafts API's last call: translate, hand to the core, answer. */
-static enum MHD_Result http_finish_drafts(http_server *s, struct MHD_Connection *conn, http_request *req)
+static const char *const http_drafts_names[] = {"list", "show", "approve", "reject", "edit"};
+
+/* The drafts API's last call: translate and hand to the core. */
+static enum MHD_Result http_finish_drafts(http_worker *w, struct MHD_Connection *conn, http_request *req)
 {
-	static const char *const names[] = {"list", "show", "approve", "reject", "edit"};
 	char err[HTTP_ERR_MAX] = "", qerr[HTTP_ERR_MAX + 64];
-	char *reply = NULL;
-	unsigned status = 500;
-	const char *action = names[req->draft_action];
 	char *creq = drafts_api_request(req->draft_action, req->draft_id, req->body ? req->body : "", req->len, err,
 	                                sizeof(err));
 
 	if (!creq) {
 		log_warn("request rejected", " api=drafts peer=%s reason=bad_request action=%s detail=%s", req->peer,
-		         action, log_quote(qerr, sizeof(qerr), err));
+		         http_drafts_names[req->draft_action], log_quote(qerr, sizeof(qerr), err));
 		return http_error(conn, MHD_HTTP_BAD_REQUEST, err, NULL);
 	}
-	int rc = core_control(s->core, creq, req->ack_timeout_ms, &reply, err, sizeof(err));
+	enum MHD_Result rc = http_hand_over(w, conn, req, creq);
 	free(creq);
-	if (rc < 0) {
+	return rc;
+}
+
+/* The core's answer (or none) to a drafts request, for its sender. */
+static enum MHD_Result http_answer_drafts(struct MHD_Connection *conn, http_request *req)
+{
+	const char *action = http_drafts_names[req->draft_action];
+	char qerr[HTTP_ERR_MAX + 64];
+	unsigned status = 500;
+
+	if (!req->reply) {
 		log_warn("drafts request not answered", " api=drafts peer=%s action=%s detail=%s", req->peer, action,
-		         log_quote(qerr, sizeof(qerr), err));
+		         log_quote(qerr, sizeof(qerr), req->err));
 		return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, HTTP_MSG_STORE, NULL);
 	}
-	json_t *body = drafts_api_answer(reply, &status);
-	free(reply);
+	json_t *body = drafts_api_answer(req->reply, &status);
 	if (req->draft_action == DRAFTS_API_LIST || req->draft_action == DRAFTS_API_SHOW)
 		log_debug("drafts request", " api=drafts peer=%s action=%s draft=%" PRId64 " status=%u", req->peer,
 		          action, req->draft_id, status);
@@ -800,7 +855,87 @@ static enum MHD_Result http_finish_drafts(http_server *s, struct MHD_Connection 
 	return http_json(conn, status, body, NULL);
 }
 
-static enum MHD_Result http_finish(http_server *s, struct MHD_Connection *conn, http_request *req)
+/* 200 for alerts the store has. */
+static enum MHD_Result http_accepted(struct MHD_Connection *conn, const http_request *req, size_t n, int changed)
+{
+	const http_route_def *r = req->route;
+
+	metrics_alerts(r->src, (unsigned)n);
+	log_debug("request accepted", " source=%s peer=%s alerts=%zu changed=%d", config_source_name(r->src), req->peer,
+	          n, changed);
+	return http_json(conn, MHD_HTTP_OK,
+	                 json_pack("{s:s,s:I,s:i}", "status", "ok", "alerts", (json_int_t)n, "changed", changed), NULL);
+}
+
+/* The core's answer (or none) to alerts: 200 once committed, else 503 so the sender retries. */
+static enum MHD_Result http_answer_ingest(struct MHD_Connection *conn, http_request *req)
+{
+	const http_route_def *r = req->route;
+	const char *reply = req->reply;
+	char qerr[HTTP_ERR_MAX + 64];
+
+	/* Usually the last reference: the document is freed here, not on the core thread. */
+	json_decref(req->alerts);
+	req->alerts = NULL;
+	if (reply && strncmp(reply, "OK", 2) == 0)
+		return http_accepted(conn, req, req->n_alerts, atoi(reply + 2));
+	const char *why = !reply ? req->err : strncmp(reply, "ERR 503 ", 8) == 0 ? reply + 8 : reply;
+	metrics_rejected(r->src, "store");
+	log_warn("request not committed", " source=%s peer=%s reason=store alerts=%zu detail=%s",
+	         config_source_name(r->src), req->peer, req->n_alerts,
+	         log_quote(qerr, sizeof(qerr), why[0] ? why : "failed"));
+	return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, HTTP_MSG_STORE, NULL);
+}
+
+static enum MHD_Result http_answer(http_worker *w, struct MHD_Connection *conn, http_request *req)
+{
+	req->handed = 0;
+	if (req->route->route == HTTP_ROUTE_DRAFTS)
+		return http_answer_drafts(conn, req);
+	if (req->route->route == HTTP_ROUTE_SUBSCRIBE)
+		return http_answer_subscribe(w->s, conn, req);
+	return http_answer_ingest(conn, req);
+}
+
+/*
+ * Hand a request to the core (creq: a control request; NULL: req->alerts)
+ * and suspend its connection until the answer comes or the wait ends
+ * (http_collect, http_expire). If it cannot be handed over, answer now.
+ */
+static enum MHD_Result http_hand_over(http_worker *w, struct MHD_Connection *conn, http_request *req, const char *creq)
+{
+	http_ticket *t = calloc(1, sizeof(*t));
+	int rc;
+
+	req->handed = 1;
+	if (!t) {
+		snprintf(req->err, sizeof(req->err), "out of memory");
+		return http_answer(w, conn, req);
+	}
+	if (creq) {
+		rc = core_send_control(w->control, creq, t);
+	} else {
+		json_incref(req->alerts); /* the core's */
+		rc = core_send_alerts(w->ingest, req->alerts, req->received_us, t);
+	}
+	if (rc < 0) {
+		snprintf(req->err, sizeof(req->err), "cannot reach the core: %s", zmq_strerror(zmq_errno()));
+		free(t);
+		return http_answer(w, conn, req);
+	}
+	t->req = req;
+	t->conn = conn;
+	t->deadline = timefmt_now_ms() + req->ack_timeout_ms;
+	t->next = w->pending;
+	if (w->pending)
+		w->pending->prev = t;
+	w->pending = t;
+	req->ticket = t;
+	MHD_suspend_connection(conn);
+	return MHD_YES;
+}
+
+static enum MHD_Result http_finish(http_worker *w, struct MHD_Connection *conn, http_request *req)
 {
 	const http_route_def *r = req->route;
 	const char *src = config_source_name(r->src);
@@ -808,12 +943,11 @@ static enum MHD_Result http_finish(http_server *s, struct MHD_Connection *conn, 
 	char qerr[HTTP_ERR_MAX + 64];
 	json_t *alerts = NULL, *obj;
 	ingest_status st;
-	size_t n;
-	int changed = 0, rc;
 
 	if (req->answered)
 		return MHD_YES;
 	req->answered = 1;
+	req->received_us = timefmt_mono_us();
 	if (req->too_large) {
 		char msg[96];
 
@@ -828,11 +962,11 @@ static enum MHD_Result http_finish(http_server *s, struct MHD_Connection *conn, 
 		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);
 	}
 	if (r->route == HTTP_ROUTE_DRAFTS)
-		return http_finish_drafts(s, conn, req);
+		return http_finish_drafts(w, conn, req);
 	if (r->route == HTTP_ROUTE_SUBSCRIBE)
-		return http_finish_subscribe(s, conn, req);
+		return http_finish_subscribe(w, conn, req);
 
-	st = http_parse(s, conn, req, &alerts, err, sizeof(err));
+	st = http_parse(w->s, conn, req, &alerts, err, sizeof(err));
 	if (st == INGEST_BAD) {
 		metrics_rejected(r->src, "bad_request");
 		log_warn("request rejected", " source=%s peer=%s reason=bad_request detail=%s", src, req->peer,
@@ -856,25 +990,14 @@ static enum MHD_Result http_finish(http_server *s, struct MHD_Connection *conn, 
 		log_error("parser returned no alert array", " source=%s", src);
 		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error", NULL);
 	}
-	n = json_array_size(alerts);
-	if (n == 0) {
+	if (json_array_size(alerts) == 0) {
 		/* Nothing to commit: no reason to wait on the store. */
 		json_decref(alerts);
-		rc = 0;
-	} else {
-		/* core_submit steals alerts whatever it returns. */
-		rc = core_submit(s->core, alerts, req->ack_timeout_ms, &changed, err, sizeof(err));
+		return http_accepted(conn, req, 0, 0);
 	}
-	if (rc != 0) {
-		metrics_rejected(r->src, "store");
-		log_warn("request not committed", " source=%s peer=%s reason=store alerts=%zu detail=%s", src,
-		         req->peer, n, log_quote(qerr, sizeof(qerr), err[0] ? err : (rc == -2 ? "timeout" : "failed")));
-		return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, HTTP_MSG_STORE, NULL);
-	}
-	metrics_alerts(r->src, (unsigned)n);
-	log_debug("request accepted", " source=%s peer=%s alerts=%zu changed=%d", src, req->peer, n, changed);
-	obj = json_pack("{s:s,s:I,s:i}", "status", "ok", "alerts", (json_int_t)n, "changed", changed);
-	return http_json(conn, MHD_HTTP_OK, obj, NULL);
+	req->alerts = alerts;
+	req->n_alerts = json_array_size(alerts);
+	return http_hand_over(w, conn, req, NULL);
 }
 
 /* ---- MHD callbacks ------------------------------------------------------ */
@@ -883,7 +1006,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
                                    const char *version, const char *upload_data, size_t *upload_data_size,
                                    void **con_cls)
 {
-	http_server *s = cls;
+	http_worker *w = cls;
 	http_request *req = *con_cls;
 
 	(void)version;
@@ -892,7 +1015,7 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		return MHD_NO;
 	if (!req->begun) {
 		req->begun = 1;
-		return http_begin(s, conn, url, method, req);
+		return http_begin(w->s, conn, url, method, req);
 	}
 	if (*upload_data_size > 0) {
 		if (http_absorb(req, upload_data, *upload_data_size) != 0)
@@ -900,20 +1023,25 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	return http_finish(s, conn, req);
+	if (req->handed)
+		/* Resumed: the answer is in, or the wait is over. */
+		return req->ticket ? MHD_YES : http_answer(w, conn, req);
+	return http_finish(w, conn, req);
 }
 
 /* Called once per request before the headers are parsed: the only place MHD
  * shows the raw query string, which the Uptime Robot form decoding needs. */
 static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *conn)
 {
+	http_worker *w = cls;
 	http_request *req = calloc(1, sizeof(*req));
 	const char *q = uri ? strchr(uri, '?') : NULL;
 
-	(void)cls;
 	(void)conn;
 	if (!req)
 		return NULL;
+	req->w = w;
+	w->in_progress++;
 	if (q) {
 		req->query = strdup(q + 1);
 		if (!req->query)
@@ -924,17 +1052,163 @@ static void *http_uri_log(void *cls, const char *uri, struct MHD_Connection *con
 
 static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe)
 {
+	http_worker *w = cls;
 	http_request *req = *con_cls;
 
-	(void)cls;
 	(void)conn;
 	(void)toe;
 	if (!req)
 		return;
-	http_spare_give(req->body, req->cap);
+	if (req->ticket) {
+		/* Closed while the core has it: its answer will find no one. */
+		req->ticket->req = NULL;
+		req->ticket->conn = NULL;
+	}
+	w->in_progress--;
+	json_decref(req->alerts);
+	free(req->reply);
+	http_spare_give(w, req->body, req->cap);
 	free(req->query);
 	free(req);
 	*con_cls = NULL;
+}
+
+/* ---- the worker's event loop --------------------------------------------- */
+
+static void http_ticket_free(http_worker *w, http_ticket *t)
+{
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		w->pending = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	free(t);
+}
+
+/* The request stops waiting (answer in, or none coming): let MHD call its handler again. */
+static void http_wake(http_ticket *t)
+{
+	http_request *req = t->req;
+
+	req->ticket = NULL;
+	t->req = NULL;
+	MHD_resume_connection(t->conn);
+	t->conn = NULL;
+}
+
+/* Every answer waiting on sock goes to its request. */
+static void http_collect(http_worker *w, void *sock)
+{
+	void *tag;
+	char *reply;
+	int rc;
+
+	while ((rc = core_recv(sock, &tag, &reply)) == 1) {
+		http_ticket *t = tag;
+
+		if (t->req) {
+			t->req->reply = reply;
+			http_wake(t);
+		} else {
+			free(reply);
+		}
+		http_ticket_free(w, t);
+	}
+	if (rc < 0)
+		log_warn("unreadable answer from the core", " error=%s", log_q(zmq_strerror(zmq_errno())));
+}
+
+/* Requests whose wait is over get their 503 now; the ticket stays for the
+ * answer that may still come. Returns ms until the next deadline: 0 when a
+ * request was just woken (MHD must run for it), -1 when there is none. */
+static long http_expire(http_worker *w, int64_t now)
+{
+	long next = -1;
+	int woken = 0;
+
+	for (http_ticket *t = w->pending; t; t = t->next) {
+		if (!t->req)
+			continue;
+		if (now >= t->deadline) {
+			http_request *req = t->req;
+
+			snprintf(req->err, sizeof(req->err),
+			         req->route->ingest ? "the store did not confirm within %d ms"
+			                            : "the core did not answer within %d ms",
+			         req->ack_timeout_ms);
+			http_wake(t);
+			woken = 1;
+		} else if (next < 0 || t->deadline - now < next) {
+			next = (long)(t->deadline - now);
+		}
+	}
+	return woken ? 0 : next;
+}
+
+static void *http_worker_main(void *arg)
+{
+	http_worker *w = arg;
+	http_server *s = w->s;
+	const union MHD_DaemonInfo *di = MHD_get_daemon_info(w->d, MHD_DAEMON_INFO_EPOLL_FD);
+	int epfd = di ? di->epoll_fd : -1;
+	int64_t stop_deadline = 0;
+
+	pthread_setname_np(pthread_self(), w->name);
+	for (;;) {
+		int64_t now = timefmt_now_ms();
+		MHD_UNSIGNED_LONG_LONG mt;
+
+		if (atomic_load(&s->stopping)) {
+			if (!stop_deadline) {
+				/* No new connections; the requests in progress finish. */
+				MHD_socket fd = MHD_quiesce_daemon(w->d);
+				if (fd != MHD_INVALID_SOCKET)
+					close(fd);
+				stop_deadline = now + HTTP_STOP_GRACE_MS;
+			}
+			if (w->in_progress == 0 || now >= stop_deadline)
+				break;
+		}
+		long timeout = http_expire(w, now);
+		if (MHD_get_timeout(w->d, &mt) == MHD_YES && (timeout < 0 || mt < (MHD_UNSIGNED_LONG_LONG)timeout))
+			timeout = (long)mt;
+		if (stop_deadline && (timeout < 0 || timeout > 100))
+			timeout = 100;
+		zmq_pollitem_t items[4] = {
+		    {.socket = w->ingest, .events = ZMQ_POLLIN},
+		    {.socket = w->control, .events = ZMQ_POLLIN},
+		    {.socket = NULL, .fd = epfd, .events = ZMQ_POLLIN},
+		    {.socket = NULL, .fd = s->stop_fd, .events = stop_deadline ? 0 : ZMQ_POLLIN},
+		};
+		if (zmq_poll(items, 4, timeout) < 0) {
+			if (zmq_errno() == ETERM)
+				break;
+			if (zmq_errno() != EINTR)
+				log_warn("http worker cannot poll", " error=%s", log_q(zmq_strerror(zmq_errno())));
+		}
+		if (items[0].revents & ZMQ_POLLIN)
+			http_collect(w, w->ingest);
+		if (items[1].revents & ZMQ_POLLIN)
+			http_collect(w, w->control);
+		MHD_run(w->d);
+	}
+	/* MHD will not stop with a connection suspended: wake every one still
+	 * waiting (503) and let MHD take them off its suspended list. */
+	for (int i = 0; i < 8; i++) {
+		int waiting = 0;
+
+		for (http_ticket *t = w->pending; t; t = t->next)
+			if (t->req) {
+				snprintf(t->req->err, sizeof(t->req->err), "crierd is stopping");
+				http_wake(t);
+				waiting = 1;
+			}
+		if (!waiting && i > 0)
+			break;
+		MHD_run(w->d);
+	}
+	return NULL;
 }
 
 /* Overwrite what follows each marker (up to a blank, '&' or quote) so a
@@ -1054,11 +1328,96 @@ static int http_listen(const char *host_in, int port, int *bound_port, char *err
 
 /* ---- public ------------------------------------------------------------- */
 
+/* How many workers: as configured, or one per CPU up to 4 (past that, the
+ * single core thread is the limit, not parsing). */
+static size_t http_worker_count(const config *cfg)
+{
+	long n = cfg->http_threads;
+
+	if (n <= 0) {
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		n = n < 1 ? 1 : n > 4 ? 4 : n;
+	}
+	return n > HTTP_WORKERS_MAX ? HTTP_WORKERS_MAX : (size_t)n;
+}
+
+static int http_worker_start(http_worker *w, size_t i, int listen_fd, unsigned limit, char *err, size_t errlen)
+{
+	const config *cfg = w->s->cfg;
+	int fd;
+
+	snprintf(w->name, sizeof(w->name), "crier-http-%zu", i);
+	if (!(w->ingest = core_socket(w->s->core, CORE_INGEST, err, errlen)) ||
+	    !(w->control = core_socket(w->s->core, CORE_CONTROL, err, errlen)))
+		return -1;
+	/* Each daemon owns (and at stop closes) its own descriptor of the one
+	 * listening socket; the kernel hands each connection to one of them. */
+	fd = fcntl(listen_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0) {
+		snprintf(err, errlen, "http server: cannot share the listening socket: %s", strerror(errno));
+		return -1;
+	}
+	w->d = MHD_start_daemon(
+	    MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG, 0, NULL, NULL, http_handle, w,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, w->s, MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
+	    limit, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
+	    http_completed, w, MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, w, MHD_OPTION_END);
+	if (!w->d) {
+		char shown[300];
+
+		/* MHD closes the socket on some failure paths and not on
+		 * others; leaking it on this fatal path beats closing a
+		 * descriptor another thread may have reused. */
+		http_display_addr(cfg->listen_host, cfg->listen_port, shown, sizeof(shown));
+		snprintf(err, errlen, "cannot serve on %s: libmicrohttpd failed to start (see the log)", shown);
+		return -1;
+	}
+	if (pthread_create(&w->thread, NULL, http_worker_main, w) != 0) {
+		snprintf(err, errlen, "http server: cannot start a worker thread");
+		return -1;
+	}
+	w->started = 1;
+	return 0;
+}
+
+static void http_worker_free(http_worker *w)
+{
+	if (w->started)
+		pthread_join(w->thread, NULL);
+	if (w->d)
+		MHD_stop_daemon(w->d);
+	/* Requests the core never answered: their sockets close with them. */
+	while (w->pending)
+		http_ticket_free(w, w->pending);
+	if (w->ingest)
+		zmq_close(w->ingest);
+	if (w->control)
+		zmq_close(w->control);
+	while (w->n_spare)
+		free(w->spare[--w->n_spare]);
+}
+
+/* Wake every worker to stop, join them, free them. */
+static void http_workers_stop(http_server *s)
+{
+	uint64_t one = 1;
+
+	atomic_store(&s->stopping, 1);
+	if (s->stop_fd >= 0 && write(s->stop_fd, &one, sizeof(one)) < 0)
+		log_warn("cannot wake the http workers", " error=%s", log_q(strerror(errno)));
+	for (size_t i = 0; i < s->n_workers; i++)
+		http_worker_free(&s->workers[i]);
+	free(s->workers);
+	s->workers = NULL;
+	s->n_workers = 0;
+}
+
 http_server *http_server_start(const config *cfg, core *c, char *err, size_t errlen)
 {
 	http_server *s = NULL;
 	pthread_rwlockattr_t attr;
 	int fd = -1, lock_ok = 0;
+	size_t n;
 
 	if (!cfg) {
 		snprintf(err, errlen, "http server: no configuration");
@@ -1071,6 +1430,7 @@ http_server *http_server_start(const config *cfg, core *c, char *err, size_t err
 	}
 	s->core = c;
 	s->cfg = cfg;
+	s->stop_fd = -1;
 	s->limiter = subscribe_api_limiter_new();
 	if (!s->limiter) {
 		snprintf(err, errlen, "http server: out of memory");
@@ -1088,28 +1448,35 @@ http_server *http_server_start(const config *cfg, core *c, char *err, size_t err
 		snprintf(err, errlen, "http server: cannot create a lock");
 		goto fail;
 	}
+	s->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (s->stop_fd < 0) {
+		snprintf(err, errlen, "http server: cannot create an eventfd: %s", strerror(errno));
+		goto fail;
+	}
 	fd = http_listen(cfg->listen_host, cfg->listen_port, &s->port, err, errlen);
 	if (fd < 0)
 		goto fail;
-	s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL |
-	                                 MHD_USE_ITC | MHD_USE_ERROR_LOG,
-	                             0, NULL, NULL, http_handle, s, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, s,
-	                             MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-	                             (unsigned int)HTTP_CONNECTION_LIMIT, MHD_OPTION_CONNECTION_TIMEOUT,
-	                             (unsigned int)HTTP_CONNECTION_TIMEOUT_S, MHD_OPTION_NOTIFY_COMPLETED,
-	                             http_completed, s, MHD_OPTION_URI_LOG_CALLBACK, http_uri_log, s, MHD_OPTION_END);
-	if (!s->daemon) {
-		char shown[300];
-
-		/* MHD closes the socket on some failure paths and not on
-		 * others; leaking it on this fatal path beats closing a
-		 * descriptor another thread may have reused. */
-		http_display_addr(cfg->listen_host, cfg->listen_port, shown, sizeof(shown));
-		snprintf(err, errlen, "cannot serve on %s: libmicrohttpd failed to start (see the log)", shown);
+	n = http_worker_count(cfg);
+	s->workers = calloc(n, sizeof(*s->workers));
+	if (!s->workers) {
+		snprintf(err, errlen, "http server: out of memory");
 		goto fail;
 	}
+	for (size_t i = 0; i < n; i++) {
+		s->workers[i].s = s;
+		s->n_workers = i + 1;
+		if (http_worker_start(&s->workers[i], i, fd, (unsigned)(HTTP_CONNECTION_LIMIT / n), err, errlen) < 0)
+			goto fail;
+	}
+	close(fd);
+	log_debug("http workers started", " threads=%zu", n);
 	return s;
 fail:
+	http_workers_stop(s);
+	if (fd >= 0)
+		close(fd);
+	if (s->stop_fd >= 0)
+		close(s->stop_fd);
 	if (lock_ok)
 		pthread_rwlock_destroy(&s->lock);
 	subscribe_api_limiter_free(s->limiter);
@@ -1135,9 +1502,10 @@ void http_server_stop(http_server *s)
 {
 	if (!s)
 		return;
-	/* Joins every connection thread, so requests in progress finish; it
-	 * also closes the listening socket. */
-	MHD_stop_daemon(s->daemon);
+	/* Requests in progress finish (with the core still running); the
+	 * listening socket closes at once. */
+	http_workers_stop(s);
+	close(s->stop_fd);
 	pthread_rwlock_destroy(&s->lock);
 	subscribe_api_limiter_free(s->limiter);
 	free(s);

@@ -2,6 +2,7 @@
 #include "ingest_util.h"
 
 #include "alert.h"
+#include "json_reader.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -20,36 +21,9 @@ void ingest_util_err(char *err, size_t errlen, const char *fmt, ...)
 
 size_t ingest_util_utf8_char(const unsigned char *p, size_t n)
 {
-	size_t len;
-	unsigned int cp;
-
 	if (n == 0)
 		return 0;
-	if (p[0] < 0x80)
-		return 1;
-	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-		len = 2;
-		cp = p[0] & 0x1f;
-	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-		len = 3;
-		cp = p[0] & 0x0f;
-	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-		len = 4;
-		cp = p[0] & 0x07;
-	} else {
-		return 0;
-	}
-	if (n < len)
-		return 0;
-	for (size_t i = 1; i < len; i++) {
-		if ((p[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (p[i] & 0x3f);
-	}
-	/* Overlong forms, surrogates and code points past U+10FFFF. */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
+	return p[0] < 0x80 ? 1 : json_reader_utf8(p, n);
 }
 
 const char *ingest_util_echo(char *dst, size_t size, const char *s, size_t slen)

@@ -22,7 +22,8 @@ void ingest_util_err(char *err, size_t errlen, const char *fmt, ...) __attribute
  */
 const char *ingest_util_echo(char *dst, size_t size, const char *s, size_t slen);
 
-/* Length of the valid UTF-8 character at p (1..4, at most n bytes), or 0. */
+/* Length of the valid UTF-8 character at p (1..4, at most n bytes), or 0:
+ * json_reader_utf8's rules, with ASCII. */
 size_t ingest_util_utf8_char(const unsigned char *p, size_t n);
 
 /*

@@ -12,6 +12,7 @@
 #include "markdown.h"
 
 #include "ingest_util.h"
+#include "text.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -64,32 +65,11 @@ static void put_text(buf *b, const char *s, size_t n, const char *newline_as)
 {
 	size_t start = 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *rep;
-		switch (s[i]) {
-		case '&':
-			rep = "&amp;";
-			break;
-		case '<':
-			rep = "&lt;";
-			break;
-		case '>':
-			rep = "&gt;";
-			break;
-		case '"':
-			rep = "&quot;";
-			break;
-		case '\'':
-			rep = "&#39;";
-			break;
-		case '\0':
-			rep = "\xEF\xBF\xBD"; /* U+FFFD: a NUL would end the string */
-			break;
-		case '\n':
-			rep = newline_as;
-			break;
-		default:
+		const char *rep = s[i] == '\0'   ? "\xEF\xBF\xBD" /* U+FFFD: a NUL would end the string */
+		                  : s[i] == '\n' ? newline_as
+		                                 : text_html_entity(s[i]);
+		if (!rep)
 			continue;
-		}
 		put(b, s + start, i - start);
 		put_str(b, rep);
 		start = i + 1;

@@ -47,6 +47,12 @@ static atomic_int_fast64_t metrics_incidents_open;
 static atomic_int_fast64_t metrics_outbox_pending;
 static atomic_int_fast64_t metrics_outbox_dead;
 static atomic_int metrics_ready;
+/* Finer than metrics_bounds: this is the path the core promises to keep short. */
+static const double metrics_i2p_bounds[] = {0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075,
+                                            0.01,   0.02,  0.05,  0.1,   0.5,   1};
+#define METRICS_I2P_N (sizeof(metrics_i2p_bounds) / sizeof(metrics_i2p_bounds[0]))
+static atomic_uint_fast64_t metrics_i2p_buckets[METRICS_I2P_N + 1];
+static atomic_uint_fast64_t metrics_i2p_sum_us;
 
 /* The table only grows; entries are never freed, so a pointer found under the
  * lock stays valid after it is released and counters are bumped lock-free. */
@@ -179,6 +185,22 @@ void metrics_delivery(const char *instance, metrics_result r, double latency_ms)
 	}
 	atomic_fetch_add_explicit(&mi->buckets[b], 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&mi->sum_us, (uint_fast64_t)(latency_ms * 1000.0 + 0.5), memory_order_relaxed);
+}
+
+void metrics_ingest_to_plugin(int64_t us)
+{
+	size_t b = METRICS_I2P_N;
+
+	if (us < 0)
+		us = 0;
+	for (size_t i = 0; i < METRICS_I2P_N; i++) {
+		if ((double)us <= metrics_i2p_bounds[i] * 1e6) {
+			b = i;
+			break;
+		}
+	}
+	atomic_fetch_add_explicit(&metrics_i2p_buckets[b], 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&metrics_i2p_sum_us, (uint_fast64_t)us, memory_order_relaxed);
 }
 
 /* A growing output buffer; the first failed allocation sticks. */
@@ -369,6 +391,25 @@ char *metrics_render(size_t *len)
 	metrics_family(&b, "crier_delivery_latency_seconds", "histogram",
 	               "Time from event creation to successful delivery, by channel instance.");
 	metrics_render_instances(&b, 1);
+
+	metrics_family(&b, "crier_ingest_to_plugin_seconds", "histogram",
+	               "Time from an alert's request arriving whole to the first plugin call about its event.");
+	{
+		uint_fast64_t cum = 0;
+
+		for (size_t i = 0; i <= METRICS_I2P_N; i++) {
+			cum += atomic_load_explicit(&metrics_i2p_buckets[i], memory_order_relaxed);
+			if (i < METRICS_I2P_N)
+				metrics_printf(&b, "crier_ingest_to_plugin_seconds_bucket{le=\"%g\"} %" PRIuFAST64 "\n",
+				               metrics_i2p_bounds[i], cum);
+			else
+				metrics_printf(
+				    &b, "crier_ingest_to_plugin_seconds_bucket{le=\"+Inf\"} %" PRIuFAST64 "\n", cum);
+		}
+		metrics_printf(&b, "crier_ingest_to_plugin_seconds_sum %.6f\n",
+		               (double)atomic_load_explicit(&metrics_i2p_sum_us, memory_order_relaxed) / 1e6);
+		metrics_printf(&b, "crier_ingest_to_plugin_seconds_count %" PRIuFAST64 "\n", cum);
+	}
 
 	metrics_family(&b, "crier_ready", "gauge", "1 once the daemon is serving.");
 	metrics_printf(&b, "crier_ready %d\n", atomic_load_explicit(&metrics_ready, memory_order_relaxed));

@@ -15,7 +15,7 @@
  *   at load time instead of rendering "".
  * - An object or array interpolates as compact JSON text.
  * - A partial is compiled with the default delimiters, once per (name,
- *   indentation) per render; a standalone partial's indentation is put in
+ *   indentation) per partials cache; a standalone partial's indentation is put in
  *   front of each line of its source, as the specification's reference
  *   implementation does.
  * - Rendering stops with an error past MUSTACHE_MAX_OUTPUT bytes of result
@@ -25,7 +25,9 @@
 #include "mustache.h"
 
 #include "ingest_util.h"
+#include "text.h"
 
+#include <errno.h>
 #include <float.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -464,25 +466,50 @@ void mustache_free(mustache *t)
 	free(t);
 }
 
+char *mustache_read(FILE *f, size_t *len)
+{
+	char *buf = malloc(MUSTACHE_MAX_SOURCE + 1);
+
+	if (!buf) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	/* One byte more than allowed tells a file that is too large. */
+	*len = fread(buf, 1, MUSTACHE_MAX_SOURCE + 1, f);
+	if (ferror(f) || *len > MUSTACHE_MAX_SOURCE) {
+		errno = ferror(f) ? EIO : EFBIG;
+		free(buf);
+		return NULL;
+	}
+	buf[*len] = '\0';
+	return buf;
+}
+
 /* ---- rendering ---- */
 
 typedef struct partial_entry {
 	char *name;
 	char *indent;
-	mustache *t; /* NULL: the loader has no such partial */
+	mustache *t;              /* NULL: not compiled (missing, or broken) */
+	unsigned long missing_in; /* t NULL: the render the loader had none in (0: none yet) */
 } partial_entry;
+
+struct mustache_partials {
+	mustache_partial_fn load; /* may be NULL */
+	void *load_ctx;
+	partial_entry *v;
+	size_t n, cap;
+	unsigned long renders; /* numbers the renders, from 1 */
+};
 
 typedef struct renderer {
 	const char *name; /* the top template's, for messages */
 	crier_escape esc;
-	mustache_partial_fn load;
-	void *load_ctx;
+	mustache_partials *partials;
 	char *out;
 	size_t out_len, out_cap;
 	const json_t **stack; /* contexts, innermost last (borrowed) */
 	size_t depth, stack_cap;
-	partial_entry *partials;
-	size_t n_partials, partials_cap;
 	unsigned partial_depth;
 	long steps;
 	char *err;
@@ -539,18 +566,9 @@ static int out_value(renderer *r, const char *s, size_t n, crier_escape esc)
 		const char *rep = NULL;
 		char ch = s[i];
 
-		if (esc == CRIER_ESCAPE_HTML || esc == CRIER_ESCAPE_SLACK) {
-			if (ch == '&')
-				rep = "&amp;";
-			else if (ch == '<')
-				rep = "&lt;";
-			else if (ch == '>')
-				rep = "&gt;";
-			else if (esc == CRIER_ESCAPE_HTML && ch == '"')
-				rep = "&quot;";
-			else if (esc == CRIER_ESCAPE_HTML && ch == '\'')
-				rep = "&#39;";
-		}
+		/* Slack's own rule leaves quotes alone. */
+		if (esc == CRIER_ESCAPE_HTML || (esc == CRIER_ESCAPE_SLACK && ch != '"' && ch != '\''))
+			rep = text_html_entity(ch);
 		if (rep) {
 			if (out_add(r, rep, strlen(rep)) < 0)
 				return -1;
@@ -855,40 +873,50 @@ static char *indent_source(const char *src, const char *indent, size_t ind_len)
 	return out;
 }
 
-/* Load and compile a partial, or find it compiled already in this render. */
+/*
+ * A partial compiled already, or loaded and compiled now. One the loader
+ * has not is asked for again in the next render, not in this one; one that
+ * did not compile is asked for again at its next use (the render fails).
+ */
 static int partial_get(renderer *r, const char *name, const char *indent, mustache **t)
 {
-	partial_entry *e;
-	char *src = NULL, *indented = NULL;
+	mustache_partials *c = r->partials;
+	partial_entry *e = NULL;
+	char *src, *indented = NULL;
 	char perr[256], disp[MUSTACHE_NAME_SHOWN + 4];
 
-	for (size_t i = 0; i < r->n_partials; i++) {
-		if (strcmp(r->partials[i].name, name) == 0 && strcmp(r->partials[i].indent, indent) == 0) {
-			*t = r->partials[i].t;
-			return 0;
-		}
-	}
-	if (r->n_partials == r->partials_cap) {
-		size_t cap = r->partials_cap ? r->partials_cap * 2 : 4;
-		partial_entry *p = realloc(r->partials, cap * sizeof(*p));
-
-		if (!p)
-			goto nomem;
-		r->partials = p;
-		r->partials_cap = cap;
-	}
-	e = &r->partials[r->n_partials];
-	*e = (partial_entry){.name = strdup(name), .indent = strdup(indent)};
-	if (!e->name || !e->indent) {
-		free(e->name);
-		free(e->indent);
-		goto nomem;
-	}
-	r->n_partials++;
 	*t = NULL;
-	src = r->load ? r->load(r->load_ctx, name) : NULL;
+	for (size_t i = 0; i < c->n && !e; i++)
+		if (strcmp(c->v[i].name, name) == 0 && strcmp(c->v[i].indent, indent) == 0)
+			e = &c->v[i];
+	if (e && (e->t || e->missing_in == c->renders)) {
+		*t = e->t;
+		return 0;
+	}
+	if (!e) {
+		if (c->n == c->cap) {
+			size_t cap = c->cap ? c->cap * 2 : 4;
+			partial_entry *p = realloc(c->v, cap * sizeof(*p));
+
+			if (!p)
+				goto nomem;
+			c->v = p;
+			c->cap = cap;
+		}
+		e = &c->v[c->n];
+		*e = (partial_entry){.name = strdup(name), .indent = strdup(indent)};
+		if (!e->name || !e->indent) {
+			free(e->name);
+			free(e->indent);
+			goto nomem;
+		}
+		c->n++;
+	}
+	e->missing_in = c->renders;
+	src = c->load ? c->load(c->load_ctx, name) : NULL;
 	if (!src)
 		return 0;
+	e->missing_in = 0;
 	shown(disp, name, strlen(name));
 	if (indent[0]) {
 		indented = indent_source(src, indent, strlen(indent));
@@ -980,10 +1008,37 @@ static int render_range(renderer *r, const mustache *t, size_t from, size_t to)
 	return 0;
 }
 
-char *mustache_render(const mustache *t, const json_t *ctx, crier_escape esc, mustache_partial_fn partials,
-                      void *partials_ctx, char *err, size_t errlen)
+mustache_partials *mustache_partials_new(mustache_partial_fn load, void *load_ctx)
 {
-	renderer r = {.esc = esc, .load = partials, .load_ctx = partials_ctx, .err = err, .errlen = errlen};
+	mustache_partials *c = calloc(1, sizeof(*c));
+
+	if (c)
+		*c = (mustache_partials){.load = load, .load_ctx = load_ctx};
+	return c;
+}
+
+static void partials_clear(mustache_partials *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free(c->v[i].name);
+		free(c->v[i].indent);
+		mustache_free(c->v[i].t);
+	}
+	free(c->v);
+}
+
+void mustache_partials_free(mustache_partials *c)
+{
+	if (!c)
+		return;
+	partials_clear(c);
+	free(c);
+}
+
+char *mustache_render_cached(const mustache *t, const json_t *ctx, crier_escape esc, mustache_partials *partials,
+                             char *err, size_t errlen)
+{
+	renderer r = {.esc = esc, .partials = partials, .err = err, .errlen = errlen};
 	char *result = NULL;
 
 	set_err(err, errlen, "%s", "");
@@ -991,6 +1046,7 @@ char *mustache_render(const mustache *t, const json_t *ctx, crier_escape esc, mu
 		set_err(err, errlen, "no template");
 		return NULL;
 	}
+	partials->renders++;
 	r.name = t->name;
 	r.stack_cap = 16;
 	r.stack = malloc(r.stack_cap * sizeof(*r.stack));
@@ -1009,11 +1065,15 @@ char *mustache_render(const mustache *t, const json_t *ctx, crier_escape esc, mu
 out:
 	free(r.out);
 	free(r.stack);
-	for (size_t i = 0; i < r.n_partials; i++) {
-		free(r.partials[i].name);
-		free(r.partials[i].indent);
-		mustache_free(r.partials[i].t);
-	}
-	free(r.partials);
+	return result;
+}
+
+char *mustache_render(const mustache *t, const json_t *ctx, crier_escape esc, mustache_partial_fn partials,
+                      void *partials_ctx, char *err, size_t errlen)
+{
+	mustache_partials once = {.load = partials, .load_ctx = partials_ctx};
+	char *result = mustache_render_cached(t, ctx, esc, &once, err, errlen);
+
+	partials_clear(&once);
 	return result;
 }

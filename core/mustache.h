@@ -5,8 +5,9 @@
  * dotted names and the implicit iterator. Rendering walks a jansson value,
  * so a plugin's context is the event JSON of docs/events.md.
  *
- * Pure code: no globals, no I/O except through the partial loader the caller
- * passes; safe on any thread. tests/unit/test_mustache.c runs the official
+ * Pure code: no globals, no I/O but mustache_read and the partial loader the
+ * caller passes; safe on any thread (a partials cache is one caller's at a
+ * time). tests/unit/test_mustache.c runs the official
  * specification files; tests/fuzz/fuzz_mustache.c fuzzes the compiler.
  */
 #ifndef CRIER_MUSTACHE_H
@@ -15,6 +16,7 @@
 #include <crier/plugin.h> /* crier_escape */
 #include <jansson.h>
 #include <stddef.h>
+#include <stdio.h>
 
 typedef struct mustache mustache; /* a compiled template */
 
@@ -34,6 +36,11 @@ typedef char *(*mustache_partial_fn)(void *ctx, const char *name);
 mustache *mustache_compile(const char *name, const char *src, size_t len, char *err, size_t errlen);
 void mustache_free(mustache *t);
 
+/* A template file's whole text from f (borrowed): a new NUL-terminated
+ * string of *len bytes, or NULL with errno EFBIG (more than the 1 MiB
+ * mustache_compile takes), EIO or ENOMEM. */
+char *mustache_read(FILE *f, size_t *len);
+
 /*
  * Render t against ctx (borrowed). {{x}} values are escaped for esc; with
  * CRIER_ESCAPE_HEADER the whole result is also cleaned of CR/LF. Numbers
@@ -44,5 +51,21 @@ void mustache_free(mustache *t);
  */
 char *mustache_render(const mustache *t, const json_t *ctx, crier_escape esc, mustache_partial_fn partials,
                       void *partials_ctx, char *err, size_t errlen);
+
+/*
+ * Compiled partials kept from one render to the next, for a template
+ * rendered many times: each (name, indentation) is loaded and compiled
+ * once, on first use, and kept until mustache_partials_free; a partial the
+ * loader has not is asked for again in the next render. load may be NULL.
+ * New, or NULL when out of memory.
+ */
+typedef struct mustache_partials mustache_partials;
+mustache_partials *mustache_partials_new(mustache_partial_fn load, void *load_ctx);
+void mustache_partials_free(mustache_partials *p);
+
+/* mustache_render with its partials from (and kept in) partials, which
+ * must not be used by another render at the same time. */
+char *mustache_render_cached(const mustache *t, const json_t *ctx, crier_escape esc, mustache_partials *partials,
+                             char *err, size_t errlen);
 
 #endif

@@ -88,6 +88,11 @@ struct outbox {
 	size_t poll_ch[OUTBOX_MAX_CHANNELS]; /* outbox_sockets' index -> channel index */
 	size_t n_poll;
 	int stopping;
+	/* outbox_note_accepted's memory, indexed by event id: a slot is
+	 * overwritten by a later event, never searched. */
+	struct {
+		int64_t event_id, us;
+	} accepted[1024];
 	unsigned rnd;
 	char *status_page_url; /* from the configuration, for the events' links; NULL = none */
 	subscribers *subs;     /* borrowed, NULL = none */
@@ -302,6 +307,22 @@ void outbox_forget_dead_alerts(outbox *o)
 		o->ch[i]->dead_alert = DEAD_ALERT_UNKNOWN;
 }
 
+void outbox_note_accepted(outbox *o, int64_t event_id, int64_t accepted_us)
+{
+	size_t n = sizeof(o->accepted) / sizeof(o->accepted[0]);
+	o->accepted[(uint64_t)event_id % n].event_id = event_id;
+	o->accepted[(uint64_t)event_id % n].us = accepted_us;
+}
+
+/* When the request behind event_id arrived, for its first attempts; 0 = unknown. */
+static int64_t accepted_at(const outbox *o, int64_t event_id, int attempts)
+{
+	size_t n = sizeof(o->accepted) / sizeof(o->accepted[0]);
+	if (attempts > 0 || o->accepted[(uint64_t)event_id % n].event_id != event_id)
+		return 0;
+	return o->accepted[(uint64_t)event_id % n].us;
+}
+
 void outbox_wake(outbox *o, const char *instance)
 {
 	for (size_t i = 0; i < o->n_ch; i++)
@@ -472,7 +493,8 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 		const char *doc = lookup && !sub ? NULL : delivery_doc(o, c, d, key, sub);
 		json_decref(sub);
 		if (!doc || plugin_host_send(c->host, d->id, (unsigned)d->attempts + 1, key, doc, d->state,
-		                             d->recipient[0] ? d->recipient : NULL) < 0) {
+		                             d->recipient[0] ? d->recipient : NULL,
+		                             accepted_at(o, d->event_id, d->attempts)) < 0) {
 			log_error("cannot hand a delivery to its plugin host", " instance=%s delivery=%" PRId64,
 			          c->name, d->id);
 			c->wake_at = now + 1000;
@@ -639,6 +661,8 @@ static int on_result(outbox *o, channel *c, int64_t now)
 			c->wake_at = 0;
 		return 0;
 	}
+	if (r.waited_us >= 0)
+		metrics_ingest_to_plugin(r.waited_us);
 	int k = 0;
 	while (k < c->n_fly && c->fly[k].id != r.id)
 		k++;

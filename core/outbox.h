@@ -69,6 +69,12 @@ void outbox_set_subscribers(outbox *o, subscribers *s);
 /* New rows exist for instance (or for all when NULL): look again. */
 void outbox_wake(outbox *o, const char *instance);
 
+/* Event event_id was caused by a request that arrived at accepted_us
+ * (timefmt_mono_us): the first attempt of each of its deliveries measures
+ * from then to the plugin's call (crier_ingest_to_plugin_seconds). Only
+ * recent events are remembered; older ones are simply not measured. */
+void outbox_note_accepted(outbox *o, int64_t event_id, int64_t accepted_us);
+
 /* Send every delivery that is due. *next_ms gets the earliest future due time. */
 int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms);
 

@@ -63,7 +63,8 @@ struct crier_host {
 	char *plugin;
 	char *state_dir;
 	char *config_dir;
-	void *curl; /* the instance's keep-alive connection, see http_client.c */
+	void *curl;               /* the instance's keep-alive connection, see http_client.c */
+	crier_delivery *delivery; /* the one deliver() is handling, or NULL */
 };
 
 struct crier_delivery {
@@ -74,6 +75,7 @@ struct crier_delivery {
 	int64_t not_before;
 	char error[512];
 	plugin_host_draft draft; /* offered with draft_submit */
+	json_t *doc_json;        /* doc parsed, once a template rendered against it; or NULL */
 };
 
 /* Where a process host is: no child, waiting for its hello, for its init, running. */
@@ -225,36 +227,26 @@ static const char *api_config_dir(const crier_host *h)
 	return h->config_dir;
 }
 
-/* A template and where its partials come from. */
+/* A template and its partials: where they come from, and those compiled. */
 struct crier_template {
 	mustache *m;
 	char *dirs[2]; /* <config_dir>/templates/<plugin>, <config_dir>/templates */
+	/* Kept until the template is freed (a reload makes new templates). Only
+	 * its instance's thread renders it (plugin.h), one render at a time. */
+	mustache_partials *partials;
+	crier_host *host; /* the instance's, which outlives it */
 };
-
-#define TEMPLATE_FILE_MAX (1 << 20)
 
 /* Read a whole template file (new), or NULL with errno set. */
 static char *read_file(const char *path, size_t *len)
 {
-	char *buf = NULL;
 	FILE *f = fopen(path, "rb");
 	if (!f)
 		return NULL;
-	buf = malloc(TEMPLATE_FILE_MAX + 1);
-	if (!buf) {
-		errno = ENOMEM;
-		goto out;
-	}
-	*len = fread(buf, 1, TEMPLATE_FILE_MAX + 1, f);
-	if (ferror(f) || *len > TEMPLATE_FILE_MAX) {
-		errno = ferror(f) ? EIO : EFBIG;
-		free(buf);
-		buf = NULL;
-		goto out;
-	}
-	buf[*len] = '\0';
-out:
+	char *buf = mustache_read(f, len);
+	int e = errno;
 	fclose(f);
+	errno = e;
 	return buf;
 }
 
@@ -293,6 +285,7 @@ static void api_template_free(crier_template *t)
 	if (!t)
 		return;
 	mustache_free(t->m);
+	mustache_partials_free(t->partials);
 	free(t->dirs[0]);
 	free(t->dirs[1]);
 	free(t);
@@ -304,10 +297,12 @@ static crier_template *api_template_load(crier_host *h, const char *name, const 
 	char *path = NULL, *text = NULL;
 	size_t len = 0;
 	if (!t || asprintf(&t->dirs[0], "%s/templates/%s", h->config_dir, h->plugin) < 0 ||
-	    asprintf(&t->dirs[1], "%s/templates", h->config_dir) < 0) {
+	    asprintf(&t->dirs[1], "%s/templates", h->config_dir) < 0 ||
+	    !(t->partials = mustache_partials_new(load_partial, t))) {
 		snprintf(err, errlen, "template %s: out of memory", name);
 		goto fail;
 	}
+	t->host = h;
 	if (src && strncmp(src, "file:", 5) != 0) {
 		t->m = mustache_compile(name, src, strlen(src), err, errlen);
 		if (!t->m)
@@ -344,14 +339,24 @@ fail:
 static char *api_template_render(const crier_template *t, const char *context_json, crier_escape esc, char *err,
                                  size_t errlen)
 {
-	json_error_t jerr;
-	json_t *ctx = json_loads(context_json ? context_json : "{}", JSON_DECODE_ANY, &jerr);
+	/* A plugin renders several templates against its delivery's document
+	 * (the email plugin three): that one is parsed once per delivery. */
+	crier_delivery *d = t->host->delivery;
+	int own = d && context_json == d->doc;
+	json_t *ctx = own ? d->doc_json : NULL;
 	if (!ctx) {
-		snprintf(err, errlen, "template context is not JSON: %s", jerr.text);
-		return NULL;
+		json_error_t jerr;
+		ctx = json_loads(context_json ? context_json : "{}", JSON_DECODE_ANY, &jerr);
+		if (!ctx) {
+			snprintf(err, errlen, "template context is not JSON: %s", jerr.text);
+			return NULL;
+		}
+		if (own)
+			d->doc_json = ctx;
 	}
-	char *out = mustache_render(t->m, ctx, esc, load_partial, (void *)t, err, errlen);
-	json_decref(ctx);
+	char *out = mustache_render_cached(t->m, ctx, esc, t->partials, err, errlen);
+	if (!own)
+		json_decref(ctx);
 	return out;
 }
 
@@ -482,6 +487,7 @@ static int send_init(void *sock, const char *error)
 
 typedef struct __attribute__((packed)) delivery_head {
 	int64_t id;
+	int64_t accepted_us; /* timefmt_mono_us() of the request behind it, 0 = not measured */
 	uint32_t attempt;
 	uint8_t has_state;
 } delivery_head;
@@ -495,6 +501,7 @@ typedef struct __attribute__((packed)) result_head {
 	int32_t draft_measure;
 	uint64_t draft_length;
 	uint64_t draft_limit;
+	int64_t waited_us; /* accepted -> this call of deliver(), -1 = not measured */
 } result_head;
 
 /* ---- the loop: the same in a thread and in a child process -------------------- */
@@ -511,10 +518,15 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 	                    .recipient = lens[5] ? f[5] : NULL,
 	                    .attempt = dh.attempt};
 	int r;
+	int64_t waited = -1;
 	if (atomic_load(&h->stopping)) {
 		r = PLUGIN_HOST_SKIPPED; /* shutting down: leave it pending for the next start */
 	} else {
+		h->host.delivery = &d;
+		if (dh.accepted_us > 0)
+			waited = timefmt_mono_us() - dh.accepted_us;
 		r = (int)h->api->deliver(inst, &d);
+		h->host.delivery = NULL;
 		if (r != CRIER_OK && r != CRIER_RETRY && r != CRIER_FAIL) {
 			snprintf(d.error, sizeof(d.error), "plugin returned an unknown result %d", r);
 			r = CRIER_FAIL;
@@ -528,7 +540,8 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 	                  .has_draft = (uint8_t)drafted,
 	                  .draft_measure = drafted ? d.draft.measure : 0,
 	                  .draft_length = drafted ? d.draft.length : 0,
-	                  .draft_limit = drafted ? d.draft.limit : 0};
+	                  .draft_limit = drafted ? d.draft.limit : 0,
+	                  .waited_us = waited};
 	const char *st = d.new_state ? d.new_state : "";
 	const char *dn = drafted ? d.draft.network : "", *dt = drafted ? d.draft.text : "";
 	int rc = (send_frame(sock, "R", 1, ZMQ_SNDMORE) < 0 || send_frame(sock, &rh, sizeof(rh), ZMQ_SNDMORE) < 0 ||
@@ -540,6 +553,7 @@ static int deliver_one(plugin_host *h, crier_instance *inst, void *sock, char **
 	free(d.new_state);
 	free(d.draft.network);
 	free(d.draft.text);
+	json_decref(d.doc_json);
 	return rc;
 }
 
@@ -1018,6 +1032,36 @@ static int process_start(plugin_host *h, char *err, size_t errlen)
 	return -1;
 }
 
+/*
+ * Send "Q" and read what the host still sends until its own "Q", by
+ * deadline (unix ms), pushed to renew_ms after each message when renew_ms
+ * is not 0; a child's exit ends the wait too. Results still on their way
+ * are dropped: their rows stay pending and go out again, same key, after
+ * the next start. 1 when the host said it stopped, else 0.
+ */
+static int ask_quit(plugin_host *h, int64_t deadline, int64_t renew_ms)
+{
+	if (send_frame(h->core_sock, "Q", 1, h->send_flags) < 0)
+		return 0;
+	for (;;) {
+		int64_t left = deadline - timefmt_now_ms();
+		zmq_pollitem_t it[2] = {{.socket = h->core_sock, .events = ZMQ_POLLIN},
+		                        {.socket = NULL, .fd = h->pidfd, .events = ZMQ_POLLIN}};
+		if (left <= 0 || zmq_poll(it, h->process ? 2 : 1, left) <= 0 || !(it[0].revents & ZMQ_POLLIN))
+			return 0;
+		char *f[1] = {0};
+		size_t lens[1], n = 0;
+		if (recv_frames(h->core_sock, f, lens, 1, &n) < 0)
+			return 0;
+		int done = n > 0 && f[0][0] == 'Q';
+		free_frames(f, n);
+		if (done)
+			return 1;
+		if (renew_ms)
+			deadline = timefmt_now_ms() + renew_ms;
+	}
+}
+
 /* Stop the child in order, bounded: queued deliveries come back skipped,
  * the one in progress finishes, then "Q" (destroy); killed when late. */
 static void process_stop(plugin_host *h)
@@ -1035,25 +1079,7 @@ static void process_stop(plugin_host *h)
 	}
 	int64_t deadline = timefmt_now_ms() + PLUGIN_HOST_STOP_MS;
 	child_signal(h, SIGUSR1);
-	if (send_frame(h->core_sock, "Q", 1, h->send_flags) == 0) {
-		/* Results still on their way are dropped, as for a thread: their
-		 * rows stay pending and go out again, same key, after the next start. */
-		for (;;) {
-			int64_t left = deadline - timefmt_now_ms();
-			zmq_pollitem_t it[2] = {{.socket = h->core_sock, .events = ZMQ_POLLIN},
-			                        {.socket = NULL, .fd = h->pidfd, .events = ZMQ_POLLIN}};
-			if (left <= 0 || zmq_poll(it, 2, left) <= 0 || !(it[0].revents & ZMQ_POLLIN))
-				break;
-			char *f[1] = {0};
-			size_t lens[1], n = 0;
-			if (recv_frames(h->core_sock, f, lens, 1, &n) < 0)
-				break;
-			int done = n > 0 && f[0][0] == 'Q';
-			free_frames(f, n);
-			if (done)
-				break;
-		}
-	}
+	ask_quit(h, deadline, 0);
 	if (!child_wait(h, deadline, &status)) {
 		log_error("plugin host process did not stop in time; killing it", " instance=%s pid=%ld", h->host.name,
 		          (long)h->pid);
@@ -1155,18 +1181,12 @@ out:
 
 /* ---- the core's interface -------------------------------------------------------------- */
 
-/* The folder a child loads name.so from: the first of dirs that has it
- * (as plugin_loader_open searches), else the first (the child then says
- * what is missing). */
+/* The folder a child loads name.so from: the one plugin_loader_open would
+ * load it from, else the first (the child then says what is missing). */
 static const char *plugin_folder(char *const *dirs, const char *name)
 {
-	for (size_t i = 0; dirs[i]; i++) {
-		char path[4096];
-		if (snprintf(path, sizeof(path), "%s/%s.so", dirs[i], name) < (int)sizeof(path) &&
-		    access(path, R_OK) == 0)
-			return dirs[i];
-	}
-	return dirs[0];
+	int i = plugin_loader_find(dirs, name);
+	return dirs[i < 0 ? 0 : i];
 }
 
 plugin_host *plugin_host_start(void *zctx, plugin_lib *lib, const config_instance *ic, const config *cfg, char *err,
@@ -1241,9 +1261,9 @@ int plugin_host_readable(plugin_host *h)
 }
 
 int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state,
-                     const char *recipient)
+                     const char *recipient, int64_t accepted_us)
 {
-	delivery_head dh = {.id = id, .attempt = attempt, .has_state = state != NULL};
+	delivery_head dh = {.id = id, .accepted_us = accepted_us, .attempt = attempt, .has_state = state != NULL};
 	const char *st = state ? state : "", *rc = recipient ? recipient : "";
 	int fl = h->send_flags;
 	if (!h->core_sock || !plugin_host_ready(h))
@@ -1263,6 +1283,7 @@ int plugin_host_recv(plugin_host *h, plugin_host_result *r)
 	char *f[6] = {0};
 	size_t lens[6], n = 0;
 	memset(r, 0, sizeof(*r));
+	r->waited_us = -1;
 	if (!h->core_sock || recv_frames(h->core_sock, f, lens, 6, &n) < 0)
 		return -1;
 	if (n > 0 && f[0][0] != 'R' && h->process) {
@@ -1280,6 +1301,7 @@ int plugin_host_recv(plugin_host *h, plugin_host_result *r)
 	r->result = rh.result;
 	r->not_before = rh.not_before;
 	r->has_state = rh.has_state;
+	r->waited_us = rh.waited_us;
 	r->error = lens[2] ? f[2] : NULL;
 	r->state = rh.has_state ? f[3] : NULL;
 	if (rh.has_draft) {
@@ -1392,30 +1414,9 @@ int plugin_host_stop(plugin_host *h)
 		host_free(h);
 		return 0;
 	}
-	int joined = 1;
 	atomic_store(&h->stopping, 1);
-	if (send_frame(h->core_sock, "Q", 1, 0) == 0) {
-		/* Wait, bounded, for the thread to say it exited; results that are
-		 * still on their way are dropped: their rows stay pending and are
-		 * sent again, with the same key, after the next start. */
-		int wait_ms = PLUGIN_HOST_STOP_MS;
-		zmq_setsockopt(h->core_sock, ZMQ_RCVTIMEO, &wait_ms, sizeof(wait_ms));
-		for (;;) {
-			char *f[1] = {0};
-			size_t lens[1], n = 0;
-			if (recv_frames(h->core_sock, f, lens, 1, &n) < 0) {
-				joined = 0;
-				break;
-			}
-			int done = n > 0 && f[0][0] == 'Q';
-			free_frames(f, n);
-			if (done)
-				break;
-		}
-	} else {
-		joined = 0;
-	}
-	if (!joined) {
+	/* A thread that still answers is not stuck: each answer renews its wait. */
+	if (!ask_quit(h, timefmt_now_ms() + PLUGIN_HOST_STOP_MS, PLUGIN_HOST_STOP_MS)) {
 		/* A plugin stuck in deliver(): leave the thread and h to it. */
 		abandon(h);
 		return -1;

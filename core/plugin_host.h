@@ -53,10 +53,12 @@ int plugin_host_ready(const plugin_host *h);
 int plugin_host_readable(plugin_host *h);
 
 /* Send one delivery (strings are copied into the message; state and
- * recipient may be NULL). Never blocks on a process host: -1 when it is not
- * ready or has gone. */
+ * recipient may be NULL). accepted_us: timefmt_mono_us() when the request
+ * that caused it arrived, 0 when unknown; the host measures from it to the
+ * call of deliver() (plugin_host_result.waited_us). Never blocks on a
+ * process host: -1 when it is not ready or has gone. */
 int plugin_host_send(plugin_host *h, int64_t id, unsigned attempt, const char *key, const char *doc, const char *state,
-                     const char *recipient);
+                     const char *recipient, int64_t accepted_us);
 
 /* Text a plugin offered for approval with a delivery (host table draft_submit). */
 typedef struct plugin_host_draft {
@@ -78,6 +80,7 @@ typedef struct plugin_host_result {
 	char *state;        /* new or NULL; set only when has_state */
 	int has_state;
 	plugin_host_draft draft; /* set only with CRIER_OK */
+	int64_t waited_us;       /* accepted -> deliver() called, µs; -1 when not measured */
 } plugin_host_result;
 
 /* src (borrowed, may be NULL) into dst as valid UTF-8 of at most size - 1

@@ -1,23 +1,24 @@
 #include "plugin_loader.h"
 
+#include "text.h"
+
 #include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* "<dir>, <dir>" into buf, cut short if need be. */
-static void join_dirs(char *buf, size_t size, char *const *dirs)
+int plugin_loader_find(char *const *dirs, const char *name)
 {
-	size_t used = 0;
-
-	buf[0] = '\0';
-	for (; *dirs && used < size; dirs++) {
-		int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", *dirs);
-		if (w < 0)
-			return;
-		used += (size_t)w;
+	/* The first folder that has it wins: a team's folder listed after the
+	 * shipped one cannot replace a shipped plugin by accident. */
+	for (int i = 0; dirs[i]; i++) {
+		char path[4096];
+		if (snprintf(path, sizeof(path), "%s/%s.so", dirs[i], name) < (int)sizeof(path) &&
+		    access(path, R_OK) == 0)
+			return i;
 	}
+	return -1;
 }
 
 plugin_lib *plugin_loader_open(char *const *dirs, const char *name, char *err, size_t errlen)
@@ -33,23 +34,16 @@ plugin_lib *plugin_loader_open(char *const *dirs, const char *name, char *err, s
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	/* The first folder that has it wins: a team's folder listed after the
-	 * shipped one cannot replace a shipped plugin by accident. */
-	for (char *const *dir = dirs; *dir && !lib->path; dir++) {
-		if (asprintf(&lib->path, "%s/%s.so", *dir, name) < 0) {
-			lib->path = NULL;
-			snprintf(err, errlen, "out of memory");
-			goto fail;
-		}
-		if (access(lib->path, R_OK) != 0) {
-			free(lib->path);
-			lib->path = NULL;
-		}
-	}
-	if (!lib->path) {
-		join_dirs(searched, sizeof(searched), dirs);
+	int dir = plugin_loader_find(dirs, name);
+	if (dir < 0) {
+		text_join(searched, sizeof(searched), (const char *const *)dirs);
 		snprintf(err, errlen, "plugin \"%s\": %s.so not found in daemon.plugin_dir (%s); build it with make",
 		         name, name, searched);
+		goto fail;
+	}
+	if (asprintf(&lib->path, "%s/%s.so", dirs[dir], name) < 0) {
+		lib->path = NULL;
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	dlerror();

@@ -25,6 +25,10 @@ typedef struct plugin_lib {
  * offered range, a NULL mandatory function or a name that does not match.
  */
 plugin_lib *plugin_loader_open(char *const *dirs, const char *name, char *err, size_t errlen);
+
+/* Where plugin_loader_open finds name: the index in dirs (borrowed,
+ * NULL-terminated) of the first folder with a readable <name>.so, or -1. */
+int plugin_loader_find(char *const *dirs, const char *name);
 void plugin_loader_close(plugin_lib *lib);
 
 #endif

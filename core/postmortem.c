@@ -11,6 +11,7 @@
 
 #include "alert.h"
 #include "audience.h"
+#include "control.h"
 #include "log.h"
 #include "markdown.h"
 #include "timefmt.h"
@@ -18,7 +19,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,11 +56,8 @@ static int64_t jint(const json_t *o, const char *key)
 	return json_integer_value(json_object_get(o, key));
 }
 
-static json_t *time_json(int64_t ms)
-{
-	char buf[40];
-	return ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null();
-}
+/* timefmt_json, under the name remind() (event recording) uses. */
+#define time_json(ms) timefmt_json(ms)
 
 /* "2026-11-21 12:01:00 UTC": people read drafts, not RFC 3339. */
 static const char *utc_text(int64_t ms, char *buf, size_t n)
@@ -108,32 +105,13 @@ static void text_hash(const char *s, size_t n, char *out, size_t outlen)
 	snprintf(out, outlen, "fnv1a64:%016" PRIx64 ":%zu", h, n);
 }
 
-static char *reply_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *reply_error(const char *fmt, ...)
-{
-	char msg[600];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	json_t *r = json_pack("{sb ss}", "ok", 0, "error", msg);
-	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
-	json_decref(r);
-	return txt;
-}
+/* The replies are control.h's; these names are the ones the commands below use. */
+#define reply_error(...) control_error(0, __VA_ARGS__)
 
 /* {"ok": true, key: value}: steals value. */
 static char *reply_ok(const char *key, json_t *value, int64_t event)
 {
-	json_t *r = value ? json_pack("{sb so}", "ok", 1, key, value) : NULL;
-	if (r && event && json_object_set_new(r, "event", json_integer(event)) < 0) {
-		json_decref(r);
-		r = NULL;
-	}
-	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
-	json_decref(r);
-	return txt;
+	return control_reply(control_ok(key, value, event));
 }
 
 /* ---- the draft's text --------------------------------------------------------------- */

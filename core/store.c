@@ -6,6 +6,7 @@
  */
 #include "store.h"
 
+#include "checkpoint.h"
 #include "json_writer.h"
 
 #include <inttypes.h>
@@ -174,6 +175,7 @@ static const char *const stmt_sql[ST_N] = {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *st[ST_N];
+	checkpoint *ckpt;
 };
 
 /* The store's schema version (1..SCHEMA_VERSION), or -1 with err set. */
@@ -276,6 +278,9 @@ store *store_open(const char *path, int sync_full, int checkpoint_pages, char *e
 			goto fail;
 		}
 	}
+	s->ckpt = checkpoint_start(s->db, path, checkpoint_pages, err, errlen);
+	if (!s->ckpt)
+		goto fail;
 	return s;
 setup_failed:
 	snprintf(err, errlen, "cannot set up store %s: %s", path, msg ? msg : sqlite3_errmsg(s->db));
@@ -289,6 +294,7 @@ void store_close(store *s)
 {
 	if (!s)
 		return;
+	checkpoint_stop(s->ckpt);
 	for (int i = 0; i < ST_N; i++)
 		sqlite3_finalize(s->st[i]);
 	sqlite3_close(s->db);

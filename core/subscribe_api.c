@@ -1,8 +1,10 @@
 /* The public subscription API's translation, pages and rate limit. */
 #include "subscribe_api.h"
 
+#include "control.h"
 #include "hmap.h"
 #include "ingest.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <jansson.h>
@@ -132,10 +134,8 @@ static int check_fields(const json_t *in, const char *const *keys, char *err, si
 		while (keys[i] && strcmp(keys[i], k) != 0)
 			i++;
 		if (!keys[i]) {
-			char known[128] = "";
-			for (i = 0; keys[i]; i++)
-				snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s", i ? ", " : "",
-				         keys[i]);
+			char known[128];
+			text_join(known, sizeof(known), keys);
 			return fail(err, errlen, "unknown key \"%.64s\" (known: %s)", k, known);
 		}
 		if (strcmp(k, "components") == 0) {
@@ -234,30 +234,16 @@ static char *html(const char *s)
 	char *out, *o;
 
 	for (const char *p = s; *p; p++)
-		n += strchr("&<>\"'", *p) ? 6 : 1;
+		n += text_html_entity(*p) ? strlen(text_html_entity(*p)) : 1;
 	out = o = malloc(n + 1);
 	if (!out)
 		return NULL;
 	for (const char *p = s; *p; p++) {
-		switch (*p) {
-		case '&':
-			o += sprintf(o, "&amp;");
-			break;
-		case '<':
-			o += sprintf(o, "&lt;");
-			break;
-		case '>':
-			o += sprintf(o, "&gt;");
-			break;
-		case '"':
-			o += sprintf(o, "&quot;");
-			break;
-		case '\'':
-			o += sprintf(o, "&#39;");
-			break;
-		default:
+		const char *e = text_html_entity(*p);
+		if (e)
+			o = stpcpy(o, e);
+		else
 			*o++ = *p;
-		}
 	}
 	*o = '\0';
 	return out;
@@ -384,13 +370,8 @@ int subscribe_api_answer_for(subscribe_api_action action, const char *reply, con
 
 	memset(out, 0, sizeof(*out));
 	if (!json_is_true(json_object_get(r, "ok"))) {
-		json_t *code = json_object_get(r, "code");
 		const char *e = json_string_value(json_object_get(r, "error"));
-		unsigned status =
-		    json_is_integer(code) && json_integer_value(code) >= 400 && json_integer_value(code) < 600
-		        ? (unsigned)json_integer_value(code)
-		    : r ? 500
-		        : 503;
+		unsigned status = control_reply_status(r, r ? 500 : 503);
 		rc = subscribe_api_error(action, status, e ? e : "the service is unavailable; try again in a minute",
 		                         out);
 		goto out;

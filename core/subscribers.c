@@ -3,6 +3,7 @@
 
 #include "audience.h"
 #include "auth.h"
+#include "control.h"
 #include "log.h"
 #include "sha256.h"
 #include "timefmt.h"
@@ -10,7 +11,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,35 +430,6 @@ static int sweep(subscribers *s, int64_t now)
 	return 0;
 }
 
-/* ---- replies ---- */
-
-static char *reply(json_t *r)
-{
-	char *txt = r ? json_dumps(r, JSON_COMPACT) : NULL;
-
-	json_decref(r);
-	return txt;
-}
-
-static char *fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static char *fail(int code, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return reply(json_pack("{sb ss si}", "ok", 0, "error", msg, "code", code));
-}
-
-static json_t *time_json(int64_t ms)
-{
-	char buf[40];
-	return ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null();
-}
-
 /* "24 hours", "30 minutes": how long a confirmation stays good, for people. */
 static void duration_text(int64_t ms, char *buf, size_t n)
 {
@@ -602,7 +573,7 @@ static int send_confirmation(subscribers *s, outbox *ob, const row *r, const cha
 	}
 	duration_text(cs->confirm_expiry_ms, in, sizeof(in));
 	sub = json_pack("{ss so ss so sb}", "kind", r->kind == CONFIG_SUBSCRIBERS_EMAIL ? "email" : "phone",
-	                "expires_at", time_json(now + cs->confirm_expiry_ms), "expires_in", in, "components",
+	                "expires_at", timefmt_json(now + cs->confirm_expiry_ms), "expires_in", in, "components",
 	                json_loads(components, 0, NULL), "all", strcmp(components, "[]") == 0);
 	if (!sub)
 		goto out;
@@ -616,7 +587,8 @@ static int send_confirmation(subscribers *s, outbox *ob, const row *r, const cha
 		goto out;
 	}
 	rc = -1;
-	doc = json_pack("{ss so so}", "type", SUBSCRIBERS_CONFIRM_EVENT, "time", time_json(now), "subscription", sub);
+	doc =
+	    json_pack("{ss so so}", "type", SUBSCRIBERS_CONFIRM_EVENT, "time", timefmt_json(now), "subscription", sub);
 	txt = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
 	if (!txt)
 		goto out;
@@ -668,7 +640,7 @@ static int insert_row(subscribers *s, row *r, const char *components, int confir
  * one went out less than a minute ago or SUBSCRIBERS_MAX_SENDS times in
  * this period.
  */
-static char *cmd_subscribe(subscribers *s, outbox *ob, const json_t *req, int64_t now)
+static json_t *cmd_subscribe(subscribers *s, outbox *ob, const json_t *req, int64_t now)
 {
 	const config_subscribers *cs = &s->cfg->subscribers;
 	const char *email = json_string_value(json_object_get(req, "email"));
@@ -679,17 +651,17 @@ static char *cmd_subscribe(subscribers *s, outbox *ob, const json_t *req, int64_
 	int found, sends = 1, rc = -1;
 
 	if (!cs->enabled)
-		return fail(404, "subscriptions are not offered here");
+		return control_fail(404, "subscriptions are not offered here");
 	if (!email == !phone)
-		return fail(400, "give either \"email\" or \"phone\"");
+		return control_fail(400, "give either \"email\" or \"phone\"");
 	if (!subscribers_address(email ? email : phone, r.kind, r.address, sizeof(r.address)))
-		return fail(400, email ? "email: not an email address like jane@example.com"
-		                       : "phone: not a phone number in international form, like +14155550100");
+		return control_fail(400, email ? "email: not an email address like jane@example.com"
+		                               : "phone: not a phone number in international form, like +14155550100");
 	if (!(r.kind == CONFIG_SUBSCRIBERS_EMAIL ? cs->email_instance : cs->sms_instance))
-		return fail(400, "subscriptions by %s are not offered here", email ? "email" : "text message");
+		return control_fail(400, "subscriptions by %s are not offered here", email ? "email" : "text message");
 	comps = components_text(s->cfg, json_object_get(req, "components"), why, sizeof(why));
 	if (!comps)
-		return fail(400, "%s", why);
+		return control_fail(400, "%s", why);
 	found = get_row(s, now, &r);
 	if (found > 0 && r.pending && (r.sends >= SUBSCRIBERS_MAX_SENDS || now - r.sent_at < SUBSCRIBERS_RESEND_MS)) {
 		log_info("subscription request: no new confirmation yet", " id=%lld sent=%d", (long long)r.id, r.sends);
@@ -708,10 +680,10 @@ static char *cmd_subscribe(subscribers *s, outbox *ob, const json_t *req, int64_
 out:
 	free(comps);
 	if (rc < 0)
-		return fail(503, "store failed: %s", store_error(s->st));
+		return control_fail(503, "store failed: %s", store_error(s->st));
 	duration_text(cs->confirm_expiry_ms, why, sizeof(why));
-	return reply(json_pack("{sb ss ss ss}", "ok", 1, "status", "pending", "kind", email ? "email" : "phone",
-	                       "expires_in", why));
+	return json_pack("{sb ss ss ss}", "ok", 1, "status", "pending", "kind", email ? "email" : "phone", "expires_in",
+	                 why);
 }
 
 static int confirm_row(subscribers *s, int64_t id, int64_t event, int64_t now)
@@ -729,7 +701,7 @@ static int confirm_row(subscribers *s, int64_t id, int64_t event, int64_t now)
 #define BAD_CODE "the code is wrong or has expired"
 
 /* The link's token, or a phone number and its code. */
-static char *cmd_confirm(subscribers *s, const json_t *req, int64_t now)
+static json_t *cmd_confirm(subscribers *s, const json_t *req, int64_t now)
 {
 	const char *token = json_string_value(json_object_get(req, "token"));
 	const char *phone = json_string_value(json_object_get(req, "phone"));
@@ -741,7 +713,7 @@ static char *cmd_confirm(subscribers *s, const json_t *req, int64_t now)
 
 	if (token) {
 		if (!token_ok(token))
-			return fail(400, BAD_LINK);
+			return control_fail(400, BAD_LINK);
 		sha256_hex(token, strlen(token), hash);
 		q = s->q[S_BY_HASH];
 		store_bind_text(q, 1, hash);
@@ -754,16 +726,16 @@ static char *cmd_confirm(subscribers *s, const json_t *req, int64_t now)
 		}
 		done(q);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return fail(503, "store failed: %s", store_error(s->st));
+			return control_fail(503, "store failed: %s", store_error(s->st));
 		if (!id)
-			return fail(400, BAD_LINK);
+			return control_fail(400, BAD_LINK);
 	} else {
 		if (!phone || !code)
-			return fail(400, "give \"token\" (from the link), or \"phone\" and \"code\"");
+			return control_fail(400, "give \"token\" (from the link), or \"phone\" and \"code\"");
 		if (!subscribers_address(phone, CONFIG_SUBSCRIBERS_PHONE, address, sizeof(address)))
-			return fail(400, "phone: not a phone number in international form, like +14155550100");
+			return control_fail(400, "phone: not a phone number in international form, like +14155550100");
 		if (strlen(code) != 6 || strspn(code, "0123456789") != 6)
-			return fail(400, "code: expected the 6 digits of the text message");
+			return control_fail(400, "code: expected the 6 digits of the text message");
 		q = s->q[S_BY_PHONE];
 		sqlite3_bind_int(q, 1, CONFIG_SUBSCRIBERS_PHONE);
 		store_bind_text(q, 2, address);
@@ -783,22 +755,22 @@ static char *cmd_confirm(subscribers *s, const json_t *req, int64_t now)
 		}
 		done(q);
 		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return fail(503, "store failed: %s", store_error(s->st));
+			return control_fail(503, "store failed: %s", store_error(s->st));
 		if (!id || attempts >= SUBSCRIBERS_CODE_ATTEMPTS)
-			return fail(400, BAD_CODE);
+			return control_fail(400, BAD_CODE);
 		if (!good) {
 			sqlite3_bind_int64(s->q[S_ATTEMPT], 1, id);
 			if (store_step_done(s->q[S_ATTEMPT]) < 0)
-				return fail(503, "store failed: %s", store_error(s->st));
+				return control_fail(503, "store failed: %s", store_error(s->st));
 			log_info("subscription confirmation: wrong code", " id=%lld attempt=%d", (long long)id,
 			         attempts + 1);
-			return fail(400, BAD_CODE);
+			return control_fail(400, BAD_CODE);
 		}
 	}
 	if (confirm_row(s, id, event, now) < 0)
-		return fail(503, "store failed: %s", store_error(s->st));
+		return control_fail(503, "store failed: %s", store_error(s->st));
 	log_info("subscription confirmed", " id=%lld", (long long)id);
-	return reply(json_pack("{sb ss}", "ok", 1, "status", "confirmed"));
+	return json_pack("{sb ss}", "ok", 1, "status", "confirmed");
 }
 
 /* The subscriber holding an unsubscribe token: 1 and *r, 0 none, -1 error. */
@@ -825,38 +797,39 @@ static int by_token(subscribers *s, const char *token, row *r)
 }
 
 /* Unsubscribing is idempotent: an unknown or used token is answered alike. */
-static char *cmd_unsubscribe(subscribers *s, const json_t *req, int info)
+static json_t *cmd_unsubscribe(subscribers *s, const json_t *req, int info)
 {
 	row r;
 	char masked[ADDRESS_MAX];
 	int rc = by_token(s, json_string_value(json_object_get(req, "token")), &r);
 
 	if (rc < 0 || (rc > 0 && !info && remove_row(s, &r) < 0))
-		return fail(503, "store failed: %s", store_error(s->st));
+		return control_fail(503, "store failed: %s", store_error(s->st));
 	if (info) {
 		if (rc == 0)
-			return reply(json_pack("{sb sb}", "ok", 1, "subscribed", 0));
+			return json_pack("{sb sb}", "ok", 1, "subscribed", 0);
 		subscribers_mask(r.address, masked, sizeof(masked));
-		return reply(json_pack("{sb sb ss}", "ok", 1, "subscribed", 1, "address", masked));
+		return json_pack("{sb sb ss}", "ok", 1, "subscribed", 1, "address", masked);
 	}
 	if (rc > 0)
 		log_info("unsubscribed", " id=%lld", (long long)r.id);
-	return reply(json_pack("{sb ss}", "ok", 1, "status", "unsubscribed"));
+	return json_pack("{sb ss}", "ok", 1, "status", "unsubscribed");
 }
 
 static json_t *row_json(sqlite3_stmt *q)
 {
 	int confirmed = sqlite3_column_int(q, 4);
 	const char *comps = col(q, confirmed ? 3 : 9);
-	json_t *o = json_pack("{sI ss ss so ss so so ss}", "id", (json_int_t)sqlite3_column_int64(q, 0), "kind",
-	                      sqlite3_column_int(q, 1) == CONFIG_SUBSCRIBERS_EMAIL ? "email" : "phone", "address",
-	                      col(q, 2), "components", json_loads(comps[0] ? comps : "[]", 0, NULL), "status",
-	                      confirmed ? "confirmed" : "pending", "created_at", time_json(sqlite3_column_int64(q, 5)),
-	                      "confirmed_at", time_json(sqlite3_column_int64(q, 6)), "source", col(q, 7));
+	json_t *o =
+	    json_pack("{sI ss ss so ss so so ss}", "id", (json_int_t)sqlite3_column_int64(q, 0), "kind",
+	              sqlite3_column_int(q, 1) == CONFIG_SUBSCRIBERS_EMAIL ? "email" : "phone", "address", col(q, 2),
+	              "components", json_loads(comps[0] ? comps : "[]", 0, NULL), "status",
+	              confirmed ? "confirmed" : "pending", "created_at", timefmt_json(sqlite3_column_int64(q, 5)),
+	              "confirmed_at", timefmt_json(sqlite3_column_int64(q, 6)), "source", col(q, 7));
 	if (o && sqlite3_column_type(q, 8) != SQLITE_NULL &&
 	    json_object_set_new(o, "client", json_string(col(q, 8))) < 0)
 		goto fail;
-	if (o && !confirmed && json_object_set_new(o, "expires_at", time_json(sqlite3_column_int64(q, 10))) < 0)
+	if (o && !confirmed && json_object_set_new(o, "expires_at", timefmt_json(sqlite3_column_int64(q, 10))) < 0)
 		goto fail;
 	return o;
 fail:
@@ -904,7 +877,7 @@ static const char *req_address(const json_t *req)
 }
 
 /* crierctl subscribers add: confirmed at once, components replaced. */
-static char *cmd_add(subscribers *s, const json_t *req, int64_t now)
+static json_t *cmd_add(subscribers *s, const json_t *req, int64_t now)
 {
 	const char *actor = json_string_value(json_object_get(req, "actor"));
 	char why[512], *comps;
@@ -913,10 +886,10 @@ static char *cmd_add(subscribers *s, const json_t *req, int64_t now)
 	json_t *list, *out;
 
 	if (!operator_address(req, &r))
-		return fail(400, NOT_AN_ADDRESS, req_address(req));
+		return control_fail(400, NOT_AN_ADDRESS, req_address(req));
 	comps = components_text(s->cfg, json_object_get(req, "components"), why, sizeof(why));
 	if (!comps)
-		return fail(400, "%s", why);
+		return control_fail(400, "%s", why);
 	found = get_row(s, now, &r);
 	if (found > 0) {
 		sqlite3_stmt *q = s->q[S_OPERATOR_SET];
@@ -932,35 +905,35 @@ static char *cmd_add(subscribers *s, const json_t *req, int64_t now)
 	}
 	free(comps);
 	if (found < 0 || !(list = list_json(s, r.kind, r.address)))
-		return fail(503, "store failed: %s", store_error(s->st));
+		return control_fail(503, "store failed: %s", store_error(s->st));
 	log_info("subscriber added by a person", " id=%lld kind=%s", (long long)r.id,
 	         r.kind == CONFIG_SUBSCRIBERS_EMAIL ? "email" : "phone");
 	out = json_pack("{sb sO}", "ok", 1, "subscriber", json_array_get(list, 0));
 	json_decref(list);
-	return reply(out);
+	return out;
 }
 
-static char *cmd_remove(subscribers *s, const json_t *req, int64_t now)
+static json_t *cmd_remove(subscribers *s, const json_t *req, int64_t now)
 {
 	row r;
 	int found;
 	json_t *list, *out;
 
 	if (!operator_address(req, &r))
-		return fail(400, NOT_AN_ADDRESS, req_address(req));
+		return control_fail(400, NOT_AN_ADDRESS, req_address(req));
 	found = get_row(s, now, &r);
 	if (found == 0)
-		return fail(404, "no subscriber %s", r.address);
+		return control_fail(404, "no subscriber %s", r.address);
 	if (found < 0 || !(list = list_json(s, r.kind, r.address)))
-		return fail(503, "store failed: %s", store_error(s->st));
+		return control_fail(503, "store failed: %s", store_error(s->st));
 	if (remove_row(s, &r) < 0) {
 		json_decref(list);
-		return fail(503, "store failed: %s", store_error(s->st));
+		return control_fail(503, "store failed: %s", store_error(s->st));
 	}
 	log_info("subscriber removed by a person", " id=%lld", (long long)r.id);
 	out = json_pack("{sb sO}", "ok", 1, "subscriber", json_array_get(list, 0));
 	json_decref(list);
-	return reply(out);
+	return out;
 }
 
 static const char *const commands[] = {"subscribers",       "subscriber_add", "subscriber_remove", "subscribe",
@@ -976,41 +949,38 @@ int subscribers_handles(const char *cmd)
 
 char *subscribers_control(subscribers *s, outbox *ob, const json_t *req, const char *cmd, int64_t now)
 {
-	char *txt = NULL;
 	json_t *r;
 
 	if (store_begin(s->st) < 0)
-		return fail(503, "store unavailable: %s", store_error(s->st));
+		return control_error(503, "store unavailable: %s", store_error(s->st));
 	/* Lapsed confirmations first, so that nothing below sees them. */
 	if (sweep(s, now) < 0) {
-		txt = fail(503, "store failed: %s", store_error(s->st));
+		r = control_fail(503, "store failed: %s", store_error(s->st));
 	} else if (strcmp(cmd, "subscribers") == 0) {
 		json_t *list = list_json(s, 0, NULL);
-		txt = list ? reply(json_pack("{sb so}", "ok", 1, "subscribers", list))
-		           : fail(503, "store failed: %s", store_error(s->st));
+		r = list ? control_ok("subscribers", list, 0)
+		         : control_fail(503, "store failed: %s", store_error(s->st));
 	} else if (strcmp(cmd, "subscriber_add") == 0) {
-		txt = cmd_add(s, req, now);
+		r = cmd_add(s, req, now);
 	} else if (strcmp(cmd, "subscriber_remove") == 0) {
-		txt = cmd_remove(s, req, now);
+		r = cmd_remove(s, req, now);
 	} else if (strcmp(cmd, "subscribe") == 0) {
-		txt = cmd_subscribe(s, ob, req, now);
+		r = cmd_subscribe(s, ob, req, now);
 	} else if (strcmp(cmd, "subscribe_confirm") == 0) {
-		txt = cmd_confirm(s, req, now);
+		r = cmd_confirm(s, req, now);
 	} else {
-		txt = cmd_unsubscribe(s, req, strcmp(cmd, "unsubscribe_info") == 0);
+		r = cmd_unsubscribe(s, req, strcmp(cmd, "unsubscribe_info") == 0);
 	}
 	/* A refusal may still have recorded something (a wrong code counts). */
-	r = txt ? json_loads(txt, 0, NULL) : NULL;
 	int code = (int)json_integer_value(json_object_get(r, "code"));
-	json_decref(r);
 	if (code != 503 && store_commit(s->st) == 0)
-		return txt;
+		return control_reply(r);
 	store_rollback(s->st);
 	if (code != 503) {
-		free(txt);
-		txt = fail(503, "store failed: %s", store_error(s->st));
+		json_decref(r);
+		r = control_fail(503, "store failed: %s", store_error(s->st));
 	}
 	/* Confirmations queued in the rolled-back transaction are gone: look again. */
 	outbox_wake(ob, NULL);
-	return txt;
+	return control_reply(r);
 }

@@ -47,6 +47,7 @@
 #include "text.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -804,4 +805,35 @@ out:
 	free(f.words);
 	free(rest);
 	return out;
+}
+
+const char *text_html_entity(char c)
+{
+	switch (c) {
+	case '&':
+		return "&amp;";
+	case '<':
+		return "&lt;";
+	case '>':
+		return "&gt;";
+	case '"':
+		return "&quot;";
+	case '\'':
+		return "&#39;";
+	default:
+		return NULL;
+	}
+}
+
+void text_join(char *buf, size_t size, const char *const *list)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (; *list && used < size; list++) {
+		int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", *list);
+		if (w < 0)
+			return;
+		used += (size_t)w;
+	}
 }

@@ -27,4 +27,12 @@ size_t text_measure(const char *s, crier_measure m);
  */
 char *text_fit(const char *s, crier_measure m, size_t limit, const char *keep);
 
+/* What c is written as in HTML text and attribute values: the entity for
+ * & < > " and ' (static), or NULL when c stands for itself. */
+const char *text_html_entity(char c);
+
+/* The strings of list (NULL-terminated, borrowed) joined by ", " into buf,
+ * cut short when it is full: for messages naming what is allowed. */
+void text_join(char *buf, size_t size, const char *const *list);
+
 #endif

@@ -14,6 +14,15 @@ int64_t timefmt_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t timefmt_mono_us(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t timefmt_mono_ms(void)
 {
 	struct timespec ts;
@@ -210,6 +219,12 @@ const char *timefmt_format(int64_t ms, char *buf, size_t size)
 	snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)year, mon, day, (int)(sod / 3600),
 	         (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
 	return buf;
+}
+
+json_t *timefmt_json(int64_t ms)
+{
+	char buf[40];
+	return ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null();
 }
 
 const char *timefmt_clock(int64_t ms, char *buf, size_t size)

@@ -2,6 +2,7 @@
 #ifndef CRIER_TIMEFMT_H
 #define CRIER_TIMEFMT_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,6 +11,8 @@ int64_t timefmt_now_ms(void);
 
 /* Monotonic clock, ms (for timeouts and latency). */
 int64_t timefmt_mono_ms(void);
+/* The same in µs: one clock for every thread and process of the machine. */
+int64_t timefmt_mono_us(void);
 
 /*
  * Parse RFC 3339 ("2024-05-14T09:12:31.804Z", "2018-03-07T06:33:21.873077559-05:00").
@@ -22,6 +25,10 @@ int timefmt_parse_rfc3339n(const char *s, size_t len, int64_t *out_ms);
 
 /* Format ms as "2026-11-21T12:01:00.969Z" (UTC) into buf (>= 32 bytes). */
 const char *timefmt_format(int64_t ms, char *buf, size_t size);
+
+/* ms as a JSON string of timefmt_format, or JSON null when ms is 0 ("unset"):
+ * a new reference, NULL when out of memory. */
+json_t *timefmt_json(int64_t ms);
 
 /* The time of day, "12:01:05 UTC", into buf (>= 16 bytes): for messages people read. */
 const char *timefmt_clock(int64_t ms, char *buf, size_t size);

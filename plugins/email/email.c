@@ -18,10 +18,10 @@
 #include "smtp.h"
 
 #include <crier/plugin.h>
+#include <crier/plugin_json.h>
 #include <crier/plugin_util.h>
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,16 +40,23 @@ enum { TPL_SUBJECT, TPL_TEXT, TPL_HTML, TPL_CONFIRM, N_TPL = 2 * TPL_CONFIRM };
 
 #define CONFIRM_EVENT "subscription_confirm"
 
-static const struct {
-	const char *name;
-	crier_escape esc;
-} templates[N_TPL] = {
-    [TPL_SUBJECT] = {"subject", CRIER_ESCAPE_HEADER},
-    [TPL_TEXT] = {"text", CRIER_ESCAPE_NONE},
-    [TPL_HTML] = {"html", CRIER_ESCAPE_HTML},
-    [TPL_CONFIRM + TPL_SUBJECT] = {"confirm_subject", CRIER_ESCAPE_HEADER},
-    [TPL_CONFIRM + TPL_TEXT] = {"confirm_text", CRIER_ESCAPE_NONE},
-    [TPL_CONFIRM + TPL_HTML] = {"confirm_html", CRIER_ESCAPE_HTML},
+static const char *const template_names[N_TPL] = {
+    [TPL_SUBJECT] = "subject",
+    [TPL_TEXT] = "text",
+    [TPL_HTML] = "html",
+    [TPL_CONFIRM + TPL_SUBJECT] = "confirm_subject",
+    [TPL_CONFIRM + TPL_TEXT] = "confirm_text",
+    [TPL_CONFIRM + TPL_HTML] = "confirm_html",
+};
+
+/* How each template's values are escaped. */
+static const crier_escape template_escapes[N_TPL] = {
+    [TPL_SUBJECT] = CRIER_ESCAPE_HEADER,
+    [TPL_TEXT] = CRIER_ESCAPE_NONE,
+    [TPL_HTML] = CRIER_ESCAPE_HTML,
+    [TPL_CONFIRM + TPL_SUBJECT] = CRIER_ESCAPE_HEADER,
+    [TPL_CONFIRM + TPL_TEXT] = CRIER_ESCAPE_NONE,
+    [TPL_CONFIRM + TPL_HTML] = CRIER_ESCAPE_HTML,
 };
 
 struct crier_instance {
@@ -145,20 +152,12 @@ static int check_transport(const struct settings *s, smtp_tls *tls, char *err, s
 	return 0;
 }
 
-static int string_key(json_t *v, const char *key, const char **out, char *err, size_t errlen)
-{
-	*out = json_string_value(v);
-	if (!*out || !**out)
-		return crier_fail(err, errlen, "\"%s\" must be a non-empty string", key);
-	return 0;
-}
-
 static int address_key(json_t *v, const char *key, mime_address *out, char *err, size_t errlen)
 {
 	const char *s;
 	char why[160];
 
-	if (string_key(v, key, &s, err, errlen) != 0)
+	if (crier_json_string(v, key, &s, err, errlen) != 0)
 		return -1;
 	if (mime_address_parse(s, out, why, sizeof(why)) != 0)
 		return crier_fail(err, errlen, "\"%s\" %s", key, why);
@@ -170,16 +169,14 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 	const char *name;
 	json_t *v;
 	char why[512];
+	size_t i;
 
 	if (overrides && !json_is_object(overrides))
 		return crier_fail(err, errlen,
 		                  "\"templates\" must be an object of template name to text or \"file:path\"");
 	json_object_foreach(overrides, name, v)
 	{
-		int known = 0;
-		for (int i = 0; i < N_TPL; i++)
-			known |= strcmp(name, templates[i].name) == 0;
-		if (!known)
+		if (crier_lookup(name, template_names, N_TPL) < 0)
 			return crier_fail(err, errlen,
 			                  "templates: unknown template \"%s\"; known: subject, text, html, "
 			                  "confirm_subject, confirm_text, confirm_html",
@@ -187,15 +184,9 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 		if (!json_is_string(v))
 			return crier_fail(err, errlen, "templates: \"%s\" must be a string", name);
 	}
-	for (int i = 0; i < N_TPL; i++) {
-		json_t *o = overrides ? json_object_get(overrides, templates[i].name) : NULL;
-		why[0] = '\0';
-		inst->tpl[i] = inst->api->template_load(inst->host, templates[i].name, o ? json_string_value(o) : NULL,
-		                                        why, sizeof(why));
-		if (!inst->tpl[i])
-			return crier_fail(err, errlen, "template \"%s\": %s", templates[i].name,
-			                  why[0] ? why : "cannot load");
-	}
+	i = crier_templates_load(inst->api, inst->host, overrides, template_names, N_TPL, inst->tpl, why, sizeof(why));
+	if (i < N_TPL)
+		return crier_fail(err, errlen, "template \"%s\": %s", template_names[i], why[0] ? why : "cannot load");
 	return 0;
 }
 
@@ -203,45 +194,33 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 {
 	struct settings s = {.timeout_ms = DEFAULT_TIMEOUT_MS};
 	smtp_options o;
-	json_error_t jerr;
 	json_t *root, *v;
 	const char *key, *domain = NULL;
 	int ret = -1;
 
-	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
-	/* Not jerr.text: it quotes the text near the error, which may be the password. */
-	if (!root)
-		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		                  jerr.column);
-	if (!json_is_object(root)) {
-		crier_fail(err, errlen, "configuration must be a JSON object");
-		goto out;
-	}
+	if (!(root = crier_config_load(config_json, err, errlen)))
+		return -1;
 	json_object_foreach(root, key, v)
 	{
 		int rc = 0;
 		if (strcmp(key, "url") == 0) {
-			rc = string_key(v, key, &s.url, err, errlen);
+			rc = crier_json_string(v, key, &s.url, err, errlen);
 		} else if (strcmp(key, "tls") == 0) {
-			rc = string_key(v, key, &s.tls, err, errlen);
+			rc = crier_json_string(v, key, &s.tls, err, errlen);
 		} else if (strcmp(key, "username") == 0) {
-			rc = string_key(v, key, &s.username, err, errlen);
+			rc = crier_json_string(v, key, &s.username, err, errlen);
 		} else if (strcmp(key, "password") == 0) {
-			rc = string_key(v, key, &s.password, err, errlen);
+			rc = crier_json_string(v, key, &s.password, err, errlen);
 		} else if (strcmp(key, "ca_file") == 0) {
-			rc = string_key(v, key, &s.ca_file, err, errlen);
+			rc = crier_json_string(v, key, &s.ca_file, err, errlen);
 		} else if (strcmp(key, "timeout_ms") == 0) {
-			json_int_t t = json_integer_value(v);
-			if (!json_is_integer(v) || t < 1 || t > MAX_TIMEOUT_MS)
-				rc = crier_fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
-				                MAX_TIMEOUT_MS);
-			s.timeout_ms = (long)t;
+			rc = crier_json_int(v, key, 1, MAX_TIMEOUT_MS, &s.timeout_ms, err, errlen);
 		} else if (strcmp(key, "from") == 0) {
 			rc = address_key(v, key, &inst->from, err, errlen);
 		} else if (strcmp(key, "reply_to") == 0) {
 			rc = address_key(v, key, &inst->reply_to, err, errlen);
 		} else if (strcmp(key, "message_id_domain") == 0) {
-			rc = string_key(v, key, &domain, err, errlen);
+			rc = crier_json_string(v, key, &domain, err, errlen);
 			if (rc == 0 && (!mime_domain_valid(domain) || strlen(domain) > MSGID_DOMAIN_MAX))
 				rc = crier_fail(err, errlen,
 				                "\"message_id_domain\" must be a domain name like \"example.com\"");
@@ -363,10 +342,10 @@ static char *state_root(const char *state)
 static char *render(crier_instance *inst, crier_delivery *d, int which, const char *json)
 {
 	char err[512] = "", msg[600];
-	char *s = inst->api->template_render(inst->tpl[which], json, templates[which].esc, err, sizeof(err));
+	char *s = inst->api->template_render(inst->tpl[which], json, template_escapes[which], err, sizeof(err));
 
 	if (!s) {
-		snprintf(msg, sizeof(msg), "template \"%s\": %s", templates[which].name,
+		snprintf(msg, sizeof(msg), "template \"%s\": %s", template_names[which],
 		         err[0] ? err : "cannot render");
 		inst->api->set_error(d, msg);
 	}

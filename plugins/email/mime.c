@@ -9,6 +9,7 @@
  */
 #include "mime.h"
 
+#include <crier/plugin_util.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,6 @@
 #define B64_LINE  76
 #define MSGID_MAX 250
 
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 static const char hex[] = "0123456789ABCDEF";
 
 /* ---- buffer ---- */
@@ -182,15 +182,7 @@ static void base64_chunk(mime_buf *b, const unsigned char *s, size_t n)
 	char out[4];
 
 	for (size_t i = 0; i < n; i += 3) {
-		unsigned long v = (unsigned long)s[i] << 16;
-		if (i + 1 < n)
-			v |= (unsigned long)s[i + 1] << 8;
-		if (i + 2 < n)
-			v |= s[i + 2];
-		out[0] = b64[(v >> 18) & 63];
-		out[1] = b64[(v >> 12) & 63];
-		out[2] = i + 1 < n ? b64[(v >> 6) & 63] : '=';
-		out[3] = i + 2 < n ? b64[v & 63] : '=';
+		crier_base64_quad(out, s + i, n - i < 3 ? n - i : 3);
 		mime_buf_add(b, out, 4);
 	}
 }

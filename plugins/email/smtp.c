@@ -9,6 +9,7 @@
  */
 #include "smtp.h"
 
+#include <crier/plugin_util.h>
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +29,6 @@ struct smtp_client {
 	char *ca_file;  /* new or NULL */
 	long timeout_ms;
 	char reply[REPLY_MAX + 1]; /* the server's last reply line of the current transaction */
-};
-
-/* What the read callback hands libcurl. */
-struct upload {
-	const char *p;
-	size_t left;
 };
 
 static char *dup_or_null(const char *s, int *failed)
@@ -75,27 +70,11 @@ void smtp_client_free(smtp_client *c)
 		return;
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
-	if (c->password) {
-		explicit_bzero(c->password, strlen(c->password));
-		free(c->password);
-	}
+	crier_free_secret(c->password);
 	free(c->url);
 	free(c->username);
 	free(c->ca_file);
 	free(c);
-}
-
-static size_t read_cb(char *buf, size_t size, size_t nitems, void *userdata)
-{
-	struct upload *u = userdata;
-	size_t n = size * nitems;
-
-	if (n > u->left)
-		n = u->left;
-	memcpy(buf, u->p, n);
-	u->p += n;
-	u->left -= n;
-	return n;
 }
 
 /* Keep the last non-empty line the server sent, controls blanked, but for
@@ -161,7 +140,7 @@ static void say(smtp_client *c, char *why, size_t whylen, const char *what)
 		snprintf(why, whylen, "%s", what);
 }
 
-static CURLcode setup(smtp_client *c, struct upload *u, struct curl_slist *rcpt, const char *from, char *errbuf)
+static CURLcode setup(smtp_client *c, crier_upload *u, struct curl_slist *rcpt, const char *from, char *errbuf)
 {
 	CURL *h = c->curl;
 	CURLcode rc = CURLE_OK;
@@ -183,7 +162,7 @@ static CURLcode setup(smtp_client *c, struct upload *u, struct curl_slist *rcpt,
 		SET(CURLOPT_CAINFO, c->ca_file);
 	SET(CURLOPT_MAIL_FROM, from);
 	SET(CURLOPT_MAIL_RCPT, rcpt);
-	SET(CURLOPT_READFUNCTION, read_cb);
+	SET(CURLOPT_READFUNCTION, crier_upload_read);
 	SET(CURLOPT_READDATA, u);
 	SET(CURLOPT_UPLOAD, 1L);
 	SET(CURLOPT_INFILESIZE_LARGE, (curl_off_t)u->left);
@@ -202,7 +181,7 @@ static CURLcode setup(smtp_client *c, struct upload *u, struct curl_slist *rcpt,
 smtp_verdict smtp_send(smtp_client *c, const char *from, const char *rcpt, const char *msg, size_t len, char *why,
                        size_t whylen)
 {
-	struct upload u = {msg, len};
+	crier_upload u = {msg, len};
 	struct curl_slist *list;
 	char errbuf[CURL_ERROR_SIZE] = "", what[CURL_ERROR_SIZE + 64];
 	const char *problem;

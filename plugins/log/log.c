@@ -4,16 +4,16 @@
  * tests, and as the smallest example of the plugin ABI.
  */
 #include <crier/plugin.h>
+#include <crier/plugin_file.h>
+#include <crier/plugin_json.h>
 #include <crier/plugin_util.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #define DEFAULT_PATH "events.jsonl"
@@ -30,30 +30,20 @@ struct crier_instance {
 
 static int parse_config(const char *config_json, char **path, int *do_fsync, char *err, size_t errlen)
 {
-	json_error_t jerr;
 	json_t *root, *v;
 	const char *key;
 	int ret = -1;
 
 	*path = NULL;
 	*do_fsync = 0;
-	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
-	if (!root)
-		/* Not jerr.text: it quotes the text near the error, which may be a secret. */
-		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		                  jerr.column);
-	if (!json_is_object(root)) {
-		crier_fail(err, errlen, "configuration must be a JSON object");
-		goto out;
-	}
+	if (!(root = crier_config_load(config_json, err, errlen)))
+		return -1;
 	json_object_foreach(root, key, v)
 	{
 		if (strcmp(key, "path") == 0) {
-			const char *s = json_string_value(v);
-			if (!s || !*s) {
-				crier_fail(err, errlen, "\"path\" must be a non-empty string");
+			const char *s;
+			if (crier_json_string(v, key, &s, err, errlen) != 0)
 				goto out;
-			}
 			if (s[strlen(s) - 1] == '/') {
 				crier_fail(err, errlen, "\"path\" must name a file, not a folder");
 				goto out;
@@ -123,45 +113,19 @@ fail:
 /* mkdir -p of the folders above path, so "audit/events.jsonl" works. */
 static int make_parents(const char *path)
 {
-	char *copy = strdup(path);
-	int ret = -1;
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	int ret;
 
-	if (!copy)
+	if (!slash || slash == path)
+		return 0;
+	if (!(dir = strndup(path, (size_t)(slash - path)))) {
+		errno = ENOMEM;
 		return -1;
-	for (char *p = copy + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0750) != 0 && errno != EEXIST)
-			goto out;
-		*p = '/';
 	}
-	ret = 0;
-out:
-	free(copy);
+	ret = crier_mkdirs(dir, 0750);
+	free(dir);
 	return ret;
-}
-
-/* Make a newly created file's directory entry durable too. */
-static void fsync_parent(const char *path)
-{
-	char *copy = strdup(path);
-	char *slash;
-	int dfd;
-
-	if (!copy)
-		return;
-	slash = strrchr(copy, '/');
-	if (slash == copy)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
-	dfd = open(slash ? copy : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		(void)fsync(dfd);
-		close(dfd);
-	}
-	free(copy);
 }
 
 static int open_file(crier_instance *inst, crier_delivery *d)
@@ -186,29 +150,12 @@ static int open_file(crier_instance *inst, crier_delivery *d)
 		inst->api->set_error(d, msg);
 		return -1;
 	}
+	/* Make a newly created file's directory entry durable too. */
 	if (created && inst->do_fsync)
-		fsync_parent(inst->full_path);
+		(void)crier_sync_parent(inst->full_path);
 	if (inst->api->log) {
 		snprintf(msg, sizeof(msg), "appending events to %s", inst->path);
 		inst->api->log(inst->host, CRIER_LOG_INFO, msg);
-	}
-	return 0;
-}
-
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
 	}
 	return 0;
 }
@@ -244,7 +191,7 @@ static crier_result log_deliver(crier_instance *inst, crier_delivery *d)
 		line[off++] = (json[i] == '\n' || json[i] == '\r') ? ' ' : json[i];
 	line[off++] = '\n';
 
-	if (write_all(inst->fd, line, off) != 0) {
+	if (crier_write_all(inst->fd, line, off) != 0) {
 		snprintf(msg, sizeof(msg), "cannot write %s: %s", inst->path, strerror(errno));
 		inst->api->set_error(d, msg);
 		inst->torn = 1;

@@ -14,10 +14,10 @@
  * that it looks like one.
  */
 #include <crier/plugin.h>
+#include <crier/plugin_json.h>
 #include <crier/plugin_util.h>
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +37,7 @@
  * answer is not quoted (it could echo what we sent). */
 #define CODE_MAX 64
 
+/* The Web API mode's templates, then the webhook mode's. */
 enum { T_ROOT, T_REPLY, T_MESSAGE, N_TEMPLATES };
 static const char *const template_names[N_TEMPLATES] = {"root", "reply", "message"};
 
@@ -68,14 +69,6 @@ static const char *const retry_codes[] = {"ratelimited",         "rate_limited",
 
 /* chat.update codes that mean the root is gone or frozen: start a new one. */
 static const char *const lost_root_codes[] = {"message_not_found", "cant_update_message", "edit_window_closed"};
-
-static int in_list(const char *s, const char *const *list, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (strcmp(s, list[i]) == 0)
-			return 1;
-	return 0;
-}
 
 /* A value that goes into a URL or a header as is: no spaces or controls. */
 static int is_clean(const char *s)
@@ -167,11 +160,8 @@ static int read_settings(crier_instance *inst, json_t *root, struct settings *s,
 				return crier_fail(err, errlen, "\"api_base\" must start with http:// or https://");
 			s->api_base = str;
 		} else if (strcmp(key, "timeout_ms") == 0) {
-			json_int_t t = json_integer_value(v);
-			if (!json_is_integer(v) || t < 1 || t > MAX_TIMEOUT_MS)
-				return crier_fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
-				                  MAX_TIMEOUT_MS);
-			inst->timeout_ms = (long)t;
+			if (crier_json_int(v, key, 1, MAX_TIMEOUT_MS, &inst->timeout_ms, err, errlen) != 0)
+				return -1;
 		} else if (strcmp(key, "templates") == 0) {
 			if (!json_is_object(v))
 				return crier_fail(err, errlen,
@@ -203,16 +193,14 @@ static int read_settings(crier_instance *inst, json_t *root, struct settings *s,
  * "templates" when there is one. */
 static int load_templates(crier_instance *inst, json_t *overrides, char *err, size_t errlen)
 {
-	const crier_host_api *api = inst->api;
 	int web_api = inst->webhook_url == NULL;
+	size_t first = web_api ? T_ROOT : T_MESSAGE, n = web_api ? T_MESSAGE - T_ROOT : N_TEMPLATES - T_MESSAGE;
 	const char *name;
 	json_t *v;
 
 	json_object_foreach(overrides, name, v)
 	{
-		int ok =
-		    web_api ? (strcmp(name, "root") == 0 || strcmp(name, "reply") == 0) : strcmp(name, "message") == 0;
-		if (!ok)
+		if (crier_lookup(name, template_names + first, n) < 0)
 			return crier_fail(err, errlen, "templates: \"%s\" is not a template of %s; it has %s", name,
 			                  web_api ? "the Web API mode" : "the webhook mode",
 			                  web_api ? "root and reply" : "message");
@@ -220,34 +208,20 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 			return crier_fail(err, errlen,
 			                  "templates: \"%s\" must be a string (the template, or \"file:PATH\")", name);
 	}
-	for (int i = 0; i < N_TEMPLATES; i++) {
-		if ((i == T_MESSAGE) == web_api)
-			continue;
-		inst->tpl[i] =
-		    api->template_load(inst->host, template_names[i],
-		                       json_string_value(json_object_get(overrides, template_names[i])), err, errlen);
-		if (!inst->tpl[i])
-			return -1;
-	}
+	if (crier_templates_load(inst->api, inst->host, overrides, template_names + first, n, inst->tpl + first, err,
+	                         errlen) != n)
+		return -1;
 	return 0;
 }
 
 static int parse_config(crier_instance *inst, const char *config_json, char *err, size_t errlen)
 {
 	struct settings s = {0};
-	json_error_t jerr;
 	json_t *root;
 	int ret = -1;
 
-	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
-	/* Not jerr.text: it quotes the text near the error, which may be a secret. */
-	if (!root)
-		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		                  jerr.column);
-	if (!json_is_object(root)) {
-		crier_fail(err, errlen, "configuration must be a JSON object");
-		goto out;
-	}
+	if (!(root = crier_config_load(config_json, err, errlen)))
+		return -1;
 	inst->timeout_ms = DEFAULT_TIMEOUT_MS;
 	if (read_settings(inst, root, &s, err, errlen) != 0)
 		goto out;
@@ -493,7 +467,8 @@ static void web_api_answer(const char *what, const crier_http_response *resp, st
 	}
 	e = json_string_value(json_object_get(j, "error"));
 	copy_code(a->code, sizeof(a->code), e ? e : "", e ? strlen(e) : 0);
-	a->res = in_list(a->code, retry_codes, sizeof(retry_codes) / sizeof(retry_codes[0])) ? CRIER_RETRY : CRIER_FAIL;
+	a->res = crier_lookup(a->code, retry_codes, sizeof(retry_codes) / sizeof(retry_codes[0])) >= 0 ? CRIER_RETRY
+	                                                                                               : CRIER_FAIL;
 	if (strcmp(a->code, "missing_scope") == 0) {
 		char needed[CODE_MAX];
 		const char *s = json_string_value(json_object_get(j, "needed"));
@@ -549,7 +524,8 @@ static void post(crier_instance *inst, const char *url, const char *what, json_t
 		a->res = CRIER_OK;
 	} else {
 		body_code(&resp, a->code, sizeof(a->code));
-		a->res = (resp.status == 408 || resp.status == 429 || resp.status >= 500) ? CRIER_RETRY : CRIER_FAIL;
+		/* Not crier_http_result: a Web API 2xx other than 200 is no answer we know. */
+		a->res = crier_http_transient(resp.status) ? CRIER_RETRY : CRIER_FAIL;
 		snprintf(a->why, sizeof(a->why), "%s: HTTP %ld%s%s", what, resp.status, a->code[0] ? " " : "", a->code);
 	}
 	if (a->res == CRIER_RETRY)
@@ -560,10 +536,7 @@ static void post(crier_instance *inst, const char *url, const char *what, json_t
 /* Hand a failed answer to the core: its reason and any Retry-After. */
 static crier_result report(crier_instance *inst, crier_delivery *d, const struct answer *a)
 {
-	inst->api->set_error(d, a->why);
-	if (a->res == CRIER_RETRY && a->retry_after_ms > 0)
-		inst->api->retry_after(d, a->retry_after_ms);
-	return a->res;
+	return crier_report(inst->api, d, a->res, a->why, a->retry_after_ms);
 }
 
 /* ---- webhook mode ----------------------------------------------------- */
@@ -705,7 +678,7 @@ static crier_result deliver_web_api(crier_instance *inst, crier_delivery *d, con
 	json_decref(body);
 	body = NULL;
 	if (a.res != CRIER_OK) {
-		if (!in_list(a.code, lost_root_codes, sizeof(lost_root_codes) / sizeof(lost_root_codes[0]))) {
+		if (crier_lookup(a.code, lost_root_codes, sizeof(lost_root_codes) / sizeof(lost_root_codes[0])) < 0) {
 			res = report(inst, d, &a);
 			goto out;
 		}

@@ -13,10 +13,10 @@
 #include "sms_text.h"
 
 #include <crier/plugin.h>
+#include <crier/plugin_json.h>
 #include <crier/plugin_util.h>
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +32,8 @@
 #define USER_AGENT "crier/0.1"
 
 /* "text" for events; "confirm" for a subscription's code (docs/subscribers.md). */
-static const char *const template_names[] = {"text", "confirm"};
+enum { T_TEXT, T_CONFIRM, N_TEMPLATES };
+static const char *const template_names[N_TEMPLATES] = {"text", "confirm"};
 #define CONFIRM_EVENT "subscription_confirm"
 
 struct crier_instance {
@@ -46,8 +47,7 @@ struct crier_instance {
 	char *url;                 /* new; {api_base}/2010-04-01/Accounts/{sid}/Messages.json */
 	unsigned max_segments;
 	long timeout_ms;
-	crier_template *text;    /* new, from template_load */
-	crier_template *confirm; /* new, from template_load */
+	crier_template *tpl[N_TEMPLATES]; /* new, from template_load */
 };
 
 /* prefix then exactly 32 hex digits: how Twilio writes every SID. */
@@ -89,6 +89,7 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 	const char *name;
 	json_t *v;
 	char why[256] = "";
+	size_t i;
 
 	if (overrides) {
 		if (!json_is_object(overrides))
@@ -96,7 +97,7 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 			                  "\"templates\" must be an object of template name to text or \"file:PATH\"");
 		json_object_foreach(overrides, name, v)
 		{
-			if (strcmp(name, template_names[0]) != 0 && strcmp(name, template_names[1]) != 0)
+			if (crier_lookup(name, template_names, N_TEMPLATES) < 0)
 				return crier_fail(err, errlen,
 				                  "templates: unknown template \"%s\"; known templates: text, confirm",
 				                  name);
@@ -104,14 +105,12 @@ static int load_templates(crier_instance *inst, json_t *overrides, char *err, si
 				return crier_fail(err, errlen, "templates: \"%s\" must be a string", name);
 		}
 	}
-	inst->text = inst->api->template_load(inst->host, "text", json_string_value(json_object_get(overrides, "text")),
-	                                      why, sizeof(why));
-	if (!inst->text)
-		return crier_fail(err, errlen, "templates: %s", why[0] ? why : "cannot load \"text\"");
-	inst->confirm = inst->api->template_load(
-	    inst->host, "confirm", json_string_value(json_object_get(overrides, "confirm")), why, sizeof(why));
-	if (!inst->confirm)
-		return crier_fail(err, errlen, "templates: %s", why[0] ? why : "cannot load \"confirm\"");
+	i = crier_templates_load(inst->api, inst->host, overrides, template_names, N_TEMPLATES, inst->tpl, why,
+	                         sizeof(why));
+	if (i < N_TEMPLATES && why[0])
+		return crier_fail(err, errlen, "templates: %s", why);
+	if (i < N_TEMPLATES)
+		return crier_fail(err, errlen, "templates: cannot load \"%s\"", template_names[i]);
 	return 0;
 }
 
@@ -149,17 +148,12 @@ static int parse_key(crier_instance *inst, const char *key, json_t *v, const cha
 			    "to 127.0.0.1, localhost or [::1])");
 		*api_base = s;
 	} else if (strcmp(key, "max_segments") == 0) {
-		json_int_t n = json_integer_value(v);
-		if (!json_is_integer(v) || n < 1 || n > SMS_TEXT_MAX_SEGMENTS)
-			return crier_fail(err, errlen, "\"max_segments\" must be an integer from 1 to %d",
-			                  SMS_TEXT_MAX_SEGMENTS);
+		long n = 0;
+		if (crier_json_int(v, key, 1, SMS_TEXT_MAX_SEGMENTS, &n, err, errlen) != 0)
+			return -1;
 		inst->max_segments = (unsigned)n;
 	} else if (strcmp(key, "timeout_ms") == 0) {
-		json_int_t t = json_integer_value(v);
-		if (!json_is_integer(v) || t < 1 || t > MAX_TIMEOUT_MS)
-			return crier_fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
-			                  MAX_TIMEOUT_MS);
-		inst->timeout_ms = (long)t;
+		return crier_json_int(v, key, 1, MAX_TIMEOUT_MS, &inst->timeout_ms, err, errlen);
 	} else if (strcmp(key, "templates") == 0) {
 		*templates = v;
 	} else {
@@ -176,7 +170,6 @@ static int parse_key(crier_instance *inst, const char *key, json_t *v, const cha
 static int build_request_parts(crier_instance *inst, const char *api_base, char *err, size_t errlen)
 {
 	size_t base_len = strlen(api_base), n;
-	char *pair, *b64;
 
 	while (base_len > 0 && api_base[base_len - 1] == '/')
 		base_len--;
@@ -185,42 +178,18 @@ static int build_request_parts(crier_instance *inst, const char *api_base, char 
 	if (!inst->url)
 		return crier_fail(err, errlen, "out of memory");
 	snprintf(inst->url, n, "%.*s/2010-04-01/Accounts/%s/Messages.json", (int)base_len, api_base, inst->account_sid);
-
-	n = strlen(inst->account_sid) + 1 + strlen(inst->auth_token) + 1;
-	pair = malloc(n);
-	if (!pair)
-		return crier_fail(err, errlen, "out of memory");
-	snprintf(pair, n, "%s:%s", inst->account_sid, inst->auth_token);
-	b64 = sms_text_base64(pair, n - 1);
-	explicit_bzero(pair, n);
-	free(pair);
-	if (!b64)
-		return crier_fail(err, errlen, "out of memory");
-	n = sizeof("Basic ") + strlen(b64);
-	inst->authorization = malloc(n);
-	if (inst->authorization)
-		snprintf(inst->authorization, n, "Basic %s", b64);
-	explicit_bzero(b64, strlen(b64));
-	free(b64);
+	inst->authorization = crier_basic_auth(inst->account_sid, inst->auth_token);
 	return inst->authorization ? 0 : crier_fail(err, errlen, "out of memory");
 }
 
 static int parse_config(crier_instance *inst, const char *config_json, char *err, size_t errlen)
 {
-	json_error_t jerr;
 	json_t *root, *v, *templates = NULL;
 	const char *key, *api_base = DEFAULT_API_BASE;
 	int ret = -1;
 
-	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
-	/* Not jerr.text: it quotes the text near the error, which may be the token. */
-	if (!root)
-		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		                  jerr.column);
-	if (!json_is_object(root)) {
-		crier_fail(err, errlen, "configuration must be a JSON object");
-		goto out;
-	}
+	if (!(root = crier_config_load(config_json, err, errlen)))
+		return -1;
 	inst->max_segments = DEFAULT_MAX_SEGMENTS;
 	inst->timeout_ms = DEFAULT_TIMEOUT_MS;
 	json_object_foreach(root, key, v)
@@ -252,10 +221,9 @@ static void sms_destroy(crier_instance *inst)
 {
 	if (!inst)
 		return;
-	if (inst->text)
-		inst->api->template_free(inst->text);
-	if (inst->confirm)
-		inst->api->template_free(inst->confirm);
+	for (int i = 0; i < N_TEMPLATES; i++)
+		if (inst->tpl[i])
+			inst->api->template_free(inst->tpl[i]);
 	crier_free_secret(inst->auth_token);
 	crier_free_secret(inst->authorization);
 	free(inst->from);
@@ -320,15 +288,15 @@ static crier_result compose(crier_instance *inst, const char *json, char **out, 
 	int confirm = type && strcmp(type, CONFIRM_EVENT) == 0;
 	char err[256] = "", msg[160];
 	char *text = NULL, *link = NULL, *fitted, *tail = NULL;
-	size_t units, limit, room;
+	size_t units, tail_units = 0, limit, room;
 	crier_result res = CRIER_FAIL;
-	int gsm7;
+	int gsm7, changed;
 
 	if (!root) {
 		snprintf(why, whylen, "the event is not JSON");
 		return CRIER_FAIL;
 	}
-	text = api->template_render(confirm ? inst->confirm : inst->text, json, CRIER_ESCAPE_NONE, err, sizeof(err));
+	text = api->template_render(inst->tpl[confirm ? T_CONFIRM : T_TEXT], json, CRIER_ESCAPE_NONE, err, sizeof(err));
 	if (!text) {
 		snprintf(why, whylen, "the \"%s\" template failed: %s", confirm ? "confirm" : "text",
 		         err[0] ? err : "out of memory");
@@ -345,16 +313,21 @@ static crier_result compose(crier_instance *inst, const char *json, char **out, 
 		res = CRIER_RETRY;
 		goto out;
 	}
-	gsm7 = api->text_measure(text, CRIER_MEASURE_GSM7) != SIZE_MAX &&
-	       (!tail || api->text_measure(tail, CRIER_MEASURE_GSM7) != SIZE_MAX);
+	units = api->text_measure(text, CRIER_MEASURE_GSM7);
+	gsm7 = units != SIZE_MAX && (!tail || api->text_measure(tail, CRIER_MEASURE_GSM7) != SIZE_MAX);
+	if (!gsm7)
+		units = units_of(api, text, gsm7);
 	limit = sms_text_capacity(inst->max_segments, gsm7);
-	room = limit - (tail ? units_of(api, tail, gsm7) : 0);
-	if (tail && units_of(api, tail, gsm7) + 20 > limit) {
+	if (tail && (tail_units = units_of(api, tail, gsm7)) + 20 > limit) {
 		snprintf(why, whylen, "the unsubscribe link leaves no room for the message in max_segments %u",
 		         inst->max_segments);
 		goto out;
 	}
-	if (units_of(api, text, gsm7) > room) {
+	room = limit - tail_units;
+	/* The text goes out as measured unless it is cut or gets the tail. */
+	changed = tail != NULL;
+	if (units > room) {
+		changed = 1;
 		link = event_link(root);
 		fitted = api->text_fit(text, gsm7 ? CRIER_MEASURE_GSM7 : CRIER_MEASURE_UTF16, room, link);
 		if (!fitted && link) /* the link alone is too long for the limit */
@@ -378,10 +351,12 @@ static crier_result compose(crier_instance *inst, const char *json, char **out, 
 		text = whole;
 	}
 	/* Cutting may have dropped the one character that needed UCS-2. */
-	units = api->text_measure(text, CRIER_MEASURE_GSM7);
-	gsm7 = units != SIZE_MAX;
-	if (!gsm7)
-		units = api->text_measure(text, CRIER_MEASURE_UTF16);
+	if (changed) {
+		units = api->text_measure(text, CRIER_MEASURE_GSM7);
+		gsm7 = units != SIZE_MAX;
+		if (!gsm7)
+			units = api->text_measure(text, CRIER_MEASURE_UTF16);
+	}
 	snprintf(msg, sizeof(msg), "text: %u segment%s, %s, %zu %s (max_segments %u)", sms_text_segments(units, gsm7),
 	         sms_text_segments(units, gsm7) == 1 ? "" : "s", gsm7 ? "GSM-7" : "UCS-2", units,
 	         gsm7 ? "septets" : "UTF-16 units", inst->max_segments);
@@ -397,19 +372,22 @@ out:
 	return res;
 }
 
-/* Twilio's message text must never carry the credentials out; should an
+/* Report an answer that is not a success; returns what it comes to.
+ * Twilio's message text must never carry the credentials out; should an
  * answer echo them, say so instead of quoting it. */
-static void set_answer_error(crier_instance *inst, crier_delivery *d, const crier_http_response *resp, long *code)
+static crier_result refused(crier_instance *inst, crier_delivery *d, const crier_http_response *resp)
 {
 	char msg[320];
+	long code;
 
-	sms_text_describe(resp->status, resp->body, resp->body ? resp->body_len : 0, code, msg, sizeof(msg));
+	sms_text_describe(resp->status, resp->body, resp->body ? resp->body_len : 0, &code, msg, sizeof(msg));
 	if (strstr(msg, inst->auth_token) || strstr(msg, inst->authorization + 6))
 		snprintf(msg, sizeof(msg), "HTTP %ld, Twilio error %ld (its text quoted the credentials: withheld)",
-		         resp->status, *code);
+		         resp->status, code);
 	if (resp->status == 401)
 		strncat(msg, " (check account_sid and auth_token)", sizeof(msg) - strlen(msg) - 1);
-	inst->api->set_error(d, msg);
+	/* Twilio documents no Retry-After; honour one should it come. */
+	return crier_report(inst->api, d, sms_text_classify(resp->status, code), msg, resp->retry_after_ms);
 }
 
 static crier_result send_message(crier_instance *inst, crier_delivery *d, const char *to, const char *body)
@@ -431,7 +409,6 @@ static crier_result send_message(crier_instance *inst, crier_delivery *d, const 
 	                          .timeout_ms = inst->timeout_ms};
 	crier_http_response resp = {0};
 	crier_result res;
-	long code = 0;
 
 	if (!form) {
 		api->set_error(d, "out of memory");
@@ -444,11 +421,7 @@ static crier_result send_message(crier_instance *inst, crier_delivery *d, const 
 		api->set_error(d, resp.error[0] ? resp.error : "transport error");
 		res = CRIER_RETRY;
 	} else if ((res = sms_text_classify(resp.status, 0)) != CRIER_OK) {
-		set_answer_error(inst, d, &resp, &code);
-		res = sms_text_classify(resp.status, code);
-		/* Twilio documents no Retry-After; honour one should it come. */
-		if (res == CRIER_RETRY && resp.retry_after_ms > 0)
-			api->retry_after(d, resp.retry_after_ms);
+		res = refused(inst, d, &resp);
 	}
 	api->http_response_free(&resp);
 	free(form);

@@ -1,6 +1,7 @@
 /* Pure helpers of the sms plugin; see sms_text.h. */
 #include "sms_text.h"
 
+#include <crier/plugin_util.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,48 +126,14 @@ char *sms_text_form(const char *const pairs[][2], size_t n)
 	return out;
 }
 
-char *sms_text_base64(const char *data, size_t len)
-{
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *in = (const unsigned char *)data;
-	char *out = malloc((len + 2) / 3 * 4 + 1), *w = out;
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < len; i += 3) {
-		unsigned long v = (unsigned long)in[i] << 16;
-		size_t left = len - i;
-		if (left > 1)
-			v |= (unsigned long)in[i + 1] << 8;
-		if (left > 2)
-			v |= in[i + 2];
-		*w++ = abc[(v >> 18) & 63];
-		*w++ = abc[(v >> 12) & 63];
-		*w++ = left > 1 ? abc[(v >> 6) & 63] : '=';
-		*w++ = left > 2 ? abc[v & 63] : '=';
-	}
-	*w = '\0';
-	return out;
-}
-
-/* Up to QUOTE_MAX bytes of s, cut on a UTF-8 boundary, controls blanked,
- * trailing blanks dropped. */
+/* Up to QUOTE_MAX bytes of s as crier_quote gives them, trailing blanks
+ * dropped. */
 static void quote(const char *s, size_t len, char *out, size_t size)
 {
-	size_t n = len < QUOTE_MAX ? len : QUOTE_MAX;
+	size_t n = crier_quote(out, size, s, len, QUOTE_MAX);
 
-	if (n > size - 1)
-		n = size - 1;
-	if (n < len)
-		while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-			n--;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		out[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-	}
 	while (n > 0 && out[n - 1] == ' ')
-		n--;
-	out[n] = '\0';
+		out[--n] = '\0';
 }
 
 void sms_text_describe(long status, const char *body, size_t body_len, long *code, char *out, size_t size)
@@ -190,18 +157,15 @@ void sms_text_describe(long status, const char *body, size_t body_len, long *cod
 		snprintf(out, size, "HTTP %ld, Twilio error %ld: %s", status, *code, said);
 	else if (*code)
 		snprintf(out, size, "HTTP %ld, Twilio error %ld", status, *code);
-	else if (said[0])
-		snprintf(out, size, "HTTP %ld: %s", status, said);
 	else
-		snprintf(out, size, "HTTP %ld", status);
+		crier_http_error(out, size, status, said);
 	json_decref(root);
 }
 
 crier_result sms_text_classify(long status, long code)
 {
-	if (status >= 200 && status < 300)
-		return CRIER_OK;
-	if (status == 429 || code == 20429 || status == 408 || status == 0 || (status >= 500 && status < 600))
-		return CRIER_RETRY;
-	return CRIER_FAIL;
+	crier_result res = crier_http_result(status);
+
+	/* 20429: too many requests, whatever the status says. */
+	return res == CRIER_FAIL && code == 20429 ? CRIER_RETRY : res;
 }

@@ -41,10 +41,6 @@ void sms_text_tidy(char *s);
  * with free()) or NULL when out of memory. */
 char *sms_text_form(const char *const pairs[][2], size_t n);
 
-/* Standard base64 (RFC 4648, padded) of len bytes. Returns a new string
- * or NULL when out of memory. */
-char *sms_text_base64(const char *data, size_t len);
-
 /*
  * Read an answer that is not a success. Writes into out (size bytes, always
  * NUL-terminated) "HTTP 400, Twilio error 21211: <message>" from Twilio's
@@ -53,9 +49,10 @@ char *sms_text_base64(const char *data, size_t len);
  */
 void sms_text_describe(long status, const char *body, size_t body_len, long *code, char *out, size_t size);
 
-/* What an answer means: 2xx delivered; 429 or code 20429 (rate limited,
- * never processed), 408 and 5xx worth another try; anything else is a
- * request Twilio will refuse again. */
+/* What an answer means: crier_http_result (2xx delivered; 408, 429 and 5xx
+ * worth another try; anything else a request Twilio will refuse again),
+ * except that code 20429 (rate limited, never processed) is worth another
+ * try too. */
 crier_result sms_text_classify(long status, long code);
 
 #endif

@@ -14,10 +14,10 @@
  * The token is a secret: it never goes into a log line or an error text.
  */
 #include <crier/plugin.h>
+#include <crier/plugin_json.h>
 #include <crier/plugin_util.h>
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +46,14 @@ static const char *const states[] = {"investigating", "identified", "monitoring"
 #define N_STATES (sizeof(states) / sizeof(states[0]))
 
 static const char *const visibilities[] = {"public", "unlisted", "private", "direct"};
+
+/* The configuration's keys: those of every network, then Mastodon's own. */
+static const char *const config_keys[] = {"network",    "states",   "templates",      "instance_url", "token",
+                                          "visibility", "language", "max_characters", "timeout_ms"};
+#define N_CONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+#define N_COMMON_KEYS 3
+
+static const char *const template_names[] = {"post"};
 
 struct crier_instance {
 	const crier_host_api *api; /* borrowed from the host, lives as long as the instance */
@@ -89,10 +97,8 @@ static int parse_states(crier_instance *inst, const json_t *v, char *err, size_t
 	inst->states = 0;
 	json_array_foreach(v, i, s)
 	{
-		size_t k = 0;
-		while (k < N_STATES && !(json_is_string(s) && strcmp(json_string_value(s), states[k]) == 0))
-			k++;
-		if (k == N_STATES)
+		int k = json_is_string(s) ? crier_lookup(json_string_value(s), states, N_STATES) : -1;
+		if (k < 0)
 			return crier_fail(err, errlen,
 			                  "states[%zu]: expected investigating, identified, monitoring or resolved", i);
 		inst->states |= 1u << k;
@@ -100,8 +106,8 @@ static int parse_states(crier_instance *inst, const json_t *v, char *err, size_t
 	return 0;
 }
 
-/* "templates": {"post": "inline text" | "file:path"}; the source or NULL. */
-static int parse_templates(const json_t *v, const char **post, char *err, size_t errlen)
+/* "templates": {"post": "inline text" | "file:path"}. */
+static int check_templates(const json_t *v, char *err, size_t errlen)
 {
 	const char *k;
 	json_t *t;
@@ -115,7 +121,6 @@ static int parse_templates(const json_t *v, const char **post, char *err, size_t
 			                  k);
 		if (!json_is_string(t) || json_string_length(t) == 0)
 			return crier_fail(err, errlen, "templates.post: expected a non-empty string");
-		*post = json_string_value(t);
 	}
 	return 0;
 }
@@ -154,10 +159,8 @@ static int parse_mastodon(crier_instance *inst, const json_t *root, char *err, s
 		return crier_fail(err, errlen, "out of memory");
 	}
 	if ((v = json_object_get(root, "visibility"))) {
-		size_t k = 0;
-		while (k < 4 && !(json_is_string(v) && strcmp(json_string_value(v), visibilities[k]) == 0))
-			k++;
-		if (k == 4)
+		int k = json_is_string(v) ? crier_lookup(json_string_value(v), visibilities, 4) : -1;
+		if (k < 0)
 			return crier_fail(err, errlen, "\"visibility\" must be public, unlisted, private or direct");
 		inst->visibility = visibilities[k];
 	}
@@ -175,33 +178,18 @@ static int parse_mastodon(crier_instance *inst, const json_t *root, char *err, s
 			                  "configuration.statuses.max_characters)");
 		inst->limit = (size_t)json_integer_value(v);
 	}
-	if ((v = json_object_get(root, "timeout_ms"))) {
-		if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > MAX_TIMEOUT_MS)
-			return crier_fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
-			                  MAX_TIMEOUT_MS);
-		inst->timeout_ms = (long)json_integer_value(v);
-	}
-	return 0;
+	return crier_json_int(json_object_get(root, "timeout_ms"), "timeout_ms", 1, MAX_TIMEOUT_MS, &inst->timeout_ms,
+	                      err, errlen);
 }
 
-static int parse_config(crier_instance *inst, const char *config_json, const char **post, char *err, size_t errlen)
+static int parse_config(crier_instance *inst, const char *config_json, char *err, size_t errlen)
 {
-	static const char *const common[] = {"network", "states", "templates"};
-	static const char *const mastodon[] = {"instance_url", "token",          "visibility",
-	                                       "language",     "max_characters", "timeout_ms"};
-	json_error_t jerr;
-	json_t *root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr), *v;
+	json_t *root, *v;
 	const char *key;
 	int ret = -1;
 
-	/* Not jerr.text: it quotes the text near the error, which may be the token. */
-	if (!root)
-		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		                  jerr.column);
-	if (!json_is_object(root)) {
-		crier_fail(err, errlen, "configuration must be a JSON object");
-		goto out;
-	}
+	if (!(root = crier_config_load(config_json, err, errlen)))
+		return -1;
 	const char *net = json_string_value(json_object_get(root, "network"));
 	inst->net = NET_N;
 	for (int i = 0; net && i < NET_N; i++)
@@ -214,41 +202,31 @@ static int parse_config(crier_instance *inst, const char *config_json, const cha
 	inst->limit = networks[inst->net].limit;
 	json_object_foreach(root, key, v)
 	{
-		int known = 0;
-		for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
-			known |= strcmp(key, common[i]) == 0;
-		for (size_t i = 0; i < sizeof(mastodon) / sizeof(mastodon[0]); i++) {
-			if (strcmp(key, mastodon[i]) != 0)
-				continue;
-			if (inst->net != NET_MASTODON) {
-				crier_fail(
-				    err, errlen,
-				    "\"%s\" is a Mastodon setting; publishing to %s is not built (its drafts are "
-				    "posted by hand), so it takes only network, states, templates",
-				    key, networks[inst->net].display);
-				goto out;
-			}
-			known = 1;
+		int k = crier_lookup(key, config_keys, N_CONFIG_KEYS);
+		if (k >= N_COMMON_KEYS && inst->net != NET_MASTODON) {
+			crier_fail(err, errlen,
+			           "\"%s\" is a Mastodon setting; publishing to %s is not built (its drafts are "
+			           "posted by hand), so it takes only network, states, templates",
+			           key, networks[inst->net].display);
+			goto out;
 		}
-		if (!known) {
-			crier_fail(err, errlen, "unknown key \"%s\"; known keys: network, states, templates%s", key,
-			           inst->net == NET_MASTODON
-			               ? ", instance_url, token, visibility, language, max_characters, timeout_ms"
-			               : "");
+		if (k < 0) {
+			crier_fail_unknown_key(err, errlen, key, config_keys,
+			                       inst->net == NET_MASTODON ? N_CONFIG_KEYS : N_COMMON_KEYS);
 			goto out;
 		}
 	}
 	if ((v = json_object_get(root, "states")) && parse_states(inst, v, err, errlen) < 0)
 		goto out;
-	if ((v = json_object_get(root, "templates")) && parse_templates(v, post, err, errlen) < 0)
+	v = json_object_get(root, "templates");
+	if (v && check_templates(v, err, errlen) < 0)
 		goto out;
 	if (inst->net == NET_MASTODON && parse_mastodon(inst, root, err, errlen) < 0)
 		goto out;
+	if (crier_templates_load(inst->api, inst->host, v, template_names, 1, &inst->post, err, errlen) != 1)
+		goto out;
 	ret = 0;
 out:
-	/* The template source is kept by the caller only while root lives. */
-	if (ret == 0 && *post && !(*post = strdup(*post)))
-		ret = crier_fail(err, errlen, "out of memory");
 	json_decref(root);
 	return ret;
 }
@@ -257,7 +235,6 @@ static int social_init(const crier_host_api *api, crier_host *host, const char *
                        char *err, size_t errlen)
 {
 	crier_instance *inst;
-	const char *post = NULL;
 
 	*out = NULL;
 	/* Version 2 guarantees every entry this plugin uses. */
@@ -272,13 +249,7 @@ static int social_init(const crier_host_api *api, crier_host *host, const char *
 	inst->states = (1u << N_STATES) - 1;
 	inst->visibility = "public";
 	inst->timeout_ms = DEFAULT_TIMEOUT_MS;
-	if (parse_config(inst, config_json, &post, err, errlen) < 0) {
-		social_destroy(inst);
-		return -1;
-	}
-	inst->post = api->template_load(host, "post", post, err, errlen);
-	free((char *)post);
-	if (!inst->post) {
+	if (parse_config(inst, config_json, err, errlen) < 0) {
 		social_destroy(inst);
 		return -1;
 	}
@@ -431,24 +402,12 @@ static void http_error(const crier_instance *inst, const crier_http_response *re
 	json_t *j = resp->body ? json_loadb(resp->body, resp->body_len, 0, NULL) : NULL;
 	const char *e = json_string_value(json_object_get(j, "error"));
 	char snippet[ERROR_TEXT_MAX + 1];
-	size_t n = 0;
 
 	if (!e)
 		e = resp->body ? resp->body : "";
-	n = strlen(e);
-	if (n > ERROR_TEXT_MAX) {
-		n = ERROR_TEXT_MAX;
-		while (n > 0 && ((unsigned char)e[n] & 0xC0) == 0x80)
-			n--;
-	}
-	for (size_t i = 0; i < n; i++)
-		snippet[i] = ((unsigned char)e[i] < 0x20 || e[i] == 0x7f) ? ' ' : e[i];
-	snippet[n] = '\0';
+	crier_quote(snippet, sizeof(snippet), e, strlen(e), ERROR_TEXT_MAX);
 	json_decref(j);
-	if (n)
-		snprintf(out, size, "HTTP %ld: %s", resp->status, snippet);
-	else
-		snprintf(out, size, "HTTP %ld", resp->status);
+	crier_http_error(out, size, resp->status, snippet);
 	crier_redact(out, size, inst->token);
 }
 
@@ -508,15 +467,8 @@ static crier_result publish_mastodon(crier_instance *inst, crier_delivery *d, co
 		goto out;
 	}
 	http_error(inst, &resp, msg, sizeof(msg));
-	api->set_error(d, msg);
-	if (resp.status == 429 || resp.status == 408 || resp.status >= 500) {
-		/* Mastodon says when its window reopens (X-RateLimit-Reset). */
-		if (resp.retry_after_ms > 0)
-			api->retry_after(d, resp.retry_after_ms);
-		res = CRIER_RETRY;
-	} else {
-		res = CRIER_FAIL;
-	}
+	/* On a 429 Mastodon says when its window reopens (X-RateLimit-Reset). */
+	res = crier_report(api, d, crier_http_result(resp.status), msg, resp.retry_after_ms);
 out:
 	api->http_response_free(&resp);
 	free(body);

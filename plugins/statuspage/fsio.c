@@ -1,5 +1,6 @@
 #include "fsio.h"
 
+#include <crier/plugin_file.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -20,20 +21,6 @@ char *fsio_tmp_name(const char *path)
 	return tmp;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int fsio_write_aside(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char *tmp = fsio_tmp_name(path);
@@ -48,7 +35,7 @@ int fsio_write_aside(const char *path, const void *data, size_t len, mode_t mode
 	if (fd < 0)
 		goto out;
 	/* The mode of an existing leftover is not reset by O_CREAT. */
-	if (fchmod(fd, mode) != 0 || write_all(fd, data, len) != 0 || fsync(fd) != 0)
+	if (fchmod(fd, mode) != 0 || crier_write_all(fd, data, len) != 0 || fsync(fd) != 0)
 		goto out;
 	ret = 0;
 out:
@@ -89,31 +76,6 @@ void fsio_discard(const char *path)
 	errno = saved;
 }
 
-int fsio_sync_parent(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	char *dir;
-	int fd, ret;
-
-	if (!slash)
-		dir = strdup(".");
-	else if (slash == path)
-		dir = strdup("/");
-	else
-		dir = strndup(path, (size_t)(slash - path));
-	if (!dir) {
-		errno = ENOMEM;
-		return -1;
-	}
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	free(dir);
-	if (fd < 0)
-		return -1;
-	ret = fsync(fd);
-	close(fd);
-	return ret;
-}
-
 int fsio_replace(const char *path, const void *data, size_t len, mode_t mode)
 {
 	if (fsio_write_aside(path, data, len, mode) != 0)
@@ -122,31 +84,5 @@ int fsio_replace(const char *path, const void *data, size_t len, mode_t mode)
 		fsio_discard(path);
 		return -1;
 	}
-	return fsio_sync_parent(path);
-}
-
-int fsio_mkdirs(const char *dir, mode_t mode)
-{
-	char *copy = strdup(dir);
-	int ret = -1;
-
-	if (!copy) {
-		errno = ENOMEM;
-		return -1;
-	}
-	for (char *p = copy + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(copy, mode) != 0 && errno != EEXIST)
-			goto out;
-		*p = c;
-		if (!c)
-			break;
-	}
-	ret = 0;
-out:
-	free(copy);
-	return ret;
+	return crier_sync_parent(path);
 }

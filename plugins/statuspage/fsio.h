@@ -24,13 +24,7 @@ int fsio_commit(const char *path);
 /* Remove what fsio_write_aside left for path, if anything. */
 void fsio_discard(const char *path);
 
-/* Make the directory entries of the folder holding path durable. 0 or -1. */
-int fsio_sync_parent(const char *path);
-
-/* fsio_write_aside, fsio_commit and fsio_sync_parent in one. 0, or -1 with errno. */
+/* fsio_write_aside, fsio_commit and crier_sync_parent in one. 0, or -1 with errno. */
 int fsio_replace(const char *path, const void *data, size_t len, mode_t mode);
-
-/* mkdir -p dir with mode for the folders it creates. 0, or -1 with errno. */
-int fsio_mkdirs(const char *dir, mode_t mode);
 
 #endif

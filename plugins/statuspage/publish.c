@@ -2,6 +2,7 @@
 
 #include "fsio.h"
 
+#include <crier/plugin_file.h>
 #include <crier/plugin_util.h>
 
 #include <curl/curl.h>
@@ -60,31 +61,25 @@ static char *tmp_rel(const char *rel)
 
 /* ---- configuration ---- */
 
-static const char *const dir_keys[] = {"dir", NULL};
-static const char *const http_keys[] = {"url", "username", "password", "atomic", "timeout_ms", NULL};
-static const char *const sftp_keys[] = {
-    "url",         "username",   "password",        "private_key", "public_key", "key_passphrase",
-    "known_hosts", "timeout_ms", "host_key_sha256", NULL};
+#define N_KEYS(list) (sizeof(list) / sizeof(list[0]))
+static const char *const dir_keys[] = {"dir"};
+static const char *const http_keys[] = {"url", "username", "password", "atomic", "timeout_ms"};
+static const char *const sftp_keys[] = {"url",         "username",   "password",
+                                        "private_key", "public_key", "key_passphrase",
+                                        "known_hosts", "timeout_ms", "host_key_sha256"};
 
-static int check_keys(const json_t *cfg, const char *const *known, int index, const char *what, char *err,
+static int check_keys(const json_t *cfg, const char *const *known, size_t n, int index, const char *what, char *err,
                       size_t errlen)
 {
 	const char *k;
 	json_t *v;
+	char list[256];
 
 	json_object_foreach((json_t *)cfg, k, v)
 	{
-		size_t i = 0;
-		while (known[i] && strcmp(known[i], k) != 0)
-			i++;
-		if (!known[i]) {
-			char list[256] = "";
-			for (i = 0; known[i]; i++)
-				snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
-				         known[i]);
+		if (crier_lookup(k, known, n) < 0)
 			return crier_fail(err, errlen, "targets[%d]: unknown key \"%s\" for %s target; known keys: %s",
-			                  index, k, what, list);
-		}
+			                  index, k, what, crier_join(list, sizeof(list), known, n));
 	}
 	return 0;
 }
@@ -103,37 +98,6 @@ static int opt_string(const json_t *cfg, const char *key, int index, char **out,
 	if (!(*out = strdup(json_string_value(v))))
 		return crier_fail(err, errlen, "out of memory");
 	return 0;
-}
-
-static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static char *basic_auth(const char *user, const char *pass)
-{
-	size_t ul = strlen(user), pl = strlen(pass), n = ul + 1 + pl, o = 0;
-	unsigned char *raw = malloc(n);
-	char *out = raw ? malloc(6 + (n + 2) / 3 * 4 + 1) : NULL;
-
-	if (!out) {
-		free(raw);
-		return NULL;
-	}
-	memcpy(raw, user, ul);
-	raw[ul] = ':';
-	memcpy(raw + ul + 1, pass, pl);
-	memcpy(out, "Basic ", 6);
-	o = 6;
-	for (size_t i = 0; i < n; i += 3) {
-		unsigned v =
-		    (unsigned)raw[i] << 16 | (i + 1 < n ? (unsigned)raw[i + 1] << 8 : 0) | (i + 2 < n ? raw[i + 2] : 0);
-		out[o++] = b64[v >> 18 & 63];
-		out[o++] = b64[v >> 12 & 63];
-		out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? b64[v & 63] : '=';
-	}
-	out[o] = '\0';
-	crier_wipe(raw, n);
-	free(raw);
-	return out;
 }
 
 /* scheme://host[:port]/path: the host part (borrowed span) and where the path begins. */
@@ -252,7 +216,7 @@ static int parse_http(publish_target *t, const json_t *cfg, int index, char *err
 {
 	const json_t *v = json_object_get(cfg, "atomic");
 
-	if (check_keys(cfg, http_keys, index, "an HTTP", err, errlen) != 0 ||
+	if (check_keys(cfg, http_keys, N_KEYS(http_keys), index, "an HTTP", err, errlen) != 0 ||
 	    opt_string(cfg, "username", index, &t->username, err, errlen) != 0 ||
 	    opt_string(cfg, "password", index, &t->password, err, errlen) != 0)
 		return -1;
@@ -261,7 +225,7 @@ static int parse_http(publish_target *t, const json_t *cfg, int index, char *err
 	if (t->username && strchr(t->username, ':'))
 		return crier_fail(err, errlen, "targets[%d].username: must not hold ':' (HTTP basic authentication)",
 		                  index);
-	if (t->username && !(t->auth = basic_auth(t->username, t->password)))
+	if (t->username && !(t->auth = crier_basic_auth(t->username, t->password)))
 		return crier_fail(err, errlen, "out of memory");
 	t->atomic = 1;
 	if (v && !json_is_boolean(v))
@@ -273,7 +237,7 @@ static int parse_http(publish_target *t, const json_t *cfg, int index, char *err
 
 static int parse_sftp(publish_target *t, const json_t *cfg, int index, char *err, size_t errlen)
 {
-	if (check_keys(cfg, sftp_keys, index, "an SFTP", err, errlen) != 0 ||
+	if (check_keys(cfg, sftp_keys, N_KEYS(sftp_keys), index, "an SFTP", err, errlen) != 0 ||
 	    opt_string(cfg, "username", index, &t->username, err, errlen) != 0 ||
 	    opt_string(cfg, "password", index, &t->password, err, errlen) != 0 ||
 	    opt_string(cfg, "private_key", index, &t->private_key, err, errlen) != 0 ||
@@ -343,7 +307,7 @@ int publish_parse(publish_target *t, int index, const json_t *cfg, const char *s
 		                  "targets[%d]: give either \"dir\" (a local folder) or \"url\" (a string)", index);
 	if (dir) {
 		size_t n = strlen(dir);
-		if (check_keys(cfg, dir_keys, index, "a local", err, errlen) != 0)
+		if (check_keys(cfg, dir_keys, N_KEYS(dir_keys), index, "a local", err, errlen) != 0)
 			return -1;
 		while (n > 1 && dir[n - 1] == '/')
 			n--;
@@ -385,7 +349,7 @@ static int sync_folder_once(const char *path, char **last)
 		return 0;
 	free(*last);
 	*last = strndup(path, n);
-	return fsio_sync_parent(path);
+	return crier_sync_parent(path);
 }
 
 static int dir_publish(publish_target *t, const render_file *files, size_t n, const unsigned char *send,
@@ -401,7 +365,7 @@ static int dir_publish(publish_target *t, const render_file *files, size_t n, co
 		result_set(res, 0, "%s: out of memory", t->label);
 		return -1;
 	}
-	if (t->create && fsio_mkdirs(t->dir, 0755) != 0) {
+	if (t->create && crier_mkdirs(t->dir, 0755) != 0) {
 		result_set(res, 0, "%s: cannot create the folder: %s", t->label, strerror(errno));
 		goto out;
 	}
@@ -425,7 +389,7 @@ static int dir_publish(publish_target *t, const render_file *files, size_t n, co
 		}
 		slash = strrchr(paths[i], '/');
 		*slash = '\0';
-		int mk = fsio_mkdirs(paths[i], 0755);
+		int mk = crier_mkdirs(paths[i], 0755);
 		*slash = '/';
 		if (mk != 0 || fsio_write_aside(paths[i], files[i].data, files[i].len, 0644) != 0) {
 			result_set(res, 0, "%s: writing %s: %s", t->label, files[i].path, strerror(errno));
@@ -500,7 +464,7 @@ static int http_call(const crier_host_api *api, crier_host *host, publish_target
 	} else if (strcmp(method, "MKCOL") == 0 && resp.status == 405) {
 		ret = 0; /* RFC 4918: the collection is already there */
 	} else {
-		int transient = resp.status == 408 || resp.status == 429 || resp.status >= 500;
+		int transient = crier_http_transient(resp.status);
 		/* 409: RFC 4918's answer when the parent collection is missing. */
 		result_set(res, !transient, "%s: %s %s: HTTP %ld%s", t->label, method, rel, resp.status,
 		           resp.status == 409 ? " (is the URL's folder there?)" : "");
@@ -560,22 +524,6 @@ static int http_publish(const crier_host_api *api, crier_host *host, publish_tar
 }
 
 /* ---- SFTP ---- */
-
-typedef struct reader {
-	const char *p;
-	size_t left;
-} reader;
-
-static size_t read_cb(char *buf, size_t size, size_t nmemb, void *ud)
-{
-	reader *r = ud;
-	size_t n = size * nmemb < r->left ? size * nmemb : r->left;
-
-	memcpy(buf, r->p, n);
-	r->p += n;
-	r->left -= n;
-	return n;
-}
 
 static size_t discard_cb(char *buf, size_t size, size_t nmemb, void *ud)
 {
@@ -639,7 +587,7 @@ static int sftp_upload(publish_target *t, const char *rel, const render_file *f,
 	CURL *h = t->curl;
 	char errbuf[CURL_ERROR_SIZE] = "";
 	char *url = NULL;
-	reader r = {f->data, f->len};
+	crier_upload r = {f->data, f->len};
 	CURLcode rc;
 
 	if (!(url = cat(t->url, "", rel))) {
@@ -677,7 +625,7 @@ static int sftp_upload(publish_target *t, const char *rel, const render_file *f,
 		SSH_SETOPT(CURLOPT_SSH_HOST_PUBLIC_KEY_SHA256, t->host_key_sha256);
 #endif
 	SSH_SETOPT(CURLOPT_UPLOAD, 1L);
-	SSH_SETOPT(CURLOPT_READFUNCTION, read_cb);
+	SSH_SETOPT(CURLOPT_READFUNCTION, crier_upload_read);
 	SSH_SETOPT(CURLOPT_READDATA, &r);
 	SSH_SETOPT(CURLOPT_WRITEFUNCTION, discard_cb);
 	SSH_SETOPT(CURLOPT_INFILESIZE_LARGE, (curl_off_t)f->len);

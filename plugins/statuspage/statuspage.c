@@ -15,17 +15,17 @@
  * when every target is current. A failing target does not hold back the
  * others: they are published, and the retry sends only what still lags.
  */
-#include "fsio.h"
 #include "model.h"
 #include "publish.h"
 #include "render.h"
 
 #include <crier/plugin.h>
+#include <crier/plugin_file.h>
+#include <crier/plugin_json.h>
 #include <crier/plugin_util.h>
 
 #include <errno.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,8 +157,8 @@ static int parse_targets(crier_instance *inst, const json_t *v, char *err, size_
 	return 0;
 }
 
-/* "templates": {"index": "inline text" | "file:path", ...}: sources into src. */
-static int parse_templates(const json_t *v, const char *src[N_TEMPLATES], char *err, size_t errlen)
+/* "templates": {"index": "inline text" | "file:path", ...}. */
+static int check_templates(const json_t *v, char *err, size_t errlen)
 {
 	const char *k;
 	json_t *t;
@@ -167,29 +167,23 @@ static int parse_templates(const json_t *v, const char *src[N_TEMPLATES], char *
 		return crier_fail(err, errlen, "\"templates\" must be an object: {\"index\": \"...\", ...}");
 	json_object_foreach((json_t *)v, k, t)
 	{
-		size_t i = 0;
-		while (i < N_TEMPLATES && strcmp(k, template_names[i]) != 0)
-			i++;
-		if (i == N_TEMPLATES)
+		if (crier_lookup(k, template_names, N_TEMPLATES) < 0)
 			return crier_fail(err, errlen,
 			                  "templates: unknown template \"%s\" (known: index, incident, history, feed)",
 			                  k);
 		if (!json_is_string(t) || json_string_length(t) == 0)
 			return crier_fail(err, errlen, "templates.%s: expected a non-empty string", k);
-		src[i] = json_string_value(t);
 	}
 	return 0;
 }
 
 static int parse_int(const json_t *root, const char *key, int lo, int hi, int *out, char *err, size_t errlen)
 {
-	const json_t *v = json_object_get(root, key);
+	long n = *out;
 
-	if (!v)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi)
-		return crier_fail(err, errlen, "\"%s\" must be an integer from %d to %d", key, lo, hi);
-	*out = (int)json_integer_value(v);
+	if (crier_json_int(json_object_get(root, key), key, lo, hi, &n, err, errlen) != 0)
+		return -1;
+	*out = (int)n;
 	return 0;
 }
 
@@ -211,27 +205,17 @@ static int parse_url(crier_instance *inst, const json_t *v, char *err, size_t er
 	return 0;
 }
 
-static int parse_config(crier_instance *inst, const json_t *root, const char *src[N_TEMPLATES], char *err,
-                        size_t errlen)
+static int parse_config(crier_instance *inst, const json_t *root, char *err, size_t errlen)
 {
 	static const char *const known[] = {"name",         "url",         "components", "targets",
 	                                    "history_days", "recent_days", "templates"};
 	const char *key, *name;
 	json_t *v;
 
-	if (!json_is_object(root))
-		return crier_fail(err, errlen, "configuration must be a JSON object");
 	json_object_foreach((json_t *)root, key, v)
 	{
-		size_t i = 0;
-		while (i < sizeof(known) / sizeof(known[0]) && strcmp(key, known[i]) != 0)
-			i++;
-		if (i == sizeof(known) / sizeof(known[0]))
-			return crier_fail(
-			    err, errlen,
-			    "unknown key \"%s\"; known keys: name, url, components, targets, history_days, "
-			    "recent_days, templates",
-			    key);
+		if (crier_lookup(key, known, sizeof(known) / sizeof(known[0])) < 0)
+			return crier_fail_unknown_key(err, errlen, key, known, sizeof(known) / sizeof(known[0]));
 	}
 	v = json_object_get(root, "name");
 	name = v ? json_string_value(v) : DEFAULT_NAME;
@@ -250,7 +234,7 @@ static int parse_config(crier_instance *inst, const json_t *root, const char *sr
 		return -1;
 	if ((v = json_object_get(root, "components")) && parse_components(inst, v, err, errlen) != 0)
 		return -1;
-	if ((v = json_object_get(root, "templates")) && parse_templates(v, src, err, errlen) != 0)
+	if ((v = json_object_get(root, "templates")) && check_templates(v, err, errlen) != 0)
 		return -1;
 	if ((v = json_object_get(root, "targets")))
 		return parse_targets(inst, v, err, errlen);
@@ -269,9 +253,7 @@ static int parse_config(crier_instance *inst, const json_t *root, const char *sr
 static int statuspage_init(const crier_host_api *api, crier_host *host, const char *config_json, crier_instance **out,
                            char *err, size_t errlen)
 {
-	const char *src[N_TEMPLATES] = {NULL};
 	crier_instance *inst;
-	json_error_t jerr;
 	json_t *root = NULL;
 
 	*out = NULL;
@@ -283,17 +265,10 @@ static int statuspage_init(const crier_host_api *api, crier_host *host, const ch
 		return crier_fail(err, errlen, "out of memory");
 	inst->api = api;
 	inst->host = host;
-	/* Not jerr.text: it quotes the text near the error, which may be a password. */
-	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line, jerr.column);
+	if (!(root = crier_config_load(config_json, err, errlen)) || parse_config(inst, root, err, errlen) != 0 ||
+	    crier_templates_load(api, host, json_object_get(root, "templates"), template_names, N_TEMPLATES, inst->tpl,
+	                         err, errlen) != N_TEMPLATES)
 		goto fail;
-	}
-	if (parse_config(inst, root, src, err, errlen) != 0)
-		goto fail;
-	for (size_t i = 0; i < N_TEMPLATES; i++)
-		if (!(inst->tpl[i] = api->template_load(host, template_names[i], src[i], err, errlen)))
-			goto fail;
 	if (!(inst->failing = calloc(inst->n_targets, 1)) ||
 	    asprintf(&inst->model_path, "%s/%s/model.json", api->state_dir(host), api->instance_name(host)) < 0) {
 		inst->model_path = NULL;
@@ -344,7 +319,7 @@ static int ensure_model(crier_instance *inst, char *err, size_t errlen)
 	*strrchr(dir, '/') = '\0';
 	/* Readable folders, so the default site under it can be served; the
 	 * model file itself is 0600. */
-	if (fsio_mkdirs(dir, 0755) != 0)
+	if (crier_mkdirs(dir, 0755) != 0)
 		return crier_fail(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 	rc = model_load(inst->model_path, &inst->model, err, errlen);
 	if (rc == -2) {

@@ -9,10 +9,10 @@
  * into a log line or an error text.
  */
 #include <crier/plugin.h>
+#include <crier/plugin_json.h>
 #include <crier/plugin_util.h>
 
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +30,8 @@
  * of that name replaces them; these others carry the delivery's identity
  * or the message framing, so the configuration may not set them. */
 #define N_DEFAULT_HEADERS 2
+/* Idempotency-Key and X-Crier-Attempt, set by deliver() for each request. */
+#define N_DELIVERY_HEADERS 2
 static const char *const reserved[] = {"Idempotency-Key",   "X-Crier-Attempt", "Content-Length", "Host",
                                        "Transfer-Encoding", "Connection",      "Expect"};
 
@@ -38,7 +40,10 @@ struct crier_instance {
 	crier_host *host;          /* borrowed, same */
 	char *url;                 /* new; a secret */
 	long timeout_ms;
-	crier_http_header *headers; /* new array; names and values new too */
+	/* New array of n_headers + N_DELIVERY_HEADERS: the headers sent with
+	 * every request (names and values new too), then the slots deliver()
+	 * fills with borrowed values for the request at hand. */
+	crier_http_header *headers;
 	size_t n_headers;
 	crier_template *body; /* new, or NULL when the body is the event JSON itself */
 	char *body_name;      /* new: the template's name or path, for messages */
@@ -133,7 +138,7 @@ static int parse_headers(crier_instance *inst, json_t *obj, const char *content_
 		}
 		has_agent |= strcasecmp(name, "User-Agent") == 0;
 	}
-	inst->headers = calloc(N_DEFAULT_HEADERS + json_object_size(obj), sizeof(*inst->headers));
+	inst->headers = calloc(N_DEFAULT_HEADERS + json_object_size(obj) + N_DELIVERY_HEADERS, sizeof(*inst->headers));
 	if (!inst->headers)
 		return crier_fail(err, errlen, "out of memory");
 	if (!has_type) {
@@ -204,20 +209,12 @@ static int load_template(crier_instance *inst, const char *src, char *err, size_
 
 static int parse_config(crier_instance *inst, const char *config_json, char *err, size_t errlen)
 {
-	json_error_t jerr;
 	json_t *root, *v, *headers = NULL;
 	const char *key, *template = NULL, *content_type = NULL;
 	int ret = -1;
 
-	root = json_loads(config_json ? config_json : "{}", JSON_REJECT_DUPLICATES, &jerr);
-	/* Not jerr.text: it quotes the text near the error, which may be the URL. */
-	if (!root)
-		return crier_fail(err, errlen, "configuration is not valid JSON (line %d, column %d)", jerr.line,
-		                  jerr.column);
-	if (!json_is_object(root)) {
-		crier_fail(err, errlen, "configuration must be a JSON object");
-		goto out;
-	}
+	if (!(root = crier_config_load(config_json, err, errlen)))
+		return -1;
 	inst->timeout_ms = DEFAULT_TIMEOUT_MS;
 	json_object_foreach(root, key, v)
 	{
@@ -241,13 +238,8 @@ static int parse_config(crier_instance *inst, const char *config_json, char *err
 				goto out;
 			}
 		} else if (strcmp(key, "timeout_ms") == 0) {
-			json_int_t t = json_integer_value(v);
-			if (!json_is_integer(v) || t < 1 || t > MAX_TIMEOUT_MS) {
-				crier_fail(err, errlen, "\"timeout_ms\" must be an integer from 1 to %d",
-				           MAX_TIMEOUT_MS);
+			if (crier_json_int(v, key, 1, MAX_TIMEOUT_MS, &inst->timeout_ms, err, errlen) != 0)
 				goto out;
-			}
-			inst->timeout_ms = (long)t;
 		} else if (strcmp(key, "headers") == 0) {
 			headers = v;
 		} else if (strcmp(key, "template") == 0) {
@@ -345,25 +337,11 @@ static int webhook_init(const crier_host_api *api, crier_host *host, const char 
 static void http_error(const crier_instance *inst, const crier_http_response *resp, char *out, size_t size)
 {
 	char snippet[ERROR_BODY_MAX + 1];
-	size_t n = 0;
+	size_t n = crier_quote(snippet, sizeof(snippet), resp->body, resp->body ? resp->body_len : 0, ERROR_BODY_MAX);
 
-	if (resp->body) {
-		n = resp->body_len < ERROR_BODY_MAX ? resp->body_len : ERROR_BODY_MAX;
-		if (n < resp->body_len)
-			while (n > 0 && ((unsigned char)resp->body[n] & 0xC0) == 0x80)
-				n--;
-		for (size_t i = 0; i < n; i++) {
-			unsigned char c = (unsigned char)resp->body[i];
-			snippet[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-		}
-	}
-	snippet[n] = '\0';
 	while (n > 0 && snippet[n - 1] == ' ')
 		snippet[--n] = '\0';
-	if (n)
-		snprintf(out, size, "HTTP %ld: %s", resp->status, snippet);
-	else
-		snprintf(out, size, "HTTP %ld", resp->status);
+	crier_http_error(out, size, resp->status, snippet);
 	{
 		const char *auth = strstr(inst->url, "://");
 		const char *rest;
@@ -556,13 +534,11 @@ static crier_result webhook_deliver(crier_instance *inst, crier_delivery *d)
 	const crier_host_api *api = inst->api;
 	const char *json = api->delivery_json(d);
 	const char *key = api->delivery_key(d);
-	crier_http_header *hdrs;
 	crier_http_request req = {0};
 	crier_http_response resp;
 	char attempt[24], msg[320], *body = NULL;
 	crier_result res;
 	int64_t not_before;
-	size_t n = 0;
 
 	if (!json || !key) {
 		api->set_error(d, "the host gave no event JSON or idempotency key");
@@ -570,22 +546,14 @@ static crier_result webhook_deliver(crier_instance *inst, crier_delivery *d)
 	}
 	if (inst->body && !(body = render_body(inst, d, json, &res)))
 		return res;
-	hdrs = calloc(inst->n_headers + 2, sizeof(*hdrs));
-	if (!hdrs) {
-		free(body);
-		api->set_error(d, "out of memory");
-		return CRIER_RETRY;
-	}
-	for (size_t i = 0; i < inst->n_headers; i++)
-		hdrs[n++] = inst->headers[i];
 	snprintf(attempt, sizeof(attempt), "%u", api->delivery_attempt(d));
-	hdrs[n++] = (crier_http_header){"Idempotency-Key", key};
-	hdrs[n++] = (crier_http_header){"X-Crier-Attempt", attempt};
+	inst->headers[inst->n_headers] = (crier_http_header){"Idempotency-Key", key};
+	inst->headers[inst->n_headers + 1] = (crier_http_header){"X-Crier-Attempt", attempt};
 
 	req.method = "POST";
 	req.url = inst->url;
-	req.headers = hdrs;
-	req.n_headers = n;
+	req.headers = inst->headers;
+	req.n_headers = inst->n_headers + N_DELIVERY_HEADERS;
 	req.body = body ? body : json;
 	req.body_len = strlen(req.body);
 	req.timeout_ms = inst->timeout_ms;
@@ -594,27 +562,14 @@ static crier_result webhook_deliver(crier_instance *inst, crier_delivery *d)
 	if (api->http_request(inst->host, &req, &resp) != 0) {
 		api->set_error(d, resp.error[0] ? resp.error : "transport error");
 		res = CRIER_RETRY;
-		goto out;
-	}
-	if (resp.status >= 200 && resp.status < 300) {
-		res = CRIER_OK;
-		goto out;
-	}
-	http_error(inst, &resp, msg, sizeof(msg));
-	api->set_error(d, msg);
-	if (resp.status == 408 || resp.status == 429 || (resp.status >= 500 && resp.status < 600)) {
+	} else if ((res = crier_http_result(resp.status)) != CRIER_OK) {
+		http_error(inst, &resp, msg, sizeof(msg));
 		not_before = resp.status == 429 ? body_retry_after(api, &resp) : 0;
 		if (resp.retry_after_ms > not_before)
 			not_before = resp.retry_after_ms;
-		if (not_before > 0)
-			api->retry_after(d, not_before);
-		res = CRIER_RETRY;
-	} else {
-		res = CRIER_FAIL;
+		crier_report(api, d, res, msg, not_before);
 	}
-out:
 	api->http_response_free(&resp);
-	free(hdrs);
 	free(body);
 	return res;
 }

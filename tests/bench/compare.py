@@ -295,23 +295,29 @@ def _receiver(port_q, count, stop, out_q):
     target.stop()
 
 
-def paced_latency(rate=1000, seconds=10, senders=8):
-    """p50/p99 from sending a new alert to crierd to the webhook plugin's request
-    arriving at a local target, at a steady `rate` requests/s (an upper bound on
-    accepted -> plugin called: it includes HTTP on both sides)."""
+def paced_latency(rate=1000, seconds=10, senders=8, sink_url=None):
+    """Alerts sent at a steady `rate` requests/s, each a new event for the
+    webhook plugin. Returns crierd's own histogram of accepted -> plugin
+    called ("inside", see ingest_to_plugin) and, when no sink_url is given,
+    p50/p99 from sending to a local Python target receiving the webhook (an
+    upper bound that adds both HTTP hops and Python's own delays; the
+    plugin's calls wait for that slow target, too). With sink_url (nginx),
+    only the histogram."""
     import http.client
     import multiprocessing as mp
     import threading
 
     port_q, out_q, stop, count = mp.Queue(), mp.Queue(), mp.Event(), mp.Value("i", 0)
-    rx = mp.Process(target=_receiver, args=(port_q, count, stop, out_q), daemon=True)
-    rx.start()
+    rx = None
+    if not sink_url:
+        rx = mp.Process(target=_receiver, args=(port_q, count, stop, out_q), daemon=True)
+        rx.start()
+    got = []
     try:
-        port = port_q.get(timeout=30)
+        url = sink_url or "http://127.0.0.1:%d/sink" % port_q.get(timeout=30)
         with harness.TempDir(prefix="crier-latency-") as tmp:
             d = harness.Crierd(tmp, hold_seconds=300, files={
-                "webhook.json": {"plugins": {"webhook": {"instances": {"sink": {
-                    "url": "http://127.0.0.1:%d/sink" % port}}}}},
+                "webhook.json": {"plugins": {"webhook": {"instances": {"sink": {"url": url}}}}},
                 "routes.json": {"routes": [{"name": "all", "to": ["webhook/sink"]}]},
                 "log.json": None,
             })
@@ -342,17 +348,49 @@ def paced_latency(rate=1000, seconds=10, senders=8):
                 t.start()
             for t in ts:
                 t.join()
-            harness.wait_until(lambda: count.value >= len(sent), 60, 0.2, "all deliveries")
+            if rx:
+                harness.wait_until(lambda: count.value >= len(sent), 60, 0.2, "all deliveries")
+            else:
+                harness.wait_until(lambda: ingest_to_plugin(d.port)["count"] >= len(sent), 60, 0.2,
+                                   "all deliveries")
+            inside = ingest_to_plugin(d.port)
             stop.set()
-            got = out_q.get(timeout=30)
+            if rx:
+                got = out_q.get(timeout=30)
             d.stop()
     finally:
         stop.set()
-        rx.join(10)
-        if rx.is_alive():
-            rx.terminate()
+        if rx:
+            rx.join(10)
+            if rx.is_alive():
+                rx.terminate()
+    r = {"rate": len(sent) / seconds, "inside": inside}
     lat = sorted((wall - sent[key]) * 1000 for wall, key in got if key in sent)
-    return {"n": len(lat), "rate": len(sent) / seconds, "p50": lat[len(lat) // 2], "p99": lat[int(len(lat) * 0.99)]}
+    if lat:
+        r.update({"n": len(lat), "p50": lat[len(lat) // 2], "p99": lat[int(len(lat) * 0.99)]})
+    return r
+
+
+def ingest_to_plugin(port):
+    """crierd's own measure of accepted -> plugin called: the histogram
+    crier_ingest_to_plugin_seconds from /metrics, as {count, p50_le, p99_le,
+    share_le_5ms}: a quantile is known to lie at or below its bucket's bound."""
+    import urllib.request
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read().decode()
+    buckets = []
+    for line in text.splitlines():
+        m = re.match(r'crier_ingest_to_plugin_seconds_bucket\{le="([^"]+)"\} (\d+)', line)
+        if m:
+            buckets.append((float("inf") if m.group(1) == "+Inf" else float(m.group(1)), int(m.group(2))))
+    total = buckets[-1][1] if buckets else 0
+
+    def le(q):
+        for bound, cum in buckets:
+            if total and cum >= q * total:
+                return bound * 1000
+        return float("nan")
+    at5 = next((cum for bound, cum in buckets if abs(bound - 0.005) < 1e-9), 0)
+    return {"count": total, "p50_le": le(0.50), "p99_le": le(0.99), "share_le_5ms": at5 / total if total else 0}
 
 
 def main():
@@ -413,6 +451,9 @@ def main():
             first = iso.get("thread") or next(iter(iso.values()))
             extra["deliveries"] = first["deliveries"]
             extra["deliveries_per_s"] = first["per_s"]
+
+            # Accepted -> plugin called at a steady 1,000 requests/s, the webhook going to nginx.
+            extra["latency_nginx"] = paced_latency(sink_url="http://127.0.0.1:%d/sink" % ng_port)
         finally:
             for s in servers:
                 s.stop()
@@ -443,8 +484,15 @@ def main():
     print_isolation(extra["isolation"])
     print()
     lt = extra["latency"]
-    print("accepted -> plugin called, p99:  %5.2f ms (p50 %.2f ms; %d events at %.0f requests/s; target < 5 ms: %s)" % (
-        lt["p99"], lt["p50"], lt["n"], lt["rate"], "met" if lt["p99"] < 5 else "MISSED"))
+    ins = extra["latency_nginx"]["inside"]
+    print("accepted -> plugin called, p99:  <= %.1f ms (crierd's own histogram; p50 <= %.1f ms; %.2f%% within 5 ms;"
+          " %d first attempts at %.0f requests/s, webhook to nginx; target < 5 ms: %s)" % (
+              ins["p99_le"], ins["p50_le"], 100 * ins["share_le_5ms"], ins["count"], extra["latency_nginx"]["rate"],
+              "met" if ins["p99_le"] <= 5 else "MISSED"))
+    ins = lt["inside"]
+    print("  the same, webhook to a Python target: p99 <= %.1f ms, p50 <= %.1f ms; end to end, sender -> target:"
+          " p99 %.2f ms, p50 %.2f ms (adds both HTTP hops and Python)" % (
+              ins["p99_le"], ins["p50_le"], lt.get("p99", float("nan")), lt.get("p50", float("nan"))))
     print("\n" + json.dumps({"crierd": c, "alertmanager": a, "nginx": n, "extra": extra}))
     return 0
 

@@ -409,7 +409,8 @@ static void test_errors(void)
 
 	/* unknown keys, types, ranges */
 	d = bad("unknownkey", "crierd.json", "{\"http\": {\"lisen\": \"x\"}}");
-	expect_err(d, "crierd.json", "http: unknown key \"lisen\" (known: listen, max_body_bytes, ack_timeout_ms)");
+	expect_err(d, "crierd.json",
+	           "http: unknown key \"lisen\" (known: listen, max_body_bytes, ack_timeout_ms, threads)");
 	d = bad("listen", "crierd.json", "{\"http\": {\"listen\": \"9095\"}}");
 	expect_err(d, "crierd.json", "http.listen: expected \"host:port\", got \"9095\"");
 	d = bad("listenport", "crierd.json", "{\"http\": {\"listen\": \"127.0.0.1:99999\"}}");

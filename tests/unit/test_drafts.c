@@ -223,6 +223,20 @@ static void test_reject_fail_and_gone(store *s, drafts *dr)
 	CHECK(json_array_size(list) == 5);
 	CHECK_STR(status_of(json_array_get(list, 0)), "pending");
 	CHECK(json_integer_value(json_object_get(json_array_get(list, 0), "id")) == 4);
+	/* Each as "draft" shows it, key for key and in the same order. */
+	size_t i;
+	json_t *e;
+	json_array_foreach(list, i, e)
+	{
+		json_t *one = drafts_get(dr, json_integer_value(json_object_get(e, "id")), &code, err, sizeof(err));
+		char *listed = json_dumps(e, JSON_COMPACT), *alone = one ? json_dumps(one, JSON_COMPACT) : NULL;
+		CHECK(listed && alone && strstr(listed, "\"created_at\":\"") != NULL);
+		if (listed && alone)
+			CHECK_STR(listed, alone);
+		free(listed);
+		free(alone);
+		json_decref(one);
+	}
 	json_decref(list);
 }
 
@@ -264,6 +278,8 @@ static void test_api(void)
 	CHECK(strstr(err, "text: missing") != NULL);
 	CHECK(drafts_api_request(DRAFTS_API_APPROVE, 7, "{\"text\":\"x\"}", 12, err, sizeof(err)) == NULL);
 	CHECK_STR(err, "unknown key \"text\" (known: actor)");
+	CHECK(drafts_api_request(DRAFTS_API_REJECT, 7, "{\"text\":\"x\"}", 12, err, sizeof(err)) == NULL);
+	CHECK_STR(err, "unknown key \"text\" (known: actor, message)");
 	CHECK(drafts_api_request(DRAFTS_API_REJECT, 7, "{\"message\": 3}", 14, err, sizeof(err)) == NULL);
 	CHECK_STR(err, "message: not a string");
 	CHECK(drafts_api_request(DRAFTS_API_REJECT, 7, "[1]", 3, err, sizeof(err)) == NULL);

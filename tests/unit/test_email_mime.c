@@ -12,6 +12,9 @@
 
 /* ---- decoders, written independently of the encoders ---- */
 
+/* RFC 4648, table 1. */
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 static int b64_val(char c)
 {
 	const char *p = strchr(b64, c);

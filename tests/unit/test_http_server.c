@@ -1,7 +1,7 @@
 /*
  * Unit test for core/http_server.c, driven over real HTTP with libcurl.
  *
- * The core is faked here (core_submit / core_ready / core_control) so the test needs no
+ * The core is faked here (core_socket and its kin, core_ready) so the test needs no
  * store or plugins: it records what it was handed and answers what the test
  * asks for. Everything else is real: auth, metrics, the ingest parsers, log.
  * Everything crierd logs during the test goes to a temporary file (fd 2 is
@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zmq.h>
 
 #define AM_TOKEN     "am-secret-token-XYZ"
 #define UR_TOKEN     "ur-secret-token-QRS"
@@ -35,38 +36,86 @@
 
 /* ---- the fake core ------------------------------------------------------ */
 
+/*
+ * The workers reach the core through core_socket / core_send_alerts /
+ * core_send_control / core_recv. The fake answers from a thread of its own
+ * over real inproc sockets, so the server's event loop sees what the real
+ * core gives it: answers that arrive later, in any order, or never.
+ */
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fake_calls;
-static int fake_rc;       /* what core_submit returns */
-static int fake_delay_ms; /* how long it blocks */
+static int fake_rc;       /* 0 commit, -1 store failure, -2 no answer at all */
+static int fake_delay_ms; /* how long before it answers */
 static int fake_ready;    /* what core_ready says */
 static json_t *fake_last; /* copy of the last alerts handed over */
-static int fake_last_timeout;
-static int fake_token; /* its address stands in for the core */
+static int fake_token;    /* its address stands in for the core */
 
-int core_submit(core *c, json_t *alerts, int timeout_ms, int *changed, char *err, size_t errlen)
+/* The drafts API's way to the core. */
+static char *ctl_last;        /* the last control request, new */
+static const char *ctl_reply; /* what the core answers; NULL: nothing */
+static int ctl_calls;
+
+static void *fake_zctx, *fake_in[2]; /* ROUTERs for CORE_INGEST and CORE_CONTROL */
+static pthread_t fake_thread;
+static volatile int fake_stop;
+
+typedef struct fake_answer {
+	zmq_msg_t id;
+	void *sock;
+	void *tag;
+	char *text;
+	struct timespec due;
+} fake_answer;
+
+static fake_answer fake_queue[64];
+static int fake_queued;
+
+void *core_socket(core *c, core_channel ch, char *err, size_t errlen)
 {
-	int rc, delay;
+	void *s = zmq_socket(fake_zctx, ZMQ_DEALER);
 
-	pthread_mutex_lock(&fake_lock);
-	fake_calls++;
-	json_decref(fake_last);
-	fake_last = json_deep_copy(alerts);
-	fake_last_timeout = timeout_ms;
-	rc = c == (core *)&fake_token ? fake_rc : -1;
-	delay = fake_delay_ms;
-	pthread_mutex_unlock(&fake_lock);
-	if (delay > 0) {
-		struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
-
-		nanosleep(&ts, NULL);
+	if (c != (core *)&fake_token || !s ||
+	    zmq_connect(s, ch == CORE_INGEST ? "inproc://fake-ingest" : "inproc://fake-control") < 0) {
+		snprintf(err, errlen, "fake core: cannot connect");
+		if (s)
+			zmq_close(s);
+		return NULL;
 	}
-	if (rc == 0 && changed)
-		*changed = (int)json_array_size(alerts);
-	if (rc != 0)
-		snprintf(err, errlen, rc == -2 ? "timed out" : "disk I/O error");
-	json_decref(alerts);
-	return rc;
+	return s;
+}
+
+int core_send_alerts(void *sock, json_t *alerts, int64_t received_us, void *tag)
+{
+	(void)received_us;
+	if (zmq_send(sock, &tag, sizeof(tag), ZMQ_SNDMORE) < 0 || zmq_send(sock, &alerts, sizeof(alerts), 0) < 0) {
+		json_decref(alerts);
+		return -1;
+	}
+	return 0;
+}
+
+int core_send_control(void *sock, const char *req, void *tag)
+{
+	if (zmq_send(sock, &tag, sizeof(tag), ZMQ_SNDMORE) < 0)
+		return -1;
+	return zmq_send(sock, req, strlen(req), 0) < 0 ? -1 : 0;
+}
+
+int core_recv(void *sock, void **tag, char **reply)
+{
+	zmq_msg_t m;
+
+	*reply = NULL;
+	if (zmq_recv(sock, tag, sizeof(*tag), ZMQ_DONTWAIT) < 0)
+		return zmq_errno() == EAGAIN ? 0 : -1;
+	zmq_msg_init(&m);
+	if (zmq_msg_recv(&m, sock, 0) < 0) {
+		zmq_msg_close(&m);
+		return -1;
+	}
+	*reply = strndup(zmq_msg_data(&m), zmq_msg_size(&m));
+	zmq_msg_close(&m);
+	return *reply ? 1 : -1;
 }
 
 int core_ready(const core *c)
@@ -79,23 +128,122 @@ int core_ready(const core *c)
 	return r;
 }
 
-/* The drafts API's way to the core. */
-static char *ctl_last;        /* the last control request, new */
-static const char *ctl_reply; /* what core_control answers */
-static int ctl_calls;
-
-int core_control(core *c, const char *req, int timeout_ms, char **reply, char *err, size_t errlen)
+/* One request in: record it, queue its answer (if any) for later. */
+static void fake_take(int which)
 {
-	(void)timeout_ms;
+	fake_answer *a = &fake_queue[fake_queued];
+	zmq_msg_t body;
+	char *text = NULL;
+	int delay;
+
+	zmq_msg_init(&a->id);
+	zmq_msg_init(&body);
+	if (zmq_msg_recv(&a->id, fake_in[which], ZMQ_DONTWAIT) < 0 ||
+	    zmq_recv(fake_in[which], &a->tag, sizeof(a->tag), 0) < 0 || zmq_msg_recv(&body, fake_in[which], 0) < 0) {
+		zmq_msg_close(&a->id);
+		zmq_msg_close(&body);
+		return;
+	}
 	pthread_mutex_lock(&fake_lock);
-	ctl_calls++;
-	free(ctl_last);
-	ctl_last = strdup(req);
-	*reply = c == (core *)&fake_token && ctl_reply ? strdup(ctl_reply) : NULL;
+	delay = fake_delay_ms;
+	if (which == CORE_INGEST) {
+		json_t *alerts;
+
+		memcpy(&alerts, zmq_msg_data(&body), sizeof(alerts));
+		fake_calls++;
+		json_decref(fake_last);
+		fake_last = json_deep_copy(alerts);
+		if (fake_rc == 0 && asprintf(&text, "OK %zu", json_array_size(alerts)) < 0)
+			text = NULL;
+		else if (fake_rc == -1)
+			text = strdup("ERR 503 disk I/O error");
+		json_decref(alerts); /* the core's reference */
+	} else {
+		ctl_calls++;
+		free(ctl_last);
+		ctl_last = strndup(zmq_msg_data(&body), zmq_msg_size(&body));
+		text = ctl_reply ? strdup(ctl_reply) : NULL;
+		delay = 0;
+	}
 	pthread_mutex_unlock(&fake_lock);
-	if (!*reply)
-		snprintf(err, errlen, "no answer");
-	return *reply ? 0 : -1;
+	zmq_msg_close(&body);
+	if (!text || fake_queued == (int)(sizeof(fake_queue) / sizeof(fake_queue[0]))) {
+		zmq_msg_close(&a->id); /* no answer: the server must give up on its own */
+		free(text);
+		return;
+	}
+	a->sock = fake_in[which];
+	a->text = text;
+	clock_gettime(CLOCK_MONOTONIC, &a->due);
+	a->due.tv_nsec += (long)delay * 1000000L;
+	a->due.tv_sec += a->due.tv_nsec / 1000000000L;
+	a->due.tv_nsec %= 1000000000L;
+	fake_queued++;
+}
+
+/* Send the answers that are due. */
+static void fake_answer_due(void)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	for (int i = 0; i < fake_queued;) {
+		fake_answer *a = &fake_queue[i];
+
+		if (a->due.tv_sec > now.tv_sec || (a->due.tv_sec == now.tv_sec && a->due.tv_nsec > now.tv_nsec)) {
+			i++;
+			continue;
+		}
+		zmq_msg_send(&a->id, a->sock, ZMQ_SNDMORE);
+		zmq_send(a->sock, &a->tag, sizeof(a->tag), ZMQ_SNDMORE);
+		zmq_send(a->sock, a->text, strlen(a->text), 0);
+		zmq_msg_close(&a->id);
+		free(a->text);
+		fake_queue[i] = fake_queue[--fake_queued];
+	}
+}
+
+static void *fake_main(void *arg)
+{
+	(void)arg;
+	while (!fake_stop) {
+		zmq_pollitem_t it[2] = {{.socket = fake_in[0], .events = ZMQ_POLLIN},
+		                        {.socket = fake_in[1], .events = ZMQ_POLLIN}};
+
+		if (zmq_poll(it, 2, 10) < 0)
+			break;
+		for (int i = 0; i < 2; i++)
+			if (it[i].revents & ZMQ_POLLIN)
+				fake_take(i);
+		fake_answer_due();
+	}
+	for (int i = 0; i < fake_queued; i++) {
+		zmq_msg_close(&fake_queue[i].id);
+		free(fake_queue[i].text);
+	}
+	return NULL;
+}
+
+static int fake_start(void)
+{
+	fake_zctx = zmq_ctx_new();
+	if (!fake_zctx)
+		return -1;
+	fake_in[0] = zmq_socket(fake_zctx, ZMQ_ROUTER);
+	fake_in[1] = zmq_socket(fake_zctx, ZMQ_ROUTER);
+	if (!fake_in[0] || !fake_in[1] || zmq_bind(fake_in[0], "inproc://fake-ingest") < 0 ||
+	    zmq_bind(fake_in[1], "inproc://fake-control") < 0)
+		return -1;
+	return pthread_create(&fake_thread, NULL, fake_main, NULL) == 0 ? 0 : -1;
+}
+
+static void fake_end(void)
+{
+	fake_stop = 1;
+	pthread_join(fake_thread, NULL);
+	zmq_close(fake_in[0]);
+	zmq_close(fake_in[1]);
+	zmq_ctx_term(fake_zctx);
 }
 
 static int calls(void)
@@ -436,7 +584,6 @@ static void test_alertmanager(void)
 	CHECK(last_count() == 1);
 	CHECK_STR(last_field(0, "source"), "alertmanager");
 	CHECK_STR(last_field(0, "key"), "41e0d77341504fa0");
-	CHECK(fake_last_timeout == 1234);
 
 	/* Scheme case-insensitive, two alerts. */
 	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = two, .auth = "bearer " AM_TOKEN}, &r) == 0);
@@ -477,7 +624,22 @@ static void test_alertmanager(void)
 	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Bearer " AM_TOKEN}, &r) == 0);
 	CHECK(r.code == 503);
 	CHECK_STR(jget(&r, "error", v, sizeof(v)), "store unavailable, retry");
+	/* No answer at all: 503 once http.ack_timeout_ms (1234) has passed, not before. */
 	fake_set(-2, 0, 1);
+	{
+		struct timespec a, b;
+		double ms;
+
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Bearer " AM_TOKEN}, &r) ==
+		      0);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		ms = (double)(b.tv_sec - a.tv_sec) * 1e3 + (double)(b.tv_nsec - a.tv_nsec) / 1e6;
+		CHECK(r.code == 503);
+		CHECK(ms >= 1234 && ms < 5000);
+	}
+	/* An answer late by more than that finds no one waiting, and harms no one. */
+	fake_set(0, 1500, 1);
 	CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = single, .auth = "Bearer " AM_TOKEN}, &r) == 0);
 	CHECK(r.code == 503);
 	fake_set(0, 0, 1);
@@ -726,7 +888,7 @@ static void *parallel_one(void *arg)
 	return NULL;
 }
 
-/* Handlers block in core_submit; other connections must go on meanwhile. */
+/* Requests wait for the core side by side: six slow answers take one wait, not six. */
 static void test_parallel(void)
 {
 	enum { N = 6 };
@@ -784,7 +946,7 @@ static void test_metrics_endpoint(void)
 	CHECK(metric(r.body, "crier_alerts_received_total{source=\"alertmanager\"}") == 8);
 	CHECK(metric(r.body, "crier_alerts_received_total{source=\"uptimerobot\"}") == 5);
 	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"too_large\"}") == 4);
-	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"store\"}") == 2);
+	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"store\"}") == 3);
 	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"auth\"}") == 7);
 	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"uptimerobot\",reason=\"auth\"}") == 1);
 	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"uptimerobot\",reason=\"method\"}") == 1);
@@ -928,6 +1090,7 @@ int main(void)
 	saved_err = dup(2);
 	dup2(logfd, 2);
 
+	CHECK(fake_start() == 0);
 	s = http_server_start(&cfg, (core *)&fake_token, err, sizeof(err));
 	CHECK(s != NULL);
 	if (s) {
@@ -948,6 +1111,7 @@ int main(void)
 		test_bind_failure(port);
 		http_server_stop(s);
 	}
+	fake_end();
 
 	fflush(stderr);
 	dup2(saved_err, 2);

@@ -460,6 +460,77 @@ static void test_partials(void)
 	json_decref(partials);
 }
 
+/* Partials from a JSON object, counting how often each name is asked for. */
+typedef struct counted {
+	json_t *src;   /* name -> source */
+	json_t *calls; /* name -> times asked */
+} counted;
+
+static char *counted_partial(void *ctx, const char *name)
+{
+	counted *c = ctx;
+
+	json_object_set_new(c->calls, name, json_integer(json_integer_value(json_object_get(c->calls, name)) + 1));
+	return partials_from_object(c->src, name);
+}
+
+static int calls(const counted *c, const char *name)
+{
+	return (int)json_integer_value(json_object_get(c->calls, name));
+}
+
+/* A cache keeps what compiled from one render to the next; what the loader
+ * lacked, or what did not compile, is asked for again. */
+static void test_partials_cache(void)
+{
+	counted c = {json_pack("{s:s, s:s}", "a", "A1", "b", "{{#x}}"), json_object()};
+	mustache_partials *cache = mustache_partials_new(counted_partial, &c);
+	const char *src = "[{{>a}}|{{>gone}}|{{#l}}{{>a}}{{/l}}]";
+	mustache *t = mustache_compile("t", src, strlen(src), NULL, 0);
+	mustache *broken = mustache_compile("t", "{{>b}}", 6, NULL, 0);
+	json_t *ctx = json_pack("{s:[ii]}", "l", 1, 2);
+	char err[ERRLEN], *out;
+
+	CHECK(c.src && c.calls && cache && t && broken && ctx);
+	if (!c.src || !c.calls || !cache || !t || !broken || !ctx)
+		goto out;
+	out = mustache_render_cached(t, ctx, CRIER_ESCAPE_NONE, cache, err, sizeof(err));
+	CHECK_STR(out, "[A1||A1A1]");
+	CHECK(calls(&c, "a") == 1 && calls(&c, "gone") == 1);
+	free(out);
+	/* The files change: a compiled partial stays as it was, a missing one is found. */
+	json_object_set_new(c.src, "a", json_string("A2"));
+	json_object_set_new(c.src, "gone", json_string("G"));
+	out = mustache_render_cached(t, ctx, CRIER_ESCAPE_NONE, cache, err, sizeof(err));
+	CHECK_STR(out, "[A1|G|A1A1]");
+	CHECK(calls(&c, "a") == 1 && calls(&c, "gone") == 2);
+	free(out);
+	out = mustache_render_cached(t, ctx, CRIER_ESCAPE_HTML, cache, err, sizeof(err));
+	CHECK_STR(out, "[A1|G|A1A1]");
+	CHECK(calls(&c, "a") == 1 && calls(&c, "gone") == 2);
+	free(out);
+	/* A broken partial fails every render until it is mended. */
+	for (int i = 0; i < 2; i++) {
+		out = mustache_render_cached(broken, ctx, CRIER_ESCAPE_NONE, cache, err, sizeof(err));
+		CHECK(out == NULL);
+		CHECK_STR(err, "t: partial b: line 1: unclosed section \"x\"");
+		free(out);
+	}
+	CHECK(calls(&c, "b") == 2);
+	json_object_set_new(c.src, "b", json_string("B"));
+	out = mustache_render_cached(broken, ctx, CRIER_ESCAPE_NONE, cache, err, sizeof(err));
+	CHECK_STR(out, "B");
+	CHECK(calls(&c, "b") == 3);
+	free(out);
+out:
+	mustache_partials_free(cache);
+	mustache_free(t);
+	mustache_free(broken);
+	json_decref(ctx);
+	json_decref(c.src);
+	json_decref(c.calls);
+}
+
 static void test_delimiters(void)
 {
 	CHECK_STR(render("{{=<% %>=}}<%a%> {{a}} <%{a}%> <%&a%><%={{ }}=%> {{a}}", "{\"a\": \"<\"}", CRIER_ESCAPE_HTML),
@@ -554,6 +625,7 @@ int main(void)
 	test_compile_errors();
 	test_limits();
 	test_partials();
+	test_partials_cache();
 	test_delimiters();
 	test_event();
 	test_reuse();

@@ -51,7 +51,7 @@ static int wait_host(plugin_host *h, long ms)
 /* Send one delivery with doc and wait for its result (-1: none came). */
 static int deliver(plugin_host *h, int64_t id, const char *doc, plugin_host_result *r)
 {
-	if (plugin_host_send(h, id, 1, "crier-1-crashy/t", doc, NULL, NULL) < 0)
+	if (plugin_host_send(h, id, 1, "crier-1-crashy/t", doc, NULL, NULL, 0) < 0)
 		return -1;
 	for (;;) {
 		if (wait_host(h, 10000) != 1)
@@ -149,7 +149,7 @@ static void test_process(void *zctx)
 	CHECK(plugin_host_exited(h, why, sizeof(why)) == 0);
 
 	/* The crash input: the child dies with SIGSEGV, and says nothing. */
-	CHECK(plugin_host_send(h, 8, 1, "k", crash_doc, NULL, NULL) == 0);
+	CHECK(plugin_host_send(h, 8, 1, "k", crash_doc, NULL, NULL, 0) == 0);
 	CHECK(wait_host(h, 10000) == 2);
 	CHECK(plugin_host_exited(h, why, sizeof(why)) == 1);
 	CHECK_STR(why, "killed by signal 11 (SIGSEGV)");
@@ -157,7 +157,7 @@ static void test_process(void *zctx)
 	CHECK(plugin_host_exit_fd(h) == -1);
 	CHECK(plugin_host_pid(h) == 0);
 	CHECK(!plugin_host_ready(h));
-	CHECK(plugin_host_send(h, 9, 1, "k", normal_doc, NULL, NULL) == -1);
+	CHECK(plugin_host_send(h, 9, 1, "k", normal_doc, NULL, NULL, 0) == -1);
 	CHECK(count_sockets() == 0);
 	CHECK(kill((pid_t)pid, 0) < 0 && errno == ESRCH); /* reaped */
 

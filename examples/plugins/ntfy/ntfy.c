@@ -4,6 +4,7 @@
  * recipient of the instance. docs/writing-a-plugin.md walks through it.
  */
 #include <crier/plugin.h>
+#include <crier/plugin_util.h> /* optional helpers, installed with plugin.h */
 
 #include <jansson.h>
 #include <stdio.h>
@@ -133,20 +134,14 @@ static crier_result ntfy_deliver(crier_instance *in, crier_delivery *d)
 	if (api->http_request(in->host, &req, &resp) != 0) {
 		api->set_error(d, resp.error); /* no answer: DNS, connect, TLS, timeout */
 		res = CRIER_RETRY;
-	} else if (resp.status == 200) {
-		res = CRIER_OK;
-	} else {
+	} else if ((res = crier_http_result(resp.status)) != CRIER_OK) {
 		/* {"code":40101,"http":401,"error":"unauthorized",...}: quote "error", nothing else. */
 		json_t *e = json_loads(resp.body ? resp.body : "", 0, NULL);
 		const char *text = json_string_value(json_object_get(e, "error"));
 		snprintf(why, sizeof(why), "ntfy answered HTTP %ld: %.200s", resp.status, text ? text : "(no text)");
 		json_decref(e);
-		api->set_error(d, why);
-		if (resp.status == 408 || resp.status == 429 || resp.status >= 500) {
-			res = CRIER_RETRY;
-			if (resp.retry_after_ms > 0)
-				api->retry_after(d, resp.retry_after_ms);
-		} /* else a bad token, topic or message: sending it again will not help */
+		/* 408, 429, 5xx retry (after Retry-After, if any); a bad token, topic or message fails. */
+		crier_report(api, d, res, why, resp.retry_after_ms);
 	}
 	api->http_response_free(&resp);
 out:
