@@ -35,7 +35,7 @@ char *json_writer_dumps(const json_t *json);
  * that keys and values alternate or that containers are closed.
  */
 typedef struct json_writer {
-	char *data; /* owned; NUL-terminated only by json_writer_finish */
+	char *data; /* owned; NUL-terminated by json_writer_text and json_writer_finish */
 	size_t len, cap;
 	int failed;
 } json_writer;
