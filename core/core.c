@@ -145,22 +145,15 @@ static int route_event(core *c, int64_t event_id, int64_t incident_id, const cha
 	return c->cad ? cadence_on_event(c->cad, incident_id, type, audience, now) : 0;
 }
 
+/* Every event: routed, and maybe also to one instance (a draft's publication). */
 static int core_route(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                      const json_t *labels, int audience, int64_t now)
-{
-	core *c = ctx;
-	if (c->accepted_us)
-		outbox_note_accepted(c->ob, event_id, c->accepted_us);
-	return route_event(ctx, event_id, incident_id, type, severity, labels, audience, NULL, now);
-}
-
-/* Drafts' events: routed, and maybe also to one instance (the publication). */
-static int core_route_draft(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                            const json_t *labels, int audience, const char *also_to, int64_t now)
+                      const json_t *labels, int audience, const char *also_to, int64_t now)
 {
 	core *c = ctx;
 	if (also_to && !config_find_instance(c->cfg, also_to))
 		return -2;
+	if (c->accepted_us)
+		outbox_note_accepted(c->ob, event_id, c->accepted_us);
 	return route_event(c, event_id, incident_id, type, severity, labels, audience, also_to, now);
 }
 
@@ -827,13 +820,13 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	if (!(c->cad = cadence_new(c->st, c->inc, cfg, started, err, errlen)) ||
 	    !(c->wd = watchdog_new(c->st, c->inc, cfg, started, err, errlen)))
 		goto fail;
-	c->dr = drafts_new(c->st, c->inc, core_route_draft, c);
+	c->dr = drafts_new(c->st, c->inc);
 	if (!c->dr) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	outbox_on_drafts(c->ob, drafts_offered, drafts_publication, c->dr);
-	c->pm = postmortem_new(c->st, c->inc, cfg, core_route, c, err, errlen);
+	c->pm = postmortem_new(c->st, c->inc, cfg, err, errlen);
 	if (!c->pm)
 		goto fail;
 	if (outbox_configure(c->ob, cfg, err, errlen) < 0)

@@ -6,9 +6,6 @@
  */
 #include "drafts.h"
 
-#include "audience.h"
-
-#include "alert.h"
 #include "log.h"
 #include "text.h"
 #include "timefmt.h"
@@ -22,16 +19,14 @@
 struct drafts {
 	store *st;
 	incidents *inc;
-	drafts_route_fn route;
-	void *route_ctx;
 };
 
-drafts *drafts_new(store *st, incidents *inc, drafts_route_fn route, void *route_ctx)
+drafts *drafts_new(store *st, incidents *inc)
 {
 	drafts *dr = calloc(1, sizeof(*dr));
 	if (!dr)
 		return NULL;
-	*dr = (drafts){.st = st, .inc = inc, .route = route, .route_ctx = route_ctx};
+	*dr = (drafts){.st = st, .inc = inc};
 	return dr;
 }
 
@@ -143,33 +138,22 @@ static int64_t record(drafts *dr, int64_t id, const char *type, const char *acto
                       const char *also_to, int64_t now)
 {
 	int64_t ret = -1;
-	char *txt = NULL, when[40];
 	store_draft d;
 	int got = store_draft_get(dr->st, id, &d);
 	if (got <= 0)
 		return -1;
-	json_t *inc = incidents_doc(dr->inc, d.incident_id);
 	json_t *dj = draft_json(dr, id);
-	json_t *doc =
-	    inc && dj ? json_pack("{ss ss ss ss sO sO}", "type", type, "time", timefmt_format(now, when, sizeof(when)),
-	                          "actor", actor, "message", message ? message : "", "incident", inc, "draft", dj)
-	              : NULL;
-	if (!doc || !(txt = json_dumps(doc, JSON_COMPACT)))
-		goto out;
-	int64_t ev = store_event_add(dr->st, d.incident_id, type, now, actor, message ? message : "", txt);
-	if (ev < 0)
-		goto out;
-	int rc = dr->route(dr->route_ctx, ev, d.incident_id, type,
-	                   alert_severity_rank(json_string_value(json_object_get(inc, "severity"))),
-	                   json_object_get(inc, "labels"),
-	                   (json_is_true(json_object_get(inc, "public")) ? AUDIENCE_PUBLIC : 0) |
-	                       (json_is_true(json_object_get(inc, "security")) ? AUDIENCE_SECURITY : 0),
-	                   also_to, now);
-	ret = rc < 0 ? rc : ev;
-out:
-	free(txt);
-	json_decref(doc);
-	json_decref(inc);
+	json_t *member = dj ? json_pack("{sO}", "draft", dj) : NULL;
+	/* Draft events never carried severity_is. */
+	incidents_event e = {.type = type,
+	                     .actor = actor,
+	                     .message = message ? message : "",
+	                     .extra = member,
+	                     .no_severity_is = 1,
+	                     .also_to = also_to};
+	if (member)
+		ret = incidents_record(dr->inc, d.incident_id, &e, now);
+	json_decref(member);
 	json_decref(dj);
 	store_draft_free(&d);
 	return ret;

@@ -26,16 +26,10 @@
 
 typedef struct drafts drafts;
 
-/*
- * Route a new event like incidents_emit_fn; with also_to (borrowed, may be
- * NULL) the event also goes to that instance, once. Returns 0, -1 when the
- * store failed, -2 when also_to is not a configured instance.
- */
-typedef int (*drafts_route_fn)(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                               const json_t *labels, int audience, const char *also_to, int64_t now);
-
-/* st and inc are borrowed for the life of the result. NULL when out of memory. */
-drafts *drafts_new(store *st, incidents *inc, drafts_route_fn route, void *route_ctx);
+/* st and inc are borrowed for the life of the result; inc records the
+ * events (incidents_record), whose router returns -2 for a draft_approved
+ * whose instance is not configured. NULL when out of memory. */
+drafts *drafts_new(store *st, incidents *inc);
 void drafts_free(drafts *dr);
 
 /*

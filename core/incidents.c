@@ -22,7 +22,8 @@ typedef struct incident {
 	int64_t id;
 	char *key;
 	char *title;
-	const char *state; /* one of the static state names below */
+	const char *state;       /* one of the static state names below */
+	const char *saved_state; /* the state as the store has it, NULL when not known */
 	int severity;
 	int human;
 	json_t *labels;
@@ -30,6 +31,10 @@ typedef struct incident {
 	int firing;   /* alerts currently firing in it */
 	int audience; /* AUDIENCE_* flags, sticky (audience.h) */
 	int dirty;    /* changed since it was last written (see incidents_flush) */
+	/* Made from labels when first needed, dropped when they change (labels_changed). */
+	char *labels_txt;        /* as JSON text */
+	char *components_txt;    /* audience_components, as JSON text */
+	unsigned components_gen; /* the configuration it was made with (incidents.cfg_gen) */
 } incident;
 
 /* What we remember of an alert to tell a duplicate from a change. */
@@ -50,6 +55,9 @@ struct incidents {
 	int64_t last_event; /* id of the newest event recorded */
 	int64_t *dirty;     /* ids of incidents to write at incidents_flush */
 	size_t n_dirty, cap_dirty;
+	unsigned cfg_gen; /* counts configurations: what was made from an older one is stale */
+	/* Kept from one event to the next, so writing one allocates nothing. */
+	json_writer doc, alert_labels, alert_annotations;
 };
 
 static const char ST_INVESTIGATING[] = "investigating";
@@ -66,6 +74,24 @@ static const char *state_canonical(const char *s)
 	return NULL;
 }
 
+/* Forget the texts made from inc's labels: they changed. */
+static void labels_changed(incident *inc)
+{
+	free(inc->labels_txt);
+	free(inc->components_txt);
+	inc->labels_txt = inc->components_txt = NULL;
+}
+
+/* inc's labels as JSON text (borrowed from inc), or NULL when out of memory.
+ * Every event and every write of the incident carries them; they change
+ * only when an alert joining narrows them. */
+static const char *labels_text(incident *inc)
+{
+	if (!inc->labels_txt)
+		inc->labels_txt = json_writer_dumps(inc->labels);
+	return inc->labels_txt;
+}
+
 static void incident_free(incident *inc)
 {
 	if (!inc)
@@ -73,6 +99,7 @@ static void incident_free(incident *inc)
 	free(inc->key);
 	free(inc->title);
 	json_decref(inc->labels);
+	labels_changed(inc);
 	free(inc);
 }
 
@@ -159,7 +186,7 @@ static int load_incident(const store_incident *row, void *ctx)
 	inc->id = row->id;
 	inc->key = strdup(row->key);
 	inc->title = strdup(row->title);
-	inc->state = state_canonical(row->state);
+	inc->state = inc->saved_state = state_canonical(row->state);
 	inc->severity = row->severity;
 	inc->human = row->human;
 	inc->labels = row->labels ? json_deep_copy(row->labels) : json_object();
@@ -267,12 +294,16 @@ void incidents_free(incidents *m)
 		return;
 	drop_index(m);
 	free(m->dirty);
+	json_writer_free(&m->doc);
+	json_writer_free(&m->alert_labels);
+	json_writer_free(&m->alert_annotations);
 	free(m);
 }
 
 void incidents_set_config(incidents *m, const config *cfg)
 {
 	m->cfg = cfg;
+	m->cfg_gen++;
 }
 
 size_t incidents_open_count(const incidents *m)
@@ -289,6 +320,9 @@ size_t incidents_alert_count(const incidents *m)
 
 static int save_incident(incidents *m, incident *inc)
 {
+	const char *labels = labels_text(inc);
+	if (!labels)
+		return -1;
 	store_incident row = {
 	    .id = inc->id,
 	    .key = inc->key,
@@ -297,15 +331,18 @@ static int save_incident(incidents *m, incident *inc)
 	    .severity = inc->severity,
 	    .human = inc->human,
 	    .labels = inc->labels,
+	    .labels_txt = labels,
 	    .opened_at = inc->opened_at,
 	    .updated_at = inc->updated_at,
 	    .resolved_at = inc->resolved_at,
 	    .hold_until = inc->hold_until,
 	    .audience = inc->audience,
+	    .same_state = inc->state == inc->saved_state,
 	};
 	if (store_incident_put(m->st, &row) < 0)
 		return -1;
 	inc->id = row.id;
+	inc->saved_state = inc->state;
 	inc->dirty = 0;
 	return 0;
 }
@@ -346,29 +383,79 @@ int incidents_flush(incidents *m)
 	return rc;
 }
 
-static json_t *time_json(int64_t ms)
+/* A time member: RFC 3339, or null for 0 (not set). */
+static void write_time(json_writer *w, const char *key, int64_t ms)
 {
 	char buf[40];
-	return ms ? json_string(timefmt_format(ms, buf, sizeof(buf))) : json_null();
+	json_writer_key(w, key);
+	if (ms)
+		json_writer_string(w, timefmt_format(ms, buf, sizeof(buf)));
+	else
+		json_writer_null(w);
 }
 
-static json_t *incident_doc(const incidents *m, const incident *inc)
+/* The names of the components inc affects, as a JSON array's text (borrowed
+ * from inc), or NULL when out of memory. Depends on the labels and the
+ * configuration only. */
+static const char *components_text(const incidents *m, incident *inc)
 {
-	return json_pack("{sI ss ss ss ss sO so so so si sb sb sb so*}", "id", (json_int_t)inc->id, "key", inc->key,
-	                 "title", inc->title, "state", inc->state, "severity", alert_severity_name(inc->severity),
-	                 "labels", inc->labels, "opened_at", time_json(inc->opened_at), "updated_at",
-	                 time_json(inc->updated_at), "resolved_at", time_json(inc->resolved_at), "alerts_firing",
-	                 inc->firing, "human", inc->human, "public", (inc->audience & AUDIENCE_PUBLIC) != 0, "security",
-	                 (inc->audience & AUDIENCE_SECURITY) != 0, "components",
-	                 audience_components(m->cfg, inc->labels));
+	if (inc->components_txt && inc->components_gen == m->cfg_gen)
+		return inc->components_txt;
+	json_t *names = audience_components(m->cfg, inc->labels);
+	char *txt = names ? json_writer_dumps(names) : NULL;
+	json_decref(names);
+	if (!txt)
+		return NULL;
+	free(inc->components_txt);
+	inc->components_txt = txt;
+	inc->components_gen = m->cfg_gen;
+	return txt;
 }
 
-json_t *incidents_doc(incidents *m, int64_t id)
+/* The "incident" object of an event document (docs/events.md). */
+static void write_incident(json_writer *w, const incidents *m, incident *inc)
 {
-	incident *inc = find_by_id(m, id);
-	if (inc)
-		return incident_doc(m, inc);
-	/* Closed (or not in a broken index): as the store has it. */
+	const char *labels = labels_text(inc), *components = components_text(m, inc);
+	if (!labels || !components) {
+		w->failed = 1;
+		return;
+	}
+	json_writer_begin_object(w);
+	json_writer_key(w, "id");
+	json_writer_int(w, inc->id);
+	json_writer_key(w, "key");
+	json_writer_string(w, inc->key);
+	json_writer_key(w, "title");
+	json_writer_string(w, inc->title);
+	json_writer_key(w, "state");
+	json_writer_string(w, inc->state);
+	json_writer_key(w, "severity");
+	json_writer_string(w, alert_severity_name(inc->severity));
+	json_writer_key(w, "labels");
+	json_writer_raw(w, labels, strlen(labels));
+	write_time(w, "opened_at", inc->opened_at);
+	write_time(w, "updated_at", inc->updated_at);
+	write_time(w, "resolved_at", inc->resolved_at);
+	json_writer_key(w, "alerts_firing");
+	json_writer_int(w, inc->firing);
+	json_writer_key(w, "human");
+	json_writer_bool(w, inc->human);
+	json_writer_key(w, "public");
+	json_writer_bool(w, (inc->audience & AUDIENCE_PUBLIC) != 0);
+	json_writer_key(w, "security");
+	json_writer_bool(w, (inc->audience & AUDIENCE_SECURITY) != 0);
+	json_writer_key(w, "components");
+	json_writer_raw(w, components, strlen(components));
+	json_writer_end_object(w);
+}
+
+/*
+ * Closed (or not in a broken index) incident id as the store has it, into
+ * *tmp, whose strings and labels are borrowed from the returned row (new:
+ * json_decref it once done with tmp). NULL when there is no such incident.
+ */
+static json_t *stored_incident(incidents *m, int64_t id, incident *tmp)
+{
 	json_t *row = store_incident_json(m->st, id);
 	if (!row)
 		return NULL;
@@ -376,34 +463,98 @@ json_t *incidents_doc(incidents *m, int64_t id)
 	const char *title = json_string_value(json_object_get(row, "title"));
 	const char *state = state_canonical(json_string_value(json_object_get(row, "state")));
 	json_t *labels = json_object_get(row, "labels");
-	json_t *doc = NULL;
-	if (key && title && state && json_is_object(labels)) {
-		incident tmp = {.id = id,
-		                .key = (char *)key,
-		                .title = (char *)title,
-		                .state = state,
-		                .severity = (int)json_integer_value(json_object_get(row, "severity")),
-		                .human = (int)json_integer_value(json_object_get(row, "human")),
-		                .labels = labels,
-		                .opened_at = json_integer_value(json_object_get(row, "opened_at")),
-		                .updated_at = json_integer_value(json_object_get(row, "updated_at")),
-		                .resolved_at = json_integer_value(json_object_get(row, "resolved_at")),
-		                .firing = (int)json_integer_value(json_object_get(row, "alerts_firing")),
-		                .audience = (int)json_integer_value(json_object_get(row, "audience"))};
-		doc = incident_doc(m, &tmp);
+	if (!key || !title || !state || !json_is_object(labels)) {
+		json_decref(row);
+		return NULL;
 	}
+	*tmp = (incident){.id = id,
+	                  .key = (char *)key,
+	                  .title = (char *)title,
+	                  .state = state,
+	                  .severity = (int)json_integer_value(json_object_get(row, "severity")),
+	                  .human = (int)json_integer_value(json_object_get(row, "human")),
+	                  .labels = labels,
+	                  .opened_at = json_integer_value(json_object_get(row, "opened_at")),
+	                  .updated_at = json_integer_value(json_object_get(row, "updated_at")),
+	                  .resolved_at = json_integer_value(json_object_get(row, "resolved_at")),
+	                  .firing = (int)json_integer_value(json_object_get(row, "alerts_firing")),
+	                  .audience = (int)json_integer_value(json_object_get(row, "audience"))};
+	return row;
+}
+
+json_t *incidents_doc(incidents *m, int64_t id)
+{
+	incident tmp, *inc = find_by_id(m, id);
+	json_t *row = inc ? NULL : stored_incident(m, id, &tmp);
+	json_writer w = JSON_WRITER_INIT;
+	if (!inc && !row)
+		return NULL;
+	write_incident(&w, m, inc ? inc : &tmp);
+	if (row)
+		labels_changed(&tmp);
 	json_decref(row);
+	/* The same text every event carries, read back: one writer of it. */
+	const char *txt = json_writer_text(&w);
+	json_t *doc = txt ? json_loads(txt, JSON_ALLOW_NUL, NULL) : NULL;
+	json_writer_free(&w);
 	return doc;
 }
 
-static json_t *alert_doc(const json_t *a)
+/* The texts of a normalized alert's labels and annotations (borrowed), made
+ * once for both its row and its events' documents. NULL for a member the
+ * alert lacks (the parsers always set both). */
+typedef struct alert_texts {
+	const char *labels, *annotations;
+} alert_texts;
+
+static int make_alert_texts(incidents *m, const json_t *a, alert_texts *t)
 {
-	return json_pack("{sO sO sO sO sO so so sO?}", "source", json_object_get(a, "source"), "key",
-	                 json_object_get(a, "key"), "status", json_object_get(a, "status"), "labels",
-	                 json_object_get(a, "labels"), "annotations", json_object_get(a, "annotations"), "starts_at",
-	                 time_json(json_integer_value(json_object_get(a, "starts_at"))), "ends_at",
-	                 time_json(json_integer_value(json_object_get(a, "ends_at"))), "link",
-	                 json_object_get(a, "link"));
+	const json_t *labels = json_object_get(a, "labels"), *ann = json_object_get(a, "annotations");
+	json_writer_reset(&m->alert_labels);
+	json_writer_reset(&m->alert_annotations);
+	if (labels)
+		json_writer_value(&m->alert_labels, labels);
+	if (ann)
+		json_writer_value(&m->alert_annotations, ann);
+	t->labels = labels ? json_writer_text(&m->alert_labels) : NULL;
+	t->annotations = ann ? json_writer_text(&m->alert_annotations) : NULL;
+	return (labels && !t->labels) || (ann && !t->annotations) ? -1 : 0;
+}
+
+/* A member holding a value of the alert (borrowed); one it lacks fails. */
+static void write_member(json_writer *w, const char *key, const json_t *v)
+{
+	json_writer_key(w, key);
+	json_writer_value(w, v);
+}
+
+/* The "alert" object of an event document: the alert as it came in. */
+static void write_alert(json_writer *w, const json_t *a, const alert_texts *t)
+{
+	json_writer_begin_object(w);
+	write_member(w, "source", json_object_get(a, "source"));
+	write_member(w, "key", json_object_get(a, "key"));
+	write_member(w, "status", json_object_get(a, "status"));
+	json_writer_key(w, "labels");
+	if (t->labels)
+		json_writer_raw(w, t->labels, strlen(t->labels));
+	else
+		w->failed = 1;
+	json_writer_key(w, "annotations");
+	if (t->annotations)
+		json_writer_raw(w, t->annotations, strlen(t->annotations));
+	else
+		w->failed = 1;
+	write_time(w, "starts_at", json_integer_value(json_object_get(a, "starts_at")));
+	write_time(w, "ends_at", json_integer_value(json_object_get(a, "ends_at")));
+	const json_t *link = json_object_get(a, "link");
+	if (link)
+		write_member(w, "link", link);
+	else {
+		json_writer_key(w, "link");
+		json_writer_null(w);
+	}
+	json_writer_end_object(w);
 }
 
 typedef struct previous {
@@ -411,18 +562,103 @@ typedef struct previous {
 	int severity;
 } previous;
 
-/*
- * Record an event and hand it to the router. The stored document lacks "id"
- * and "idempotency_key": both are spliced in at delivery (one insert, no
- * update), see outbox.c. extra (borrowed, may be NULL): more members for the
- * document.
- */
-static int emit_doc(incidents *m, incident *inc, const char *type, const char *actor, const char *message,
-                    const json_t *alert, const previous *prev, const json_t *extra, int64_t now)
+/* Members of extra must not repeat the event's own (json_object_update
+ * would have replaced them where they stood). */
+static int own_member(const json_t *extra)
 {
-	int ret = -1;
-	char *txt = NULL;
-	/* What the incident is now decides who may hear of it (sticky: see audience.h). */
+	static const char *const own[] = {"type",     "time",  "actor",       "message",
+	                                  "incident", "alert", "severity_is", "previous"};
+	for (size_t i = 0; extra && i < sizeof(own) / sizeof(own[0]); i++)
+		if (json_object_get(extra, own[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * The one place an event is made: its document written (docs/events.md),
+ * the event stored, and handed to the router. The stored document lacks
+ * "id" and "idempotency_key": both are spliced in at delivery (one insert,
+ * no update), see outbox.c. The event id, -1 when the store failed, or
+ * what the router returned when below 0.
+ */
+static int64_t record(incidents *m, incident *inc, const incidents_event *e, const json_t *alert, const alert_texts *at,
+                      const previous *prev, int64_t now)
+{
+	json_writer *w = &m->doc;
+	char when[40];
+	if (own_member(e->lead) || own_member(e->extra))
+		return -1;
+	json_writer_reset(w);
+	json_writer_begin_object(w);
+	json_writer_key(w, "type");
+	json_writer_string(w, e->type);
+	json_writer_key(w, "time");
+	if (now)
+		json_writer_string(w, timefmt_format(now, when, sizeof(when)));
+	else
+		json_writer_null(w);
+	json_writer_key(w, "actor");
+	json_writer_string(w, e->actor ? e->actor : "");
+	json_writer_key(w, "message");
+	json_writer_string(w, e->message ? e->message : "");
+	if (e->lead)
+		json_writer_members(w, e->lead);
+	json_writer_key(w, "incident");
+	write_incident(w, m, inc);
+	if (alert) {
+		json_writer_key(w, "alert");
+		write_alert(w, alert, at);
+	}
+	if (!e->no_severity_is) {
+		/* Mustache cannot compare: templates branch on {{#severity_is.critical}}. */
+		json_writer_key(w, "severity_is");
+		json_writer_begin_object(w);
+		json_writer_key(w, alert_severity_name(inc->severity));
+		json_writer_bool(w, 1);
+		json_writer_end_object(w);
+	}
+	if (prev) {
+		json_writer_key(w, "previous");
+		json_writer_begin_object(w);
+		json_writer_key(w, "state");
+		json_writer_string(w, prev->state ? prev->state : inc->state);
+		json_writer_key(w, "severity");
+		json_writer_string(w, alert_severity_name(prev->severity));
+		json_writer_end_object(w);
+	}
+	if (e->extra)
+		json_writer_members(w, e->extra);
+	json_writer_end_object(w);
+	const char *txt = json_writer_text(w);
+	if (!txt)
+		return -1;
+	int64_t ev = store_event_add(m->st, inc->id, e->type, now, e->actor, e->message, txt);
+	if (ev < 0)
+		return -1;
+	m->last_event = ev;
+	int rc = m->emit(m->emit_ctx, ev, inc->id, e->type, inc->severity, inc->labels, inc->audience, e->also_to, now);
+	return rc < 0 ? rc : ev;
+}
+
+int64_t incidents_record(incidents *m, int64_t id, const incidents_event *e, int64_t now)
+{
+	incident tmp, *inc = find_by_id(m, id);
+	json_t *row = inc ? NULL : stored_incident(m, id, &tmp);
+	if (!inc && !row)
+		return -1;
+	int64_t ev = record(m, inc ? inc : &tmp, e, NULL, NULL, NULL, now);
+	if (row)
+		labels_changed(&tmp);
+	json_decref(row);
+	return ev;
+}
+
+/* An event about a change to open incident inc (alert: the alert that
+ * made it, with its texts, or NULL). What the incident is now decides who
+ * may hear of it (sticky: see audience.h). */
+static int emit_doc(incidents *m, incident *inc, const incidents_event *e, const json_t *alert, const alert_texts *at,
+                    const previous *prev, int64_t now)
+{
 	int aud = inc->audience | audience_classify(m->cfg, inc->labels, inc->severity,
 	                                            alert ? json_object_get(alert, "labels") : NULL);
 	if (aud != inc->audience) {
@@ -430,41 +666,14 @@ static int emit_doc(incidents *m, incident *inc, const char *type, const char *a
 		if (inc->id && mark_dirty(m, inc) < 0)
 			return -1;
 	}
-	json_t *doc = json_pack("{ss so ss ss so}", "type", type, "time", time_json(now), "actor", actor ? actor : "",
-	                        "message", message ? message : "", "incident", incident_doc(m, inc));
-	if (!doc)
-		goto out;
-	if (alert && json_object_set_new(doc, "alert", alert_doc(alert)) < 0)
-		goto out;
-	/* Mustache cannot compare: templates branch on {{#severity_is.critical}}. */
-	if (json_object_set_new(doc, "severity_is", json_pack("{sb}", alert_severity_name(inc->severity), 1)) < 0)
-		goto out;
-	if (prev && json_object_set_new(doc, "previous",
-	                                json_pack("{ss ss}", "state", prev->state ? prev->state : inc->state,
-	                                          "severity", alert_severity_name(prev->severity))) < 0)
-		goto out;
-	if (extra && json_object_update(doc, (json_t *)extra) < 0)
-		goto out;
-	txt = json_writer_dumps(doc);
-	if (!txt)
-		goto out;
-	int64_t ev = store_event_add(m->st, inc->id, type, now, actor, message, txt);
-	if (ev < 0)
-		goto out;
-	m->last_event = ev;
-	if (m->emit(m->emit_ctx, ev, inc->id, type, inc->severity, inc->labels, inc->audience, now) < 0)
-		goto out;
-	ret = 0;
-out:
-	free(txt);
-	json_decref(doc);
-	return ret;
+	return record(m, inc, e, alert, at, prev, now) < 0 ? -1 : 0;
 }
 
 static int emit(incidents *m, incident *inc, const char *type, const char *actor, const char *message,
-                const json_t *alert, const previous *prev, int64_t now)
+                const json_t *alert, const alert_texts *at, const previous *prev, int64_t now)
 {
-	return emit_doc(m, inc, type, actor, message, alert, prev, NULL, now);
+	incidents_event e = {.type = type, .actor = actor, .message = message};
+	return emit_doc(m, inc, &e, alert, at, prev, now);
 }
 
 static int set_state(incidents *m, incident *inc, const char *state, const char *actor, const char *message,
@@ -475,7 +684,7 @@ static int set_state(incidents *m, incident *inc, const char *state, const char 
 	previous prev = {.state = inc->state, .severity = inc->severity};
 	inc->state = state;
 	inc->updated_at = now;
-	return emit(m, inc, "state_changed", actor, message, NULL, &prev, now);
+	return emit(m, inc, "state_changed", actor, message, NULL, NULL, &prev, now);
 }
 
 /* ---- alerts --------------------------------------------------------------- */
@@ -529,16 +738,18 @@ static json_t *labels_of(const json_t *a)
 	return labels;
 }
 
-static void narrow_labels(json_t *common, const json_t *labels)
+static void narrow_labels(incident *inc, const json_t *labels)
 {
 	const char *k;
 	json_t *v;
 	void *tmp;
-	json_object_foreach_safe(common, tmp, k, v)
+	json_object_foreach_safe(inc->labels, tmp, k, v)
 	{
 		const char *other = json_string_value(json_object_get(labels, k));
-		if (!other || strcmp(other, json_string_value(v)) != 0)
-			json_object_del(common, k);
+		if (!other || strcmp(other, json_string_value(v)) != 0) {
+			json_object_del(inc->labels, k);
+			labels_changed(inc);
+		}
 	}
 }
 
@@ -604,7 +815,7 @@ static int alert_fires(incidents *m, const json_t *a, alert_entry *e, const char
 			goto out;
 		opened = 1;
 	} else {
-		narrow_labels(inc->labels, json_object_get(a, "labels"));
+		narrow_labels(inc, json_object_get(a, "labels"));
 	}
 	if (!e) {
 		e = calloc(1, sizeof(*e));
@@ -618,13 +829,14 @@ static int alert_fires(incidents *m, const json_t *a, alert_entry *e, const char
 	e->incident_id = inc->id;
 	inc->firing++;
 	inc->updated_at = now;
-	if (store_alert_put(m->st, a, inc->id, now) < 0)
+	alert_texts at;
+	if (make_alert_texts(m, a, &at) < 0 || store_alert_put(m->st, a, at.labels, at.annotations, inc->id, now) < 0)
 		goto out;
 	if (opened) {
-		if (emit(m, inc, "opened", alert_actor(a), alert_message(a), a, NULL, now) < 0)
+		if (emit(m, inc, "opened", alert_actor(a), alert_message(a), a, &at, NULL, now) < 0)
 			goto out;
 	} else {
-		if (emit(m, inc, "alert_joined", alert_actor(a), alert_message(a), a, NULL, now) < 0)
+		if (emit(m, inc, "alert_joined", alert_actor(a), alert_message(a), a, &at, NULL, now) < 0)
 			goto out;
 		/* A re-fire during the hold continues the incident. */
 		inc->hold_until = 0;
@@ -635,7 +847,7 @@ static int alert_fires(incidents *m, const json_t *a, alert_entry *e, const char
 		if (rank > inc->severity) {
 			previous prev = {.state = NULL, .severity = inc->severity};
 			inc->severity = rank;
-			if (emit(m, inc, "severity_raised", alert_actor(a), alert_message(a), a, &prev, now) < 0)
+			if (emit(m, inc, "severity_raised", alert_actor(a), alert_message(a), a, &at, &prev, now) < 0)
 				goto out;
 		}
 	}
@@ -653,7 +865,9 @@ static int alert_resolves(incidents *m, const json_t *a, alert_entry *e, const c
 {
 	incident *inc = e->incident_id ? find_by_id(m, e->incident_id) : NULL;
 	e->firing = 0;
-	if (store_alert_put(m->st, a, e->incident_id, now) < 0)
+	alert_texts at;
+	if (make_alert_texts(m, a, &at) < 0 ||
+	    store_alert_put(m->st, a, at.labels, at.annotations, e->incident_id, now) < 0)
 		return -1;
 	if (!inc) {
 		/* Its incident was closed by a person already: nothing to tell. */
@@ -670,10 +884,10 @@ static int alert_resolves(incidents *m, const json_t *a, alert_entry *e, const c
 			if (set_state(m, inc, ST_MONITORING, alert_actor(a), "all alerts resolved; monitoring", now) <
 			    0)
 				return -1;
-		} else if (emit(m, inc, "alert_resolved", alert_actor(a), alert_message(a), a, NULL, now) < 0) {
+		} else if (emit(m, inc, "alert_resolved", alert_actor(a), alert_message(a), a, &at, NULL, now) < 0) {
 			return -1;
 		}
-	} else if (emit(m, inc, "alert_resolved", alert_actor(a), alert_message(a), a, NULL, now) < 0) {
+	} else if (emit(m, inc, "alert_resolved", alert_actor(a), alert_message(a), a, &at, NULL, now) < 0) {
 		return -1;
 	}
 	return mark_dirty(m, inc) < 0 ? -1 : 1;
@@ -691,24 +905,28 @@ int incidents_apply(incidents *m, const json_t *a, int64_t now)
 		return -1;
 	const char *status = json_string_value(json_object_get(a, "status"));
 	int firing = status && strcmp(status, "firing") == 0;
-	int64_t starts = json_integer_value(json_object_get(a, "starts_at"));
 	alert_entry *e = hmap_get(m->alerts, mk);
-	incident *inc = e && e->incident_id ? find_by_id(m, e->incident_id) : NULL;
 	int rc;
 
-	if (!e)
+	if (!e) {
 		/* A resolved alert we never saw fire: nothing to tell. */
 		rc = firing ? alert_fires(m, a, NULL, mk, now) : 0;
-	else if (firing && e->firing)
+	} else if (firing && e->firing) {
 		/* Same occurrence (Alertmanager re-sends whole groups; HA pairs send
-		 * twice), unless it fires anew (new startsAt) after its incident closed. */
-		rc = (inc || starts == 0 || starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
-	else if (firing)
+		 * twice), unless it fires anew (new startsAt) after its incident
+		 * closed. Most alerts a busy Alertmanager sends end here: the
+		 * startsAt is read only when the incident is gone. */
+		int open = e->incident_id && find_by_id(m, e->incident_id);
+		int64_t starts = open ? 0 : json_integer_value(json_object_get(a, "starts_at"));
+		rc = (open || starts == 0 || starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
+	} else if (firing) {
 		/* Firing again after it resolved: a new occurrence has a new startsAt;
 		 * the same one is a stale copy (an HA peer lagging behind). */
+		int64_t starts = json_integer_value(json_object_get(a, "starts_at"));
 		rc = (starts != 0 && starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
-	else
+	} else {
 		rc = e->firing ? alert_resolves(m, a, e, mk, now) : 0;
+	}
 	map_key_free(mk, buf);
 	return rc;
 }
@@ -787,7 +1005,7 @@ static int close_incident(incidents *m, incident *inc, const char *actor, const 
 	inc->resolved_at = now;
 	inc->updated_at = now;
 	inc->hold_until = 0;
-	if (save_incident(m, inc) < 0 || emit(m, inc, "resolved", actor, message, NULL, NULL, now) < 0)
+	if (save_incident(m, inc) < 0 || emit(m, inc, "resolved", actor, message, NULL, NULL, NULL, now) < 0)
 		return -1;
 	forget_resolved(m, inc->id);
 	unindex_incident(m, inc);
@@ -847,7 +1065,8 @@ int64_t incidents_human(incidents *m, int64_t id, const char *action, const char
 		if (inc->state == ST_INVESTIGATING)
 			inc->state = ST_IDENTIFIED;
 		inc->updated_at = now;
-		if (save_incident(m, inc) < 0 || emit(m, inc, "acknowledged", actor, message, NULL, NULL, now) < 0)
+		if (save_incident(m, inc) < 0 ||
+		    emit(m, inc, "acknowledged", actor, message, NULL, NULL, NULL, now) < 0)
 			return -1;
 	} else if (strcmp(action, "resolve") == 0 || want == ST_RESOLVED) {
 		inc->human = 1;
@@ -866,7 +1085,7 @@ int64_t incidents_human(incidents *m, int64_t id, const char *action, const char
 		}
 		inc->updated_at = now;
 		if (save_incident(m, inc) < 0 ||
-		    emit(m, inc, "update", actor, message, NULL, want ? &prev : NULL, now) < 0)
+		    emit(m, inc, "update", actor, message, NULL, NULL, want ? &prev : NULL, now) < 0)
 			return -1;
 	} else {
 		snprintf(err, errlen, "unknown action \"%.16s\"", action);
@@ -881,7 +1100,8 @@ int64_t incidents_note(incidents *m, int64_t id, const char *type, const char *a
 	incident *inc = find_by_id(m, id);
 	if (!inc)
 		return -2;
-	if (emit_doc(m, inc, type, actor, message, NULL, NULL, extra, now) < 0)
+	incidents_event e = {.type = type, .actor = actor, .message = message, .extra = extra};
+	if (emit_doc(m, inc, &e, NULL, NULL, NULL, now) < 0)
 		return -1;
 	return m->last_event;
 }

@@ -25,9 +25,12 @@
 typedef struct incidents incidents;
 
 /* Called for every new event, inside the transaction that created it, so the
- * core can route it into the outbox atomically. Return -1 to fail the batch. */
+ * core can route it into the outbox atomically; also_to (borrowed, NULL for
+ * most): one more instance to deliver it to, a draft's publication
+ * (drafts.h). Return below 0 to fail the batch (incidents_record passes the
+ * value on). */
 typedef int (*incidents_emit_fn)(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                                 const json_t *incident_labels, int audience, int64_t now);
+                                 const json_t *incident_labels, int audience, const char *also_to, int64_t now);
 
 /* Load the open state from the store. s and cfg are borrowed. */
 incidents *incidents_new(store *s, const config *cfg, incidents_emit_fn emit, void *ctx, char *err, size_t errlen);
@@ -59,6 +62,30 @@ int64_t incidents_human(incidents *m, int64_t id, const char *action, const char
  */
 int64_t incidents_note(incidents *m, int64_t id, const char *type, const char *actor, const char *message,
                        const json_t *extra, int64_t now);
+
+/*
+ * An event that changes nothing on the incident (drafts.h, postmortem.h):
+ * its document (docs/events.md) is type, time, actor, message, the members
+ * of lead, incident, severity_is (unless no_severity_is) and the members of
+ * extra, in that order. Everything is borrowed; lead and extra may be NULL
+ * and must not repeat those names.
+ */
+typedef struct incidents_event {
+	const char *type;
+	const char *actor;   /* NULL: "" in the document, NULL in the events row */
+	const char *message; /* the same */
+	const json_t *lead;
+	const json_t *extra;
+	int no_severity_is;  /* drafts' events never carried it */
+	const char *also_to; /* handed to incidents_emit_fn */
+} incidents_event;
+
+/*
+ * Record e on incident id's timeline, open or closed, and route it: the one
+ * place events are made. Returns the event id; -1 when the store failed or
+ * there is no such incident; what incidents_emit_fn returned when below 0.
+ */
+int64_t incidents_record(incidents *m, int64_t id, const incidents_event *e, int64_t now);
 
 /* The "incident" object of an event document (docs/events.md) for incident
  * id, open or closed: new, or NULL when there is no such incident. */

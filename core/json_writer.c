@@ -8,11 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef struct jw_buf {
-	char *data;
-	size_t len, cap;
-	int failed;
-} jw_buf;
+typedef json_writer jw_buf;
 
 /* Room for n more bytes (and a terminator). 0, or -1 with b failed. */
 static int jw_reserve(jw_buf *b, size_t n)
@@ -51,6 +47,16 @@ static void jw_putc(jw_buf *b, char c)
 		b->data[b->len++] = c;
 }
 
+/* The bytes a string holds as they are: printable ASCII but '"' and '\\'
+ * (one lookup per byte where the scan made four comparisons). */
+#define JW_PLAIN(c)   ((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
+#define JW_PLAIN4(c)  JW_PLAIN(c), JW_PLAIN((c) + 1), JW_PLAIN((c) + 2), JW_PLAIN((c) + 3)
+#define JW_PLAIN16(c) JW_PLAIN4(c), JW_PLAIN4((c) + 4), JW_PLAIN4((c) + 8), JW_PLAIN4((c) + 12)
+static const unsigned char jw_plain[256] = {JW_PLAIN16(0x00), JW_PLAIN16(0x10), JW_PLAIN16(0x20), JW_PLAIN16(0x30),
+                                            JW_PLAIN16(0x40), JW_PLAIN16(0x50), JW_PLAIN16(0x60), JW_PLAIN16(0x70),
+                                            JW_PLAIN16(0x80), JW_PLAIN16(0x90), JW_PLAIN16(0xa0), JW_PLAIN16(0xb0),
+                                            JW_PLAIN16(0xc0), JW_PLAIN16(0xd0), JW_PLAIN16(0xe0), JW_PLAIN16(0xf0)};
+
 /* A string as jansson's dump_string writes it without flags: '"', '\\' and
  * control characters escaped (\b \f \n \r \t, else \u00XX), the rest as is. */
 static int jw_string(jw_buf *b, const char *str, size_t len)
@@ -58,15 +64,15 @@ static int jw_string(jw_buf *b, const char *str, size_t len)
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *p = (const unsigned char *)str, *end = p + len, *run;
 
-	/* Worst case: every byte a \u00XX. */
-	if (jw_reserve(b, len * 6 + 2) < 0)
+	/* Worst case: every byte a \u00XX; and one more byte, for a key's ':'. */
+	if (jw_reserve(b, len * 6 + 3) < 0)
 		return -1;
 	char *o = b->data + b->len;
 
 	*o++ = '"';
 	while (p < end) {
 		run = p;
-		while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+		while (p < end && jw_plain[*p])
 			p++;
 		memcpy(o, run, (size_t)(p - run));
 		o += p - run;
@@ -234,7 +240,7 @@ static int jw_value(jw_buf *b, const json_t *v, int depth)
 
 char *json_writer_dumps(const json_t *json)
 {
-	jw_buf b = {NULL, 0, 0, 0};
+	jw_buf b = JSON_WRITER_INIT;
 
 	if (!json_is_object(json) && !json_is_array(json))
 		return NULL;
@@ -244,4 +250,171 @@ char *json_writer_dumps(const json_t *json)
 	}
 	b.data[b.len] = '\0';
 	return b.data;
+}
+
+/* ---- member by member ---------------------------------------------------- */
+
+/* A comma before a key or an array element: unless it opens its container
+ * (or the document), something complete came before it. A value after a
+ * key follows its ':'. */
+static void jw_sep(json_writer *w)
+{
+	char last;
+
+	if (w->len == 0 || w->failed)
+		return;
+	last = w->data[w->len - 1];
+	if (last != '{' && last != '[' && last != ':')
+		jw_putc(w, ',');
+}
+
+static void jw_fail(json_writer *w, int rc)
+{
+	if (rc < 0)
+		w->failed = 1;
+}
+
+void json_writer_begin_object(json_writer *w)
+{
+	jw_sep(w);
+	jw_putc(w, '{');
+}
+
+void json_writer_end_object(json_writer *w)
+{
+	jw_putc(w, '}');
+}
+
+void json_writer_begin_array(json_writer *w)
+{
+	jw_sep(w);
+	jw_putc(w, '[');
+}
+
+void json_writer_end_array(json_writer *w)
+{
+	jw_putc(w, ']');
+}
+
+void json_writer_keyn(json_writer *w, const char *key, size_t len)
+{
+	jw_sep(w);
+	if (jw_string(w, key, len) < 0)
+		w->failed = 1;
+	else
+		w->data[w->len++] = ':'; /* jw_string kept room for it */
+}
+
+void json_writer_key(json_writer *w, const char *key)
+{
+	json_writer_keyn(w, key, strlen(key));
+}
+
+void json_writer_stringn(json_writer *w, const char *s, size_t len)
+{
+	jw_sep(w);
+	if (!w->failed)
+		jw_fail(w, jw_string(w, s, len));
+}
+
+void json_writer_string(json_writer *w, const char *s)
+{
+	if (s)
+		json_writer_stringn(w, s, strlen(s));
+	else
+		json_writer_null(w);
+}
+
+void json_writer_int(json_writer *w, json_int_t v)
+{
+	jw_sep(w);
+	jw_integer(w, v);
+}
+
+void json_writer_bool(json_writer *w, int v)
+{
+	jw_sep(w);
+	if (v)
+		jw_put(w, "true", 4);
+	else
+		jw_put(w, "false", 5);
+}
+
+void json_writer_null(json_writer *w)
+{
+	jw_sep(w);
+	jw_put(w, "null", 4);
+}
+
+void json_writer_raw(json_writer *w, const char *text, size_t len)
+{
+	jw_sep(w);
+	jw_put(w, text, len);
+}
+
+void json_writer_value(json_writer *w, const json_t *v)
+{
+	jw_sep(w);
+	if (!w->failed)
+		jw_fail(w, v ? jw_value(w, v, 0) : -1);
+}
+
+void json_writer_members(json_writer *w, const json_t *obj)
+{
+	const char *key;
+	size_t klen;
+	json_t *member;
+
+	if (!json_is_object(obj)) {
+		w->failed = 1;
+		return;
+	}
+	json_object_keylen_foreach((json_t *)obj, key, klen, member)
+	{
+		json_writer_keyn(w, key, klen);
+		if (!w->failed)
+			jw_fail(w, jw_value(w, member, 1));
+	}
+}
+
+void json_writer_members_text(json_writer *w, const char *text, size_t len)
+{
+	if (len < 2 || text[0] != '{' || text[len - 1] != '}') {
+		w->failed = 1;
+		return;
+	}
+	if (len > 2)
+		json_writer_raw(w, text + 1, len - 2);
+}
+
+const char *json_writer_text(json_writer *w)
+{
+	if (jw_reserve(w, 1) < 0)
+		return NULL;
+	w->data[w->len] = '\0';
+	return w->data;
+}
+
+char *json_writer_finish(json_writer *w)
+{
+	char *out = (char *)json_writer_text(w);
+
+	if (!out) {
+		json_writer_free(w);
+		return NULL;
+	}
+	*w = (json_writer)JSON_WRITER_INIT;
+	return out;
+}
+
+void json_writer_reset(json_writer *w)
+{
+	w->len = 0;
+	w->failed = 0;
+}
+
+void json_writer_free(json_writer *w)
+{
+	free(w->data);
+	*w = (json_writer)JSON_WRITER_INIT;
 }

@@ -96,6 +96,7 @@ struct outbox {
 	unsigned rnd;
 	char *status_page_url; /* from the configuration, for the events' links; NULL = none */
 	subscribers *subs;     /* borrowed, NULL = none */
+	json_writer doc;       /* the delivery being handed over, kept from one to the next */
 };
 
 outbox *outbox_new(store *s, void *zctx)
@@ -278,6 +279,7 @@ void outbox_free(outbox *o)
 		free(o->libs);
 	}
 	free(o->status_page_url);
+	json_writer_free(&o->doc);
 	free(o);
 }
 
@@ -367,47 +369,73 @@ static const char *public_view(channel *c, const store_delivery *d)
 	return txt;
 }
 
+/* links.incident: the incident's page, "" without a status page or an
+ * incident (0: a subscription's confirmation). */
+static void write_incident_link(json_writer *w, const outbox *o, int64_t incident_id)
+{
+	if (!o->status_page_url || !incident_id) {
+		json_writer_string(w, "");
+		return;
+	}
+	size_t n = strlen(o->status_page_url) + 48;
+	char stack[512], *url = n <= sizeof(stack) ? stack : malloc(n);
+	if (!url) {
+		w->failed = 1;
+		return;
+	}
+	snprintf(url, n, "%sincidents/%" PRId64 ".html", o->status_page_url, incident_id);
+	json_writer_string(w, url);
+	if (url != stack)
+		free(url);
+}
+
 /*
  * The document a plugin receives: the stored event with what depends on
  * the delivery and the current configuration put in front (docs/events.md):
- * id, idempotency_key, recipient, links, and "is": {"<type>": true} so that
- * logic-less templates can tell event types apart.
+ * id, idempotency_key, links, "is": {"<type>": true} so that logic-less
+ * templates can tell event types apart, recipient and subscriber. Written
+ * into o's writer: the text is borrowed until the next call, or NULL.
  */
-static char *delivery_doc(const outbox *o, channel *c, const store_delivery *d, const char *key, json_t *subscriber)
+static const char *delivery_doc(outbox *o, channel *c, const store_delivery *d, const char *key,
+                                const json_t *subscriber)
 {
-	char *head = NULL, *out = NULL, incident[64];
-	const char *pub = NULL;
-	const char *base = o->status_page_url ? o->status_page_url : "";
-	json_t *h = json_pack("{sI ss}", "id", (json_int_t)d->event_id, "idempotency_key", key);
-	snprintf(incident, sizeof(incident), "incidents/%" PRId64 ".html", d->incident_id);
-	json_t *links = json_object();
-	/* Incident 0: a subscription's confirmation, of no incident. */
-	json_t *url = o->status_page_url && d->incident_id ? json_sprintf("%s%s", base, incident) : json_string("");
-	if (!h || !links || json_object_set_new(links, "status_page", json_string(base)) < 0 ||
-	    json_object_set_new(links, "incident", url) < 0 || json_object_set(h, "links", links) < 0 ||
-	    json_object_set_new(h, "is", json_pack("{sb}", d->type, 1)) < 0 ||
-	    (d->recipient[0] && json_object_set_new(h, "recipient", json_string(d->recipient)) < 0) ||
-	    (subscriber && json_object_set(h, "subscriber", subscriber) < 0))
-		goto out;
-	head = json_writer_dumps(h);
-	if (!head)
-		goto out;
+	json_writer *w = &o->doc;
 	/* A public channel gets the public view, never the stored document.
 	 * A subscription's confirmation is crier's own words to one person,
 	 * of no incident: it goes as it is. */
-	if (c->audience_public && strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) != 0 && !(pub = public_view(c, d)))
-		goto out;
-	/* Splice: the head's members, then the document's. */
-	head[strlen(head) - 1] = '\0';
-	const char *doc = pub ? pub : d->doc;
-	const char *rest = doc[0] == '{' ? doc + 1 : doc;
-	if (asprintf(&out, "%s%s%s", head, strcmp(rest, "}") == 0 ? "" : ",", rest) < 0)
-		out = NULL;
-out:
-	free(head);
-	json_decref(links);
-	json_decref(h);
-	return out;
+	const char *doc = d->doc;
+	if (c->audience_public && strcmp(d->type, SUBSCRIBERS_CONFIRM_EVENT) != 0 && !(doc = public_view(c, d)))
+		return NULL;
+	json_writer_reset(w);
+	json_writer_begin_object(w);
+	json_writer_key(w, "id");
+	json_writer_int(w, d->event_id);
+	json_writer_key(w, "idempotency_key");
+	json_writer_string(w, key);
+	json_writer_key(w, "links");
+	json_writer_begin_object(w);
+	json_writer_key(w, "status_page");
+	json_writer_string(w, o->status_page_url ? o->status_page_url : "");
+	json_writer_key(w, "incident");
+	write_incident_link(w, o, d->incident_id);
+	json_writer_end_object(w);
+	json_writer_key(w, "is");
+	json_writer_begin_object(w);
+	json_writer_key(w, d->type);
+	json_writer_bool(w, 1);
+	json_writer_end_object(w);
+	if (d->recipient[0]) {
+		json_writer_key(w, "recipient");
+		json_writer_string(w, d->recipient);
+	}
+	if (subscriber) {
+		json_writer_key(w, "subscriber");
+		json_writer_value(w, subscriber);
+	}
+	/* Then the document's own members. */
+	json_writer_members_text(w, doc, strlen(doc));
+	json_writer_end_object(w);
+	return json_writer_text(w);
 }
 
 /* FNV-1a: a recipient's lane; two recipients sharing one only wait for each other. */
@@ -462,18 +490,16 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 				c->wake_at = now + 1000;
 			continue;
 		}
-		char *doc = lookup && !sub ? NULL : delivery_doc(o, c, d, key, sub);
+		const char *doc = lookup && !sub ? NULL : delivery_doc(o, c, d, key, sub);
 		json_decref(sub);
 		if (!doc || plugin_host_send(c->host, d->id, (unsigned)d->attempts + 1, key, doc, d->state,
 		                             d->recipient[0] ? d->recipient : NULL,
 		                             accepted_at(o, d->event_id, d->attempts)) < 0) {
-			free(doc);
 			log_error("cannot hand a delivery to its plugin host", " instance=%s delivery=%" PRId64,
 			          c->name, d->id);
 			c->wake_at = now + 1000;
 			break;
 		}
-		free(doc);
 		c->fly[c->n_fly++] = (inflight){.id = d->id,
 		                                .event_id = d->event_id,
 		                                .approval = strcmp(d->type, "draft_approved") == 0,

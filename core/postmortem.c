@@ -38,8 +38,6 @@ struct postmortems {
 	store *st;
 	incidents *inc;
 	const config *cfg;
-	incidents_emit_fn emit;
-	void *emit_ctx;
 	int64_t next_due; /* the earliest reminder: may be early (a rolled back row), never late */
 	int64_t *queue;   /* resolved in the open transaction: drafts to write once it commits */
 	size_t n_queue, cap_queue;
@@ -547,8 +545,7 @@ static void write_drafts(postmortems *pm, const int64_t *ids, size_t n, int64_t 
 
 /* ---- lifecycle ---------------------------------------------------------------------------- */
 
-postmortems *postmortem_new(store *st, incidents *inc, const config *cfg, incidents_emit_fn emit, void *emit_ctx,
-                            char *err, size_t errlen)
+postmortems *postmortem_new(store *st, incidents *inc, const config *cfg, char *err, size_t errlen)
 {
 	postmortems *pm = calloc(1, sizeof(*pm));
 	int64_t *ids = malloc(UNDRAFTED_MAX * sizeof(*ids));
@@ -556,7 +553,11 @@ postmortems *postmortem_new(store *st, incidents *inc, const config *cfg, incide
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	*pm = (postmortems){.st = st, .inc = inc, .cfg = cfg, .emit = emit, .emit_ctx = emit_ctx};
+	*pm = (postmortems){
+	    .st = st,
+	    .inc = inc,
+	    .cfg = cfg,
+	};
 	pm->next_due = store_postmortem_next_due(st);
 	int n = pm->next_due < 0 ? -1 : store_postmortem_undrafted(st, ids, UNDRAFTED_MAX);
 	if (n < 0) {
@@ -627,39 +628,19 @@ int64_t postmortem_next_deadline(const postmortems *pm)
 
 /* ---- events -------------------------------------------------------------------------------- */
 
-/*
- * Record an event of type on incident row's timeline (doc: its document
- * without incident and severity_is, which are added here; stolen) and
- * route it. The event id, or -1.
- */
-static int64_t record(postmortems *pm, const json_t *row, const char *type, const char *actor, const char *message,
-                      json_t *doc, int64_t now)
+/* Record an event of type, carrying member (stolen: {"postmortem": ...}), on incident id's timeline and route it. */
+static int64_t record(postmortems *pm, int64_t id, const char *type, const char *actor, const char *message,
+                      json_t *member, int64_t now)
 {
-	int64_t id = jint(row, "id"), ret = -1;
-	int sev = (int)jint(row, "severity");
-	char *txt = NULL;
-	json_t *inc = incidents_doc(pm->inc, id);
-	if (!doc || !inc || json_object_set_new(doc, "incident", inc) < 0 ||
-	    json_object_set_new(doc, "severity_is", json_pack("{sb}", alert_severity_name(sev), 1)) < 0)
-		goto out;
-	inc = NULL;
-	if (!(txt = json_dumps(doc, JSON_COMPACT)))
-		goto out;
-	int64_t ev = store_event_add(pm->st, id, type, now, actor, message, txt);
-	if (ev < 0 || pm->emit(pm->emit_ctx, ev, id, type, sev, json_object_get(row, "labels"),
-	                       (int)jint(row, "audience"), now) < 0)
-		goto out;
-	ret = ev;
-out:
-	json_decref(inc);
-	json_decref(doc);
-	free(txt);
-	return ret;
+	incidents_event e = {.type = type, .actor = actor, .message = message, .lead = member};
+	int64_t ev = member ? incidents_record(pm->inc, id, &e, now) : -1;
+	json_decref(member);
+	return ev;
 }
 
 static int remind(postmortems *pm, int64_t id, int64_t now)
 {
-	char msg[1024], ago[48], when[40];
+	char msg[1024], ago[48];
 	json_t *row = store_incident_json(pm->st, id);
 	store_postmortem p;
 	int got = row ? store_postmortem_get(pm->st, id, &p) : -1;
@@ -671,10 +652,9 @@ static int remind(postmortems *pm, int64_t id, int64_t now)
 	         "No post-mortem is published for incident %" PRId64 " (%.300s), resolved %s ago. Edit the draft at "
 	         "%.400s, then publish it: crierctl postmortem publish %" PRId64 " FILE",
 	         id, jstr(row, "title"), duration_text(now - p.resolved_at, ago, sizeof(ago)), path, id);
-	json_t *doc = json_pack("{ss ss ss ss s{ss so so}}", "type", "postmortem_due", "time",
-	                        timefmt_format(now, when, sizeof(when)), "actor", "crier", "message", msg, "postmortem",
-	                        "draft", path, "resolved_at", time_json(p.resolved_at), "due_at", time_json(p.due_at));
-	if (record(pm, row, "postmortem_due", "crier", msg, doc, now) < 0 ||
+	json_t *member = json_pack("{s{ss so so}}", "postmortem", "draft", path, "resolved_at",
+	                           time_json(p.resolved_at), "due_at", time_json(p.due_at));
+	if (record(pm, id, "postmortem_due", "crier", msg, member, now) < 0 ||
 	    store_postmortem_reminded(pm->st, id, now) < 0)
 		goto out;
 	log_info("post-mortem overdue: the internal channels are reminded", " incident=%" PRId64, id);
@@ -849,11 +829,10 @@ static char *cmd_publish(postmortems *pm, const json_t *req, const json_t *row, 
 			snprintf(msg, sizeof(msg), "post-mortem published");
 		else
 			snprintf(msg, sizeof(msg), "post-mortem revised (revision %d)", revision);
-		json_t *doc =
-		    json_pack("{ss ss ss ss s{ss ss ss si}}", "type", "postmortem_published", "time",
-		              timefmt_format(now, when, sizeof(when)), "actor", actor, "message", msg, "postmortem",
-		              "markdown", md, "html", html, "published_at", when, "revision", revision);
-		ev = record(pm, row, "postmortem_published", actor, msg, doc, now);
+		json_t *member =
+		    json_pack("{s{ss ss ss si}}", "postmortem", "markdown", md, "html", html, "published_at",
+		              timefmt_format(now, when, sizeof(when)), "revision", revision);
+		ev = record(pm, id, "postmortem_published", actor, msg, member, now);
 	}
 	int kept = ev >= 0 && store_postmortem_publish(pm->st, id, md, html, actor, ev, now) > 0;
 	free(html);

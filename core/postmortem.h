@@ -28,12 +28,11 @@
 typedef struct postmortems postmortems;
 
 /*
- * st, inc and cfg are borrowed for the life of the result; emit routes the
- * events it records (the incidents' router). Writes the drafts a crash kept
- * from being written. NULL with err when out of memory or the store failed.
+ * st, inc and cfg are borrowed for the life of the result; inc records the
+ * events (incidents_record). Writes the drafts a crash kept from being
+ * written. NULL with err when out of memory or the store failed.
  */
-postmortems *postmortem_new(store *st, incidents *inc, const config *cfg, incidents_emit_fn emit, void *emit_ctx,
-                            char *err, size_t errlen);
+postmortems *postmortem_new(store *st, incidents *inc, const config *cfg, char *err, size_t errlen);
 void postmortem_free(postmortems *pm);
 /* cfg is borrowed until the next call. */
 void postmortem_set_config(postmortems *pm, const config *cfg);

@@ -9,25 +9,18 @@
 #include "checkpoint.h"
 #include "json_writer.h"
 
+#include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* 3: incidents.audience (public and security flags, core/audience.h).
+/* 4: the outbox's indexes hold pending rows only (and dead ones, apart),
+ * so a delivery done leaves them instead of moving inside them.
+ * 3: incidents.audience (public and security flags, core/audience.h).
  * 2: outbox.recipient (one delivery per recipient). Older versions are
  * upgraded in place (see migrate); newer ones are refused. */
-#define SCHEMA_VERSION 3
-
-/*
- * A delivery's idempotency key, "crier-<event>-<instance>", plus
- * "-<recipient>" for a recipient: the same on every retry and restart. Made
- * here only, for the plugins (ST_OUTBOX_NEXT) and for crierctl alike. t is
- * the outbox table's qualifier ("o." or "").
- */
-#define IDEMPOTENCY_KEY_SQL(t)                                                                                         \
-	"('crier-' || " t "event_id || '-' || " t "instance || CASE " t "recipient WHEN '' THEN '' ELSE '-' || " t     \
-	"recipient END)"
+#define SCHEMA_VERSION 4
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -52,9 +45,12 @@ static const char schema_sql[] =
     " incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"
     " attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
     " updated_at INTEGER, last_error TEXT, recipient TEXT NOT NULL DEFAULT '');"
-    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(instance, state, next_at);"
-    "CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, state, id);"
-    "CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state) WHERE state <> 2;"
+    /* Delivered rows, nearly all of them, are in no index but the table's:
+     * what is due (ST_OUTBOX_NEXT), each lane's head (its NOT EXISTS) and
+     * the counts read pending and dead rows only. */
+    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(instance, next_at) WHERE state = 0;"
+    "CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, recipient, id) WHERE state = 0;"
+    "CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(id) WHERE state = 3;"
     "CREATE TABLE IF NOT EXISTS plugin_state(incident_id INTEGER NOT NULL, instance TEXT NOT NULL,"
     " state TEXT NOT NULL, PRIMARY KEY(incident_id, instance)) WITHOUT ROWID;"
     /* Drafts (docs/drafts.md): text people approve before it is published. */
@@ -83,6 +79,7 @@ enum {
 	ST_ALERT_LOAD,
 	ST_INC_INSERT,
 	ST_INC_UPDATE,
+	ST_INC_UPDATE_SAME_STATE,
 	ST_INC_LOAD,
 	ST_EVENT_ADD,
 	ST_OUTBOX_ADD,
@@ -123,6 +120,10 @@ static const char *const stmt_sql[ST_N] = {
     [ST_INC_UPDATE] = "UPDATE incidents SET key = ?1, title = ?2, state = ?3, severity = ?4, human = ?5,"
                       " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10,"
                       " audience = ?12 WHERE id = ?11",
+    /* Most writes leave the state as it was: then its index is not touched. */
+    [ST_INC_UPDATE_SAME_STATE] = "UPDATE incidents SET key = ?1, title = ?2, severity = ?4, human = ?5, labels = ?6,"
+                                 " opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10,"
+                                 " audience = ?12 WHERE id = ?11",
     [ST_INC_LOAD] = "SELECT id, key, title, state, severity, human, labels, opened_at, updated_at,"
                     " COALESCE(resolved_at, 0), COALESCE(hold_until, 0), audience FROM incidents"
                     " WHERE state <> 'resolved'",
@@ -131,15 +132,13 @@ static const char *const stmt_sql[ST_N] = {
                       " updated_at, recipient) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4, ?5)",
     /* Order is kept per incident and recipient: one recipient's retries
      * never hold back another's messages. */
-    [ST_OUTBOX_NEXT] =
-        "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state,"
-        " o.recipient, e.type, " IDEMPOTENCY_KEY_SQL(
-            "o.") " FROM outbox o JOIN events e ON e.id = o.event_id"
-                  " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
-                  " WHERE o.instance = ?1 AND o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p"
-                  "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id"
-                  "  AND p.recipient = o.recipient)"
-                  " ORDER BY o.next_at, o.id LIMIT ?2",
+    [ST_OUTBOX_NEXT] = "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state,"
+                       " o.recipient, e.type FROM outbox o JOIN events e ON e.id = o.event_id"
+                       " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
+                       " WHERE o.instance = ?1 AND o.state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p"
+                       "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id"
+                       "  AND p.recipient = o.recipient)"
+                       " ORDER BY o.next_at, o.id LIMIT ?2",
     [ST_OUTBOX_DONE] =
         "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1 AND state = 0",
     [ST_OUTBOX_RETRY] = "UPDATE outbox SET state = 0, attempts = ?2, next_at = ?3, last_error = ?4, updated_at = ?5"
@@ -148,8 +147,8 @@ static const char *const stmt_sql[ST_N] = {
         "UPDATE outbox SET state = 3, attempts = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1 AND state = 0",
     [ST_OUTBOX_REQUEUE] = "UPDATE outbox SET state = 0, next_at = ?2, updated_at = ?2 WHERE id = ?1 AND state <> 2"
                           " RETURNING instance",
-    [ST_OUTBOX_COUNTS] = "SELECT COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 3), 0) FROM outbox"
-                         " WHERE state <> 2",
+    [ST_OUTBOX_COUNTS] = "SELECT (SELECT COUNT(*) FROM outbox WHERE state = 0),"
+                         " (SELECT COUNT(*) FROM outbox WHERE state = 3)",
     [ST_STATE_SET] = "INSERT OR REPLACE INTO plugin_state(incident_id, instance, state) VALUES(?1, ?2, ?3)",
     [ST_DRAFT_ADD] = "INSERT INTO drafts(incident_id, event_id, instance, network, measure, text, length, max_length,"
                      " status, created_at, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9)",
@@ -216,6 +215,8 @@ broken:
 static const char *const migrations[SCHEMA_VERSION + 1] = {
     [2] = "ALTER TABLE outbox ADD COLUMN recipient TEXT NOT NULL DEFAULT '';",
     [3] = "ALTER TABLE incidents ADD COLUMN audience INTEGER NOT NULL DEFAULT 0;",
+    /* schema_sql then makes them anew, partial. */
+    [4] = "DROP INDEX IF EXISTS outbox_pending; DROP INDEX IF EXISTS outbox_order; DROP INDEX IF EXISTS outbox_state;",
 };
 
 static int migrate(store *s, const char *path, int from, char *err, size_t errlen)
@@ -335,18 +336,25 @@ void store_rollback(store *s)
 		step_done(s->st[ST_ROLLBACK]);
 }
 
+/* Text bound without a copy (an event's document is kilobytes): every
+ * statement here runs, and drops its bindings (step_done, or a reset and
+ * sqlite3_clear_bindings, or finalize), before the function that bound
+ * them returns. */
 static void bind_text(sqlite3_stmt *st, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+/* Other modules' statements may run later: a copy. */
+void store_bind_text(sqlite3_stmt *st, int i, const char *v)
 {
 	if (v)
 		sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
 	else
 		sqlite3_bind_null(st, i);
-}
-
-/* Bind a JSON value as compact text; NULL value binds "{}". */
-void store_bind_text(sqlite3_stmt *st, int i, const char *v)
-{
-	bind_text(st, i, v);
 }
 
 int store_step_done(sqlite3_stmt *st)
@@ -373,18 +381,15 @@ static const char *jstr(const json_t *o, const char *k)
 	return v ? v : "";
 }
 
-int store_alert_put(store *s, const json_t *alert, int64_t incident_id, int64_t now)
+int store_alert_put(store *s, const json_t *alert, const char *labels, const char *annotations, int64_t incident_id,
+                    int64_t now)
 {
 	sqlite3_stmt *st = s->st[ST_ALERT_PUT];
 	bind_text(st, 1, jstr(alert, "source"));
 	bind_text(st, 2, jstr(alert, "key"));
 	bind_text(st, 3, jstr(alert, "status"));
-	if (bind_json(st, 4, json_object_get(alert, "labels")) < 0 ||
-	    bind_json(st, 5, json_object_get(alert, "annotations")) < 0) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		return -1;
-	}
+	bind_text(st, 4, labels ? labels : "{}");
+	bind_text(st, 5, annotations ? annotations : "{}");
 	sqlite3_bind_int64(st, 6, json_integer_value(json_object_get(alert, "starts_at")));
 	sqlite3_bind_int64(st, 7, json_integer_value(json_object_get(alert, "ends_at")));
 	bind_text(st, 8, jstr(alert, "link"));
@@ -426,13 +431,15 @@ static void bind_time(sqlite3_stmt *st, int i, int64_t ms)
 
 int store_incident_put(store *s, store_incident *row)
 {
-	sqlite3_stmt *st = s->st[row->id ? ST_INC_UPDATE : ST_INC_INSERT];
+	sqlite3_stmt *st = s->st[!row->id ? ST_INC_INSERT : row->same_state ? ST_INC_UPDATE_SAME_STATE : ST_INC_UPDATE];
 	bind_text(st, 1, row->key);
 	bind_text(st, 2, row->title);
 	bind_text(st, 3, row->state);
 	sqlite3_bind_int(st, 4, row->severity);
 	sqlite3_bind_int(st, 5, row->human);
-	if (bind_json(st, 6, row->labels) < 0) {
+	if (row->labels_txt)
+		bind_text(st, 6, row->labels_txt);
+	else if (bind_json(st, 6, row->labels) < 0) {
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
 		return -1;
@@ -517,6 +524,37 @@ static char *col_dup(sqlite3_stmt *st, int i)
 	return t ? strdup((const char *)t) : NULL;
 }
 
+/*
+ * A delivery's idempotency key, "crier-<event>-<instance>", plus
+ * "-<recipient>" for a recipient (recipient "" for none): the same on every
+ * retry and restart. Made here only, for the plugins (store_outbox_due) and
+ * for crierctl (with_keys) alike; in C, as SQL's || costs more than the rest
+ * of the row. A new string, or NULL.
+ */
+static char *idempotency_key(int64_t event_id, const char *instance, const char *recipient)
+{
+	char num[24];
+	int nl = snprintf(num, sizeof(num), "%" PRId64, event_id);
+	size_t li = strlen(instance), lr = strlen(recipient);
+	char *k = nl > 0 ? malloc(6 + (size_t)nl + 1 + li + (lr ? 1 + lr : 0) + 1) : NULL, *p = k;
+	if (!k)
+		return NULL;
+	memcpy(p, "crier-", 6);
+	p += 6;
+	memcpy(p, num, (size_t)nl);
+	p += nl;
+	*p++ = '-';
+	memcpy(p, instance, li);
+	p += li;
+	if (lr) {
+		*p++ = '-';
+		memcpy(p, recipient, lr);
+		p += lr;
+	}
+	*p = '\0';
+	return k;
+}
+
 int store_outbox_due(store *s, const char *instance, store_delivery *out, int max)
 {
 	sqlite3_stmt *st = s->st[ST_OUTBOX_NEXT];
@@ -536,7 +574,7 @@ int store_outbox_due(store *s, const char *instance, store_delivery *out, int ma
 		d->state = col_dup(st, 7);
 		d->recipient = col_dup(st, 8);
 		d->type = col_dup(st, 9);
-		d->key = col_dup(st, 10);
+		d->key = d->recipient ? idempotency_key(d->event_id, instance, d->recipient) : NULL;
 		if (!d->doc || !d->recipient || !d->type || !d->key ||
 		    (!d->state && sqlite3_column_type(st, 7) != SQLITE_NULL)) {
 			store_delivery_free(d);
@@ -914,27 +952,49 @@ json_t *store_events_json(store *s, int64_t incident_id)
 #define DELIVERY_COLS                                                                                                  \
 	"id, event_id, incident_id, instance, NULLIF(recipient, '') AS recipient,"                                     \
 	" CASE state WHEN 0 THEN 'pending' WHEN 2 THEN 'delivered' ELSE 'dead' END AS state, attempts, next_at,"       \
-	" created_at, updated_at, last_error, " IDEMPOTENCY_KEY_SQL("") " AS idempotency_key"
+	" created_at, updated_at, last_error"
+
+/* Delivery rows (stolen) with their idempotency_key last, as plugins got it. */
+static json_t *with_keys(json_t *rows)
+{
+	size_t i;
+	json_t *row;
+	json_array_foreach(rows, i, row)
+	{
+		const char *instance = json_string_value(json_object_get(row, "instance"));
+		const char *recipient = json_string_value(json_object_get(row, "recipient"));
+		char *k = idempotency_key(json_integer_value(json_object_get(row, "event_id")),
+		                          instance ? instance : "", recipient ? recipient : "");
+		if (!k || json_object_set_new(row, "idempotency_key", json_string(k)) < 0) {
+			free(k);
+			json_decref(rows);
+			return NULL;
+		}
+		free(k);
+	}
+	return rows;
+}
 
 json_t *store_deliveries_json(store *s, int dead_only, int64_t incident_id)
 {
 	if (incident_id)
-		return query_rows(s,
-		                  dead_only ? "SELECT " DELIVERY_COLS
-		                              " FROM outbox WHERE state = 3 AND incident_id = ?1"
-		                              " ORDER BY id DESC LIMIT 500"
-		                            : "SELECT " DELIVERY_COLS " FROM outbox WHERE incident_id = ?1"
-		                              " ORDER BY id DESC LIMIT 500",
-		                  1, incident_id, 0, NULL);
-	return query_rows(s,
-	                  dead_only ? "SELECT " DELIVERY_COLS " FROM outbox WHERE state = 3 ORDER BY id DESC LIMIT 500"
-	                            : "SELECT " DELIVERY_COLS " FROM outbox ORDER BY id DESC LIMIT 500",
-	                  0, 0, 0, NULL);
+		return with_keys(query_rows(s,
+		                            dead_only ? "SELECT " DELIVERY_COLS
+		                                        " FROM outbox WHERE state = 3 AND incident_id = ?1"
+		                                        " ORDER BY id DESC LIMIT 500"
+		                                      : "SELECT " DELIVERY_COLS " FROM outbox WHERE incident_id = ?1"
+		                                        " ORDER BY id DESC LIMIT 500",
+		                            1, incident_id, 0, NULL));
+	return with_keys(query_rows(s,
+	                            dead_only ? "SELECT " DELIVERY_COLS
+	                                        " FROM outbox WHERE state = 3 ORDER BY id DESC LIMIT 500"
+	                                      : "SELECT " DELIVERY_COLS " FROM outbox ORDER BY id DESC LIMIT 500",
+	                            0, 0, 0, NULL));
 }
 
 json_t *store_delivery_json(store *s, int64_t id)
 {
-	json_t *rows = query_rows(s, "SELECT " DELIVERY_COLS " FROM outbox WHERE id = ?1", 1, id, 0, NULL);
+	json_t *rows = with_keys(query_rows(s, "SELECT " DELIVERY_COLS " FROM outbox WHERE id = ?1", 1, id, 0, NULL));
 	json_t *one = rows ? json_incref(json_array_get(rows, 0)) : NULL;
 	json_decref(rows);
 	return one;

@@ -37,8 +37,11 @@ int store_commit(store *s);
 void store_rollback(store *s);
 
 /* --- alerts ----------------------------------------------------------- */
-/* Insert or replace the normalized alert (borrowed) with its incident (0 = none). */
-int store_alert_put(store *s, const json_t *alert, int64_t incident_id, int64_t now);
+/* Insert or replace the normalized alert (borrowed) with its incident (0 = none).
+ * labels and annotations: the alert's members as JSON text (borrowed; NULL
+ * stores "{}"), which the caller has made for the event anyway. */
+int store_alert_put(store *s, const json_t *alert, const char *labels, const char *annotations, int64_t incident_id,
+                    int64_t now);
 /* Call fn for every alert that is firing or belongs to an incident that is not
  * resolved: (source, key, firing, starts_at, incident_id). */
 int store_alert_load(store *s,
@@ -54,9 +57,11 @@ typedef struct store_incident {
 	const char *state; /* borrowed */
 	int severity;
 	int human;
-	const json_t *labels; /* borrowed */
+	const json_t *labels;   /* borrowed */
+	const char *labels_txt; /* borrowed, may be NULL: labels as JSON text, when the caller has it */
 	int64_t opened_at, updated_at, resolved_at, hold_until;
-	int audience; /* AUDIENCE_PUBLIC | AUDIENCE_SECURITY (core/audience.h) */
+	int audience;   /* AUDIENCE_PUBLIC | AUDIENCE_SECURITY (core/audience.h) */
+	int same_state; /* an update whose state is the stored one already: left as it is */
 } store_incident;
 
 /* Insert (row->id == 0; sets it) or update. */

@@ -151,11 +151,33 @@ int timefmt_parse_rfc3339n(const char *s, size_t len, int64_t *out_ms)
 	return 0;
 }
 
+/* year-mon-day of the day days after 1970-01-01 (H. Hinnant's civil_from_days), the inverse of timefmt_days. */
+static void timefmt_civil(int64_t days, int64_t *year, int *mon, int *day)
+{
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+
+	*day = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*mon = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*year = yoe + era * 400 + (*mon <= 2);
+}
+
+/* n digits of v, zero-padded, at p. */
+static char *timefmt_put(char *p, int v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v /= 10)
+		p[i] = (char)('0' + v % 10);
+	return p + n;
+}
+
 const char *timefmt_format(int64_t ms, char *buf, size_t size)
 {
-	int64_t secs = ms / 1000, frac = ms % 1000;
-	struct tm tm;
-	time_t t;
+	int64_t secs = ms / 1000, frac = ms % 1000, days, sod, year;
+	int mon, day;
 
 	if (!buf || size == 0)
 		return buf;
@@ -164,13 +186,38 @@ const char *timefmt_format(int64_t ms, char *buf, size_t size)
 		frac += 1000;
 		secs--;
 	}
-	t = (time_t)secs;
-	if (!gmtime_r(&t, &tm)) {
-		buf[0] = '\0';
+	days = secs / 86400;
+	sod = secs % 86400;
+	if (sod < 0) {
+		sod += 86400;
+		days--;
+	}
+	timefmt_civil(days, &year, &mon, &day);
+	/* Every event carries a few times: digits by hand, not gmtime_r and
+	 * snprintf (thousands of instructions each). Other years and short
+	 * buffers take the general path, which prints them as it always has. */
+	if (year >= 0 && year <= 9999 && size >= 25) {
+		char *p = buf;
+
+		p = timefmt_put(p, (int)year, 4);
+		*p++ = '-';
+		p = timefmt_put(p, mon, 2);
+		*p++ = '-';
+		p = timefmt_put(p, day, 2);
+		*p++ = 'T';
+		p = timefmt_put(p, (int)(sod / 3600), 2);
+		*p++ = ':';
+		p = timefmt_put(p, (int)(sod / 60 % 60), 2);
+		*p++ = ':';
+		p = timefmt_put(p, (int)(sod % 60), 2);
+		*p++ = '.';
+		p = timefmt_put(p, (int)frac, 3);
+		*p++ = 'Z';
+		*p = '\0';
 		return buf;
 	}
-	snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-	         tm.tm_hour, tm.tm_min, tm.tm_sec, (int)frac);
+	snprintf(buf, size, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)year, mon, day, (int)(sod / 3600),
+	         (int)(sod / 60 % 60), (int)(sod % 60), (int)frac);
 	return buf;
 }
 

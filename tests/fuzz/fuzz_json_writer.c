@@ -49,14 +49,98 @@ static int fuzz_bad_key(const json_t *v)
 	return 0;
 }
 
+/* v written member by member with the streaming calls, varying between
+ * them (by depth and position) so each is used for every kind of value. */
+static void fuzz_stream(json_writer *w, const json_t *v, size_t depth, size_t pos)
+{
+	const char *k;
+	size_t klen, i;
+	json_t *m;
+	unsigned how = (unsigned)((depth + pos) % 3);
+	char *txt;
+
+	if ((json_is_object(v) || json_is_array(v)) && how == 1) {
+		txt = json_writer_dumps(v);
+		if (txt)
+			json_writer_raw(w, txt, strlen(txt));
+		else
+			json_writer_value(w, v); /* fails as dumps did */
+		free(txt);
+		return;
+	}
+	if (how == 2 || depth > 64) {
+		json_writer_value(w, v);
+		return;
+	}
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		json_writer_begin_object(w);
+		if (pos % 3 == 2 && (txt = json_writer_dumps(v)) != NULL) {
+			json_writer_members_text(w, txt, strlen(txt));
+			free(txt);
+		} else if (pos % 3) {
+			json_writer_members(w, v);
+		} else {
+			i = 0;
+			json_object_keylen_foreach((json_t *)v, k, klen, m)
+			{
+				json_writer_keyn(w, k, klen);
+				fuzz_stream(w, m, depth + 1, i++);
+			}
+		}
+		json_writer_end_object(w);
+		break;
+	case JSON_ARRAY:
+		json_writer_begin_array(w);
+		json_array_foreach(v, i, m)
+		{
+			fuzz_stream(w, m, depth + 1, i);
+		}
+		json_writer_end_array(w);
+		break;
+	case JSON_STRING:
+		json_writer_stringn(w, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		json_writer_int(w, json_integer_value(v));
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		json_writer_bool(w, json_is_true(v));
+		break;
+	case JSON_NULL:
+		json_writer_null(w);
+		break;
+	default:
+		json_writer_value(w, v);
+		break;
+	}
+}
+
+/* The streaming calls give what json_writer_dumps gave (want, or NULL). */
+static void fuzz_same_stream(const json_t *v, const char *want)
+{
+	json_writer w = JSON_WRITER_INIT;
+	char *got;
+
+	fuzz_stream(&w, v, 0, 0);
+	got = json_writer_finish(&w);
+	fuzz_assert((want == NULL) == (got == NULL));
+	fuzz_assert(!want || strcmp(want, got) == 0);
+	free(got);
+}
+
 static void fuzz_same(const json_t *v)
 {
 	char *want, *got = json_writer_dumps(v);
 
 	/* json_dumps ignores its own failure on such a key and writes broken
 	 * JSON; the writer refuses it. */
+	if (v && (json_is_object(v) || json_is_array(v)))
+		fuzz_same_stream(v, got);
 	if (fuzz_bad_key(v)) {
 		fuzz_assert(got == NULL);
+		free(got);
 		return;
 	}
 	want = json_dumps(v, JSON_COMPACT);

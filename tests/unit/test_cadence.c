@@ -33,9 +33,10 @@ static int n_ev;
 static cadence *cd; /* the emit callback feeds it, as core_route does */
 
 static int record(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                  const json_t *labels, int audience, int64_t now)
+                  const json_t *labels, int audience, const char *also_to, int64_t now)
 {
 	(void)ctx;
+	(void)also_to;
 	(void)event_id;
 	(void)severity;
 	(void)labels;

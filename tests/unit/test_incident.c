@@ -3,6 +3,7 @@
 #include "incidents.h"
 #include "store.h"
 
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -10,10 +11,11 @@
 static char ev_types[MAX_EV][32];
 static int64_t ev_incident[MAX_EV];
 static char ev_env[MAX_EV][16]; /* the incident's "env" label as routes see it */
+static char ev_also[MAX_EV][16];
 static int n_ev;
 
 static int record(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity,
-                  const json_t *labels, int audience, int64_t now)
+                  const json_t *labels, int audience, const char *also_to, int64_t now)
 {
 	(void)ctx;
 	(void)audience;
@@ -25,9 +27,11 @@ static int record(void *ctx, int64_t event_id, int64_t incident_id, const char *
 		snprintf(ev_env[n_ev], sizeof(ev_env[n_ev]), "%s", env ? env : "");
 		snprintf(ev_types[n_ev], sizeof(ev_types[n_ev]), "%s", type);
 		ev_incident[n_ev] = incident_id;
+		snprintf(ev_also[n_ev], sizeof(ev_also[n_ev]), "%s", also_to ? also_to : "");
 		n_ev++;
 	}
-	return 0;
+	/* A router that knows no instance "gone" (core.c's answer to a draft's). */
+	return also_to && strcmp(also_to, "gone") == 0 ? -2 : 0;
 }
 
 static json_t *mk(const char *source, const char *key, const char *status, const char *service, const char *sev,
@@ -58,6 +62,83 @@ static int count_type(const char *type)
 	for (int i = 0; i < n_ev; i++)
 		n += strcmp(ev_types[i], type) == 0;
 	return n;
+}
+
+/* The stored document of event ev, as text (new), or NULL. */
+static char *event_doc(store *s, int64_t ev)
+{
+	sqlite3_stmt *st = NULL;
+	char *doc = NULL;
+	if (sqlite3_prepare_v2(store_db(s), "SELECT doc FROM events WHERE id = ?1", -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, ev);
+		if (sqlite3_step(st) == SQLITE_ROW)
+			doc = strdup((const char *)sqlite3_column_text(st, 0));
+	}
+	sqlite3_finalize(st);
+	return doc;
+}
+
+/* Where member "key" starts in doc, or -1. */
+static long at(const char *doc, const char *key)
+{
+	char q[64];
+	snprintf(q, sizeof(q), "\"%s\":", key);
+	const char *p = doc ? strstr(doc, q) : NULL;
+	return p ? p - doc : -1;
+}
+
+/* incidents_record, the one place events are made: member order, open and
+ * closed incidents, the router's answer passed on, refusals. */
+static void test_record(store *s, incidents *m, int64_t open, int64_t closed)
+{
+	json_t *lead = json_pack("{s{si}}", "postmortem", "revision", 2);
+	json_t *extra = json_pack("{s{si}}", "cadence", "silent_seconds", 60);
+	store_begin(s);
+	incidents_event e = {.type = "reminder", .actor = "crier", .message = "post one", .lead = lead, .extra = extra};
+	int64_t ev = incidents_record(m, open, &e, 40000);
+	CHECK(ev > 0 && strcmp(ev_types[n_ev - 1], "reminder") == 0 && ev_incident[n_ev - 1] == open);
+	char *doc = event_doc(s, ev);
+	CHECK(doc && strncmp(doc,
+	                     "{\"type\":\"reminder\",\"time\":\"1970-01-01T00:00:40.000Z\",\"actor\":\"crier\","
+	                     "\"message\":\"post one\",\"postmortem\":{\"revision\":2},\"incident\":{",
+	                     strlen("{\"type\":\"reminder\",\"time\":\"1970-01-01T00:00:40.000Z\",\"actor\":"
+	                            "\"crier\",\"message\":\"post one\",\"postmortem\":{\"revision\":2},"
+	                            "\"incident\":{")) == 0);
+	CHECK(at(doc, "incident") < at(doc, "severity_is") && at(doc, "severity_is") < at(doc, "cadence"));
+	CHECK(doc && strstr(doc, "\"severity_is\":{\"warning\":true},\"cadence\":{\"silent_seconds\":60}}") != NULL);
+	free(doc);
+
+	/* A closed incident as the store has it; no severity_is when asked; NULL actor and message. */
+	e = (incidents_event){.type = "draft_created", .extra = extra, .no_severity_is = 1};
+	ev = incidents_record(m, closed, &e, 41000);
+	CHECK(ev > 0 && ev_incident[n_ev - 1] == closed);
+	doc = event_doc(s, ev);
+	CHECK(doc && strstr(doc, "\"actor\":\"\",\"message\":\"\",\"incident\":{") != NULL);
+	CHECK(doc && strstr(doc, "\"state\":\"resolved\"") != NULL);
+	CHECK(at(doc, "severity_is") == -1 && at(doc, "cadence") > at(doc, "incident"));
+	free(doc);
+
+	/* The router's refusal comes back; also_to reaches it. */
+	e = (incidents_event){.type = "draft_approved", .actor = "ann", .message = "ok", .also_to = "gone"};
+	CHECK(incidents_record(m, open, &e, 42000) == -2);
+	CHECK(strcmp(ev_also[n_ev - 1], "gone") == 0);
+	e.also_to = "social/x";
+	CHECK(incidents_record(m, open, &e, 42001) > 0 && strcmp(ev_also[n_ev - 1], "social/x") == 0);
+
+	/* No such incident; a member that repeats the event's own: nothing recorded. */
+	int before = n_ev;
+	e = (incidents_event){.type = "reminder", .actor = "crier"};
+	CHECK(incidents_record(m, 999999, &e, 43000) == -1);
+	json_t *bad = json_pack("{ss}", "type", "other");
+	e.extra = bad;
+	CHECK(incidents_record(m, open, &e, 43001) == -1);
+	e = (incidents_event){.type = "reminder", .lead = bad};
+	CHECK(incidents_record(m, open, &e, 43002) == -1);
+	CHECK(n_ev == before);
+	store_commit(s);
+	json_decref(bad);
+	json_decref(lead);
+	json_decref(extra);
 }
 
 int main(void)
@@ -184,6 +265,7 @@ int main(void)
 	CHECK(apply(s, m, mk("alertmanager", "b1", "firing", "web", "info", 1000), 24001) == 0);
 	CHECK(n_ev == before);
 	CHECK(incidents_alert_count(m) <= alerts_before);
+	test_record(s, m, ev_incident[n_ev - 1], web);
 
 	incidents_free(m);
 	store_close(s);

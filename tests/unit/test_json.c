@@ -5,6 +5,7 @@
 #include "json_reader.h"
 #include "json_writer.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,6 +270,113 @@ static void test_writer(void)
 	json_decref(a);
 }
 
+/* Member by member: the same text as the tree json_dumps writes. */
+static void test_writer_stream(void)
+{
+	json_writer w = JSON_WRITER_INIT;
+	json_t *sub = json_pack("{s[i f b n] s{}}", "x", 1, 2.5, 0, "y");
+	json_t *members = json_pack("{ss si}", "m1", "v", "m2", -7);
+	json_t *want =
+	    json_pack("{ss s[] s{} sI sb sb sn s{ss sO s[is]} ss si s[{}[]] sn ss}", "a", "q\"\\\n\x01\xc3\xa9", "e",
+	              "o", "i", (json_int_t)INT64_MIN, "t", 1, "f", 0, "n", "nest", "k", "v", "sub", sub, "arr", 1, "s",
+	              "m1", "v", "m2", -7, "c", "z", "end", "\xf0\x9f\x98\x80");
+	char *want_txt = json_dumps(want, JSON_COMPACT);
+
+	json_writer_begin_object(&w);
+	json_writer_key(&w, "a");
+	json_writer_string(&w, "q\"\\\n\x01\xc3\xa9");
+	json_writer_key(&w, "e");
+	json_writer_begin_array(&w);
+	json_writer_end_array(&w);
+	json_writer_keyn(&w, "oops", 1);
+	json_writer_begin_object(&w);
+	json_writer_end_object(&w);
+	json_writer_key(&w, "i");
+	json_writer_int(&w, INT64_MIN);
+	json_writer_key(&w, "t");
+	json_writer_bool(&w, 7);
+	json_writer_key(&w, "f");
+	json_writer_bool(&w, 0);
+	json_writer_key(&w, "n");
+	json_writer_string(&w, NULL);
+	json_writer_key(&w, "nest");
+	json_writer_begin_object(&w);
+	json_writer_key(&w, "k");
+	json_writer_stringn(&w, "vvv", 1);
+	json_writer_key(&w, "sub");
+	json_writer_value(&w, sub);
+	json_writer_key(&w, "arr");
+	json_writer_begin_array(&w);
+	json_writer_int(&w, 1);
+	json_writer_string(&w, "s");
+	json_writer_end_array(&w);
+	json_writer_end_object(&w);
+	json_writer_members(&w, members);
+	json_writer_key(&w, "c");
+	json_writer_begin_array(&w);
+	json_writer_raw(&w, "{}", 2);
+	json_writer_raw(&w, "[]", 2);
+	json_writer_end_array(&w);
+	json_writer_key(&w, "z");
+	json_writer_null(&w);
+	json_writer_key(&w, "end");
+	json_writer_string(&w, "\xf0\x9f\x98\x80");
+	json_writer_end_object(&w);
+	CHECK_STR(json_writer_text(&w), want_txt);
+	char *got = json_writer_finish(&w);
+	CHECK_STR(got, want_txt);
+	CHECK(w.data == NULL && w.len == 0);
+	free(got);
+	free(want_txt);
+
+	/* A failure sticks until reset: not UTF-8, a missing value, not an object. */
+	json_writer_begin_array(&w);
+	json_writer_stringn(&w, "\xff", 1);
+	json_writer_int(&w, 1);
+	json_writer_end_array(&w);
+	CHECK(json_writer_text(&w) == NULL);
+	json_writer_reset(&w);
+	json_writer_begin_array(&w);
+	json_writer_int(&w, 1);
+	json_writer_end_array(&w);
+	CHECK_STR(json_writer_text(&w), "[1]");
+	json_writer_reset(&w);
+	json_writer_value(&w, NULL);
+	CHECK(json_writer_text(&w) == NULL);
+	json_writer_reset(&w);
+	json_writer_members(&w, json_object_get(sub, "x"));
+	CHECK(json_writer_finish(&w) == NULL);
+	CHECK(w.data == NULL);
+	/* An object's members from its text, into another. */
+	json_writer_begin_object(&w);
+	json_writer_key(&w, "id");
+	json_writer_int(&w, 7);
+	json_writer_members_text(&w, "{\"a\":1,\"b\":{}}", strlen("{\"a\":1,\"b\":{}}"));
+	json_writer_members_text(&w, "{}", 2);
+	json_writer_end_object(&w);
+	CHECK_STR(json_writer_text(&w), "{\"id\":7,\"a\":1,\"b\":{}}");
+	json_writer_reset(&w);
+	json_writer_begin_object(&w);
+	json_writer_members_text(&w, "{\"a\":1}", 7);
+	json_writer_end_object(&w);
+	CHECK_STR(json_writer_text(&w), "{\"a\":1}");
+	json_writer_reset(&w);
+	json_writer_begin_object(&w);
+	json_writer_members_text(&w, "[1]", 3);
+	CHECK(json_writer_text(&w) == NULL);
+	json_writer_reset(&w);
+	/* A key that is not UTF-8 fails too. */
+	json_writer_begin_object(&w);
+	json_writer_keyn(&w, "\xc3", 1);
+	json_writer_int(&w, 1);
+	json_writer_end_object(&w);
+	CHECK(json_writer_finish(&w) == NULL);
+	json_writer_free(&w);
+	json_decref(sub);
+	json_decref(members);
+	json_decref(want);
+}
+
 int main(void)
 {
 	test_walk();
@@ -278,5 +386,6 @@ int main(void)
 	test_depth();
 	test_error_offset();
 	test_writer();
+	test_writer_stream();
 	return check_summary("test_json");
 }

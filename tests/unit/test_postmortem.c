@@ -21,9 +21,10 @@ static int n_ev;
 static postmortems *the_pm; /* what the router tells of resolutions, as core.c's does */
 
 static int route(void *ctx, int64_t event_id, int64_t incident_id, const char *type, int severity, const json_t *labels,
-                 int audience, int64_t now)
+                 int audience, const char *also_to, int64_t now)
 {
 	(void)ctx;
+	(void)also_to;
 	(void)event_id;
 	(void)severity;
 	(void)labels;
@@ -135,7 +136,7 @@ int main(void)
 	cfg.n_components = 1;
 	cfg.postmortem_due_ms = 10000;
 	incidents *inc = s ? incidents_new(s, &cfg, route, NULL, err, sizeof(err)) : NULL;
-	the_pm = inc ? postmortem_new(s, inc, &cfg, route, NULL, err, sizeof(err)) : NULL;
+	the_pm = inc ? postmortem_new(s, inc, &cfg, err, sizeof(err)) : NULL;
 	CHECK(the_pm != NULL);
 	if (!the_pm)
 		return check_summary("test_postmortem");
@@ -182,7 +183,7 @@ int main(void)
 	snprintf(path, sizeof(path), "%s/postmortems/incident-%lld.md", tmp, (long long)late);
 	CHECK(access(path, F_OK) != 0);
 	postmortem_free(the_pm);
-	the_pm = postmortem_new(s, inc, &cfg, route, NULL, err, sizeof(err));
+	the_pm = postmortem_new(s, inc, &cfg, err, sizeof(err));
 	CHECK(the_pm != NULL);
 	if (!the_pm)
 		return check_summary("test_postmortem");

@@ -28,6 +28,26 @@ static const char v1_sql[] =
     "INSERT INTO outbox(id, event_id, incident_id, instance, state, next_at, created_at)"
     " VALUES(1, 1, 1, 'webhook/ops', 0, 1000, 1000);";
 
+/* Version 3's outbox and its indexes, which took in every row: one pending
+ * delivery, one delivered, one dead. */
+static const char v3_sql[] =
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT);"
+    "INSERT INTO meta VALUES('schema', '3');"
+    "CREATE TABLE events(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, type TEXT NOT NULL,"
+    " time INTEGER NOT NULL, actor TEXT, message TEXT, doc TEXT);"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"
+    " incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+    " updated_at INTEGER, last_error TEXT, recipient TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX outbox_pending ON outbox(instance, state, next_at);"
+    "CREATE INDEX outbox_order ON outbox(instance, incident_id, state, id);"
+    "CREATE INDEX outbox_state ON outbox(state) WHERE state <> 2;"
+    "INSERT INTO events VALUES(1, 1, 'opened', 1000, 'alertmanager', '', '{\"type\":\"opened\"}');"
+    "INSERT INTO events VALUES(2, 1, 'resolved', 2000, 'alertmanager', '', '{\"type\":\"resolved\"}');"
+    "INSERT INTO outbox(id, event_id, incident_id, instance, state, next_at, created_at, last_error)"
+    " VALUES(1, 1, 1, 'webhook/ops', 2, 1000, 1000, NULL), (2, 1, 1, 'sms/oncall', 3, 1000, 1000, 'bad number'),"
+    " (3, 2, 1, 'webhook/ops', 0, 2000, 2000, NULL);";
+
 static int make_db(const char *path, const char *sql)
 {
 	sqlite3 *db = NULL;
@@ -99,6 +119,72 @@ static void test_upgrade_from_v1(const char *dir)
 	store_close(s);
 }
 
+/* The SQL of index name in the store at path, or "" when there is none (new). */
+static char *index_sql(const char *path, const char *name)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *st = NULL;
+	char *sql = NULL;
+	if (sqlite3_open(path, &db) == SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?1", -1, &st, NULL) ==
+	        SQLITE_OK) {
+		sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+		const unsigned char *t = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_text(st, 0) : NULL;
+		sql = strdup(t ? (const char *)t : "");
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return sql;
+}
+
+/* Version 3 to 4: the outbox's indexes become partial; every row keeps its state. */
+static void test_upgrade_from_v3(const char *dir)
+{
+	char path[512], err[512] = "";
+	snprintf(path, sizeof(path), "%s/v3.db", dir);
+	CHECK(make_db(path, v3_sql) == 0);
+	store *s = store_open(path, 0, 1000, err, sizeof(err));
+	CHECK(s != NULL);
+	if (!s) {
+		fprintf(stderr, "  %s\n", err);
+		return;
+	}
+	int64_t pending = -1, dead = -1;
+	CHECK(store_outbox_counts(s, &pending, &dead) == 0 && pending == 1 && dead == 1);
+	store_delivery d[4];
+	int n = store_outbox_due(s, "webhook/ops", d, 4);
+	CHECK(n == 1);
+	for (int i = 0; i < n; i++) {
+		CHECK(d[i].id == 3 && d[i].event_id == 2);
+		store_delivery_free(&d[i]);
+	}
+	json_t *deadl = store_deliveries_json(s, 1, 0);
+	CHECK(json_array_size(deadl) == 1);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(deadl, 0), "last_error")), "bad number");
+	json_decref(deadl);
+	/* Done, it leaves what is due; requeued, it comes back. */
+	CHECK(store_outbox_done(s, 3, 1, 3000) == 0);
+	CHECK(store_outbox_due(s, "webhook/ops", d, 4) == 0);
+	CHECK(store_outbox_counts(s, &pending, &dead) == 0 && pending == 0 && dead == 1);
+	char inst[64];
+	CHECK(store_outbox_requeue(s, 2, 4000, inst, sizeof(inst)) == 1);
+	CHECK_STR(inst, "sms/oncall");
+	CHECK(store_outbox_counts(s, &pending, &dead) == 0 && pending == 1 && dead == 0);
+	store_close(s);
+	char *sql = index_sql(path, "outbox_pending");
+	CHECK(sql && strstr(sql, "WHERE state = 0") != NULL);
+	free(sql);
+	sql = index_sql(path, "outbox_order");
+	CHECK(sql && strstr(sql, "recipient, id) WHERE state = 0") != NULL);
+	free(sql);
+	sql = index_sql(path, "outbox_dead");
+	CHECK(sql && strstr(sql, "WHERE state = 3") != NULL);
+	free(sql);
+	sql = index_sql(path, "outbox_state");
+	CHECK_STR(sql, "");
+	free(sql);
+}
+
 static void test_newer_refused(const char *dir)
 {
 	char path[512], err[512] = "";
@@ -107,7 +193,7 @@ static void test_newer_refused(const char *dir)
 	                    "CREATE TABLE outbox(id INTEGER PRIMARY KEY);") == 0);
 	store *s = store_open(path, 0, 1000, err, sizeof(err));
 	CHECK(s == NULL);
-	CHECK(strstr(err, "has schema version 99; this crierd knows versions 1 to 3") != NULL);
+	CHECK(strstr(err, "has schema version 99; this crierd knows versions 1 to 4") != NULL);
 	store_close(s);
 }
 
@@ -155,6 +241,7 @@ int main(void)
 	if (!mkdtemp(dir))
 		return 1;
 	test_upgrade_from_v1(dir);
+	test_upgrade_from_v3(dir);
 	test_newer_refused(dir);
 	test_lanes(dir);
 	char cmd[600];
