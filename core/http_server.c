@@ -52,6 +52,7 @@
 #define HTTP_CONNECTION_LIMIT     512
 #define HTTP_CONNECTION_TIMEOUT_S 30
 #define HTTP_WORKERS_MAX          16
+#define HTTP_CACHE_SLOTS          4096
 /* At stop: how long requests in progress get to finish. */
 #define HTTP_STOP_GRACE_MS 10000
 #define HTTP_ERR_MAX       512
@@ -109,6 +110,7 @@ struct http_worker {
 	http_ticket *pending;
 	size_t in_progress; /* requests begun and not completed */
 	char *spare[HTTP_SPARE_MAX];
+	ingest_cache *cache; /* alerts parsed before, by their text */
 	size_t n_spare;
 	pthread_t thread;
 	int started;
@@ -795,7 +797,7 @@ static ingest_status http_parse(http_server *s, struct MHD_Connection *conn, con
 	cfg = s->cfg;
 	switch (req->route->route) {
 	case HTTP_ROUTE_ALERTMANAGER:
-		st = ingest_alertmanager(body, req->len, &cfg->limits, alerts, err, errlen);
+		st = ingest_alertmanager_cached(body, req->len, &cfg->limits, req->w->cache, alerts, err, errlen);
 		break;
 	case HTTP_ROUTE_GENERIC:
 		st = ingest_generic(body, req->len, &cfg->limits, alerts, err, errlen);
@@ -1350,6 +1352,11 @@ static int http_worker_start(http_worker *w, size_t i, int listen_fd, unsigned l
 	int fd;
 
 	snprintf(w->name, sizeof(w->name), "crier-http-%zu", i);
+	/* Enough for the alerts of many groups re-sent whole; a miss only costs a parse. */
+	if (!(w->cache = ingest_cache_new(HTTP_CACHE_SLOTS))) {
+		snprintf(err, errlen, "http server: out of memory");
+		return -1;
+	}
 	if (!(w->ingest = core_socket(w->s->core, CORE_INGEST, err, errlen)) ||
 	    !(w->control = core_socket(w->s->core, CORE_CONTROL, err, errlen)))
 		return -1;
@@ -1398,6 +1405,7 @@ static void http_worker_free(http_worker *w)
 		zmq_close(w->control);
 	while (w->n_spare)
 		free(w->spare[--w->n_spare]);
+	ingest_cache_free(w->cache);
 }
 
 /* Wake every worker to stop, join them, free them. */

@@ -13,6 +13,7 @@
 #define CRIER_INGEST_H
 
 #include "alert.h"
+#include "ingest_cache.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -24,6 +25,11 @@ typedef enum ingest_status { INGEST_OK = 0, INGEST_IGNORED = 1, INGEST_BAD = -1 
  * with FNV-1a 64 when absent). */
 ingest_status ingest_alertmanager(const char *body, size_t len, const alert_limits *lim, json_t **out, char *err,
                                   size_t errlen);
+/* The same, taking alerts it has parsed before from cache (ingest_cache.h;
+ * borrowed, may be NULL) and leaving there those it parses. The answer is
+ * the same with or without it. */
+ingest_status ingest_alertmanager_cached(const char *body, size_t len, const alert_limits *lim, ingest_cache *cache,
+                                         json_t **out, char *err, size_t errlen);
 
 /* Uptime Robot settings from the configuration. */
 typedef struct ingest_uptimerobot_conf {

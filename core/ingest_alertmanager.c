@@ -39,6 +39,7 @@ enum { AM_STATUS, AM_LABELS, AM_ANNOTATIONS, AM_STARTS, AM_ENDS, AM_LINK, AM_FIE
 /* Strings every alert of a request shares rather than copies. */
 typedef struct am_shared {
 	json_t *source, *firing, *resolved, *empty;
+	ingest_cache *cache; /* borrowed, may be NULL */
 } am_shared;
 
 /* One alert as read, checked when its object closes. */
@@ -469,9 +470,28 @@ static int am_read_alerts(json_reader *r, const alert_limits *lim, am_shared *sh
 				return AM_SYNTAX;
 			continue;
 		}
+		/* An alert seen before, byte for byte and in this same place (an
+		 * element of "alerts", under the same limits), was read whole and
+		 * found good then: take what it gave, and step over its text. */
+		const char *raw = NULL;
+		size_t rawlen = 0;
+		if (sh->cache && (raw = json_reader_peek_text(r, &rawlen)) != NULL) {
+			json_t *hit = ingest_cache_get(sh->cache, lim, raw, rawlen);
+			if (hit) {
+				if (json_reader_pass(r, rawlen) < 0)
+					return AM_SYNTAX;
+				if (json_array_append(result, hit) < 0)
+					return AM_OOM;
+				continue;
+			}
+		}
+		size_t at = json_reader_offset(r);
 		rc = am_read_alert(r, lim, sh, i, &a, b->alert_msg);
 		if (rc != AM_OK)
 			return rc;
+		/* Remembered only when read whole from exactly that text. */
+		if (a && raw && json_reader_offset(r) - at == rawlen)
+			ingest_cache_put(sh->cache, lim, raw, rawlen, a);
 		if (a && json_array_append_new(result, a) < 0)
 			return AM_OOM;
 	}
@@ -526,8 +546,14 @@ static void am_syntax_error(const char *body, size_t len, const alert_limits *li
 ingest_status ingest_alertmanager(const char *body, size_t len, const alert_limits *lim, json_t **out, char *err,
                                   size_t errlen)
 {
+	return ingest_alertmanager_cached(body, len, lim, NULL, out, err, errlen);
+}
+
+ingest_status ingest_alertmanager_cached(const char *body, size_t len, const alert_limits *lim, ingest_cache *cache,
+                                         json_t **out, char *err, size_t errlen)
+{
 	ingest_status rc = INGEST_BAD;
-	am_shared sh = {NULL, NULL, NULL, NULL};
+	am_shared sh = {NULL, NULL, NULL, NULL, cache};
 	am_body b;
 	json_reader r;
 	json_t *result = NULL;

@@ -782,6 +782,49 @@ int json_reader_skip(json_reader *r)
 	}
 }
 
+const char *json_reader_peek_text(json_reader *r, size_t *len)
+{
+	*len = 0;
+	if (r->error || r->state != JR_VALUE)
+		return NULL;
+	jr_ws(r);
+	const unsigned char *p = r->p, *end = r->end;
+	if (p == end || (*p != '{' && *p != '['))
+		return NULL;
+	size_t depth = 0;
+	for (const unsigned char *q = p; q < end; q++) {
+		unsigned char c = *q;
+		if (c == '"') {
+			/* To the closing quote; a backslash takes the next byte with it. */
+			for (q++; q < end && *q != '"'; q++)
+				if (*q == '\\')
+					q++;
+			if (q >= end)
+				return NULL;
+		} else if (c == '{' || c == '[') {
+			depth++;
+		} else if ((c == '}' || c == ']') && --depth == 0) {
+			*len = (size_t)(q + 1 - p);
+			return (const char *)p;
+		}
+	}
+	return NULL;
+}
+
+size_t json_reader_offset(const json_reader *r)
+{
+	return (size_t)(r->p - r->begin);
+}
+
+int json_reader_pass(json_reader *r, size_t len)
+{
+	if (r->error || r->state != JR_VALUE || len > (size_t)(r->end - r->p))
+		return -1;
+	r->p += len;
+	r->state = JR_NEXT;
+	return 0;
+}
+
 int json_reader_value(json_reader *r, json_t **out)
 {
 	json_t *v = NULL, *member;

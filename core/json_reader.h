@@ -138,6 +138,21 @@ int json_reader_string(json_reader *r, const char **s, size_t *len);
 int json_reader_number(json_reader *r, int *is_real, json_int_t *i, double *d);
 /* Consume one whole value of any type, checking all of it, building nothing. 0/-1. */
 int json_reader_skip(json_reader *r);
+
+/*
+ * The text of the object or array at the cursor, found by matching brackets
+ * outside strings and checking nothing else: *len bytes at the returned
+ * pointer (borrowed from the input), or NULL when the value there is not a
+ * container or does not close before the end. For a caller that has seen
+ * the very same text checked before (ingest_cache.h) and may then pass it
+ * with json_reader_pass.
+ */
+const char *json_reader_peek_text(json_reader *r, size_t *len);
+/* Consume len bytes, json_reader_peek_text's answer, as one value without
+ * checking them again: only for text already known good at this place. 0/-1. */
+int json_reader_pass(json_reader *r, size_t len);
+/* The cursor, as an offset into the input. */
+size_t json_reader_offset(const json_reader *r);
 /* Consume one whole value of any type as a jansson value (*out: new reference). 0/-1. */
 int json_reader_value(json_reader *r, json_t **out);
 

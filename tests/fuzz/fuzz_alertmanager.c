@@ -1,15 +1,23 @@
-/* libFuzzer target: ingest_alertmanager() on any bytes. */
+/*
+ * libFuzzer target: ingest_alertmanager() on any bytes, and the same with an
+ * alert cache (the HTTP workers' way): the answer must not depend on it,
+ * whether the cache is empty, holds this body's alerts already, or was
+ * filled under other limits.
+ */
 #include "fuzz_common.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const alert_limits *lims[] = {&alert_limits_default, &fuzz_tight_limits};
+	ingest_cache *cache = ingest_cache_new(64);
 
+	fuzz_assert(cache != NULL);
 	for (size_t i = 0; i < 2; i++) {
 		char err[FUZZ_ERRLEN];
 		json_t *out = (json_t *)&err; /* must be reset by the parser */
@@ -17,7 +25,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		fuzz_check_result(rc, out, err, 1);
 		fuzz_assert(rc != INGEST_IGNORED);
+		/* Cold cache, then warm: the same status, text and alerts. */
+		for (int pass = 0; pass < 2; pass++) {
+			char err2[FUZZ_ERRLEN];
+			json_t *out2 = NULL;
+			ingest_status rc2 = ingest_alertmanager_cached((const char *)data, size, lims[i], cache, &out2,
+			                                               err2, sizeof(err2));
+
+			fuzz_assert(rc2 == rc);
+			fuzz_assert(strcmp(err2, err) == 0);
+			fuzz_assert((out == NULL) == (out2 == NULL));
+			fuzz_assert(out == NULL || json_equal(out, out2));
+			json_decref(out2);
+		}
 		json_decref(out);
 	}
+	ingest_cache_free(cache);
 	return 0;
 }

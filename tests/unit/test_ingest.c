@@ -1127,6 +1127,61 @@ static void test_alert(void)
 	CHECK(alert_check_depth("[[[[", 2, 2) == 0);
 }
 
+/* The HTTP workers' alert cache: the same answers, and a re-sent alert is
+ * the very object parsed the first time. */
+static void test_am_cache(void)
+{
+	const char *a1 = "{\"status\":\"firing\",\"labels\":{\"alertname\":\"A\",\"service\":\"s\"},"
+	                 "\"startsAt\":\"2026-11-21T12:00:00Z\",\"fingerprint\":\"00000000000000a1\"}";
+	const char *a2 = "{\"status\":\"resolved\",\"labels\":{\"alertname\":\"B\",\"service\":\"s\"},"
+	                 "\"endsAt\":\"2026-11-21T12:05:00Z\",\"annotations\":{\"summary\":\"b \\\"quoted\\\" ]}\"}}";
+	char body[2048], err[256], err2[256];
+	json_t *cold = NULL, *warm = NULL, *plain = NULL;
+	ingest_cache *c = ingest_cache_new(16);
+	alert_limits tight = alert_limits_default;
+
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	snprintf(body, sizeof(body), "{\"version\":\"4\",\"alerts\":[%s, %s ,%s]}", a1, a2, a1);
+	CHECK(ingest_alertmanager(body, strlen(body), &alert_limits_default, &plain, err, sizeof(err)) == INGEST_OK);
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &cold, err2, sizeof(err2)) ==
+	      INGEST_OK);
+	CHECK(json_equal(plain, cold));
+	/* The third is the first's text: taken from the cache within one body. */
+	CHECK(json_array_get(cold, 2) == json_array_get(cold, 0));
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2, sizeof(err2)) ==
+	      INGEST_OK);
+	CHECK(json_equal(plain, warm));
+	CHECK(json_array_get(warm, 0) == json_array_get(cold, 0));
+	CHECK(json_array_get(warm, 1) == json_array_get(cold, 1));
+	json_decref(warm);
+	warm = NULL;
+
+	/* Other limits: parsed afresh (a label value too long now refuses the alert). */
+	tight.max_value_len = 1;
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &tight, c, &warm, err2, sizeof(err2)) == INGEST_BAD);
+	CHECK(ingest_alertmanager(body, strlen(body), &tight, &warm, err, sizeof(err)) == INGEST_BAD);
+	CHECK_STR(err2, err);
+
+	/* A cached alert's text, broken after it: the body is still refused as JSON. */
+	snprintf(body, sizeof(body), "{\"version\":\"4\",\"alerts\":[%s, %s", a1, a2);
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2, sizeof(err2)) ==
+	      INGEST_BAD);
+	CHECK(ingest_alertmanager(body, strlen(body), &alert_limits_default, &warm, err, sizeof(err)) == INGEST_BAD);
+	CHECK_STR(err2, err);
+	/* A refused alert is never remembered: refused again, with the same words. */
+	snprintf(body, sizeof(body), "{\"version\":\"4\",\"alerts\":[{\"status\":\"odd\",\"labels\":{}}]}");
+	for (int i = 0; i < 2; i++) {
+		CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2,
+		                                 sizeof(err2)) == INGEST_BAD);
+		CHECK_STR(err2, "alerts[0].status: must be \"firing\" or \"resolved\"");
+	}
+	json_decref(plain);
+	json_decref(cold);
+	ingest_cache_free(c);
+}
+
 int main(void)
 {
 	test_am_fixture_group();
@@ -1137,6 +1192,7 @@ int main(void)
 	test_am_bad();
 	test_am_one_pass_order();
 	test_am_error_echo_bounded();
+	test_am_cache();
 	test_ur_down_json();
 	test_ur_up_json();
 	test_ur_ssl_json();

@@ -1,0 +1,124 @@
+/*
+ * The alert cache (ingest_cache.h): a direct-mapped table keyed by a hash of
+ * the text, each slot holding a copy of the text so a hit is an exact match,
+ * never a guess. A new text takes its slot from whatever held it.
+ */
+#include "ingest_cache.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Longer alerts are parsed each time: rare, and not worth keeping. */
+#define INGEST_CACHE_MAX_TEXT 8192
+
+typedef struct slot {
+	uint64_t hash;
+	char *raw; /* owned; NULL when empty */
+	size_t len;
+	json_t *alert; /* one reference */
+} slot;
+
+struct ingest_cache {
+	slot *v;
+	size_t mask;
+	alert_limits lim;
+	int have_lim;
+};
+
+ingest_cache *ingest_cache_new(size_t slots)
+{
+	size_t n = 16;
+	while (n < slots)
+		n <<= 1;
+	ingest_cache *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->v = calloc(n, sizeof(*c->v));
+	if (!c->v) {
+		free(c);
+		return NULL;
+	}
+	c->mask = n - 1;
+	return c;
+}
+
+/* Eight bytes a step (a slot is checked byte for byte anyway, so the hash
+ * only has to spread texts well, not resist anyone). */
+static uint64_t text_hash(const char *p, size_t n)
+{
+	uint64_t h = 0x9e3779b97f4a7c15ULL ^ n;
+	while (n >= 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = (h ^ w) * 0xff51afd7ed558ccdULL;
+		h ^= h >> 32;
+		p += 8;
+		n -= 8;
+	}
+	uint64_t w = 0;
+	memcpy(&w, p, n);
+	h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+	return h ^ (h >> 29);
+}
+
+static void slot_clear(slot *s)
+{
+	free(s->raw);
+	json_decref(s->alert);
+	memset(s, 0, sizeof(*s));
+}
+
+void ingest_cache_free(ingest_cache *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i <= c->mask; i++)
+		slot_clear(&c->v[i]);
+	free(c->v);
+	free(c);
+}
+
+static int same_limits(const alert_limits *a, const alert_limits *b)
+{
+	return a->max_alerts == b->max_alerts && a->max_labels == b->max_labels && a->max_name_len == b->max_name_len &&
+	       a->max_value_len == b->max_value_len && a->max_depth == b->max_depth;
+}
+
+/* Adopt lim, forgetting everything parsed under others. */
+static void use_limits(ingest_cache *c, const alert_limits *lim)
+{
+	if (c->have_lim && same_limits(&c->lim, lim))
+		return;
+	for (size_t i = 0; i <= c->mask; i++)
+		slot_clear(&c->v[i]);
+	c->lim = *lim;
+	c->have_lim = 1;
+}
+
+json_t *ingest_cache_get(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len)
+{
+	if (!c || len > INGEST_CACHE_MAX_TEXT)
+		return NULL;
+	use_limits(c, lim);
+	uint64_t h = text_hash(raw, len);
+	slot *s = &c->v[h & c->mask];
+	if (s->raw && s->hash == h && s->len == len && memcmp(s->raw, raw, len) == 0)
+		return s->alert;
+	return NULL;
+}
+
+void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len, json_t *alert)
+{
+	if (!c || !alert || len > INGEST_CACHE_MAX_TEXT)
+		return;
+	use_limits(c, lim);
+	char *copy = malloc(len ? len : 1);
+	if (!copy)
+		return;
+	memcpy(copy, raw, len);
+	uint64_t h = text_hash(raw, len);
+	slot *s = &c->v[h & c->mask];
+	slot_clear(s);
+	*s = (slot){.hash = h, .raw = copy, .len = len, .alert = json_incref(alert)};
+}
