@@ -822,6 +822,16 @@ static void test_malformed(void)
 	CHECK(strncmp(out, "HTTP/1.1 200", 12) == 0);
 	CHECK(perform(&(req){.path = "/healthz"}, &r) == 0);
 	CHECK(r.code == 200);
+	/* Headers larger than a connection's memory: 431, and the next request is served. */
+	{
+		static char big[24 * 1024];
+		int n = snprintf(big, sizeof(big), "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Filler: ");
+		memset(big + n, 'a', sizeof(big) - (size_t)n - 32);
+		snprintf(big + sizeof(big) - 32, 32, "\r\nConnection: close\r\n\r\n");
+		CHECK(raw_exchange(big, out, sizeof(out), 2000) > 0);
+		CHECK(strncmp(out, "HTTP/1.1 431 ", 13) == 0);
+		CHECK(perform(&(req){.path = "/healthz"}, &r) == 0 && r.code == 200);
+	}
 }
 
 static void test_generic_loopback(void)
