@@ -208,9 +208,21 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		int64_t pending = 0, dead = 0;
 		store_outbox_counts(ctx->st, &pending, &dead);
 		json_t *inst = json_array();
-		for (size_t i = 0; inst && i < ctx->cfg->n_instances; i++)
-			json_array_append_new(inst, json_pack("{ss ss}", "name", ctx->cfg->instances[i].name, "plugin",
-			                                      ctx->cfg->instances[i].plugin));
+		for (size_t i = 0; inst && i < ctx->cfg->n_instances; i++) {
+			const config_instance *ic = &ctx->cfg->instances[i];
+			outbox_channel_info ci;
+			json_t *one = json_pack("{ss ss}", "name", ic->name, "plugin", ic->plugin);
+			/* How its host is doing: a crashing process host shows here first. */
+			if (one && outbox_channel_describe(ctx->ob, ic->name, &ci) == 0) {
+				json_object_set_new(one, "isolation", json_string(ci.process ? "process" : "thread"));
+				json_object_set_new(one, "in_flight", json_integer(ci.in_flight));
+				if (ci.process) {
+					json_object_set_new(one, "pid", ci.pid ? json_integer(ci.pid) : json_null());
+					json_object_set_new(one, "host_deaths", json_integer(ci.deaths));
+				}
+			}
+			json_array_append_new(inst, one);
+		}
 		r = json_pack("{sb ss sI sI sI sI sI so}", "ok", 1, "version", CRIER_VERSION, "uptime_s",
 		              (json_int_t)((now - ctx->started_ms) / 1000), "incidents_open",
 		              (json_int_t)incidents_open_count(ctx->inc), "alerts_tracked",

@@ -36,6 +36,7 @@ typedef struct metrics_instance {
 	atomic_uint_fast64_t results[METRICS_RESULT_N];
 	atomic_uint_fast64_t buckets[METRICS_BUCKETS_N]; /* not cumulative; summed when rendered */
 	atomic_uint_fast64_t sum_us;                     /* latency sum, microseconds */
+	atomic_uint_fast64_t host_deaths;                /* its plugin host process died */
 } metrics_instance;
 
 static atomic_uint_fast64_t metrics_codes[METRICS_CODE_N];
@@ -290,11 +291,25 @@ static uint64_t metrics_get(atomic_uint_fast64_t *v)
 	return (uint64_t)atomic_load_explicit(v, memory_order_relaxed);
 }
 
+void metrics_host_died(const char *instance)
+{
+	atomic_fetch_add_explicit(&metrics_instance_get(instance)->host_deaths, 1, memory_order_relaxed);
+}
+
+/* What metrics_render_instance writes of each instance. */
+enum { METRICS_RESULTS, METRICS_HISTOGRAM, METRICS_DEATHS };
+
 static void metrics_render_instance(metrics_buf *b, metrics_instance *mi, int histogram)
 {
 	uint64_t cum = 0;
 
-	if (!histogram) {
+	if (histogram == METRICS_DEATHS) {
+		metrics_printf(b, "crier_plugin_host_deaths_total{instance=\"");
+		metrics_label(b, mi->name);
+		metrics_printf(b, "\"} %" PRIu64 "\n", metrics_get(&mi->host_deaths));
+		return;
+	}
+	if (histogram == METRICS_RESULTS) {
 		for (size_t r = 0; r < METRICS_RESULT_N; r++) {
 			metrics_printf(b, "crier_deliveries_total{instance=\"");
 			metrics_label(b, mi->name);
@@ -386,11 +401,15 @@ char *metrics_render(size_t *len)
 	               (int64_t)atomic_load_explicit(&metrics_outbox_dead, memory_order_relaxed));
 
 	metrics_family(&b, "crier_deliveries_total", "counter", "Delivery results, by channel instance and result.");
-	metrics_render_instances(&b, 0);
+	metrics_render_instances(&b, METRICS_RESULTS);
 
 	metrics_family(&b, "crier_delivery_latency_seconds", "histogram",
 	               "Time from event creation to successful delivery, by channel instance.");
-	metrics_render_instances(&b, 1);
+	metrics_render_instances(&b, METRICS_HISTOGRAM);
+
+	metrics_family(&b, "crier_plugin_host_deaths_total", "counter",
+	               "Plugin host processes (isolation process) that died and were restarted, by channel instance.");
+	metrics_render_instances(&b, METRICS_DEATHS);
 
 	metrics_family(&b, "crier_ingest_to_plugin_seconds", "histogram",
 	               "Time from an alert's request arriving whole to the first plugin call about its event.");

@@ -65,6 +65,7 @@ typedef struct channel {
 	config_isolation isolation;
 	int64_t restart_at; /* a process host is down: start it again then */
 	int64_t restart_ms; /* the delay before the next restart; 0 = RESTART_FIRST_MS */
+	unsigned deaths;    /* its host process died, since crierd started */
 	/* Our own DeliveryDead alert for this channel: unknown after a start,
 	 * so the first success clears whatever a previous run left firing. */
 	enum { DEAD_ALERT_UNKNOWN = 0, DEAD_ALERT_CLEAR, DEAD_ALERT_FIRING } dead_alert;
@@ -146,6 +147,20 @@ static channel *channel_find(outbox *o, const char *name)
 		if (!o->ch[i]->stale && strcmp(o->ch[i]->name, name) == 0)
 			return o->ch[i];
 	return NULL;
+}
+
+int outbox_channel_describe(outbox *o, const char *name, outbox_channel_info *info)
+{
+	channel *c = o ? channel_find(o, name) : NULL;
+	if (!c)
+		return -1;
+	int process = c->isolation == CONFIG_ISOLATION_PROCESS;
+	*info = (outbox_channel_info){.process = process,
+	                              .pid = process && c->host && plugin_host_ready(c->host) ? plugin_host_pid(c->host)
+	                                                                                      : 0,
+	                              .deaths = c->deaths,
+	                              .in_flight = c->n_fly};
+	return 0;
 }
 
 static channel *channel_new(outbox *o, const config *cfg, const config_instance *ic, char *err, size_t errlen)
@@ -694,6 +709,8 @@ static int on_host_exit(outbox *o, channel *c, long pid, const char *why, int64_
 	char err[700], q[800];
 	int rc = 0, oldest = -1, n = c->n_fly;
 	snprintf(err, sizeof(err), "plugin host crashed: %s", why);
+	c->deaths++;
+	metrics_host_died(c->name);
 	for (int k = 0; k < c->n_fly; k++)
 		if (oldest < 0 || c->fly[k].seq < c->fly[oldest].seq)
 			oldest = k;

@@ -93,6 +93,17 @@ void outbox_begin_stop(outbox *o);
 /* Deliveries in flight now. */
 size_t outbox_inflight(const outbox *o);
 
+/* How one channel's host is doing, for crierctl status. */
+typedef struct outbox_channel_info {
+	int process;     /* isolation "process" (else a thread) */
+	long pid;        /* its host process, 0 while down or starting (process only) */
+	unsigned deaths; /* times its host process died since crierd started */
+	int in_flight;   /* deliveries handed to it and not answered */
+} outbox_channel_info;
+
+/* 0 with *info for the running channel of instance name, -1 when none. */
+int outbox_channel_describe(outbox *o, const char *name, outbox_channel_info *info);
+
 /* The delay before attempt+1 (exposed for tests): rnd in [0, 1). */
 int64_t outbox_backoff(const config_delivery *d, int attempts, double rnd);
 

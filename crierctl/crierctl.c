@@ -801,7 +801,7 @@ static void print_status(const cmd_args *a, const json_t *reply)
 	const json_t *insts = get(reply, "instances"), *in;
 	char ver[64], buf[64];
 	long long up = json_integer_value(get(reply, "uptime_s"));
-	int busy = 0;
+	int any_process = 0;
 	size_t i;
 	static const struct {
 		const char *label, *key;
@@ -830,21 +830,34 @@ static void print_status(const cmd_args *a, const json_t *reply)
 		printf("no plugin instances\n");
 		return;
 	}
-	json_array_foreach(insts, i, in) if (get(in, "busy")) busy = 1;
+	json_array_foreach(insts, i, in) if (get(in, "pid")) any_process = 1;
 	printf("instances:\n");
 	{
-		static const char *const head[] = {"NAME", "PLUGIN", "BUSY"};
-		table it = {.ncols = busy ? 3 : 2};
+		/* Process hosts add their pid ("down" while restarting) and deaths. */
+		static const char *const head[] = {"NAME", "PLUGIN", "ISOLATION", "IN FLIGHT", "PID", "DEATHS"};
+		table it = {.ncols = any_process ? 6 : 4};
 
 		table_row(&it, head);
 		json_array_foreach(insts, i, in)
 		{
-			char name[256], plugin[128], b[32];
-			const char *row[] = {name, plugin, b};
+			char name[256], plugin[128], iso[16], fly[32], pid[32], deaths[32];
+			const char *row[] = {name, plugin, iso, fly, pid, deaths};
+			const json_t *p = get(in, "pid");
 
 			value_text(get(in, "name"), name, sizeof name);
 			value_text(get(in, "plugin"), plugin, sizeof plugin);
-			value_text(get(in, "busy"), b, sizeof b);
+			value_text(get(in, "isolation"), iso, sizeof iso);
+			value_text(get(in, "in_flight"), fly, sizeof fly);
+			if (!p)
+				snprintf(pid, sizeof pid, "-");
+			else if (json_is_null(p))
+				snprintf(pid, sizeof pid, "down");
+			else
+				value_text(p, pid, sizeof pid);
+			if (get(in, "host_deaths"))
+				value_text(get(in, "host_deaths"), deaths, sizeof deaths);
+			else
+				snprintf(deaths, sizeof deaths, "-");
 			table_row(&it, row);
 		}
 		table_print(&it, "  ");

@@ -167,6 +167,19 @@ class Isolation(DaemonCase):
         p2 = wait_until(lambda: [p for p in host_pids(d, "crashy/boom") if p != p1], 10, what="a new host process")
         self.assertFalse(is_plugin_host(p1), "the crashed child is still there")
         self.assertNotIn(p1, children(d.pid()), "the crashed child was not reaped")
+        # crierctl status and /metrics tell of it: the new pid, one death.
+        st = wait_until(lambda: [i for i in d.ctl_json("status")["instances"]
+                                 if i["name"] == "crashy/boom" and i.get("pid") == p2[0]], 10, what="status")
+        self.assertEqual(st[0]["isolation"], "process")
+        self.assertEqual(st[0]["host_deaths"], 1)
+        side_st = [i for i in d.ctl_json("status")["instances"] if i["name"] == "webhook/side"][0]
+        self.assertEqual(side_st["isolation"], "thread")
+        self.assertNotIn("pid", side_st)
+        metrics = d.metrics()
+        self.assertEqual(metrics.get("crier_plugin_host_deaths_total", instance="crashy/boom"), 1)
+        self.assertIn("crier_plugin_host_deaths_total", metrics.names())
+        out = d.ctl("status").stdout
+        self.assertRegex(out, r"crashy/boom +crashy +process +\d+ +%d +1" % p2[0])
 
         # Meanwhile ingest and the thread channel go on without delay.
         for i in range(3):

@@ -497,9 +497,13 @@ static void test_deliveries_retry_status(void)
 	CHECK(json_integer_value(json_object_get(req, "id")) == 9);
 	json_decref(req);
 
-	set_reply("{\"ok\": true, \"version\": \"0.1.0\", \"uptime_s\": 3725, \"incidents_open\": 2, "
-	          "\"outbox_pending\": 5, \"outbox_dead\": 1, \"instances\": [{\"name\": \"log/default\", \"plugin\": "
-	          "\"log\", \"busy\": false}, {\"name\": \"slack/ops\", \"plugin\": \"slack\", \"busy\": true}]}");
+	set_reply(
+	    "{\"ok\": true, \"version\": \"0.1.0\", \"uptime_s\": 3725, \"incidents_open\": 2, "
+	    "\"outbox_pending\": 5, \"outbox_dead\": 1, \"instances\": [{\"name\": \"log/default\", \"plugin\": "
+	    "\"log\", \"isolation\": \"thread\", \"in_flight\": 0}, {\"name\": \"slack/ops\", \"plugin\": \"slack\", "
+	    "\"isolation\": \"process\", \"in_flight\": 2, \"pid\": 4242, \"host_deaths\": 3}, {\"name\": "
+	    "\"sms/oncall\", \"plugin\": \"sms\", \"isolation\": \"process\", \"in_flight\": 0, \"pid\": null, "
+	    "\"host_deaths\": 1}]}");
 	rc = run("status");
 	CHECK(rc == 0);
 	CHECK_STR(out, "crierd 0.1.0, up 1h 2m\n"
@@ -507,9 +511,10 @@ static void test_deliveries_retry_status(void)
 	               "  deliveries pending  5\n"
 	               "  deliveries dead     1\n"
 	               "instances:\n"
-	               "  NAME         PLUGIN  BUSY\n"
-	               "  log/default  log     no\n"
-	               "  slack/ops    slack   yes\n");
+	               "  NAME         PLUGIN  ISOLATION  IN FLIGHT  PID   DEATHS\n"
+	               "  log/default  log     thread     0          -     -\n"
+	               "  slack/ops    slack   process    2          4242  3\n"
+	               "  sms/oncall   sms     process    0          down  1\n");
 	req = last_request();
 	CHECK_STR(json_string_value(json_object_get(req, "cmd")), "status");
 	json_decref(req);
