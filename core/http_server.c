@@ -97,7 +97,7 @@ typedef struct http_ticket {
 	struct http_ticket *prev, *next; /* the worker's pending list */
 	http_request *req;               /* NULL once the request stopped waiting */
 	struct MHD_Connection *conn;     /* suspended until the answer */
-	int64_t deadline;
+	int64_t deadline;                /* timefmt_mono_ms: a clock step moves no wait */
 } http_ticket;
 
 /* Request bodies of up to this size reuse a worker's spare buffers: glibc
@@ -935,7 +935,7 @@ static enum MHD_Result http_hand_over(http_worker *w, struct MHD_Connection *con
 	}
 	t->req = req;
 	t->conn = conn;
-	t->deadline = timefmt_now_ms() + req->ack_timeout_ms;
+	t->deadline = timefmt_mono_ms() + req->ack_timeout_ms;
 	t->next = w->pending;
 	if (w->pending)
 		w->pending->prev = t;
@@ -1166,7 +1166,7 @@ static void *http_worker_main(void *arg)
 
 	pthread_setname_np(pthread_self(), w->name);
 	for (;;) {
-		int64_t now = timefmt_now_ms();
+		int64_t now = timefmt_mono_ms();
 		MHD_UNSIGNED_LONG_LONG mt;
 
 		if (atomic_load(&s->stopping)) {
