@@ -114,6 +114,7 @@ struct http_worker {
 	void *ingest, *control; /* core_socket()s */
 	http_ticket *pending;
 	size_t in_progress; /* requests begun and not completed */
+	int closing;        /* the loop is over: nothing new goes to the core */
 	char *spare[HTTP_SPARE_MAX];
 	ingest_cache *cache; /* alerts parsed before, by their text */
 	size_t n_spare;
@@ -914,11 +915,17 @@ static enum MHD_Result http_answer(http_worker *w, struct MHD_Connection *conn, 
  */
 static enum MHD_Result http_hand_over(http_worker *w, struct MHD_Connection *conn, http_request *req, const char *creq)
 {
-	http_ticket *t = calloc(1, sizeof(*t));
+	http_ticket *t = NULL;
 	int rc;
 
 	req->handed = 1;
-	if (!t) {
+	if (w->closing) {
+		/* A keep-alive client's next request, read while the worker
+		 * winds down: not accepted, so its sender retries elsewhere or later. */
+		snprintf(req->err, sizeof(req->err), "crierd is stopping");
+		return http_answer(w, conn, req);
+	}
+	if (!(t = calloc(1, sizeof(*t)))) {
 		snprintf(req->err, sizeof(req->err), "out of memory");
 		return http_answer(w, conn, req);
 	}
@@ -1205,6 +1212,7 @@ static void *http_worker_main(void *arg)
 	}
 	/* MHD will not stop with a connection suspended: wake every one still
 	 * waiting (503) and let MHD take them off its suspended list. */
+	w->closing = 1;
 	for (int i = 0; i < 8; i++) {
 		int waiting = 0;
 
