@@ -114,7 +114,7 @@ struct http_worker {
 	void *ingest, *control; /* core_socket()s */
 	http_ticket *pending;
 	size_t in_progress; /* requests begun and not completed */
-	int closing;        /* the loop is over: nothing new goes to the core */
+	int draining;       /* the loop is over: nothing more goes to the core */
 	char *spare[HTTP_SPARE_MAX];
 	ingest_cache *cache; /* alerts parsed before, by their text */
 	size_t n_spare;
@@ -196,6 +196,11 @@ typedef struct http_extra {
 
 /* ---- answers ---------------------------------------------------------- */
 
+/* Set on a worker's thread once crierd is stopping: each answer then closes
+ * its connection, so keep-alive clients stop bringing requests and the
+ * requests in progress can run out (http_worker_main). */
+static _Thread_local int http_closing;
+
 static enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status, const char *ctype, char *body,
                                   size_t len, const http_extra *extra)
 {
@@ -209,6 +214,8 @@ static enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status, 
 		return MHD_NO;
 	}
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES)
+		goto fail;
+	if (http_closing && MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
 		goto fail;
 	if (extra && extra->allow && MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, extra->allow) != MHD_YES)
 		goto fail;
@@ -919,9 +926,10 @@ static enum MHD_Result http_hand_over(http_worker *w, struct MHD_Connection *con
 	int rc;
 
 	req->handed = 1;
-	if (w->closing) {
-		/* A keep-alive client's next request, read while the worker
-		 * winds down: not accepted, so its sender retries elsewhere or later. */
+	if (w->draining) {
+		/* Suspended now, it could not be woken before MHD_stop_daemon,
+		 * which aborts on a suspended connection: not accepted, so its
+		 * sender retries. */
 		snprintf(req->err, sizeof(req->err), "crierd is stopping");
 		return http_answer(w, conn, req);
 	}
@@ -1183,6 +1191,7 @@ static void *http_worker_main(void *arg)
 				if (fd != MHD_INVALID_SOCKET)
 					close(fd);
 				stop_deadline = now + HTTP_STOP_GRACE_MS;
+				http_closing = 1;
 			}
 			if (w->in_progress == 0 || now >= stop_deadline)
 				break;
@@ -1211,21 +1220,16 @@ static void *http_worker_main(void *arg)
 		MHD_run(w->d);
 	}
 	/* MHD will not stop with a connection suspended: wake every one still
-	 * waiting (503) and let MHD take them off its suspended list. */
-	w->closing = 1;
-	for (int i = 0; i < 8; i++) {
-		int waiting = 0;
-
-		for (http_ticket *t = w->pending; t; t = t->next)
-			if (t->req) {
-				snprintf(t->req->err, sizeof(t->req->err), "crierd is stopping");
-				http_wake(t);
-				waiting = 1;
-			}
-		if (!waiting && i > 0)
-			break;
-		MHD_run(w->d);
-	}
+	 * waiting (503) and let MHD take them off its suspended list. Requests
+	 * completed from here on are answered at once (http_hand_over), so no
+	 * new one is suspended behind the last MHD_run. */
+	w->draining = 1;
+	for (http_ticket *t = w->pending; t; t = t->next)
+		if (t->req) {
+			snprintf(t->req->err, sizeof(t->req->err), "crierd is stopping");
+			http_wake(t);
+		}
+	MHD_run(w->d);
 	return NULL;
 }
 

@@ -49,6 +49,23 @@ static int fake_delay_ms; /* how long before it answers */
 static int fake_ready;    /* what core_ready says */
 static json_t *fake_last; /* copy of the last alerts handed over */
 static int fake_token;    /* its address stands in for the core */
+static int fake_send_us;  /* how long handing alerts over takes the worker */
+
+/*
+ * A second core for test_stop_drains, on a context of its own: it takes
+ * every request and never answers; the first hand-over ends that context
+ * (so the worker's loop ends), and each hand-over sends a request on the
+ * next of chain[], to arrive while the worker is between two of MHD's turns.
+ */
+static int detached_token;
+static void *detached_zctx;
+static int detached_calls;
+static int detached_chain[16], detached_chain_n, detached_chain_at;
+static void *detached_socks[2]; /* its worker's two sockets */
+static size_t detached_n;
+#define GENERIC_REQUEST                                                                                                \
+	"POST /api/v1/alerts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 12\r\n\r\n"      \
+	"{\"key\": \"p\"}"
 
 /* The drafts API's way to the core. */
 static char *ctl_last;        /* the last control request, new */
@@ -72,6 +89,15 @@ static int fake_queued;
 
 void *core_socket(core *c, core_channel ch, char *err, size_t errlen)
 {
+	if (c == (core *)&detached_token) {
+		/* Never connected: nothing is sent on it. */
+		void *d = detached_n < 2 ? zmq_socket(detached_zctx, ZMQ_DEALER) : NULL;
+
+		if (d)
+			zmq_setsockopt(d, ZMQ_LINGER, &(int){0}, sizeof(int));
+		return d ? (detached_socks[detached_n++] = d) : NULL;
+	}
+
 	void *s = zmq_socket(fake_zctx, ZMQ_DEALER);
 
 	if (c != (core *)&fake_token || !s ||
@@ -84,9 +110,28 @@ void *core_socket(core *c, core_channel ch, char *err, size_t errlen)
 	return s;
 }
 
+/* The detached core's side of core_send_alerts: see detached_token. */
+static int detached_take(json_t *alerts)
+{
+	pthread_mutex_lock(&fake_lock);
+	if (detached_calls++ == 0)
+		zmq_ctx_shutdown(detached_zctx);
+	if (detached_chain_at < detached_chain_n &&
+	    write(detached_chain[detached_chain_at++], GENERIC_REQUEST, sizeof(GENERIC_REQUEST) - 1) < 0)
+		detached_chain_n = 0;
+	pthread_mutex_unlock(&fake_lock);
+	json_decref(alerts);
+	return 0;
+}
+
 int core_send_alerts(void *sock, json_t *alerts, int64_t received_us, void *tag)
 {
 	(void)received_us;
+	for (size_t i = 0; i < detached_n; i++)
+		if (detached_socks[i] == sock)
+			return detached_take(alerts);
+	if (fake_send_us)
+		usleep((useconds_t)fake_send_us);
 	if (zmq_send(sock, &tag, sizeof(tag), ZMQ_SNDMORE) < 0 || zmq_send(sock, &alerts, sizeof(alerts), 0) < 0) {
 		json_decref(alerts);
 		return -1;
@@ -1086,6 +1131,196 @@ static void test_bind_failure(int taken)
 	json_decref(c.ur_services);
 }
 
+/* A client connection to port, or -1. */
+static int connect_to(int to)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)to);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* A keep-alive client that sends its next request the moment its answer is
+ * in, until the server closes the connection; it counts the answers. */
+typedef struct hammer {
+	int port;
+	pthread_t thread;
+	int ok, unavailable, other;
+} hammer;
+
+static void *hammer_main(void *arg)
+{
+	hammer *h = arg;
+	char buf[4096];
+	size_t have = 0;
+	int fd = connect_to(h->port);
+
+	while (fd >= 0 && write(fd, GENERIC_REQUEST, sizeof(GENERIC_REQUEST) - 1) == sizeof(GENERIC_REQUEST) - 1) {
+		size_t need;
+
+		/* One answer: its head, then Content-Length bytes. */
+		for (;;) {
+			char *end, *cl;
+			ssize_t n;
+
+			buf[have] = '\0';
+			end = strstr(buf, "\r\n\r\n");
+			cl = end ? strcasestr(buf, "Content-Length: ") : NULL;
+			need = cl && cl < end ? (size_t)(end + 4 - buf) + (size_t)atol(cl + 16) : sizeof(buf);
+			if (have >= need)
+				break;
+			n = read(fd, buf + have, sizeof(buf) - 1 - have);
+			if (n <= 0)
+				goto out;
+			have += (size_t)n;
+		}
+		if (strncmp(buf, "HTTP/1.1 200", 12) == 0)
+			h->ok++;
+		else if (strncmp(buf, "HTTP/1.1 503", 12) == 0)
+			h->unavailable++;
+		else
+			h->other++;
+		memmove(buf, buf + need, have - need);
+		have -= need;
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/*
+ * Stopping under load: keep-alive clients go on sending while the workers
+ * stop. Each answer from then on closes its connection, so the requests in
+ * progress run out at once; they used to keep coming on the open
+ * connections and hold crierd for the whole grace period (10 s).
+ */
+static void test_stop_under_load(void)
+{
+	enum { CLIENTS = 16 };
+	static hammer hs[CLIENTS];
+	struct timespec a, b;
+	int ok = 0, other = 0, started = 0;
+	char err[256];
+	config c;
+	http_server *s2;
+
+	config_init(&c, 0);
+	/* Answers in bunches, as the core's group commits give them; handing
+	 * a request over takes the worker a while. */
+	fake_set(0, 2, 1);
+	fake_send_us = 200;
+	s2 = http_server_start(&c, (core *)&fake_token, err, sizeof(err));
+	CHECK(s2 != NULL);
+	if (!s2)
+		goto out;
+	for (int i = 0; i < CLIENTS; i++) {
+		hs[i] = (hammer){.port = http_server_port(s2)};
+		if (pthread_create(&hs[i].thread, NULL, hammer_main, &hs[i]) != 0)
+			break;
+		started++;
+	}
+	usleep(200000);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	http_server_stop(s2);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	for (int i = 0; i < started; i++) {
+		pthread_join(hs[i].thread, NULL);
+		ok += hs[i].ok;
+		other += hs[i].other;
+	}
+	CHECK(started == CLIENTS);
+	CHECK(ok > 0);
+	CHECK(other == 0);
+	CHECK((double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9 < 5.0);
+out:
+	fake_set(0, 0, 1);
+	fake_send_us = 0;
+	json_decref(c.ur_services);
+}
+
+/*
+ * Requests that come in once a worker's loop is over are answered 503 and
+ * never handed to the core. Handed over, each was suspended, then woken by
+ * the loop's end, and with a new one arriving in each of MHD's turns the
+ * last stayed suspended: MHD_stop_daemon() aborts the process on that. The
+ * loop can end with requests on their way (the last one in progress done,
+ * or the grace period over); here its core going away ends it, at a
+ * moment the test chooses.
+ */
+static void test_stop_drains(void)
+{
+	static const char probe[] = "POST /api/v1/alerts HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n{";
+	enum { IDLE = 12 };
+	int idle[IDLE], n_idle = 0, last = -1, n503 = 0;
+	char err[256], buf[4096];
+	http_server *s2 = NULL;
+	config c;
+
+	config_init(&c, 0);
+	c.http_threads = 1;
+	detached_zctx = zmq_ctx_new();
+	CHECK(detached_zctx != NULL);
+	if (detached_zctx)
+		s2 = http_server_start(&c, (core *)&detached_token, err, sizeof(err));
+	CHECK(s2 != NULL);
+	if (!s2)
+		goto out;
+	/* Keep-alive connections, each answered once (400: no core needed). */
+	for (int i = 0; i < IDLE; i++) {
+		int fd = connect_to(http_server_port(s2));
+
+		if (fd >= 0 && write(fd, probe, sizeof(probe) - 1) == sizeof(probe) - 1 &&
+		    read(fd, buf, sizeof(buf)) >= 12 && strncmp(buf, "HTTP/1.1 400", 12) == 0)
+			idle[n_idle++] = fd;
+		else if (fd >= 0)
+			close(fd);
+	}
+	CHECK(n_idle == IDLE);
+	pthread_mutex_lock(&fake_lock);
+	memcpy(detached_chain, idle, sizeof(idle[0]) * (size_t)n_idle);
+	detached_chain_n = n_idle;
+	pthread_mutex_unlock(&fake_lock);
+	last = connect_to(http_server_port(s2));
+	CHECK(last >= 0 && write(last, GENERIC_REQUEST, sizeof(GENERIC_REQUEST) - 1) == sizeof(GENERIC_REQUEST) - 1);
+	for (int i = 0; i < 500; i++) {
+		pthread_mutex_lock(&fake_lock);
+		int taken = detached_calls;
+		pthread_mutex_unlock(&fake_lock);
+		if (taken)
+			break;
+		usleep(10000);
+	}
+	http_server_stop(s2);
+	pthread_mutex_lock(&fake_lock);
+	CHECK(detached_calls == 1);
+	pthread_mutex_unlock(&fake_lock);
+	CHECK(last >= 0 && read(last, buf, sizeof(buf)) >= 12 && strncmp(buf, "HTTP/1.1 503", 12) == 0);
+	/* The one request that came in after it: 503, and nothing more came. */
+	for (int i = 0; i < n_idle; i++) {
+		ssize_t n = read(idle[i], buf, sizeof(buf));
+
+		n503 += n >= 12 && strncmp(buf, "HTTP/1.1 503", 12) == 0;
+	}
+	CHECK(n503 == 1);
+out:
+	for (int i = 0; i < n_idle; i++)
+		close(idle[i]);
+	if (last >= 0)
+		close(last);
+	if (detached_zctx)
+		zmq_ctx_term(detached_zctx);
+	json_decref(c.ur_services);
+}
+
 int main(void)
 {
 	config cfg, basic_cfg;
@@ -1130,6 +1365,8 @@ int main(void)
 		http_server_reload(s, &cfg);
 		test_drafts_api(s, &cfg);
 		test_bind_failure(port);
+		test_stop_under_load();
+		test_stop_drains();
 		http_server_stop(s);
 	}
 	fake_end();
