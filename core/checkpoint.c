@@ -29,6 +29,7 @@ struct checkpoint {
 	pthread_cond_t cv;
 	/* Under mu: */
 	int wanted, stop;
+	int running;  /* a checkpoint is under way: the commits meanwhile ask nothing */
 	int last_log; /* the log's length after the last checkpoint */
 };
 
@@ -43,7 +44,7 @@ static int checkpoint_hook(void *arg, sqlite3 *db, const char *name, int n)
 		return SQLITE_OK;
 	pthread_mutex_lock(&k->mu);
 	/* Grown by `pages` since the last checkpoint, or started over since. */
-	if (!k->wanted && (n >= k->last_log + k->pages || n < k->last_log)) {
+	if (!k->wanted && !k->running && (n >= k->last_log + k->pages || n < k->last_log)) {
 		k->wanted = 1;
 		pthread_cond_signal(&k->cv);
 	}
@@ -79,6 +80,7 @@ static void *checkpoint_main(void *arg)
 		if (k->stop)
 			break;
 		k->wanted = 0;
+		k->running = 1;
 		pthread_mutex_unlock(&k->mu);
 
 		int log = 0, copied = 0;
@@ -97,6 +99,7 @@ static void *checkpoint_main(void *arg)
 			         log_q(sqlite3_errmsg(k->db)));
 
 		pthread_mutex_lock(&k->mu);
+		k->running = 0;
 		k->last_log = log;
 	}
 	pthread_mutex_unlock(&k->mu);

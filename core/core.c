@@ -402,6 +402,8 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 			          " error=%s messages=%zu", log_q(why), n);
 		rebuild_index(c);
 		outbox_forget_dead_alerts(c->ob);
+		/* The rolled-back events' ids will be given again, to other events. */
+		outbox_forget_accepted(c->ob);
 		outbox_wake(c->ob, NULL);
 		ok = 0;
 		/* A store that cannot even begin would make every turn fail at once:
@@ -903,7 +905,10 @@ void *core_socket(core *c, core_channel ch, char *err, size_t errlen)
  * the tag, then the body. */
 static int send_tagged(void *sock, void *tag, const void *body, size_t len)
 {
-	if (zmq_send(sock, "", 0, ZMQ_SNDMORE) < 0 || zmq_send(sock, &tag, sizeof(tag), ZMQ_SNDMORE) < 0)
+	/* Never wait: a core so far behind that its queue is full gets the
+	 * request refused now (503) rather than the whole worker frozen. A
+	 * message's first frame taken, the rest of it is too. */
+	if (zmq_send(sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 || zmq_send(sock, &tag, sizeof(tag), ZMQ_SNDMORE) < 0)
 		return -1;
 	return zmq_send(sock, body, len, 0) < 0 ? -1 : 0;
 }

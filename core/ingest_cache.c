@@ -10,7 +10,10 @@
 #include <string.h>
 
 /* Longer alerts are parsed each time: rare, and not worth keeping. */
-#define INGEST_CACHE_MAX_TEXT 8192
+#define INGEST_CACHE_MAX_TEXT 4096
+/* At most this much text kept (and the alerts built from it, a few times
+ * as much): whoever may post alerts cannot make a worker hold more. */
+#define INGEST_CACHE_MAX_BYTES ((size_t)1 << 20)
 
 typedef struct slot {
 	uint64_t hash;
@@ -24,6 +27,7 @@ struct ingest_cache {
 	size_t mask;
 	alert_limits lim;
 	int have_lim;
+	size_t bytes; /* text held, all slots */
 };
 
 ingest_cache *ingest_cache_new(size_t slots)
@@ -62,8 +66,9 @@ static uint64_t text_hash(const char *p, size_t n)
 	return h ^ (h >> 29);
 }
 
-static void slot_clear(slot *s)
+static void slot_clear(ingest_cache *c, slot *s)
 {
+	c->bytes -= s->raw ? s->len : 0;
 	free(s->raw);
 	json_decref(s->alert);
 	memset(s, 0, sizeof(*s));
@@ -74,7 +79,7 @@ void ingest_cache_free(ingest_cache *c)
 	if (!c)
 		return;
 	for (size_t i = 0; i <= c->mask; i++)
-		slot_clear(&c->v[i]);
+		slot_clear(c, &c->v[i]);
 	free(c->v);
 	free(c);
 }
@@ -91,7 +96,7 @@ static void use_limits(ingest_cache *c, const alert_limits *lim)
 	if (c->have_lim && same_limits(&c->lim, lim))
 		return;
 	for (size_t i = 0; i <= c->mask; i++)
-		slot_clear(&c->v[i]);
+		slot_clear(c, &c->v[i]);
 	c->lim = *lim;
 	c->have_lim = 1;
 }
@@ -108,17 +113,30 @@ json_t *ingest_cache_get(ingest_cache *c, const alert_limits *lim, const char *r
 	return NULL;
 }
 
+size_t ingest_cache_bytes(const ingest_cache *c)
+{
+	return c ? c->bytes : 0;
+}
+
 void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len, json_t *alert)
 {
 	if (!c || !alert || len > INGEST_CACHE_MAX_TEXT)
 		return;
 	use_limits(c, lim);
+	uint64_t h = text_hash(raw, len);
+	slot *s = &c->v[h & c->mask];
+	/* Full: make room by dropping the next alerts along the table, which
+	 * the hash has put there in no particular order. */
+	size_t i = (size_t)h & c->mask;
+	for (size_t step = 1; step <= c->mask && c->bytes - (s->raw ? s->len : 0) + len > INGEST_CACHE_MAX_BYTES;
+	     step++)
+		if (c->v[(i + step) & c->mask].raw)
+			slot_clear(c, &c->v[(i + step) & c->mask]);
 	char *copy = malloc(len ? len : 1);
 	if (!copy)
 		return;
 	memcpy(copy, raw, len);
-	uint64_t h = text_hash(raw, len);
-	slot *s = &c->v[h & c->mask];
-	slot_clear(s);
+	slot_clear(c, s);
 	*s = (slot){.hash = h, .raw = copy, .len = len, .alert = json_incref(alert)};
+	c->bytes += len;
 }

@@ -30,4 +30,7 @@ json_t *ingest_cache_get(ingest_cache *c, const alert_limits *lim, const char *r
  * Best effort: out of memory, or a raw text too long, just remembers nothing. */
 void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len, json_t *alert);
 
+/* Bytes of text held now: at most 1 MiB, older alerts dropped for newer. */
+size_t ingest_cache_bytes(const ingest_cache *c);
+
 #endif

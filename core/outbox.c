@@ -93,7 +93,7 @@ struct outbox {
 	 * overwritten by a later event, never searched. */
 	struct {
 		int64_t event_id, us;
-	} accepted[1024];
+	} accepted[8192]; /* at 1,000 events/s, the last 8 s */
 	unsigned rnd;
 	char *status_page_url; /* from the configuration, for the events' links; NULL = none */
 	subscribers *subs;     /* borrowed, NULL = none */
@@ -327,6 +327,11 @@ void outbox_note_accepted(outbox *o, int64_t event_id, int64_t accepted_us)
 	size_t n = sizeof(o->accepted) / sizeof(o->accepted[0]);
 	o->accepted[(uint64_t)event_id % n].event_id = event_id;
 	o->accepted[(uint64_t)event_id % n].us = accepted_us;
+}
+
+void outbox_forget_accepted(outbox *o)
+{
+	memset(o->accepted, 0, sizeof(o->accepted));
 }
 
 /* When the request behind event_id arrived, for its first attempts; 0 = unknown. */

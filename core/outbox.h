@@ -74,6 +74,8 @@ void outbox_wake(outbox *o, const char *instance);
  * from then to the plugin's call (crier_ingest_to_plugin_seconds). Only
  * recent events are remembered; older ones are simply not measured. */
 void outbox_note_accepted(outbox *o, int64_t event_id, int64_t accepted_us);
+/* Forget every note: after a rollback, whose event ids come back for others. */
+void outbox_forget_accepted(outbox *o);
 
 /* Send every delivery that is due. *next_ms gets the earliest future due time. */
 int outbox_dispatch(outbox *o, int64_t now, int64_t *next_ms);

@@ -1180,6 +1180,38 @@ static void test_am_cache(void)
 	json_decref(plain);
 	json_decref(cold);
 	ingest_cache_free(c);
+
+	/* Bounded: 6,000 distinct alerts of ~400 bytes go through a 4,096-slot
+	 * cache; it keeps at most 1 MiB of text, and the newest are there. */
+	c = ingest_cache_new(4096);
+	CHECK(c != NULL);
+	if (!c)
+		return;
+	size_t most = 0;
+	for (int i = 0; i < 6000; i++) {
+		char pad[300];
+		memset(pad, 'p', sizeof(pad) - 1);
+		pad[sizeof(pad) - 1] = '\0';
+		snprintf(body, sizeof(body),
+		         "{\"version\":\"4\",\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"A%d\"},"
+		         "\"annotations\":{\"summary\":\"%s\"}}]}",
+		         i, pad);
+		CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2,
+		                                 sizeof(err2)) == INGEST_OK);
+		if (i == 5999) {
+			json_t *again = NULL;
+			CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &again, err2,
+			                                 sizeof(err2)) == INGEST_OK);
+			CHECK(json_array_get(again, 0) == json_array_get(warm, 0));
+			json_decref(again);
+		}
+		json_decref(warm);
+		warm = NULL;
+		if (ingest_cache_bytes(c) > most)
+			most = ingest_cache_bytes(c);
+	}
+	CHECK(most > 900000 && most <= ((size_t)1 << 20));
+	ingest_cache_free(c);
 }
 
 int main(void)
