@@ -12,7 +12,6 @@
 #include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 typedef enum config_source {
 	CONFIG_SRC_ALERTMANAGER = 0,

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "timefmt.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,7 +219,7 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 				json_object_set_new(one, "in_flight", json_integer(ci.in_flight));
 				if (ci.process) {
 					json_object_set_new(one, "pid", ci.pid ? json_integer(ci.pid) : json_null());
-					json_object_set_new(one, "host_deaths", json_integer(ci.deaths));
+					json_object_set_new(one, "host_deaths", json_integer((json_int_t)ci.deaths));
 				}
 			}
 			json_array_append_new(inst, one);
@@ -242,9 +243,7 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		}
 		json_t *inc = store_incident_json(ctx->st, id);
 		if (!inc) {
-			char ids[32];
-			snprintf(ids, sizeof(ids), "%lld", (long long)id);
-			txt = control_error(0, "no incident %s", ids);
+			txt = control_error(0, "no incident %" PRId64, id);
 			goto out;
 		}
 		json_t *alerts = store_alerts_json(ctx->st, id);
@@ -270,9 +269,7 @@ char *control_handle(control_ctx *ctx, const char *req_txt, size_t len, int64_t 
 		}
 		int rc = store_outbox_requeue(ctx->st, id, now, inst, sizeof(inst));
 		if (rc <= 0) {
-			char ids[32];
-			snprintf(ids, sizeof(ids), "%lld", (long long)id);
-			txt = rc == 0 ? control_error(0, "no undelivered delivery %s", ids)
+			txt = rc == 0 ? control_error(0, "no undelivered delivery %" PRId64, id)
 			              : control_error(0, "store failed: %s", store_error(ctx->st));
 			goto out;
 		}

@@ -257,9 +257,9 @@ static int send_reply(ingest_msg *p)
 }
 
 /*
- * The frames after a ROUTER's identity frame, at most three kept (the rest
- * are read and dropped). Returns how many were kept; *extra says whether
- * there were more.
+ * The frames after frame id (a ROUTER's identity, or an answer's delimiter),
+ * at most three kept (the rest are read and dropped). Returns how many were
+ * kept; *extra says whether there were more.
  */
 static int recv_frames(void *sock, const zmq_msg_t *id, zmq_msg_t f[3], int *extra)
 {
@@ -283,6 +283,13 @@ static int recv_frames(void *sock, const zmq_msg_t *id, zmq_msg_t f[3], int *ext
 	return n;
 }
 
+/* A tagged envelope, as core_send_alerts/core_send_control frame a request
+ * and the core its answer: an empty delimiter, then a pointer-sized tag. */
+static int tagged_envelope(const zmq_msg_t *delim, const zmq_msg_t *tag)
+{
+	return zmq_msg_size(delim) == 0 && zmq_msg_size(tag) == sizeof(void *);
+}
+
 /* Read one message from a ROUTER without blocking. 1 got one, 0 none, -1 error. */
 static int recv_one(core *c, void *sock, ingest_msg *p)
 {
@@ -300,7 +307,7 @@ static int recv_one(core *c, void *sock, ingest_msg *p)
 	zmq_msg_t *body = n > p->delim ? &f[p->delim] : NULL;
 	if (sock == c->ingest) {
 		/* Our workers only: delimiter, tag, pointer. */
-		p->tagged = n == 3 && p->delim && zmq_msg_size(&f[1]) == sizeof(p->tag);
+		p->tagged = n == 3 && tagged_envelope(&f[0], &f[1]);
 		if (p->tagged)
 			memcpy(&p->tag, zmq_msg_data(&f[1]), sizeof(p->tag));
 		core_alerts_msg m;
@@ -471,7 +478,7 @@ static void handle_control_in(core *c)
 		goto out;
 	n = recv_frames(c->ctl_in, &id, f, &extra);
 	/* Only our own workers connect here: anything else is dropped unanswered. */
-	if (n != 3 || extra || zmq_msg_size(&f[0]) != 0 || zmq_msg_size(&f[1]) != sizeof(void *))
+	if (n != 3 || extra || !tagged_envelope(&f[0], &f[1]))
 		goto out;
 	char *reply = run_control(c, &f[2]);
 	const char *r = reply ? reply : CONTROL_OOM;
@@ -931,39 +938,26 @@ int core_send_control(void *sock, const char *req, void *tag)
 
 int core_recv(void *sock, void **tag, char **reply)
 {
-	zmq_msg_t part[3];
-	int n, ret = -1;
+	zmq_msg_t delim, f[3];
+	int n = 0, extra = 0, ret = -1;
 	*tag = NULL;
 	*reply = NULL;
-	/* An answer is three frames: delimiter, tag, text. */
-	for (n = 0; n < 3;) {
-		zmq_msg_init(&part[n]);
-		if (zmq_msg_recv(&part[n], sock, n ? 0 : ZMQ_DONTWAIT) < 0) {
-			zmq_msg_close(&part[n]);
-			ret = n == 0 && zmq_errno() == EAGAIN ? 0 : -1;
-			goto out;
-		}
-		if (!zmq_msg_more(&part[n++]))
-			break;
-	}
-	if (zmq_msg_more(&part[n - 1])) {
-		/* More frames than an answer has: not one of ours. */
-		while (zmq_msg_more(&part[n - 1])) {
-			zmq_msg_close(&part[n - 1]);
-			zmq_msg_init(&part[n - 1]);
-			if (zmq_msg_recv(&part[n - 1], sock, 0) < 0)
-				break;
-		}
+	zmq_msg_init(&delim);
+	if (zmq_msg_recv(&delim, sock, ZMQ_DONTWAIT) < 0) {
+		ret = zmq_errno() == EAGAIN ? 0 : -1;
 		goto out;
 	}
-	if (n != 3 || zmq_msg_size(&part[0]) != 0 || zmq_msg_size(&part[1]) != sizeof(*tag))
+	/* Delimiter, tag, text: anything else is not one of ours. */
+	n = recv_frames(sock, &delim, f, &extra);
+	if (n != 2 || extra || !tagged_envelope(&delim, &f[0]))
 		goto out;
-	memcpy(tag, zmq_msg_data(&part[1]), sizeof(*tag));
-	*reply = strndup(zmq_msg_data(&part[2]), zmq_msg_size(&part[2]));
+	memcpy(tag, zmq_msg_data(&f[0]), sizeof(*tag));
+	*reply = strndup(zmq_msg_data(&f[1]), zmq_msg_size(&f[1]));
 	ret = *reply ? 1 : -1;
 out:
 	for (int i = 0; i < n; i++)
-		zmq_msg_close(&part[i]);
+		zmq_msg_close(&f[i]);
+	zmq_msg_close(&delim);
 	return ret;
 }
 

@@ -18,12 +18,22 @@ struct hmap {
 	size_t len;
 };
 
+uint64_t hmap_hashn(const char *s, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64: offset basis, then prime */
+	for (size_t i = 0; i < n; i++) {
+		h ^= (unsigned char)s[i];
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
 uint64_t hmap_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a 64: offset basis, then prime */
 	for (; *s; s++) {
 		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
+		h *= 0x100000001b3ULL;
 	}
 	return h;
 }

@@ -11,6 +11,8 @@ typedef struct hmap hmap;
 
 /* FNV-1a 64 of a string: the map's own hash, for anyone else who needs one (pure, any thread). */
 uint64_t hmap_hash(const char *s);
+/* The same of n bytes, NULs included. */
+uint64_t hmap_hashn(const char *s, size_t n);
 
 hmap *hmap_new(void);
 /* Frees the map and its keys, not the values. */

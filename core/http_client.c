@@ -43,37 +43,6 @@ static int64_t wall_now_ms(void)
 
 /* ---- Retry-After ---- */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
- * days_from_civil), so no time zone or libc locale gets involved. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	int64_t era = (y >= 0 ? y : y - 399) / 400;
-	int64_t yoe = y - era * 400;
-	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
-static int64_t year_of_days(int64_t z)
-{
-	z += 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-	int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	return yoe + era * 400 + (m <= 2);
-}
-
-static int days_in_month(int64_t y, int m)
-{
-	static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-	return m == 2 && leap ? 29 : dim[m - 1];
-}
-
 static int eat(const char **p, const char *lit)
 {
 	size_t n = strlen(lit);
@@ -214,15 +183,17 @@ int64_t http_client_parse_retry_after(const char *value, int64_t now_ms)
 	if (two) {
 		/* RFC 9110 5.6.7: a two-digit year more than 50 years in the future
 		 * means the most recent past year with those digits. */
-		int64_t now_year = year_of_days((now_ms / 1000) / 86400);
+		int64_t now_year;
+		int now_mon, now_day;
+		timefmt_civil_from_days((now_ms / 1000) / 86400, &now_year, &now_mon, &now_day);
 		int64_t cand = now_year - now_year % 100 + y;
 		if (cand > now_year + 50)
 			cand -= 100;
 		y = (int)cand;
 	}
-	if (mon < 1 || mon > 12 || d < 1 || d > days_in_month(y, mon) || h > 23 || mi > 59 || s > 60)
+	if (mon < 1 || mon > 12 || d < 1 || d > timefmt_days_in_month(y, mon) || h > 23 || mi > 59 || s > 60)
 		return 0;
-	int64_t secs = days_from_civil(y, mon, d) * 86400 + h * 3600 + mi * 60 + s;
+	int64_t secs = timefmt_days_from_civil(y, mon, d) * 86400 + h * 3600 + mi * 60 + s;
 	return secs > 0 ? secs * 1000 : 0;
 }
 

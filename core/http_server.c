@@ -179,7 +179,6 @@ struct http_request {
 	int handed;             /* the next handler call answers */
 	http_ticket *ticket;    /* while waiting for the answer */
 	json_t *alerts;         /* our reference to what the core has */
-	size_t n_alerts;        /* how many */
 	int64_t received_us;    /* when the request arrived whole */
 	char *reply;            /* the core's answer (owned), NULL when none came */
 	char err[HTTP_ERR_MAX]; /* why none came */
@@ -881,8 +880,12 @@ static enum MHD_Result http_accepted(struct MHD_Connection *conn, const http_req
 	metrics_alerts(r->src, (unsigned)n);
 	log_debug("request accepted", " source=%s peer=%s alerts=%zu changed=%d", config_source_name(r->src), req->peer,
 	          n, changed);
-	return http_json(conn, MHD_HTTP_OK,
-	                 json_pack("{s:s,s:I,s:i}", "status", "ok", "alerts", (json_int_t)n, "changed", changed), NULL);
+	/* Every accepted request answers this: written straight, not built as a
+	 * jansson object to be written and freed. */
+	char *body;
+	if (asprintf(&body, "{\"status\":\"ok\",\"alerts\":%zu,\"changed\":%d}", n, changed) < 0)
+		return MHD_NO;
+	return http_queue(conn, MHD_HTTP_OK, "application/json", body, strlen(body), NULL);
 }
 
 /* The core's answer (or none) to alerts: 200 once committed, else 503 so the sender retries. */
@@ -891,17 +894,17 @@ static enum MHD_Result http_answer_ingest(struct MHD_Connection *conn, http_requ
 	const http_route_def *r = req->route;
 	const char *reply = req->reply;
 	char qerr[HTTP_ERR_MAX + 64];
+	size_t n = json_array_size(req->alerts);
 
 	/* Usually the last reference: the document is freed here, not on the core thread. */
 	json_decref(req->alerts);
 	req->alerts = NULL;
 	if (reply && strncmp(reply, "OK", 2) == 0)
-		return http_accepted(conn, req, req->n_alerts, atoi(reply + 2));
+		return http_accepted(conn, req, n, atoi(reply + 2));
 	const char *why = !reply ? req->err : strncmp(reply, "ERR 503 ", 8) == 0 ? reply + 8 : reply;
 	metrics_rejected(r->src, "store");
 	log_warn("request not committed", " source=%s peer=%s reason=store alerts=%zu detail=%s",
-	         config_source_name(r->src), req->peer, req->n_alerts,
-	         log_quote(qerr, sizeof(qerr), why[0] ? why : "failed"));
+	         config_source_name(r->src), req->peer, n, log_quote(qerr, sizeof(qerr), why[0] ? why : "failed"));
 	return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE, HTTP_MSG_STORE, NULL);
 }
 
@@ -1021,7 +1024,6 @@ static enum MHD_Result http_finish(http_worker *w, struct MHD_Connection *conn, 
 		return http_accepted(conn, req, 0, 0);
 	}
 	req->alerts = alerts;
-	req->n_alerts = json_array_size(alerts);
 	return http_hand_over(w, conn, req, NULL);
 }
 

@@ -330,7 +330,6 @@ static int save_incident(incidents *m, incident *inc)
 	    .state = inc->state,
 	    .severity = inc->severity,
 	    .human = inc->human,
-	    .labels = inc->labels,
 	    .labels_txt = labels,
 	    .opened_at = inc->opened_at,
 	    .updated_at = inc->updated_at,
@@ -585,18 +584,13 @@ static int64_t record(incidents *m, incident *inc, const incidents_event *e, con
                       const previous *prev, int64_t now)
 {
 	json_writer *w = &m->doc;
-	char when[40];
 	if (own_member(e->lead) || own_member(e->extra))
 		return -1;
 	json_writer_reset(w);
 	json_writer_begin_object(w);
 	json_writer_key(w, "type");
 	json_writer_string(w, e->type);
-	json_writer_key(w, "time");
-	if (now)
-		json_writer_string(w, timefmt_format(now, when, sizeof(when)));
-	else
-		json_writer_null(w);
+	write_time(w, "time", now);
 	json_writer_key(w, "actor");
 	json_writer_string(w, e->actor ? e->actor : "");
 	json_writer_key(w, "message");

@@ -42,6 +42,21 @@ typedef struct am_shared {
 	ingest_cache *cache; /* borrowed, may be NULL */
 } am_shared;
 
+/* Made at the first alert actually read: with the workers' cache, most
+ * requests read none. 0, or -1 out of memory. */
+static int am_shared_ready(am_shared *sh)
+{
+	if (!sh->source && !(sh->source = json_string("alertmanager")))
+		return -1;
+	if (!sh->firing && !(sh->firing = json_string("firing")))
+		return -1;
+	if (!sh->resolved && !(sh->resolved = json_string("resolved")))
+		return -1;
+	if (!sh->empty && !(sh->empty = json_string("")))
+		return -1;
+	return 0;
+}
+
 /* One alert as read, checked when its object closes. */
 typedef struct am_alert {
 	size_t index;
@@ -403,7 +418,7 @@ static int am_read_alert(json_reader *r, const alert_limits *lim, am_shared *sh,
 		snprintf(msg, AM_MSG, "%s", why);
 		goto out;
 	}
-	if (!a.key[0] && am_fingerprint(a.labels, a.key) != 0) {
+	if ((!a.key[0] && am_fingerprint(a.labels, a.key) != 0) || am_shared_ready(sh) < 0) {
 		rc = AM_OOM;
 		goto out;
 	}
@@ -570,13 +585,7 @@ ingest_status ingest_alertmanager_cached(const char *body, size_t len, const ale
 	switch (json_reader_peek(&r)) {
 	case JSON_READER_OBJECT:
 		result = json_array();
-		sh.source = json_string("alertmanager");
-		sh.firing = json_string("firing");
-		sh.resolved = json_string("resolved");
-		sh.empty = json_string("");
-		st = result && sh.source && sh.firing && sh.resolved && sh.empty
-		         ? am_read_body(&r, lim, &sh, &b, result)
-		         : AM_OOM;
+		st = result ? am_read_body(&r, lim, &sh, &b, result) : AM_OOM;
 		break;
 	case JSON_READER_ARRAY:
 		/* Valid JSON, but not what Alertmanager sends. */

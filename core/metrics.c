@@ -296,6 +296,18 @@ void metrics_host_died(const char *instance)
 	atomic_fetch_add_explicit(&metrics_instance_get(instance)->host_deaths, 1, memory_order_relaxed);
 }
 
+uint64_t metrics_host_deaths(const char *instance)
+{
+	uint64_t n = 0;
+
+	pthread_mutex_lock(&metrics_lock);
+	for (size_t i = 0; instance && i < metrics_n_instances; i++)
+		if (strcmp(metrics_instances[i]->name, instance) == 0)
+			n = metrics_get(&metrics_instances[i]->host_deaths);
+	pthread_mutex_unlock(&metrics_lock);
+	return n;
+}
+
 /* What metrics_render_instance writes of each instance. */
 enum { METRICS_RESULTS, METRICS_HISTOGRAM, METRICS_DEATHS };
 

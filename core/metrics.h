@@ -33,6 +33,8 @@ void metrics_set_outbox(int64_t pending, int64_t dead);
 /* One delivery result for an instance ("webhook/ops"); latency_ms from event creation to result. */
 void metrics_delivery(const char *instance, metrics_result r, double latency_ms);
 void metrics_host_died(const char *instance); /* crier_plugin_host_deaths_total{instance} */
+/* That counter's value for instance, 0 when it has none (crierctl status). */
+uint64_t metrics_host_deaths(const char *instance);
 /* crier_ingest_to_plugin_seconds: from an alert's request arriving whole to
  * the first call of a plugin about the event it caused. */
 void metrics_ingest_to_plugin(int64_t us);

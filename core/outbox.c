@@ -65,7 +65,6 @@ typedef struct channel {
 	config_isolation isolation;
 	int64_t restart_at; /* a process host is down: start it again then */
 	int64_t restart_ms; /* the delay before the next restart; 0 = RESTART_FIRST_MS */
-	unsigned deaths;    /* its host process died, since crierd started */
 	/* Our own DeliveryDead alert for this channel: unknown after a start,
 	 * so the first success clears whatever a previous run left firing. */
 	enum { DEAD_ALERT_UNKNOWN = 0, DEAD_ALERT_CLEAR, DEAD_ALERT_FIRING } dead_alert;
@@ -158,7 +157,7 @@ int outbox_channel_describe(outbox *o, const char *name, outbox_channel_info *in
 	*info = (outbox_channel_info){.process = process,
 	                              .pid = process && c->host && plugin_host_ready(c->host) ? plugin_host_pid(c->host)
 	                                                                                      : 0,
-	                              .deaths = c->deaths,
+	                              .deaths = metrics_host_deaths(name),
 	                              .in_flight = c->n_fly};
 	return 0;
 }
@@ -714,7 +713,6 @@ static int on_host_exit(outbox *o, channel *c, long pid, const char *why, int64_
 	char err[700], q[800];
 	int rc = 0, oldest = -1, n = c->n_fly;
 	snprintf(err, sizeof(err), "plugin host crashed: %s", why);
-	c->deaths++;
 	metrics_host_died(c->name);
 	for (int k = 0; k < c->n_fly; k++)
 		if (oldest < 0 || c->fly[k].seq < c->fly[oldest].seq)

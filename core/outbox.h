@@ -99,7 +99,7 @@ size_t outbox_inflight(const outbox *o);
 typedef struct outbox_channel_info {
 	int process;     /* isolation "process" (else a thread) */
 	long pid;        /* its host process, 0 while down or starting (process only) */
-	unsigned deaths; /* times its host process died since crierd started */
+	uint64_t deaths; /* times its host process died since crierd started */
 	int in_flight;   /* deliveries handed to it and not answered */
 } outbox_channel_info;
 

@@ -12,10 +12,12 @@
 #include "alert.h"
 #include "audience.h"
 #include "control.h"
+#include "hmap.h"
 #include "log.h"
 #include "markdown.h"
 #include "timefmt.h"
 
+#include <crier/plugin_file.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -55,9 +57,6 @@ static int64_t jint(const json_t *o, const char *key)
 {
 	return json_integer_value(json_object_get(o, key));
 }
-
-/* timefmt_json, under the name remind() (event recording) uses. */
-#define time_json(ms) timefmt_json(ms)
 
 /* "2026-11-21 12:01:00 UTC": people read drafts, not RFC 3339. */
 static const char *utc_text(int64_t ms, char *buf, size_t n)
@@ -99,19 +98,7 @@ static char *draft_path(const postmortems *pm, int64_t id)
 /* FNV-1a and the length: tells crier's own text from an edited one. */
 static void text_hash(const char *s, size_t n, char *out, size_t outlen)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
-	snprintf(out, outlen, "fnv1a64:%016" PRIx64 ":%zu", h, n);
-}
-
-/* The replies are control.h's; these names are the ones the commands below use. */
-#define reply_error(...) control_error(0, __VA_ARGS__)
-
-/* {"ok": true, key: value}: steals value. */
-static char *reply_ok(const char *key, json_t *value, int64_t event)
-{
-	return control_reply(control_ok(key, value, event));
+	snprintf(out, outlen, "fnv1a64:%016" PRIx64 ":%zu", hmap_hashn(s, n), n);
 }
 
 /* ---- the draft's text --------------------------------------------------------------- */
@@ -421,7 +408,6 @@ static int write_atomic(const char *dir, const char *path, const char *text, cha
 {
 	char *tmp = NULL;
 	int fd = -1, ret = -1;
-	size_t len = strlen(text), done = 0;
 	if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
 		return -1;
@@ -436,15 +422,9 @@ static int write_atomic(const char *dir, const char *path, const char *text, cha
 		snprintf(err, errlen, "cannot create %s: %s", tmp, strerror(errno));
 		goto out;
 	}
-	while (done < len) {
-		ssize_t w = write(fd, text + done, len - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			snprintf(err, errlen, "cannot write %s: %s", tmp, w < 0 ? strerror(errno) : "no progress");
-			goto out;
-		}
-		done += (size_t)w;
+	if (crier_write_all(fd, text, strlen(text)) < 0) {
+		snprintf(err, errlen, "cannot write %s: %s", tmp, strerror(errno));
+		goto out;
 	}
 	int rc = close(fd);
 	fd = -1;
@@ -653,7 +633,7 @@ static int remind(postmortems *pm, int64_t id, int64_t now)
 	         "%.400s, then publish it: crierctl postmortem publish %" PRId64 " FILE",
 	         id, jstr(row, "title"), duration_text(now - p.resolved_at, ago, sizeof(ago)), path, id);
 	json_t *member = json_pack("{s{ss so so}}", "postmortem", "draft", path, "resolved_at",
-	                           time_json(p.resolved_at), "due_at", time_json(p.due_at));
+	                           timefmt_json(p.resolved_at), "due_at", timefmt_json(p.due_at));
 	if (record(pm, id, "postmortem_due", "crier", msg, member, now) < 0 ||
 	    store_postmortem_reminded(pm->st, id, now) < 0)
 		goto out;
@@ -708,10 +688,10 @@ static json_t *info(postmortems *pm, int64_t id, const json_t *row)
 	}
 	j = json_pack("{sI ss ss so ss ss sb so ss? si so so}", "incident_id", (json_int_t)id, "title",
 	              jstr(row, "title"), "state", jstr(row, "state"), "resolved_at",
-	              time_json(jint(row, "resolved_at")), "draft", path, "draft_status", status, "published",
-	              got > 0 && p.published_at, "published_at", time_json(got > 0 ? p.published_at : 0),
+	              timefmt_json(jint(row, "resolved_at")), "draft", path, "draft_status", status, "published",
+	              got > 0 && p.published_at, "published_at", timefmt_json(got > 0 ? p.published_at : 0),
 	              "published_by", got > 0 ? p.published_by : NULL, "revision", got > 0 ? p.revision : 0, "due_at",
-	              time_json(got > 0 ? p.due_at : 0), "reminded_at", time_json(got > 0 ? p.reminded_at : 0));
+	              timefmt_json(got > 0 ? p.due_at : 0), "reminded_at", timefmt_json(got > 0 ? p.reminded_at : 0));
 out:
 	if (got > 0)
 		store_postmortem_free(&p);
@@ -725,21 +705,21 @@ static char *cmd_list(postmortems *pm)
 	json_t *list = store_postmortems_json(pm->st), *e;
 	size_t i;
 	if (!list)
-		return reply_error("store failed: %s", store_error(pm->st));
+		return control_error(0, "store failed: %s", store_error(pm->st));
 	json_array_foreach(list, i, e)
 	{
 		char *path = draft_path(pm, jint(e, "incident_id"));
 		int ok = path && json_object_set_new(e, "draft", json_string(path)) == 0 &&
 		         json_object_set_new(e, "published", json_boolean(jint(e, "published_at") != 0)) == 0;
 		for (size_t k = 0; ok && k < sizeof(times) / sizeof(times[0]); k++)
-			ok = json_object_set_new(e, times[k], time_json(jint(e, times[k]))) == 0;
+			ok = json_object_set_new(e, times[k], timefmt_json(jint(e, times[k]))) == 0;
 		free(path);
 		if (!ok) {
 			json_decref(list);
 			return NULL;
 		}
 	}
-	return reply_ok("postmortems", list, 0);
+	return control_reply(control_ok("postmortems", list, 0));
 }
 
 /* The incident a command names, resolved when must_be_resolved; NULL with *reply set. */
@@ -748,18 +728,19 @@ static json_t *incident_for(postmortems *pm, const json_t *req, const char *cmd,
 	json_t *v = json_object_get(req, "id");
 	int64_t id = json_is_integer(v) ? (int64_t)json_integer_value(v) : 0;
 	if (id <= 0) {
-		*reply = reply_error("%s needs a positive incident \"id\"", cmd);
+		*reply = control_error(0, "%s needs a positive incident \"id\"", cmd);
 		return NULL;
 	}
 	json_t *row = store_incident_json(pm->st, id);
 	if (!row) {
-		*reply = reply_error("no incident %" PRId64, id);
+		*reply = control_error(0, "no incident %" PRId64, id);
 		return NULL;
 	}
 	const char *state = jstr(row, "state");
 	if (must_be_resolved && strcmp(state, "resolved") != 0) {
-		*reply = reply_error(
-		    "incident %" PRId64 " is %s, not resolved: its post-mortem comes once it is resolved", id, state);
+		*reply = control_error(
+		    0, "incident %" PRId64 " is %s, not resolved: its post-mortem comes once it is resolved", id,
+		    state);
 		json_decref(row);
 		return NULL;
 	}
@@ -771,7 +752,7 @@ static char *cmd_draft(postmortems *pm, const json_t *row, int64_t now, int *rol
 	char err[512], *path = NULL;
 	int64_t id = jint(row, "id");
 	if (store_begin(pm->st) < 0)
-		return reply_error("store unavailable: %s", store_error(pm->st));
+		return control_error(0, "store unavailable: %s", store_error(pm->st));
 	int r = store_postmortem_add(pm->st, id, jint(row, "resolved_at"), 0) < 0
 	            ? -1
 	            : write_draft(pm, id, now, err, sizeof(err));
@@ -783,19 +764,20 @@ static char *cmd_draft(postmortems *pm, const json_t *row, int64_t now, int *rol
 		if (r > 0 && (path = draft_path(pm, id)))
 			unlink(path);
 		free(path);
-		return reply_error("%s", err);
+		return control_error(0, "%s", err);
 	}
 	if (r == 0) {
 		path = draft_path(pm, id);
 		char *txt =
-		    reply_error("the draft %s was edited since crier wrote it, and crier leaves a person's text "
-		                "alone: move it away to have a fresh one written",
-		                path ? path : "");
+		    control_error(0,
+		                  "the draft %s was edited since crier wrote it, and crier leaves a person's text "
+		                  "alone: move it away to have a fresh one written",
+		                  path ? path : "");
 		free(path);
 		return txt;
 	}
 	log_info("post-mortem draft written again by a person's request", " incident=%" PRId64, id);
-	return reply_ok("postmortem", info(pm, id, row), 0);
+	return control_reply(control_ok("postmortem", info(pm, id, row), 0));
 }
 
 static char *cmd_publish(postmortems *pm, const json_t *req, const json_t *row, int64_t now, int *rolled_back)
@@ -806,17 +788,17 @@ static char *cmd_publish(postmortems *pm, const json_t *req, const json_t *row, 
 	const char *actor = json_string_value(json_object_get(req, "actor"));
 	actor = actor && *actor ? actor : "operator";
 	if (!json_is_string(mdv))
-		return reply_error("postmortem_publish needs \"markdown\", the post-mortem's text");
+		return control_error(0, "postmortem_publish needs \"markdown\", the post-mortem's text");
 	const char *md = json_string_value(mdv);
 	size_t len = json_string_length(mdv);
 	if (markdown_check(md, len, POSTMORTEM_MAX, "the post-mortem", err, sizeof(err)) < 0)
-		return reply_error("%s", err);
+		return control_error(0, "%s", err);
 	char *html = markdown_html(md, len, 2);
 	if (!html)
 		return NULL;
 	if (store_begin(pm->st) < 0) {
 		free(html);
-		return reply_error("store unavailable: %s", store_error(pm->st));
+		return control_error(0, "store unavailable: %s", store_error(pm->st));
 	}
 	store_postmortem p;
 	int got = store_postmortem_add(pm->st, id, jint(row, "resolved_at"), 0) < 0
@@ -840,11 +822,11 @@ static char *cmd_publish(postmortems *pm, const json_t *req, const json_t *row, 
 		snprintf(err, sizeof(err), "store failed: %s", store_error(pm->st));
 		store_rollback(pm->st);
 		*rolled_back = 1;
-		return reply_error("%s", err);
+		return control_error(0, "%s", err);
 	}
 	log_info("post-mortem published by a person", " incident=%" PRId64 " actor=%s bytes=%zu", id, log_q(actor),
 	         len);
-	return reply_ok("postmortem", info(pm, id, row), ev);
+	return control_reply(control_ok("postmortem", info(pm, id, row), ev));
 }
 
 int postmortem_is_command(const char *cmd)
@@ -868,7 +850,7 @@ char *postmortem_control(postmortems *pm, const json_t *req, const char *cmd, in
 	else if (drafting)
 		reply = cmd_draft(pm, row, now, rolled_back);
 	else
-		reply = reply_ok("postmortem", info(pm, jint(row, "id"), row), 0);
+		reply = control_reply(control_ok("postmortem", info(pm, jint(row, "id"), row), 0));
 	json_decref(row);
 	return reply;
 }

@@ -7,7 +7,6 @@
 #include "store.h"
 
 #include "checkpoint.h"
-#include "json_writer.h"
 
 #include <inttypes.h>
 #include <sqlite3.h>
@@ -362,19 +361,6 @@ int store_step_done(sqlite3_stmt *st)
 	return step_done(st);
 }
 
-static int bind_json(sqlite3_stmt *st, int i, const json_t *v)
-{
-	if (!v) {
-		sqlite3_bind_text(st, i, "{}", 2, SQLITE_STATIC);
-		return 0;
-	}
-	char *txt = json_writer_dumps(v);
-	if (!txt)
-		return -1;
-	sqlite3_bind_text(st, i, txt, -1, free);
-	return 0;
-}
-
 static const char *jstr(const json_t *o, const char *k)
 {
 	const char *v = json_string_value(json_object_get(o, k));
@@ -437,13 +423,7 @@ int store_incident_put(store *s, store_incident *row)
 	bind_text(st, 3, row->state);
 	sqlite3_bind_int(st, 4, row->severity);
 	sqlite3_bind_int(st, 5, row->human);
-	if (row->labels_txt)
-		bind_text(st, 6, row->labels_txt);
-	else if (bind_json(st, 6, row->labels) < 0) {
-		sqlite3_reset(st);
-		sqlite3_clear_bindings(st);
-		return -1;
-	}
+	bind_text(st, 6, row->labels_txt);
 	bind_time(st, 7, row->opened_at);
 	bind_time(st, 8, row->updated_at);
 	bind_time(st, 9, row->resolved_at);

@@ -57,8 +57,8 @@ typedef struct store_incident {
 	const char *state; /* borrowed */
 	int severity;
 	int human;
-	const json_t *labels;   /* borrowed */
-	const char *labels_txt; /* borrowed, may be NULL: labels as JSON text, when the caller has it */
+	const json_t *labels;   /* borrowed; filled when loading */
+	const char *labels_txt; /* borrowed; labels as JSON text, what store_incident_put writes */
 	int64_t opened_at, updated_at, resolved_at, hold_until;
 	int audience;   /* AUDIENCE_PUBLIC | AUDIENCE_SECURITY (core/audience.h) */
 	int same_state; /* an update whose state is the stored one already: left as it is */

@@ -46,6 +46,8 @@
  */
 #include "text.h"
 
+#include <crier/plugin_util.h>
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -827,13 +829,9 @@ const char *text_html_entity(char c)
 
 void text_join(char *buf, size_t size, const char *const *list)
 {
-	size_t used = 0;
+	size_t n = 0;
 
-	buf[0] = '\0';
-	for (; *list && used < size; list++) {
-		int w = snprintf(buf + used, size - used, "%s%s", used ? ", " : "", *list);
-		if (w < 0)
-			return;
-		used += (size_t)w;
-	}
+	while (list[n])
+		n++;
+	crier_join(buf, size, list, n);
 }

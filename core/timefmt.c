@@ -58,7 +58,7 @@ static int timefmt_expect(const char **p, const char *end, char c)
 	return 0;
 }
 
-static int timefmt_mdays(int year, int mon)
+int timefmt_days_in_month(int64_t year, int mon)
 {
 	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
@@ -66,19 +66,18 @@ static int timefmt_mdays(int year, int mon)
 	return mon == 2 && leap ? 29 : days[mon - 1];
 }
 
-/* Days from 1970-01-01 to year-mon-day in the proleptic Gregorian calendar
- * (H. Hinnant's days_from_civil), what timegm() computes, without its
+/* H. Hinnant's days_from_civil: what timegm() computes, without its
  * normalizing and time-zone work (a thousand instructions a call, and every
  * alert carries two times). */
-static int64_t timefmt_days(int year, int mon, int day)
+int64_t timefmt_days_from_civil(int64_t year, int mon, int day)
 {
-	int y = year - (mon <= 2);
-	int era = (y >= 0 ? y : y - 399) / 400;
-	int yoe = y - era * 400;
-	int doy = (153 * (mon > 2 ? mon - 3 : mon + 9) + 2) / 5 + day - 1;
-	int doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	int64_t y = year - (mon <= 2);
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (mon > 2 ? mon - 3 : mon + 9) + 2) / 5 + day - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
 
-	return (int64_t)era * 146097 + doe - 719468;
+	return era * 146097 + doe - 719468;
 }
 
 int timefmt_parse_rfc3339(const char *s, int64_t *out_ms)
@@ -109,7 +108,8 @@ int timefmt_parse_rfc3339n(const char *s, size_t len, int64_t *out_ms)
 	    (sec = timefmt_digits(&p, end, 2)) < 0)
 		return -1;
 	/* RFC 3339 allows a leap second (60): it carries into the next minute. */
-	if (mon < 1 || mon > 12 || day < 1 || day > timefmt_mdays(year, mon) || hour > 23 || min > 59 || sec > 60)
+	if (mon < 1 || mon > 12 || day < 1 || day > timefmt_days_in_month(year, mon) || hour > 23 || min > 59 ||
+	    sec > 60)
 		return -1;
 	if (p < end && *p == '.') {
 		int n = 0;
@@ -141,7 +141,7 @@ int timefmt_parse_rfc3339n(const char *s, size_t len, int64_t *out_ms)
 	}
 	if (p != end)
 		return -1;
-	t = timefmt_days(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec - off;
+	t = timefmt_days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec - off;
 	/* Go's zero time.Time is how Alertmanager says "not set". */
 	if (t == -62135596800LL && ms == 0) {
 		*out_ms = 0;
@@ -151,8 +151,8 @@ int timefmt_parse_rfc3339n(const char *s, size_t len, int64_t *out_ms)
 	return 0;
 }
 
-/* year-mon-day of the day days after 1970-01-01 (H. Hinnant's civil_from_days), the inverse of timefmt_days. */
-static void timefmt_civil(int64_t days, int64_t *year, int *mon, int *day)
+/* H. Hinnant's civil_from_days, the inverse of timefmt_days_from_civil. */
+void timefmt_civil_from_days(int64_t days, int64_t *year, int *mon, int *day)
 {
 	int64_t z = days + 719468;
 	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -192,7 +192,7 @@ const char *timefmt_format(int64_t ms, char *buf, size_t size)
 		sod += 86400;
 		days--;
 	}
-	timefmt_civil(days, &year, &mon, &day);
+	timefmt_civil_from_days(days, &year, &mon, &day);
 	/* Every event carries a few times: digits by hand, not gmtime_r and
 	 * snprintf (thousands of instructions each). Other years and short
 	 * buffers take the general path, which prints them as it always has. */

@@ -9,6 +9,12 @@
 /* Wall clock now, unix ms. */
 int64_t timefmt_now_ms(void);
 
+/* The proleptic Gregorian calendar without libc, time zones or locales:
+ * days since 1970-01-01 of year-mon-day, its inverse, and a month's length. */
+int64_t timefmt_days_from_civil(int64_t year, int mon, int day);
+void timefmt_civil_from_days(int64_t days, int64_t *year, int *mon, int *day);
+int timefmt_days_in_month(int64_t year, int mon);
+
 /* Monotonic clock, ms (for timeouts and latency). */
 int64_t timefmt_mono_ms(void);
 /* The same in µs: one clock for every thread and process of the machine. */
