@@ -79,7 +79,7 @@ static int log_init(const crier_host_api *api, crier_host *host, const char *con
 	int rc;
 
 	*out = NULL;
-	if (!api || !api->state_dir || !api->delivery_json || !api->set_error)
+	if (!api)
 		return crier_fail(err, errlen, "the host table lacks entries this plugin needs");
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)

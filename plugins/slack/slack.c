@@ -528,15 +528,8 @@ static void post(crier_instance *inst, const char *url, const char *what, json_t
 		a->res = crier_http_transient(resp.status) ? CRIER_RETRY : CRIER_FAIL;
 		snprintf(a->why, sizeof(a->why), "%s: HTTP %ld%s%s", what, resp.status, a->code[0] ? " " : "", a->code);
 	}
-	if (a->res == CRIER_RETRY)
-		a->retry_after_ms = resp.retry_after_ms;
+	a->retry_after_ms = resp.retry_after_ms;
 	api->http_response_free(&resp);
-}
-
-/* Hand a failed answer to the core: its reason and any Retry-After. */
-static crier_result report(crier_instance *inst, crier_delivery *d, const struct answer *a)
-{
-	return crier_report(inst->api, d, a->res, a->why, a->retry_after_ms);
 }
 
 /* ---- webhook mode ----------------------------------------------------- */
@@ -565,7 +558,7 @@ static crier_result deliver_webhook(crier_instance *inst, crier_delivery *d, con
 	}
 	post(inst, inst->webhook_url, "webhook", body, 0, &a);
 	json_decref(body);
-	return a.res == CRIER_OK ? CRIER_OK : report(inst, d, &a);
+	return a.res == CRIER_OK ? CRIER_OK : crier_report(inst->api, d, a.res, a.why, a.retry_after_ms);
 }
 
 /* ---- Web API mode ----------------------------------------------------- */
@@ -654,7 +647,7 @@ static crier_result deliver_web_api(crier_instance *inst, crier_delivery *d, con
 	}
 	if (!have_root) {
 		post_root(inst, d, root_text, &r, &a);
-		res = a.res == CRIER_OK ? CRIER_OK : report(inst, d, &a);
+		res = a.res == CRIER_OK ? CRIER_OK : crier_report(inst->api, d, a.res, a.why, a.retry_after_ms);
 		goto out;
 	}
 	res = render(inst, d, T_REPLY, ctx, link, &reply_text);
@@ -679,14 +672,14 @@ static crier_result deliver_web_api(crier_instance *inst, crier_delivery *d, con
 	body = NULL;
 	if (a.res != CRIER_OK) {
 		if (crier_lookup(a.code, lost_root_codes, sizeof(lost_root_codes) / sizeof(lost_root_codes[0])) < 0) {
-			res = report(inst, d, &a);
+			res = crier_report(inst->api, d, a.res, a.why, a.retry_after_ms);
 			goto out;
 		}
 		crier_logf(inst->api, inst->host, CRIER_LOG_WARN,
 		           "the root message %s cannot be updated (%s); posting a new one", r.ts, a.code);
 		post_root(inst, d, root_text, &r, &a);
 		if (a.res != CRIER_OK) {
-			res = report(inst, d, &a);
+			res = crier_report(inst->api, d, a.res, a.why, a.retry_after_ms);
 			goto out;
 		}
 		new_root = 1;
@@ -715,7 +708,7 @@ static crier_result deliver_web_api(crier_instance *inst, crier_delivery *d, con
 		           "posted a new root message but not the reply to it (%s)", a.why);
 		res = CRIER_OK;
 	} else {
-		res = report(inst, d, &a);
+		res = crier_report(inst->api, d, a.res, a.why, a.retry_after_ms);
 	}
 out:
 	answer_free(&a);

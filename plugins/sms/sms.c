@@ -266,12 +266,6 @@ static char *event_link(const json_t *root)
 	return link && *link ? strdup(link) : NULL;
 }
 
-/* Septets, else UTF-16 units, of text in the measure m stands for. */
-static size_t units_of(const crier_host_api *api, const char *text, int gsm7)
-{
-	return api->text_measure(text, gsm7 ? CRIER_MEASURE_GSM7 : CRIER_MEASURE_UTF16);
-}
-
 /*
  * Render, tidy and fit the text into max_segments parts: CRIER_OK with a
  * new string in *out, else why says what went wrong (CRIER_FAIL for a
@@ -290,7 +284,8 @@ static crier_result compose(crier_instance *inst, const char *json, char **out, 
 	char *text = NULL, *link = NULL, *fitted, *tail = NULL;
 	size_t units, tail_units = 0, limit, room;
 	crier_result res = CRIER_FAIL;
-	int gsm7, changed;
+	crier_measure m;
+	int gsm7;
 
 	if (!root) {
 		snprintf(why, whylen, "the event is not JSON");
@@ -313,25 +308,29 @@ static crier_result compose(crier_instance *inst, const char *json, char **out, 
 		res = CRIER_RETRY;
 		goto out;
 	}
+	/* GSM-7 only when the text and the tail both fit it. */
 	units = api->text_measure(text, CRIER_MEASURE_GSM7);
-	gsm7 = units != SIZE_MAX && (!tail || api->text_measure(tail, CRIER_MEASURE_GSM7) != SIZE_MAX);
-	if (!gsm7)
-		units = units_of(api, text, gsm7);
+	if (tail && units != SIZE_MAX)
+		tail_units = api->text_measure(tail, CRIER_MEASURE_GSM7);
+	gsm7 = units != SIZE_MAX && tail_units != SIZE_MAX;
+	if (!gsm7) {
+		units = api->text_measure(text, CRIER_MEASURE_UTF16);
+		if (tail)
+			tail_units = api->text_measure(tail, CRIER_MEASURE_UTF16);
+	}
+	m = gsm7 ? CRIER_MEASURE_GSM7 : CRIER_MEASURE_UTF16;
 	limit = sms_text_capacity(inst->max_segments, gsm7);
-	if (tail && (tail_units = units_of(api, tail, gsm7)) + 20 > limit) {
+	if (tail && tail_units + 20 > limit) {
 		snprintf(why, whylen, "the unsubscribe link leaves no room for the message in max_segments %u",
 		         inst->max_segments);
 		goto out;
 	}
 	room = limit - tail_units;
-	/* The text goes out as measured unless it is cut or gets the tail. */
-	changed = tail != NULL;
 	if (units > room) {
-		changed = 1;
 		link = event_link(root);
-		fitted = api->text_fit(text, gsm7 ? CRIER_MEASURE_GSM7 : CRIER_MEASURE_UTF16, room, link);
+		fitted = api->text_fit(text, m, room, link);
 		if (!fitted && link) /* the link alone is too long for the limit */
-			fitted = api->text_fit(text, gsm7 ? CRIER_MEASURE_GSM7 : CRIER_MEASURE_UTF16, room, NULL);
+			fitted = api->text_fit(text, m, room, NULL);
 		free(text);
 		text = fitted;
 		if (!text) {
@@ -350,8 +349,10 @@ static crier_result compose(crier_instance *inst, const char *json, char **out, 
 		free(text);
 		text = whole;
 	}
-	/* Cutting may have dropped the one character that needed UCS-2. */
-	if (changed) {
+	/* The text goes out as measured unless it was cut or got the tail
+	 * (units is still the uncut text's); cutting may have dropped the one
+	 * character that needed UCS-2. */
+	if (tail || units > room) {
 		units = api->text_measure(text, CRIER_MEASURE_GSM7);
 		gsm7 = units != SIZE_MAX;
 		if (!gsm7)

@@ -475,10 +475,7 @@ static crier_result statuspage_deliver(crier_instance *inst, crier_delivery *d)
 		inst->dirty = 0;
 	}
 	if (lagging) {
-		api->set_error(d, errors);
-		if (retry_after > 0)
-			api->retry_after(d, retry_after);
-		res = transient ? CRIER_RETRY : CRIER_FAIL;
+		res = crier_report(api, d, transient ? CRIER_RETRY : CRIER_FAIL, errors, retry_after);
 		goto out;
 	}
 	res = CRIER_OK;

@@ -193,10 +193,8 @@ static int load_template(crier_instance *inst, const char *src, char *err, size_
 	int named = is_template_name(src);
 	char terr[512] = "";
 
-	if (api->abi_version < 2 || !api->template_load || !api->template_render || !api->template_free)
+	if (api->abi_version < 2)
 		return crier_fail(err, errlen, "\"template\" needs a crierd with template support (plugin ABI 2)");
-	if (inst->max_chars && (!api->text_measure || !api->text_fit))
-		return crier_fail(err, errlen, "\"max_chars\" needs a crierd with text measures (plugin ABI 2)");
 	/* The name in messages: "teams", the file's path, or "inline". */
 	inst->body_name = strdup(named ? src : strncmp(src, "file:", 5) == 0 ? src + 5 : "inline");
 	if (!inst->body_name)
@@ -314,8 +312,7 @@ static int webhook_init(const crier_host_api *api, crier_host *host, const char 
 	crier_instance *inst;
 
 	*out = NULL;
-	if (!api || !api->http_request || !api->http_response_free || !api->delivery_json || !api->delivery_key ||
-	    !api->delivery_attempt || !api->set_error || !api->retry_after || !api->now_ms)
+	if (!api)
 		return crier_fail(err, errlen, "the host table lacks entries this plugin needs");
 	inst = calloc(1, sizeof(*inst));
 	if (!inst)

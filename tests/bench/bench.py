@@ -27,19 +27,21 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
+import procfs  # noqa: E402
 
 TARGET_RPS = 10000
 TARGET_P99_MS = 20.0
 RUN = "0001"  # fingerprint prefix of the measured run's new alerts (load.lua)
 
 
-def wrk(port, seconds, run, threads, conns):
+def wrk(port, seconds, run, threads, conns, timeout="5s"):
+    """wrk with load.lua against port: (its BENCH line as {name: number}, its output)."""
     cmd = [
         "wrk",
         "-t%d" % threads,
         "-c%d" % conns,
         "-d%ds" % seconds,
-        "--timeout", "5s",
+        "--timeout", timeout,
         "-s", os.path.join(HERE, "load.lua"),
         "http://127.0.0.1:%d" % port,
         "--",
@@ -53,36 +55,6 @@ def wrk(port, seconds, run, threads, conns):
     if not m:
         raise RuntimeError("wrk printed no BENCH line:\n" + p.stdout + p.stderr)
     return {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}, p.stdout
-
-
-def peak_rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
-def cpu_seconds(pid):
-    """utime + stime of a process, in seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def thread_cpu(pid):
-    """utime + stime in seconds per thread name (crier-core, crier-http-N, ...)."""
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                raw = f.read()
-        except OSError:
-            continue
-        name = raw[raw.index("(") + 1:raw.rindex(")")]
-        fields = raw.rsplit(")", 1)[1].split()
-        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return out
 
 
 def machine_cpu():
@@ -130,16 +102,14 @@ def main():
     conns = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 
     with harness.TempDir(prefix="crier-bench-") as tmp:
-        files = {}
         # Knobs for experiments: BENCH_HTTP_THREADS (http.threads), BENCH_CHECKPOINT_PAGES (store.checkpoint_pages).
-        port = harness.free_port()
-        http = {"listen": "127.0.0.1:%d" % port}
-        if os.environ.get("BENCH_HTTP_THREADS"):
-            http["threads"] = int(os.environ["BENCH_HTTP_THREADS"])
-        files["http.json"] = {"http": http}
+        files = {}
         if os.environ.get("BENCH_CHECKPOINT_PAGES"):
             files["store.json"] = {"store": {"checkpoint_pages": int(os.environ["BENCH_CHECKPOINT_PAGES"])}}
-        d = harness.Crierd(tmp, hold_seconds=300, files=files, port=port)
+        d = harness.Crierd(tmp, hold_seconds=300, files=files)
+        if os.environ.get("BENCH_HTTP_THREADS"):
+            d.files["http.json"]["http"]["threads"] = int(os.environ["BENCH_HTTP_THREADS"])
+            d.write_config()
         d.start()
         try:
             print("bench: crierd %s, pid %d, port %d; warm-up %ds, then %ds with %d threads and %d connections"
@@ -147,12 +117,12 @@ def main():
             wrk(d.port, warmup, "0000", threads, conns)
             # CPU time of crierd and of wrk, and how busy the whole machine
             # was, so that runs on a shared machine can be compared.
-            cpu0, mach0, wrk0 = cpu_seconds(d.pid()), machine_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
-            th0 = thread_cpu(d.pid())
+            cpu0, mach0, wrk0 = procfs.cpu_seconds(d.pid()), machine_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+            th0 = procfs.thread_cpu(d.pid())
             r, raw = wrk(d.port, seconds, RUN, threads, conns)
-            cpu1, mach1, wrk1 = cpu_seconds(d.pid()), machine_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
-            th1 = thread_cpu(d.pid())
-            rss = peak_rss_kib(d.pid())
+            cpu1, mach1, wrk1 = procfs.cpu_seconds(d.pid()), machine_cpu(), resource.getrusage(resource.RUSAGE_CHILDREN)
+            th1 = procfs.thread_cpu(d.pid())
+            rss = procfs.status_kib(d.pid(), "VmHWM")
             time.sleep(1.0)  # requests cut by wrk's end may still commit
             status = d.ctl_json("status")
             try:

@@ -27,16 +27,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 
 
-def wrk(port, seconds, run):
-    p = subprocess.run(["wrk", "-t1", "-c4", "-d%ds" % seconds, "--timeout", "10s", "-s",
-                        os.path.join(HERE, "load.lua"), "http://127.0.0.1:%d" % port, "--", run, "webhook"],
-                       capture_output=True, text=True, timeout=seconds + 60)
-    m = re.search(r"^BENCH (.*)$", p.stdout, re.M)
-    if not m:
-        raise RuntimeError("wrk printed no BENCH line:\n" + p.stdout + p.stderr)
-    return {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
-
-
 def inclusive(out, pattern):
     """Inclusive instructions of the first function matching pattern."""
     p = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--threshold=100", out],
@@ -50,17 +40,18 @@ def inclusive(out, pattern):
 def main():
     seconds = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     out = sys.argv[2] if len(sys.argv) > 2 else os.path.join(tempfile.gettempdir(), "crierd.callgrind")
-    # harness reads CRIER_WRAPPER when it is imported.
+    # harness reads CRIER_WRAPPER when it is imported (bench imports it).
     os.environ["CRIER_WRAPPER"] = "valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file=%s" % out
+    import bench
     import harness
 
     with harness.TempDir(prefix="crier-callgrind-") as tmp:
         d = harness.Crierd(tmp, hold_seconds=300)
         d.start(timeout=120)
         try:
-            wrk(d.port, 5, "0000")
+            bench.wrk(d.port, 5, "0000", 1, 4, timeout="10s")
             subprocess.run(["callgrind_control", "-i", "on", str(d.pid())], check=True, capture_output=True)
-            r = wrk(d.port, seconds, "0001")
+            r, _ = bench.wrk(d.port, seconds, "0001", 1, 4, timeout="10s")
             subprocess.run(["callgrind_control", "-i", "off", str(d.pid())], check=True, capture_output=True)
             time.sleep(1.0)
         finally:

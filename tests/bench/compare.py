@@ -34,6 +34,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
+import procfs  # noqa: E402
 
 AM_BIN = "/usr/bin/prometheus-alertmanager"
 NGINX_BIN = "/usr/sbin/nginx"
@@ -52,22 +53,14 @@ def wrk(url, seconds, run, mode, threads, conns, path="/api/v1/alertmanager"):
             "bad": r["non2xx"] + r["errors"], "requests": r["requests"]}
 
 
-def status_kib(pid, field):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
 def tree_hwm_kib(pid):
     """Peak RSS of a process and its children (nginx's workers)."""
-    total = status_kib(pid, "VmHWM")
+    total = procfs.status_kib(pid, "VmHWM")
     try:
         kids = open("/proc/%d/task/%d/children" % (pid, pid)).read().split()
     except OSError:
         kids = []
-    return total + sum(status_kib(int(k), "VmHWM") for k in kids)
+    return total + sum(procfs.status_kib(int(k), "VmHWM") for k in kids)
 
 
 def wait_http(port, path, timeout=30):
@@ -153,13 +146,6 @@ def post_many(port, n_alerts, per_request=1000):
             raise RuntimeError("posting open alerts: %d %s" % (r.status, r.text()))
 
 
-def cpu_s(pid):
-    """utime + stime of a process, seconds."""
-    with open("/proc/%d/stat" % pid) as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def host_children(pid):
     """The plugin host processes crierd pid started (isolation "process")."""
     out = []
@@ -167,13 +153,12 @@ def host_children(pid):
         if not entry.isdigit():
             continue
         try:
-            with open("/proc/%s/status" % entry) as f:
-                ppid = re.search(r"^PPid:\s*(\d+)", f.read(), re.M)
+            ppid = procfs.status(int(entry), "PPid")["PPid"]
             with open("/proc/%s/cmdline" % entry, "rb") as f:
                 argv = f.read().split(b"\0")
         except OSError:
             continue
-        if ppid and int(ppid.group(1)) == pid and b"--plugin-host" in argv:
+        if ppid == pid and b"--plugin-host" in argv:
             out.append(int(entry))
     return out
 
@@ -219,13 +204,14 @@ def deliveries_per_s(tmp, sink_port, isolation, n_alerts=20000):
             con.close()
 
     harness.wait_until(lambda: query("SELECT SUM(state = 0) FROM outbox")[0] == 0, 300, 0.05, "deliveries drained")
-    cpu = cpu_s(d.pid()) + sum(cpu_s(k) for k in kids)  # since start: start-up is a few ms of it
+    # Since start: start-up is a few ms of it.
+    cpu = procfs.cpu_seconds(d.pid()) + sum(procfs.cpu_seconds(k) for k in kids)
     total, first, last = query("SELECT COUNT(*), MIN(updated_at), MAX(updated_at) FROM outbox WHERE state = 2")
     r = {"isolation": isolation, "deliveries": total, "per_s": (total - 1) / max(last - first, 1) * 1000.0,
          "cpu_us": cpu / total * 1e6 if total else 0.0,
-         "crierd_rss_mib": status_kib(d.pid(), "VmRSS") / 1024.0,
-         "host_rss_mib": sum(status_kib(k, "VmRSS") for k in kids) / 1024.0,
-         "host_anon_mib": sum(status_kib(k, "RssAnon") for k in kids) / 1024.0}
+         "crierd_rss_mib": procfs.status_kib(d.pid(), "VmRSS") / 1024.0,
+         "host_rss_mib": sum(procfs.status_kib(k, "VmRSS") for k in kids) / 1024.0,
+         "host_anon_mib": sum(procfs.status_kib(k, "RssAnon") for k in kids) / 1024.0}
     d.stop()
     print("bench: deliveries, isolation %-8s %6.0f/s  CPU %5.1f us/delivery  crierd RSS %5.1f MiB"
           "  host process RSS %4.1f MiB (%.1f MiB its own)"
@@ -351,9 +337,8 @@ def paced_latency(rate=1000, seconds=10, senders=8, sink_url=None):
             if rx:
                 harness.wait_until(lambda: count.value >= len(sent), 60, 0.2, "all deliveries")
             else:
-                harness.wait_until(lambda: ingest_to_plugin(d.port)["count"] >= len(sent), 60, 0.2,
-                                   "all deliveries")
-            inside = ingest_to_plugin(d.port)
+                harness.wait_until(lambda: ingest_to_plugin(d)["count"] >= len(sent), 60, 0.2, "all deliveries")
+            inside = ingest_to_plugin(d)
             stop.set()
             if rx:
                 got = out_q.get(timeout=30)
@@ -371,17 +356,13 @@ def paced_latency(rate=1000, seconds=10, senders=8, sink_url=None):
     return r
 
 
-def ingest_to_plugin(port):
+def ingest_to_plugin(d):
     """crierd's own measure of accepted -> plugin called: the histogram
-    crier_ingest_to_plugin_seconds from /metrics, as {count, p50_le, p99_le,
-    share_le_5ms}: a quantile is known to lie at or below its bucket's bound."""
-    import urllib.request
-    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10).read().decode()
-    buckets = []
-    for line in text.splitlines():
-        m = re.match(r'crier_ingest_to_plugin_seconds_bucket\{le="([^"]+)"\} (\d+)', line)
-        if m:
-            buckets.append((float("inf") if m.group(1) == "+Inf" else float(m.group(1)), int(m.group(2))))
+    crier_ingest_to_plugin_seconds from d's /metrics, as {count, p50_le,
+    p99_le, share_le_5ms}: a quantile is known to lie at or below its
+    bucket's bound."""
+    buckets = sorted((float(dict(labels)["le"]), int(v)) for (name, labels), v in d.metrics().samples.items()
+                     if name == "crier_ingest_to_plugin_seconds_bucket" and {k for k, _ in labels} == {"le"})
     total = buckets[-1][1] if buckets else 0
 
     def le(q):
@@ -413,16 +394,17 @@ def main():
             d.start()
             extra["startup_ms"] = (time.monotonic() - t0) * 1000
             time.sleep(1.0)
-            extra["idle_rss_mib"] = status_kib(d.pid(), "VmRSS") / 1024.0
-            res["crierd"] = measure("crierd", "http://127.0.0.1:%d" % d.port, lambda: status_kib(d.pid(), "VmHWM"),
-                                    "webhook", seconds, warmup, threads, conns)
+            extra["idle_rss_mib"] = procfs.status_kib(d.pid(), "VmRSS") / 1024.0
+            res["crierd"] = measure("crierd", "http://127.0.0.1:%d" % d.port,
+                                    lambda: procfs.status_kib(d.pid(), "VmHWM"), "webhook", seconds, warmup, threads,
+                                    conns)
             d.stop()
 
             am_port = harness.free_port()
             am = start_alertmanager(tmp, am_port)
             servers.append(am)
             res["alertmanager"] = measure("Alertmanager", "http://127.0.0.1:%d" % am_port,
-                                          lambda: status_kib(am.proc.pid, "VmHWM"), "amv2", seconds, warmup,
+                                          lambda: procfs.status_kib(am.proc.pid, "VmHWM"), "amv2", seconds, warmup,
                                           threads, conns)
             am.stop()
             servers.remove(am)
@@ -441,7 +423,7 @@ def main():
             post_many(d2.port, 100000)
             extra["open_100k_s"] = time.monotonic() - t0
             time.sleep(1.0)
-            extra["open_100k_rss_mib"] = status_kib(d2.pid(), "VmRSS") / 1024.0
+            extra["open_100k_rss_mib"] = procfs.status_kib(d2.pid(), "VmRSS") / 1024.0
             d2.stop()
 
             # Deliveries/s through the webhook plugin to nginx: 20,000 queued

@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import harness  # noqa: E402
+import procfs  # noqa: E402
 
 
 def per_mapping(pid):
@@ -39,16 +40,6 @@ def per_mapping(pid):
             elif parts[0] == "Rss:":
                 per[cur] += int(parts[1])
     return per
-
-
-def status(pid):
-    out = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "RssAnon", "RssFile", "Threads"):
-                out[key] = int(value.split()[0])
-    return out
 
 
 def measure(webhook):
@@ -75,7 +66,7 @@ def measure(webhook):
                 assert r.status == 200, r
                 target.wait_requests(1)
             time.sleep(1)
-            return per_mapping(d.pid()), status(d.pid())
+            return per_mapping(d.pid()), procfs.status(d.pid(), "VmRSS", "RssAnon", "RssFile", "Threads")
         finally:
             d.stop()
             if target:
