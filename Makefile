@@ -16,7 +16,11 @@ OPT     ?= -O2 -g
 SAN     ?=
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Iinclude -Icore $(OPT) $(SAN) $(CFLAGS)
-LDLIBS_CORE = -lzmq -ljansson -lmicrohttpd -lsqlite3 -ldl -lpthread -lm
+# libmicrohttpd from its static archive, with core/http_notls.c (its own
+# archive, linked after libmicrohttpd's) in place of the GnuTLS it would map:
+# crierd serves no TLS, and idle RSS is 2.5 MiB less.
+MHD_NOTLS   = $(BUILD)/libmhd-notls.a
+LDLIBS_CORE = -lzmq -ljansson -Wl,-Bstatic -lmicrohttpd -Wl,-Bdynamic $(MHD_NOTLS) -lsqlite3 -ldl -lpthread -lm
 PLUGIN_CFLAGS = -fPIC -fvisibility=hidden
 PLUGIN_LDLIBS = -ljansson
 # A plugin's own libraries, added after PLUGIN_LDLIBS: PLUGIN_LDLIBS_<name>.
@@ -29,8 +33,9 @@ DEPS_TEST  = python3 curl prometheus-alertmanager clang-format python3-aiosmtpd 
 DEPS_FUZZ  = clang libclang-rt-14-dev
 DEPS_BENCH = wrk nginx-light
 
-# core/http_client.c goes into crier-http.so, not into crierd (http_module.h).
-CORE_SRC   = $(filter-out core/main.c core/http_client.c,$(wildcard core/*.c))
+# core/http_client.c goes into crier-http.so, not into crierd (http_module.h);
+# core/http_notls.c is linked after libmicrohttpd.a, whose calls it answers.
+CORE_SRC   = $(filter-out core/main.c core/http_client.c core/http_notls.c,$(wildcard core/*.c))
 CORE_OBJ   = $(patsubst %.c,$(BUILD)/obj/%.o,$(CORE_SRC))
 PLUGINS    = $(notdir $(wildcard plugins/*))
 PLUGIN_SO  = $(patsubst %,$(BUILD)/plugins/%.so,$(PLUGINS))
@@ -58,10 +63,14 @@ $(BUILD)/libcrier.a: $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/crierd: $(BUILD)/obj/core/main.o $(BUILD)/libcrier.a
+$(MHD_NOTLS): $(BUILD)/obj/core/http_notls.o
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/crierd: $(BUILD)/obj/core/main.o $(BUILD)/libcrier.a $(MHD_NOTLS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_CORE)
 
-$(BUILD)/crierctl: $(BUILD)/obj/crierctl/crierctl.o $(BUILD)/libcrier.a
+$(BUILD)/crierctl: $(BUILD)/obj/crierctl/crierctl.o $(BUILD)/libcrier.a $(MHD_NOTLS)
 	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_CORE)
 
 # libcurl behind the host's http_request, loaded by crierd on first use
@@ -78,7 +87,7 @@ $(BUILD)/plugins/%.so: $$(wildcard plugins/%/*.[ch]) $(PLUGIN_HEADERS)
 
 # Tests may drive HTTP with libcurl themselves; test_http_client links the
 # module's source in.
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/check.h $(BUILD)/libcrier.a $(MHD_NOTLS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -Itests/unit -o $@ $< $(filter %.o,$^) $(BUILD)/libcrier.a $(LDLIBS_CORE) -lcurl
 $(BUILD)/tests/test_http_client: $(BUILD)/obj/core/http_client.o

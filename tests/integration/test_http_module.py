@@ -1,7 +1,7 @@
 """crierd's HTTP helper for plugins (the host table's http_request) lives in
 crier-http.so with libcurl, loaded on the first request (core/http_module.h):
 a crierd whose plugins never ask maps neither libcurl nor the TLS libraries
-behind it; the webhook plugin's first delivery loads it, in crierd or, with
+behind it (nor GnuTLS, which libmicrohttpd's shared library would bring); the webhook plugin's first delivery loads it, in crierd or, with
 isolation "process", in the plugin host process only. Without the file,
 HTTP deliveries fail with an error naming the paths looked at, and the rest
 of crierd works on."""
@@ -51,6 +51,8 @@ class HttpModule(DaemonCase):
         self.assertNotIn(MODULE, names)
         self.assertFalse(maps_curl(names), sorted(names))
         self.assertNotIn("libssl.so.3", names)
+        # libmicrohttpd is linked without its TLS layer (core/http_notls.c).
+        self.assertNotIn("libgnutls.so.30", names)
 
     def test_first_request_loads_it(self):
         target = self.start_target(default=200)
