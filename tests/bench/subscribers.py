@@ -24,7 +24,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
 import harness  # noqa: E402
-from bench import peak_rss_kib  # noqa: E402
+import procfs  # noqa: E402
 
 try:
     import aiosmtpd  # noqa: F401
@@ -149,7 +149,7 @@ def main():
                     % ((box.first - t0) * 1000, (got - 1) / max(box.last - box.first, 1e-9))
                 )
             print("  %d distinct unsubscribe links; %d missing, %d twice" % (len(box.tokens), missing, twice))
-            print("  crierd peak RSS %.1f MiB" % (peak_rss_kib(d.pid()) / 1024.0))
+            print("  crierd peak RSS %.1f MiB" % (procfs.status_kib(d.pid(), "VmHWM") / 1024.0))
             if missing or twice or len(box.tokens) != N:
                 failed = True
                 print("FAILED: every subscriber must get exactly one mail with their own link")
