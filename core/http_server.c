@@ -353,6 +353,24 @@ static const struct sockaddr *http_peer_addr(struct MHD_Connection *conn)
 	return ci ? ci->client_addr : NULL;
 }
 
+/* A request a proxy forwarded (and says so) comes from the proxy's address,
+ * which is loopback when the proxy runs on this host. That address says
+ * nothing about the client, so for the loopback-only rule of a source without
+ * credentials such a request has no address at all: behind a local TLS proxy
+ * (docs/configuration.md) the rule would otherwise let the whole world in. */
+static const char *const http_forwarding_headers[] = {"Forwarded", "X-Forwarded-For", "X-Real-IP", NULL};
+
+static const struct sockaddr *http_client_addr(struct MHD_Connection *conn, int *forwarded)
+{
+	for (const char *const *h = http_forwarding_headers; *h; h++)
+		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, *h)) {
+			*forwarded = 1;
+			return NULL;
+		}
+	*forwarded = 0;
+	return http_peer_addr(conn);
+}
+
 /* Strict decimal Content-Length; -1 when absent or not a number (MHD itself
  * refuses malformed ones, and streaming is counted anyway). */
 static int http_content_length(struct MHD_Connection *conn, uint64_t *out)
@@ -576,8 +594,9 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 {
 	const http_route_def *r = http_find_route(url);
 	const char *why = NULL;
+	const struct sockaddr *client;
 	auth_result ar;
-	int basic = 0;
+	int basic = 0, forwarded;
 	char qpath[128];
 
 	req->route = r;
@@ -617,10 +636,11 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 
 	/* The secrets stay inside the read lock; only the verdict and the two
 	 * scalars this request needs leave it. */
+	client = http_client_addr(conn, &forwarded);
 	http_rdlock(s);
 	ar = auth_check(&s->cfg->auth[r->src],
 	                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-	                MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"), http_peer_addr(conn), &why);
+	                MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"), client, &why);
 	basic = s->cfg->auth[r->src].username && s->cfg->auth[r->src].username[0];
 	req->max_body = s->cfg->max_body_bytes;
 	req->ack_timeout_ms = s->cfg->ack_timeout_ms;
@@ -629,6 +649,9 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 	if (ar != AUTH_OK) {
 		req->answered = 1;
 		metrics_rejected(r->src, "auth");
+		if (ar == AUTH_LOOPBACK_ONLY && forwarded)
+			why = "no credentials configured and the request came through a proxy (Forwarded, "
+			      "X-Forwarded-For or X-Real-IP)";
 		log_warn("request rejected", " source=%s peer=%s reason=auth detail=\"%s\"", config_source_name(r->src),
 		         req->peer, why ? why : "denied");
 		if (ar == AUTH_LOOPBACK_ONLY)

@@ -400,6 +400,7 @@ typedef struct req {
 	const char *userpwd;
 	const char *body;
 	stream *chunked;
+	const char *header; /* one more header line, "Name: value" */
 } req;
 
 static int perform(const req *q, resp *r)
@@ -442,6 +443,8 @@ static int perform(const req *q, resp *r)
 		snprintf(line, sizeof(line), "Authorization: %s", q->auth);
 		hdrs = curl_slist_append(hdrs, line);
 	}
+	if (q->header)
+		hdrs = curl_slist_append(hdrs, q->header);
 	/* Never wait for a 100 Continue: the server must cope with bodies
 	 * arriving at once. */
 	hdrs = curl_slist_append(hdrs, "Expect:");
@@ -895,6 +898,36 @@ static void test_generic_loopback(void)
 	/* Unknown keys are the parser's 400. */
 	CHECK(perform(&(req){.path = "/api/v1/alerts", .body = "{\"key\": \"k1\", \"bogus\": 1}"}, &r) == 0);
 	CHECK(r.code == 400);
+
+	/* Through a proxy on this host the peer is loopback, but the client is
+	 * anyone: a forwarded request is not a loopback client's. */
+	static const char *const forwarded[] = {"X-Forwarded-For: 203.0.113.9", "Forwarded: for=192.0.2.60;proto=https",
+	                                        "x-real-ip: 198.51.100.7", "X-Forwarded-For: 127.0.0.1"};
+	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
+		before = calls();
+		CHECK(perform(&(req){.path = "/api/v1/alerts",
+		                     .body = "{\"key\": \"k2\", \"labels\": {\"service\": \"db\"}}",
+		                     .ctype = "application/json",
+		                     .header = forwarded[i]},
+		              &r) == 0);
+		CHECK(r.code == 403);
+		CHECK(strstr(r.body, "only loopback clients are accepted") != NULL);
+		CHECK(calls() == before);
+	}
+	/* A source with credentials takes a forwarded request that carries them. */
+	char *single = slurp("tests/fixtures/alertmanager/firing-single.json");
+	CHECK(single != NULL);
+	if (single) {
+		before = calls();
+		CHECK(perform(&(req){.path = "/api/v1/alertmanager",
+		                     .body = single,
+		                     .auth = "Bearer " AM_TOKEN,
+		                     .header = "X-Forwarded-For: 203.0.113.9"},
+		              &r) == 0);
+		CHECK(r.code == 200);
+		CHECK(calls() == before + 1);
+		free(single);
+	}
 }
 
 static void test_basic_after_reload(http_server *s, config *basic_cfg)
@@ -997,8 +1030,8 @@ static void test_metrics_endpoint(void)
 	CHECK(metric(r.body, "crier_http_requests_total{code=\"404\"}") == 2);
 	CHECK(metric(r.body, "crier_http_requests_total{code=\"405\"}") == 3);
 	CHECK(metric(r.body, "crier_http_requests_total{code=\"413\"}") == 3);
-	/* single(1) + two(2) + query(1) + after 503s(1) + chunked(1) + reload(2) */
-	CHECK(metric(r.body, "crier_alerts_received_total{source=\"alertmanager\"}") == 8);
+	/* single(1) + two(2) + query(1) + after 503s(1) + chunked(1) + reload(2) + forwarded(1) */
+	CHECK(metric(r.body, "crier_alerts_received_total{source=\"alertmanager\"}") == 9);
 	CHECK(metric(r.body, "crier_alerts_received_total{source=\"uptimerobot\"}") == 5);
 	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"too_large\"}") == 4);
 	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"store\"}") == 3);
@@ -1386,6 +1419,9 @@ int main(void)
 		/* Every rejection names who sent it, the APIs too. */
 		CHECK(strstr(log_text, "source=drafts peer=127.0.0.1 reason=too_large received=") != NULL);
 		CHECK(strstr(log_text, "source=unknown") == NULL);
+		CHECK(strstr(log_text,
+		             "source=generic peer=127.0.0.1 reason=auth detail=\"no credentials configured and "
+		             "the request came through a proxy (Forwarded, X-Forwarded-For or X-Real-IP)\"") != NULL);
 		/* No secret, presented or configured, in any line. */
 		CHECK(strstr(log_text, AM_TOKEN) == NULL);
 		CHECK(strstr(log_text, UR_TOKEN) == NULL);
