@@ -60,7 +60,8 @@ static const char *const component_keys[] = {"name", "labels", NULL};
 static const char *const match_keys[] = {"labels", "labels_match", "min_severity", "component", NULL};
 static const char *const instance_audiences[] = {"internal", "public", NULL};
 static const char *const daemon_keys[] = {"state_dir", "plugin_dir", "control", NULL};
-static const char *const http_keys[] = {"listen", "max_body_bytes", "ack_timeout_ms", "threads", NULL};
+static const char *const http_keys[] = {"listen",  "max_body_bytes",  "ack_timeout_ms",
+                                        "threads", "trusted_proxies", NULL};
 static const char *const zmq_keys[] = {"ingest", NULL};
 static const char *const store_keys[] = {"synchronous", "batch_max", "checkpoint_pages", NULL};
 static const char *const incidents_keys[] = {"group_by", "hold_seconds", "postmortem_due_seconds", "postmortem_for",
@@ -842,6 +843,36 @@ static int parse_listen(const char *s, char **host, int *port)
 	return *host ? 0 : -2;
 }
 
+/* http.trusted_proxies: addresses or networks whose X-Forwarded-For names
+ * the client (proxy.h). */
+static int parse_trusted_proxies(loader *l, const char *file, json_t *v, config *c)
+{
+	size_t i;
+	json_t *e;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_array(v))
+		return fail(l, file, "http.trusted_proxies", "expected an array of addresses or networks, got %s",
+		            type_name(v));
+	if (json_array_size(v) == 0)
+		return 0;
+	c->trusted_proxies = calloc(json_array_size(v), sizeof(*c->trusted_proxies));
+	if (!c->trusted_proxies)
+		return fail_oom(l);
+	json_array_foreach(v, i, e)
+	{
+		if (!json_is_string(e) || proxy_net_parse(json_string_value(e), &c->trusted_proxies[i]) < 0)
+			return fail(
+			    l, file, "http.trusted_proxies",
+			    "entry %zu: expected an address or network (\"10.0.0.0/8\", \"::1\"), got %s%.60s%s", i,
+			    json_is_string(e) ? "\"" : "", json_is_string(e) ? json_string_value(e) : type_name(e),
+			    json_is_string(e) ? "\"" : "");
+		c->n_trusted_proxies++;
+	}
+	return 0;
+}
+
 static int parse_http(loader *l, config *c)
 {
 	int rc;
@@ -868,7 +899,7 @@ static int parse_http(loader *l, config *c)
 	c->max_body_bytes = (size_t)body;
 	c->ack_timeout_ms = (int)ack;
 	c->http_threads = (int)threads;
-	return 0;
+	return h ? parse_trusted_proxies(l, file, json_object_get(h, "trusted_proxies"), c) : 0;
 }
 
 static int parse_zmq(loader *l, config *c)
@@ -1933,6 +1964,7 @@ void config_free(config *c)
 {
 	if (!c)
 		return;
+	free(c->trusted_proxies);
 	free(c->dir);
 	free(c->config_dir);
 	free(c->status_page_url);

@@ -7,6 +7,7 @@
 #define CRIER_CONFIG_H
 
 #include "alert.h"
+#include "proxy.h"
 
 #include <jansson.h>
 #include <regex.h>
@@ -123,7 +124,9 @@ typedef struct config {
 	int listen_port;
 	size_t max_body_bytes;
 	int ack_timeout_ms;
-	int http_threads; /* HTTP worker threads; 0: one per CPU, at most 4 */
+	int http_threads;           /* HTTP worker threads; 0: one per CPU, at most 4 */
+	proxy_net *trusted_proxies; /* owned; whose X-Forwarded-For names the client (proxy.h) */
+	size_t n_trusted_proxies;
 
 	/* zmq */
 	char *zmq_ingest; /* endpoint or NULL */

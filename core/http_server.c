@@ -25,6 +25,7 @@
 #include "json_writer.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxy.h"
 #include "subscribe_api.h"
 #include "timefmt.h"
 
@@ -600,7 +601,12 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 	char qpath[128];
 
 	req->route = r;
-	auth_peer_name(http_peer_addr(conn), req->peer, sizeof(req->peer));
+	/* Who sent it: behind a trusted proxy, the client it forwarded for. */
+	http_rdlock(s);
+	proxy_client(s->cfg->trusted_proxies, s->cfg->n_trusted_proxies, http_peer_addr(conn),
+	             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"), req->peer,
+	             sizeof(req->peer));
+	http_unlock(s);
 	if (req->oom) {
 		req->answered = 1;
 		return http_error(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory", NULL);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Fuzz the ingest parsers (core/ingest.h), the configuration loader, the
-# Mustache compiler, the text measures and the Markdown renderer, or replay
+# Mustache compiler, the text measures, the Markdown renderer and
+# X-Forwarded-For (core/proxy.h), or replay
 # what fuzzing found.
 #
 #   tests/fuzz/run.sh SECONDS   build each target with clang + libFuzzer + ASan/UBSan into build-fuzz/,
@@ -15,12 +16,12 @@ set -u
 
 cd "$(dirname "$0")/../.." || exit 1
 
-TARGETS="${FUZZ_TARGETS:-fuzz_alertmanager fuzz_uptimerobot fuzz_generic fuzz_config fuzz_mustache fuzz_text fuzz_json_reader fuzz_json_writer fuzz_markdown}"
+TARGETS="${FUZZ_TARGETS:-fuzz_alertmanager fuzz_uptimerobot fuzz_generic fuzz_config fuzz_mustache fuzz_text fuzz_json_reader fuzz_json_writer fuzz_markdown fuzz_proxy}"
 # Everything the parsers link against, named one by one so an unrelated
 # core file that does not build yet cannot break fuzzing.
 SRCS="core/alert.c core/timefmt.c core/log.c core/ingest_util.c core/ingest_form.c core/json_reader.c core/json_writer.c
       core/ingest_alertmanager.c core/ingest_cache.c core/ingest_uptimerobot.c core/ingest_generic.c core/config.c
-      core/mustache.c core/text.c core/markdown.c"
+      core/mustache.c core/text.c core/markdown.c core/proxy.c core/auth.c"
 OUT=build-fuzz
 CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Iinclude -Icore -Itests/fuzz
         -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined"

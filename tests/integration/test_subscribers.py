@@ -347,6 +347,41 @@ class Subscribers(DaemonCase):
         self.assertEqual(self.subscribers(d)["known@example.com"]["status"], "confirmed")
         self.assertNotIn("third@example.com", self.subscribers(d))
 
+    @unittest.skipUnless(Controller is not None, "python3-aiosmtpd is not installed")
+    def test_rate_limit_per_client_behind_a_trusted_proxy(self):
+        box = Mailbox()
+        port = free_port()
+        conf = files(port, self.start_smtp(box), rate={"burst": 2, "per_hour": 2})
+        # The proxy is this host (the test itself, sending X-Forwarded-For).
+        conf["http.json"] = {"http": {"listen": "127.0.0.1:%d" % port, "trusted_proxies": ["127.0.0.0/8"]}}
+        d = self.start_crierd(conf, port=port)
+
+        def via(xff, addr):
+            return self.subscribe(d, {"email": addr}, {"X-Forwarded-For": xff}).status
+
+        # Each client behind the proxy has its own allowance.
+        self.assertEqual([via("198.51.100.1", "a%d@example.com" % i) for i in range(3)], [202, 202, 429])
+        self.assertEqual(via("198.51.100.2", "b@example.com"), 202)
+        # What a client writes itself, left of what the proxy appended, is not believed.
+        self.assertEqual(via("198.51.100.77, 198.51.100.1", "c@example.com"), 429)
+        # Without the header, the request is the proxy's own.
+        self.assertEqual(self.subscribe(d, {"email": "p@example.com"}).status, 202)
+        log = d.log_text()
+        self.assertIn("api=subscribe peer=198.51.100.1 reason=rate_limit", log)
+        self.assertIn("api=subscribe peer=198.51.100.2 action=subscribe status=202", log)
+        self.assertIn("api=subscribe peer=127.0.0.1 action=subscribe status=202", log)
+        self.assertNotIn("198.51.100.77", log)
+
+    @unittest.skipUnless(Controller is not None, "python3-aiosmtpd is not installed")
+    def test_forwarded_for_is_ignored_from_an_untrusted_peer(self):
+        box = Mailbox()
+        d = self.start(smtp=box, rate={"burst": 1, "per_hour": 1})
+        self.assertEqual(self.subscribe(d, {"email": "a@example.com"}, {"X-Forwarded-For": "198.51.100.1"}).status, 202)
+        # Another claimed client, the same TCP peer: the same allowance.
+        r = self.subscribe(d, {"email": "b@example.com"}, {"X-Forwarded-For": "198.51.100.2"})
+        self.assertEqual(r.status, 429)
+        self.assertIn("api=subscribe peer=127.0.0.1 reason=rate_limit", d.log_text())
+
     def test_bad_requests(self):
         twilio = self.start_twilio()
         d = self.start(twilio=twilio)

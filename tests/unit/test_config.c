@@ -2,7 +2,9 @@
  * overrides, one case per class of error (each message must name the file
  * and the key), and that no secret ever reaches an error message. */
 #include "check.h"
+
 #include "config.h"
+#include <sys/socket.h>
 
 #include <errno.h>
 #include <stdarg.h>
@@ -87,7 +89,8 @@ static void test_full(void)
 	put(d, "crierd.json",
 	    "{\"daemon\": {\"state_dir\": \"./state//x/\", \"plugin_dir\": \"/opt/crier/plugins\", \"control\": "
 	    "\"c.sock\"},\n"
-	    " \"http\": {\"listen\": \"[::1]:8080\", \"max_body_bytes\": 2048, \"ack_timeout_ms\": 500},\n"
+	    " \"http\": {\"listen\": \"[::1]:8080\", \"max_body_bytes\": 2048, \"ack_timeout_ms\": 500,"
+	    " \"trusted_proxies\": [\"127.0.0.1\", \"fd00::/8\"]},\n"
 	    " \"zmq\": {\"ingest\": \"tcp://127.0.0.1:5555\"},\n"
 	    " \"store\": {\"synchronous\": \"full\", \"batch_max\": 64, \"checkpoint_pages\": 500},\n"
 	    " \"incidents\": {\"group_by\": [\"service\", \"cluster\"], \"hold_seconds\": 0.5,"
@@ -138,6 +141,10 @@ static void test_full(void)
 	CHECK(c->listen_port == 8080);
 	CHECK(c->max_body_bytes == 2048);
 	CHECK(c->ack_timeout_ms == 500);
+	CHECK(c->n_trusted_proxies == 2);
+	CHECK(c->n_trusted_proxies == 2 && c->trusted_proxies[0].family == AF_INET &&
+	      c->trusted_proxies[0].bits == 32 && c->trusted_proxies[1].family == AF_INET6 &&
+	      c->trusted_proxies[1].bits == 8);
 	CHECK_STR(c->zmq_ingest, "tcp://127.0.0.1:5555");
 	CHECK(c->store_sync_full == 1);
 	CHECK(c->batch_max == 64);
@@ -228,6 +235,7 @@ static void test_defaults(void)
 	CHECK(c->listen_port == 9095);
 	CHECK(c->max_body_bytes == 1048576);
 	CHECK(c->ack_timeout_ms == 10000);
+	CHECK(c->n_trusted_proxies == 0 && c->trusted_proxies == NULL);
 	CHECK(c->zmq_ingest == NULL);
 	CHECK(c->store_sync_full == 0);
 	CHECK(c->batch_max == 512);
@@ -410,7 +418,22 @@ static void test_errors(void)
 	/* unknown keys, types, ranges */
 	d = bad("unknownkey", "crierd.json", "{\"http\": {\"lisen\": \"x\"}}");
 	expect_err(d, "crierd.json",
-	           "http: unknown key \"lisen\" (known: listen, max_body_bytes, ack_timeout_ms, threads)");
+	           "http: unknown key \"lisen\" (known: listen, max_body_bytes, ack_timeout_ms, threads, "
+	           "trusted_proxies)");
+	d = bad("proxies", "crierd.json", "{\"http\": {\"trusted_proxies\": \"127.0.0.1\"}}");
+	expect_err(d, "crierd.json", "http.trusted_proxies: expected an array of addresses or networks, got a string");
+	d = bad("proxynet", "crierd.json", "{\"http\": {\"trusted_proxies\": [\"::1\", \"10.0.0.0/33\"]}}");
+	expect_err(d, "crierd.json",
+	           "http.trusted_proxies: entry 1: expected an address or network (\"10.0.0.0/8\", \"::1\"), got "
+	           "\"10.0.0.0/33\"");
+	d = bad("proxyhost", "crierd.json", "{\"http\": {\"trusted_proxies\": [\"proxy.internal\", 7]}}");
+	expect_err(d, "crierd.json",
+	           "http.trusted_proxies: entry 0: expected an address or network (\"10.0.0.0/8\", \"::1\"), got "
+	           "\"proxy.internal\"");
+	d = bad("proxytype", "crierd.json", "{\"http\": {\"trusted_proxies\": [7]}}");
+	expect_err(d, "crierd.json",
+	           "http.trusted_proxies: entry 0: expected an address or network (\"10.0.0.0/8\", \"::1\"), got "
+	           "an integer");
 	d = bad("listen", "crierd.json", "{\"http\": {\"listen\": \"9095\"}}");
 	expect_err(d, "crierd.json", "http.listen: expected \"host:port\", got \"9095\"");
 	d = bad("listenport", "crierd.json", "{\"http\": {\"listen\": \"127.0.0.1:99999\"}}");
