@@ -354,6 +354,54 @@ static const struct sockaddr *http_peer_addr(struct MHD_Connection *conn)
 	return ci ? ci->client_addr : NULL;
 }
 
+/* X-Forwarded-For as one list. A proxy may add a header line of its own
+ * instead of appending to the client's (HAProxy's "option forwardfor"
+ * does), and the lines in order mean their values joined with commas (RFC
+ * 9110, 5.3): reading the first line alone would believe the client. When
+ * they do not fit, the last line alone, the nearest proxy's. */
+typedef struct http_xff {
+	char joined[512];
+	size_t len;
+	const char *last; /* MHD's, valid for the request */
+	int overflow;
+} http_xff;
+
+static enum MHD_Result http_xff_line(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	http_xff *x = cls;
+	size_t n;
+
+	(void)kind;
+	if (!key || !value || strcasecmp(key, "X-Forwarded-For") != 0)
+		return MHD_YES;
+	n = strlen(value);
+	x->last = value;
+	if (x->overflow || x->len + 2 + n >= sizeof(x->joined)) {
+		x->overflow = 1;
+		return MHD_YES;
+	}
+	if (x->len) {
+		memcpy(x->joined + x->len, ", ", 2);
+		x->len += 2;
+	}
+	memcpy(x->joined + x->len, value, n + 1);
+	x->len += n;
+	return MHD_YES;
+}
+
+/* The request's X-Forwarded-For (x holds it), or NULL without one. */
+static const char *http_forwarded_for(struct MHD_Connection *conn, http_xff *x)
+{
+	x->len = 0;
+	x->joined[0] = '\0';
+	x->last = NULL;
+	x->overflow = 0;
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, http_xff_line, x);
+	if (!x->last)
+		return NULL;
+	return x->overflow ? x->last : x->joined;
+}
+
 /* A request a proxy forwarded (and says so) comes from the proxy's address,
  * which is loopback when the proxy runs on this host. That address says
  * nothing about the client, so for the loopback-only rule of a source without
@@ -603,9 +651,15 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 	req->route = r;
 	/* Who sent it: behind a trusted proxy, the client it forwarded for. */
 	http_rdlock(s);
-	proxy_client(s->cfg->trusted_proxies, s->cfg->n_trusted_proxies, http_peer_addr(conn),
-	             MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "X-Forwarded-For"), req->peer,
-	             sizeof(req->peer));
+	{
+		const struct sockaddr *sa = http_peer_addr(conn);
+		const proxy_net *nets = s->cfg->trusted_proxies;
+		size_t n = s->cfg->n_trusted_proxies;
+		http_xff xff;
+
+		proxy_client(nets, n, sa, proxy_trusted(nets, n, sa) ? http_forwarded_for(conn, &xff) : NULL, req->peer,
+		             sizeof(req->peer));
+	}
 	http_unlock(s);
 	if (req->oom) {
 		req->answered = 1;

@@ -469,7 +469,8 @@ class BadConfiguration(DaemonCase):
         self.assertEqual(rc, 1, out)
         self.assertEqual(
             out,
-            'crierd: %s/http.json: http: unknown key "bogus" (known: listen, max_body_bytes, ack_timeout_ms, threads)\n'
+            'crierd: %s/http.json: http: unknown key "bogus" (known: listen, max_body_bytes, ack_timeout_ms, threads, '
+            'trusted_proxies)\n'
             % d.conf_dir,
         )
         self.assertFalse(os.path.exists(d.control_path), "a refused start left a control socket")

@@ -18,7 +18,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from fake_twilio import FakeTwilio  # noqa: E402
-from harness import REPO, Crierd, DaemonCase, free_port, wait_until  # noqa: E402
+from harness import REPO, Crierd, DaemonCase, free_port, http_raw, wait_until  # noqa: E402
 from test_email import Controller, Mailbox, parse  # noqa: E402
 
 SID = "AC5e0d1c2b3a4f5e6d7c8b9a0f1e2d3c4b"
@@ -364,6 +364,16 @@ class Subscribers(DaemonCase):
         self.assertEqual(via("198.51.100.2", "b@example.com"), 202)
         # What a client writes itself, left of what the proxy appended, is not believed.
         self.assertEqual(via("198.51.100.77, 198.51.100.1", "c@example.com"), 429)
+        # A proxy that adds its own header line (HAProxy) rather than append:
+        # the last line is the proxy's, the first the client's own claim.
+        body = json.dumps({"email": "d@example.com"}).encode()
+        head = (
+            "POST /api/v1/subscribe HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "X-Forwarded-For: 198.51.100.88\r\nX-Forwarded-For: 198.51.100.1\r\nContent-Length: %d\r\n"
+            "Connection: close\r\n\r\n" % len(body)
+        )
+        status, _, _ = http_raw(d.port, head.encode(), body)
+        self.assertEqual(status, 429)
         # Without the header, the request is the proxy's own.
         self.assertEqual(self.subscribe(d, {"email": "p@example.com"}).status, 202)
         log = d.log_text()
@@ -371,6 +381,7 @@ class Subscribers(DaemonCase):
         self.assertIn("api=subscribe peer=198.51.100.2 action=subscribe status=202", log)
         self.assertIn("api=subscribe peer=127.0.0.1 action=subscribe status=202", log)
         self.assertNotIn("198.51.100.77", log)
+        self.assertNotIn("198.51.100.88", log)
 
     @unittest.skipUnless(Controller is not None, "python3-aiosmtpd is not installed")
     def test_forwarded_for_is_ignored_from_an_untrusted_peer(self):
