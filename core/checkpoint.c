@@ -116,7 +116,7 @@ checkpoint *checkpoint_start(sqlite3 *db, const char *path, int pages, char *err
 		return NULL;
 	}
 	k->writer = db;
-	k->pages = pages > 0 ? pages : 1000;
+	k->pages = pages > 0 ? pages : CHECKPOINT_PAGES_DEFAULT;
 	if (pthread_mutex_init(&k->mu, NULL) != 0 || pthread_cond_init(&k->cv, NULL) != 0) {
 		snprintf(err, errlen, "cannot create the checkpointer's lock");
 		free(k);

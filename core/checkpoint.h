@@ -20,6 +20,10 @@ typedef struct checkpoint checkpoint;
  */
 checkpoint *checkpoint_start(struct sqlite3 *db, const char *path, int pages, char *err, size_t errlen);
 
+/* pages when it is 0 or less, and store.checkpoint_pages when the
+ * configuration does not say. */
+#define CHECKPOINT_PAGES_DEFAULT 1000
+
 /* Finish the checkpoint in progress, if any, stop the thread, free. Call
  * before closing db. NULL is fine. */
 void checkpoint_stop(checkpoint *k);

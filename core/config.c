@@ -7,7 +7,9 @@
  */
 #include "config.h"
 
+#include "checkpoint.h"
 #include "mustache.h"
+#include "strbuf.h"
 #include "text.h"
 
 #include <ctype.h>
@@ -15,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -325,52 +328,27 @@ static int is_env_name(const char *s, size_t len)
 
 static int read_secret_file(loader *l, const char *file, const char *path, const char *fpath, char **out)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, rc = -1;
+	size_t len, n;
+	char *buf = strbuf_read_file(fpath, SECRET_FILE_MAX, &len, NULL);
 
-	fd = open(fpath, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return fail(l, file, path, "cannot read secret file \"%s\": %s", fpath, strerror(errno));
-	buf = malloc(SECRET_FILE_MAX + 1);
 	if (!buf) {
-		fail_oom(l);
-		goto out;
+		if (errno == ENOMEM)
+			return fail_oom(l);
+		if (errno == EFBIG)
+			return fail(l, file, path, "secret file \"%s\" is larger than %d bytes", fpath,
+			            SECRET_FILE_MAX);
+		return fail(l, file, path, "cannot read secret file \"%s\": %s", fpath, strerror(errno));
 	}
-	for (;;) {
-		n = read(fd, buf + len, SECRET_FILE_MAX + 1 - len);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			fail(l, file, path, "cannot read secret file \"%s\": %s", fpath, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len > SECRET_FILE_MAX) {
-			fail(l, file, path, "secret file \"%s\" is larger than %d bytes", fpath, SECRET_FILE_MAX);
-			goto out;
-		}
-	}
-	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-		len--;
-	buf[len] = '\0';
-	if (memchr(buf, '\0', len)) {
-		fail(l, file, path, "secret file \"%s\" contains a NUL byte", fpath);
-		goto out;
+	for (n = len; n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r');)
+		n--;
+	buf[n] = '\0';
+	if (memchr(buf, '\0', n)) {
+		explicit_bzero(buf, len);
+		free(buf);
+		return fail(l, file, path, "secret file \"%s\" contains a NUL byte", fpath);
 	}
 	*out = buf;
-	buf = NULL;
-	rc = 0;
-out:
-	if (buf) {
-		explicit_bzero(buf, SECRET_FILE_MAX + 1);
-		free(buf);
-	}
-	close(fd);
-	return rc;
+	return 0;
 }
 
 /*
@@ -599,39 +577,14 @@ static void scrub_parse_error(const char *text, char *out, size_t n)
 
 static int read_json_file(loader *l, const char *file, json_t **out)
 {
-	FILE *f;
-	char *buf = NULL;
-	size_t cap = 0, len = 0;
+	size_t len;
+	char *buf = strbuf_read_file(file, SIZE_MAX, &len, NULL);
 	json_error_t jerr;
 	int rc = -1;
 
-	f = fopen(file, "rb");
-	if (!f)
-		return fail(l, file, NULL, "cannot read: %s", strerror(errno));
-	for (;;) {
-		size_t got;
-
-		if (len == cap) {
-			size_t ncap = cap ? cap * 2 : 4096;
-			char *nb = realloc(buf, ncap);
-			if (!nb) {
-				fail_oom(l);
-				goto out;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		got = fread(buf + len, 1, cap - len, f);
-		len += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				fail(l, file, NULL, "cannot read: %s", strerror(errno));
-				goto out;
-			}
-			break;
-		}
-	}
-	*out = json_loadb(buf ? buf : "", len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!buf)
+		return errno == ENOMEM ? fail_oom(l) : fail(l, file, NULL, "cannot read: %s", strerror(errno));
+	*out = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*out) {
 		char text[JSON_ERROR_TEXT_LENGTH];
 
@@ -644,12 +597,9 @@ static int read_json_file(loader *l, const char *file, json_t **out)
 	}
 	rc = 0;
 out:
-	if (buf) {
-		/* The text may hold inline secrets. */
-		explicit_bzero(buf, cap);
-		free(buf);
-	}
-	fclose(f);
+	/* The text may hold inline secrets. */
+	explicit_bzero(buf, len);
+	free(buf);
 	return rc;
 }
 
@@ -1096,15 +1046,15 @@ static int load_first_update(loader *l, config *c)
 	static const char rel[] = "templates/core/first_update.mustache";
 	int needed = !c->first_message_human && (c->n_components || c->n_public_when);
 	char *path = NULL, *text = NULL, why[256];
-	int rc = -1;
-	FILE *f = NULL;
+	int rc = -1, opened;
+	size_t len;
 
 	if (asprintf(&path, "%s/%s", c->config_dir, rel) < 0) {
 		path = NULL;
 		return fail_oom(l);
 	}
-	f = fopen(path, "rb");
-	if (!f) {
+	text = mustache_read(path, &len, &opened);
+	if (!text && !opened) {
 		rc = needed ? fail(l, path, NULL,
 		                   "cannot read: %s (public.first_message \"auto\" posts it when an incident becomes "
 		                   "public; \"human\" leaves the first update to people)",
@@ -1112,8 +1062,6 @@ static int load_first_update(loader *l, config *c)
 		            : 0;
 		goto out;
 	}
-	size_t len;
-	text = mustache_read(f, &len);
 	if (!text) {
 		if (errno == ENOMEM)
 			fail_oom(l);
@@ -1128,8 +1076,6 @@ static int load_first_update(loader *l, config *c)
 	}
 	rc = 0;
 out:
-	if (f)
-		fclose(f);
 	free(text);
 	free(path);
 	return rc;
@@ -1211,7 +1157,7 @@ static int parse_store(loader *l, config *c)
 	json_t *s = section(l, TOP_STORE, 0, &rc);
 	const char *file = l->top_file[TOP_STORE];
 	const char *sync = "normal";
-	long long batch = 512, ckpt = 1000;
+	long long batch = 512, ckpt = CHECKPOINT_PAGES_DEFAULT;
 
 	if (rc < 0)
 		return -1;

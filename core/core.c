@@ -37,6 +37,7 @@
 #include "route.h"
 #include "store.h"
 #include "subscribers.h"
+#include "text.h"
 #include "timefmt.h"
 #include "watchdog.h"
 
@@ -170,7 +171,7 @@ static int core_dead_letter(void *ctx, const char *instance, int firing, const c
 	char key[300], summary[600], why[400];
 	snprintf(key, sizeof(key), "delivery-dead/%s", instance);
 	/* Cut between characters: a split one would make the alert invalid JSON text. */
-	plugin_host_error_text(why, sizeof(why), error && *error ? error : "see crierctl deliveries --dead");
+	text_utf8_copy(why, sizeof(why), error && *error ? error : "see crierctl deliveries --dead");
 	snprintf(summary, sizeof(summary), "Deliveries to %s are failing: %s", instance, why);
 	json_t *labels = json_pack("{ss ss ss ss}", "alertname", "DeliveryDead", "service", "crier", "severity",
 	                           "warning", "channel", instance);

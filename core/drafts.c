@@ -201,7 +201,7 @@ int drafts_publication(void *ctx, const char *instance, int64_t event_id, int re
 		return moved < 0 ? -1 : 1;
 	char msg[600], why[501];
 	/* Cut between characters: the event is JSON. */
-	plugin_host_error_text(why, sizeof(why), error && *error ? error : "the plugin failed");
+	text_utf8_copy(why, sizeof(why), error && *error ? error : "the plugin failed");
 	if (ok)
 		snprintf(msg, sizeof(msg), "published by %s", instance);
 	else

@@ -8,45 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef json_writer jw_buf;
-
-/* Room for n more bytes (and a terminator). 0, or -1 with b failed. */
-static int jw_reserve(jw_buf *b, size_t n)
-{
-	size_t cap;
-	char *grown;
-
-	if (b->failed)
-		return -1;
-	if (b->len + n < b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 256;
-	while (b->len + n >= cap)
-		cap *= 2;
-	grown = realloc(b->data, cap);
-	if (!grown) {
-		b->failed = 1;
-		return -1;
-	}
-	b->data = grown;
-	b->cap = cap;
-	return 0;
-}
-
-static void jw_put(jw_buf *b, const char *s, size_t n)
-{
-	if (jw_reserve(b, n) == 0) {
-		memcpy(b->data + b->len, s, n);
-		b->len += n;
-	}
-}
-
-static void jw_putc(jw_buf *b, char c)
-{
-	if (jw_reserve(b, 1) == 0)
-		b->data[b->len++] = c;
-}
-
 /* The bytes a string holds as they are: printable ASCII but '"' and '\\'
  * (one lookup per byte where the scan made four comparisons). */
 #define JW_PLAIN(c)   ((c) >= 0x20 && (c) < 0x80 && (c) != '"' && (c) != '\\')
@@ -59,13 +20,13 @@ static const unsigned char jw_plain[256] = {JW_PLAIN16(0x00), JW_PLAIN16(0x10), 
 
 /* A string as jansson's dump_string writes it without flags: '"', '\\' and
  * control characters escaped (\b \f \n \r \t, else \u00XX), the rest as is. */
-static int jw_string(jw_buf *b, const char *str, size_t len)
+static int jw_string(json_writer *b, const char *str, size_t len)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *p = (const unsigned char *)str, *end = p + len, *run;
 
 	/* Worst case: every byte a \u00XX; and one more byte, for a key's ':'. */
-	if (jw_reserve(b, len * 6 + 3) < 0)
+	if (strbuf_reserve(b, len * 6 + 3) < 0)
 		return -1;
 	char *o = b->data + b->len;
 
@@ -126,7 +87,7 @@ static int jw_string(jw_buf *b, const char *str, size_t len)
 	return 0;
 }
 
-static void jw_integer(jw_buf *b, json_int_t v)
+static void jw_integer(json_writer *b, json_int_t v)
 {
 	char tmp[24], *p = tmp + sizeof(tmp);
 	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
@@ -136,12 +97,12 @@ static void jw_integer(jw_buf *b, json_int_t v)
 	while ((u /= 10) != 0);
 	if (v < 0)
 		*--p = '-';
-	jw_put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+	strbuf_add(b, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /* jansson's jsonp_dtostr at its default precision: "%.17g", ".0" added when
  * it would read back as an integer, the exponent without '+' or leading zeros. */
-static int jw_real(jw_buf *b, double v)
+static int jw_real(json_writer *b, double v)
 {
 	char buf[100], *start, *end;
 	int n = snprintf(buf, sizeof(buf), "%.17g", v);
@@ -169,11 +130,11 @@ static int jw_real(jw_buf *b, double v)
 			len -= (size_t)(end - start);
 		}
 	}
-	jw_put(b, buf, len);
+	strbuf_add(b, buf, len);
 	return 0;
 }
 
-static int jw_value(jw_buf *b, const json_t *v, int depth)
+static int jw_value(json_writer *b, const json_t *v, int depth)
 {
 	switch (json_typeof(v)) {
 	case JSON_OBJECT: {
@@ -184,19 +145,19 @@ static int jw_value(jw_buf *b, const json_t *v, int depth)
 
 		if (depth >= JSON_WRITER_MAX_DEPTH)
 			return -1;
-		jw_putc(b, '{');
+		strbuf_addch(b, '{');
 		json_object_keylen_foreach((json_t *)v, key, klen, member)
 		{
 			if (!first)
-				jw_putc(b, ',');
+				strbuf_addch(b, ',');
 			first = 0;
 			if (jw_string(b, key, klen) < 0)
 				return -1;
-			jw_putc(b, ':');
+			strbuf_addch(b, ':');
 			if (jw_value(b, member, depth + 1) < 0)
 				return -1;
 		}
-		jw_putc(b, '}');
+		strbuf_addch(b, '}');
 		break;
 	}
 	case JSON_ARRAY: {
@@ -205,15 +166,15 @@ static int jw_value(jw_buf *b, const json_t *v, int depth)
 
 		if (depth >= JSON_WRITER_MAX_DEPTH)
 			return -1;
-		jw_putc(b, '[');
+		strbuf_addch(b, '[');
 		json_array_foreach(v, i, elem)
 		{
 			if (i)
-				jw_putc(b, ',');
+				strbuf_addch(b, ',');
 			if (jw_value(b, elem, depth + 1) < 0)
 				return -1;
 		}
-		jw_putc(b, ']');
+		strbuf_addch(b, ']');
 		break;
 	}
 	case JSON_STRING:
@@ -224,13 +185,13 @@ static int jw_value(jw_buf *b, const json_t *v, int depth)
 	case JSON_REAL:
 		return jw_real(b, json_real_value(v));
 	case JSON_TRUE:
-		jw_put(b, "true", 4);
+		strbuf_add(b, "true", 4);
 		break;
 	case JSON_FALSE:
-		jw_put(b, "false", 5);
+		strbuf_add(b, "false", 5);
 		break;
 	case JSON_NULL:
-		jw_put(b, "null", 4);
+		strbuf_add(b, "null", 4);
 		break;
 	default:
 		return -1;
@@ -240,16 +201,12 @@ static int jw_value(jw_buf *b, const json_t *v, int depth)
 
 char *json_writer_dumps(const json_t *json)
 {
-	jw_buf b = JSON_WRITER_INIT;
+	json_writer w = JSON_WRITER_INIT;
 
 	if (!json_is_object(json) && !json_is_array(json))
 		return NULL;
-	if (jw_value(&b, json, 0) < 0 || jw_reserve(&b, 1) < 0) {
-		free(b.data);
-		return NULL;
-	}
-	b.data[b.len] = '\0';
-	return b.data;
+	json_writer_value(&w, json);
+	return json_writer_finish(&w);
 }
 
 /* ---- member by member ---------------------------------------------------- */
@@ -265,7 +222,7 @@ static void jw_sep(json_writer *w)
 		return;
 	last = w->data[w->len - 1];
 	if (last != '{' && last != '[' && last != ':')
-		jw_putc(w, ',');
+		strbuf_addch(w, ',');
 }
 
 static void jw_fail(json_writer *w, int rc)
@@ -277,23 +234,23 @@ static void jw_fail(json_writer *w, int rc)
 void json_writer_begin_object(json_writer *w)
 {
 	jw_sep(w);
-	jw_putc(w, '{');
+	strbuf_addch(w, '{');
 }
 
 void json_writer_end_object(json_writer *w)
 {
-	jw_putc(w, '}');
+	strbuf_addch(w, '}');
 }
 
 void json_writer_begin_array(json_writer *w)
 {
 	jw_sep(w);
-	jw_putc(w, '[');
+	strbuf_addch(w, '[');
 }
 
 void json_writer_end_array(json_writer *w)
 {
-	jw_putc(w, ']');
+	strbuf_addch(w, ']');
 }
 
 void json_writer_keyn(json_writer *w, const char *key, size_t len)
@@ -335,21 +292,21 @@ void json_writer_bool(json_writer *w, int v)
 {
 	jw_sep(w);
 	if (v)
-		jw_put(w, "true", 4);
+		strbuf_add(w, "true", 4);
 	else
-		jw_put(w, "false", 5);
+		strbuf_add(w, "false", 5);
 }
 
 void json_writer_null(json_writer *w)
 {
 	jw_sep(w);
-	jw_put(w, "null", 4);
+	strbuf_add(w, "null", 4);
 }
 
 void json_writer_raw(json_writer *w, const char *text, size_t len)
 {
 	jw_sep(w);
-	jw_put(w, text, len);
+	strbuf_add(w, text, len);
 }
 
 void json_writer_value(json_writer *w, const json_t *v)
@@ -389,22 +346,12 @@ void json_writer_members_text(json_writer *w, const char *text, size_t len)
 
 const char *json_writer_text(json_writer *w)
 {
-	if (jw_reserve(w, 1) < 0)
-		return NULL;
-	w->data[w->len] = '\0';
-	return w->data;
+	return strbuf_text(w);
 }
 
 char *json_writer_finish(json_writer *w)
 {
-	char *out = (char *)json_writer_text(w);
-
-	if (!out) {
-		json_writer_free(w);
-		return NULL;
-	}
-	*w = (json_writer)JSON_WRITER_INIT;
-	return out;
+	return strbuf_take(w, NULL);
 }
 
 void json_writer_reset(json_writer *w)
@@ -415,6 +362,5 @@ void json_writer_reset(json_writer *w)
 
 void json_writer_free(json_writer *w)
 {
-	free(w->data);
-	*w = (json_writer)JSON_WRITER_INIT;
+	strbuf_free(w);
 }

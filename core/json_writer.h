@@ -9,6 +9,8 @@
 #ifndef CRIER_JSON_WRITER_H
 #define CRIER_JSON_WRITER_H
 
+#include "strbuf.h"
+
 #include <jansson.h>
 
 /*
@@ -34,16 +36,11 @@ char *json_writer_dumps(const json_t *json);
  * after it do nothing and json_writer_finish gives NULL. Nothing checks
  * that keys and values alternate or that containers are closed.
  */
-typedef struct json_writer {
-	char *data; /* owned; NUL-terminated by json_writer_text and json_writer_finish */
-	size_t len, cap;
-	int failed;
-} json_writer;
+/* A strbuf (strbuf.h) that the calls below write JSON into; a caller may
+ * set failed itself, to make the document fail. */
+typedef strbuf json_writer;
 
-#define JSON_WRITER_INIT                                                                                               \
-	{                                                                                                              \
-		NULL, 0, 0, 0                                                                                          \
-	}
+#define JSON_WRITER_INIT STRBUF_INIT
 
 void json_writer_begin_object(json_writer *w);
 void json_writer_end_object(json_writer *w);

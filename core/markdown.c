@@ -12,6 +12,7 @@
 #include "markdown.h"
 
 #include "ingest_util.h"
+#include "strbuf.h"
 #include "text.h"
 
 #include <stdint.h>
@@ -24,44 +25,8 @@
 
 /* ---- output ------------------------------------------------------------------ */
 
-typedef struct buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-} buf;
-
-static void put(buf *b, const char *s, size_t n)
-{
-	if (b->oom || n == 0)
-		return;
-	if (n >= SIZE_MAX / 2 - b->len) {
-		b->oom = 1;
-		return;
-	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = 1;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void put_str(buf *b, const char *s)
-{
-	put(b, s, strlen(s));
-}
-
 /* Text as HTML text or attribute value. newline_as: what '\n' becomes. */
-static void put_text(buf *b, const char *s, size_t n, const char *newline_as)
+static void put_text(strbuf *b, const char *s, size_t n, const char *newline_as)
 {
 	size_t start = 0;
 	for (size_t i = 0; i < n; i++) {
@@ -70,14 +35,14 @@ static void put_text(buf *b, const char *s, size_t n, const char *newline_as)
 		                                 : text_html_entity(s[i]);
 		if (!rep)
 			continue;
-		put(b, s + start, i - start);
-		put_str(b, rep);
+		strbuf_add(b, s + start, i - start);
+		strbuf_addstr(b, rep);
 		start = i + 1;
 	}
-	put(b, s + start, n - start);
+	strbuf_add(b, s + start, n - start);
 }
 
-static void put_escaped(buf *b, const char *s, size_t n)
+static void put_escaped(strbuf *b, const char *s, size_t n)
 {
 	put_text(b, s, n, "\n");
 }
@@ -420,7 +385,7 @@ static void emphasis(inl *x, size_t lo, size_t hi)
 	}
 }
 
-static void put_code(buf *b, const char *s, size_t n)
+static void put_code(strbuf *b, const char *s, size_t n)
 {
 	/* One space on each side pads content that starts or ends with a backtick. */
 	if (n >= 2 && s[0] == ' ' && s[n - 1] == ' ') {
@@ -432,12 +397,12 @@ static void put_code(buf *b, const char *s, size_t n)
 			n -= 2;
 		}
 	}
-	put_str(b, "<code>");
+	strbuf_addstr(b, "<code>");
 	put_text(b, s, n, " ");
-	put_str(b, "</code>");
+	strbuf_addstr(b, "</code>");
 }
 
-static void render_tokens(const inl *x, buf *b)
+static void render_tokens(const inl *x, strbuf *b)
 {
 	for (size_t i = 0; i < x->nt; i++) {
 		const tok *t = &x->t[i];
@@ -449,27 +414,27 @@ static void render_tokens(const inl *x, buf *b)
 			put_code(b, x->s + t->s, t->n);
 			break;
 		case T_LINK_OPEN:
-			put_str(b, "<a href=\"");
+			strbuf_addstr(b, "<a href=\"");
 			put_escaped(b, x->s + t->s, t->n);
-			put_str(b, "\">");
+			strbuf_addstr(b, "\">");
 			break;
 		case T_LINK_CLOSE:
-			put_str(b, "</a>");
+			strbuf_addstr(b, "</a>");
 			break;
 		case T_DELIM:
 			for (int m = t->closes; m >= 0; m = x->m[m].next_close)
-				put_str(b, x->m[m].strong ? "</strong>" : "</em>");
+				strbuf_addstr(b, x->m[m].strong ? "</strong>" : "</em>");
 			for (size_t k = 0; k < left_of(t); k++)
-				put(b, &t->ch, 1);
+				strbuf_add(b, &t->ch, 1);
 			for (int m = t->opens; m >= 0; m = x->m[m].next_open)
-				put_str(b, x->m[m].strong ? "<strong>" : "<em>");
+				strbuf_addstr(b, x->m[m].strong ? "<strong>" : "<em>");
 			break;
 		}
 	}
 }
 
 /* Inline Markdown of s (n bytes) into b. */
-static void render_inline(buf *b, const char *s, size_t n)
+static void render_inline(strbuf *b, const char *s, size_t n)
 {
 	inl x = {.s = s, .n = n};
 	find_runs(&x);
@@ -480,7 +445,7 @@ static void render_inline(buf *b, const char *s, size_t n)
 	if (!x.oom)
 		render_tokens(&x, b);
 	else
-		b->oom = 1;
+		b->failed = 1;
 	free(x.run_pos);
 	free(x.run_len);
 	free(x.run_next);
@@ -502,8 +467,8 @@ typedef struct md {
 	const char *s;
 	size_t n, pos;
 	int offset;
-	buf out;
-	buf text;      /* the lines of the paragraph or list item being read */
+	strbuf out;
+	strbuf text;   /* the lines of the paragraph or list item being read */
 	int text_kind; /* TEXT_* */
 	int blank;     /* a blank line came after the last list item */
 	list_level lists[MAX_LIST_DEPTH];
@@ -552,11 +517,11 @@ static int is_blank_line(const line *l)
 static void flush_text(md *m)
 {
 	if (m->text_kind == TEXT_PARAGRAPH) {
-		put_str(&m->out, "<p>");
-		render_inline(&m->out, m->text.p, m->text.len);
-		put_str(&m->out, "</p>\n");
+		strbuf_addstr(&m->out, "<p>");
+		render_inline(&m->out, m->text.data, m->text.len);
+		strbuf_addstr(&m->out, "</p>\n");
 	} else if (m->text_kind == TEXT_ITEM) {
-		render_inline(&m->out, m->text.p, m->text.len);
+		render_inline(&m->out, m->text.data, m->text.len);
 	}
 	m->text.len = 0;
 	m->text_kind = TEXT_NONE;
@@ -565,15 +530,15 @@ static void flush_text(md *m)
 static void add_line_text(md *m, int kind, const char *s, size_t n)
 {
 	if (m->text_kind != TEXT_NONE && m->text.len > 0)
-		put(&m->text, "\n", 1);
+		strbuf_add(&m->text, "\n", 1);
 	m->text_kind = kind;
-	put(&m->text, s, n);
+	strbuf_add(&m->text, s, n);
 }
 
 static void close_one_list(md *m)
 {
 	m->depth--;
-	put_str(&m->out, m->lists[m->depth].ordered ? "</li>\n</ol>\n" : "</li>\n</ul>\n");
+	strbuf_addstr(&m->out, m->lists[m->depth].ordered ? "</li>\n</ol>\n" : "</li>\n</ul>\n");
 }
 
 static void close_lists(md *m)
@@ -622,16 +587,16 @@ static void code_block(md *m, char ch, size_t len, size_t indent)
 {
 	line l;
 	close_lists(m);
-	put_str(&m->out, "<pre><code>");
+	strbuf_addstr(&m->out, "<pre><code>");
 	while (next_line(m, &l) && !fence_close(&l, ch, len)) {
 		/* Content is indented like its fence in the source; that much goes. */
 		size_t k = 0;
 		while (k < indent && k < l.n && l.s[k] == ' ')
 			k++;
 		put_escaped(&m->out, l.s + k, l.n - k);
-		put(&m->out, "\n", 1);
+		strbuf_add(&m->out, "\n", 1);
 	}
-	put_str(&m->out, "</code></pre>\n");
+	strbuf_addstr(&m->out, "</code></pre>\n");
 }
 
 static int heading(const line *l, int *level, size_t *from, size_t *to)
@@ -710,7 +675,7 @@ static void open_list(md *m, const item *it)
 		snprintf(tag, sizeof(tag), "<ol start=\"%ld\">\n<li>", it->start);
 	else
 		snprintf(tag, sizeof(tag), "%s\n<li>", it->ordered ? "<ol>" : "<ul>");
-	put_str(&m->out, tag);
+	strbuf_addstr(&m->out, tag);
 	m->lists[m->depth++] = (list_level){.ordered = it->ordered, .indent = it->indent, .content = it->content};
 }
 
@@ -735,7 +700,7 @@ static void list_line(md *m, const line *l, const item *it)
 			close_one_list(m);
 			open_list(m, it);
 		} else {
-			put_str(&m->out, "</li>\n<li>");
+			strbuf_addstr(&m->out, "</li>\n<li>");
 			top->content = it->content;
 		}
 	}
@@ -756,7 +721,7 @@ char *markdown_html(const char *src, size_t len, int heading_offset)
 {
 	md m = {.s = src, .n = len, .offset = heading_offset < 0 ? 0 : heading_offset > 5 ? 5 : heading_offset};
 	line l;
-	while (!m.out.oom && !m.text.oom && next_line(&m, &l)) {
+	while (!m.out.failed && !m.text.failed && next_line(&m, &l)) {
 		char ch;
 		size_t flen, findent, from, to;
 		int level;
@@ -772,10 +737,10 @@ char *markdown_html(const char *src, size_t len, int heading_offset)
 			flush_text(&m);
 			level = level + m.offset > 6 ? 6 : level + m.offset;
 			snprintf(tag, sizeof(tag), "<h%d>", level);
-			put_str(&m.out, tag);
+			strbuf_addstr(&m.out, tag);
 			render_inline(&m.out, l.s + from, to - from);
 			snprintf(tag, sizeof(tag), "</h%d>\n", level);
-			put_str(&m.out, tag);
+			strbuf_addstr(&m.out, tag);
 		} else if (list_item(&l, &it)) {
 			list_line(&m, &l, &it);
 		} else {
@@ -784,14 +749,10 @@ char *markdown_html(const char *src, size_t len, int heading_offset)
 	}
 	close_lists(&m);
 	flush_text(&m);
-	if (!m.out.p && !m.out.oom && !(m.out.p = strdup(""))) /* nothing to say: still a string */
-		m.out.oom = 1;
-	free(m.text.p);
-	if (m.out.oom || m.text.oom) {
-		free(m.out.p);
-		return NULL;
-	}
-	return m.out.p;
+	if (m.text.failed)
+		m.out.failed = 1;
+	strbuf_free(&m.text);
+	return strbuf_take(&m.out, NULL); /* "" when there is nothing to say: still a string */
 }
 
 /* ---- checks and quoting ------------------------------------------------------------- */
@@ -830,25 +791,19 @@ int markdown_check(const char *s, size_t len, size_t max, const char *what, char
 
 char *markdown_literal(const char *s)
 {
-	buf b = {0};
+	strbuf b = STRBUF_INIT;
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == '\n' || c == '\r' || c == '\t')
-			put(&b, " ", 1);
+			strbuf_add(&b, " ", 1);
 		else if (c < 0x20 || c == 0x7f)
 			continue;
 		else if (strchr("\\`*_[]<>", c)) {
 			char esc[2] = {'\\', (char)c};
-			put(&b, esc, 2);
+			strbuf_add(&b, esc, 2);
 		} else {
-			put(&b, p, 1);
+			strbuf_add(&b, p, 1);
 		}
 	}
-	if (!b.p && !b.oom && !(b.p = strdup("")))
-		b.oom = 1;
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	return b.p;
+	return strbuf_take(&b, NULL);
 }

@@ -1,11 +1,11 @@
 /* Process-wide counters and gauges, rendered in Prometheus text format 0.0.4. */
 #include "metrics.h"
 
+#include "strbuf.h"
+
 #include <inttypes.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -204,86 +204,25 @@ void metrics_ingest_to_plugin(int64_t us)
 	atomic_fetch_add_explicit(&metrics_i2p_sum_us, (uint_fast64_t)us, memory_order_relaxed);
 }
 
-/* A growing output buffer; the first failed allocation sticks. */
-typedef struct metrics_buf {
-	char *p;
-	size_t len, cap;
-	int oom;
-} metrics_buf;
-
-static int metrics_reserve(metrics_buf *b, size_t extra)
-{
-	size_t cap;
-	char *grown;
-
-	if (b->oom)
-		return -1;
-	if (b->len + extra + 1 <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 4096;
-	while (cap < b->len + extra + 1)
-		cap *= 2;
-	grown = realloc(b->p, cap);
-	if (!grown) {
-		b->oom = 1;
-		return -1;
-	}
-	b->p = grown;
-	b->cap = cap;
-	return 0;
-}
-
-static void metrics_printf(metrics_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void metrics_printf(metrics_buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0) {
-		b->oom = 1;
-		return;
-	}
-	if (metrics_reserve(b, (size_t)n) != 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
-	b->len += (size_t)n;
-}
-
 /* A label value per the text format: backslash, double quote and line feed
  * are escaped; everything else is copied as is. */
-static void metrics_label(metrics_buf *b, const char *s)
+static void metrics_label(strbuf *b, const char *s)
 {
 	for (; s && *s; s++) {
-		const char *esc = NULL;
-
 		if (*s == '\\')
-			esc = "\\\\";
+			strbuf_add(b, "\\\\", 2);
 		else if (*s == '"')
-			esc = "\\\"";
+			strbuf_add(b, "\\\"", 2);
 		else if (*s == '\n')
-			esc = "\\n";
-		if (metrics_reserve(b, 2) != 0)
-			return;
-		if (esc) {
-			memcpy(b->p + b->len, esc, 2);
-			b->len += 2;
-		} else {
-			b->p[b->len++] = *s;
-		}
+			strbuf_add(b, "\\n", 2);
+		else
+			strbuf_addch(b, *s);
 	}
-	if (!b->oom)
-		b->p[b->len] = '\0';
 }
 
-static void metrics_family(metrics_buf *b, const char *name, const char *type, const char *help)
+static void metrics_family(strbuf *b, const char *name, const char *type, const char *help)
 {
-	metrics_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	strbuf_addf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
 static uint64_t metrics_get(atomic_uint_fast64_t *v)
@@ -311,38 +250,38 @@ uint64_t metrics_host_deaths(const char *instance)
 /* What metrics_render_instance writes of each instance. */
 enum { METRICS_RESULTS, METRICS_HISTOGRAM, METRICS_DEATHS };
 
-static void metrics_render_instance(metrics_buf *b, metrics_instance *mi, int histogram)
+static void metrics_render_instance(strbuf *b, metrics_instance *mi, int histogram)
 {
 	uint64_t cum = 0;
 
 	if (histogram == METRICS_DEATHS) {
-		metrics_printf(b, "crier_plugin_host_deaths_total{instance=\"");
+		strbuf_addf(b, "crier_plugin_host_deaths_total{instance=\"");
 		metrics_label(b, mi->name);
-		metrics_printf(b, "\"} %" PRIu64 "\n", metrics_get(&mi->host_deaths));
+		strbuf_addf(b, "\"} %" PRIu64 "\n", metrics_get(&mi->host_deaths));
 		return;
 	}
 	if (histogram == METRICS_RESULTS) {
 		for (size_t r = 0; r < METRICS_RESULT_N; r++) {
-			metrics_printf(b, "crier_deliveries_total{instance=\"");
+			strbuf_addf(b, "crier_deliveries_total{instance=\"");
 			metrics_label(b, mi->name);
-			metrics_printf(b, "\",result=\"%s\"} %" PRIu64 "\n", metrics_result_names[r],
-			               metrics_get(&mi->results[r]));
+			strbuf_addf(b, "\",result=\"%s\"} %" PRIu64 "\n", metrics_result_names[r],
+			            metrics_get(&mi->results[r]));
 		}
 		return;
 	}
 	for (size_t i = 0; i < METRICS_BUCKETS_N; i++) {
 		cum += metrics_get(&mi->buckets[i]);
-		metrics_printf(b, "crier_delivery_latency_seconds_bucket{instance=\"");
+		strbuf_addf(b, "crier_delivery_latency_seconds_bucket{instance=\"");
 		metrics_label(b, mi->name);
-		metrics_printf(b, "\",le=\"%s\"} %" PRIu64 "\n", metrics_bound_names[i], cum);
+		strbuf_addf(b, "\",le=\"%s\"} %" PRIu64 "\n", metrics_bound_names[i], cum);
 	}
-	metrics_printf(b, "crier_delivery_latency_seconds_sum{instance=\"");
+	strbuf_addf(b, "crier_delivery_latency_seconds_sum{instance=\"");
 	metrics_label(b, mi->name);
-	metrics_printf(b, "\"} %.6f\n", (double)metrics_get(&mi->sum_us) / 1e6);
+	strbuf_addf(b, "\"} %.6f\n", (double)metrics_get(&mi->sum_us) / 1e6);
 	/* The count is the +Inf bucket, so the two always agree. */
-	metrics_printf(b, "crier_delivery_latency_seconds_count{instance=\"");
+	strbuf_addf(b, "crier_delivery_latency_seconds_count{instance=\"");
 	metrics_label(b, mi->name);
-	metrics_printf(b, "\"} %" PRIu64 "\n", cum);
+	strbuf_addf(b, "\"} %" PRIu64 "\n", cum);
 }
 
 static int metrics_overflow_used(void)
@@ -353,7 +292,7 @@ static int metrics_overflow_used(void)
 	return 0;
 }
 
-static void metrics_render_instances(metrics_buf *b, int histogram)
+static void metrics_render_instances(strbuf *b, int histogram)
 {
 	pthread_mutex_lock(&metrics_lock);
 	for (size_t i = 0; i < metrics_n_instances; i++)
@@ -365,52 +304,52 @@ static void metrics_render_instances(metrics_buf *b, int histogram)
 
 char *metrics_render(size_t *len)
 {
-	metrics_buf b = {0};
+	strbuf b = STRBUF_INIT;
 
 	metrics_family(&b, "crier_http_requests_total", "counter", "HTTP requests answered, by status code.");
 	for (int i = 0; i < METRICS_CODE_N; i++) {
 		uint64_t v = metrics_get(&metrics_codes[i]);
 
 		if (v)
-			metrics_printf(&b, "crier_http_requests_total{code=\"%d\"} %" PRIu64 "\n", i + METRICS_CODE_MIN,
-			               v);
+			strbuf_addf(&b, "crier_http_requests_total{code=\"%d\"} %" PRIu64 "\n", i + METRICS_CODE_MIN,
+			            v);
 	}
 
 	metrics_family(&b, "crier_alerts_received_total", "counter", "Alerts accepted and committed, by source.");
 	for (int s = 0; s < CONFIG_SRC_N; s++) {
-		metrics_printf(&b, "crier_alerts_received_total{source=\"");
+		strbuf_addf(&b, "crier_alerts_received_total{source=\"");
 		metrics_label(&b, config_source_name((config_source)s));
-		metrics_printf(&b, "\"} %" PRIu64 "\n", metrics_get(&metrics_alerts_n[s]));
+		strbuf_addf(&b, "\"} %" PRIu64 "\n", metrics_get(&metrics_alerts_n[s]));
 	}
 
 	metrics_family(&b, "crier_requests_rejected_total", "counter",
 	               "Ingest requests refused, by source and reason.");
 	for (int s = 0; s < CONFIG_SRC_N; s++) {
 		for (size_t r = 0; r < METRICS_REASON_N; r++) {
-			metrics_printf(&b, "crier_requests_rejected_total{source=\"");
+			strbuf_addf(&b, "crier_requests_rejected_total{source=\"");
 			metrics_label(&b, config_source_name((config_source)s));
-			metrics_printf(&b, "\",reason=\"%s\"} %" PRIu64 "\n", metrics_reason_names[r],
-			               metrics_get(&metrics_rejected_n[s][r]));
+			strbuf_addf(&b, "\",reason=\"%s\"} %" PRIu64 "\n", metrics_reason_names[r],
+			            metrics_get(&metrics_rejected_n[s][r]));
 		}
 	}
 
 	metrics_family(&b, "crier_alerts_duplicate_total", "counter", "Alerts received again that changed nothing.");
-	metrics_printf(&b, "crier_alerts_duplicate_total %" PRIu64 "\n", metrics_get(&metrics_duplicates_n));
+	strbuf_addf(&b, "crier_alerts_duplicate_total %" PRIu64 "\n", metrics_get(&metrics_duplicates_n));
 
 	metrics_family(&b, "crier_events_total", "counter", "Incident events recorded.");
-	metrics_printf(&b, "crier_events_total %" PRIu64 "\n", metrics_get(&metrics_events_n));
+	strbuf_addf(&b, "crier_events_total %" PRIu64 "\n", metrics_get(&metrics_events_n));
 
 	metrics_family(&b, "crier_incidents_open", "gauge", "Incidents not yet resolved.");
-	metrics_printf(&b, "crier_incidents_open %" PRId64 "\n",
-	               (int64_t)atomic_load_explicit(&metrics_incidents_open, memory_order_relaxed));
+	strbuf_addf(&b, "crier_incidents_open %" PRId64 "\n",
+	            (int64_t)atomic_load_explicit(&metrics_incidents_open, memory_order_relaxed));
 
 	metrics_family(&b, "crier_outbox_pending", "gauge", "Deliveries waiting to be sent or retried.");
-	metrics_printf(&b, "crier_outbox_pending %" PRId64 "\n",
-	               (int64_t)atomic_load_explicit(&metrics_outbox_pending, memory_order_relaxed));
+	strbuf_addf(&b, "crier_outbox_pending %" PRId64 "\n",
+	            (int64_t)atomic_load_explicit(&metrics_outbox_pending, memory_order_relaxed));
 
 	metrics_family(&b, "crier_outbox_dead", "gauge", "Deliveries that gave up (dead letters).");
-	metrics_printf(&b, "crier_outbox_dead %" PRId64 "\n",
-	               (int64_t)atomic_load_explicit(&metrics_outbox_dead, memory_order_relaxed));
+	strbuf_addf(&b, "crier_outbox_dead %" PRId64 "\n",
+	            (int64_t)atomic_load_explicit(&metrics_outbox_dead, memory_order_relaxed));
 
 	metrics_family(&b, "crier_deliveries_total", "counter", "Delivery results, by channel instance and result.");
 	metrics_render_instances(&b, METRICS_RESULTS);
@@ -431,25 +370,19 @@ char *metrics_render(size_t *len)
 		for (size_t i = 0; i <= METRICS_I2P_N; i++) {
 			cum += atomic_load_explicit(&metrics_i2p_buckets[i], memory_order_relaxed);
 			if (i < METRICS_I2P_N)
-				metrics_printf(&b, "crier_ingest_to_plugin_seconds_bucket{le=\"%g\"} %" PRIuFAST64 "\n",
-				               metrics_i2p_bounds[i], cum);
+				strbuf_addf(&b, "crier_ingest_to_plugin_seconds_bucket{le=\"%g\"} %" PRIuFAST64 "\n",
+				            metrics_i2p_bounds[i], cum);
 			else
-				metrics_printf(
-				    &b, "crier_ingest_to_plugin_seconds_bucket{le=\"+Inf\"} %" PRIuFAST64 "\n", cum);
+				strbuf_addf(&b, "crier_ingest_to_plugin_seconds_bucket{le=\"+Inf\"} %" PRIuFAST64 "\n",
+				            cum);
 		}
-		metrics_printf(&b, "crier_ingest_to_plugin_seconds_sum %.6f\n",
-		               (double)atomic_load_explicit(&metrics_i2p_sum_us, memory_order_relaxed) / 1e6);
-		metrics_printf(&b, "crier_ingest_to_plugin_seconds_count %" PRIuFAST64 "\n", cum);
+		strbuf_addf(&b, "crier_ingest_to_plugin_seconds_sum %.6f\n",
+		            (double)atomic_load_explicit(&metrics_i2p_sum_us, memory_order_relaxed) / 1e6);
+		strbuf_addf(&b, "crier_ingest_to_plugin_seconds_count %" PRIuFAST64 "\n", cum);
 	}
 
 	metrics_family(&b, "crier_ready", "gauge", "1 once the daemon is serving.");
-	metrics_printf(&b, "crier_ready %d\n", atomic_load_explicit(&metrics_ready, memory_order_relaxed));
+	strbuf_addf(&b, "crier_ready %d\n", atomic_load_explicit(&metrics_ready, memory_order_relaxed));
 
-	if (b.oom || !b.p) {
-		free(b.p);
-		return NULL;
-	}
-	if (len)
-		*len = b.len;
-	return b.p;
+	return strbuf_take(&b, len);
 }

@@ -25,6 +25,7 @@
 #include "mustache.h"
 
 #include "ingest_util.h"
+#include "strbuf.h"
 #include "text.h"
 
 #include <errno.h>
@@ -34,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define MUSTACHE_MAX_SOURCE   (1024 * 1024)
 #define MUSTACHE_MAX_NESTING  64
@@ -466,48 +468,18 @@ void mustache_free(mustache *t)
 	free(t);
 }
 
-char *mustache_read(FILE *f, size_t *len)
+char *mustache_read(const char *path, size_t *len, int *opened)
 {
-	char *buf = NULL;
-	size_t cap = 0;
+	struct stat st;
+	char *text = strbuf_read_file(path, MUSTACHE_MAX_SOURCE, len, &st);
 
-	*len = 0;
-	for (;;) {
-		if (*len == cap) {
-			/* Grown to fit rather than the limit up front: a megabyte
-			 * malloc'ed and freed raises glibc's mmap threshold for the
-			 * rest of the process, and the idle daemon then keeps about
-			 * 128 KiB more of its heap resident. */
-			if (cap > MUSTACHE_MAX_SOURCE) {
-				errno = EFBIG;
-				goto fail;
-			}
-			size_t ncap = cap ? cap * 2 : 4096;
-			if (ncap > MUSTACHE_MAX_SOURCE + 1)
-				ncap = MUSTACHE_MAX_SOURCE + 1;
-			char *nb = realloc(buf, ncap + 1);
-			if (!nb) {
-				errno = ENOMEM;
-				goto fail;
-			}
-			buf = nb;
-			cap = ncap;
-		}
-		size_t got = fread(buf + *len, 1, cap - *len, f);
-		*len += got;
-		if (got == 0) {
-			if (ferror(f)) {
-				errno = EIO;
-				goto fail;
-			}
-			break;
-		}
-	}
-	buf[*len] = '\0';
-	return buf;
-fail:
-	free(buf);
-	return NULL;
+	if (opened)
+		*opened = st.st_mode != 0;
+	/* Any failed read is EIO (a directory's too), as it was when this read
+	 * through stdio: callers show it. */
+	if (!text && st.st_mode != 0 && errno != EFBIG && errno != ENOMEM)
+		errno = EIO;
+	return text;
 }
 
 /* ---- rendering ---- */
@@ -531,8 +503,7 @@ typedef struct renderer {
 	const char *name; /* the top template's, for messages */
 	crier_escape esc;
 	mustache_partials *partials;
-	char *out;
-	size_t out_len, out_cap;
+	strbuf out;
 	const json_t **stack; /* contexts, innermost last (borrowed) */
 	size_t depth, stack_cap;
 	unsigned partial_depth;
@@ -543,25 +514,14 @@ typedef struct renderer {
 
 static int out_reserve(renderer *r, size_t extra)
 {
-	size_t cap;
-	char *p;
-
-	if (extra > MUSTACHE_MAX_OUTPUT - r->out_len) {
+	if (extra > MUSTACHE_MAX_OUTPUT - r->out.len) {
 		set_err(r->err, r->errlen, "%s: result larger than %d MiB", r->name, MUSTACHE_MAX_OUTPUT >> 20);
 		return -1;
 	}
-	if (r->out_len + extra < r->out_cap)
-		return 0;
-	cap = r->out_cap ? r->out_cap : 256;
-	while (cap <= r->out_len + extra)
-		cap *= 2;
-	p = realloc(r->out, cap);
-	if (!p) {
+	if (strbuf_reserve(&r->out, extra) < 0) {
 		set_err(r->err, r->errlen, "%s: out of memory", r->name);
 		return -1;
 	}
-	r->out = p;
-	r->out_cap = cap;
 	return 0;
 }
 
@@ -569,8 +529,8 @@ static int out_add(renderer *r, const char *s, size_t n)
 {
 	if (out_reserve(r, n) < 0)
 		return -1;
-	memcpy(r->out + r->out_len, s, n);
-	r->out_len += n;
+	memcpy(r->out.data + r->out.len, s, n);
+	r->out.len += n;
 	return 0;
 }
 
@@ -746,7 +706,7 @@ static int out_json(renderer *r, const json_t *v, int depth)
 
 static int out_interpolate(renderer *r, const json_t *v, crier_escape esc)
 {
-	size_t start = r->out_len;
+	size_t start = r->out.len;
 
 	if (!v)
 		return 0;
@@ -756,7 +716,7 @@ static int out_interpolate(renderer *r, const json_t *v, crier_escape esc)
 	if (out_json(r, v, 0) < 0)
 		return -1;
 	if (esc != CRIER_ESCAPE_NONE) {
-		size_t n = r->out_len - start;
+		size_t n = r->out.len - start;
 		char *plain = malloc(n ? n : 1);
 		int rc;
 
@@ -764,8 +724,8 @@ static int out_interpolate(renderer *r, const json_t *v, crier_escape esc)
 			set_err(r->err, r->errlen, "%s: out of memory", r->name);
 			return -1;
 		}
-		memcpy(plain, r->out + start, n);
-		r->out_len = start;
+		memcpy(plain, r->out.data + start, n);
+		r->out.len = start;
 		rc = out_value(r, plain, n, esc);
 		free(plain);
 		return rc;
@@ -1083,12 +1043,10 @@ char *mustache_render_cached(const mustache *t, const json_t *ctx, crier_escape 
 	if (render_range(&r, t, 0, t->n) < 0 || out_reserve(&r, 1) < 0)
 		goto out;
 	if (esc == CRIER_ESCAPE_HEADER)
-		header_clean(r.out, r.out_len);
-	r.out[r.out_len] = '\0';
-	result = r.out;
-	r.out = NULL;
+		header_clean(r.out.data, r.out.len);
+	result = strbuf_take(&r.out, NULL);
 out:
-	free(r.out);
+	strbuf_free(&r.out);
 	free(r.stack);
 	return result;
 }

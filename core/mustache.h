@@ -16,7 +16,6 @@
 #include <crier/plugin.h> /* crier_escape */
 #include <jansson.h>
 #include <stddef.h>
-#include <stdio.h>
 
 typedef struct mustache mustache; /* a compiled template */
 
@@ -36,10 +35,11 @@ typedef char *(*mustache_partial_fn)(void *ctx, const char *name);
 mustache *mustache_compile(const char *name, const char *src, size_t len, char *err, size_t errlen);
 void mustache_free(mustache *t);
 
-/* A template file's whole text from f (borrowed): a new NUL-terminated
- * string of *len bytes, or NULL with errno EFBIG (more than the 1 MiB
- * mustache_compile takes), EIO or ENOMEM. */
-char *mustache_read(FILE *f, size_t *len);
+/* A template file's whole text (strbuf_read_file): a new NUL-terminated
+ * string of *len bytes, or NULL with errno set: what open(2) said, or, once
+ * the file is open (*opened 1, when opened is not NULL), EFBIG (more than
+ * the 1 MiB mustache_compile takes), ENOMEM, or EIO for any other failure. */
+char *mustache_read(const char *path, size_t *len, int *opened);
 
 /*
  * Render t against ctx (borrowed). {{x}} values are escaped for esc; with

@@ -22,7 +22,6 @@
 #include "plugin_host.h"
 
 #include "http_module.h"
-#include "ingest_util.h"
 #include "log.h"
 #include "mustache.h"
 #include "text.h"
@@ -184,31 +183,9 @@ static void api_retry_after(crier_delivery *d, int64_t not_before_ms)
 	d->not_before = not_before_ms;
 }
 
-void plugin_host_error_text(char *dst, size_t size, const char *src)
-{
-	size_t len = src ? strlen(src) : 0, i = 0, o = 0;
-
-	if (size == 0)
-		return;
-	while (i < len) {
-		size_t n = ingest_util_utf8_char((const unsigned char *)src + i, len - i);
-		if (o + (n ? n : 1) > size - 1)
-			break;
-		if (n == 0) {
-			dst[o++] = '?';
-			i++;
-		} else {
-			memcpy(dst + o, src + i, n);
-			o += n;
-			i += n;
-		}
-	}
-	dst[o] = '\0';
-}
-
 static void api_set_error(crier_delivery *d, const char *reason)
 {
-	plugin_host_error_text(d->error, sizeof(d->error), reason);
+	text_utf8_copy(d->error, sizeof(d->error), reason);
 }
 
 static int api_http_request(crier_host *h, const crier_http_request *req, crier_http_response *resp)
@@ -238,19 +215,6 @@ struct crier_template {
 	crier_host *host; /* the instance's, which outlives it */
 };
 
-/* Read a whole template file (new), or NULL with errno set. */
-static char *read_file(const char *path, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	char *buf = mustache_read(f, len);
-	int e = errno;
-	fclose(f);
-	errno = e;
-	return buf;
-}
-
 /* Partial names are file names under the template folders, nothing more. */
 static int partial_name_ok(const char *name)
 {
@@ -273,7 +237,7 @@ static char *load_partial(void *ctx, const char *name)
 		size_t len;
 		if (asprintf(&path, "%s/%s.mustache", t->dirs[i], name) < 0)
 			return NULL;
-		src = read_file(path, &len);
+		src = mustache_read(path, &len, NULL);
 		free(path);
 		if (src)
 			return src;
@@ -318,7 +282,7 @@ static crier_template *api_template_load(crier_host *h, const char *name, const 
 		snprintf(err, errlen, "template %s: out of memory", name);
 		goto fail;
 	}
-	text = read_file(path, &len);
+	text = mustache_read(path, &len, NULL);
 	if (!text) {
 		snprintf(err, errlen, "template %s: cannot read %s: %s", name, path,
 		         errno == EFBIG ? "larger than 1 MiB" : strerror(errno));

@@ -83,12 +83,6 @@ typedef struct plugin_host_result {
 	int64_t waited_us;       /* accepted -> deliver() called, µs; -1 when not measured */
 } plugin_host_result;
 
-/* src (borrowed, may be NULL) into dst as valid UTF-8 of at most size - 1
- * bytes, cut between characters, each byte that starts no valid character
- * written as '?': a plugin's reason (set_error) ends up in JSON documents
- * (crierctl, events), which cannot carry anything else. */
-void plugin_host_error_text(char *dst, size_t size, const char *src);
-
 /* Receive one message (call when the socket is readable): 1 a result in r,
  * 0 a message of the host's own (a child starting: nothing in r; check
  * plugin_host_ready), -1 unreadable. */

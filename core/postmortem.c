@@ -15,6 +15,7 @@
 #include "hmap.h"
 #include "log.h"
 #include "markdown.h"
+#include "strbuf.h"
 #include "timefmt.h"
 
 #include <crier/plugin_file.h>
@@ -372,34 +373,20 @@ out:
 static int draft_state(const char *path, const char *hash)
 {
 	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? DRAFT_MISSING : DRAFT_EDITED; /* unreadable: not ours to touch */
-	int state = DRAFT_EDITED;
-	char *buf = NULL;
-	if (fstat(fd, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size > DRAFT_READ_MAX)
-		goto out;
-	if (sb.st_size == 0) {
-		state = DRAFT_MISSING;
-		goto out;
-	}
-	size_t size = (size_t)sb.st_size, got = 0;
-	if (!hash || !(buf = malloc(size)))
-		goto out;
-	while (got < size) {
-		ssize_t r = read(fd, buf + got, size - got);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			goto out;
-		got += (size_t)r;
-	}
+	size_t len;
+	char *text = strbuf_read_file(path, DRAFT_READ_MAX, &len, &sb);
+	int state = DRAFT_EDITED; /* unreadable, too big or not a file: not ours to touch */
 	char h[64];
-	text_hash(buf, size, h, sizeof(h));
-	state = strcmp(h, hash) == 0 ? DRAFT_OURS : DRAFT_EDITED;
-out:
-	free(buf);
-	close(fd);
+
+	if (!text)
+		return errno == ENOENT && !sb.st_mode ? DRAFT_MISSING : DRAFT_EDITED;
+	if (S_ISREG(sb.st_mode) && len == 0)
+		state = DRAFT_MISSING;
+	else if (S_ISREG(sb.st_mode) && hash) {
+		text_hash(text, len, h, sizeof(h));
+		state = strcmp(h, hash) == 0 ? DRAFT_OURS : DRAFT_EDITED;
+	}
+	free(text);
 	return state;
 }
 

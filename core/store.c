@@ -260,7 +260,7 @@ store *store_open(const char *path, int sync_full, int checkpoint_pages, char *e
 	snprintf(pragmas, sizeof(pragmas),
 	         "PRAGMA journal_mode=WAL; PRAGMA synchronous=%s; PRAGMA busy_timeout=5000;"
 	         " PRAGMA wal_autocheckpoint=%d; PRAGMA cache_size=-16000;",
-	         sync_full ? "FULL" : "NORMAL", checkpoint_pages > 0 ? checkpoint_pages : 1000);
+	         sync_full ? "FULL" : "NORMAL", checkpoint_pages > 0 ? checkpoint_pages : CHECKPOINT_PAGES_DEFAULT);
 	char *msg = NULL;
 	if (sqlite3_exec(s->db, pragmas, NULL, NULL, &msg) != SQLITE_OK)
 		goto setup_failed;

@@ -46,6 +46,8 @@
  */
 #include "text.h"
 
+#include "ingest_util.h"
+
 #include <crier/plugin_util.h>
 
 #include <stdint.h>
@@ -834,4 +836,26 @@ void text_join(char *buf, size_t size, const char *const *list)
 	while (list[n])
 		n++;
 	crier_join(buf, size, list, n);
+}
+
+void text_utf8_copy(char *dst, size_t size, const char *src)
+{
+	size_t len = src ? strlen(src) : 0, i = 0, o = 0;
+
+	if (size == 0)
+		return;
+	while (i < len) {
+		size_t n = ingest_util_utf8_char((const unsigned char *)src + i, len - i);
+		if (o + (n ? n : 1) > size - 1)
+			break;
+		if (n == 0) {
+			dst[o++] = '?';
+			i++;
+		} else {
+			memcpy(dst + o, src + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	dst[o] = '\0';
 }

@@ -35,4 +35,10 @@ const char *text_html_entity(char c);
  * cut short when it is full: for messages naming what is allowed. */
 void text_join(char *buf, size_t size, const char *const *list);
 
+/* src (borrowed, may be NULL) into dst as valid UTF-8 of at most size - 1
+ * bytes, cut between characters, each byte that starts no valid character
+ * written as '?': for outside text, such as a plugin's reason (set_error),
+ * bound for a JSON document, which cannot carry anything else. */
+void text_utf8_copy(char *dst, size_t size, const char *src);
+
 #endif

@@ -8,11 +8,13 @@
  */
 #include "markdown.h"
 #include "postmortem.h"
+#include "strbuf.h"
 #include "timefmt.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -1067,54 +1069,29 @@ static json_t *build_subscribers(const command *cmd, const cmd_args *a, const op
 /* The post-mortem in path, read and checked here so that crierd gets only text it can take. New, or NULL with err. */
 static char *read_postmortem(const char *path, size_t *len, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat sb;
-	char *buf = NULL;
-	size_t got = 0;
+	char *buf = strbuf_read_file(path, POSTMORTEM_MAX, len, &sb);
 
-	if (fd < 0 || fstat(fd, &sb) < 0) {
-		usage_fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		goto fail;
-	}
-	if (S_ISDIR(sb.st_mode)) {
-		usage_fail(err, errlen, "cannot read %s: it is a directory", path);
-		goto fail;
-	}
-	if (S_ISREG(sb.st_mode) && sb.st_size > POSTMORTEM_MAX) {
-		usage_fail(err, errlen, "%s is %lld bytes, over the limit of %d bytes (%d KiB)", path,
-		           (long long)sb.st_size, POSTMORTEM_MAX, POSTMORTEM_MAX / 1024);
-		goto fail;
-	}
-	/* One byte more than allowed: enough to tell a pipe that is too long. */
-	buf = malloc(POSTMORTEM_MAX + 2);
 	if (!buf) {
-		usage_fail(err, errlen, "out of memory");
-		goto fail;
-	}
-	for (;;) {
-		ssize_t r = read(fd, buf + got, POSTMORTEM_MAX + 1 - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
+		if (errno == EISDIR)
+			usage_fail(err, errlen, "cannot read %s: it is a directory", path);
+		/* A pipe's size is what was read; its name is cut as markdown_check, which saw it before, cuts it. */
+		else if (errno == EFBIG)
+			usage_fail(err, errlen, "%.*s is %lld bytes, over the limit of %d bytes (%d KiB)",
+			           S_ISREG(sb.st_mode) ? INT_MAX : 200, path,
+			           S_ISREG(sb.st_mode) ? (long long)sb.st_size : POSTMORTEM_MAX + 1LL, POSTMORTEM_MAX,
+			           POSTMORTEM_MAX / 1024);
+		else if (errno == ENOMEM)
+			usage_fail(err, errlen, "out of memory");
+		else
 			usage_fail(err, errlen, "cannot read %s: %s", path, strerror(errno));
-			goto fail;
-		}
-		if (r == 0 || (got += (size_t)r) > POSTMORTEM_MAX)
-			break;
+		return NULL;
 	}
-	close(fd);
-	fd = -1;
-	buf[got] = '\0';
-	if (markdown_check(buf, got, POSTMORTEM_MAX, path, err, errlen) < 0)
-		goto fail;
-	*len = got;
+	if (markdown_check(buf, *len, POSTMORTEM_MAX, path, err, errlen) < 0) {
+		free(buf);
+		return NULL;
+	}
 	return buf;
-fail:
-	if (fd >= 0)
-		close(fd);
-	free(buf);
-	return NULL;
 }
 
 static json_t *build_postmortem(const command *cmd, const cmd_args *a, const opts *o, char *err, size_t errlen)

@@ -12,7 +12,7 @@
  * with an HTTP sink): 10 alerts, 3,275 bytes.
  */
 #include "ingest.h"
-#include "mustache.h"
+#include "strbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 	}
 	/* Any file's whole text, not only a template's, up to 1 MiB: crierd's
 	 * default http.max_body_bytes too. */
-	body = mustache_read(stdin, &len);
+	body = strbuf_read_file("/dev/stdin", 1 << 20, &len, NULL);
 	if (!body) {
 		fprintf(stderr, "ingest_driver: cannot read stdin\n");
 		return 1;

@@ -257,25 +257,6 @@ static void test_thread(void *zctx)
 
 /* A plugin's reason ends up in JSON (crierctl, events): valid UTF-8 whatever
  * the plugin passed, cut only between characters. */
-static void test_error_text(void)
-{
-	static const char *const cases[][2] = {
-	    {"HTTP 400", "HTTP 40"},            /* cut to the buffer */
-	    {"req\xeate", "req?te"},            /* Latin-1 */
-	    {"abcde\xc3\xa9", "abcde\xc3\xa9"}, /* fits whole */
-	    {"abcdef\xc3\xa9", "abcdef"},       /* never half a character */
-	    {"ab\xe2\x82", "ab??"},             /* a truncated sequence */
-	    {"\xed\xa0\x80", "???"},            /* a surrogate */
-	};
-	char out[8];
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		plugin_host_error_text(out, sizeof(out), cases[i][0]);
-		CHECK_STR(out, cases[i][1]);
-	}
-	plugin_host_error_text(out, sizeof(out), NULL);
-	CHECK_STR(out, "");
-}
-
 int main(int argc, char **argv)
 {
 	/* The child of the process tests: this binary, as crierd would be. */
@@ -298,7 +279,6 @@ int main(int argc, char **argv)
 	test_process_start_failures(zctx);
 	test_sweep();
 	test_thread(zctx);
-	test_error_text();
 	zmq_ctx_term(zctx);
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", state_dir);

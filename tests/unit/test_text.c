@@ -429,6 +429,26 @@ static void test_fit_promises(void)
 				check_fit_promises(texts[t].text, texts[t].keep, all_measures[i], limit);
 }
 
+/* text_utf8_copy: a plugin's reason, bound for JSON, kept valid UTF-8. */
+static void test_utf8_copy(void)
+{
+	static const char *const cases[][2] = {
+	    {"HTTP 400", "HTTP 40"},            /* cut to the buffer */
+	    {"req\xeate", "req?te"},            /* Latin-1 */
+	    {"abcde\xc3\xa9", "abcde\xc3\xa9"}, /* fits whole */
+	    {"abcdef\xc3\xa9", "abcdef"},       /* never half a character */
+	    {"ab\xe2\x82", "ab??"},             /* a truncated sequence */
+	    {"\xed\xa0\x80", "???"},            /* a surrogate */
+	};
+	char out[8];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		text_utf8_copy(out, sizeof(out), cases[i][0]);
+		CHECK_STR(out, cases[i][1]);
+	}
+	text_utf8_copy(out, sizeof(out), NULL);
+	CHECK_STR(out, "");
+}
+
 int main(void)
 {
 	test_bytes_codepoints_utf16();
@@ -439,5 +459,6 @@ int main(void)
 	test_mastodon();
 	test_fit_cases();
 	test_fit_promises();
+	test_utf8_copy();
 	return check_summary("test_text");
 }
