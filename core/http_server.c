@@ -402,22 +402,24 @@ static const char *http_forwarded_for(struct MHD_Connection *conn, http_xff *x)
 	return x->overflow ? x->last : x->joined;
 }
 
-/* A request a proxy forwarded (and says so) comes from the proxy's address,
- * which is loopback when the proxy runs on this host. That address says
- * nothing about the client, so for the loopback-only rule of a source without
- * credentials such a request has no address at all: behind a local TLS proxy
- * (docs/configuration.md) the rule would otherwise let the whole world in. */
-static const char *const http_forwarding_headers[] = {"Forwarded", "X-Forwarded-For", "X-Real-IP", NULL};
+/* A request a proxy forwarded comes from the proxy's address, which is
+ * loopback when the proxy runs on this host. That address says nothing about
+ * the client, so for the loopback-only rule of a source without credentials
+ * such a request has no address at all: behind a local TLS proxy
+ * (docs/configuration.md) the rule would otherwise let the whole world in. A
+ * request is forwarded when it says so in any header a proxy adds, or when
+ * its peer is one of http.trusted_proxies (a proxy may add no header). */
+static const char *const http_forwarding_headers[] = {"Forwarded",         "X-Forwarded-For",  "X-Real-IP", "Via",
+                                                      "X-Forwarded-Proto", "X-Forwarded-Host", NULL};
 
-static const struct sockaddr *http_client_addr(struct MHD_Connection *conn, int *forwarded)
+static const struct sockaddr *http_client_addr(struct MHD_Connection *conn, const config *cfg, int *forwarded)
 {
-	for (const char *const *h = http_forwarding_headers; *h; h++)
-		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND, *h)) {
-			*forwarded = 1;
-			return NULL;
-		}
-	*forwarded = 0;
-	return http_peer_addr(conn);
+	const struct sockaddr *sa = http_peer_addr(conn);
+
+	*forwarded = proxy_trusted(cfg->trusted_proxies, cfg->n_trusted_proxies, sa);
+	for (const char *const *h = http_forwarding_headers; *h && !*forwarded; h++)
+		*forwarded = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, *h) != NULL;
+	return *forwarded ? NULL : sa;
 }
 
 /* Strict decimal Content-Length; -1 when absent or not a number (MHD itself
@@ -696,8 +698,8 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 
 	/* The secrets stay inside the read lock; only the verdict and the two
 	 * scalars this request needs leave it. */
-	client = http_client_addr(conn, &forwarded);
 	http_rdlock(s);
+	client = http_client_addr(conn, s->cfg, &forwarded);
 	ar = auth_check(&s->cfg->auth[r->src],
 	                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
 	                MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"), client, &why);
@@ -710,8 +712,8 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 		req->answered = 1;
 		metrics_rejected(r->src, "auth");
 		if (ar == AUTH_LOOPBACK_ONLY && forwarded)
-			why = "no credentials configured and the request came through a proxy (Forwarded, "
-			      "X-Forwarded-For or X-Real-IP)";
+			why = "no credentials configured and the request came through a proxy (a forwarding "
+			      "header, or a peer in http.trusted_proxies)";
 		log_warn("request rejected", " source=%s peer=%s reason=auth detail=\"%s\"", config_source_name(r->src),
 		         req->peer, why ? why : "denied");
 		if (ar == AUTH_LOOPBACK_ONLY)

@@ -12,8 +12,11 @@
 #include "log.h"
 #include "plugin_host.h"
 #include "plugin_loader.h"
+#include "proxy.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,8 +77,22 @@ static int check_plugins(const config *cfg)
 
 static void warn_open_sources(const config *cfg)
 {
+	/* A trusted proxy's requests are never loopback clients' (http_server.c):
+	 * with one on loopback, a source without credentials takes nothing. */
+	struct sockaddr_in lo4 = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in6 lo6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+	int proxied = proxy_trusted(cfg->trusted_proxies, cfg->n_trusted_proxies, (struct sockaddr *)&lo4) ||
+	              proxy_trusted(cfg->trusted_proxies, cfg->n_trusted_proxies, (struct sockaddr *)&lo6);
+
 	for (int s = 0; s < CONFIG_SRC_N; s++) {
-		if (auth_unconfigured(&cfg->auth[s]))
+		if (!auth_unconfigured(&cfg->auth[s]))
+			continue;
+		if (proxied)
+			log_warn("no credentials configured for this source, and loopback is in http.trusted_proxies: "
+			         "accepting nothing",
+			         " source=%s hint=\"set ingest.%s.auth in the configuration\"", config_source_name(s),
+			         config_source_name(s));
+		else
 			log_warn("no credentials configured for this source: accepting loopback clients only",
 			         " source=%s hint=\"set ingest.%s.auth in the configuration\"", config_source_name(s),
 			         config_source_name(s));

@@ -374,10 +374,22 @@ static int draft_state(const char *path, const char *hash)
 {
 	struct stat sb;
 	size_t len;
-	char *text = strbuf_read_file(path, DRAFT_READ_MAX, &len, &sb);
+	char *text;
 	int state = DRAFT_EDITED; /* unreadable, too big or not a file: not ours to touch */
 	char h[64];
 
+	/* Looked at before it is opened: a FIFO there would block the open, a
+	 * device would be read for nothing, and with no hash a file that is
+	 * not empty is someone's whatever it holds. */
+	if (stat(path, &sb) < 0)
+		return errno == ENOENT ? DRAFT_MISSING : DRAFT_EDITED;
+	if (!S_ISREG(sb.st_mode))
+		return DRAFT_EDITED;
+	if (sb.st_size == 0)
+		return DRAFT_MISSING;
+	if (!hash)
+		return DRAFT_EDITED;
+	text = strbuf_read_file(path, DRAFT_READ_MAX, &len, &sb);
 	if (!text)
 		return errno == ENOENT && !sb.st_mode ? DRAFT_MISSING : DRAFT_EDITED;
 	if (S_ISREG(sb.st_mode) && len == 0)

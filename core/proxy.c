@@ -43,6 +43,17 @@ static void proxy_mask(unsigned char *addr, int len, int bits)
 	}
 }
 
+/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes IPv4, in place. */
+static void proxy_unmap(int *family, unsigned char addr[16])
+{
+	static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+
+	if (*family == AF_INET6 && memcmp(addr, prefix, sizeof(prefix)) == 0) {
+		memmove(addr, addr + 12, 4);
+		*family = AF_INET;
+	}
+}
+
 int proxy_net_parse(const char *text, proxy_net *out)
 {
 	const char *slash;
@@ -73,6 +84,21 @@ int proxy_net_parse(const char *text, proxy_net *out)
 			return -1;
 		out->bits = v;
 	}
+	/* ::ffff:a.b.c.d is matched as IPv4 (proxy_trusted unmaps peers), so
+	 * the entry is too; a prefix that does not cover the ::ffff: part
+	 * would mix the two families. */
+	if (out->family == AF_INET6) {
+		int family = AF_INET6;
+
+		proxy_unmap(&family, out->addr);
+		if (family == AF_INET) {
+			if (out->bits < 96)
+				return -1;
+			out->family = AF_INET;
+			out->bits -= 96;
+			max = 32;
+		}
+	}
 	proxy_mask(out->addr, max / 8, out->bits);
 	return 0;
 }
@@ -88,17 +114,6 @@ static int proxy_in(const proxy_net *net, int family, const unsigned char *addr)
 	memcpy(a, addr, (size_t)len);
 	proxy_mask(a, len, net->bits);
 	return memcmp(a, net->addr, (size_t)len) == 0;
-}
-
-/* An IPv4-mapped IPv6 address (::ffff:a.b.c.d) becomes IPv4, in place. */
-static void proxy_unmap(int *family, unsigned char addr[16])
-{
-	static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-
-	if (*family == AF_INET6 && memcmp(addr, prefix, sizeof(prefix)) == 0) {
-		memmove(addr, addr + 12, 4);
-		*family = AF_INET;
-	}
 }
 
 /* family/addr (unmapped) inside one of nets? */

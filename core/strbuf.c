@@ -88,6 +88,27 @@ void strbuf_free(strbuf *b)
 	*b = (strbuf)STRBUF_INIT;
 }
 
+/* Room for n more bytes, by a new allocation: the old one is wiped before it
+ * is freed. What strbuf_read_file reads may be a secret, and realloc would
+ * leave a copy of it in freed memory. */
+static int strbuf_grow_wiped(strbuf *b, size_t n)
+{
+	strbuf bigger = STRBUF_INIT;
+
+	if (b->failed || n >= SIZE_MAX / 2 - b->len || strbuf_grow(&bigger, b->len + n) < 0) {
+		b->failed = 1;
+		return -1;
+	}
+	if (b->len)
+		memcpy(bigger.data, b->data, b->len);
+	bigger.len = b->len;
+	if (b->data)
+		explicit_bzero(b->data, b->cap);
+	free(b->data);
+	*b = bigger;
+	return 0;
+}
+
 /* fd to its end into b, at most max bytes: 0, or -1 with errno. */
 static int strbuf_read_fd(strbuf *b, int fd, size_t max)
 {
@@ -99,7 +120,7 @@ static int strbuf_read_fd(strbuf *b, int fd, size_t max)
 			errno = EFBIG;
 			return -1;
 		}
-		if (b->cap - b->len <= 1 && strbuf_reserve(b, STRBUF_READ_CHUNK) < 0) {
+		if (b->cap - b->len <= 1 && strbuf_grow_wiped(b, STRBUF_READ_CHUNK) < 0) {
 			errno = ENOMEM;
 			return -1;
 		}

@@ -374,6 +374,11 @@ class Subscribers(DaemonCase):
         )
         status, _, _ = http_raw(d.port, head.encode(), body)
         self.assertEqual(status, 429)
+        # Lines too long to join: the last one alone, the proxy's.
+        long_line = ", ".join("198.51.100.%d" % (100 + i % 100) for i in range(60))
+        self.assertGreater(len(long_line), 512)
+        status, _, _ = http_raw(d.port, head.replace("198.51.100.88", long_line).encode(), body)
+        self.assertEqual(status, 429)
         # Without the header, the request is the proxy's own.
         self.assertEqual(self.subscribe(d, {"email": "p@example.com"}).status, 202)
         log = d.log_text()

@@ -10,10 +10,25 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* A self-signed certificate and its key would be refused before they are
- * read; any PEM-shaped text shows that nothing parses it. */
-static const char pem_cert[] = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
-static const char pem_key[] = "-----BEGIN PRIVATE KEY-----\nMIIB\n-----END PRIVATE KEY-----\n";
+/* A real self-signed certificate and its key (P-256, CN=localhost, made for
+ * this test only): with GnuTLS behind it, libmicrohttpd would start a TLS
+ * daemon with them, so the refusal below is the stubs' doing. */
+static const char pem_cert[] = "-----BEGIN CERTIFICATE-----\n"
+                               "MIIBfzCCASWgAwIBAgIUPeLPk/TQ1c2druQF2pUXUY8K8NgwCgYIKoZIzj0EAwIw\n"
+                               "FDESMBAGA1UEAwwJbG9jYWxob3N0MCAXDTI2MTEyMTIxMzU0OVoYDzIxMjYxMDI4\n"
+                               "MjEzNTQ5WjAUMRIwEAYDVQQDDAlsb2NhbGhvc3QwWTATBgcqhkjOPQIBBggqhkjO\n"
+                               "PQMBBwNCAAR8QwVY+fqIV+kgfriGmjbQNTWW0bb+9tdu88fZDvpLlEfK7Vc3KvI2\n"
+                               "cafE37l7GLDZrIZKuDzo14L2cCF3J0Dxo1MwUTAdBgNVHQ4EFgQUCf8aFMuVzYPV\n"
+                               "MW/3iX0HmriAG6cwHwYDVR0jBBgwFoAUCf8aFMuVzYPVMW/3iX0HmriAG6cwDwYD\n"
+                               "VR0TAQH/BAUwAwEB/zAKBggqhkjOPQQDAgNIADBFAiEA7h2mz/I5vTlsBCHMe4U7\n"
+                               "zzHZ/Zl/2zLrrte0IzZLxakCIGA7eWUjbGAP+7sPshG6YGmNcX1qwl6LqsrQUwir\n"
+                               "olD0\n"
+                               "-----END CERTIFICATE-----\n";
+static const char pem_key[] = "-----BEGIN PRIVATE KEY-----\n"
+                              "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg1bRLY5oTLMrzpCih\n"
+                              "EyIifZf6dDENsVyfcxvLJEIVCFShRANCAAR8QwVY+fqIV+kgfriGmjbQNTWW0bb+\n"
+                              "9tdu88fZDvpLlEfK7Vc3KvI2cafE37l7GLDZrIZKuDzo14L2cCF3J0Dx\n"
+                              "-----END PRIVATE KEY-----\n";
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *c, const char *url, const char *method,
                               const char *version, const char *data, size_t *size, void **state)

@@ -901,8 +901,12 @@ static void test_generic_loopback(void)
 
 	/* Through a proxy on this host the peer is loopback, but the client is
 	 * anyone: a forwarded request is not a loopback client's. */
-	static const char *const forwarded[] = {"X-Forwarded-For: 203.0.113.9", "Forwarded: for=192.0.2.60;proto=https",
-	                                        "x-real-ip: 198.51.100.7", "X-Forwarded-For: 127.0.0.1"};
+	static const char *const forwarded[] = {"X-Forwarded-For: 203.0.113.9",
+	                                        "Forwarded: for=192.0.2.60;proto=https",
+	                                        "x-real-ip: 198.51.100.7",
+	                                        "X-Forwarded-For: 127.0.0.1",
+	                                        "Via: 1.1 proxy",
+	                                        "X-Forwarded-Proto: https"};
 	for (size_t i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++) {
 		before = calls();
 		CHECK(perform(&(req){.path = "/api/v1/alerts",
@@ -928,6 +932,34 @@ static void test_generic_loopback(void)
 		CHECK(calls() == before + 1);
 		free(single);
 	}
+}
+
+/* A proxy may add no header at all: a peer in http.trusted_proxies is never
+ * a loopback client, so a source without credentials refuses it. */
+static void test_trusted_proxy_not_loopback(http_server *s, config *cfg)
+{
+	config proxied = *cfg;
+	proxy_net lo;
+	resp r;
+	int before = calls();
+
+	CHECK(proxy_net_parse("127.0.0.0/8", &lo) == 0);
+	proxied.trusted_proxies = &lo;
+	proxied.n_trusted_proxies = 1;
+	http_server_reload(s, &proxied);
+	CHECK(perform(&(req){.path = "/api/v1/alerts",
+	                     .body = "{\"key\": \"k3\", \"labels\": {\"service\": \"db\"}}",
+	                     .ctype = "application/json"},
+	              &r) == 0);
+	CHECK(r.code == 403);
+	CHECK(calls() == before);
+	http_server_reload(s, cfg);
+	CHECK(perform(&(req){.path = "/api/v1/alerts",
+	                     .body = "{\"key\": \"k3\", \"labels\": {\"service\": \"db\"}}",
+	                     .ctype = "application/json"},
+	              &r) == 0);
+	CHECK(r.code == 200);
+	CHECK(calls() == before + 1);
 }
 
 static void test_basic_after_reload(http_server *s, config *basic_cfg)
@@ -1391,6 +1423,7 @@ int main(void)
 		test_too_large();
 		test_uptimerobot();
 		test_generic_loopback();
+		test_trusted_proxy_not_loopback(s, &cfg);
 		test_malformed();
 		test_basic_after_reload(s, &basic_cfg);
 		test_parallel();
@@ -1421,7 +1454,8 @@ int main(void)
 		CHECK(strstr(log_text, "source=unknown") == NULL);
 		CHECK(strstr(log_text,
 		             "source=generic peer=127.0.0.1 reason=auth detail=\"no credentials configured and "
-		             "the request came through a proxy (Forwarded, X-Forwarded-For or X-Real-IP)\"") != NULL);
+		             "the request came through a proxy (a forwarding header, or a peer in "
+		             "http.trusted_proxies)\"") != NULL);
 		/* No secret, presented or configured, in any line. */
 		CHECK(strstr(log_text, AM_TOKEN) == NULL);
 		CHECK(strstr(log_text, UR_TOKEN) == NULL);

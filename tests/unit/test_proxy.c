@@ -18,6 +18,11 @@ static const struct {
     {"::1", 1, AF_INET6, 128, "::1"},
     {"fd00:1:2::9/8", 1, AF_INET6, 8, "fd00::"},
     {"2001:db8::/33", 1, AF_INET6, 33, "2001:db8::"},
+    /* IPv4-mapped entries are IPv4, as peers are matched. */
+    {"::ffff:127.0.0.1", 1, AF_INET, 32, "127.0.0.1"},
+    {"::ffff:10.1.2.3/104", 1, AF_INET, 8, "10.0.0.0"},
+    {"::ffff:0:0/96", 1, AF_INET, 0, "0.0.0.0"},
+    {"::ffff:0:0/95", 0, 0, 0, NULL},
     {"10.0.0.0/33", 0, 0, 0, NULL},
     {"::/129", 0, 0, 0, NULL},
     {"10.0.0.0/", 0, 0, 0, NULL},
@@ -126,6 +131,12 @@ static void test_client(void)
 	CHECK(!proxy_trusted(trusted, 3, peer("10.0.1.0", &ss)));
 	CHECK(!proxy_trusted(trusted, 3, peer("::2", &ss)));
 	CHECK(!proxy_trusted(trusted, 3, NULL));
+	/* A mapped entry trusts the peer it names, mapped or not. */
+	proxy_net mapped;
+	CHECK(proxy_net_parse("::ffff:192.0.2.1", &mapped) == 0);
+	CHECK(proxy_trusted(&mapped, 1, peer("192.0.2.1", &ss)));
+	CHECK(proxy_trusted(&mapped, 1, peer("::ffff:192.0.2.1", &ss)));
+	CHECK_STR(proxy_client(&mapped, 1, peer("192.0.2.1", &ss), "198.51.100.3", buf, sizeof(buf)), "198.51.100.3");
 }
 
 int main(void)

@@ -145,6 +145,14 @@ static void test_read_pipe(void)
 	errno = 0;
 	CHECK(strbuf_read_file(path, 50000, &len, &st) == NULL);
 	CHECK(errno == EFBIG && S_ISFIFO(st.st_mode));
+
+	/* Exactly the limit, over several reads and growths (each one a new,
+	 * wiped allocation): all of it, byte for byte. */
+	snprintf(cmd, sizeof(cmd), "head -c 50000 /dev/zero | tr '\\0' x > %s &", path);
+	CHECK(system(cmd) == 0);
+	s = strbuf_read_file(path, 50000, &len, &st);
+	CHECK(s != NULL && len == 50000 && strspn(s, "x") == 50000 && s[50000] == '\0');
+	free(s);
 	unlink(path);
 }
 
