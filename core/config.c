@@ -812,13 +812,18 @@ static int parse_trusted_proxies(loader *l, const char *file, json_t *v, config 
 		return fail_oom(l);
 	json_array_foreach(v, i, e)
 	{
-		if (!json_is_string(e) || proxy_net_parse(json_string_value(e), &c->trusted_proxies[i]) < 0)
-			return fail(
-			    l, file, "http.trusted_proxies",
-			    "entry %zu: expected an address or network (\"10.0.0.0/8\", \"::1\"), got %s%.60s%s", i,
-			    json_is_string(e) ? "\"" : "", json_is_string(e) ? json_string_value(e) : type_name(e),
-			    json_is_string(e) ? "\"" : "");
-		c->n_trusted_proxies++;
+		char got[80];
+
+		if (json_is_string(e) && proxy_net_parse(json_string_value(e), &c->trusted_proxies[i]) == 0) {
+			c->n_trusted_proxies++;
+			continue;
+		}
+		if (json_is_string(e))
+			snprintf(got, sizeof(got), "\"%.60s\"", json_string_value(e));
+		else
+			snprintf(got, sizeof(got), "%s", type_name(e));
+		return fail(l, file, "http.trusted_proxies",
+		            "entry %zu: expected an address or network (\"10.0.0.0/8\", \"::1\"), got %s", i, got);
 	}
 	return 0;
 }
@@ -849,7 +854,7 @@ static int parse_http(loader *l, config *c)
 	c->max_body_bytes = (size_t)body;
 	c->ack_timeout_ms = (int)ack;
 	c->http_threads = (int)threads;
-	return h ? parse_trusted_proxies(l, file, json_object_get(h, "trusted_proxies"), c) : 0;
+	return parse_trusted_proxies(l, file, json_object_get(h, "trusted_proxies"), c);
 }
 
 static int parse_zmq(loader *l, config *c)

@@ -138,12 +138,10 @@ static int64_t record(drafts *dr, int64_t id, const char *type, const char *acto
                       const char *also_to, int64_t now)
 {
 	int64_t ret = -1;
-	store_draft d;
-	int got = store_draft_get(dr->st, id, &d);
-	if (got <= 0)
-		return -1;
+	/* The draft's view names its incident: one read of the row. */
 	json_t *dj = draft_json(dr, id);
-	json_t *member = dj ? json_pack("{sO}", "draft", dj) : NULL;
+	json_int_t incident = json_integer_value(json_object_get(dj, "incident_id"));
+	json_t *member = dj && incident > 0 ? json_pack("{sO}", "draft", dj) : NULL;
 	/* Draft events never carried severity_is. */
 	incidents_event e = {.type = type,
 	                     .actor = actor,
@@ -152,10 +150,9 @@ static int64_t record(drafts *dr, int64_t id, const char *type, const char *acto
 	                     .no_severity_is = 1,
 	                     .also_to = also_to};
 	if (member)
-		ret = incidents_record(dr->inc, d.incident_id, &e, now);
+		ret = incidents_record(dr->inc, incident, &e, now);
 	json_decref(member);
 	json_decref(dj);
-	store_draft_free(&d);
 	return ret;
 }
 

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #define DEFAULT_TIMEOUT_MS 10000L
 #define ALLOWED_PROTOCOLS  "http,https"
@@ -30,15 +29,6 @@ int http_client_global_init(void)
 void http_client_global_cleanup(void)
 {
 	curl_global_cleanup();
-}
-
-static int64_t wall_now_ms(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_REALTIME, &ts) != 0)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* ---- Retry-After ---- */
@@ -275,7 +265,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 		if (vlen < sizeof(value)) {
 			memcpy(value, data + sizeof(name) - 1, vlen);
 			value[vlen] = '\0';
-			ctx->retry_after_ms = http_client_parse_retry_after(value, wall_now_ms());
+			ctx->retry_after_ms = http_client_parse_retry_after(value, timefmt_now_ms());
 		}
 		return n;
 	}
@@ -287,7 +277,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *userdata)
 		if (n > nl && n - nl < sizeof(value) && strncasecmp(data, resets[i], nl) == 0) {
 			memcpy(value, data + nl, n - nl);
 			value[n - nl] = '\0';
-			ctx->reset_ms = http_client_parse_reset(value, wall_now_ms());
+			ctx->reset_ms = http_client_parse_reset(value, timefmt_now_ms());
 			break;
 		}
 	}

@@ -3,11 +3,12 @@
 #include "http_client.h"
 #include "log.h"
 
+#include <crier/plugin_util.h>
+
 #include <dlfcn.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,17 +25,6 @@ static int failure_logged; /* under load_mu */
  * without the lock. */
 static const http_client_module *_Atomic module;
 
-/* A message cut short by a long path is fine (the file comes first), and
- * vsnprintf says so without -Wformat-truncation's objections. */
-__attribute__((format(printf, 3, 4))) static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* The first of <prefix>/lib/crier/ and <dir>/lib/crier/ (see http_module.h)
  * that holds the module, into path. */
 static int find_module(char *path, size_t pathlen, char *err, size_t errlen)
@@ -43,7 +33,7 @@ static int find_module(char *path, size_t pathlen, char *err, size_t errlen)
 	ssize_t n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
 
 	if (n <= 0) {
-		set_err(err, errlen, "cannot find " HTTP_MODULE_FILE ": /proc/self/exe: %s", strerror(errno));
+		crier_fail(err, errlen, "cannot find " HTTP_MODULE_FILE ": /proc/self/exe: %s", strerror(errno));
 		return -1;
 	}
 	dir[n] = '\0';
@@ -60,10 +50,11 @@ static int find_module(char *path, size_t pathlen, char *err, size_t errlen)
 	snprintf(path, pathlen, "%s/" MODULE_DIR HTTP_MODULE_FILE, dir);
 	if (access(path, R_OK) == 0)
 		return 0;
-	set_err(err, errlen,
-	        "crierd's HTTP helper for plugins is missing: neither %s nor %s exists (make builds it, make install "
-	        "installs it)",
-	        installed, path);
+	crier_fail(
+	    err, errlen,
+	    "crierd's HTTP helper for plugins is missing: neither %s nor %s exists (make builds it, make install "
+	    "installs it)",
+	    installed, path);
 	return -1;
 }
 
@@ -79,14 +70,14 @@ static const http_client_module *load_locked(char *err, size_t errlen)
 		void *dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 		if (!dl) {
 			const char *why = dlerror();
-			set_err(err, errlen, "%s: cannot load: %s", path, why ? why : "unknown dlopen error");
+			crier_fail(err, errlen, "%s: cannot load: %s", path, why ? why : "unknown dlopen error");
 			goto fail;
 		}
 		const http_client_module *m = dlsym(dl, HTTP_CLIENT_MODULE_SYMBOL);
 		if (!m || m->version != HTTP_CLIENT_MODULE_VERSION) {
-			set_err(err, errlen,
-			        "%s: not the HTTP helper of this crierd (interface version %u, expected %u)", path,
-			        m ? m->version : 0, HTTP_CLIENT_MODULE_VERSION);
+			crier_fail(err, errlen,
+			           "%s: not the HTTP helper of this crierd (interface version %u, expected %u)", path,
+			           m ? m->version : 0, HTTP_CLIENT_MODULE_VERSION);
 			/* Unloaded, so that a mended install is read afresh next time. */
 			dlclose(dl);
 			goto fail;
@@ -94,7 +85,7 @@ static const http_client_module *load_locked(char *err, size_t errlen)
 		module_table = m; /* and dl stays open until exit */
 	}
 	if (module_table->global_init() < 0) {
-		set_err(err, errlen, "libcurl could not initialize");
+		crier_fail(err, errlen, "libcurl could not initialize");
 		goto fail;
 	}
 	atomic_store(&module, module_table);

@@ -407,19 +407,17 @@ static const char *http_forwarded_for(struct MHD_Connection *conn, http_xff *x)
  * the client, so for the loopback-only rule of a source without credentials
  * such a request has no address at all: behind a local TLS proxy
  * (docs/configuration.md) the rule would otherwise let the whole world in. A
- * request is forwarded when it says so in any header a proxy adds, or when
- * its peer is one of http.trusted_proxies (a proxy may add no header). */
+ * request is forwarded when its peer is one of http.trusted_proxies
+ * (via_proxy: a proxy may add no header), or when it says so in any header
+ * a proxy adds. */
 static const char *const http_forwarding_headers[] = {"Forwarded",         "X-Forwarded-For",  "X-Real-IP", "Via",
                                                       "X-Forwarded-Proto", "X-Forwarded-Host", NULL};
 
-static const struct sockaddr *http_client_addr(struct MHD_Connection *conn, const config *cfg, int *forwarded)
+static int http_forwarded(struct MHD_Connection *conn, int via_proxy)
 {
-	const struct sockaddr *sa = http_peer_addr(conn);
-
-	*forwarded = proxy_trusted(cfg->trusted_proxies, cfg->n_trusted_proxies, sa);
-	for (const char *const *h = http_forwarding_headers; *h && !*forwarded; h++)
-		*forwarded = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, *h) != NULL;
-	return *forwarded ? NULL : sa;
+	for (const char *const *h = http_forwarding_headers; *h && !via_proxy; h++)
+		via_proxy = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, *h) != NULL;
+	return via_proxy;
 }
 
 /* Strict decimal Content-Length; -1 when absent or not a number (MHD itself
@@ -645,23 +643,18 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 {
 	const http_route_def *r = http_find_route(url);
 	const char *why = NULL;
-	const struct sockaddr *client;
+	const struct sockaddr *peer = http_peer_addr(conn);
 	auth_result ar;
-	int basic = 0, forwarded;
+	int basic = 0, via_proxy, forwarded = 0;
 	char qpath[128];
+	http_xff xff;
 
 	req->route = r;
 	/* Who sent it: behind a trusted proxy, the client it forwarded for. */
 	http_rdlock(s);
-	{
-		const struct sockaddr *sa = http_peer_addr(conn);
-		const proxy_net *nets = s->cfg->trusted_proxies;
-		size_t n = s->cfg->n_trusted_proxies;
-		http_xff xff;
-
-		proxy_client(nets, n, sa, proxy_trusted(nets, n, sa) ? http_forwarded_for(conn, &xff) : NULL, req->peer,
-		             sizeof(req->peer));
-	}
+	via_proxy = proxy_trusted(s->cfg->trusted_proxies, s->cfg->n_trusted_proxies, peer);
+	proxy_client(s->cfg->trusted_proxies, s->cfg->n_trusted_proxies, peer,
+	             via_proxy ? http_forwarded_for(conn, &xff) : NULL, req->peer, sizeof(req->peer));
 	http_unlock(s);
 	if (req->oom) {
 		req->answered = 1;
@@ -699,10 +692,11 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 	/* The secrets stay inside the read lock; only the verdict and the two
 	 * scalars this request needs leave it. */
 	http_rdlock(s);
-	client = http_client_addr(conn, s->cfg, &forwarded);
-	ar = auth_check(&s->cfg->auth[r->src],
-	                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-	                MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"), client, &why);
+	/* The peer matters only to a source without credentials (auth_check). */
+	forwarded = auth_unconfigured(&s->cfg->auth[r->src]) && http_forwarded(conn, via_proxy);
+	ar = auth_check(
+	    &s->cfg->auth[r->src], MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"), forwarded ? NULL : peer, &why);
 	basic = s->cfg->auth[r->src].username && s->cfg->auth[r->src].username[0];
 	req->max_body = s->cfg->max_body_bytes;
 	req->ack_timeout_ms = s->cfg->ack_timeout_ms;
@@ -968,9 +962,10 @@ static enum MHD_Result http_accepted(struct MHD_Connection *conn, const http_req
 	/* Every accepted request answers this: written straight, not built as a
 	 * jansson object to be written and freed. */
 	char *body;
-	if (asprintf(&body, "{\"status\":\"ok\",\"alerts\":%zu,\"changed\":%d}", n, changed) < 0)
+	int len = asprintf(&body, "{\"status\":\"ok\",\"alerts\":%zu,\"changed\":%d}", n, changed);
+	if (len < 0)
 		return MHD_NO;
-	return http_queue(conn, MHD_HTTP_OK, "application/json", body, strlen(body), NULL);
+	return http_queue(conn, MHD_HTTP_OK, "application/json", body, (size_t)len, NULL);
 }
 
 /* The core's answer (or none) to alerts: 200 once committed, else 503 so the sender retries. */

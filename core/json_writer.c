@@ -356,8 +356,7 @@ char *json_writer_finish(json_writer *w)
 
 void json_writer_reset(json_writer *w)
 {
-	w->len = 0;
-	w->failed = 0;
+	strbuf_reset(w);
 }
 
 void json_writer_free(json_writer *w)

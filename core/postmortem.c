@@ -392,9 +392,10 @@ static int draft_state(const char *path, const char *hash)
 	text = strbuf_read_file(path, DRAFT_READ_MAX, &len, &sb);
 	if (!text)
 		return errno == ENOENT && !sb.st_mode ? DRAFT_MISSING : DRAFT_EDITED;
+	/* Replaced since the stat: what is there now decides. */
 	if (S_ISREG(sb.st_mode) && len == 0)
 		state = DRAFT_MISSING;
-	else if (S_ISREG(sb.st_mode) && hash) {
+	else if (S_ISREG(sb.st_mode)) {
 		text_hash(text, len, h, sizeof(h));
 		state = strcmp(h, hash) == 0 ? DRAFT_OURS : DRAFT_EDITED;
 	}
@@ -532,11 +533,7 @@ postmortems *postmortem_new(store *st, incidents *inc, const config *cfg, char *
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	*pm = (postmortems){
-	    .st = st,
-	    .inc = inc,
-	    .cfg = cfg,
-	};
+	*pm = (postmortems){.st = st, .inc = inc, .cfg = cfg};
 	pm->next_due = store_postmortem_next_due(st);
 	int n = pm->next_due < 0 ? -1 : store_postmortem_undrafted(st, ids, UNDRAFTED_MAX);
 	if (n < 0) {

@@ -154,7 +154,7 @@ const char *proxy_client(const proxy_net *nets, size_t n, const struct sockaddr 
                          size_t size)
 {
 	unsigned char addr[16];
-	int family = 0, found = 0;
+	int family = 0; /* of the last entry read: 0 before the first */
 	const char *end;
 
 	if (!buf || size == 0)
@@ -175,12 +175,11 @@ const char *proxy_client(const proxy_net *nets, size_t n, const struct sockaddr 
 		if (proxy_addr(b, (size_t)(e - b), &family, addr) < 0)
 			return auth_peer_name(peer, buf, size);
 		proxy_unmap(&family, addr);
-		found = 1;
 		if (!proxy_any(nets, n, family, addr))
 			break;
 		end = start > xff ? start - 1 : xff;
 	}
-	if (!found)
+	if (!family)
 		return auth_peer_name(peer, buf, size);
 	if (!inet_ntop(family, addr, buf, (socklen_t)size))
 		snprintf(buf, size, "unknown");

@@ -74,6 +74,13 @@ const char *strbuf_text(strbuf *b);
  * freed. */
 char *strbuf_take(strbuf *b, size_t *len);
 
+/* Empty b for reuse, keeping its memory (a failure is forgotten). */
+static inline void strbuf_reset(strbuf *b)
+{
+	b->len = 0;
+	b->failed = 0;
+}
+
 /* Free the text and empty b (a failure is forgotten). */
 void strbuf_free(strbuf *b);
 

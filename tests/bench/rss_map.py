@@ -49,15 +49,7 @@ def measure(webhook):
         files, target = None, None
         if webhook:
             target = harness.FakeTarget(None, 200, 0, None).start()
-            files = {
-                "webhook.json": {"plugins": {"webhook": {"instances": {"hook": {"url": target.url("/hook")}}}}},
-                "routes.json": {
-                    "routes": [
-                        {"name": "everything", "to": ["log/events"]},
-                        {"name": "hook", "events": ["opened"], "to": ["webhook/hook"]},
-                    ]
-                },
-            }
+            files = harness.webhook_files(target.url("/hook"))
         d = harness.Crierd(tmp, files, hold_seconds=300)
         try:
             d.start()

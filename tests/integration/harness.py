@@ -396,6 +396,20 @@ def default_files(state_dir, port, hold_seconds):
     }
 
 
+def webhook_files(url, **instance):
+    """Files over the defaults: a webhook instance "hook" (url, and any other
+    instance keys) that gets every "opened" event, besides the log."""
+    return {
+        "webhook.json": {"plugins": {"webhook": {"instances": {"hook": dict({"url": url}, **instance)}}}},
+        "routes.json": {
+            "routes": [
+                {"name": "everything", "to": ["log/events"]},
+                {"name": "hook", "events": ["opened"], "to": ["webhook/hook"]},
+            ]
+        },
+    }
+
+
 class Crierd:
     """One crierd with its own configuration folder and state folder under tmp.
 

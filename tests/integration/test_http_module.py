@@ -14,7 +14,7 @@ from unittest import mock
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from harness import DaemonCase, crierd_bin, fixture, wait_until  # noqa: E402
+from harness import DaemonCase, crierd_bin, fixture, wait_until, webhook_files  # noqa: E402
 from test_isolation import host_pids  # noqa: E402
 
 MODULE = "crier-http.so"
@@ -28,18 +28,6 @@ def mapped(pid):
 
 def maps_curl(names):
     return any(n.startswith("libcurl") for n in names)
-
-
-def webhook_files(url, **instance):
-    return {
-        "webhook.json": {"plugins": {"webhook": {"instances": {"hook": dict({"url": url}, **instance)}}}},
-        "routes.json": {
-            "routes": [
-                {"name": "everything", "to": ["log/events"]},
-                {"name": "hook", "events": ["opened"], "to": ["webhook/hook"]},
-            ]
-        },
-    }
 
 
 class HttpModule(DaemonCase):

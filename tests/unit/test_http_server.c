@@ -461,22 +461,33 @@ static int perform(const req *q, resp *r)
 	return rc == CURLE_OK ? 0 : -1;
 }
 
+/* A client connection to port, or -1. */
+static int connect_to(int to)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)to);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 /* Send raw bytes, read the answer for up to wait_ms (until the server closes
  * or the buffer fills). Returns bytes read, -1 on error. */
 static long raw_exchange(const char *raw, char *out, size_t size, int wait_ms)
 {
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	int fd = connect_to(port);
 	size_t got = 0;
 
 	if (fd < 0)
 		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    write(fd, raw, strlen(raw)) != (ssize_t)strlen(raw)) {
+	if (write(fd, raw, strlen(raw)) != (ssize_t)strlen(raw)) {
 		close(fd);
 		return -1;
 	}
@@ -1194,23 +1205,6 @@ static void test_bind_failure(int taken)
 		CHECK(strncmp(err, "cannot listen on [::1]:0: ", 26) == 0);
 	}
 	json_decref(c.ur_services);
-}
-
-/* A client connection to port, or -1. */
-static int connect_to(int to)
-{
-	struct sockaddr_in sa;
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)to);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-		close(fd);
-		fd = -1;
-	}
-	return fd;
 }
 
 /* A keep-alive client that sends its next request the moment its answer is
