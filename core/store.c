@@ -14,12 +14,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 4: the outbox's indexes hold pending rows only (and dead ones, apart),
+/* 5: an incident's events and alerts indexed by runs of event ids, not by
+ * incident (events_span, alerts_span, incidents.event_floor/_ceiling).
+ * 4: the outbox's indexes hold pending rows only (and dead ones, apart),
  * so a delivery done leaves them instead of moving inside them.
  * 3: incidents.audience (public and security flags, core/audience.h).
  * 2: outbox.recipient (one delivery per recipient). Older versions are
  * upgraded in place (see migrate); newer ones are refused. */
-#define SCHEMA_VERSION 4
+#define SCHEMA_VERSION 5
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
@@ -30,16 +32,26 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT);"
     "CREATE TABLE IF NOT EXISTS alerts(source TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,"
     " labels TEXT NOT NULL, annotations TEXT NOT NULL, starts_at INTEGER, ends_at INTEGER, link TEXT,"
-    " incident_id INTEGER, updated_at INTEGER, PRIMARY KEY(source, key)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident_id);"
+    " incident_id INTEGER, updated_at INTEGER, event_mark INTEGER, PRIMARY KEY(source, key)) WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS incidents(id INTEGER PRIMARY KEY, key TEXT NOT NULL, title TEXT NOT NULL,"
     " state TEXT NOT NULL, severity INTEGER NOT NULL, human INTEGER NOT NULL, labels TEXT NOT NULL,"
     " opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER,"
-    " audience INTEGER NOT NULL DEFAULT 0);"
+    " audience INTEGER NOT NULL DEFAULT 0, event_floor INTEGER, event_ceiling INTEGER);"
     "CREATE INDEX IF NOT EXISTS incidents_state ON incidents(state);"
     "CREATE TABLE IF NOT EXISTS events(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, type TEXT NOT NULL,"
     " time INTEGER NOT NULL, actor TEXT, message TEXT, doc TEXT);"
-    "CREATE INDEX IF NOT EXISTS events_incident ON events(incident_id);"
+    /* An incident's events and alerts are found by runs of 1,024 event ids,
+     * then by incident, not by incident alone. An index by incident made
+     * every incident that got an alert or an event write a page of its own
+     * to each index in each commit: with dozens of incidents busy at once,
+     * two thirds of what a commit wrote. Rows of one run share a few pages
+     * whatever their incidents. An alert's run is its event_mark, the id of
+     * the event it joined its incident with; an incident's events and alerts
+     * lie between its event_floor and its event_ceiling (or the newest
+     * event while it is open), and the queries (SPAN) seek once per run
+     * between the two. */
+    "CREATE INDEX IF NOT EXISTS events_span ON events(id >> 10, incident_id);"
+    "CREATE INDEX IF NOT EXISTS alerts_span ON alerts(event_mark >> 10, incident_id);"
     "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"
     " incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"
     " attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
@@ -109,16 +121,33 @@ static const char *const stmt_sql[ST_N] = {
     [ST_BEGIN] = "BEGIN IMMEDIATE",
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
-    [ST_ALERT_PUT] = "INSERT OR REPLACE INTO alerts(source, key, status, labels, annotations, starts_at, ends_at,"
-                     " link, incident_id, updated_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    /* An alert's event_mark is the id the next event will have: the one
+     * telling it joined its incident, written right after. It stays while
+     * the alert stays in that incident, so its alerts_span entry does not
+     * move. */
+    [ST_ALERT_PUT] = "INSERT INTO alerts(source, key, status, labels, annotations, starts_at, ends_at, link,"
+                     " incident_id, updated_at, event_mark) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+                     " (SELECT COALESCE(MAX(id), 0) + 1 FROM events))"
+                     " ON CONFLICT(source, key) DO UPDATE SET status = excluded.status, labels = excluded.labels,"
+                     " annotations = excluded.annotations, starts_at = excluded.starts_at, ends_at = excluded.ends_at,"
+                     " link = excluded.link, incident_id = excluded.incident_id, updated_at = excluded.updated_at,"
+                     " event_mark = CASE WHEN incident_id IS excluded.incident_id THEN event_mark"
+                     " ELSE excluded.event_mark END",
     [ST_ALERT_LOAD] = "SELECT a.source, a.key, a.status = 'firing', a.starts_at, COALESCE(a.incident_id, 0)"
                       " FROM alerts a LEFT JOIN incidents i ON i.id = a.incident_id"
                       " WHERE a.status = 'firing' OR (i.id IS NOT NULL AND i.state <> 'resolved')",
+    /* A new incident's events and alerts all come after the newest event
+     * there is now: that id is its event_floor. Once it is resolved no alert
+     * joins it, so the newest event then is its event_ceiling (alerts_span). */
     [ST_INC_INSERT] = "INSERT INTO incidents(key, title, state, severity, human, labels, opened_at, updated_at,"
-                      " resolved_at, hold_until, audience) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?12)",
+                      " resolved_at, hold_until, audience, event_floor, event_ceiling) VALUES(?1, ?2, ?3, ?4, ?5,"
+                      " ?6, ?7, ?8, ?9, ?10, ?12, (SELECT COALESCE(MAX(id), 0) FROM events),"
+                      " CASE WHEN ?3 = 'resolved' THEN (SELECT COALESCE(MAX(id), 0) FROM events) END)",
     [ST_INC_UPDATE] = "UPDATE incidents SET key = ?1, title = ?2, state = ?3, severity = ?4, human = ?5,"
                       " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10,"
-                      " audience = ?12 WHERE id = ?11",
+                      " audience = ?12,"
+                      " event_ceiling = CASE WHEN ?3 = 'resolved' THEN (SELECT COALESCE(MAX(id), 0) FROM events) END"
+                      " WHERE id = ?11",
     /* Most writes leave the state as it was: then its index is not touched. */
     [ST_INC_UPDATE_SAME_STATE] = "UPDATE incidents SET key = ?1, title = ?2, severity = ?4, human = ?5, labels = ?6,"
                                  " opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10,"
@@ -216,6 +245,20 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
     [3] = "ALTER TABLE incidents ADD COLUMN audience INTEGER NOT NULL DEFAULT 0;",
     /* schema_sql then makes them anew, partial. */
     [4] = "DROP INDEX IF EXISTS outbox_pending; DROP INDEX IF EXISTS outbox_order; DROP INDEX IF EXISTS outbox_state;",
+    /* Floors and ceilings from each incident's first and last events, read
+     * while events_incident is still there; each alert marked with its
+     * incident's floor. schema_sql then makes the span indexes. */
+    [5] =
+        "ALTER TABLE incidents ADD COLUMN event_floor INTEGER;"
+        " ALTER TABLE incidents ADD COLUMN event_ceiling INTEGER;"
+        " ALTER TABLE alerts ADD COLUMN event_mark INTEGER;"
+        " UPDATE incidents SET event_floor ="
+        " COALESCE((SELECT MIN(id) FROM events WHERE incident_id = incidents.id), 0);"
+        " UPDATE incidents SET event_ceiling = COALESCE((SELECT MAX(id) FROM events WHERE incident_id = incidents.id),"
+        " event_floor) WHERE state = 'resolved';"
+        " UPDATE alerts SET event_mark ="
+        " COALESCE((SELECT event_floor FROM incidents WHERE id = alerts.incident_id), 0);"
+        " DROP INDEX IF EXISTS events_incident; DROP INDEX IF EXISTS alerts_incident;",
 };
 
 static int migrate(store *s, const char *path, int from, char *err, size_t errlen)
@@ -891,10 +934,34 @@ fail:
 	return NULL;
 }
 
+/*
+ * The runs of 1,024 event ids where an incident's rows lie (see schema_sql):
+ * a recursive CTE named span with one row per run, for the query to seek
+ * events_span or alerts_span once per run, from the run of floor to the run
+ * of top (SQL expressions).
+ *
+ * An incident's events lie between its floor and the newest event. Its
+ * alerts lie between its floor and its ceiling (the newest event while it
+ * is open) plus one: an alert's mark is the id its event was about to have,
+ * and the newest event then may be a subscriber's confirmation, deleted
+ * since. An incident the store does not have has floor 0.
+ */
+#define SPAN(floor, top)                                                                                               \
+	"WITH RECURSIVE span(run, last) AS (SELECT (" floor ") >> 10, (" top ") >> 10"                                 \
+	" UNION ALL SELECT run + 1, last FROM span WHERE run < last) "
+#define NEWEST_EVENT     "(SELECT COALESCE(MAX(id), 0) FROM events)"
+#define FLOOR_OF_ID      "COALESCE((SELECT event_floor FROM incidents WHERE id = ?1), 0)"
+#define ALERTS_TOP_OF_ID "COALESCE((SELECT event_ceiling FROM incidents WHERE id = ?1), " NEWEST_EVENT ") + 1"
+
+/* The SQL texts below are kept from clang-format, which would break them mid-word. */
+/* clang-format off */
 #define INCIDENT_COLS                                                                                                  \
 	"i.id, i.key, i.title, i.state, i.severity, i.human, i.labels, i.opened_at, i.updated_at, i.resolved_at,"      \
-	" i.audience,"                                                                                                 \
-	" (SELECT COUNT(*) FROM alerts a WHERE a.incident_id = i.id AND a.status = 'firing') AS alerts_firing"
+	" i.audience, ("                                                                                               \
+	SPAN("COALESCE(i.event_floor, 0)", "COALESCE(i.event_ceiling, " NEWEST_EVENT ") + 1")                          \
+	"SELECT COUNT(*) FROM span CROSS JOIN alerts a ON (a.event_mark >> 10) = span.run AND a.incident_id = i.id"    \
+	" WHERE a.status = 'firing') AS alerts_firing"
+/* clang-format on */
 
 json_t *store_incidents_json(store *s, int all)
 {
@@ -913,20 +980,29 @@ json_t *store_incident_json(store *s, int64_t id)
 	return one;
 }
 
+/* An incident's alerts and events (SPAN). */
+/* clang-format off */
+static const char alerts_sql[] =
+	SPAN(FLOOR_OF_ID, ALERTS_TOP_OF_ID)
+	"SELECT a.source AS source, a.key AS key, a.status AS status, a.labels AS labels,"
+	" a.annotations AS annotations, a.starts_at AS starts_at, a.ends_at AS ends_at, a.link AS link,"
+	" a.updated_at AS updated_at FROM span CROSS JOIN alerts a"
+	" ON (a.event_mark >> 10) = span.run AND a.incident_id = ?1 ORDER BY a.starts_at";
+static const char events_sql[] =
+	SPAN(FLOOR_OF_ID, NEWEST_EVENT)
+	"SELECT e.id AS id, e.incident_id AS incident_id, e.type AS type, e.time AS time, e.actor AS actor,"
+	" e.message AS message, e.doc AS data FROM span CROSS JOIN events e"
+	" ON (e.id >> 10) = span.run AND e.incident_id = ?1 ORDER BY e.id";
+/* clang-format on */
+
 json_t *store_alerts_json(store *s, int64_t incident_id)
 {
-	return query_rows(s,
-	                  "SELECT source, key, status, labels, annotations, starts_at, ends_at, link, updated_at"
-	                  " FROM alerts WHERE incident_id = ?1 ORDER BY starts_at",
-	                  1, incident_id, 0, "labels annotations");
+	return query_rows(s, alerts_sql, 1, incident_id, 0, "labels annotations");
 }
 
 json_t *store_events_json(store *s, int64_t incident_id)
 {
-	return query_rows(s,
-	                  "SELECT id, incident_id, type, time, actor, message, doc AS data FROM events"
-	                  " WHERE incident_id = ?1 ORDER BY id",
-	                  1, incident_id, 0, "data");
+	return query_rows(s, events_sql, 1, incident_id, 0, "data");
 }
 
 #define DELIVERY_COLS                                                                                                  \

@@ -8,11 +8,16 @@
 #include <string.h>
 #include <unistd.h>
 
+/* The alerts table as versions 1 to 4 made it. */
+#define ALERTS_V1                                                                                                      \
+	"CREATE TABLE alerts(source TEXT NOT NULL, key TEXT NOT NULL, status TEXT NOT NULL,"                           \
+	" labels TEXT NOT NULL, annotations TEXT NOT NULL, starts_at INTEGER, ends_at INTEGER, link TEXT,"             \
+	" incident_id INTEGER, updated_at INTEGER, PRIMARY KEY(source, key)) WITHOUT ROWID;"
+
 /* What crierd 0.1 (schema version 1) wrote: the outbox had no recipient,
  * incidents no audience. */
 static const char v1_sql[] =
-    "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT);"
-    "INSERT INTO meta VALUES('schema', '1');"
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT);" ALERTS_V1 "INSERT INTO meta VALUES('schema', '1');"
     "CREATE TABLE incidents(id INTEGER PRIMARY KEY, key TEXT NOT NULL, title TEXT NOT NULL,"
     " state TEXT NOT NULL, severity INTEGER NOT NULL, human INTEGER NOT NULL, labels TEXT NOT NULL,"
     " opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER);"
@@ -32,7 +37,11 @@ static const char v1_sql[] =
  * delivery, one delivered, one dead. */
 static const char v3_sql[] =
     "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT);"
-    "INSERT INTO meta VALUES('schema', '3');"
+    "INSERT INTO meta VALUES('schema', '3');" ALERTS_V1
+    "CREATE TABLE incidents(id INTEGER PRIMARY KEY, key TEXT NOT NULL, title TEXT NOT NULL,"
+    " state TEXT NOT NULL, severity INTEGER NOT NULL, human INTEGER NOT NULL, labels TEXT NOT NULL,"
+    " opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER,"
+    " audience INTEGER NOT NULL DEFAULT 0);"
     "CREATE TABLE events(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, type TEXT NOT NULL,"
     " time INTEGER NOT NULL, actor TEXT, message TEXT, doc TEXT);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"
@@ -56,17 +65,28 @@ static int make_db(const char *path, const char *sql)
 	return rc;
 }
 
-static void test_upgrade_from_v1(const char *dir)
+/* The store in file name in dir, made from sql first unless that is NULL,
+ * opened (and so upgraded); NULL, having said why, when it does not open.
+ * path gets the file's path. */
+static store *open_fixture(const char *dir, const char *name, const char *sql, char *path, size_t pathlen)
 {
-	char path[512], err[512] = "";
-	snprintf(path, sizeof(path), "%s/v1.db", dir);
-	CHECK(make_db(path, v1_sql) == 0);
+	char err[512] = "";
+	snprintf(path, pathlen, "%s/%s", dir, name);
+	if (sql)
+		CHECK(make_db(path, sql) == 0);
 	store *s = store_open(path, 0, 1000, err, sizeof(err));
 	CHECK(s != NULL);
-	if (!s) {
+	if (!s)
 		fprintf(stderr, "  %s\n", err);
+	return s;
+}
+
+static void test_upgrade_from_v1(const char *dir)
+{
+	char path[512];
+	store *s = open_fixture(dir, "v1.db", v1_sql, path, sizeof(path));
+	if (!s)
 		return;
-	}
 	/* The pending delivery of version 1 survives, with no recipient and its old key. */
 	store_delivery d[4];
 	int n = store_outbox_due(s, "webhook/ops", d, 4);
@@ -114,6 +134,7 @@ static void test_upgrade_from_v1(const char *dir)
 	store_close(s);
 
 	/* Opened again, it is simply the current version. */
+	char err[512];
 	s = store_open(path, 0, 1000, err, sizeof(err));
 	CHECK(s != NULL);
 	store_close(s);
@@ -140,15 +161,10 @@ static char *index_sql(const char *path, const char *name)
 /* Version 3 to 4: the outbox's indexes become partial; every row keeps its state. */
 static void test_upgrade_from_v3(const char *dir)
 {
-	char path[512], err[512] = "";
-	snprintf(path, sizeof(path), "%s/v3.db", dir);
-	CHECK(make_db(path, v3_sql) == 0);
-	store *s = store_open(path, 0, 1000, err, sizeof(err));
-	CHECK(s != NULL);
-	if (!s) {
-		fprintf(stderr, "  %s\n", err);
+	char path[512];
+	store *s = open_fixture(dir, "v3.db", v3_sql, path, sizeof(path));
+	if (!s)
 		return;
-	}
 	int64_t pending = -1, dead = -1;
 	CHECK(store_outbox_counts(s, &pending, &dead) == 0 && pending == 1 && dead == 1);
 	store_delivery d[4];
@@ -193,7 +209,7 @@ static void test_newer_refused(const char *dir)
 	                    "CREATE TABLE outbox(id INTEGER PRIMARY KEY);") == 0);
 	store *s = store_open(path, 0, 1000, err, sizeof(err));
 	CHECK(s == NULL);
-	CHECK(strstr(err, "has schema version 99; this crierd knows versions 1 to 4") != NULL);
+	CHECK(strstr(err, "has schema version 99; this crierd knows versions 1 to 5") != NULL);
 	store_close(s);
 }
 
@@ -201,10 +217,8 @@ static void test_newer_refused(const char *dir)
  * hold back another's. */
 static void test_lanes(const char *dir)
 {
-	char path[512], err[512] = "";
-	snprintf(path, sizeof(path), "%s/lanes.db", dir);
-	store *s = store_open(path, 0, 1000, err, sizeof(err));
-	CHECK(s != NULL);
+	char path[512];
+	store *s = open_fixture(dir, "lanes.db", NULL, path, sizeof(path));
 	if (!s)
 		return;
 	int64_t e1 = store_event_add(s, 7, "opened", 1000, "t", "", "{\"type\":\"opened\"}");
@@ -235,6 +249,204 @@ static void test_lanes(const char *dir)
 	store_close(s);
 }
 
+/* Version 4's incidents, events and alerts, indexed by incident: three
+ * incidents taking turns over 3,000 events (three runs of 1,024 ids), the
+ * third resolved, and 300 alerts, every third one resolved. */
+static const char v4_sql[] =
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT);"
+    "INSERT INTO meta VALUES('schema', '4');" ALERTS_V1 "CREATE INDEX alerts_incident ON alerts(incident_id);"
+    "CREATE TABLE incidents(id INTEGER PRIMARY KEY, key TEXT NOT NULL, title TEXT NOT NULL,"
+    " state TEXT NOT NULL, severity INTEGER NOT NULL, human INTEGER NOT NULL, labels TEXT NOT NULL,"
+    " opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER,"
+    " audience INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE events(id INTEGER PRIMARY KEY, incident_id INTEGER NOT NULL, type TEXT NOT NULL,"
+    " time INTEGER NOT NULL, actor TEXT, message TEXT, doc TEXT);"
+    "CREATE INDEX events_incident ON events(incident_id);"
+    "INSERT INTO incidents VALUES(1, 'service=a', 'A', 'investigating', 3, 0, '{}', 1000, 1000, NULL, NULL, 0),"
+    " (2, 'service=b', 'B', 'investigating', 3, 0, '{}', 1000, 1000, NULL, NULL, 0),"
+    " (3, 'service=c', 'C', 'resolved', 3, 0, '{}', 1000, 1000, 5000, NULL, 0);"
+    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 3000)"
+    " INSERT INTO events(incident_id, type, time, doc) SELECT x % 3 + 1, 'alert_joined', x, '{}' FROM n;"
+    "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 300)"
+    " INSERT INTO alerts SELECT 'am', printf('a%03d', x), CASE WHEN x % 3 THEN 'firing' ELSE 'resolved' END,"
+    " '{}', '{}', x, 0, NULL, x % 3 + 1, x FROM n;";
+
+/* Incident id's events, alerts and firing count, as the store answers them
+ * through its span indexes, against a plain scan of the same file. */
+static void check_incident_rows(store *s, const char *path, int64_t id)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *ev = NULL, *al = NULL;
+	CHECK(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db, "SELECT id FROM events WHERE incident_id = ?1 ORDER BY id", -1, &ev, NULL) ==
+	      SQLITE_OK);
+	CHECK(sqlite3_prepare_v2(db,
+	                         "SELECT key, status = 'firing' FROM alerts WHERE incident_id = ?1 ORDER BY starts_at",
+	                         -1, &al, NULL) == SQLITE_OK);
+	json_t *events = store_events_json(s, id), *alerts = store_alerts_json(s, id);
+	CHECK(events != NULL && alerts != NULL);
+	size_t n = 0, mismatched = 0;
+	sqlite3_bind_int64(ev, 1, id);
+	while (sqlite3_step(ev) == SQLITE_ROW) {
+		json_t *row = json_array_get(events, n++);
+		if (json_integer_value(json_object_get(row, "id")) != sqlite3_column_int64(ev, 0))
+			mismatched++;
+	}
+	CHECK(mismatched == 0 && n == json_array_size(events));
+	if (mismatched || n != json_array_size(events))
+		fprintf(stderr, "  incident %lld: %zu events in the store, %zu listed, %zu differ\n", (long long)id, n,
+		        json_array_size(events), mismatched);
+	int firing = 0;
+	n = mismatched = 0;
+	sqlite3_bind_int64(al, 1, id);
+	while (sqlite3_step(al) == SQLITE_ROW) {
+		json_t *row = json_array_get(alerts, n++);
+		const char *key = json_string_value(json_object_get(row, "key"));
+		if (!key || strcmp(key, (const char *)sqlite3_column_text(al, 0)) != 0)
+			mismatched++;
+		firing += sqlite3_column_int(al, 1);
+	}
+	CHECK(mismatched == 0 && n == json_array_size(alerts));
+	if (mismatched || n != json_array_size(alerts))
+		fprintf(stderr, "  incident %lld: %zu alerts in the store, %zu listed, %zu differ\n", (long long)id, n,
+		        json_array_size(alerts), mismatched);
+	json_t *inc = store_incident_json(s, id);
+	if (inc) {
+		CHECK(json_integer_value(json_object_get(inc, "alerts_firing")) == firing);
+		/* The list of open incidents counts the same way. */
+		json_t *all = store_incidents_json(s, 1), *one;
+		size_t i;
+		json_array_foreach(all, i, one) if (json_integer_value(json_object_get(one, "id")) == id)
+		    CHECK(json_integer_value(json_object_get(one, "alerts_firing")) == firing);
+		json_decref(all);
+	}
+	json_decref(inc);
+	json_decref(events);
+	json_decref(alerts);
+	sqlite3_finalize(ev);
+	sqlite3_finalize(al);
+	sqlite3_close(db);
+}
+
+/* Version 4 to 5: the incident indexes give way to the span indexes, and
+ * every incident still has all its events and alerts. */
+static void test_upgrade_from_v4(const char *dir)
+{
+	char path[512];
+	store *s = open_fixture(dir, "v4.db", v4_sql, path, sizeof(path));
+	if (!s)
+		return;
+	for (int64_t id = 1; id <= 4; id++)
+		check_incident_rows(s, path, id);
+	json_t *events = store_events_json(s, 2);
+	CHECK(json_array_size(events) == 1000);
+	json_decref(events);
+	store_close(s);
+	char *sql = index_sql(path, "events_incident");
+	CHECK_STR(sql, "");
+	free(sql);
+	sql = index_sql(path, "alerts_incident");
+	CHECK_STR(sql, "");
+	free(sql);
+	sql = index_sql(path, "alerts_span");
+	CHECK(sql && strstr(sql, "event_mark >> 10, incident_id") != NULL);
+	free(sql);
+	sql = index_sql(path, "events_span");
+	CHECK(sql && strstr(sql, "id >> 10, incident_id") != NULL);
+	free(sql);
+}
+
+static int put_alert(store *s, const char *key, const char *status, int64_t starts_at, int64_t incident_id)
+{
+	json_t *a = json_pack("{s:s, s:s, s:s, s:I}", "source", "am", "key", key, "status", status, "starts_at",
+	                      (json_int_t)starts_at);
+	int rc = a ? store_alert_put(s, a, "{}", "{}", incident_id, starts_at) : -1;
+	json_decref(a);
+	return rc;
+}
+
+static int64_t open_incident(store *s, const char *key)
+{
+	store_incident row = {.key = key, .title = key, .state = "investigating", .labels_txt = "{}"};
+	return store_incident_put(s, &row) == 0 ? row.id : -1;
+}
+
+/* A store's incidents found through the span indexes as crierd writes them:
+ * alerts put just before the event telling of them, incidents taking turns
+ * over several runs of ids, an alert moving to another incident, an incident
+ * resolved and written to afterwards, and the newest event, a subscriber's
+ * confirmation, deleted between an alert and its event. */
+static void test_spans(const char *dir)
+{
+	char path[512];
+	store *s = open_fixture(dir, "spans.db", NULL, path, sizeof(path));
+	if (!s)
+		return;
+	int64_t inc[6]; /* the sixth opens late, its floor beyond the first run */
+	char key[32];
+	for (int i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "service=%d", i);
+		inc[i] = open_incident(s, key);
+		CHECK(inc[i] > 0);
+		CHECK(store_event_add(s, inc[i], "opened", 1, "t", "", "{}") > 0);
+	}
+	sqlite3 *db = NULL;
+	CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+	/* The store's checkpoints hold the writer's lock for a moment. */
+	sqlite3_busy_timeout(db, 5000);
+	int failed = 0;
+	for (int k = 1; k <= 4000 && !failed; k++) {
+		/* Incident 1 is resolved half-way; later ones keep going. */
+		int64_t id = inc[k < 2000 ? k % 5 : k % 4 == 1 ? 0 : k % 4];
+		if (k == 2500) {
+			inc[5] = open_incident(s, "service=late");
+			failed |= inc[5] <= 0 || store_event_add(s, inc[5], "opened", k, "t", "", "{}") <= 0;
+		}
+		if (k > 2500 && k % 7 == 0)
+			id = inc[5];
+		if (k % 700 == 0) {
+			int64_t c = store_event_add(s, 0, "subscription_confirm", k, "t", "", "{}");
+			char del[96];
+			snprintf(del, sizeof(del), "DELETE FROM events WHERE id = %lld", (long long)c);
+			failed |= c <= 0 || sqlite3_exec(db, del, NULL, NULL, NULL) != SQLITE_OK;
+		}
+		snprintf(key, sizeof(key), "a%04d", k);
+		failed |= put_alert(s, key, k % 3 ? "firing" : "resolved", k, id) < 0 ||
+		          store_event_add(s, id, "alert_joined", k, "t", "", "{}") <= 0;
+		if (k == 2000) {
+			store_incident row = {.id = inc[1],
+			                      .key = "service=1",
+			                      .title = "service=1",
+			                      .state = "resolved",
+			                      .labels_txt = "{}"};
+			failed |= store_incident_put(s, &row) < 0 ||
+			          store_event_add(s, inc[1], "resolved", k, "t", "", "{}") <= 0;
+		}
+	}
+	CHECK(!failed);
+	/* Written after it was resolved: a post-mortem's event, one of its alerts resolving. */
+	CHECK(store_event_add(s, inc[1], "postmortem_published", 5000, "t", "", "{}") > 0);
+	CHECK(put_alert(s, "a1996", "resolved", 1996, inc[1]) == 0);
+	/* An alert resolving stays where it joined its incident. */
+	CHECK(put_alert(s, "a3997", "resolved", 3997, inc[5]) == 0);
+	/* An alert moving: it leaves incident 4 for incident 2. */
+	CHECK(put_alert(s, "a0004", "firing", 4, inc[2]) == 0);
+	CHECK(store_event_add(s, inc[2], "alert_joined", 5001, "t", "", "{}") > 0);
+	/* Events of an incident the store has no row for are still found. */
+	CHECK(store_event_add(s, 99, "opened", 5002, "t", "", "{}") > 0);
+	for (int i = 0; i < 6; i++)
+		check_incident_rows(s, path, inc[i]);
+	check_incident_rows(s, path, 99);
+	json_t *moved = store_alerts_json(s, inc[2]), *a;
+	size_t i;
+	int found = 0;
+	json_array_foreach(moved, i, a) found |= strcmp(json_string_value(json_object_get(a, "key")), "a0004") == 0;
+	CHECK(found);
+	json_decref(moved);
+	sqlite3_close(db);
+	store_close(s);
+}
+
 int main(void)
 {
 	char dir[] = "/tmp/crier-test-store-XXXXXX";
@@ -243,6 +455,8 @@ int main(void)
 	test_upgrade_from_v1(dir);
 	test_upgrade_from_v3(dir);
 	test_newer_refused(dir);
+	test_upgrade_from_v4(dir);
+	test_spans(dir);
 	test_lanes(dir);
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
