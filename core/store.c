@@ -122,9 +122,10 @@ static const char *const stmt_sql[ST_N] = {
     [ST_COMMIT] = "COMMIT",
     [ST_ROLLBACK] = "ROLLBACK",
     /* An alert's event_mark is the id the next event will have: the one
-     * telling it joined its incident, written right after. It stays while
-     * the alert stays in that incident, so its alerts_span entry does not
-     * move. */
+     * telling it joined its incident, written right after in the same
+     * transaction. It stays while the alert stays in that incident, so its
+     * alerts_span entry is rewritten where it was, in its own run, and the
+     * incident's span still covers it. */
     [ST_ALERT_PUT] = "INSERT INTO alerts(source, key, status, labels, annotations, starts_at, ends_at, link,"
                      " incident_id, updated_at, event_mark) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
                      " (SELECT COALESCE(MAX(id), 0) + 1 FROM events))"
@@ -246,14 +247,16 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
     /* schema_sql then makes them anew, partial. */
     [4] = "DROP INDEX IF EXISTS outbox_pending; DROP INDEX IF EXISTS outbox_order; DROP INDEX IF EXISTS outbox_state;",
     /* Floors and ceilings from each incident's first and last events, read
-     * while events_incident is still there; each alert marked with its
+     * while events_incident is still there (an incident without events: the
+     * newest event, as for one opened now); each alert marked with its
      * incident's floor. schema_sql then makes the span indexes. */
     [5] =
         "ALTER TABLE incidents ADD COLUMN event_floor INTEGER;"
         " ALTER TABLE incidents ADD COLUMN event_ceiling INTEGER;"
         " ALTER TABLE alerts ADD COLUMN event_mark INTEGER;"
         " UPDATE incidents SET event_floor ="
-        " COALESCE((SELECT MIN(id) FROM events WHERE incident_id = incidents.id), 0);"
+        " COALESCE((SELECT MIN(id) FROM events WHERE incident_id = incidents.id),"
+        " (SELECT MAX(id) FROM events), 0);"
         " UPDATE incidents SET event_ceiling = COALESCE((SELECT MAX(id) FROM events WHERE incident_id = incidents.id),"
         " event_floor) WHERE state = 'resolved';"
         " UPDATE alerts SET event_mark ="
@@ -941,24 +944,28 @@ fail:
  * of top (SQL expressions).
  *
  * An incident's events lie between its floor and the newest event. Its
- * alerts lie between its floor and its ceiling (the newest event while it
- * is open) plus one: an alert's mark is the id its event was about to have,
- * and the newest event then may be a subscriber's confirmation, deleted
- * since. An incident the store does not have has floor 0.
+ * alerts lie between its floor and its ceiling, or the newest event while
+ * it is open: an alert's mark is the id of an event of the incident, and
+ * those are never deleted. An incident the store does not have has floor 0
+ * (its rows are looked for everywhere).
+ *
+ * The cost is one seek per run the incident spans: an incident open while
+ * millions of events are written elsewhere costs milliseconds to list
+ * (BENCHMARKS.md, schema 5).
  */
 #define SPAN(floor, top)                                                                                               \
 	"WITH RECURSIVE span(run, last) AS (SELECT (" floor ") >> 10, (" top ") >> 10"                                 \
 	" UNION ALL SELECT run + 1, last FROM span WHERE run < last) "
 #define NEWEST_EVENT     "(SELECT COALESCE(MAX(id), 0) FROM events)"
 #define FLOOR_OF_ID      "COALESCE((SELECT event_floor FROM incidents WHERE id = ?1), 0)"
-#define ALERTS_TOP_OF_ID "COALESCE((SELECT event_ceiling FROM incidents WHERE id = ?1), " NEWEST_EVENT ") + 1"
+#define ALERTS_TOP_OF_ID "COALESCE((SELECT event_ceiling FROM incidents WHERE id = ?1), " NEWEST_EVENT ")"
 
 /* The SQL texts below are kept from clang-format, which would break them mid-word. */
 /* clang-format off */
 #define INCIDENT_COLS                                                                                                  \
 	"i.id, i.key, i.title, i.state, i.severity, i.human, i.labels, i.opened_at, i.updated_at, i.resolved_at,"      \
 	" i.audience, ("                                                                                               \
-	SPAN("COALESCE(i.event_floor, 0)", "COALESCE(i.event_ceiling, " NEWEST_EVENT ") + 1")                          \
+	SPAN("COALESCE(i.event_floor, 0)", "COALESCE(i.event_ceiling, " NEWEST_EVENT ")")                              \
 	"SELECT COUNT(*) FROM span CROSS JOIN alerts a ON (a.event_mark >> 10) = span.run AND a.incident_id = i.id"    \
 	" WHERE a.status = 'firing') AS alerts_firing"
 /* clang-format on */
@@ -987,7 +994,7 @@ static const char alerts_sql[] =
 	"SELECT a.source AS source, a.key AS key, a.status AS status, a.labels AS labels,"
 	" a.annotations AS annotations, a.starts_at AS starts_at, a.ends_at AS ends_at, a.link AS link,"
 	" a.updated_at AS updated_at FROM span CROSS JOIN alerts a"
-	" ON (a.event_mark >> 10) = span.run AND a.incident_id = ?1 ORDER BY a.starts_at";
+	" ON (a.event_mark >> 10) = span.run AND a.incident_id = ?1 ORDER BY a.starts_at, a.source, a.key";
 static const char events_sql[] =
 	SPAN(FLOOR_OF_ID, NEWEST_EVENT)
 	"SELECT e.id AS id, e.incident_id AS incident_id, e.type AS type, e.time AS time, e.actor AS actor,"
