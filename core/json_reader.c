@@ -791,16 +791,25 @@ const char *json_reader_peek_text(json_reader *r, size_t *len)
 	const unsigned char *p = r->p, *end = r->end;
 	if (p == end || (*p != '{' && *p != '['))
 		return NULL;
+	/* Most of an alert's text is inside strings: memchr finds each string's
+	 * quotes, and a quote is its end when an even number of backslashes
+	 * stands before it (the opening quote stops the count). Between
+	 * strings, only brackets and quotes matter. */
 	size_t depth = 0;
 	for (const unsigned char *q = p; q < end; q++) {
 		unsigned char c = *q;
 		if (c == '"') {
-			/* To the closing quote; a backslash takes the next byte with it. */
-			for (q++; q < end && *q != '"'; q++)
-				if (*q == '\\')
-					q++;
-			if (q >= end)
-				return NULL;
+			const unsigned char *open = q;
+			for (;;) {
+				q = memchr(q + 1, '"', (size_t)(end - q - 1));
+				if (!q)
+					return NULL;
+				const unsigned char *b = q;
+				while (b > open + 1 && b[-1] == '\\')
+					b--;
+				if ((q - b) % 2 == 0)
+					break;
+			}
 		} else if (c == '{' || c == '[') {
 			depth++;
 		} else if ((c == '}' || c == ']') && --depth == 0) {

@@ -377,6 +377,87 @@ static void test_writer_stream(void)
 	json_decref(want);
 }
 
+/* json_reader_peek_text as it first was, one byte at a time: a backslash in
+ * a string takes the next byte with it. The reference for the one that
+ * finds quotes with memchr. */
+static const char *peek_text_bytewise(const char *s, size_t n, size_t *len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+	size_t depth = 0;
+	*len = 0;
+	if (p == end || (*p != '{' && *p != '['))
+		return NULL;
+	for (const unsigned char *q = p; q < end; q++) {
+		if (*q == '"') {
+			for (q++; q < end && *q != '"'; q++)
+				if (*q == '\\')
+					q++;
+			if (q >= end)
+				return NULL;
+		} else if (*q == '{' || *q == '[') {
+			depth++;
+		} else if ((*q == '}' || *q == ']') && --depth == 0) {
+			*len = (size_t)(q + 1 - p);
+			return s;
+		}
+	}
+	return NULL;
+}
+
+/* The extent of a value's text, against the bytewise reference: fixed cases
+ * (escaped quotes, runs of backslashes, brackets inside strings, cut short),
+ * then 200,000 strings of brackets, quotes and backslashes. */
+static void test_peek_text(void)
+{
+	static const char *const fixed[] = {
+	    "{}",
+	    "[]",
+	    "{\"a\":\"}\"}",
+	    "{\"a\":\"\\\"}\"}x",
+	    "{\"a\":\"\\\\\"}x",
+	    "{\"a\":\"\\\\\\\"}\"}",
+	    "[\"\\\\\\\\\"]",
+	    "[\"]",
+	    "[\"\\\"]",
+	    "{\"k\":[1,{\"x\":\"]\"}]}, 2",
+	    "[\"",
+	    "{",
+	    "x",
+	    "",
+	};
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		size_t n = strlen(fixed[i]), want_len, got_len;
+		const char *want = peek_text_bytewise(fixed[i], n, &want_len);
+		json_reader r;
+		json_reader_init(&r, fixed[i], n, 64, 0);
+		const char *got = json_reader_peek_text(&r, &got_len);
+		CHECK((got == NULL) == (want == NULL) && got_len == want_len);
+		json_reader_free(&r);
+	}
+	static const char alphabet[] = "{}[]\"\\a";
+	char buf[48];
+	uint32_t seed = 12345;
+	int differ = 0;
+	for (int i = 0; i < 200000; i++) {
+		seed = seed * 1103515245u + 12345u;
+		size_t n = 1 + (seed >> 16) % sizeof(buf);
+		for (size_t j = 0; j < n; j++) {
+			seed = seed * 1103515245u + 12345u;
+			buf[j] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+		}
+		buf[0] = (seed >> 20) & 1 ? '{' : '[';
+		size_t want_len, got_len;
+		const char *want = peek_text_bytewise(buf, n, &want_len);
+		json_reader r;
+		json_reader_init(&r, buf, n, 64, 0);
+		const char *got = json_reader_peek_text(&r, &got_len);
+		if ((got == NULL) != (want == NULL) || got_len != want_len)
+			differ++;
+		json_reader_free(&r);
+	}
+	CHECK(differ == 0);
+}
+
 int main(void)
 {
 	test_walk();
@@ -387,5 +468,6 @@ int main(void)
 	test_error_offset();
 	test_writer();
 	test_writer_stream();
+	test_peek_text();
 	return check_summary("test_json");
 }
