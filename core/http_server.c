@@ -692,11 +692,18 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 	/* The secrets stay inside the read lock; only the verdict and the two
 	 * scalars this request needs leave it. */
 	http_rdlock(s);
-	/* The peer matters only to a source without credentials (auth_check). */
+	/* The peer matters only to a source without credentials (auth_check),
+	 * and a forwarded request is never a loopback client's. */
 	forwarded = auth_unconfigured(&s->cfg->auth[r->src]) && http_forwarded(conn, via_proxy);
-	ar = auth_check(
-	    &s->cfg->auth[r->src], MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
-	    MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"), forwarded ? NULL : peer, &why);
+	if (forwarded) {
+		ar = AUTH_LOOPBACK_ONLY;
+		why = "no credentials configured and the request came through a proxy (a forwarding "
+		      "header, or a peer in http.trusted_proxies)";
+	} else {
+		ar = auth_check(&s->cfg->auth[r->src],
+		                MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION),
+		                MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token"), peer, &why);
+	}
 	basic = s->cfg->auth[r->src].username && s->cfg->auth[r->src].username[0];
 	req->max_body = s->cfg->max_body_bytes;
 	req->ack_timeout_ms = s->cfg->ack_timeout_ms;
@@ -705,9 +712,6 @@ static enum MHD_Result http_begin(http_server *s, struct MHD_Connection *conn, c
 	if (ar != AUTH_OK) {
 		req->answered = 1;
 		metrics_rejected(r->src, "auth");
-		if (ar == AUTH_LOOPBACK_ONLY && forwarded)
-			why = "no credentials configured and the request came through a proxy (a forwarding "
-			      "header, or a peer in http.trusted_proxies)";
 		log_warn("request rejected", " source=%s peer=%s reason=auth detail=\"%s\"", config_source_name(r->src),
 		         req->peer, why ? why : "denied");
 		if (ar == AUTH_LOOPBACK_ONLY)

@@ -425,7 +425,7 @@ static void render_tokens(const inl *x, strbuf *b)
 			for (int m = t->closes; m >= 0; m = x->m[m].next_close)
 				strbuf_addstr(b, x->m[m].strong ? "</strong>" : "</em>");
 			for (size_t k = 0; k < left_of(t); k++)
-				strbuf_add(b, &t->ch, 1);
+				strbuf_addch(b, t->ch);
 			for (int m = t->opens; m >= 0; m = x->m[m].next_open)
 				strbuf_addstr(b, x->m[m].strong ? "<strong>" : "<em>");
 			break;
@@ -530,7 +530,7 @@ static void flush_text(md *m)
 static void add_line_text(md *m, int kind, const char *s, size_t n)
 {
 	if (m->text_kind != TEXT_NONE && m->text.len > 0)
-		strbuf_add(&m->text, "\n", 1);
+		strbuf_addch(&m->text, '\n');
 	m->text_kind = kind;
 	strbuf_add(&m->text, s, n);
 }
@@ -594,7 +594,7 @@ static void code_block(md *m, char ch, size_t len, size_t indent)
 		while (k < indent && k < l.n && l.s[k] == ' ')
 			k++;
 		put_escaped(&m->out, l.s + k, l.n - k);
-		strbuf_add(&m->out, "\n", 1);
+		strbuf_addch(&m->out, '\n');
 	}
 	strbuf_addstr(&m->out, "</code></pre>\n");
 }
@@ -670,12 +670,10 @@ static int list_item(const line *l, item *it)
 
 static void open_list(md *m, const item *it)
 {
-	char tag[48];
 	if (it->ordered && it->start != 1)
-		snprintf(tag, sizeof(tag), "<ol start=\"%ld\">\n<li>", it->start);
+		strbuf_addf(&m->out, "<ol start=\"%ld\">\n<li>", it->start);
 	else
-		snprintf(tag, sizeof(tag), "%s\n<li>", it->ordered ? "<ol>" : "<ul>");
-	strbuf_addstr(&m->out, tag);
+		strbuf_addstr(&m->out, it->ordered ? "<ol>\n<li>" : "<ul>\n<li>");
 	m->lists[m->depth++] = (list_level){.ordered = it->ordered, .indent = it->indent, .content = it->content};
 }
 
@@ -732,15 +730,12 @@ char *markdown_html(const char *src, size_t len, int heading_offset)
 		} else if (fence_open(&l, &ch, &flen, &findent)) {
 			code_block(&m, ch, flen, findent);
 		} else if (heading(&l, &level, &from, &to)) {
-			char tag[24];
 			close_lists(&m);
 			flush_text(&m);
 			level = level + m.offset > 6 ? 6 : level + m.offset;
-			snprintf(tag, sizeof(tag), "<h%d>", level);
-			strbuf_addstr(&m.out, tag);
+			strbuf_addf(&m.out, "<h%d>", level);
 			render_inline(&m.out, l.s + from, to - from);
-			snprintf(tag, sizeof(tag), "</h%d>\n", level);
-			strbuf_addstr(&m.out, tag);
+			strbuf_addf(&m.out, "</h%d>\n", level);
 		} else if (list_item(&l, &it)) {
 			list_line(&m, &l, &it);
 		} else {
@@ -795,14 +790,14 @@ char *markdown_literal(const char *s)
 	for (const char *p = s; *p; p++) {
 		unsigned char c = (unsigned char)*p;
 		if (c == '\n' || c == '\r' || c == '\t')
-			strbuf_add(&b, " ", 1);
+			strbuf_addch(&b, ' ');
 		else if (c < 0x20 || c == 0x7f)
 			continue;
 		else if (strchr("\\`*_[]<>", c)) {
 			char esc[2] = {'\\', (char)c};
 			strbuf_add(&b, esc, 2);
 		} else {
-			strbuf_add(&b, p, 1);
+			strbuf_addch(&b, *p);
 		}
 	}
 	return strbuf_take(&b, NULL);

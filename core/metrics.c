@@ -118,6 +118,15 @@ void metrics_set_ready(int ready)
 	atomic_store_explicit(&metrics_ready, ready ? 1 : 0, memory_order_relaxed);
 }
 
+/* The instance named name, or NULL; the caller holds metrics_lock. */
+static metrics_instance *metrics_instance_find(const char *name)
+{
+	for (size_t i = 0; i < metrics_n_instances; i++)
+		if (strcmp(metrics_instances[i]->name, name) == 0)
+			return metrics_instances[i];
+	return NULL;
+}
+
 static metrics_instance *metrics_instance_get(const char *name)
 {
 	metrics_instance *mi = NULL;
@@ -125,12 +134,8 @@ static metrics_instance *metrics_instance_get(const char *name)
 	if (!name)
 		return &metrics_overflow;
 	pthread_mutex_lock(&metrics_lock);
-	for (size_t i = 0; i < metrics_n_instances; i++) {
-		if (strcmp(metrics_instances[i]->name, name) == 0) {
-			mi = metrics_instances[i];
-			goto out;
-		}
-	}
+	if ((mi = metrics_instance_find(name)) != NULL)
+		goto out;
 	if (metrics_n_instances >= METRICS_MAX_INSTANCES)
 		goto out;
 	if (metrics_n_instances == metrics_cap_instances) {
@@ -240,9 +245,9 @@ uint64_t metrics_host_deaths(const char *instance)
 	uint64_t n = 0;
 
 	pthread_mutex_lock(&metrics_lock);
-	for (size_t i = 0; instance && i < metrics_n_instances; i++)
-		if (strcmp(metrics_instances[i]->name, instance) == 0)
-			n = metrics_get(&metrics_instances[i]->host_deaths);
+	metrics_instance *mi = instance ? metrics_instance_find(instance) : NULL;
+	if (mi)
+		n = metrics_get(&mi->host_deaths);
 	pthread_mutex_unlock(&metrics_lock);
 	return n;
 }

@@ -26,6 +26,9 @@
 #define STR_(x) #x
 #define STR(x)  STR_(x)
 
+/* The newest event's id, 0 in an empty store: floors, ceilings and marks (schema_sql). */
+#define NEWEST_EVENT "(SELECT COALESCE(MAX(id), 0) FROM events)"
+
 /* One transaction: a first start that fails half-way leaves nothing behind. */
 static const char schema_sql[] =
     "BEGIN;"
@@ -128,7 +131,7 @@ static const char *const stmt_sql[ST_N] = {
      * incident's span still covers it. */
     [ST_ALERT_PUT] = "INSERT INTO alerts(source, key, status, labels, annotations, starts_at, ends_at, link,"
                      " incident_id, updated_at, event_mark) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
-                     " (SELECT COALESCE(MAX(id), 0) + 1 FROM events))"
+                     " " NEWEST_EVENT " + 1)"
                      " ON CONFLICT(source, key) DO UPDATE SET status = excluded.status, labels = excluded.labels,"
                      " annotations = excluded.annotations, starts_at = excluded.starts_at, ends_at = excluded.ends_at,"
                      " link = excluded.link, incident_id = excluded.incident_id, updated_at = excluded.updated_at,"
@@ -139,15 +142,15 @@ static const char *const stmt_sql[ST_N] = {
                       " WHERE a.status = 'firing' OR (i.id IS NOT NULL AND i.state <> 'resolved')",
     /* A new incident's events and alerts all come after the newest event
      * there is now: that id is its event_floor. Once it is resolved no alert
-     * joins it, so the newest event then is its event_ceiling (alerts_span). */
+     * joins it, so the newest event then is its event_ceiling (alerts_span);
+     * until then it has none, and the newest event bounds its alerts. */
     [ST_INC_INSERT] = "INSERT INTO incidents(key, title, state, severity, human, labels, opened_at, updated_at,"
-                      " resolved_at, hold_until, audience, event_floor, event_ceiling) VALUES(?1, ?2, ?3, ?4, ?5,"
-                      " ?6, ?7, ?8, ?9, ?10, ?12, (SELECT COALESCE(MAX(id), 0) FROM events),"
-                      " CASE WHEN ?3 = 'resolved' THEN (SELECT COALESCE(MAX(id), 0) FROM events) END)",
+                      " resolved_at, hold_until, audience, event_floor) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                      " ?10, ?12, " NEWEST_EVENT ")",
     [ST_INC_UPDATE] = "UPDATE incidents SET key = ?1, title = ?2, state = ?3, severity = ?4, human = ?5,"
                       " labels = ?6, opened_at = ?7, updated_at = ?8, resolved_at = ?9, hold_until = ?10,"
                       " audience = ?12,"
-                      " event_ceiling = CASE WHEN ?3 = 'resolved' THEN (SELECT COALESCE(MAX(id), 0) FROM events) END"
+                      " event_ceiling = CASE WHEN ?3 = 'resolved' THEN " NEWEST_EVENT " END"
                       " WHERE id = ?11",
     /* Most writes leave the state as it was: then its index is not touched. */
     [ST_INC_UPDATE_SAME_STATE] = "UPDATE incidents SET key = ?1, title = ?2, severity = ?4, human = ?5, labels = ?6,"
@@ -956,7 +959,6 @@ fail:
 #define SPAN(floor, top)                                                                                               \
 	"WITH RECURSIVE span(run, last) AS (SELECT (" floor ") >> 10, (" top ") >> 10"                                 \
 	" UNION ALL SELECT run + 1, last FROM span WHERE run < last) "
-#define NEWEST_EVENT     "(SELECT COALESCE(MAX(id), 0) FROM events)"
 #define FLOOR_OF_ID      "COALESCE((SELECT event_floor FROM incidents WHERE id = ?1), 0)"
 #define ALERTS_TOP_OF_ID "COALESCE((SELECT event_ceiling FROM incidents WHERE id = ?1), " NEWEST_EVENT ")"
 

@@ -34,8 +34,10 @@ TARGET_P99_MS = 20.0
 RUN = "0001"  # fingerprint prefix of the measured run's new alerts (load.lua)
 
 
-def wrk(port, seconds, run, threads, conns, timeout="5s"):
-    """wrk with load.lua against port: (its BENCH line as {name: number}, its output)."""
+def wrk(target, seconds, run, threads, conns, timeout="5s", mode="webhook", path=None):
+    """wrk with load.lua against target (a loopback port, or a URL), load.lua's
+    mode and path: (its BENCH line as {name: number}, its output)."""
+    url = target if isinstance(target, str) else "http://127.0.0.1:%d" % target
     cmd = [
         "wrk",
         "-t%d" % threads,
@@ -43,11 +45,11 @@ def wrk(port, seconds, run, threads, conns, timeout="5s"):
         "-d%ds" % seconds,
         "--timeout", timeout,
         "-s", os.path.join(HERE, "load.lua"),
-        "http://127.0.0.1:%d" % port,
+        url,
         "--",
         run,
-        "webhook",
-    ]
+        mode,
+    ] + ([path] if path else [])
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     if p.returncode != 0:
         raise RuntimeError("wrk failed (%d):\n%s%s" % (p.returncode, p.stdout, p.stderr))

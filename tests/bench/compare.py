@@ -23,7 +23,6 @@ isolation, 1; --deliveries: 3), BENCH_ISOLATION (thread,process).
 
 import json
 import os
-import re
 import shutil
 import socket
 import sqlite3
@@ -33,6 +32,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+import bench  # noqa: E402
 import harness  # noqa: E402
 import procfs  # noqa: E402
 
@@ -41,13 +41,8 @@ NGINX_BIN = "/usr/sbin/nginx"
 
 
 def wrk(url, seconds, run, mode, threads, conns, path="/api/v1/alertmanager"):
-    cmd = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % seconds, "--timeout", "5s",
-           "-s", os.path.join(HERE, "load.lua"), url, "--", run, mode, path]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    m = re.search(r"^BENCH (.*)$", p.stdout, re.M)
-    if p.returncode != 0 or not m:
-        raise RuntimeError("wrk failed:\n%s%s" % (p.stdout, p.stderr))
-    r = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
+    """bench.wrk's run, as requests/s, p50/p99 in ms, bad answers and requests."""
+    r, _ = bench.wrk(url, seconds, run, threads, conns, mode=mode, path=path)
     secs = r["duration_us"] / 1e6
     return {"rps": r["requests"] / secs, "p50": r["p50_us"] / 1000, "p99": r["p99_us"] / 1000,
             "bad": r["non2xx"] + r["errors"], "requests": r["requests"]}
@@ -207,11 +202,12 @@ def deliveries_per_s(tmp, sink_port, isolation, n_alerts=20000):
     # Since start: start-up is a few ms of it.
     cpu = procfs.cpu_seconds(d.pid()) + sum(procfs.cpu_seconds(k) for k in kids)
     total, first, last = query("SELECT COUNT(*), MIN(updated_at), MAX(updated_at) FROM outbox WHERE state = 2")
+    hosts = [procfs.status(k, "VmRSS", "RssAnon") for k in kids]
     r = {"isolation": isolation, "deliveries": total, "per_s": (total - 1) / max(last - first, 1) * 1000.0,
          "cpu_us": cpu / total * 1e6 if total else 0.0,
          "crierd_rss_mib": procfs.status_kib(d.pid(), "VmRSS") / 1024.0,
-         "host_rss_mib": sum(procfs.status_kib(k, "VmRSS") for k in kids) / 1024.0,
-         "host_anon_mib": sum(procfs.status_kib(k, "RssAnon") for k in kids) / 1024.0}
+         "host_rss_mib": sum(h["VmRSS"] for h in hosts) / 1024.0,
+         "host_anon_mib": sum(h["RssAnon"] for h in hosts) / 1024.0}
     d.stop()
     print("bench: deliveries, isolation %-8s %6.0f/s  CPU %5.1f us/delivery  crierd RSS %5.1f MiB"
           "  host process RSS %4.1f MiB (%.1f MiB its own)"

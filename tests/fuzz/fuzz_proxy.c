@@ -3,8 +3,8 @@
  * (core/proxy.h) on any bytes. Input: one byte choosing the TCP peer, then
  * the text, parsed both as a network and as the header. The promises: a
  * network that parses has its prefix in range and no host bits; the client
- * is always an address that parses back (or "unknown"), never cut short and
- * never a trusted proxy's unless every entry, or the peer, was one.
+ * is always an address that parses back, never cut short, and from a peer
+ * that is not a trusted proxy, that peer whatever the header says.
  */
 #include "proxy.h"
 

@@ -106,12 +106,16 @@ def alert(key, service, status="firing"):
 
 
 class Subscribers(DaemonCase):
-    def start(self, smtp=None, twilio=None, rate=None, expiry=None, env=None):
+    def start(self, smtp=None, twilio=None, rate=None, expiry=None, env=None, http=None):
+        """crierd with files(); http: more keys of its http section."""
         port = free_port()
         smtp_port = self.start_smtp(smtp) if smtp else None
         if rate is None:
             rate = {"burst": 100, "per_hour": 3600}
-        return self.start_crierd(files(port, smtp_port, twilio, rate, expiry), port=port, env=env)
+        conf = files(port, smtp_port, twilio, rate, expiry)
+        if http:
+            conf["http.json"] = {"http": dict(http, listen="127.0.0.1:%d" % port)}
+        return self.start_crierd(conf, port=port, env=env)
 
     def start_smtp(self, box):
         port = free_port()
@@ -350,11 +354,8 @@ class Subscribers(DaemonCase):
     @unittest.skipUnless(Controller is not None, "python3-aiosmtpd is not installed")
     def test_rate_limit_per_client_behind_a_trusted_proxy(self):
         box = Mailbox()
-        port = free_port()
-        conf = files(port, self.start_smtp(box), rate={"burst": 2, "per_hour": 2})
         # The proxy is this host (the test itself, sending X-Forwarded-For).
-        conf["http.json"] = {"http": {"listen": "127.0.0.1:%d" % port, "trusted_proxies": ["127.0.0.0/8"]}}
-        d = self.start_crierd(conf, port=port)
+        d = self.start(smtp=box, rate={"burst": 2, "per_hour": 2}, http={"trusted_proxies": ["127.0.0.0/8"]})
 
         def via(xff, addr):
             return self.subscribe(d, {"email": addr}, {"X-Forwarded-For": xff}).status

@@ -404,6 +404,18 @@ static const char *peek_text_bytewise(const char *s, size_t n, size_t *len)
 	return NULL;
 }
 
+/* Whether json_reader_peek_text and the bytewise reference agree on the n bytes at s. */
+static int peek_agrees(const char *s, size_t n)
+{
+	size_t want_len, got_len;
+	const char *want = peek_text_bytewise(s, n, &want_len);
+	json_reader r;
+	json_reader_init(&r, s, n, 64, 0);
+	const char *got = json_reader_peek_text(&r, &got_len);
+	json_reader_free(&r);
+	return (got == NULL) == (want == NULL) && got_len == want_len;
+}
+
 /* The extent of a value's text, against the bytewise reference: fixed cases
  * (escaped quotes, runs of backslashes, brackets inside strings, cut short),
  * then 200,000 strings of brackets, quotes and backslashes. */
@@ -425,15 +437,8 @@ static void test_peek_text(void)
 	    "x",
 	    "",
 	};
-	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
-		size_t n = strlen(fixed[i]), want_len, got_len;
-		const char *want = peek_text_bytewise(fixed[i], n, &want_len);
-		json_reader r;
-		json_reader_init(&r, fixed[i], n, 64, 0);
-		const char *got = json_reader_peek_text(&r, &got_len);
-		CHECK((got == NULL) == (want == NULL) && got_len == want_len);
-		json_reader_free(&r);
-	}
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		CHECK(peek_agrees(fixed[i], strlen(fixed[i])));
 	static const char alphabet[] = "{}[]\"\\a";
 	char buf[48];
 	uint32_t seed = 12345;
@@ -446,14 +451,7 @@ static void test_peek_text(void)
 			buf[j] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
 		}
 		buf[0] = (seed >> 20) & 1 ? '{' : '[';
-		size_t want_len, got_len;
-		const char *want = peek_text_bytewise(buf, n, &want_len);
-		json_reader r;
-		json_reader_init(&r, buf, n, 64, 0);
-		const char *got = json_reader_peek_text(&r, &got_len);
-		if ((got == NULL) != (want == NULL) || got_len != want_len)
-			differ++;
-		json_reader_free(&r);
+		differ += !peek_agrees(buf, n);
 	}
 	CHECK(differ == 0);
 }

@@ -255,8 +255,6 @@ static void test_thread(void *zctx)
 	plugin_loader_close(lib);
 }
 
-/* A plugin's reason ends up in JSON (crierctl, events): valid UTF-8 whatever
- * the plugin passed, cut only between characters. */
 int main(int argc, char **argv)
 {
 	/* The child of the process tests: this binary, as crierd would be. */

@@ -44,11 +44,10 @@ static void test_parse(void)
 		int ok = proxy_net_parse(nets[i].text, &n) == 0;
 
 		CHECK(ok == nets[i].ok);
-		if (!ok || !nets[i].ok) {
-			if (ok != nets[i].ok)
-				fprintf(stderr, "  parse \"%s\"\n", nets[i].text);
+		if (ok != nets[i].ok)
+			fprintf(stderr, "  parse \"%s\"\n", nets[i].text);
+		if (!ok || !nets[i].ok)
 			continue;
-		}
 		CHECK(n.family == nets[i].family);
 		CHECK(n.bits == nets[i].bits);
 		CHECK_STR(inet_ntop(n.family, n.addr, buf, sizeof(buf)), nets[i].net);

@@ -158,6 +158,17 @@ static char *index_sql(const char *path, const char *name)
 	return sql;
 }
 
+/* Index name in the store at path says want, or is gone when want is NULL. */
+static void check_index(const char *path, const char *name, const char *want)
+{
+	char *sql = index_sql(path, name);
+	if (want)
+		CHECK(sql && strstr(sql, want) != NULL);
+	else
+		CHECK_STR(sql, "");
+	free(sql);
+}
+
 /* Version 3 to 4: the outbox's indexes become partial; every row keeps its state. */
 static void test_upgrade_from_v3(const char *dir)
 {
@@ -187,18 +198,10 @@ static void test_upgrade_from_v3(const char *dir)
 	CHECK_STR(inst, "sms/oncall");
 	CHECK(store_outbox_counts(s, &pending, &dead) == 0 && pending == 1 && dead == 0);
 	store_close(s);
-	char *sql = index_sql(path, "outbox_pending");
-	CHECK(sql && strstr(sql, "WHERE state = 0") != NULL);
-	free(sql);
-	sql = index_sql(path, "outbox_order");
-	CHECK(sql && strstr(sql, "recipient, id) WHERE state = 0") != NULL);
-	free(sql);
-	sql = index_sql(path, "outbox_dead");
-	CHECK(sql && strstr(sql, "WHERE state = 3") != NULL);
-	free(sql);
-	sql = index_sql(path, "outbox_state");
-	CHECK_STR(sql, "");
-	free(sql);
+	check_index(path, "outbox_pending", "WHERE state = 0");
+	check_index(path, "outbox_order", "recipient, id) WHERE state = 0");
+	check_index(path, "outbox_dead", "WHERE state = 3");
+	check_index(path, "outbox_state", NULL);
 }
 
 static void test_newer_refused(const char *dir)
@@ -352,18 +355,10 @@ static void test_upgrade_from_v4(const char *dir)
 	CHECK(json_array_size(events) == 1000 - 75); /* 2100 < x <= 3000, x % 4 == 0, x % 3 == 1: 75 went to 4 */
 	json_decref(events);
 	store_close(s);
-	char *sql = index_sql(path, "events_incident");
-	CHECK_STR(sql, "");
-	free(sql);
-	sql = index_sql(path, "alerts_incident");
-	CHECK_STR(sql, "");
-	free(sql);
-	sql = index_sql(path, "alerts_span");
-	CHECK(sql && strstr(sql, "event_mark >> 10, incident_id") != NULL);
-	free(sql);
-	sql = index_sql(path, "events_span");
-	CHECK(sql && strstr(sql, "id >> 10, incident_id") != NULL);
-	free(sql);
+	check_index(path, "events_incident", NULL);
+	check_index(path, "alerts_incident", NULL);
+	check_index(path, "alerts_span", "event_mark >> 10, incident_id");
+	check_index(path, "events_span", "id >> 10, incident_id");
 }
 
 static int put_alert(store *s, const char *key, const char *status, int64_t starts_at, int64_t incident_id)
