@@ -2,6 +2,13 @@
  * The alert cache (ingest_cache.h): a direct-mapped table keyed by a hash of
  * the text, each slot holding a copy of the text so a hit is an exact match,
  * never a guess. A new text takes its slot from whatever held it.
+ *
+ * A text is kept the second time it is put, not the first. What a busy
+ * Alertmanager sends is mostly alerts that come back (a group is re-sent
+ * whole), plus a few that are new and, once answered, gone: kept on first
+ * sight, each of those would push out one that comes back, and be freed
+ * later, walking memory gone cold. The texts seen once are remembered by
+ * hash alone, in a table as wide as the slots', eight bytes each.
  */
 #include "ingest_cache.h"
 
@@ -24,6 +31,7 @@ typedef struct slot {
 
 struct ingest_cache {
 	slot *v;
+	uint64_t *seen; /* hashes of texts put once and not kept; 0 = none */
 	size_t mask;
 	alert_limits lim;
 	int have_lim;
@@ -39,7 +47,10 @@ ingest_cache *ingest_cache_new(size_t slots)
 	if (!c)
 		return NULL;
 	c->v = calloc(n, sizeof(*c->v));
-	if (!c->v) {
+	c->seen = calloc(n, sizeof(*c->seen));
+	if (!c->v || !c->seen) {
+		free(c->v);
+		free(c->seen);
 		free(c);
 		return NULL;
 	}
@@ -81,6 +92,7 @@ void ingest_cache_free(ingest_cache *c)
 	for (size_t i = 0; i <= c->mask; i++)
 		slot_clear(c, &c->v[i]);
 	free(c->v);
+	free(c->seen);
 	free(c);
 }
 
@@ -97,6 +109,7 @@ static void use_limits(ingest_cache *c, const alert_limits *lim)
 		return;
 	for (size_t i = 0; i <= c->mask; i++)
 		slot_clear(c, &c->v[i]);
+	memset(c->seen, 0, (c->mask + 1) * sizeof(*c->seen));
 	c->lim = *lim;
 	c->have_lim = 1;
 }
@@ -124,6 +137,14 @@ void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw,
 		return;
 	use_limits(c, lim);
 	uint64_t h = text_hash(raw, len);
+	/* First sight: remembered by hash only (other bits than the slot's, so
+	 * texts that share a slot do not share this too). */
+	uint64_t *seen = &c->seen[(h >> 32) & c->mask];
+	if (*seen != (h | 1)) {
+		*seen = h | 1;
+		return;
+	}
+	*seen = 0;
 	slot *s = &c->v[h & c->mask];
 	/* Full: make room by dropping the next alerts along the table, which
 	 * the hash has put there in no particular order. */

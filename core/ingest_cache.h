@@ -2,8 +2,8 @@
  * Normalized alerts by the exact text they were parsed from. Alertmanager
  * sends a group whole at every group_interval (and an HA pair sends it
  * twice), and an alert that did not change is the same bytes each time: an
- * HTTP worker keeps what it parsed, so each such alert is parsed once per
- * worker rather than once per request. The cached alerts are shared with
+ * HTTP worker keeps what it parsed from a text it has seen before, so each
+ * such alert is parsed twice per worker rather than once per request. The cached alerts are shared with
  * the core and are never modified by anyone (core/incidents.c copies what it
  * keeps). One cache per thread: not thread-safe.
  */
@@ -26,7 +26,8 @@ void ingest_cache_free(ingest_cache *c);
  * alert parses to. */
 json_t *ingest_cache_get(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len);
 
-/* Remember alert (a reference is taken) as what raw parses to under lim.
+/* Remember alert (a reference is taken) as what raw parses to under lim,
+ * if raw was put once before (on first sight only its hash is noted).
  * Best effort: out of memory, or a raw text too long, just remembers nothing. */
 void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len, json_t *alert);
 

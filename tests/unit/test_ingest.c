@@ -1148,13 +1148,30 @@ static void test_am_cache(void)
 	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &cold, err2, sizeof(err2)) ==
 	      INGEST_OK);
 	CHECK(json_equal(plain, cold));
-	/* The third is the first's text: taken from the cache within one body. */
-	CHECK(json_array_get(cold, 2) == json_array_get(cold, 0));
+	/* The third is the first's text, seen a second time: parsed again, and
+	 * kept from then on. The second, seen once, is not kept. */
+	CHECK(json_array_get(cold, 2) != json_array_get(cold, 0));
 	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2, sizeof(err2)) ==
 	      INGEST_OK);
 	CHECK(json_equal(plain, warm));
-	CHECK(json_array_get(warm, 0) == json_array_get(cold, 0));
-	CHECK(json_array_get(warm, 1) == json_array_get(cold, 1));
+	CHECK(json_array_get(warm, 0) == json_array_get(cold, 2));
+	CHECK(json_array_get(warm, 2) == json_array_get(cold, 2));
+	CHECK(json_array_get(warm, 1) != json_array_get(cold, 1));
+	json_decref(warm);
+	warm = NULL;
+	/* The second's third sight: it was kept at its second. */
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2, sizeof(err2)) ==
+	      INGEST_OK);
+	CHECK(json_equal(plain, warm));
+	CHECK(json_array_get(warm, 0) == json_array_get(cold, 2));
+	CHECK(json_array_get(warm, 1) != json_array_get(cold, 1));
+	json_t *kept = json_incref(json_array_get(warm, 1));
+	json_decref(warm);
+	warm = NULL;
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2, sizeof(err2)) ==
+	      INGEST_OK);
+	CHECK(json_array_get(warm, 1) == kept);
+	json_decref(kept);
 	json_decref(warm);
 	warm = NULL;
 
@@ -1181,8 +1198,9 @@ static void test_am_cache(void)
 	json_decref(cold);
 	ingest_cache_free(c);
 
-	/* Bounded: 6,000 distinct alerts of ~400 bytes go through a 4,096-slot
-	 * cache; it keeps at most 1 MiB of text, and the newest are there. */
+	/* Bounded: 6,000 distinct alerts of ~400 bytes, each sent twice, go
+	 * through a 4,096-slot cache; it keeps at most 1 MiB of text, and the
+	 * newest are there. Sent once each, none is kept. */
 	c = ingest_cache_new(4096);
 	CHECK(c != NULL);
 	if (!c)
@@ -1197,8 +1215,12 @@ static void test_am_cache(void)
 		         "{\"version\":\"4\",\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"A%d\"},"
 		         "\"annotations\":{\"summary\":\"%s\"}}]}",
 		         i, pad);
-		bad += ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2,
-		                                  sizeof(err2)) != INGEST_OK;
+		for (int twice = 0; twice < 2; twice++) {
+			json_decref(warm);
+			warm = NULL;
+			bad += ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2,
+			                                  sizeof(err2)) != INGEST_OK;
+		}
 		if (i == 5999) {
 			json_t *again = NULL;
 			CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &again, err2,
@@ -1213,6 +1235,21 @@ static void test_am_cache(void)
 	}
 	CHECK(bad == 0);
 	CHECK(most > 900000 && most <= ((size_t)1 << 20));
+	ingest_cache_free(c);
+
+	c = ingest_cache_new(4096);
+	CHECK(c != NULL);
+	for (int i = 0; c && i < 100; i++) {
+		snprintf(body, sizeof(body),
+		         "{\"version\":\"4\",\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"A%d\"}}]}",
+		         i);
+		bad += ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2,
+		                                  sizeof(err2)) != INGEST_OK;
+		json_decref(warm);
+		warm = NULL;
+	}
+	CHECK(bad == 0);
+	CHECK(ingest_cache_bytes(c) == 0);
 	ingest_cache_free(c);
 }
 
