@@ -1,7 +1,10 @@
 /* The normalized alert and the checks every source shares. */
 #include "alert.h"
 
+#include "hmap.h"
+
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -205,4 +208,52 @@ const char *alert_severity_name(int rank)
 	if (rank == 2)
 		return "info";
 	return "none";
+}
+
+char *alert_identity(const char *source, const char *key, char *buf, size_t size)
+{
+	size_t ls = strlen(source), lk = strlen(key);
+	char *id = ls + lk + 2 <= size ? buf : malloc(ls + lk + 2);
+	if (!id)
+		return NULL;
+	memcpy(id, source, ls);
+	id[ls] = '\x1f';
+	memcpy(id + ls + 1, key, lk + 1);
+	return id;
+}
+
+void alert_head_of(const json_t *a, alert_head *h)
+{
+	const char *source = json_string_value(json_object_get(a, "source"));
+	const char *key = json_string_value(json_object_get(a, "key"));
+	const char *status = json_string_value(json_object_get(a, "status"));
+
+	memset(h, 0, sizeof(*h));
+	h->starts_at = json_integer_value(json_object_get(a, "starts_at"));
+	h->firing = status && strcmp(status, "firing") == 0;
+	if (!source || !key || strlen(source) + strlen(key) + 2 > sizeof(h->id))
+		return;
+	alert_identity(source, key, h->id, sizeof(h->id)); /* fits: cannot fail */
+	h->id_len = (uint8_t)strlen(h->id);
+	h->hash = hmap_hashn(h->id, h->id_len);
+}
+
+int alert_heads_add(alert_heads *hs, const alert_head *h)
+{
+	if (hs->n == hs->cap) {
+		size_t cap = hs->cap ? hs->cap * 2 : 16;
+		alert_head *grown = realloc(hs->v, cap * sizeof(*grown));
+		if (!grown)
+			return -1;
+		hs->v = grown;
+		hs->cap = cap;
+	}
+	hs->v[hs->n++] = *h;
+	return 0;
+}
+
+void alert_heads_free(alert_heads *hs)
+{
+	free(hs->v);
+	*hs = (alert_heads){0};
 }

@@ -180,7 +180,7 @@ static int core_dead_letter(void *ctx, const char *instance, int firing, const c
 	                      firing ? 0 : now, "");
 	if (!a)
 		return -1;
-	int rc = incidents_apply(c->inc, a, now);
+	int rc = incidents_apply(c->inc, a, NULL, now);
 	json_decref(a);
 	if (rc > 0 && firing)
 		log_warn("raised an alert: a channel dead-letters", " instance=%s alert=DeliveryDead", instance);
@@ -221,10 +221,12 @@ static void rebuild_index(core *c)
 
 /* ---- ingest batches -------------------------------------------------------------- */
 
-/* The body of a worker's alerts message: a reference moves, nothing is copied. */
+/* The body of a worker's alerts message: a reference moves, the alerts
+ * are not copied; their heads follow it (n_heads of them, or none). */
 typedef struct core_alerts_msg {
 	json_t *alerts;
 	int64_t received_us;
+	size_t n_heads;
 } core_alerts_msg;
 
 typedef struct ingest_msg {
@@ -235,6 +237,9 @@ typedef struct ingest_msg {
 	void *tag;
 	int64_t received_us; /* when its request arrived whole (timefmt_mono_us), 0 = unknown */
 	json_t *alerts;
+	zmq_msg_t body; /* a worker's message, open while its heads are read */
+	int has_body;
+	const unsigned char *heads; /* in body: one alert_head per alert, maybe unaligned; NULL = none */
 	char reply[256];
 } ingest_msg;
 
@@ -312,10 +317,18 @@ static int recv_one(core *c, void *sock, ingest_msg *p)
 		if (p->tagged)
 			memcpy(&p->tag, zmq_msg_data(&f[1]), sizeof(p->tag));
 		core_alerts_msg m;
-		if (p->tagged && !extra && zmq_msg_size(&f[2]) == sizeof(m)) {
+		if (p->tagged && !extra && zmq_msg_size(&f[2]) >= sizeof(m)) {
 			memcpy(&m, zmq_msg_data(&f[2]), sizeof(m));
 			p->alerts = m.alerts;
 			p->received_us = m.received_us;
+			/* Heads for every alert, or none; kept with their message. */
+			if (m.n_heads && m.n_heads == json_array_size(m.alerts) &&
+			    zmq_msg_size(&f[2]) == sizeof(m) + m.n_heads * sizeof(alert_head)) {
+				zmq_msg_init(&p->body);
+				zmq_msg_move(&p->body, &f[2]);
+				p->has_body = 1;
+				p->heads = (const unsigned char *)zmq_msg_data(&p->body) + sizeof(m);
+			}
 		} else
 			snprintf(p->reply, sizeof(p->reply), "ERR 400 malformed internal message");
 	} else if (body && zmq_msg_size(body) > c->cfg->max_body_bytes) {
@@ -381,9 +394,12 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 		c->accepted_us = batch[i].received_us;
 		json_array_foreach(batch[i].alerts, j, a)
 		{
+			alert_head head;
+			if (batch[i].heads)
+				memcpy(&head, batch[i].heads + j * sizeof(head), sizeof(head));
 			/* The Watchdog proves the feed alive; it is never an incident. */
 			int w = watchdog_consume(c->wd, a, now);
-			int r = w == 0 ? incidents_apply(c->inc, a, now) : w;
+			int r = w == 0 ? incidents_apply(c->inc, a, batch[i].heads ? &head : NULL, now) : w;
 			if (r < 0) {
 				ok = 0;
 				break;
@@ -424,6 +440,8 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 		/* Drop our reference before answering: the sender holds the other
 		 * one, so the freeing of the whole document falls on its thread. */
 		json_decref(batch[i].alerts);
+		if (batch[i].has_body)
+			zmq_msg_close(&batch[i].body);
 		if (send_reply(&batch[i]) < 0)
 			log_warn("could not answer an ingest request", " error=%s", log_q(zmq_strerror(zmq_errno())));
 		zmq_msg_close(&batch[i].id);
@@ -910,22 +928,40 @@ void *core_socket(core *c, core_channel ch, char *err, size_t errlen)
 }
 
 /* The envelope of a tagged request: an empty delimiter (as REQ would send),
- * the tag, then the body. */
-static int send_tagged(void *sock, void *tag, const void *body, size_t len)
+ * the tag, then body (sent: zmq closes it; on failure the caller must). */
+static int send_tagged(void *sock, void *tag, zmq_msg_t *body)
 {
 	/* Never wait: a core so far behind that its queue is full gets the
 	 * request refused now (503) rather than the whole worker frozen. A
 	 * message's first frame taken, the rest of it is too. */
 	if (zmq_send(sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 || zmq_send(sock, &tag, sizeof(tag), ZMQ_SNDMORE) < 0)
 		return -1;
-	return zmq_send(sock, body, len, 0) < 0 ? -1 : 0;
+	return zmq_msg_send(body, sock, 0) < 0 ? -1 : 0;
 }
 
-int core_send_alerts(void *sock, json_t *alerts, int64_t received_us, void *tag)
+/* A new message of len bytes, copied from each part in turn. 0, or -1. */
+static int msg_of(zmq_msg_t *msg, const void *a, size_t alen, const void *b, size_t blen)
 {
-	core_alerts_msg m = {.alerts = alerts, .received_us = received_us};
-	if (send_tagged(sock, tag, &m, sizeof(m)) < 0) {
+	if (zmq_msg_init_size(msg, alen + blen) < 0)
+		return -1;
+	memcpy(zmq_msg_data(msg), a, alen);
+	if (blen)
+		memcpy((char *)zmq_msg_data(msg) + alen, b, blen);
+	return 0;
+}
+
+int core_send_alerts(void *sock, json_t *alerts, const alert_head *heads, size_t n_heads, int64_t received_us,
+                     void *tag)
+{
+	core_alerts_msg m = {.alerts = alerts, .received_us = received_us, .n_heads = heads ? n_heads : 0};
+	zmq_msg_t body;
+	if (msg_of(&body, &m, sizeof(m), heads, m.n_heads * sizeof(*heads)) < 0) {
+		json_decref(alerts);
+		return -1;
+	}
+	if (send_tagged(sock, tag, &body) < 0) {
 		/* A half-sent message is never delivered: the reference is ours to drop. */
+		zmq_msg_close(&body);
 		json_decref(alerts);
 		return -1;
 	}
@@ -934,7 +970,14 @@ int core_send_alerts(void *sock, json_t *alerts, int64_t received_us, void *tag)
 
 int core_send_control(void *sock, const char *req, void *tag)
 {
-	return send_tagged(sock, tag, req, strlen(req));
+	zmq_msg_t body;
+	if (msg_of(&body, req, strlen(req), NULL, 0) < 0)
+		return -1;
+	if (send_tagged(sock, tag, &body) < 0) {
+		zmq_msg_close(&body);
+		return -1;
+	}
+	return 0;
 }
 
 int core_recv(void *sock, void **tag, char **reply)

@@ -6,6 +6,7 @@
 #ifndef CRIER_CORE_H
 #define CRIER_CORE_H
 
+#include "alert.h"
 #include "config.h"
 
 #include <jansson.h>
@@ -32,14 +33,16 @@ typedef enum core_channel {
 void *core_socket(core *c, core_channel ch, char *err, size_t errlen);
 
 /*
- * Hand normalized alerts (a JSON array) to the core; received_us is when
- * their request arrived whole (timefmt_mono_us), for the ingest-to-plugin
- * measure (0: do not measure). Steals one reference,
+ * Hand normalized alerts (a JSON array) to the core, with the head of each
+ * (alert.h; borrowed and copied; NULL: the core makes them); received_us is
+ * when their request arrived whole (timefmt_mono_us), for the
+ * ingest-to-plugin measure (0: do not measure). Steals one reference,
  * which the core drops after its batch: a sender that keeps another until
  * the answer also keeps the freeing of the document on its own thread.
  * 0, or -1 (zmq_errno) with the reference already dropped.
  */
-int core_send_alerts(void *sock, json_t *alerts, int64_t received_us, void *tag);
+int core_send_alerts(void *sock, json_t *alerts, const alert_head *heads, size_t n_heads, int64_t received_us,
+                     void *tag);
 
 /* A control request (JSON text, borrowed) to run on the core thread. 0 / -1. */
 int core_send_control(void *sock, const char *req, void *tag);

@@ -93,10 +93,15 @@ static int grow(hmap *m)
 	return 0;
 }
 
+void *hmap_get_hashed(const hmap *m, const char *key, uint64_t hash)
+{
+	const slot *s = &m->slots[find(m, key, hash)];
+	return s->key ? s->value : NULL;
+}
+
 void *hmap_get(const hmap *m, const char *key)
 {
-	const slot *s = &m->slots[find(m, key, hmap_hash(key))];
-	return s->key ? s->value : NULL;
+	return hmap_get_hashed(m, key, hmap_hash(key));
 }
 
 int hmap_put(hmap *m, const char *key, void *value)

@@ -18,6 +18,8 @@ hmap *hmap_new(void);
 /* Frees the map and its keys, not the values. */
 void hmap_free(hmap *m);
 void *hmap_get(const hmap *m, const char *key);
+/* The same, for a caller that has hmap_hash(key) already (hash must be that). */
+void *hmap_get_hashed(const hmap *m, const char *key, uint64_t hash);
 /* Insert or replace. Returns 0, or -1 on OOM (map unchanged). */
 int hmap_put(hmap *m, const char *key, void *value);
 /* Remove key; returns its value or NULL. */

@@ -118,6 +118,7 @@ struct http_worker {
 	int draining;       /* the loop is over: nothing more goes to the core */
 	char *spare[HTTP_SPARE_MAX];
 	ingest_cache *cache; /* alerts parsed before, by their text */
+	alert_heads heads;   /* the heads of the request being parsed (core_send_alerts) */
 	size_t n_spare;
 	pthread_t thread;
 	int started;
@@ -892,7 +893,8 @@ static ingest_status http_parse(http_server *s, struct MHD_Connection *conn, con
 	cfg = s->cfg;
 	switch (req->route->route) {
 	case HTTP_ROUTE_ALERTMANAGER:
-		st = ingest_alertmanager_cached(body, req->len, &cfg->limits, req->w->cache, alerts, err, errlen);
+		st = ingest_alertmanager_cached(body, req->len, &cfg->limits, req->w->cache, &req->w->heads, alerts,
+		                                err, errlen);
 		break;
 	case HTTP_ROUTE_GENERIC:
 		st = ingest_generic(body, req->len, &cfg->limits, alerts, err, errlen);
@@ -1028,7 +1030,8 @@ static enum MHD_Result http_hand_over(http_worker *w, struct MHD_Connection *con
 		rc = core_send_control(w->control, creq, t);
 	} else {
 		json_incref(req->alerts); /* the core's */
-		rc = core_send_alerts(w->ingest, req->alerts, req->received_us, t);
+		rc = core_send_alerts(w->ingest, req->alerts, w->heads.n ? w->heads.v : NULL, w->heads.n,
+		                      req->received_us, t);
 	}
 	if (rc < 0) {
 		snprintf(req->err, sizeof(req->err), "cannot reach the core: %s", zmq_strerror(zmq_errno()));
@@ -1078,6 +1081,7 @@ static enum MHD_Result http_finish(http_worker *w, struct MHD_Connection *conn, 
 	if (r->route == HTTP_ROUTE_SUBSCRIBE)
 		return http_finish_subscribe(w, conn, req);
 
+	w->heads.n = 0;
 	st = http_parse(w->s, conn, req, &alerts, err, sizeof(err));
 	if (st == INGEST_BAD) {
 		metrics_rejected(r->src, "bad_request");
@@ -1106,6 +1110,22 @@ static enum MHD_Result http_finish(http_worker *w, struct MHD_Connection *conn, 
 		/* Nothing to commit: no reason to wait on the store. */
 		json_decref(alerts);
 		return http_accepted(conn, req, 0, 0);
+	}
+	/* The Alertmanager parser gives the heads; the others' are made here,
+	 * where the alerts are fresh. Without them the core makes its own. */
+	size_t n = json_array_size(alerts), i;
+	json_t *a;
+	if (w->heads.n != n) {
+		w->heads.n = 0;
+		json_array_foreach(alerts, i, a)
+		{
+			alert_head h;
+			alert_head_of(a, &h);
+			if (alert_heads_add(&w->heads, &h) < 0) {
+				w->heads.n = 0;
+				break;
+			}
+		}
 	}
 	req->alerts = alerts;
 	return http_hand_over(w, conn, req, NULL);
@@ -1503,6 +1523,7 @@ static void http_worker_free(http_worker *w)
 	/* Requests the core never answered: their sockets close with them. */
 	while (w->pending)
 		http_ticket_free(w, w->pending);
+	alert_heads_free(&w->heads);
 	if (w->ingest)
 		zmq_close(w->ingest);
 	if (w->control)

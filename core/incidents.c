@@ -151,24 +151,7 @@ static void unindex_incident(incidents *m, incident *inc)
 		hmap_del(m->by_key, inc->key);
 }
 
-/*
- * "source\x1fkey": the identity of an alert in the index. Written into buf
- * (size bytes) when it fits, so the common case costs no allocation and no
- * asprintf on the core thread, else into a new string. Returns buf, a string
- * for map_key_free, or NULL when out of memory.
- */
-static char *map_key(const char *source, const char *key, char *buf, size_t size)
-{
-	size_t ls = strlen(source), lk = strlen(key);
-	char *mk = ls + lk + 2 <= size ? buf : malloc(ls + lk + 2);
-	if (!mk)
-		return NULL;
-	memcpy(mk, source, ls);
-	mk[ls] = '\x1f';
-	memcpy(mk + ls + 1, key, lk + 1);
-	return mk;
-}
-
+/* Free what alert_identity gave, unless it is buf. */
 static void map_key_free(char *mk, const char *buf)
 {
 	if (mk != buf)
@@ -208,7 +191,7 @@ static int load_alert(const char *source, const char *key, int firing, int64_t s
 	incidents *m = ctx;
 	alert_entry *e = malloc(sizeof(*e));
 	char buf[256];
-	char *mk = map_key(source, key, buf, sizeof(buf));
+	char *mk = alert_identity(source, key, buf, sizeof(buf));
 	if (!e || !mk) {
 		free(e);
 		map_key_free(mk, buf);
@@ -887,41 +870,48 @@ static int alert_resolves(incidents *m, const json_t *a, alert_entry *e, const c
 	return mark_dirty(m, inc) < 0 ? -1 : 1;
 }
 
-int incidents_apply(incidents *m, const json_t *a, int64_t now)
+int incidents_apply(incidents *m, const json_t *a, const alert_head *h, int64_t now)
 {
-	const char *source = json_string_value(json_object_get(a, "source"));
-	const char *key = json_string_value(json_object_get(a, "key"));
-	if (!source || !key)
-		return 0; /* the parsers never produce this */
-	char buf[256];
-	char *mk = map_key(source, key, buf, sizeof(buf));
-	if (!mk)
-		return -1;
-	const char *status = json_string_value(json_object_get(a, "status"));
-	int firing = status && strcmp(status, "firing") == 0;
-	alert_entry *e = hmap_get(m->alerts, mk);
+	alert_head own;
+	if (!h) {
+		alert_head_of(a, &own);
+		h = &own;
+	}
+	/* An identity too long for a head is made here, from the alert. */
+	char buf[256], *long_id = NULL;
+	const char *mk = h->id;
+	alert_entry *e;
+	if (h->id_len) {
+		e = hmap_get_hashed(m->alerts, mk, h->hash);
+	} else {
+		const char *source = json_string_value(json_object_get(a, "source"));
+		const char *key = json_string_value(json_object_get(a, "key"));
+		if (!source || !key)
+			return 0; /* the parsers never produce this */
+		if (!(mk = long_id = alert_identity(source, key, buf, sizeof(buf))))
+			return -1;
+		e = hmap_get(m->alerts, mk);
+	}
 	int rc;
 
 	if (!e) {
 		/* A resolved alert we never saw fire: nothing to tell. */
-		rc = firing ? alert_fires(m, a, NULL, mk, now) : 0;
-	} else if (firing && e->firing) {
+		rc = h->firing ? alert_fires(m, a, NULL, mk, now) : 0;
+	} else if (h->firing && e->firing) {
 		/* Same occurrence (Alertmanager re-sends whole groups; HA pairs send
 		 * twice), unless it fires anew (new startsAt) after its incident
-		 * closed. Most alerts a busy Alertmanager sends end here: the
-		 * startsAt is read only when the incident is gone. */
+		 * closed. Most alerts a busy Alertmanager sends end here, decided
+		 * by their heads alone. */
 		int open = e->incident_id && find_by_id(m, e->incident_id);
-		int64_t starts = open ? 0 : json_integer_value(json_object_get(a, "starts_at"));
-		rc = (open || starts == 0 || starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
-	} else if (firing) {
+		rc = (open || h->starts_at == 0 || h->starts_at == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
+	} else if (h->firing) {
 		/* Firing again after it resolved: a new occurrence has a new startsAt;
 		 * the same one is a stale copy (an HA peer lagging behind). */
-		int64_t starts = json_integer_value(json_object_get(a, "starts_at"));
-		rc = (starts != 0 && starts == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
+		rc = (h->starts_at != 0 && h->starts_at == e->starts_at) ? 0 : alert_fires(m, a, e, mk, now);
 	} else {
 		rc = e->firing ? alert_resolves(m, a, e, mk, now) : 0;
 	}
-	map_key_free(mk, buf);
+	map_key_free(long_id, buf);
 	return rc;
 }
 

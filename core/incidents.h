@@ -16,6 +16,7 @@
 #ifndef CRIER_INCIDENTS_H
 #define CRIER_INCIDENTS_H
 
+#include "alert.h"
 #include "config.h"
 #include "store.h"
 
@@ -39,10 +40,11 @@ void incidents_set_config(incidents *m, const config *cfg);
 /* Drop the in-memory index and load it again (after a failed transaction). */
 int incidents_reload(incidents *m);
 
-/* Apply one normalized alert (borrowed). 1 changed, 0 duplicate, -1 store error.
+/* Apply one normalized alert (borrowed), whose head (alert.h; borrowed) is
+ * made from it when head is NULL. 1 changed, 0 duplicate, -1 store error.
  * Incident rows it changes are written by incidents_flush(): call it before
  * committing. */
-int incidents_apply(incidents *m, const json_t *alert, int64_t now);
+int incidents_apply(incidents *m, const json_t *alert, const alert_head *head, int64_t now);
 int incidents_flush(incidents *m);
 
 /* Resolve incidents whose monitoring hold has expired. Returns how many

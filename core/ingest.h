@@ -27,9 +27,11 @@ ingest_status ingest_alertmanager(const char *body, size_t len, const alert_limi
                                   size_t errlen);
 /* The same, taking alerts it has parsed before from cache (ingest_cache.h;
  * borrowed, may be NULL) and leaving there those it parses. The answer is
- * the same with or without it. */
+ * the same with or without it. With heads (borrowed, may be NULL), the
+ * head of each alert of *out is appended to it, in order (on INGEST_OK;
+ * otherwise it holds some). */
 ingest_status ingest_alertmanager_cached(const char *body, size_t len, const alert_limits *lim, ingest_cache *cache,
-                                         json_t **out, char *err, size_t errlen);
+                                         alert_heads *heads, json_t **out, char *err, size_t errlen);
 
 /* Uptime Robot settings from the configuration. */
 typedef struct ingest_uptimerobot_conf {

@@ -40,6 +40,7 @@ enum { AM_STATUS, AM_LABELS, AM_ANNOTATIONS, AM_STARTS, AM_ENDS, AM_LINK, AM_FIE
 typedef struct am_shared {
 	json_t *source, *firing, *resolved, *empty;
 	ingest_cache *cache; /* borrowed, may be NULL */
+	alert_heads *heads;  /* borrowed, may be NULL: the alerts' heads go here */
 } am_shared;
 
 /* Made at the first alert actually read: with the workers' cache, most
@@ -490,12 +491,14 @@ static int am_read_alerts(json_reader *r, const alert_limits *lim, am_shared *sh
 		 * found good then: take what it gave, and step over its text. */
 		const char *raw = NULL;
 		size_t rawlen = 0;
+		const alert_head *hit_head;
 		if (sh->cache && (raw = json_reader_peek_text(r, &rawlen)) != NULL) {
-			json_t *hit = ingest_cache_get(sh->cache, lim, raw, rawlen);
+			json_t *hit = ingest_cache_get(sh->cache, lim, raw, rawlen, &hit_head);
 			if (hit) {
 				if (json_reader_pass(r, rawlen) < 0)
 					return AM_SYNTAX;
-				if (json_array_append(result, hit) < 0)
+				if (json_array_append(result, hit) < 0 ||
+				    (sh->heads && alert_heads_add(sh->heads, hit_head) < 0))
 					return AM_OOM;
 				continue;
 			}
@@ -504,10 +507,14 @@ static int am_read_alerts(json_reader *r, const alert_limits *lim, am_shared *sh
 		rc = am_read_alert(r, lim, sh, i, &a, b->alert_msg);
 		if (rc != AM_OK)
 			return rc;
+		if (!a)
+			continue;
+		alert_head head;
+		alert_head_of(a, &head);
 		/* Remembered only when read whole from exactly that text. */
-		if (a && raw && json_reader_offset(r) - at == rawlen)
-			ingest_cache_put(sh->cache, lim, raw, rawlen, a);
-		if (a && json_array_append_new(result, a) < 0)
+		if (raw && json_reader_offset(r) - at == rawlen)
+			ingest_cache_put(sh->cache, lim, raw, rawlen, a, &head);
+		if (json_array_append_new(result, a) < 0 || (sh->heads && alert_heads_add(sh->heads, &head) < 0))
 			return AM_OOM;
 	}
 	return more == 0 ? AM_OK : AM_SYNTAX;
@@ -561,14 +568,14 @@ static void am_syntax_error(const char *body, size_t len, const alert_limits *li
 ingest_status ingest_alertmanager(const char *body, size_t len, const alert_limits *lim, json_t **out, char *err,
                                   size_t errlen)
 {
-	return ingest_alertmanager_cached(body, len, lim, NULL, out, err, errlen);
+	return ingest_alertmanager_cached(body, len, lim, NULL, NULL, out, err, errlen);
 }
 
 ingest_status ingest_alertmanager_cached(const char *body, size_t len, const alert_limits *lim, ingest_cache *cache,
-                                         json_t **out, char *err, size_t errlen)
+                                         alert_heads *heads, json_t **out, char *err, size_t errlen)
 {
 	ingest_status rc = INGEST_BAD;
-	am_shared sh = {NULL, NULL, NULL, NULL, cache};
+	am_shared sh = {NULL, NULL, NULL, NULL, cache, heads};
 	am_body b;
 	json_reader r;
 	json_t *result = NULL;

@@ -27,6 +27,7 @@ typedef struct slot {
 	char *raw; /* owned; NULL when empty */
 	size_t len;
 	json_t *alert; /* one reference */
+	alert_head head;
 } slot;
 
 struct ingest_cache {
@@ -114,15 +115,17 @@ static void use_limits(ingest_cache *c, const alert_limits *lim)
 	c->have_lim = 1;
 }
 
-json_t *ingest_cache_get(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len)
+json_t *ingest_cache_get(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len, const alert_head **head)
 {
 	if (!c || len > INGEST_CACHE_MAX_TEXT)
 		return NULL;
 	use_limits(c, lim);
 	uint64_t h = text_hash(raw, len);
 	slot *s = &c->v[h & c->mask];
-	if (s->raw && s->hash == h && s->len == len && memcmp(s->raw, raw, len) == 0)
+	if (s->raw && s->hash == h && s->len == len && memcmp(s->raw, raw, len) == 0) {
+		*head = &s->head;
 		return s->alert;
+	}
 	return NULL;
 }
 
@@ -131,7 +134,8 @@ size_t ingest_cache_bytes(const ingest_cache *c)
 	return c ? c->bytes : 0;
 }
 
-void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len, json_t *alert)
+void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len, json_t *alert,
+                      const alert_head *head)
 {
 	if (!c || !alert || len > INGEST_CACHE_MAX_TEXT)
 		return;
@@ -158,6 +162,6 @@ void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw,
 		return;
 	memcpy(copy, raw, len);
 	slot_clear(c, s);
-	*s = (slot){.hash = h, .raw = copy, .len = len, .alert = json_incref(alert)};
+	*s = (slot){.hash = h, .raw = copy, .len = len, .alert = json_incref(alert), .head = *head};
 	c->bytes += len;
 }

@@ -21,15 +21,18 @@ typedef struct ingest_cache ingest_cache;
 ingest_cache *ingest_cache_new(size_t slots);
 void ingest_cache_free(ingest_cache *c);
 
-/* The alert parsed from raw (len bytes) under lim, borrowed, or NULL. A
- * different lim than the cache's empties it first: limits decide what an
- * alert parses to. */
-json_t *ingest_cache_get(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len);
+/* The alert parsed from raw (len bytes) under lim, borrowed, or NULL; its
+ * head (borrowed, until the next put) in *head. A different lim than the
+ * cache's empties it first: limits decide what an alert parses to. */
+json_t *ingest_cache_get(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len,
+                         const alert_head **head);
 
-/* Remember alert (a reference is taken) as what raw parses to under lim,
+/* Remember alert (a reference is taken), and a copy of its head, as what
+ * raw parses to under lim,
  * if raw was put once before (on first sight only its hash is noted).
  * Best effort: out of memory, or a raw text too long, just remembers nothing. */
-void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len, json_t *alert);
+void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw, size_t len, json_t *alert,
+                      const alert_head *head);
 
 /* Bytes of text held now: at most 1 MiB, older alerts dropped for newer. */
 size_t ingest_cache_bytes(const ingest_cache *c);

@@ -110,7 +110,7 @@ static int raise_silent(watchdog *w, int firing, int64_t now)
 		json_decref(a);
 		return -1;
 	}
-	int rc = incidents_apply(w->inc, a, now);
+	int rc = incidents_apply(w->inc, a, NULL, now);
 	json_decref(a);
 	if (rc < 0 || store_meta_set(w->st, META_SILENT, firing ? now : 0) < 0)
 		return -1;

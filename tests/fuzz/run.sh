@@ -21,7 +21,7 @@ TARGETS="${FUZZ_TARGETS:-fuzz_alertmanager fuzz_uptimerobot fuzz_generic fuzz_co
 # core file that does not build yet cannot break fuzzing.
 SRCS="core/alert.c core/timefmt.c core/log.c core/ingest_util.c core/ingest_form.c core/json_reader.c core/json_writer.c
       core/ingest_alertmanager.c core/ingest_cache.c core/ingest_uptimerobot.c core/ingest_generic.c core/config.c
-      core/mustache.c core/text.c core/markdown.c core/proxy.c core/auth.c core/strbuf.c"
+      core/mustache.c core/text.c core/markdown.c core/proxy.c core/auth.c core/strbuf.c core/hmap.c"
 OUT=build-fuzz
 CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Iinclude -Icore -Itests/fuzz
         -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined"

@@ -76,7 +76,7 @@ static json_t *alert(const char *key, const char *status, const char *alertname,
 static int64_t apply(store *s, incidents *m, json_t *a, int64_t now)
 {
 	store_begin(s);
-	int r = incidents_apply(m, a, now);
+	int r = incidents_apply(m, a, NULL, now);
 	incidents_flush(m);
 	store_commit(s);
 	json_decref(a);
@@ -364,7 +364,7 @@ static int consume(store *s, incidents *m, watchdog *w, json_t *a, int64_t now)
 	store_begin(s);
 	int r = watchdog_consume(w, a, now);
 	if (r == 0)
-		r = incidents_apply(m, a, now) < 0 ? -1 : 0;
+		r = incidents_apply(m, a, NULL, now) < 0 ? -1 : 0;
 	incidents_flush(m);
 	store_commit(s);
 	json_decref(a);

@@ -325,7 +325,7 @@ int main(void)
 		                      "critical", "annotations", "summary", "api down", "starts_at", (json_int_t)1000,
 		                      "ends_at", (json_int_t)0, "link", "");
 		store_begin(s);
-		CHECK(incidents_apply(m, a, 5000) == 1);
+		CHECK(incidents_apply(m, a, NULL, 5000) == 1);
 		incidents_flush(m);
 		store_commit(s);
 		json_decref(a);

@@ -44,12 +44,13 @@
  */
 static pthread_mutex_t fake_lock = PTHREAD_MUTEX_INITIALIZER;
 static int fake_calls;
-static int fake_rc;       /* 0 commit, -1 store failure, -2 no answer at all */
-static int fake_delay_ms; /* how long before it answers */
-static int fake_ready;    /* what core_ready says */
-static json_t *fake_last; /* copy of the last alerts handed over */
-static int fake_token;    /* its address stands in for the core */
-static int fake_send_us;  /* how long handing alerts over takes the worker */
+static int fake_rc;                         /* 0 commit, -1 store failure, -2 no answer at all */
+static int fake_delay_ms;                   /* how long before it answers */
+static int fake_ready;                      /* what core_ready says */
+static json_t *fake_last;                   /* copy of the last alerts handed over */
+static int fake_token;                      /* its address stands in for the core */
+static int fake_send_us;                    /* how long handing alerts over takes the worker */
+static int fake_heads_ok, fake_heads_wrong; /* alerts handed over with a head that is alert_head_of's, or not */
 
 /*
  * A second core for test_stop_drains, on a context of its own: it takes
@@ -124,9 +125,25 @@ static int detached_take(json_t *alerts)
 	return 0;
 }
 
-int core_send_alerts(void *sock, json_t *alerts, int64_t received_us, void *tag)
+int core_send_alerts(void *sock, json_t *alerts, const alert_head *heads, size_t n_heads, int64_t received_us,
+                     void *tag)
 {
 	(void)received_us;
+	/* Each alert's head, however the worker came by it (parsed now, or
+	 * from its cache), is the one the core would make. */
+	int ok = 0, wrong = heads && n_heads != json_array_size(alerts);
+	for (size_t i = 0; heads && !wrong && i < n_heads; i++) {
+		alert_head h;
+		alert_head_of(json_array_get(alerts, i), &h);
+		if (memcmp(&h, &heads[i], sizeof(h)) == 0)
+			ok++;
+		else
+			wrong++;
+	}
+	pthread_mutex_lock(&fake_lock);
+	fake_heads_ok += ok;
+	fake_heads_wrong += wrong + !heads;
+	pthread_mutex_unlock(&fake_lock);
 	for (size_t i = 0; i < detached_n; i++)
 		if (detached_socks[i] == sock)
 			return detached_take(alerts);
@@ -649,6 +666,16 @@ static void test_alertmanager(void)
 	CHECK(r.code == 200);
 	CHECK_STR(jget(&r, "alerts", v, sizeof(v)), "2");
 	CHECK(last_count() == 2);
+	/* Sent again, the worker's cache keeps them; then they come from it,
+	 * heads and all. Every alert so far went with its head. */
+	for (int i = 0; i < 4; i++)
+		CHECK(perform(&(req){.path = "/api/v1/alertmanager", .body = two, .auth = "Bearer " AM_TOKEN}, &r) ==
+		          0 &&
+		      r.code == 200);
+	pthread_mutex_lock(&fake_lock);
+	CHECK(fake_heads_wrong == 0);
+	CHECK(fake_heads_ok >= 11);
+	pthread_mutex_unlock(&fake_lock);
 
 	/* Token in the query string. */
 	CHECK(perform(&(req){.path = "/api/v1/alertmanager?token=" AM_TOKEN, .body = single}, &r) == 0);
@@ -1073,8 +1100,9 @@ static void test_metrics_endpoint(void)
 	CHECK(metric(r.body, "crier_http_requests_total{code=\"404\"}") == 2);
 	CHECK(metric(r.body, "crier_http_requests_total{code=\"405\"}") == 3);
 	CHECK(metric(r.body, "crier_http_requests_total{code=\"413\"}") == 3);
-	/* single(1) + two(2) + query(1) + after 503s(1) + chunked(1) + reload(2) + forwarded(1) */
-	CHECK(metric(r.body, "crier_alerts_received_total{source=\"alertmanager\"}") == 9);
+	/* single(1) + two(2) + two again 4 times(8) + query(1) + after 503s(1) + chunked(1) + reload(2) + forwarded(1)
+	 */
+	CHECK(metric(r.body, "crier_alerts_received_total{source=\"alertmanager\"}") == 17);
 	CHECK(metric(r.body, "crier_alerts_received_total{source=\"uptimerobot\"}") == 5);
 	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"too_large\"}") == 4);
 	CHECK(metric(r.body, "crier_requests_rejected_total{source=\"alertmanager\",reason=\"store\"}") == 3);

@@ -49,7 +49,7 @@ static json_t *mk(const char *source, const char *key, const char *status, const
 static int apply(store *s, incidents *m, json_t *a, int64_t now)
 {
 	store_begin(s);
-	int r = incidents_apply(m, a, now);
+	int r = incidents_apply(m, a, NULL, now);
 	incidents_flush(m);
 	store_commit(s);
 	json_decref(a);

@@ -2,6 +2,7 @@
  * field, and the inputs each parser must refuse. Run from the repo root. */
 #include "alert.h"
 #include "check.h"
+#include "hmap.h"
 #include "ingest.h"
 
 #include <dirent.h>
@@ -1080,6 +1081,49 @@ static void test_all_fixtures(void)
 
 /* ---- core/alert.c ---------------------------------------------------- */
 
+/* An alert's head: its identity in the index and what decides a repeat. */
+static void test_alert_head(void)
+{
+	char longkey[80];
+	alert_head h;
+	json_t *a = alert_new("alertmanager", "41e0d77341504fa0", "firing", NULL, NULL, 1700000000000, 0, "");
+
+	CHECK(a != NULL);
+	alert_head_of(a, &h);
+	CHECK(h.id_len == 29 && memcmp(h.id,
+	                               "alertmanager\x1f"
+	                               "41e0d77341504fa0",
+	                               30) == 0);
+	CHECK(h.hash == hmap_hash(h.id));
+	CHECK(h.firing == 1 && h.starts_at == 1700000000000);
+	json_decref(a);
+
+	a = alert_new("generic", "k", "resolved", NULL, NULL, 0, 5, "");
+	alert_head_of(a, &h);
+	CHECK(h.id_len == 9 && strcmp(h.id, "generic\x1fk") == 0 && h.firing == 0 && h.starts_at == 0);
+	json_decref(a);
+
+	/* The longest identity a head holds, and one byte more: none, the core reads the alert. */
+	memset(longkey, 'k', sizeof(longkey));
+	longkey[ALERT_HEAD_ID_MAX - 1 - 8] = '\0';
+	a = alert_new("generic", longkey, "firing", NULL, NULL, 0, 0, "");
+	alert_head_of(a, &h);
+	CHECK(h.id_len == ALERT_HEAD_ID_MAX - 1 && h.firing == 1);
+	json_decref(a);
+	longkey[ALERT_HEAD_ID_MAX - 1 - 8] = 'k';
+	longkey[ALERT_HEAD_ID_MAX - 8] = '\0';
+	a = alert_new("generic", longkey, "firing", NULL, NULL, 0, 0, "");
+	alert_head_of(a, &h);
+	CHECK(h.id_len == 0 && h.hash == 0 && h.firing == 1);
+	json_decref(a);
+
+	/* Not a normalized alert: no identity. */
+	a = json_pack("{ss}", "key", "k");
+	alert_head_of(a, &h);
+	CHECK(h.id_len == 0 && h.firing == 0);
+	json_decref(a);
+}
+
 static void test_alert(void)
 {
 	json_t *a, *labels;
@@ -1145,14 +1189,14 @@ static void test_am_cache(void)
 		return;
 	snprintf(body, sizeof(body), "{\"version\":\"4\",\"alerts\":[%s, %s ,%s]}", a1, a2, a1);
 	CHECK(ingest_alertmanager(body, strlen(body), &alert_limits_default, &plain, err, sizeof(err)) == INGEST_OK);
-	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &cold, err2, sizeof(err2)) ==
-	      INGEST_OK);
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL, &cold, err2,
+	                                 sizeof(err2)) == INGEST_OK);
 	CHECK(json_equal(plain, cold));
 	/* The third is the first's text, seen a second time: parsed again, and
 	 * kept from then on. The second, seen once, is not kept. */
 	CHECK(json_array_get(cold, 2) != json_array_get(cold, 0));
-	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2, sizeof(err2)) ==
-	      INGEST_OK);
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL, &warm, err2,
+	                                 sizeof(err2)) == INGEST_OK);
 	CHECK(json_equal(plain, warm));
 	CHECK(json_array_get(warm, 0) == json_array_get(cold, 2));
 	CHECK(json_array_get(warm, 2) == json_array_get(cold, 2));
@@ -1160,16 +1204,16 @@ static void test_am_cache(void)
 	json_decref(warm);
 	warm = NULL;
 	/* The second's third sight: it was kept at its second. */
-	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2, sizeof(err2)) ==
-	      INGEST_OK);
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL, &warm, err2,
+	                                 sizeof(err2)) == INGEST_OK);
 	CHECK(json_equal(plain, warm));
 	CHECK(json_array_get(warm, 0) == json_array_get(cold, 2));
 	CHECK(json_array_get(warm, 1) != json_array_get(cold, 1));
 	json_t *kept = json_incref(json_array_get(warm, 1));
 	json_decref(warm);
 	warm = NULL;
-	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2, sizeof(err2)) ==
-	      INGEST_OK);
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL, &warm, err2,
+	                                 sizeof(err2)) == INGEST_OK);
 	CHECK(json_array_get(warm, 1) == kept);
 	json_decref(kept);
 	json_decref(warm);
@@ -1177,20 +1221,20 @@ static void test_am_cache(void)
 
 	/* Other limits: parsed afresh (a label value too long now refuses the alert). */
 	tight.max_value_len = 1;
-	CHECK(ingest_alertmanager_cached(body, strlen(body), &tight, c, &warm, err2, sizeof(err2)) == INGEST_BAD);
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &tight, c, NULL, &warm, err2, sizeof(err2)) == INGEST_BAD);
 	CHECK(ingest_alertmanager(body, strlen(body), &tight, &warm, err, sizeof(err)) == INGEST_BAD);
 	CHECK_STR(err2, err);
 
 	/* A cached alert's text, broken after it: the body is still refused as JSON. */
 	snprintf(body, sizeof(body), "{\"version\":\"4\",\"alerts\":[%s, %s", a1, a2);
-	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2, sizeof(err2)) ==
-	      INGEST_BAD);
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL, &warm, err2,
+	                                 sizeof(err2)) == INGEST_BAD);
 	CHECK(ingest_alertmanager(body, strlen(body), &alert_limits_default, &warm, err, sizeof(err)) == INGEST_BAD);
 	CHECK_STR(err2, err);
 	/* A refused alert is never remembered: refused again, with the same words. */
 	snprintf(body, sizeof(body), "{\"version\":\"4\",\"alerts\":[{\"status\":\"odd\",\"labels\":{}}]}");
 	for (int i = 0; i < 2; i++) {
-		CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2,
+		CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL, &warm, err2,
 		                                 sizeof(err2)) == INGEST_BAD);
 		CHECK_STR(err2, "alerts[0].status: must be \"firing\" or \"resolved\"");
 	}
@@ -1218,13 +1262,13 @@ static void test_am_cache(void)
 		for (int twice = 0; twice < 2; twice++) {
 			json_decref(warm);
 			warm = NULL;
-			bad += ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2,
-			                                  sizeof(err2)) != INGEST_OK;
+			bad += ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL, &warm,
+			                                  err2, sizeof(err2)) != INGEST_OK;
 		}
 		if (i == 5999) {
 			json_t *again = NULL;
-			CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &again, err2,
-			                                 sizeof(err2)) == INGEST_OK);
+			CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL, &again,
+			                                 err2, sizeof(err2)) == INGEST_OK);
 			CHECK(json_array_get(again, 0) == json_array_get(warm, 0));
 			json_decref(again);
 		}
@@ -1243,7 +1287,7 @@ static void test_am_cache(void)
 		snprintf(body, sizeof(body),
 		         "{\"version\":\"4\",\"alerts\":[{\"status\":\"firing\",\"labels\":{\"alertname\":\"A%d\"}}]}",
 		         i);
-		bad += ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &warm, err2,
+		bad += ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL, &warm, err2,
 		                                  sizeof(err2)) != INGEST_OK;
 		json_decref(warm);
 		warm = NULL;
@@ -1264,6 +1308,7 @@ int main(void)
 	test_am_one_pass_order();
 	test_am_error_echo_bounded();
 	test_am_cache();
+	test_alert_head();
 	test_ur_down_json();
 	test_ur_up_json();
 	test_ur_ssl_json();

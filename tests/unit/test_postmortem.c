@@ -52,7 +52,7 @@ static int64_t open_incident(store *s, incidents *inc, const char *service, int6
 	              "labels", "alertname", "HighErrorRate", "service", service, "severity", "critical", "annotations",
 	              "summary", "Errors *up* <b>", "starts_at", (json_int_t)now, "ends_at", (json_int_t)0, "link", "");
 	CHECK(store_begin(s) == 0);
-	CHECK(incidents_apply(inc, a, now) == 1);
+	CHECK(incidents_apply(inc, a, NULL, now) == 1);
 	CHECK(incidents_flush(inc) == 0 && store_commit(s) == 0);
 	json_decref(a);
 	json_t *list = store_incidents_json(s, 0);
