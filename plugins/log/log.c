@@ -186,9 +186,14 @@ static crier_result log_deliver(crier_instance *inst, crier_delivery *d)
 	if (inst->torn)
 		line[off++] = '\n';
 	/* Valid JSON holds raw CR/LF only as whitespace between tokens, so
-	 * blanking them keeps the document and makes it one line. */
-	for (size_t i = 0; i < len; i++)
-		line[off++] = (json[i] == '\n' || json[i] == '\r') ? ' ' : json[i];
+	 * blanking them keeps the document and makes it one line. crier's own
+	 * documents have none: copy whole, then look for them with memchr. */
+	memcpy(line + off, json, len);
+	for (char *p = line + off, *end = line + off + len; (p = memchr(p, '\n', (size_t)(end - p))) != NULL;)
+		*p++ = ' ';
+	for (char *p = line + off, *end = line + off + len; (p = memchr(p, '\r', (size_t)(end - p))) != NULL;)
+		*p++ = ' ';
+	off += len;
 	line[off++] = '\n';
 
 	if (crier_write_all(inst->fd, line, off) != 0) {

@@ -342,7 +342,7 @@ static void test_log(crier_host *h)
 	init_fails(p, h, "[1]", "configuration must be a JSON object");
 	init_fails(p, h, "{nope", "configuration is not valid JSON (line 1, column 5)");
 
-	/* Two events, one pretty-printed: each becomes exactly one line. */
+	/* Three events, two pretty-printed (LF, CRLF): each becomes exactly one line. */
 	inst = NULL;
 	CHECK(p->init(&fake_api, h, "{\"path\": \"audit/events.jsonl\", \"fsync\": true}", &inst, err, sizeof(err)) ==
 	      0);
@@ -352,12 +352,15 @@ static void test_log(crier_host *h)
 		crier_delivery d2 = {.json = "{\n  \"id\": 2,\n  \"type\": \"resolved\"\n}", .key = "k2", .attempt = 1};
 		CHECK(p->deliver(inst, &d1) == CRIER_OK);
 		CHECK(d1.error_calls == 0);
+		crier_delivery d3 = {.json = "{\r\n\"id\": 3\r\n}\r\n", .key = "k3", .attempt = 1};
 		CHECK(p->deliver(inst, &d2) == CRIER_OK);
+		CHECK(p->deliver(inst, &d3) == CRIER_OK);
 		p->destroy(inst);
 	}
 	snprintf(path, sizeof(path), "%s/audit/events.jsonl", h->state_dir);
 	content = read_file(path);
-	CHECK_STR(content, "{\"id\":1,\"type\":\"opened\"}\n{   \"id\": 2,   \"type\": \"resolved\" }\n");
+	CHECK_STR(content,
+	          "{\"id\":1,\"type\":\"opened\"}\n{   \"id\": 2,   \"type\": \"resolved\" }\n{  \"id\": 3  }  \n");
 	free(content);
 
 	/* The file cannot be opened (a folder has its name): retry, and say why. */
