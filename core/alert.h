@@ -103,6 +103,8 @@ typedef struct alert_head {
 	uint8_t id_len;    /* 0: no head (an identity longer than id holds, or none): read the alert */
 	char id[ALERT_HEAD_ID_MAX];
 } alert_head;
+/* No padding: heads are compared and sent as bytes. */
+_Static_assert(sizeof(alert_head) == 18 + ALERT_HEAD_ID_MAX, "alert_head has padding");
 
 /* The head of normalized alert a (borrowed). */
 void alert_head_of(const json_t *a, alert_head *h);

@@ -29,7 +29,8 @@ ingest_status ingest_alertmanager(const char *body, size_t len, const alert_limi
  * borrowed, may be NULL) and leaving there those it parses. The answer is
  * the same with or without it. With heads (borrowed, may be NULL), the
  * head of each alert of *out is appended to it, in order (on INGEST_OK;
- * otherwise it holds some). */
+ * otherwise it holds some); out of memory for them, it is left empty and
+ * the answer is the same. */
 ingest_status ingest_alertmanager_cached(const char *body, size_t len, const alert_limits *lim, ingest_cache *cache,
                                          alert_heads *heads, json_t **out, char *err, size_t errlen);
 

@@ -43,6 +43,16 @@ typedef struct am_shared {
 	alert_heads *heads;  /* borrowed, may be NULL: the alerts' heads go here */
 } am_shared;
 
+/* Append an alert's head to the caller's. Heads are an aid, not part of
+ * the answer: out of memory, the caller gets none (and makes its own). */
+static void am_add_head(am_shared *sh, const alert_head *h)
+{
+	if (sh->heads && alert_heads_add(sh->heads, h) < 0) {
+		sh->heads->n = 0;
+		sh->heads = NULL;
+	}
+}
+
 /* Made at the first alert actually read: with the workers' cache, most
  * requests read none. 0, or -1 out of memory. */
 static int am_shared_ready(am_shared *sh)
@@ -497,9 +507,9 @@ static int am_read_alerts(json_reader *r, const alert_limits *lim, am_shared *sh
 			if (hit) {
 				if (json_reader_pass(r, rawlen) < 0)
 					return AM_SYNTAX;
-				if (json_array_append(result, hit) < 0 ||
-				    (sh->heads && alert_heads_add(sh->heads, hit_head) < 0))
+				if (json_array_append(result, hit) < 0)
 					return AM_OOM;
+				am_add_head(sh, hit_head);
 				continue;
 			}
 		}
@@ -510,12 +520,14 @@ static int am_read_alerts(json_reader *r, const alert_limits *lim, am_shared *sh
 		if (!a)
 			continue;
 		alert_head head;
-		alert_head_of(a, &head);
+		if (sh->cache || sh->heads)
+			alert_head_of(a, &head);
 		/* Remembered only when read whole from exactly that text. */
 		if (raw && json_reader_offset(r) - at == rawlen)
 			ingest_cache_put(sh->cache, lim, raw, rawlen, a, &head);
-		if (json_array_append_new(result, a) < 0 || (sh->heads && alert_heads_add(sh->heads, &head) < 0))
+		if (json_array_append_new(result, a) < 0)
 			return AM_OOM;
+		am_add_head(sh, &head);
 	}
 	return more == 0 ? AM_OK : AM_SYNTAX;
 }

@@ -8,7 +8,7 @@
  * whole), plus a few that are new and, once answered, gone: kept on first
  * sight, each of those would push out one that comes back, and be freed
  * later, walking memory gone cold. The texts seen once are remembered by
- * hash alone, in a table as wide as the slots', eight bytes each.
+ * hash alone, in a table as wide as the slots', eight bytes each, in pairs.
  */
 #include "ingest_cache.h"
 
@@ -141,14 +141,19 @@ void ingest_cache_put(ingest_cache *c, const alert_limits *lim, const char *raw,
 		return;
 	use_limits(c, lim);
 	uint64_t h = text_hash(raw, len);
-	/* First sight: remembered by hash only (other bits than the slot's, so
-	 * texts that share a slot do not share this too). */
-	uint64_t *seen = &c->seen[(h >> 32) & c->mask];
-	if (*seen != (h | 1)) {
-		*seen = h | 1;
+	/* First sight: remembered by hash only, in a pair of entries chosen by
+	 * other bits than the slot's (texts that share a slot do not share a
+	 * pair too). Two texts of one pair that keep coming back in turn each
+	 * keep an entry; with one entry, each would wipe out the other's note
+	 * and neither would ever be kept. */
+	uint64_t tag = h | 1, *pair = &c->seen[(h >> 32) & c->mask & ~(size_t)1];
+	int at = pair[0] == tag ? 0 : pair[1] == tag ? 1 : -1;
+	if (at < 0) {
+		/* An empty entry, else the one the hash picks. */
+		pair[!pair[0] ? 0 : !pair[1] ? 1 : (int)((h >> 20) & 1)] = tag;
 		return;
 	}
-	*seen = 0;
+	pair[at] = 0;
 	slot *s = &c->v[h & c->mask];
 	/* Full: make room by dropping the next alerts along the table, which
 	 * the hash has put there in no particular order. */

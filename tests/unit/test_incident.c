@@ -45,11 +45,14 @@ static json_t *mk(const char *source, const char *key, const char *status, const
 	                 "ends_at", (json_int_t)0, "link", "");
 }
 
-/* Apply one alert in its own transaction, like a batch of one. */
+/* Apply one alert in its own transaction, like a batch of one, with the
+ * head an HTTP worker sends beside it (other tests apply without one). */
 static int apply(store *s, incidents *m, json_t *a, int64_t now)
 {
+	alert_head h;
+	alert_head_of(a, &h);
 	store_begin(s);
-	int r = incidents_apply(m, a, NULL, now);
+	int r = incidents_apply(m, a, &h, now);
 	incidents_flush(m);
 	store_commit(s);
 	json_decref(a);
@@ -226,6 +229,16 @@ int main(void)
 	/* Alerts without the group label group by alertname. */
 	CHECK(apply(s, m, mk("generic", "g1", "firing", NULL, "info", 0), 23000) == 1);
 	CHECK(count_type("opened") == 4);
+	/* An identity too long for a head: read from the alert, the same way. */
+	char longkey[200];
+	memset(longkey, 'k', 150);
+	longkey[150] = '\0';
+	int joined = count_type("alert_joined"), resolved = count_type("alert_resolved");
+	CHECK(apply(s, m, mk("generic", longkey, "firing", NULL, "info", 0), 23001) == 1);
+	CHECK(count_type("alert_joined") == joined + 1);
+	CHECK(apply(s, m, mk("generic", longkey, "firing", NULL, "info", 0), 23002) == 0);
+	CHECK(apply(s, m, mk("generic", longkey, "resolved", NULL, "info", 0), 23003) == 1);
+	CHECK(count_type("alert_resolved") == resolved + 1);
 
 	/* An HA peer lagging behind re-sends the firing copy of an occurrence
 	 * that already resolved (same startsAt): a duplicate, not a re-fire. */

@@ -1212,12 +1212,42 @@ static void test_am_cache(void)
 	json_t *kept = json_incref(json_array_get(warm, 1));
 	json_decref(warm);
 	warm = NULL;
-	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL, &warm, err2,
+	/* All three from the cache now, each with the head it was kept with. */
+	alert_heads heads = {0};
+	CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, &heads, &warm, err2,
 	                                 sizeof(err2)) == INGEST_OK);
 	CHECK(json_array_get(warm, 1) == kept);
+	CHECK(heads.n == 3);
+	for (size_t i = 0; i < heads.n && i < json_array_size(warm); i++) {
+		alert_head h;
+		alert_head_of(json_array_get(warm, i), &h);
+		CHECK(h.id_len > 0 && memcmp(&h, &heads.v[i], sizeof(h)) == 0);
+	}
+	alert_heads_free(&heads);
 	json_decref(kept);
 	json_decref(warm);
 	warm = NULL;
+
+	/* Two texts whose first sightings are noted in one pair of entries
+	 * (found for this cache's size and hash), sent in turn: each keeps its
+	 * note, so both are kept at their second sight. */
+	{
+		const char *pa = "{\"status\":\"firing\",\"labels\":{\"alertname\":\"P0\"}}";
+		const char *pb = "{\"status\":\"firing\",\"labels\":{\"alertname\":\"P4\"}}";
+		json_t *got[2][3] = {{NULL}};
+		for (int round = 0; round < 3; round++)
+			for (int k = 0; k < 2; k++) {
+				snprintf(body, sizeof(body), "{\"version\":\"4\",\"alerts\":[%s]}", k ? pb : pa);
+				CHECK(ingest_alertmanager_cached(body, strlen(body), &alert_limits_default, c, NULL,
+				                                 &got[k][round], err2, sizeof(err2)) == INGEST_OK);
+			}
+		for (int k = 0; k < 2; k++) {
+			CHECK(json_array_get(got[k][2], 0) == json_array_get(got[k][1], 0));
+			CHECK(json_array_get(got[k][1], 0) != json_array_get(got[k][0], 0));
+			for (int round = 0; round < 3; round++)
+				json_decref(got[k][round]);
+		}
+	}
 
 	/* Other limits: parsed afresh (a label value too long now refuses the alert). */
 	tight.max_value_len = 1;
