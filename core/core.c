@@ -5,8 +5,9 @@
  *
  *   inproc://crier-ingest   ROUTER  HTTP workers (a DEALER each) send a tag and a
  *                                   json_t* of normalized alerts; the pointer
- *                                   moves a reference, no serialization. The
- *                                   answer carries the tag back.
+ *                                   moves a reference, no serialization. Each
+ *                                   alert's head (alert.h) follows it, copied.
+ *                                   The answer carries the tag back.
  *   <state>/crierd.ctl      REP     crierctl (docs/control.md).
  *   inproc://crier-control  ROUTER  the same requests from HTTP workers (the
  *                                   drafts and subscription APIs), tagged the
