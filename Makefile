@@ -67,11 +67,13 @@ $(MHD_NOTLS): $(BUILD)/obj/core/http_notls.o
 	@rm -f $@
 	ar rcs $@ $^
 
+# $(MHD_NOTLS) is a prerequisite for LDLIBS_CORE, which links it after -lmicrohttpd (whose TLS
+# references it answers): not a second time here.
 $(BUILD)/crierd: $(BUILD)/obj/core/main.o $(BUILD)/libcrier.a $(MHD_NOTLS)
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_CORE)
+	$(CC) $(CFLAGS_ALL) -o $@ $(filter-out $(MHD_NOTLS),$^) $(LDLIBS_CORE)
 
 $(BUILD)/crierctl: $(BUILD)/obj/crierctl/crierctl.o $(BUILD)/libcrier.a $(MHD_NOTLS)
-	$(CC) $(CFLAGS_ALL) -o $@ $^ $(LDLIBS_CORE)
+	$(CC) $(CFLAGS_ALL) -o $@ $(filter-out $(MHD_NOTLS),$^) $(LDLIBS_CORE)
 
 # libcurl behind the host's http_request, loaded by crierd on first use
 # (core/http_module.h) from lib/crier/ beside it, as installed.
