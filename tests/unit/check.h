@@ -4,6 +4,8 @@
 #ifndef CRIER_CHECK_H
 #define CRIER_CHECK_H
 
+#include "strbuf.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -30,6 +32,14 @@ static int check_passed, check_failed;
 			        __LINE__, #a, check_a_ ? check_a_ : "(null)", check_b_ ? check_b_ : "(null)");         \
 		}                                                                                                      \
 	} while (0)
+
+/* The whole file at path (tests read fixtures and what they wrote): a new
+ * NUL-terminated string, *len bytes when len is not NULL; NULL when it
+ * cannot be read. */
+static inline char *check_read_file(const char *path, size_t *len)
+{
+	return strbuf_read_file(path, (size_t)64 << 20, len, NULL);
+}
 
 static inline int check_summary(const char *name)
 {

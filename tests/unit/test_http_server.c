@@ -527,27 +527,6 @@ static long raw_exchange(const char *raw, char *out, size_t size, int wait_ms)
 	return (long)got;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		} else if (buf) {
-			buf[n] = '\0';
-		}
-	}
-	fclose(f);
-	return buf;
-}
-
 /* A string member of the JSON answer, "" when absent. */
 static const char *jget(const resp *r, const char *key, char *out, size_t size)
 {
@@ -635,8 +614,8 @@ static void test_routing(void)
 
 static void test_alertmanager(void)
 {
-	char *single = slurp("tests/fixtures/alertmanager/firing-single.json");
-	char *two = slurp("tests/fixtures/alertmanager/firing-group-two-alerts.json");
+	char *single = check_read_file("tests/fixtures/alertmanager/firing-single.json", NULL);
+	char *two = check_read_file("tests/fixtures/alertmanager/firing-group-two-alerts.json", NULL);
 	char v[256];
 	resp r;
 	int before;
@@ -740,7 +719,7 @@ out:
 static void test_too_large(void)
 {
 	char *big = malloc(MAX_BODY + 2);
-	char *single = slurp("tests/fixtures/alertmanager/firing-single.json");
+	char *single = check_read_file("tests/fixtures/alertmanager/firing-single.json", NULL);
 	resp r;
 	int before = calls();
 
@@ -802,9 +781,9 @@ out:
 
 static void test_uptimerobot(void)
 {
-	char *query = slurp("tests/fixtures/uptimerobot/down.query");
-	char *form = slurp("tests/fixtures/uptimerobot/down.form");
-	char *json = slurp("tests/fixtures/uptimerobot/down.json");
+	char *query = check_read_file("tests/fixtures/uptimerobot/down.query", NULL);
+	char *form = check_read_file("tests/fixtures/uptimerobot/down.form", NULL);
+	char *json = check_read_file("tests/fixtures/uptimerobot/down.json", NULL);
 	char path[1024], v[256];
 	resp r;
 	int before;
@@ -958,7 +937,7 @@ static void test_generic_loopback(void)
 		CHECK(calls() == before);
 	}
 	/* A source with credentials takes a forwarded request that carries them. */
-	char *single = slurp("tests/fixtures/alertmanager/firing-single.json");
+	char *single = check_read_file("tests/fixtures/alertmanager/firing-single.json", NULL);
 	CHECK(single != NULL);
 	if (single) {
 		before = calls();
@@ -1011,7 +990,7 @@ static void test_basic_after_reload(http_server *s, config *basic_cfg)
 	CHECK(strstr(r.headers, "WWW-Authenticate: Bearer realm=\"crier\"\r\n") != NULL);
 	CHECK(strstr(r.headers, "WWW-Authenticate: Basic realm=\"crier\"\r\n") != NULL);
 	{
-		char *single = slurp("tests/fixtures/alertmanager/firing-single.json");
+		char *single = check_read_file("tests/fixtures/alertmanager/firing-single.json", NULL);
 
 		CHECK(single != NULL);
 		if (single) {
@@ -1464,7 +1443,7 @@ int main(void)
 	dup2(saved_err, 2);
 	close(saved_err);
 	close(logfd);
-	log_text = slurp(tmpl);
+	log_text = check_read_file(tmpl, NULL);
 	unlink(tmpl);
 	CHECK(log_text != NULL);
 	if (log_text) {

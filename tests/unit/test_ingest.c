@@ -13,30 +13,12 @@
 
 #define FIX "tests/fixtures/"
 
-static char *read_file(const char *path, size_t *len)
+static char *fixture(const char *path, size_t *len)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		goto fail;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
-		goto fail;
-	buf = malloc((size_t)n + 1);
-	if (!buf || fread(buf, 1, (size_t)n, f) != (size_t)n)
-		goto fail;
-	buf[n] = '\0';
-	*len = (size_t)n;
-	fclose(f);
-	return buf;
-fail:
-	fprintf(stderr, "cannot read %s (run the tests from the repo root)\n", path);
-	free(buf);
-	if (f)
-		fclose(f);
-	*len = 0;
-	return NULL;
+	char *text = check_read_file(path, len);
+	if (!text)
+		fprintf(stderr, "cannot read %s (run the tests from the repo root)\n", path);
+	return text;
 }
 
 static const char *str(const json_t *a, const char *k)
@@ -100,7 +82,7 @@ static void check_err_has(const char *err, const char *want, int line)
 static void test_am_fixture_group(void)
 {
 	size_t len;
-	char *body = read_file(FIX "alertmanager/firing-group-two-alerts.json", &len);
+	char *body = fixture(FIX "alertmanager/firing-group-two-alerts.json", &len);
 	json_t *out = NULL, *a;
 	char err[256];
 
@@ -142,7 +124,7 @@ static void test_am_fixture_group(void)
 static void test_am_fixture_single(void)
 {
 	size_t len;
-	char *fire = read_file(FIX "alertmanager/firing-single.json", &len), *res;
+	char *fire = fixture(FIX "alertmanager/firing-single.json", &len), *res;
 	json_t *out = NULL, *a;
 	char err[256];
 
@@ -162,7 +144,7 @@ static void test_am_fixture_single(void)
 		json_decref(out);
 		free(fire);
 	}
-	res = read_file(FIX "alertmanager/resolved-single.json", &len);
+	res = fixture(FIX "alertmanager/resolved-single.json", &len);
 	CHECK(res != NULL);
 	if (res) {
 		CHECK(ingest_alertmanager(res, len, &alert_limits_default, &out, err, sizeof(err)) == INGEST_OK);
@@ -502,7 +484,7 @@ static ingest_status ur_file(const char *path, const ingest_uptimerobot_conf *co
                              size_t errlen)
 {
 	size_t len;
-	char *body = read_file(path, &len);
+	char *body = fixture(path, &len);
 	json_t *fields = NULL;
 	ingest_status rc = INGEST_BAD;
 
@@ -644,7 +626,7 @@ static void test_ur_ssl_json(void)
 static void test_ur_down_form(void)
 {
 	size_t len;
-	char *body = read_file(FIX "uptimerobot/down.form", &len), err[256];
+	char *body = fixture(FIX "uptimerobot/down.form", &len), err[256];
 	json_t *fields = NULL, *out = NULL;
 
 	CHECK(body != NULL);
@@ -670,7 +652,7 @@ static void test_ur_down_form(void)
 static void test_ur_down_query(void)
 {
 	size_t len;
-	char *path = read_file(FIX "uptimerobot/down.query", &len), err[256], *q, *dump;
+	char *path = fixture(FIX "uptimerobot/down.query", &len), err[256], *q, *dump;
 	json_t *fields = NULL, *out = NULL, *a;
 
 	CHECK(path != NULL);
@@ -983,7 +965,7 @@ static void test_generic_bad(void)
 static void test_generic_doc_example(void)
 {
 	size_t len;
-	char *doc = read_file("docs/generic-alerts.md", &len), err[256];
+	char *doc = fixture("docs/generic-alerts.md", &len), err[256];
 	const char *start, *end;
 	json_t *out = NULL, *a;
 
@@ -1044,7 +1026,7 @@ static void test_all_fixtures(void)
 			    !ends_with(e->d_name, ".query"))
 				continue;
 			snprintf(path, sizeof(path), "%s/%s", dirpath, e->d_name);
-			body = read_file(path, &len);
+			body = fixture(path, &len);
 			CHECK(body != NULL);
 			if (!body)
 				continue;

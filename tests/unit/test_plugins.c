@@ -149,8 +149,6 @@ static void fake_http_response_free(crier_http_response *resp)
 	resp->body = NULL;
 }
 
-static char *read_file(const char *path);
-
 /* Templates as the host loads them: a name from conf.d/templates/webhook/. */
 static crier_template *fake_template_load(crier_host *h, const char *name, const char *src, char *err, size_t errlen)
 {
@@ -160,7 +158,7 @@ static crier_template *fake_template_load(crier_host *h, const char *name, const
 	(void)h;
 	if (!src) {
 		snprintf(path, sizeof(path), "conf.d/templates/webhook/%s.mustache", name);
-		if (!(src = text = read_file(path))) {
+		if (!(src = text = check_read_file(path, NULL))) {
 			snprintf(err, errlen, "%s: no such template (%s)", name, path);
 			return NULL;
 		}
@@ -279,29 +277,6 @@ static void init_fails(const crier_plugin *p, crier_host *h, const char *config,
 	CHECK_STR(err, want);
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0) {
-		fclose(f);
-		return NULL;
-	}
-	buf = malloc((size_t)n + 1);
-	if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	if (buf)
-		buf[n] = '\0';
-	fclose(f);
-	return buf;
-}
-
 static int dir_is_empty(const char *dir)
 {
 	char cmd[600];
@@ -358,7 +333,7 @@ static void test_log(crier_host *h)
 		p->destroy(inst);
 	}
 	snprintf(path, sizeof(path), "%s/audit/events.jsonl", h->state_dir);
-	content = read_file(path);
+	content = check_read_file(path, NULL);
 	CHECK_STR(content,
 	          "{\"id\":1,\"type\":\"opened\"}\n{   \"id\": 2,   \"type\": \"resolved\" }\n{  \"id\": 3  }  \n");
 	free(content);

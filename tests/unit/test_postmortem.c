@@ -98,18 +98,6 @@ static int tick(store *s, int64_t now, int commit)
 	return n;
 }
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	static char buf[1 << 16];
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
-}
-
 static char *reply(const char *req_txt, int64_t now)
 {
 	json_t *req = json_loads(req_txt, 0, NULL);
@@ -153,7 +141,7 @@ int main(void)
 	resolve(s, inc, pub, 100000, 1);
 	resolve(s, inc, narrow, 100000, 1);
 	snprintf(path, sizeof(path), "%s/postmortems/incident-%lld.md", tmp, (long long)pub);
-	char *text = slurp(path);
+	char *text = check_read_file(path, NULL);
 	CHECK(text && strstr(text, "# Post-mortem: Errors \\*up\\* \\<b\\>\n") == text);
 	CHECK(text && strstr(text, "- **Detected:** 1970-01-01 00:00:50 UTC by generic (alert HighErrorRate)\n"));
 	CHECK(text && strstr(text, "- **Resolved:** 1970-01-01 00:01:40 UTC by alice\n- **Duration:** 50 s\n"));
@@ -162,7 +150,10 @@ int main(void)
 	CHECK(text && strstr(text, "- **1970-01-01 00:01:10** Reminder to post a public update, from crier\n"));
 	CHECK(text && !strstr(text, "crierctl update") && !strstr(text, "00:01:00**"));
 	snprintf(path, sizeof(path), "%s/postmortems/incident-%lld.md", tmp, (long long)narrow);
-	CHECK(slurp(path) && strstr(slurp(path), "- **Affected components:** none of the configured components\n"));
+	free(text);
+	text = check_read_file(path, NULL);
+	CHECK(text && strstr(text, "- **Affected components:** none of the configured components\n"));
+	free(text);
 	CHECK(postmortem_next_deadline(the_pm) == 110000);
 
 	/* Not before it is due; then once, for the public incident only. */

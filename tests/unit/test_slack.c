@@ -144,32 +144,11 @@ static const char *fake_config_dir(const crier_host *h)
 	return h->config_dir;
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-		buf = malloc((size_t)n + 1);
-		if (buf && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-			free(buf);
-			buf = NULL;
-		}
-		if (buf)
-			buf[n] = '\0';
-	}
-	fclose(f);
-	return buf;
-}
-
 static char *partial(void *ctx, const char *name)
 {
 	char path[800];
 	snprintf(path, sizeof(path), "%s/%s.mustache", (const char *)ctx, name);
-	return read_file(path);
+	return check_read_file(path, NULL);
 }
 
 /* As the host does: <config_dir>/templates/slack/<name>.mustache, or the
@@ -183,7 +162,7 @@ static crier_template *fake_template_load(crier_host *h, const char *name, const
 		return NULL;
 	snprintf(t->dir, sizeof(t->dir), "%s/templates/slack", h->config_dir);
 	snprintf(path, sizeof(path), "%s/%s.mustache", t->dir, name);
-	text = src ? strdup(src) : read_file(path);
+	text = src ? strdup(src) : check_read_file(path, NULL);
 	if (!text) {
 		snprintf(err, errlen, "%s: cannot read %s", name, path);
 		free(t);

@@ -250,22 +250,6 @@ static void fake_http_response_free(crier_http_response *resp)
 	resp->body = NULL;
 }
 
-/* The whole file (no NUL in it), new; NULL when it cannot be read. */
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0;
-
-	if (f && getdelim(&buf, &cap, '\0', f) < 0) {
-		free(buf);
-		buf = NULL;
-	}
-	if (f)
-		fclose(f);
-	return buf;
-}
-
 /* Templates as the host makes them, from the repository's conf.d (tests
  * run from the repository root). */
 static crier_template *fake_template_load(crier_host *h, const char *name, const char *src, char *err, size_t errlen)
@@ -279,7 +263,7 @@ static crier_template *fake_template_load(crier_host *h, const char *name, const
 			snprintf(path, sizeof(path), "%s", src + 5);
 		else
 			snprintf(path, sizeof(path), "conf.d/templates/sms/%s.mustache", name);
-		text = slurp(path);
+		text = check_read_file(path, NULL);
 		if (!text) {
 			snprintf(err, errlen, "%s: cannot read %s", name, path);
 			return NULL;

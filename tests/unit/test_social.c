@@ -122,21 +122,10 @@ static void fake_http_response_free(crier_http_response *resp)
 	resp->body = NULL;
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = f ? calloc(1, 1 << 16) : NULL;
-	if (buf)
-		fread(buf, 1, (1 << 16) - 1, f);
-	if (f)
-		fclose(f);
-	return buf;
-}
-
 static crier_template *fake_template_load(crier_host *h, const char *name, const char *src, char *err, size_t errlen)
 {
 	(void)h;
-	char *text = src ? strdup(src) : read_file("conf.d/templates/social/post.mustache");
+	char *text = src ? strdup(src) : check_read_file("conf.d/templates/social/post.mustache", NULL);
 	crier_template *t = text ? calloc(1, sizeof(*t)) : NULL;
 	if (t && !(t->m = mustache_compile(name, text, strlen(text), err, errlen))) {
 		free(t);

@@ -201,29 +201,12 @@ static void fake_http_response_free(crier_http_response *resp)
 	resp->body = NULL;
 }
 
-static char *read_file(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	long n;
-
-	if (!f)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = calloc(1, (size_t)n + 1)) && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-		free(buf);
-		buf = NULL;
-	}
-	fclose(f);
-	return buf;
-}
-
 static char *load_partial(void *ctx, const char *name)
 {
 	char path[256];
 	(void)ctx;
 	snprintf(path, sizeof(path), TEMPLATES "/%s.mustache", name);
-	return read_file(path);
+	return check_read_file(path, NULL);
 }
 
 static crier_template *fake_template_load(crier_host *h, const char *name, const char *src, char *err, size_t errlen)
@@ -231,7 +214,7 @@ static crier_template *fake_template_load(crier_host *h, const char *name, const
 	char path[256];
 	(void)h;
 	snprintf(path, sizeof(path), TEMPLATES "/%s.mustache", name);
-	char *text = src ? strdup(src) : read_file(path);
+	char *text = src ? strdup(src) : check_read_file(path, NULL);
 	crier_template *t = text ? calloc(1, sizeof(*t)) : NULL;
 	if (t && !(t->m = mustache_compile(name, text, strlen(text), err, errlen))) {
 		free(t);
@@ -840,7 +823,7 @@ static void test_publish(const crier_plugin *p, crier_host *h)
 	CHECK(strstr(d.error, "target 1 (dav.example): PUT incidents/.3.html.crier-tmp: HTTP 500") != NULL);
 	CHECK(strstr(d.error, PASSWORD) == NULL && strstr(d.error, "uploader") == NULL);
 	CHECK(strstr(h->last_log, "target 1 (dav.example)") != NULL);
-	html = read_file(index);
+	html = check_read_file(index, NULL);
 	CHECK(html && strstr(html, "Fix deployed."));
 	free(html);
 	/* The retry re-publishes only the lagging target. */
@@ -885,7 +868,7 @@ static void test_publish(const crier_plugin *p, crier_host *h)
 	h->n_reqs = 0;
 	CHECK(deliver(p, inst, &d, event(4, "opened", 5, "investigating", "major", 3, "Logins slow", NULL)) ==
 	      CRIER_OK);
-	html = read_file(index);
+	html = check_read_file(index, NULL);
 	CHECK(html && strstr(html, "Logins slow") && strstr(html, "API errors") && strstr(html, "Slow pages") &&
 	      strstr(html, "Fix deployed."));
 	free(html);
@@ -914,7 +897,7 @@ static void test_publish(const crier_plugin *p, crier_host *h)
 	      CRIER_OK);
 	CHECK(access(aside, F_OK) == 0);
 	CHECK(strstr(h->last_log, "starting a new model") != NULL);
-	html = read_file(index);
+	html = check_read_file(index, NULL);
 	CHECK(html && strstr(html, "Fresh start") && !strstr(html, "Logins slow"));
 	free(html);
 	p->destroy(inst);
