@@ -134,26 +134,32 @@ def median(xs):
     return (xs[n // 2] + xs[(n - 1) // 2]) / 2.0
 
 
-def measure_rounds(targets, rounds, seconds, warmup, threads, conns):
-    """targets: (name, url, pid_fn, mode, path) each, all running. Each is
-    warmed up, then all are driven in turn, rounds times, with a new RUN (so
-    new alerts) each round. Returns {name: medians, peak RSS and each round's
-    figures}."""
-    for name, url, _, mode, path in targets:
-        wrk(url, warmup, "0000", mode, threads, conns, path)
-    runs = {t[0]: [] for t in targets}
+def measure_rounds(start_targets, rounds, seconds, warmup, threads, conns):
+    """start_targets(i) starts round i's targets and returns ([(name, url,
+    pid_fn, mode, path), ...], [servers to stop after the round]): crierd and
+    Alertmanager start afresh each round, so no round inherits another's
+    alerts. Each target is warmed up, then driven in turn. Returns {name:
+    medians of the rounds, the highest peak RSS, each round's requests/s}."""
+    runs = {}
     for i in range(rounds):
-        for name, url, _, mode, path in targets:
-            r = wrk(url, seconds, "%04x" % (i + 1), mode, threads, conns, path)
-            runs[name].append(r)
-            print("bench: round %d  %-13s %8.0f requests/s  p50 %6.2f ms  p99 %6.2f ms  non-2xx/errors %d"
-                  % (i + 1, name, r["rps"], r["p50"], r["p99"], r["bad"]), flush=True)
+        targets, stop = start_targets(i)
+        try:
+            for name, url, pid_fn, mode, path in targets:
+                wrk(url, warmup, "0000", mode, threads, conns, path)
+                r = wrk(url, seconds, "%04x" % (i + 1), mode, threads, conns, path)
+                r["rss_mib"] = pid_fn() / 1024.0
+                runs.setdefault(name, []).append(r)
+                print("bench: round %d  %-13s %8.0f requests/s  p50 %6.2f ms  p99 %6.2f ms  peak RSS %6.1f MiB"
+                      "  non-2xx/errors %d" % (i + 1, name, r["rps"], r["p50"], r["p99"], r["rss_mib"], r["bad"]),
+                      flush=True)
+        finally:
+            for srv in stop:
+                srv.stop()
     res = {}
-    for name, _, pid_fn, _, _ in targets:
-        rs = runs[name]
+    for name, rs in runs.items():
         res[name] = {"rps": median([r["rps"] for r in rs]), "p50": median([r["p50"] for r in rs]),
                      "p99": median([r["p99"] for r in rs]), "bad": sum(r["bad"] for r in rs),
-                     "requests": sum(r["requests"] for r in rs), "rss_mib": pid_fn() / 1024.0,
+                     "requests": sum(r["requests"] for r in rs), "rss_mib": max(r["rss_mib"] for r in rs),
                      "rounds_rps": [r["rps"] for r in rs]}
     return res
 
@@ -420,23 +426,36 @@ def main():
             extra["startup_ms"] = (time.monotonic() - t0) * 1000
             time.sleep(1.0)
             extra["idle_rss_mib"] = procfs.status_kib(d.pid(), "VmRSS") / 1024.0
-            am_port = harness.free_port()
-            am = start_alertmanager(tmp, am_port)
-            servers.append(am)
+            d.stop()
+            servers.remove(d)
             ng_port = harness.free_port()
             ng = start_nginx(tmp, ng_port)
             servers.append(ng)
-            m = measure_rounds([
-                ("crierd", "http://127.0.0.1:%d" % d.port, lambda: procfs.status_kib(d.pid(), "VmHWM"), "webhook",
-                 "/api/v1/alertmanager"),
-                ("Alertmanager", "http://127.0.0.1:%d" % am_port, lambda: procfs.status_kib(am.proc.pid, "VmHWM"),
-                 "amv2", "/api/v2/alerts"),
-                ("nginx", "http://127.0.0.1:%d" % ng_port, lambda: tree_hwm_kib(ng.proc.pid), "webhook", "/"),
-            ], rounds, seconds, warmup, threads, conns)
+
+            def start_targets(i):
+                cd = harness.Crierd(os.path.join(tmp, "crier-%d" % i), hold_seconds=300)
+                cd.start()
+                servers.append(cd)
+                am_port = harness.free_port()
+                am_dir = os.path.join(tmp, "am-%d" % i)
+                os.makedirs(am_dir)
+                am = start_alertmanager(am_dir, am_port)
+                servers.append(am)
+
+                def handed(srv):
+                    # From here on the round stops it (measure_rounds).
+                    servers.remove(srv)
+                    return srv
+                return ([
+                    ("crierd", "http://127.0.0.1:%d" % cd.port, lambda: procfs.status_kib(cd.pid(), "VmHWM"),
+                     "webhook", "/api/v1/alertmanager"),
+                    ("Alertmanager", "http://127.0.0.1:%d" % am_port,
+                     lambda: procfs.status_kib(am.proc.pid, "VmHWM"), "amv2", "/api/v2/alerts"),
+                    ("nginx", "http://127.0.0.1:%d" % ng_port, lambda: tree_hwm_kib(ng.proc.pid), "webhook", "/"),
+                ], [handed(cd), handed(am)])
+
+            m = measure_rounds(start_targets, rounds, seconds, warmup, threads, conns)
             res = {"crierd": m["crierd"], "alertmanager": m["Alertmanager"], "nginx": m["nginx"]}
-            for srv in (d, am):
-                srv.stop()
-                servers.remove(srv)
 
             # crierd with 100,000 open alerts (1,000 incidents), then its RSS.
             d2 = harness.Crierd(os.path.join(tmp, "crier-open"), hold_seconds=300,
