@@ -231,11 +231,12 @@ void alert_head_of(const json_t *a, alert_head *h)
 	memset(h, 0, sizeof(*h));
 	h->starts_at = json_integer_value(json_object_get(a, "starts_at"));
 	h->firing = status && strcmp(status, "firing") == 0;
-	if (!source || !key || strlen(source) + strlen(key) + 2 > sizeof(h->id))
+	size_t len = source && key ? strlen(source) + 1 + strlen(key) : sizeof(h->id);
+	if (len >= sizeof(h->id))
 		return;
 	alert_identity(source, key, h->id, sizeof(h->id)); /* fits: cannot fail */
-	h->id_len = (uint8_t)strlen(h->id);
-	h->hash = hmap_hashn(h->id, h->id_len);
+	h->id_len = (uint8_t)len;
+	h->hash = hmap_hashn(h->id, len);
 }
 
 int alert_heads_add(alert_heads *hs, const alert_head *h)

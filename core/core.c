@@ -238,8 +238,7 @@ typedef struct ingest_msg {
 	void *tag;
 	int64_t received_us; /* when its request arrived whole (timefmt_mono_us), 0 = unknown */
 	json_t *alerts;
-	zmq_msg_t body; /* a worker's message, open while its heads are read */
-	int has_body;
+	zmq_msg_t body;             /* a worker's message, open while heads points into it */
 	const unsigned char *heads; /* in body: one alert_head per alert, maybe unaligned; NULL = none */
 	char reply[256];
 } ingest_msg;
@@ -327,7 +326,6 @@ static int recv_one(core *c, void *sock, ingest_msg *p)
 			    zmq_msg_size(&f[2]) == sizeof(m) + m.n_heads * sizeof(alert_head)) {
 				zmq_msg_init(&p->body);
 				zmq_msg_move(&p->body, &f[2]);
-				p->has_body = 1;
 				p->heads = (const unsigned char *)zmq_msg_data(&p->body) + sizeof(m);
 			}
 		} else
@@ -441,7 +439,7 @@ static void handle_turn(core *c, int ingest, const int *hosts, size_t nh, int64_
 		/* Drop our reference before answering: the sender holds the other
 		 * one, so the freeing of the whole document falls on its thread. */
 		json_decref(batch[i].alerts);
-		if (batch[i].has_body)
+		if (batch[i].heads)
 			zmq_msg_close(&batch[i].body);
 		if (send_reply(&batch[i]) < 0)
 			log_warn("could not answer an ingest request", " error=%s", log_q(zmq_strerror(zmq_errno())));
@@ -929,25 +927,23 @@ void *core_socket(core *c, core_channel ch, char *err, size_t errlen)
 }
 
 /* The envelope of a tagged request: an empty delimiter (as REQ would send),
- * the tag, then body (sent: zmq closes it; on failure the caller must). */
-static int send_tagged(void *sock, void *tag, zmq_msg_t *body)
+ * the tag, then a body of a's alen bytes followed by b's blen. 0, or -1. */
+static int send_tagged(void *sock, void *tag, const void *a, size_t alen, const void *b, size_t blen)
 {
+	zmq_msg_t body;
+	if (zmq_msg_init_size(&body, alen + blen) < 0)
+		return -1;
+	memcpy(zmq_msg_data(&body), a, alen);
+	if (blen)
+		memcpy((char *)zmq_msg_data(&body) + alen, b, blen);
 	/* Never wait: a core so far behind that its queue is full gets the
 	 * request refused now (503) rather than the whole worker frozen. A
 	 * message's first frame taken, the rest of it is too. */
-	if (zmq_send(sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 || zmq_send(sock, &tag, sizeof(tag), ZMQ_SNDMORE) < 0)
+	if (zmq_send(sock, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0 ||
+	    zmq_send(sock, &tag, sizeof(tag), ZMQ_SNDMORE) < 0 || zmq_msg_send(&body, sock, 0) < 0) {
+		zmq_msg_close(&body);
 		return -1;
-	return zmq_msg_send(body, sock, 0) < 0 ? -1 : 0;
-}
-
-/* A new message of len bytes, copied from each part in turn. 0, or -1. */
-static int msg_of(zmq_msg_t *msg, const void *a, size_t alen, const void *b, size_t blen)
-{
-	if (zmq_msg_init_size(msg, alen + blen) < 0)
-		return -1;
-	memcpy(zmq_msg_data(msg), a, alen);
-	if (blen)
-		memcpy((char *)zmq_msg_data(msg) + alen, b, blen);
+	}
 	return 0;
 }
 
@@ -955,14 +951,8 @@ int core_send_alerts(void *sock, json_t *alerts, const alert_head *heads, size_t
                      void *tag)
 {
 	core_alerts_msg m = {.alerts = alerts, .received_us = received_us, .n_heads = heads ? n_heads : 0};
-	zmq_msg_t body;
-	if (msg_of(&body, &m, sizeof(m), heads, m.n_heads * sizeof(*heads)) < 0) {
-		json_decref(alerts);
-		return -1;
-	}
-	if (send_tagged(sock, tag, &body) < 0) {
+	if (send_tagged(sock, tag, &m, sizeof(m), heads, m.n_heads * sizeof(*heads)) < 0) {
 		/* A half-sent message is never delivered: the reference is ours to drop. */
-		zmq_msg_close(&body);
 		json_decref(alerts);
 		return -1;
 	}
@@ -971,14 +961,7 @@ int core_send_alerts(void *sock, json_t *alerts, const alert_head *heads, size_t
 
 int core_send_control(void *sock, const char *req, void *tag)
 {
-	zmq_msg_t body;
-	if (msg_of(&body, req, strlen(req), NULL, 0) < 0)
-		return -1;
-	if (send_tagged(sock, tag, &body) < 0) {
-		zmq_msg_close(&body);
-		return -1;
-	}
-	return 0;
+	return send_tagged(sock, tag, req, strlen(req), NULL, 0);
 }
 
 int core_recv(void *sock, void **tag, char **reply)

@@ -34,7 +34,7 @@ void *core_socket(core *c, core_channel ch, char *err, size_t errlen);
 
 /*
  * Hand normalized alerts (a JSON array) to the core, with the head of each
- * (alert.h; borrowed and copied; NULL: the core makes them); received_us is
+ * (alert.h; borrowed and copied; none: the core makes them); received_us is
  * when their request arrived whole (timefmt_mono_us), for the
  * ingest-to-plugin measure (0: do not measure). Steals one reference,
  * which the core drops after its batch: a sender that keeps another until

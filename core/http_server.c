@@ -1030,8 +1030,7 @@ static enum MHD_Result http_hand_over(http_worker *w, struct MHD_Connection *con
 		rc = core_send_control(w->control, creq, t);
 	} else {
 		json_incref(req->alerts); /* the core's */
-		rc = core_send_alerts(w->ingest, req->alerts, w->heads.n ? w->heads.v : NULL, w->heads.n,
-		                      req->received_us, t);
+		rc = core_send_alerts(w->ingest, req->alerts, w->heads.v, w->heads.n, req->received_us, t);
 	}
 	if (rc < 0) {
 		snprintf(req->err, sizeof(req->err), "cannot reach the core: %s", zmq_strerror(zmq_errno()));

@@ -877,8 +877,9 @@ int incidents_apply(incidents *m, const json_t *a, const alert_head *h, int64_t 
 		alert_head_of(a, &own);
 		h = &own;
 	}
-	/* An identity too long for a head is made here, from the alert. */
-	char buf[256], *long_id = NULL;
+	/* An identity too long for a head is made here, from the alert (rare:
+	 * a new string each time). */
+	char *long_id = NULL;
 	const char *mk = h->id;
 	alert_entry *e;
 	if (h->id_len) {
@@ -888,7 +889,7 @@ int incidents_apply(incidents *m, const json_t *a, const alert_head *h, int64_t 
 		const char *key = json_string_value(json_object_get(a, "key"));
 		if (!source || !key)
 			return 0; /* the parsers never produce this */
-		if (!(mk = long_id = alert_identity(source, key, buf, sizeof(buf))))
+		if (!(mk = long_id = alert_identity(source, key, NULL, 0)))
 			return -1;
 		e = hmap_get(m->alerts, mk);
 	}
@@ -911,7 +912,7 @@ int incidents_apply(incidents *m, const json_t *a, const alert_head *h, int64_t 
 	} else {
 		rc = e->firing ? alert_resolves(m, a, e, mk, now) : 0;
 	}
-	map_key_free(long_id, buf);
+	free(long_id);
 	return rc;
 }
 

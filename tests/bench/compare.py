@@ -35,6 +35,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from statistics import median
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
@@ -126,12 +127,6 @@ def start_alertmanager(tmp, port):
                os.path.join(tmp, "am.log"))
     wait_http(port, "/-/ready")
     return s
-
-
-def median(xs):
-    xs = sorted(xs)
-    n = len(xs)
-    return (xs[n // 2] + xs[(n - 1) // 2]) / 2.0
 
 
 def measure_rounds(start_targets, rounds, seconds, warmup, threads, conns):

@@ -176,13 +176,12 @@ static void test_watchdog_rules(void)
 
 static mustache *compile_file(const char *path)
 {
-	char buf[8192], err[256];
-	FILE *f = fopen(path, "rb");
-	if (!f)
-		return NULL;
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	return mustache_compile(path, buf, n, err, sizeof(err));
+	char err[256];
+	size_t n;
+	char *text = check_read_file(path, &n);
+	mustache *t = text ? mustache_compile(path, text, n, err, sizeof(err)) : NULL;
+	free(text);
+	return t;
 }
 
 /* A public incident's clock through its life, with people, restarts and a non-public neighbour. */

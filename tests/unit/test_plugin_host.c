@@ -64,13 +64,13 @@ static int deliver(plugin_host *h, int64_t id, const char *doc, plugin_host_resu
 
 static int contains(const char *path, const char *needle)
 {
-	char buf[65536];
-	FILE *f = fopen(path, "rb");
-	if (!f)
+	size_t n;
+	char *text = check_read_file(path, &n);
+	if (!text)
 		return -1;
-	size_t n = fread(buf, 1, sizeof(buf), f);
-	fclose(f);
-	return memmem(buf, n, needle, strlen(needle)) != NULL;
+	int found = memmem(text, n, needle, strlen(needle)) != NULL;
+	free(text);
+	return found;
 }
 
 static void touch(const char *path)
