@@ -94,10 +94,13 @@ typedef struct store_delivery {
  * Up to max deliveries for instance, earliest due first. Each is the oldest
  * pending delivery of its incident to this instance (per-incident order):
  * an incident with an earlier pending delivery, in flight or waiting for a
- * retry, contributes nothing else. Rows may be due in the future (check
- * next_at). Fills out[0..n) and returns n, or -1.
+ * retry, contributes nothing else. Rows for which skip(id, ctx) returns
+ * nonzero are left out (skip may be NULL; it is called during this call
+ * only). Rows may be due in the future (check next_at). Fills out[0..n)
+ * and returns n, or -1.
  */
-int store_outbox_due(store *s, const char *instance, store_delivery *out, int max);
+int store_outbox_due(store *s, const char *instance, store_delivery *out, int max, int (*skip)(int64_t id, void *ctx),
+                     void *ctx);
 void store_delivery_free(store_delivery *d);
 int store_outbox_done(store *s, int64_t id, int attempts, int64_t now);
 int store_outbox_retry(store *s, int64_t id, int attempts, int64_t next_at, const char *error, int64_t now);
