@@ -146,6 +146,7 @@ bench: deps
 	@CRIER_BUILD=$(BUILD) python3 tests/bench/bench.py
 	@CRIER_BUILD=$(BUILD) python3 tests/bench/compare.py
 	@CRIER_BUILD=$(BUILD) python3 tests/bench/subscribers.py
+	@CRIER_BUILD=$(BUILD) python3 tests/bench/dead_lane.py
 
 # The end-to-end tests with crierd under valgrind's memcheck (no sanitizers):
 # any memory error or definite leak fails the test that saw it. Slow: the

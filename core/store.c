@@ -14,17 +14,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 5: an incident's events and alerts indexed by runs of event ids, not by
+/* 6: outbox.head marks each lane's oldest pending row (the triggers keep
+ * it), and what is due is read from those alone (outbox_heads).
+ * 5: an incident's events and alerts indexed by runs of event ids, not by
  * incident (events_span, alerts_span, incidents.event_floor/_ceiling).
  * 4: the outbox's indexes hold pending rows only (and dead ones, apart),
  * so a delivery done leaves them instead of moving inside them.
  * 3: incidents.audience (public and security flags, core/audience.h).
  * 2: outbox.recipient (one delivery per recipient). Older versions are
  * upgraded in place (see migrate); newer ones are refused. */
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 
 #define STR_(x) #x
 #define STR(x)  STR_(x)
+
+/* The pending rows p of the lane of row o, OLD or outbox (outbox_order finds them). */
+#define LANE_O "p.instance = o.instance AND p.incident_id = o.incident_id AND p.recipient = o.recipient AND p.state = 0"
+#define LANE_OLD                                                                                                       \
+	"p.instance = OLD.instance AND p.incident_id = OLD.incident_id AND p.recipient = OLD.recipient"                \
+	" AND p.state = 0"
+#define LANE_ROW                                                                                                       \
+	"p.instance = outbox.instance AND p.incident_id = outbox.incident_id AND p.recipient = outbox.recipient"       \
+	" AND p.state = 0"
 
 /* The newest event's id, 0 in an empty store: floors, ceilings and marks (schema_sql). */
 #define NEWEST_EVENT "(SELECT COALESCE(MAX(id), 0) FROM events)"
@@ -58,13 +69,31 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"
     " incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"
     " attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
-    " updated_at INTEGER, last_error TEXT, recipient TEXT NOT NULL DEFAULT '');"
+    " updated_at INTEGER, last_error TEXT, recipient TEXT NOT NULL DEFAULT '', head INTEGER);"
     /* Delivered rows, nearly all of them, are in no index but the table's:
-     * what is due (ST_OUTBOX_NEXT), each lane's head (its NOT EXISTS) and
-     * the counts read pending and dead rows only. */
-    "CREATE INDEX IF NOT EXISTS outbox_pending ON outbox(instance, next_at) WHERE state = 0;"
+     * what is due (ST_OUTBOX_NEXT), each lane's rows (outbox_order) and the
+     * counts read pending and dead rows only. */
     "CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, recipient, id) WHERE state = 0;"
     "CREATE INDEX IF NOT EXISTS outbox_dead ON outbox(id) WHERE state = 3;"
+    /* A lane (an instance, incident and recipient) hands out its pending
+     * rows oldest first, one at a time: only its oldest, its head, can be
+     * due. Found by scanning every pending row in due order, a lane with a
+     * backlog cost each look for due rows its whole backlog, and a look
+     * comes with every routed event; marked, a look reads heads alone.
+     * head is 1 on a lane's oldest pending row and 0 on the others (a
+     * delivered or dead row keeps what it had; only pending rows count).
+     * Every insert says it: a new row has the highest id, so it is a head
+     * when its lane has no pending row (ST_OUTBOX_ADD, the subscribers'
+     * fan-out). When a head stops pending, the next row of its lane takes
+     * over (ST_OUTBOX_PROMOTE); a row pending again sorts its lane out
+     * again, for it may be older than the lane's head (ST_OUTBOX_RELANE);
+     * a head deleted hands over in outbox_head_gone. Triggers for the
+     * first two as well measured 30,000 more instructions per delivery:
+     * SQLite runs a trigger's program for every row its event touches,
+     * WHEN or not. */
+    "CREATE INDEX IF NOT EXISTS outbox_heads ON outbox(instance, next_at) WHERE state = 0 AND head = 1;"
+    "CREATE TRIGGER IF NOT EXISTS outbox_head_gone AFTER DELETE ON outbox WHEN OLD.state = 0 AND OLD.head = 1"
+    " BEGIN UPDATE outbox SET head = 1 WHERE id = (SELECT MIN(p.id) FROM outbox p WHERE " LANE_OLD "); END;"
     "CREATE TABLE IF NOT EXISTS plugin_state(incident_id INTEGER NOT NULL, instance TEXT NOT NULL,"
     " state TEXT NOT NULL, PRIMARY KEY(incident_id, instance)) WITHOUT ROWID;"
     /* Drafts (docs/drafts.md): text people approve before it is published. */
@@ -102,6 +131,8 @@ enum {
 	ST_OUTBOX_RETRY,
 	ST_OUTBOX_DEAD,
 	ST_OUTBOX_REQUEUE,
+	ST_OUTBOX_PROMOTE,
+	ST_OUTBOX_RELANE,
 	ST_OUTBOX_COUNTS,
 	ST_STATE_SET,
 	ST_DRAFT_ADD,
@@ -161,17 +192,16 @@ static const char *const stmt_sql[ST_N] = {
                     " WHERE state <> 'resolved'",
     [ST_EVENT_ADD] = "INSERT INTO events(incident_id, type, time, actor, message, doc) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
-                      " updated_at, recipient) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4, ?5)",
+                      " updated_at, recipient, head) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4, ?5, NOT EXISTS"
+                      " (SELECT 1 FROM outbox p WHERE p.instance = ?3 AND p.incident_id = ?2 AND p.recipient = ?5"
+                      " AND p.state = 0))",
     /* Order is kept per incident and recipient: one recipient's retries
-     * never hold back another's messages. */
-    [ST_OUTBOX_NEXT] =
-        "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state,"
-        " o.recipient, e.type FROM outbox o JOIN events e ON e.id = o.event_id"
-        " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
-        " WHERE o.instance = ?1 AND o.state = 0 AND NOT crier_skip(o.id) AND NOT EXISTS (SELECT 1 FROM outbox p"
-        "  WHERE p.instance = ?1 AND p.incident_id = o.incident_id AND p.state = 0 AND p.id < o.id"
-        "  AND p.recipient = o.recipient)"
-        " ORDER BY o.next_at, o.id LIMIT ?2",
+     * never hold back another's messages. Lane heads only (outbox_heads). */
+    [ST_OUTBOX_NEXT] = "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state,"
+                       " o.recipient, e.type FROM outbox o JOIN events e ON e.id = o.event_id"
+                       " LEFT JOIN plugin_state ps ON ps.incident_id = o.incident_id AND ps.instance = o.instance"
+                       " WHERE o.instance = ?1 AND o.state = 0 AND o.head = 1 AND NOT crier_skip(o.id)"
+                       " ORDER BY o.next_at, o.id LIMIT ?2",
     [ST_OUTBOX_DONE] =
         "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1 AND state = 0",
     [ST_OUTBOX_RETRY] = "UPDATE outbox SET state = 0, attempts = ?2, next_at = ?3, last_error = ?4, updated_at = ?5"
@@ -180,6 +210,14 @@ static const char *const stmt_sql[ST_N] = {
         "UPDATE outbox SET state = 3, attempts = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1 AND state = 0",
     [ST_OUTBOX_REQUEUE] = "UPDATE outbox SET state = 0, next_at = ?2, updated_at = ?2 WHERE id = ?1 AND state <> 2"
                           " RETURNING instance",
+    /* Row ?1 stopped pending: if it was its lane's head, the next takes over. */
+    [ST_OUTBOX_PROMOTE] =
+        "UPDATE outbox SET head = 1 WHERE id = (SELECT MIN(p.id) FROM outbox o JOIN outbox p ON " LANE_O
+        " WHERE o.id = ?1 AND o.head = 1)",
+    /* Row ?1 pends again: its lane's oldest pending row is the head. */
+    [ST_OUTBOX_RELANE] = "UPDATE outbox SET head = (id = (SELECT MIN(p.id) FROM outbox o JOIN outbox p ON " LANE_O
+                         " WHERE o.id = ?1)) WHERE (instance, incident_id, recipient) ="
+                         " (SELECT instance, incident_id, recipient FROM outbox WHERE id = ?1) AND state = 0",
     [ST_OUTBOX_COUNTS] = "SELECT (SELECT COUNT(*) FROM outbox WHERE state = 0),"
                          " (SELECT COUNT(*) FROM outbox WHERE state = 3)",
     [ST_STATE_SET] = "INSERT OR REPLACE INTO plugin_state(incident_id, instance, state) VALUES(?1, ?2, ?3)",
@@ -279,6 +317,12 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
         " UPDATE alerts SET event_mark ="
         " COALESCE((SELECT event_floor FROM incidents WHERE id = alerts.incident_id), 0);"
         " DROP INDEX IF EXISTS events_incident; DROP INDEX IF EXISTS alerts_incident;",
+    /* Every lane's head marked; schema_sql then makes outbox_heads and the
+     * triggers that keep head. */
+    [6] = "ALTER TABLE outbox ADD COLUMN head INTEGER;"
+          " UPDATE outbox SET head = (state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE " LANE_ROW
+          " AND p.id < outbox.id));"
+          " DROP INDEX IF EXISTS outbox_pending;",
 };
 
 static int migrate(store *s, const char *path, int from, char *err, size_t errlen)
@@ -656,13 +700,47 @@ void store_delivery_free(store_delivery *d)
 	d->doc = d->state = d->recipient = d->type = d->key = NULL;
 }
 
+/*
+ * Run st (bound), which changes row id's state, then the lane statement
+ * `lane` for id, both or neither: outside a transaction, in a savepoint of
+ * their own, for a lane whose head stopped pending without handing over
+ * would never move again. Returns st's 1 (a row came back), 0 or -1.
+ */
+static int lane_change(store *s, sqlite3_stmt *st, int64_t id, int lane, char *ret_text, size_t ret_len)
+{
+	int own = sqlite3_get_autocommit(s->db);
+	if (own && sqlite3_exec(s->db, "SAVEPOINT lane", NULL, NULL, NULL) != SQLITE_OK) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	int rc = sqlite3_step(st), ret = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+	if (ret == 1) {
+		if (ret_text)
+			snprintf(ret_text, ret_len, "%s", (const char *)sqlite3_column_text(st, 0));
+		if (sqlite3_step(st) != SQLITE_DONE) /* finish a RETURNING statement */
+			ret = -1;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (ret >= 0) {
+		sqlite3_bind_int64(s->st[lane], 1, id);
+		if (step_done(s->st[lane]) < 0)
+			ret = -1;
+	}
+	if (own && sqlite3_exec(s->db, ret >= 0 ? "RELEASE lane" : "ROLLBACK TO lane; RELEASE lane", NULL, NULL,
+	                        NULL) != SQLITE_OK)
+		ret = -1;
+	return ret;
+}
+
 int store_outbox_done(store *s, int64_t id, int attempts, int64_t now)
 {
 	sqlite3_stmt *st = s->st[ST_OUTBOX_DONE];
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int(st, 2, attempts);
 	sqlite3_bind_int64(st, 3, now);
-	return step_done(st);
+	return lane_change(s, st, id, ST_OUTBOX_PROMOTE, NULL, 0) < 0 ? -1 : 0;
 }
 
 int store_outbox_retry(store *s, int64_t id, int attempts, int64_t next_at, const char *error, int64_t now)
@@ -683,7 +761,7 @@ int store_outbox_dead(store *s, int64_t id, int attempts, const char *error, int
 	sqlite3_bind_int(st, 2, attempts);
 	bind_text(st, 3, error);
 	sqlite3_bind_int64(st, 4, now);
-	return step_done(st);
+	return lane_change(s, st, id, ST_OUTBOX_PROMOTE, NULL, 0) < 0 ? -1 : 0;
 }
 
 int store_outbox_requeue(store *s, int64_t id, int64_t now, char *instance, size_t instance_len)
@@ -691,17 +769,7 @@ int store_outbox_requeue(store *s, int64_t id, int64_t now, char *instance, size
 	sqlite3_stmt *st = s->st[ST_OUTBOX_REQUEUE];
 	sqlite3_bind_int64(st, 1, id);
 	sqlite3_bind_int64(st, 2, now);
-	int rc = sqlite3_step(st), ret;
-	if (rc == SQLITE_ROW) {
-		snprintf(instance, instance_len, "%s", (const char *)sqlite3_column_text(st, 0));
-		ret = 1;
-		rc = sqlite3_step(st); /* finish the RETURNING statement */
-	} else {
-		ret = rc == SQLITE_DONE ? 0 : -1;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return ret;
+	return lane_change(s, st, id, ST_OUTBOX_RELANE, instance, instance_len);
 }
 
 int store_outbox_counts(store *s, int64_t *pending, int64_t *dead)

@@ -92,11 +92,16 @@ static const char *const sql[S_N] = {
                " client, pending_components, COALESCE(confirm_expires_at, 0) FROM subscribers ORDER BY id",
     /* Subscribers to some components hear of incidents that affect one of
      * them, and of those that name no component (they concern everyone). */
-    [S_FANOUT] = "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
-                 " updated_at, recipient) SELECT ?1, ?2, ?3, 0, 0, ?4, ?4, ?4, address FROM subscribers"
-                 " WHERE kind = ?5 AND confirmed = 1 AND (?6 = '[]' OR components = '[]' OR EXISTS"
-                 " (SELECT 1 FROM json_each(subscribers.components) c JOIN json_each(?6) i ON c.value = i.value))"
-                 " ORDER BY id",
+    /* Each subscriber is a lane of its own: a head unless a delivery to it
+     * is still pending for this incident (store.c's outbox.head). */
+    [S_FANOUT] =
+        "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
+        " updated_at, recipient, head) SELECT ?1, ?2, ?3, 0, 0, ?4, ?4, ?4, address, NOT EXISTS"
+        " (SELECT 1 FROM outbox p WHERE p.instance = ?3 AND p.incident_id = ?2 AND p.recipient = subscribers.address"
+        " AND p.state = 0) FROM subscribers"
+        " WHERE kind = ?5 AND confirmed = 1 AND (?6 = '[]' OR components = '[]' OR EXISTS"
+        " (SELECT 1 FROM json_each(subscribers.components) c JOIN json_each(?6) i ON c.value = i.value))"
+        " ORDER BY id",
     [S_UNSUB_TOKEN] = "SELECT unsubscribe_token FROM subscribers WHERE kind = ?1 AND address = ?2 AND confirmed = 1",
 };
 

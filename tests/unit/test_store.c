@@ -24,6 +24,13 @@
 	" opened_at INTEGER, updated_at INTEGER, resolved_at INTEGER, hold_until INTEGER,"                             \
 	" audience INTEGER NOT NULL DEFAULT 0);"
 
+/* The outbox table as versions 2 to 5 made it (with recipient). */
+#define OUTBOX_V2                                                                                                      \
+	"CREATE TABLE outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"                                       \
+	" incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"                               \
+	" attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"                 \
+	" updated_at INTEGER, last_error TEXT, recipient TEXT NOT NULL DEFAULT '');"
+
 /* What crierd 0.1 (schema version 1) wrote: the outbox had no recipient,
  * incidents no audience. */
 static const char v1_sql[] =
@@ -44,11 +51,7 @@ static const char v1_sql[] =
  * delivery, one delivered, one dead. */
 static const char v3_sql[] =
     "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT);"
-    "INSERT INTO meta VALUES('schema', '3');" ALERTS_V1 INCIDENTS_V3 EVENTS_V1
-    "CREATE TABLE outbox(id INTEGER PRIMARY KEY, event_id INTEGER NOT NULL,"
-    " incident_id INTEGER NOT NULL, instance TEXT NOT NULL, state INTEGER NOT NULL,"
-    " attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, created_at INTEGER NOT NULL,"
-    " updated_at INTEGER, last_error TEXT, recipient TEXT NOT NULL DEFAULT '');"
+    "INSERT INTO meta VALUES('schema', '3');" ALERTS_V1 INCIDENTS_V3 EVENTS_V1 OUTBOX_V2
     "CREATE INDEX outbox_pending ON outbox(instance, state, next_at);"
     "CREATE INDEX outbox_order ON outbox(instance, incident_id, state, id);"
     "CREATE INDEX outbox_state ON outbox(state) WHERE state <> 2;"
@@ -196,7 +199,8 @@ static void test_upgrade_from_v3(const char *dir)
 	CHECK_STR(inst, "sms/oncall");
 	CHECK(store_outbox_counts(s, &pending, &dead) == 0 && pending == 1 && dead == 0);
 	store_close(s);
-	check_index(path, "outbox_pending", "WHERE state = 0");
+	check_index(path, "outbox_pending", NULL);
+	check_index(path, "outbox_heads", "(instance, next_at) WHERE state = 0 AND head = 1");
 	check_index(path, "outbox_order", "recipient, id) WHERE state = 0");
 	check_index(path, "outbox_dead", "WHERE state = 3");
 	check_index(path, "outbox_state", NULL);
@@ -210,7 +214,7 @@ static void test_newer_refused(const char *dir)
 	                    "CREATE TABLE outbox(id INTEGER PRIMARY KEY);") == 0);
 	store *s = store_open(path, 0, 1000, err, sizeof(err));
 	CHECK(s == NULL);
-	CHECK(strstr(err, "has schema version 99; this crierd knows versions 1 to 5") != NULL);
+	CHECK(strstr(err, "has schema version 99; this crierd knows versions 1 to 6") != NULL);
 	store_close(s);
 }
 
@@ -264,6 +268,15 @@ static void test_lanes(const char *dir)
 		CHECK(d[i].id == 3 && d[i].event_id == e2 && strcmp(d[i].recipient, "a") == 0);
 		store_delivery_free(&d[i]);
 	}
+	/* A head deleted (a subscriber gone, core/subscribers.c): the next row
+	 * of its lane takes over. */
+	CHECK(make_db(path, "DELETE FROM outbox WHERE id = 2") == 0);
+	n = store_outbox_due(s, "sms/oncall", d, 8, NULL, NULL);
+	CHECK(n == 2);
+	if (n == 2)
+		CHECK(d[0].id == 3 && d[1].id == 4);
+	for (int i = 0; i < n; i++)
+		store_delivery_free(&d[i]);
 	store_close(s);
 }
 
@@ -291,7 +304,17 @@ static const char v4_sql[] =
     "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < 30)"
     " INSERT INTO alerts SELECT 'am', printf('d%03d', x), 'firing', '{}', '{}', 1000 + x, 0, NULL, 4, x FROM n;"
     "INSERT INTO alerts VALUES('am', 'e002', 'firing', '{}', '{}', 2000, 0, NULL, 5, 1),"
-    " ('am', 'e001', 'firing', '{}', '{}', 2000, 0, NULL, 5, 1);";
+    " ('am', 'e001', 'firing', '{}', '{}', 2000, 0, NULL, 5, 1);" OUTBOX_V2
+    "CREATE INDEX outbox_pending ON outbox(instance, next_at) WHERE state = 0;"
+    "CREATE INDEX outbox_order ON outbox(instance, incident_id, recipient, id) WHERE state = 0;"
+    "CREATE INDEX outbox_dead ON outbox(id) WHERE state = 3;"
+    /* Incident 1's lane to webhook/ops: one delivered, one dead, then two
+     * pending (the older one retrying, due after the newer one's time);
+     * incident 2's: one pending; and incident 1 to sms/oncall, recipient a. */
+    "INSERT INTO outbox(id, event_id, incident_id, instance, state, next_at, created_at, recipient)"
+    " VALUES(1, 1, 1, 'webhook/ops', 2, 1000, 1000, ''), (2, 4, 1, 'webhook/ops', 3, 1003, 1003, ''),"
+    " (3, 7, 1, 'webhook/ops', 0, 9000, 1006, ''), (4, 10, 1, 'webhook/ops', 0, 1009, 1009, ''),"
+    " (5, 2, 2, 'webhook/ops', 0, 1001, 1001, ''), (6, 4, 1, 'sms/oncall', 0, 1003, 1003, 'a');";
 
 /* The store listed as many rows of what as a plain scan found, none differing. */
 static void check_listed(int64_t id, const char *what, size_t stored, size_t listed, size_t differ)
@@ -355,7 +378,8 @@ static void check_incident_rows(store *s, const char *path, int64_t id)
 }
 
 /* Version 4 to 5: the incident indexes give way to the span indexes, and
- * every incident still has all its events and alerts. */
+ * every incident still has all its events and alerts. Then 5 to 6: the
+ * outbox's lane heads. */
 static void test_upgrade_from_v4(const char *dir)
 {
 	char path[512];
@@ -367,7 +391,34 @@ static void test_upgrade_from_v4(const char *dir)
 	json_t *events = store_events_json(s, 2);
 	CHECK(json_array_size(events) == 1000 - 75); /* 2100 < x <= 3000, x % 4 == 0, x % 3 == 1: 75 went to 4 */
 	json_decref(events);
+	/* Version 5 to 6: each lane's oldest pending row is its head, and only
+	 * heads are due, earliest first: incident 2's, then incident 1's
+	 * retrying row 3 (not row 4, due earlier but behind it). */
+	static const int64_t heads[][2] = {
+	    {5, 3}, /* upgraded */
+	    {5, 4}, /* row 3 delivered: row 4 takes over its lane */
+	    {5, 2}, /* row 2, dead, retried: older than row 4, it goes first */
+	};
+	for (int step = 0; step < 3; step++) {
+		char inst[64];
+		if (step == 1)
+			CHECK(store_outbox_done(s, 3, 2, 9000) == 0);
+		if (step == 2)
+			CHECK(store_outbox_requeue(s, 2, 9001, inst, sizeof(inst)) == 1);
+		store_delivery d[8];
+		int n = store_outbox_due(s, "webhook/ops", d, 8, NULL, NULL);
+		CHECK(n == 2);
+		if (n == 2)
+			CHECK(d[0].id == heads[step][0] && d[1].id == heads[step][1]);
+		for (int i = 0; i < n; i++)
+			store_delivery_free(&d[i]);
+		n = store_outbox_due(s, "sms/oncall", d, 8, NULL, NULL);
+		CHECK(n == 1 && d[0].id == 6);
+		for (int i = 0; i < n; i++)
+			store_delivery_free(&d[i]);
+	}
 	store_close(s);
+	check_index(path, "outbox_pending", NULL);
 	check_index(path, "events_incident", NULL);
 	check_index(path, "alerts_incident", NULL);
 	check_index(path, "alerts_span", "event_mark >> 10, incident_id");

@@ -340,6 +340,16 @@ static void test_store(void)
 	/* An incident naming no component concerns every subscriber. */
 	CHECK(subscribers_fanout(s, 11, 2, "email/subs", CONFIG_SUBSCRIBERS_EMAIL, none, now) == 2);
 	CHECK(store_commit(st) == 0);
+	/* Each subscriber is a lane per incident: all four rows lead theirs.
+	 * A second event of incident 1 waits behind the first in both. */
+	CHECK(
+	    count(st,
+	          "SELECT COUNT(*) FROM outbox WHERE event_id IN (10, 11) AND instance = 'email/subs' AND head = 1") ==
+	    4);
+	CHECK(store_begin(st) == 0);
+	CHECK(subscribers_fanout(s, 13, 1, "email/subs", CONFIG_SUBSCRIBERS_EMAIL, api, now) == 2);
+	CHECK(count(st, "SELECT COUNT(*) FROM outbox WHERE event_id = 13 AND head = 0") == 2);
+	store_rollback(st);
 
 	/* Confirming: the link once; then the web subscriber follows the website. */
 	char req[200];
