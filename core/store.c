@@ -317,11 +317,13 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
         " UPDATE alerts SET event_mark ="
         " COALESCE((SELECT event_floor FROM incidents WHERE id = alerts.incident_id), 0);"
         " DROP INDEX IF EXISTS events_incident; DROP INDEX IF EXISTS alerts_incident;",
-    /* Every lane's head marked; schema_sql then makes outbox_heads and the
-     * triggers that keep head. */
+    /* Every lane's head marked, through outbox_order (a store from before
+     * version 4 lost it in [4]: without it this is quadratic); schema_sql
+     * then makes outbox_heads and the trigger. */
     [6] = "ALTER TABLE outbox ADD COLUMN head INTEGER;"
-          " UPDATE outbox SET head = (state = 0 AND NOT EXISTS (SELECT 1 FROM outbox p WHERE " LANE_ROW
-          " AND p.id < outbox.id));"
+          " CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, recipient, id) WHERE state = 0;"
+          " UPDATE outbox SET head = CASE WHEN state = 0 THEN NOT EXISTS (SELECT 1 FROM outbox p WHERE " LANE_ROW
+          " AND p.id < outbox.id) ELSE 0 END;"
           " DROP INDEX IF EXISTS outbox_pending;",
 };
 
@@ -729,8 +731,12 @@ static int lane_change(store *s, sqlite3_stmt *st, int64_t id, int lane, char *r
 			ret = -1;
 	}
 	if (own && sqlite3_exec(s->db, ret >= 0 ? "RELEASE lane" : "ROLLBACK TO lane; RELEASE lane", NULL, NULL,
-	                        NULL) != SQLITE_OK)
+	                        NULL) != SQLITE_OK) {
+		/* Never leave the savepoint's transaction open behind the caller. */
+		if (!sqlite3_get_autocommit(s->db))
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		ret = -1;
+	}
 	return ret;
 }
 
