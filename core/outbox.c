@@ -523,7 +523,7 @@ static int dispatch_channel(outbox *o, channel *c, int64_t now, int64_t *next_ms
 		json_t *sub = lookup ? subscribers_doc(o->subs, c->subscribers, d->recipient, &gone) : NULL;
 		if (lookup && !sub && gone) {
 			/* Unsubscribed since it was queued: nothing to send. */
-			if (store_outbox_done(o->st, d->id, d->attempts, now) < 0)
+			if (store_outbox_done(o->st, d->id, d->event_id, d->attempts, now) < 0)
 				c->wake_at = now + 1000;
 			continue;
 		}
@@ -765,7 +765,7 @@ static int settle(outbox *o, channel *c, const inflight *fp, const plugin_host_r
 	int rc = 0;
 	const char *why = r.error ? r.error : "";
 	if (r.result == CRIER_OK) {
-		rc = store_outbox_done(o->st, r.id, f.attempts, now);
+		rc = store_outbox_done(o->st, r.id, f.event_id, f.attempts, now);
 		if (rc == 0 && r.has_state)
 			rc = store_state_set(o->st, f.incident_id, c->name, r.state ? r.state : "");
 		if (rc == 0 && r.draft.text && o->on_drafted)
@@ -788,7 +788,7 @@ static int settle(outbox *o, channel *c, const inflight *fp, const plugin_host_r
 			const char *reason = r.result == CRIER_FAIL ? "permanent failure"
 			                     : too_many             ? "attempts exhausted"
 			                                            : "too old";
-			rc = store_outbox_dead(o->st, r.id, f.attempts, why, now);
+			rc = store_outbox_dead(o->st, r.id, f.event_id, f.attempts, why, now);
 			int publication = 0;
 			if (rc == 0 && f.approval && o->on_published) {
 				publication = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_FAIL, why, now);
@@ -811,7 +811,7 @@ static int settle(outbox *o, channel *c, const inflight *fp, const plugin_host_r
 			int64_t next = now + outbox_backoff(&c->delivery, f.attempts, next_rnd(o));
 			if (r.not_before > next)
 				next = r.not_before;
-			rc = store_outbox_retry(o->st, r.id, f.attempts, next, why, now);
+			rc = store_outbox_retry(o->st, r.id, f.event_id, f.attempts, next, why, now);
 			if (rc == 0 && f.approval && o->on_published)
 				rc = o->on_published(o->drafts_ctx, c->name, f.event_id, CRIER_RETRY, why, now) < 0 ? -1
 				                                                                                    : 0;

@@ -203,11 +203,13 @@ static const char *const stmt_sql[ST_N] = {
                        " WHERE o.instance = ?1 AND o.state = 0 AND o.head = 1 AND NOT crier_skip(o.id)"
                        " ORDER BY o.next_at, o.id LIMIT ?2",
     [ST_OUTBOX_DONE] =
-        "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1 AND state = 0",
+        "UPDATE outbox SET state = 2, attempts = ?2, updated_at = ?3, last_error = NULL WHERE id = ?1 AND event_id = ?4"
+        " AND state = 0",
     [ST_OUTBOX_RETRY] = "UPDATE outbox SET state = 0, attempts = ?2, next_at = ?3, last_error = ?4, updated_at = ?5"
-                        " WHERE id = ?1 AND state = 0",
+                        " WHERE id = ?1 AND event_id = ?6 AND state = 0",
     [ST_OUTBOX_DEAD] =
-        "UPDATE outbox SET state = 3, attempts = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1 AND state = 0",
+        "UPDATE outbox SET state = 3, attempts = ?2, last_error = ?3, updated_at = ?4 WHERE id = ?1 AND event_id = ?5"
+        " AND state = 0",
     [ST_OUTBOX_REQUEUE] = "UPDATE outbox SET state = 0, next_at = ?2, updated_at = ?2 WHERE id = ?1 AND state <> 2"
                           " RETURNING instance",
     /* Row ?1 stopped pending: if it was its lane's head, the next takes over. */
@@ -740,19 +742,22 @@ static int lane_change(store *s, sqlite3_stmt *st, int64_t id, int lane, char *r
 	return ret;
 }
 
-int store_outbox_done(store *s, int64_t id, int attempts, int64_t now)
+int store_outbox_done(store *s, int64_t id, int64_t event_id, int attempts, int64_t now)
 {
 	sqlite3_stmt *st = s->st[ST_OUTBOX_DONE];
 	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 4, event_id);
 	sqlite3_bind_int(st, 2, attempts);
 	sqlite3_bind_int64(st, 3, now);
 	return lane_change(s, st, id, ST_OUTBOX_PROMOTE, NULL, 0) < 0 ? -1 : 0;
 }
 
-int store_outbox_retry(store *s, int64_t id, int attempts, int64_t next_at, const char *error, int64_t now)
+int store_outbox_retry(store *s, int64_t id, int64_t event_id, int attempts, int64_t next_at, const char *error,
+                       int64_t now)
 {
 	sqlite3_stmt *st = s->st[ST_OUTBOX_RETRY];
 	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 6, event_id);
 	sqlite3_bind_int(st, 2, attempts);
 	sqlite3_bind_int64(st, 3, next_at);
 	bind_text(st, 4, error);
@@ -760,10 +765,11 @@ int store_outbox_retry(store *s, int64_t id, int attempts, int64_t next_at, cons
 	return step_done(st);
 }
 
-int store_outbox_dead(store *s, int64_t id, int attempts, const char *error, int64_t now)
+int store_outbox_dead(store *s, int64_t id, int64_t event_id, int attempts, const char *error, int64_t now)
 {
 	sqlite3_stmt *st = s->st[ST_OUTBOX_DEAD];
 	sqlite3_bind_int64(st, 1, id);
+	sqlite3_bind_int64(st, 5, event_id);
 	sqlite3_bind_int(st, 2, attempts);
 	bind_text(st, 3, error);
 	sqlite3_bind_int64(st, 4, now);

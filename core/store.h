@@ -102,9 +102,13 @@ typedef struct store_delivery {
 int store_outbox_due(store *s, const char *instance, store_delivery *out, int max, int (*skip)(int64_t id, void *ctx),
                      void *ctx);
 void store_delivery_free(store_delivery *d);
-int store_outbox_done(store *s, int64_t id, int attempts, int64_t now);
-int store_outbox_retry(store *s, int64_t id, int attempts, int64_t next_at, const char *error, int64_t now);
-int store_outbox_dead(store *s, int64_t id, int attempts, const char *error, int64_t now);
+/* A delivery's result: row id, if it is still event_id's pending delivery
+ * (ids are not AUTOINCREMENT: a row deleted while in flight, a subscriber
+ * gone, can give its id to the next one, which must not take its result). */
+int store_outbox_done(store *s, int64_t id, int64_t event_id, int attempts, int64_t now);
+int store_outbox_retry(store *s, int64_t id, int64_t event_id, int attempts, int64_t next_at, const char *error,
+                       int64_t now);
+int store_outbox_dead(store *s, int64_t id, int64_t event_id, int attempts, const char *error, int64_t now);
 /* Requeue a delivery (crierctl retry): pending now, attempts kept. 1 done, 0 no such id, -1. */
 int store_outbox_requeue(store *s, int64_t id, int64_t now, char *instance, size_t instance_len);
 int store_outbox_counts(store *s, int64_t *pending, int64_t *dead);
