@@ -210,15 +210,20 @@ const char *alert_severity_name(int rank)
 	return "none";
 }
 
+/* source, 0x1f, key and a NUL into id, which holds ls + lk + 2 bytes. */
+static void join_identity(char *id, const char *source, size_t ls, const char *key, size_t lk)
+{
+	memcpy(id, source, ls);
+	id[ls] = '\x1f';
+	memcpy(id + ls + 1, key, lk + 1);
+}
+
 char *alert_identity(const char *source, const char *key, char *buf, size_t size)
 {
 	size_t ls = strlen(source), lk = strlen(key);
 	char *id = ls + lk + 2 <= size ? buf : malloc(ls + lk + 2);
-	if (!id)
-		return NULL;
-	memcpy(id, source, ls);
-	id[ls] = '\x1f';
-	memcpy(id + ls + 1, key, lk + 1);
+	if (id)
+		join_identity(id, source, ls, key, lk);
 	return id;
 }
 
@@ -231,10 +236,12 @@ void alert_head_of(const json_t *a, alert_head *h)
 	memset(h, 0, sizeof(*h));
 	h->starts_at = json_integer_value(json_object_get(a, "starts_at"));
 	h->firing = status && strcmp(status, "firing") == 0;
-	size_t len = source && key ? strlen(source) + 1 + strlen(key) : sizeof(h->id);
+	if (!source || !key)
+		return;
+	size_t ls = strlen(source), lk = strlen(key), len = ls + 1 + lk;
 	if (len >= sizeof(h->id))
 		return;
-	alert_identity(source, key, h->id, sizeof(h->id)); /* fits: cannot fail */
+	join_identity(h->id, source, ls, key, lk);
 	h->id_len = (uint8_t)len;
 	h->hash = hmap_hashn(h->id, len);
 }

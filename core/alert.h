@@ -104,7 +104,7 @@ typedef struct alert_head {
 	char id[ALERT_HEAD_ID_MAX];
 } alert_head;
 /* No padding: heads are compared and sent as bytes. */
-_Static_assert(sizeof(alert_head) == 18 + ALERT_HEAD_ID_MAX, "alert_head has padding");
+_Static_assert(sizeof(alert_head) == 2 * sizeof(int64_t) + 2 + ALERT_HEAD_ID_MAX, "alert_head has padding");
 
 /* The head of normalized alert a (borrowed). */
 void alert_head_of(const json_t *a, alert_head *h);

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 6: outbox.head marks each lane's oldest pending row (the triggers keep
- * it), and what is due is read from those alone (outbox_heads).
+/* 6: outbox.head marks each lane's oldest pending row, and what is due is
+ * read from those alone (outbox_heads).
  * 5: an incident's events and alerts indexed by runs of event ids, not by
  * incident (events_span, alerts_span, incidents.event_floor/_ceiling).
  * 4: the outbox's indexes hold pending rows only (and dead ones, apart),
@@ -191,10 +191,12 @@ static const char *const stmt_sql[ST_N] = {
                     " COALESCE(resolved_at, 0), COALESCE(hold_until, 0), audience FROM incidents"
                     " WHERE state <> 'resolved'",
     [ST_EVENT_ADD] = "INSERT INTO events(incident_id, type, time, actor, message, doc) VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+    /* Kept from clang-format, which splits a macro's arguments across the SQL. */
+    /* clang-format off */
     [ST_OUTBOX_ADD] = "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
-                      " updated_at, recipient, head) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4, ?5, NOT EXISTS"
-                      " (SELECT 1 FROM outbox p WHERE p.instance = ?3 AND p.incident_id = ?2 AND p.recipient = ?5"
-                      " AND p.state = 0))",
+                      " updated_at, recipient, head) VALUES(?1, ?2, ?3, 0, 0, ?4, ?4, ?4, ?5, "
+                      STORE_OUTBOX_NEW_HEAD("?3", "?2", "?5") ")",
+    /* clang-format on */
     /* Order is kept per incident and recipient: one recipient's retries
      * never hold back another's messages. Lane heads only (outbox_heads). */
     [ST_OUTBOX_NEXT] = "SELECT o.id, o.event_id, o.incident_id, o.attempts, o.next_at, o.created_at, e.doc, ps.state,"

@@ -102,6 +102,12 @@ typedef struct store_delivery {
 int store_outbox_due(store *s, const char *instance, store_delivery *out, int max, int (*skip)(int64_t id, void *ctx),
                      void *ctx);
 void store_delivery_free(store_delivery *d);
+/* SQL text: whether a new outbox row for instance i, incident n and
+ * recipient r (SQL expressions) is its lane's head, no row of that lane
+ * being pending. Every insert into outbox sets head with it (store.c). */
+#define STORE_OUTBOX_NEW_HEAD(i, n, r)                                                                                 \
+	"NOT EXISTS (SELECT 1 FROM outbox p WHERE p.instance = " i " AND p.incident_id = " n " AND p.recipient = " r   \
+	" AND p.state = 0)"
 /* A delivery's result: row id, if it is still event_id's pending delivery
  * (ids are not AUTOINCREMENT: a row deleted while in flight, a subscriber
  * gone, can give its id to the next one, which must not take its result). */

@@ -94,14 +94,16 @@ static const char *const sql[S_N] = {
      * them, and of those that name no component (they concern everyone). */
     /* Each subscriber is a lane of its own: a head unless a delivery to it
      * is still pending for this incident (store.c's outbox.head). */
-    [S_FANOUT] =
-        "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
-        " updated_at, recipient, head) SELECT ?1, ?2, ?3, 0, 0, ?4, ?4, ?4, address, NOT EXISTS"
-        " (SELECT 1 FROM outbox p WHERE p.instance = ?3 AND p.incident_id = ?2 AND p.recipient = subscribers.address"
-        " AND p.state = 0) FROM subscribers"
-        " WHERE kind = ?5 AND confirmed = 1 AND (?6 = '[]' OR components = '[]' OR EXISTS"
-        " (SELECT 1 FROM json_each(subscribers.components) c JOIN json_each(?6) i ON c.value = i.value))"
-        " ORDER BY id",
+    /* Kept from clang-format, which splits a macro's arguments across the SQL. */
+    /* clang-format off */
+    [S_FANOUT] = "INSERT INTO outbox(event_id, incident_id, instance, state, attempts, next_at, created_at,"
+                 " updated_at, recipient, head) SELECT ?1, ?2, ?3, 0, 0, ?4, ?4, ?4, address, "
+                 STORE_OUTBOX_NEW_HEAD("?3", "?2", "subscribers.address")
+                 " FROM subscribers"
+                 " WHERE kind = ?5 AND confirmed = 1 AND (?6 = '[]' OR components = '[]' OR EXISTS"
+                 " (SELECT 1 FROM json_each(subscribers.components) c JOIN json_each(?6) i ON c.value = i.value))"
+                 " ORDER BY id",
+    /* clang-format on */
     [S_UNSUB_TOKEN] = "SELECT unsubscribe_token FROM subscribers WHERE kind = ?1 AND address = ?2 AND confirmed = 1",
 };
 

@@ -160,6 +160,13 @@ static int open_file(crier_instance *inst, crier_delivery *d)
 	return 0;
 }
 
+/* Every c in [p, end) becomes a space. */
+static void blank(char *p, char *end, char c)
+{
+	while ((p = memchr(p, c, (size_t)(end - p))) != NULL)
+		*p++ = ' ';
+}
+
 static crier_result log_deliver(crier_instance *inst, crier_delivery *d)
 {
 	const char *json = inst->api->delivery_json(d);
@@ -189,10 +196,8 @@ static crier_result log_deliver(crier_instance *inst, crier_delivery *d)
 	 * blanking them keeps the document and makes it one line. crier's own
 	 * documents have none: copy whole, then look for them with memchr. */
 	memcpy(line + off, json, len);
-	for (char *p = line + off, *end = line + off + len; (p = memchr(p, '\n', (size_t)(end - p))) != NULL;)
-		*p++ = ' ';
-	for (char *p = line + off, *end = line + off + len; (p = memchr(p, '\r', (size_t)(end - p))) != NULL;)
-		*p++ = ' ';
+	blank(line + off, line + off + len, '\n');
+	blank(line + off, line + off + len, '\r');
 	off += len;
 	line[off++] = '\n';
 

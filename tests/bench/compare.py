@@ -159,14 +159,30 @@ def measure_rounds(start_targets, rounds, seconds, warmup, threads, conns):
     return res
 
 
-def post_many(port, n_alerts, per_request=1000):
+def post_alerts(port, alerts):
+    """One request of generic alerts to crierd's /api/v1/alerts; anything but a 200 raises."""
+    r = harness.http_request(port, "POST", "/api/v1/alerts", json.dumps({"alerts": alerts}).encode(),
+                             {"Content-Type": "application/json"}, timeout=60)
+    if r.status != 200:
+        raise RuntimeError("posting alerts: %d %s" % (r.status, r.text()))
+
+
+def post_many(port, n_alerts, per_request=1000, alert=None):
+    """n_alerts open alerts, per_request a request; alert(i) makes the i-th
+    (by default key open-i in one of 100 incidents)."""
+    alert = alert or (lambda i: {"key": "open-%d" % i, "labels": {"service": "open%d" % (i % 100),
+                                                                  "severity": "warning"}})
     for start in range(0, n_alerts, per_request):
-        alerts = [{"key": "open-%d" % i, "labels": {"service": "open%d" % (i % 100), "severity": "warning"}}
-                  for i in range(start, min(start + per_request, n_alerts))]
-        r = harness.http_request(port, "POST", "/api/v1/alerts", json.dumps({"alerts": alerts}).encode(),
-                                 {"Content-Type": "application/json"}, timeout=60)
-        if r.status != 200:
-            raise RuntimeError("posting open alerts: %d %s" % (r.status, r.text()))
+        post_alerts(port, [alert(i) for i in range(start, min(start + per_request, n_alerts))])
+
+
+def sink_files(url, **instance):
+    """crierd's files with every event routed to one webhook instance, "sink", and no log."""
+    return {
+        "webhook.json": {"plugins": {"webhook": {"instances": {"sink": dict({"url": url}, **instance)}}}},
+        "routes.json": {"routes": [{"name": "all", "to": ["webhook/sink"]}]},
+        "log.json": None,
+    }
 
 
 def host_children(pid):
@@ -197,12 +213,8 @@ def deliveries_per_s(tmp, sink_port, isolation, n_alerts=20000):
     hole = socket.socket()
     hole.bind(("127.0.0.1", 0))
     hole.listen(64)  # connections wait in the backlog: never accepted, never answered
-    d = harness.Crierd(tmp, hold_seconds=300, files={
-        "webhook.json": {"plugins": {"webhook": {"instances": {"sink": {
-            "url": "http://127.0.0.1:%d/sink" % hole.getsockname()[1], "timeout_ms": 300000}}}}},
-        "routes.json": {"routes": [{"name": "all", "to": ["webhook/sink"]}]},
-        "log.json": None,
-    })
+    d = harness.Crierd(tmp, hold_seconds=300, files=sink_files("http://127.0.0.1:%d/sink" % hole.getsockname()[1],
+                                                               timeout_ms=300000))
     try:
         d.start()
         post_many(d.port, n_alerts)
@@ -326,11 +338,7 @@ def paced_latency(rate=1000, seconds=10, senders=8, sink_url=None):
     try:
         url = sink_url or "http://127.0.0.1:%d/sink" % port_q.get(timeout=30)
         with harness.TempDir(prefix="crier-latency-") as tmp:
-            d = harness.Crierd(tmp, hold_seconds=300, files={
-                "webhook.json": {"plugins": {"webhook": {"instances": {"sink": {"url": url}}}}},
-                "routes.json": {"routes": [{"name": "all", "to": ["webhook/sink"]}]},
-                "log.json": None,
-            })
+            d = harness.Crierd(tmp, hold_seconds=300, files=sink_files(url))
             d.start()
             sent, lock = {}, threading.Lock()
             t_start = time.time() + 0.5
@@ -408,7 +416,6 @@ def main():
     warmup = int(os.environ.get("BENCH_WARMUP", "3"))
     threads = int(os.environ.get("BENCH_THREADS", "2"))
     conns = int(os.environ.get("BENCH_CONNECTIONS", "64"))
-    res = {}
     extra = {}
     with harness.TempDir(prefix="crier-compare-") as tmp:
         servers = []

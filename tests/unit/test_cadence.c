@@ -178,7 +178,7 @@ static mustache *compile_file(const char *path)
 {
 	char err[256];
 	size_t n;
-	char *text = check_read_file(path, &n);
+	char *text = mustache_read(path, &n, NULL);
 	mustache *t = text ? mustache_compile(path, text, n, err, sizeof(err)) : NULL;
 	free(text);
 	return t;

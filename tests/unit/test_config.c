@@ -270,19 +270,15 @@ static void test_shipped(void)
 	config *c;
 
 	for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-		char path[4200], buf[8192];
-		size_t n;
-		FILE *f;
+		char path[4200];
 
 		snprintf(path, sizeof path, "conf.d/%s", files[i]);
-		f = fopen(path, "r");
-		CHECK(f != NULL);
-		if (!f)
+		char *text = check_read_file(path, NULL);
+		CHECK(text != NULL);
+		if (!text)
 			return;
-		n = fread(buf, 1, sizeof buf - 1, f);
-		fclose(f);
-		buf[n] = '\0';
-		put(d, files[i], "%s", buf);
+		put(d, files[i], "%s", text);
+		free(text);
 	}
 	put(d, "log.json", "%s", LOG_JSON);
 	c = config_load(d, err, sizeof err);

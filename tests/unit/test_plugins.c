@@ -158,7 +158,7 @@ static crier_template *fake_template_load(crier_host *h, const char *name, const
 	(void)h;
 	if (!src) {
 		snprintf(path, sizeof(path), "conf.d/templates/webhook/%s.mustache", name);
-		if (!(src = text = check_read_file(path, NULL))) {
+		if (!(src = text = mustache_read(path, NULL, NULL))) {
 			snprintf(err, errlen, "%s: no such template (%s)", name, path);
 			return NULL;
 		}

@@ -148,7 +148,7 @@ static char *partial(void *ctx, const char *name)
 {
 	char path[800];
 	snprintf(path, sizeof(path), "%s/%s.mustache", (const char *)ctx, name);
-	return check_read_file(path, NULL);
+	return mustache_read(path, NULL, NULL);
 }
 
 /* As the host does: <config_dir>/templates/slack/<name>.mustache, or the
@@ -162,7 +162,7 @@ static crier_template *fake_template_load(crier_host *h, const char *name, const
 		return NULL;
 	snprintf(t->dir, sizeof(t->dir), "%s/templates/slack", h->config_dir);
 	snprintf(path, sizeof(path), "%s/%s.mustache", t->dir, name);
-	text = src ? strdup(src) : check_read_file(path, NULL);
+	text = src ? strdup(src) : mustache_read(path, NULL, NULL);
 	if (!text) {
 		snprintf(err, errlen, "%s: cannot read %s", name, path);
 		free(t);

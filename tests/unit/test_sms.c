@@ -263,7 +263,7 @@ static crier_template *fake_template_load(crier_host *h, const char *name, const
 			snprintf(path, sizeof(path), "%s", src + 5);
 		else
 			snprintf(path, sizeof(path), "conf.d/templates/sms/%s.mustache", name);
-		text = check_read_file(path, NULL);
+		text = mustache_read(path, NULL, NULL);
 		if (!text) {
 			snprintf(err, errlen, "%s: cannot read %s", name, path);
 			return NULL;

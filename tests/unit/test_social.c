@@ -125,7 +125,7 @@ static void fake_http_response_free(crier_http_response *resp)
 static crier_template *fake_template_load(crier_host *h, const char *name, const char *src, char *err, size_t errlen)
 {
 	(void)h;
-	char *text = src ? strdup(src) : check_read_file("conf.d/templates/social/post.mustache", NULL);
+	char *text = src ? strdup(src) : mustache_read("conf.d/templates/social/post.mustache", NULL, NULL);
 	crier_template *t = text ? calloc(1, sizeof(*t)) : NULL;
 	if (t && !(t->m = mustache_compile(name, text, strlen(text), err, errlen))) {
 		free(t);

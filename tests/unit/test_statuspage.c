@@ -206,7 +206,7 @@ static char *load_partial(void *ctx, const char *name)
 	char path[256];
 	(void)ctx;
 	snprintf(path, sizeof(path), TEMPLATES "/%s.mustache", name);
-	return check_read_file(path, NULL);
+	return mustache_read(path, NULL, NULL);
 }
 
 static crier_template *fake_template_load(crier_host *h, const char *name, const char *src, char *err, size_t errlen)
@@ -214,7 +214,7 @@ static crier_template *fake_template_load(crier_host *h, const char *name, const
 	char path[256];
 	(void)h;
 	snprintf(path, sizeof(path), TEMPLATES "/%s.mustache", name);
-	char *text = src ? strdup(src) : check_read_file(path, NULL);
+	char *text = src ? strdup(src) : mustache_read(path, NULL, NULL);
 	crier_template *t = text ? calloc(1, sizeof(*t)) : NULL;
 	if (t && !(t->m = mustache_compile(name, text, strlen(text), err, errlen))) {
 		free(t);
