@@ -44,6 +44,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -829,6 +830,17 @@ core *core_start(void *zctx, const config *cfg, char *err, size_t errlen)
 	c->st = store_open(path, cfg->store_sync_full, cfg->checkpoint_pages, err, errlen);
 	if (!c->st)
 		goto fail;
+	/* A lane whose head went missing would hold its deliveries forever:
+	 * cheap to check once, before the outbox reads the heads. */
+	int64_t mended = store_outbox_mend_heads(c->st);
+	if (mended < 0) {
+		snprintf(err, errlen, "cannot check the outbox in %s: %s", path, store_error(c->st));
+		goto fail;
+	}
+	if (mended > 0)
+		log_warn("outbox lanes mended: pending deliveries had the wrong head mark (a defect, please report it "
+		         "with the log), now each lane's oldest goes first",
+		         " rows=%" PRId64, mended);
 	c->ob = outbox_new(c->st, zctx);
 	if (!c->ob) {
 		snprintf(err, errlen, "out of memory");

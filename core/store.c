@@ -36,6 +36,8 @@
 #define LANE_ROW                                                                                                       \
 	"p.instance = outbox.instance AND p.incident_id = outbox.incident_id AND p.recipient = outbox.recipient"       \
 	" AND p.state = 0"
+/* Whether the pending row of outbox is its lane's head: no older pending row in the lane. */
+#define HEAD_OF_ROW "NOT EXISTS (SELECT 1 FROM outbox p WHERE " LANE_ROW " AND p.id < outbox.id)"
 
 /* The newest event's id, 0 in an empty store: floors, ceilings and marks (schema_sql). */
 #define NEWEST_EVENT "(SELECT COALESCE(MAX(id), 0) FROM events)"
@@ -326,8 +328,7 @@ static const char *const migrations[SCHEMA_VERSION + 1] = {
      * then makes outbox_heads and the trigger. */
     [6] = "ALTER TABLE outbox ADD COLUMN head INTEGER;"
           " CREATE INDEX IF NOT EXISTS outbox_order ON outbox(instance, incident_id, recipient, id) WHERE state = 0;"
-          " UPDATE outbox SET head = CASE WHEN state = 0 THEN NOT EXISTS (SELECT 1 FROM outbox p WHERE " LANE_ROW
-          " AND p.id < outbox.id) ELSE 0 END;"
+          " UPDATE outbox SET head = CASE WHEN state = 0 THEN " HEAD_OF_ROW " ELSE 0 END;"
           " DROP INDEX IF EXISTS outbox_pending;",
 };
 
@@ -797,6 +798,17 @@ int store_outbox_counts(store *s, int64_t *pending, int64_t *dead)
 	}
 	sqlite3_reset(st);
 	return ret;
+}
+
+/* Every pending row checked against its lane, through outbox_order: one
+ * index seek per pending row, paid once per start. */
+int64_t store_outbox_mend_heads(store *s)
+{
+	static const char sql[] =
+	    "UPDATE outbox SET head = " HEAD_OF_ROW " WHERE state = 0 AND head IS NOT " HEAD_OF_ROW;
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+		return -1;
+	return sqlite3_changes64(s->db);
 }
 
 int store_state_set(store *s, int64_t incident_id, const char *instance, const char *state)

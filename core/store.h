@@ -118,6 +118,13 @@ int store_outbox_dead(store *s, int64_t id, int64_t event_id, int attempts, cons
 /* Requeue a delivery (crierctl retry): pending now, attempts kept. 1 done, 0 no such id, -1. */
 int store_outbox_requeue(store *s, int64_t id, int64_t now, char *instance, size_t instance_len);
 int store_outbox_counts(store *s, int64_t *pending, int64_t *dead);
+/* Mark each lane's oldest pending row as its head and no other, wherever
+ * that is not so already: a lane without a head would never be sent, one
+ * with two would send out of order. Every change keeps heads right, so
+ * this finds nothing unless a change missed (or someone edited the store
+ * by hand); crierd runs it at start-up and says what it mended. Returns
+ * the rows mended, or -1 (store_error). */
+int64_t store_outbox_mend_heads(store *s);
 
 /* Per-incident plugin state (handed to the plugin with store_outbox_due). */
 int store_state_set(store *s, int64_t incident_id, const char *instance, const char *state);

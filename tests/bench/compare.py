@@ -267,7 +267,7 @@ def compare_isolation(tmp, sink_port, runs):
     for m, rs in got.items():
         med = dict(rs[0])
         for k in ("per_s", "cpu_us", "crierd_rss_mib", "host_rss_mib", "host_anon_mib"):
-            med[k] = sorted(r[k] for r in rs)[len(rs) // 2]  # each figure's own median
+            med[k] = median(r[k] for r in rs)  # each figure's own median
         med["runs"] = [round(r["per_s"]) for r in rs]
         med["cpu_runs"] = [round(r["cpu_us"], 1) for r in rs]
         out[m] = med

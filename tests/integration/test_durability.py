@@ -3,6 +3,7 @@ pending deliveries go out with the idempotency keys they had before, and every
 alert that was answered 2xx is in the store."""
 
 import os
+import sqlite3
 import sys
 import threading
 import time
@@ -125,6 +126,34 @@ class Durability(DaemonCase):
         time.sleep(1.5)
         self.assertEqual(len([x for x in flaky.recorded() if x.answered == 200]), len(incidents))
         self.assertEqual(len(down.recorded()), len(incidents), "webhook/down got one request per event")
+
+    def test_lane_without_head_is_mended_at_start(self):
+        """A pending delivery whose lane lost its head mark (a defect, or a
+        hand edit) would never be sent: crierd mends the marks as it starts,
+        says so, and the delivery goes out."""
+        port = harness.free_port()  # nothing listens until the restart
+        files = {
+            "webhook.json": {"plugins": {"webhook": {"instances": {"later": {"url": "http://127.0.0.1:%d/x" % port}}}}},
+            "routes.json": {"routes": [{"name": "hooks", "events": ["opened"], "to": ["webhook/later"]}]},
+        }
+        d = self.start_crierd(files)
+        r = d.post_am(fixture("alertmanager", "firing-single.json"))
+        self.assertEqual(r.status, 200, r)
+        wait_until(lambda: [x for x in d.deliveries() if x["instance"] == "webhook/later" and x["attempts"] >= 1],
+                   20, 0.2, "a first, failed attempt on webhook/later")
+        d.stop()
+        db = sqlite3.connect(os.path.join(d.state_dir, "crier.db"))
+        with db:
+            n = db.execute("UPDATE outbox SET head = 0 WHERE state = 0 AND instance = 'webhook/later'").rowcount
+        db.close()
+        self.assertEqual(n, 1, "the one pending delivery, its mark taken away")
+
+        target = self.start_target(default=200, port=port)
+        d.start()
+        wait_until(lambda: target.recorded(), 20, 0.2, "the mended delivery sent")
+        self.assertEqual(target.recorded()[0].json()["type"], "opened")
+        self.assertIn('msg="outbox lanes mended', d.log_text())
+        self.assertIn("rows=1", [ln for ln in d.log_text().splitlines() if "outbox lanes mended" in ln][0])
 
 
 if __name__ == "__main__":
