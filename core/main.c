@@ -13,6 +13,7 @@
 #include "plugin_host.h"
 #include "plugin_loader.h"
 #include "proxy.h"
+#include "store.h"
 
 #include <arpa/inet.h>
 #include <getopt.h>
@@ -225,6 +226,8 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return 1;
 	}
+	/* Before any thread touches SQLite: it may be set up only then. */
+	store_tune_library();
 	zctx = zmq_ctx_new();
 	if (!zctx) {
 		log_error("cannot create the ZeroMQ context", NULL);

@@ -19,6 +19,11 @@ struct sqlite3_stmt;
  * leaves the row pending, and it is sent again with the same key. */
 enum { STORE_PENDING = 0, STORE_DELIVERED = 2, STORE_DEAD = 3 };
 
+/* Process-wide SQLite settings; call once, before any connection is opened
+ * and while no other thread uses SQLite. Optional: without it SQLite keeps
+ * its defaults. No effect (and harmless) once SQLite has started. */
+void store_tune_library(void);
+
 /* Open (creating and migrating as needed) the database at path. */
 /* checkpoint_pages: WAL pages between automatic checkpoints (see docs/configuration.md). */
 store *store_open(const char *path, int sync_full, int checkpoint_pages, char *err, size_t errlen);
