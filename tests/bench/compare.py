@@ -2,7 +2,8 @@
 """Side-by-side benchmark (`make bench`, after bench.py): one load generator
 (wrk), one set of alerts (tests/bench/load.lua: 10 per request, 1 new and 9
 repeats), three targets on this machine, all three started and then driven in
-turn, BENCH_ROUNDS times (each round's alerts are new to the targets):
+turn, BENCH_ROUNDS times (each round's alerts are new to the targets, and each
+round starts with the next target, so none always runs after another):
 
   crierd        POST /api/v1/alertmanager (webhook body), every event routed
   Alertmanager  0.25's own POST /api/v2/alerts (the same alerts as an array)
@@ -133,13 +134,17 @@ def measure_rounds(start_targets, rounds, seconds, warmup, threads, conns):
     """start_targets(i) starts round i's targets and returns ([(name, url,
     pid_fn, mode, path), ...], [servers to stop after the round]): crierd and
     Alertmanager start afresh each round, so no round inherits another's
-    alerts. Each target is warmed up, then driven in turn. Returns {name:
-    medians of the rounds, the highest peak RSS, each round's requests/s}."""
+    alerts. Each target is warmed up, then driven in turn; the order turns
+    by one each round (crierd first, then Alertmanager first, ...), so no
+    target always runs in the wake of another (its writeback, its garbage
+    collection). Returns {name: medians of the rounds, the highest peak
+    RSS, each round's requests/s}."""
     runs = {}
     for i in range(rounds):
         targets, stop = start_targets(i)
+        k = i % len(targets) if targets else 0
         try:
-            for name, url, pid_fn, mode, path in targets:
+            for name, url, pid_fn, mode, path in targets[k:] + targets[:k]:
                 wrk(url, warmup, "0000", mode, threads, conns, path)
                 r = wrk(url, seconds, "%04x" % (i + 1), mode, threads, conns, path)
                 r["rss_mib"] = pid_fn() / 1024.0
