@@ -654,7 +654,7 @@ size_t outbox_inflight(const outbox *o)
 	return n;
 }
 
-static int on_result(outbox *o, channel *c, int64_t now);
+static int on_result(outbox *o, channel *c, int64_t now, int *failed);
 static int on_host_exit(outbox *o, channel *c, long pid, const char *why, int64_t now);
 
 int outbox_on_result(outbox *o, size_t i, int64_t now)
@@ -662,41 +662,49 @@ int outbox_on_result(outbox *o, size_t i, int64_t now)
 	if (i >= o->n_poll || o->poll_ch[i] >= o->n_ch)
 		return -1;
 	channel *c = o->ch[o->poll_ch[i]];
-	int rc = 0;
+	int failed = 0;
 	/* Take every result already queued: they share the caller's transaction.
 	 * Those a dying child sent before its end count: read them first. */
 	for (;;) {
-		while (plugin_host_readable(c->host))
-			if (on_result(o, c, now) < 0)
-				rc = -1;
+		int got;
+		while ((got = on_result(o, c, now, &failed)) > 0)
+			;
+		if (got < 0)
+			break; /* an unreadable message: what follows it waits for the next turn */
 		char why[600];
 		long pid = plugin_host_pid(c->host);
 		if (plugin_host_exited(c->host, why, sizeof(why))) {
 			if (on_host_exit(o, c, pid, why, now) < 0)
-				rc = -1;
+				failed = 1;
 			break;
 		}
-		if (!plugin_host_readable(c->host))
-			break; /* running, or its last answers to read first */
+		/* A child that died with answers still on their way is not
+		 * reported until they are read (plugin_host_exited). */
+		if (!pid || !plugin_host_readable(c->host))
+			break;
 	}
-	return rc;
+	return failed ? -1 : 0;
 }
 
 static int settle(outbox *o, channel *c, const inflight *f, const plugin_host_result *r, int64_t now);
 
-static int on_result(outbox *o, channel *c, int64_t now)
+/* Take one message from c's host: 1 taken, 0 none waiting, -1 unreadable.
+ * *failed is set when recording a result failed (the transaction's fault). */
+static int on_result(outbox *o, channel *c, int64_t now, int *failed)
 {
 	plugin_host_result r;
 	int got = plugin_host_recv(c->host, &r);
+	if (got == PLUGIN_HOST_EMPTY)
+		return 0;
 	if (got < 0) {
 		log_error("unreadable answer from a plugin host", " instance=%s", c->name);
-		return 0; /* nothing to record; not the transaction's fault */
+		return -1; /* nothing to record; not the transaction's fault */
 	}
 	if (got == 0) {
 		/* A child starting: once ready, what waited for it goes out. */
 		if (plugin_host_ready(c->host))
 			c->wake_at = 0;
-		return 0;
+		return 1;
 	}
 	if (r.waited_us >= 0)
 		metrics_ingest_to_plugin(r.waited_us);
@@ -706,16 +714,17 @@ static int on_result(outbox *o, channel *c, int64_t now)
 	if (k == c->n_fly) {
 		log_error("answer for a delivery not in flight", " instance=%s delivery=%" PRId64, c->name, r.id);
 		plugin_host_result_free(&r);
-		return 0;
+		return 1;
 	}
 	inflight f = c->fly[k];
 	c->fly[k] = c->fly[--c->n_fly];
 	c->wake_at = 0;
 	c->restart_ms = 0; /* it answers: the next crash is restarted after the first delay again */
-	int rc = r.result == PLUGIN_HOST_SKIPPED ? 0 /* never attempted (shutting down): it stays pending as it was */
-	                                         : settle(o, c, &f, &r, now);
+	/* SKIPPED: never attempted (shutting down): it stays pending as it was. */
+	if (r.result != PLUGIN_HOST_SKIPPED && settle(o, c, &f, &r, now) < 0)
+		*failed = 1;
 	plugin_host_result_free(&r);
-	return rc; /* a stale channel is reaped by the next dispatch, not here: callers index the sockets */
+	return 1; /* a stale channel is reaped by the next dispatch, not here: callers index the sockets */
 }
 
 /*

@@ -399,14 +399,16 @@ static void free_frames(char **frames, size_t n)
 }
 
 /* Receive the rest of a multipart message into up to n frames (new, NUL-terminated). */
-static int recv_frames(void *sock, char **frames, size_t *lens, size_t n, size_t *got)
+/* flags: for the first frame (ZMQ_DONTWAIT or 0); a message's other frames
+ * are there as soon as its first is. */
+static int recv_frames(void *sock, char **frames, size_t *lens, size_t n, size_t *got, int flags)
 {
 	*got = 0;
 	int more = 1;
 	while (more) {
 		zmq_msg_t msg;
 		zmq_msg_init(&msg);
-		if (zmq_msg_recv(&msg, sock, 0) < 0) {
+		if (zmq_msg_recv(&msg, sock, *got ? 0 : flags) < 0) {
 			zmq_msg_close(&msg);
 			free_frames(frames, *got);
 			*got = 0;
@@ -437,7 +439,7 @@ static int recv_frames(void *sock, char **frames, size_t *lens, size_t n, size_t
 static int recv_frames_retry(void *sock, char **frames, size_t *lens, size_t n, size_t *got)
 {
 	for (;;) {
-		if (recv_frames(sock, frames, lens, n, got) == 0)
+		if (recv_frames(sock, frames, lens, n, got, 0) == 0)
 			return 0;
 		if (zmq_errno() != EINTR)
 			return -1;
@@ -535,7 +537,7 @@ static void host_serve(plugin_host *h, void *sock, const char *config_json)
 	for (;;) {
 		char *f[6] = {0};
 		size_t lens[6], n = 0;
-		if (recv_frames(sock, f, lens, 6, &n) < 0) {
+		if (recv_frames(sock, f, lens, 6, &n, 0) < 0) {
 			if (zmq_errno() == EINTR)
 				continue;
 			break;
@@ -625,7 +627,7 @@ static int thread_start(plugin_host *h, plugin_lib *lib, char *err, size_t errle
 	/* init() must not do I/O, so it answers at once; bound the wait anyway. */
 	int wait_ms = PLUGIN_HOST_START_MS, forever = -1;
 	zmq_setsockopt(h->core_sock, ZMQ_RCVTIMEO, &wait_ms, sizeof(wait_ms));
-	int rc = recv_frames(h->core_sock, f, lens, 2, &n);
+	int rc = recv_frames(h->core_sock, f, lens, 2, &n, 0);
 	zmq_setsockopt(h->core_sock, ZMQ_RCVTIMEO, &forever, sizeof(forever));
 	if (rc < 0 || n != 2 || f[0][0] != 'I') {
 		free_frames(f, n);
@@ -1016,7 +1018,7 @@ static int ask_quit(plugin_host *h, int64_t deadline, int64_t renew_ms)
 			return 0;
 		char *f[1] = {0};
 		size_t lens[1], n = 0;
-		if (recv_frames(h->core_sock, f, lens, 1, &n) < 0)
+		if (recv_frames(h->core_sock, f, lens, 1, &n, 0) < 0)
 			return 0;
 		int done = n > 0 && f[0][0] == 'Q';
 		free_frames(f, n);
@@ -1243,8 +1245,10 @@ int plugin_host_recv(plugin_host *h, plugin_host_result *r)
 	size_t lens[6], n = 0;
 	memset(r, 0, sizeof(*r));
 	r->waited_us = -1;
-	if (!h->core_sock || recv_frames(h->core_sock, f, lens, 6, &n) < 0)
+	if (!h->core_sock)
 		return -1;
+	if (recv_frames(h->core_sock, f, lens, 6, &n, ZMQ_DONTWAIT) < 0)
+		return zmq_errno() == EAGAIN ? PLUGIN_HOST_EMPTY : -1;
 	if (n > 0 && f[0][0] != 'R' && h->process) {
 		int rc = child_control(h, f, lens, n);
 		free_frames(f, n);
@@ -1303,7 +1307,7 @@ static void await_disconnect(plugin_host *h)
 			return;
 		char *f[2] = {0};
 		size_t lens[2], n = 0;
-		if (recv_frames(h->mon, f, lens, 2, &n) < 0)
+		if (recv_frames(h->mon, f, lens, 2, &n, 0) < 0)
 			return;
 		uint16_t event = 0;
 		if (n > 0 && lens[0] >= sizeof(event))

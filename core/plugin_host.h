@@ -83,9 +83,12 @@ typedef struct plugin_host_result {
 	int64_t waited_us;       /* accepted -> deliver() called, µs; -1 when not measured */
 } plugin_host_result;
 
-/* Receive one message (call when the socket is readable): 1 a result in r,
- * 0 a message of the host's own (a child starting: nothing in r; check
- * plugin_host_ready), -1 unreadable. */
+/* Receive one message, never waiting for one: 1 a result in r, 0 a message
+ * of the host's own (a child starting: nothing in r; check
+ * plugin_host_ready), PLUGIN_HOST_EMPTY none waiting, -1 unreadable. Read
+ * until PLUGIN_HOST_EMPTY: asking plugin_host_readable before each message
+ * costs system calls that reading does not. */
+#define PLUGIN_HOST_EMPTY (-2)
 int plugin_host_recv(plugin_host *h, plugin_host_result *r);
 void plugin_host_result_free(plugin_host_result *r);
 

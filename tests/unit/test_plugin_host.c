@@ -7,6 +7,7 @@
  */
 #include "check.h"
 #include "plugin_host.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -57,7 +58,7 @@ static int deliver(plugin_host *h, int64_t id, const char *doc, plugin_host_resu
 		if (wait_host(h, 10000) != 1)
 			return -1;
 		int got = plugin_host_recv(h, r);
-		if (got != 0)
+		if (got != 0 && got != PLUGIN_HOST_EMPTY)
 			return got > 0 ? 0 : -1;
 	}
 }
@@ -248,6 +249,27 @@ static void test_thread(void *zctx)
 		CHECK(deliver(h, 1, normal_doc, &r) == 0);
 		CHECK(r.id == 1 && r.result == CRIER_OK);
 		plugin_host_result_free(&r);
+		/* Nothing more to read: said at once, not waited for. */
+		int64_t t0 = timefmt_mono_ms();
+		CHECK(plugin_host_recv(h, &r) == PLUGIN_HOST_EMPTY);
+		CHECK(timefmt_mono_ms() - t0 < 1000);
+		/* Two results queued: both read, one call each, then empty. */
+		CHECK(plugin_host_send(h, 2, 1, "k2", normal_doc, NULL, NULL, 0) == 0);
+		CHECK(plugin_host_send(h, 3, 1, "k3", normal_doc, NULL, NULL, 0) == 0);
+		int64_t ids = 0;
+		for (int got = 0; got < 2 && wait_host(h, 10000) == 1;) {
+			int rc = plugin_host_recv(h, &r);
+			if (rc == PLUGIN_HOST_EMPTY)
+				continue;
+			CHECK(rc == 1);
+			if (rc == 1) {
+				ids += r.id;
+				got++;
+				plugin_host_result_free(&r);
+			}
+		}
+		CHECK(ids == 5);
+		CHECK(plugin_host_recv(h, &r) == PLUGIN_HOST_EMPTY);
 		char why[100];
 		CHECK(plugin_host_exited(h, why, sizeof(why)) == 0);
 		CHECK(plugin_host_stop(h) == 0);
